@@ -1,0 +1,17 @@
+"""Ops the core needs but the op modules define (filled in when :mod:`tapegrad.ops` loads).
+
+The backward engine sums gradients, makes seeds and zeros, and densifies sparse gradients with
+ordinary registered ops, so nested tapes record that work too.
+"""
+
+
+def _not_loaded(*args, **kwargs):
+    raise RuntimeError("tapegrad.ops has not been imported; import tapegrad instead of "
+                       "tapegrad._core")
+
+
+add = _not_loaded
+ones_like = _not_loaded
+zeros_like = _not_loaded
+scatter_rows = _not_loaded
+concat_rows = _not_loaded

@@ -1,0 +1,127 @@
+"""GradientTape.jacobian and batch_jacobian."""
+
+from __future__ import annotations
+
+from tapegrad._core import nest
+from tapegrad._core.backend import np
+from tapegrad._core.indexed_slices import IndexedSlices
+from tapegrad._core.tensor import Tensor, _wrap
+from tapegrad._core.variable import Variable
+
+
+def _check_pfor(tape, parallel_iterations, use_pfor: bool, what: str, rows: int):
+    if not use_pfor and not tape._persistent:
+        raise RuntimeError(f"GradientTape must be created with persistent=True to compute the "
+                           f"{what} with eager execution enabled and with experimental_use_pfor "
+                           "set to False.")
+    if use_pfor and parallel_iterations is not None:
+        if parallel_iterations == 1 and what == "jacobian":
+            raise ValueError("Encountered an exception while vectorizing the jacobian "
+                             "computation. Vectorization can be disabled by setting "
+                             "experimental_use_pfor to False. (parallel_iterations == 1: use "
+                             "experimental_use_pfor=False for a loop instead.)")
+        if not tape._persistent and parallel_iterations <= rows:
+            if what == "jacobian":
+                raise ValueError("Encountered an exception while vectorizing the jacobian "
+                                 "computation. Vectorization can be disabled by setting "
+                                 "experimental_use_pfor to False. (parallel_iterations smaller "
+                                 "than the number of target elements needs a persistent tape.)")
+            raise RuntimeError("GradientTape must be created with persistent=True to compute "
+                               "the batch_jacobian with parallel_iterations.")
+
+
+def _rows(tape, target, flat_sources, seeds):
+    """Gradients of ``target`` for each seed in ``seeds`` (one backward pass per seed)."""
+    from tapegrad._core.tape import backward
+    recording = tape._consume()
+    results = []
+    for seed in seeds:
+        results.append(backward(recording, [target], [seed], flat_sources, free=False))
+    if not tape._persistent:
+        recording.calls.clear()
+        recording.tracked.clear()
+    return results
+
+
+def _dense(grad, like):
+    if grad is None:
+        return _wrap(np.zeros(like._value.shape, like._value.dtype))
+    return grad.to_dense() if type(grad) is IndexedSlices else grad
+
+
+def _stack_ops():
+    """tapegrad's stack and reshape: recorded, so an enclosing tape can differentiate the
+    Jacobian (Hessians)."""
+    from tapegrad.ops.array import reshape, stack
+    return stack, reshape
+
+
+def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, use_pfor):
+    from tapegrad._core.tape import _check_differentiable_value, _unconnected
+    from tapegrad._core.tape import UnconnectedGradients, _CONSUMED
+    if tape._recording is None:
+        raise RuntimeError(_CONSUMED)
+    if not isinstance(target, (Tensor, Variable)):
+        raise TypeError(f"jacobian: target must be a single Tensor, got "
+                        f"{type(target).__name__}; call jacobian once per target (or stack "
+                        "them into one tensor).")
+    unconnected = _unconnected(unconnected_gradients)
+    flat_sources = nest.flatten(sources)
+    for item in flat_sources:
+        _check_differentiable_value(item, "source")
+    target_value = target._value
+    size = int(np.prod(target_value.shape))
+    _check_pfor(tape, parallel_iterations, use_pfor, "jacobian", size)
+    seeds = []
+    for row in range(size):
+        seed = np.zeros(target_value.shape, dtype=target_value.dtype)
+        seed.reshape(-1)[row] = 1
+        seeds.append(_wrap(seed))
+    rows = _rows(tape, target, flat_sources, seeds)
+    results = []
+    for index, source in enumerate(flat_sources):
+        column = [row[index] for row in rows]
+        shape = tuple(target_value.shape) + tuple(source._value.shape)
+        if size and all(g is None for g in column):
+            results.append(None if unconnected is UnconnectedGradients.NONE else
+                           _wrap(np.zeros(shape, dtype=source._value.dtype)))
+            continue
+        if not size:
+            results.append(_wrap(np.zeros(shape, dtype=source._value.dtype)))
+            continue
+        stack, reshape = _stack_ops()
+        results.append(reshape(stack([_dense(g, source) for g in column]), shape))
+    return nest.pack_sequence_as(sources, results)
+
+
+def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterations, use_pfor):
+    from tapegrad._core.tape import _CONSUMED, _check_differentiable_value
+    if tape._recording is None:
+        raise RuntimeError(_CONSUMED)
+    _check_differentiable_value(target, "target")
+    _check_differentiable_value(source, "source")
+    target_shape = tuple(target._value.shape)
+    source_shape = tuple(source._value.shape)
+    for shape in (target_shape, source_shape):
+        if len(shape) < 2:
+            raise ValueError(f"Shape {shape} must have rank at least 2 (batch_jacobian needs a "
+                             "leading batch axis on both target and source).")
+    if target_shape[0] != source_shape[0]:
+        raise ValueError(f"Need first dimension of target shape ({target_shape}) and source "
+                         f"shape ({source_shape}) to match.")
+    batch = target_shape[0]
+    row_size = int(np.prod(target_shape[1:]))
+    _check_pfor(tape, parallel_iterations, use_pfor, "batch_jacobian", row_size)
+    seeds = []
+    for row in range(row_size):
+        seed = np.zeros((batch, row_size), dtype=target._value.dtype)
+        seed[:, row] = 1
+        seeds.append(_wrap(seed.reshape(target_shape)))
+    rows = _rows(tape, target, [source], seeds)
+    out_shape = target_shape + source_shape[1:]
+    columns = [row[0] for row in rows]
+    if not columns or all(g is None for g in columns):
+        # TensorFlow returns zeros here even with unconnected_gradients=NONE.
+        return _wrap(np.zeros(out_shape, dtype=source._value.dtype))
+    stack, reshape = _stack_ops()
+    return reshape(stack([_dense(g, source) for g in columns], axis=1), out_shape)

@@ -1,0 +1,60 @@
+"""Nested structures (lists, tuples, namedtuples, dicts) flattened in TensorFlow's order.
+
+Dicts flatten in sorted key order, as ``tf.nest`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _is_namedtuple(x) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def is_nested(x) -> bool:
+    return isinstance(x, (list, tuple, dict))
+
+
+def _sorted_keys(d: dict):
+    try:
+        return sorted(d)
+    except TypeError:
+        return list(d)
+
+
+def flatten(structure) -> list:
+    """Leaves of ``structure`` in depth-first order; a leaf flattens to ``[leaf]``."""
+    out: list = []
+    stack = [structure]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item[k] for k in reversed(_sorted_keys(item)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        else:
+            out.append(item)
+    return out
+
+
+def pack_sequence_as(structure, flat: list) -> Any:
+    """Rebuild ``structure``'s shape with the leaves taken in order from ``flat``."""
+    leaves = iter(flat)
+
+    def build(node):
+        if isinstance(node, dict):
+            built = {k: build(node[k]) for k in _sorted_keys(node)}
+            return type(node)((k, built[k]) for k in node) if type(node) is not dict else {
+                k: built[k] for k in node}
+        if _is_namedtuple(node):
+            return type(node)(*[build(v) for v in node])
+        if isinstance(node, (list, tuple)):
+            return type(node)(build(v) for v in node)
+        return next(leaves)
+
+    return build(structure)
+
+
+def map_structure(fn, structure):
+    return pack_sequence_as(structure, [fn(x) for x in flatten(structure)])

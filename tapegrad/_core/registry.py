@@ -1,0 +1,64 @@
+"""The op registry: every differentiable operation is declared once, as an :class:`Op`.
+
+An op bundles its NumPy forward, its reverse rule (VJP), its forward rule (JVP) and sample
+inputs for the gradient checker. The dispatcher in :mod:`tapegrad._core.tensor` runs the
+forward and hands the call to every active tape; the backward engine in
+:mod:`tapegrad._core.tape` calls the reverse rule.
+
+Rule signatures (a recorded call is the plain tuple ``(op, inputs, output, attrs)``):
+
+* ``vjp(inputs, output, attrs, upstream, needs) -> tuple`` of one gradient (or None) per
+  input; ``upstream`` is one Tensor (a tuple of Tensors for multi-output ops); ``needs[i]``
+  says whether input ``i`` wants a gradient at all (skip the work when it does not).
+* ``jvp(inputs, output, attrs, tangents) -> Tensor`` (a tuple for multi-output ops);
+  ``tangents[i]`` is None for inputs that carry no tangent.
+
+Rules are written with tapegrad ops, so an enclosing tape records them (higher order).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+#: Marks an op that has no gradient registered at all (``gradient()`` then raises LookupError).
+NO_GRADIENT = "no-gradient"
+
+
+class Call(NamedTuple):
+    """One recorded application of an op (records are stored as plain tuples of this layout)."""
+
+    op: "Op"
+    inputs: tuple
+    output: object
+    attrs: dict | None
+
+
+class Op:
+    __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
+                 "sample_note", "__weakref__")
+
+    def __init__(self, name: str, forward: Callable, vjp=None, jvp=None, samples=None,
+                 n_outputs: int = 1, differentiable: bool = True):
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        self.jvp = jvp
+        self.samples = samples
+        self.n_outputs = n_outputs
+        self.differentiable = differentiable and vjp is not None
+
+    def __repr__(self) -> str:
+        return f"<Op {self.name}>"
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(name: str, forward: Callable, vjp=None, jvp=None, samples=None,
+             n_outputs: int = 1, differentiable: bool = True) -> Op:
+    """Declare an op once; a second declaration under the same name is a bug."""
+    if name in REGISTRY:
+        raise ValueError(f"op {name!r} is registered twice")
+    op = Op(name, forward, vjp, jvp, samples, n_outputs, differentiable)
+    REGISTRY[name] = op
+    return op

@@ -1,0 +1,423 @@
+"""GradientTape: recording on a thread-local stack and the iterative backward engine."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import sys
+
+from tapegrad._core import hooks, nest
+from tapegrad._core.indexed_slices import IndexedSlices
+from tapegrad._core.registry import NO_GRADIENT, register
+from tapegrad._core.tensor import Tensor, _wrap, state
+from tapegrad._core.variable import Variable
+
+_TRAINABLE_KINDS = "fc"
+logger = logging.getLogger("tapegrad")
+
+
+def get_logger() -> logging.Logger:
+    """The logger tapegrad warns through (as ``tf.get_logger()``)."""
+    return logger
+
+
+_warned_at: dict = {}
+
+
+def _warn_once_per_line(message: str, limit: int = 5, depth: int = 3):
+    frame = sys._getframe(depth)
+    key = (frame.f_code.co_filename, frame.f_lineno, message[:40])
+    count = _warned_at.get(key, 0)
+    if count < limit:
+        _warned_at[key] = count + 1
+        logger.warning(message)
+
+
+class UnconnectedGradients(enum.Enum):
+    """What ``gradient()`` returns for a source the target does not depend on."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _read_vjp(inputs, output, attrs, upstream, needs):
+    return (upstream,)
+
+
+def _read_jvp(inputs, output, attrs, tangents):
+    return tangents[0]
+
+
+READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=())
+
+
+class _Recording:
+    """Everything one GradientTape recorded: tracked values and the calls, in execution order."""
+
+    __slots__ = ("tracked", "calls", "watched", "watch_accessed_variables")
+
+    def __init__(self, watch_accessed_variables: bool):
+        self.tracked: dict = {}
+        self.calls: list = []
+        self.watched: dict = {}
+        self.watch_accessed_variables = watch_accessed_variables
+
+    def _record(self, op, inputs, output, attrs):
+        tracked = self.tracked
+        for value in inputs:
+            if id(value) in tracked:
+                break
+        else:
+            return
+        self.calls.append((op, inputs, output, attrs))
+        if type(output) is tuple:
+            for item in output:
+                tracked[id(item)] = item
+        else:
+            tracked[id(output)] = output
+
+    def _read_variable(self, variable, tensor):
+        if self.watch_accessed_variables and variable._trainable:
+            self.watch_variable(variable)
+        if tensor is not None and id(variable) in self.tracked:
+            self.calls.append((READ_VARIABLE, (variable,), tensor, None))
+            self.tracked[id(tensor)] = tensor
+
+    def watch_variable(self, variable):
+        self.tracked[id(variable)] = variable
+        self.watched[id(variable)] = variable
+
+    def nbytes(self) -> int:
+        seen = set()
+        total = 0
+        for call in self.calls:
+            for value in (*call[1], *(call[2] if type(call[2]) is tuple else (call[2],))):
+                array = getattr(value, "_value", None)
+                if array is not None and id(array) not in seen:
+                    seen.add(id(array))
+                    total += getattr(array, "nbytes", 0)
+        return total
+
+
+_CONSUMED = ("A non-persistent GradientTape can only be used to compute one set of gradients "
+             "(or jacobians); create a new tape for each gradient() call, or use "
+             "GradientTape(persistent=True).")
+
+
+class GradientTape:
+    """Record operations for automatic differentiation, as ``tf.GradientTape``.
+
+    >>> import tapegrad as tf
+    >>> x = tf.constant(3.0)
+    >>> with tf.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = x * x
+    >>> float(tape.gradient(y, x))
+    6.0
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
+        self._persistent = persistent
+        self._watch_accessed_variables = watch_accessed_variables
+        self._recording: _Recording | None = None
+        self._stack: list | None = None  # the recorder list of the thread that entered us
+        self._in_block = False
+        self._used = False
+        self._last_watched: dict = {}
+
+    # -- context --------------------------------------------------------------------------
+    def __enter__(self) -> GradientTape:
+        if self._in_block:
+            raise ValueError("Tape is still recording, This can happen if you try to re-enter "
+                             "an already-active tape.")
+        if self._recording is None:
+            self._recording = _Recording(self._watch_accessed_variables)
+            self._used = False
+        self._stack = state.recorders
+        self._stack.append(self._recording)
+        self._in_block = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._in_block = False
+        self._pop()
+        return False
+
+    def _pop(self):
+        stack = self._stack
+        if stack is not None and self._recording is not None:
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i] is self._recording:
+                    del stack[i]
+                    break
+
+    def _is_active(self) -> bool:
+        return self._stack is not None and any(r is self._recording for r in self._stack)
+
+    # -- watching -------------------------------------------------------------------------
+    def watch(self, tensor) -> None:
+        """Track ``tensor`` (a Tensor, a Variable, or any nest of them) on this tape."""
+        recording = self._recording
+        if recording is None:
+            raise RuntimeError(
+                "GradientTape.watch needs a tape that is recording: call it inside "
+                "`with tapegrad.GradientTape() as tape:`" + (
+                    " (this non-persistent tape was already used by gradient(); create a new "
+                    "one)" if self._used else ""))
+        for item in nest.flatten(tensor):
+            if isinstance(item, Variable):
+                self._warn_if_not_float(item, "watched tensor")
+                recording.watch_variable(item)
+            elif isinstance(item, Tensor):
+                self._warn_if_not_float(item, "watched tensor")
+                recording.tracked[id(item)] = item
+            else:
+                raise ValueError(
+                    f"Passed in object {item!r} of type {type(item).__name__!r}, not tf.Tensor "
+                    "or tf.Variable or ExtensionType. Convert it first with "
+                    "tapegrad.constant(...) or watch a tapegrad.Variable.")
+
+    @staticmethod
+    def _warn_if_not_float(item, what: str):
+        if item._value.dtype.kind not in _TRAINABLE_KINDS:
+            _warn_once_per_line(f"The dtype of the {what} must be floating (e.g. tf.float32), "
+                                f"got tf.{item.dtype.name}", depth=3)
+
+    def watched_variables(self) -> tuple:
+        """The variables this tape watches, in creation order."""
+        watched = self._recording.watched if self._recording is not None else self._last_watched
+        return tuple(sorted(watched.values(), key=lambda v: v._uid))
+
+    # -- recording control ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Temporarily stop recording operations (and watching variables) on this tape."""
+        if self._recording is None:
+            raise RuntimeError("Trying to stop recording a tape which is not recording.")
+        if not self._in_block or not self._is_active():
+            if self._in_block:
+                raise RuntimeError("Trying to stop recording a tape which is not recording.")
+            raise ValueError("Tape is not recording.")
+        stack = self._stack
+        position = next(i for i, r in enumerate(stack) if r is self._recording)
+        recording = stack.pop(position)
+        try:
+            yield
+        finally:
+            if self._recording is recording and self._in_block:
+                stack.insert(min(position, len(stack)), recording)
+
+    def reset(self) -> None:
+        """Forget everything recorded so far and keep recording."""
+        if not self._in_block or self._recording is None or not self._is_active():
+            raise ValueError("Tape is not recording.")
+        old = self._recording
+        self._recording = _Recording(self._watch_accessed_variables)
+        stack = self._stack
+        for i, recorder in enumerate(stack):
+            if recorder is old:
+                stack[i] = self._recording
+
+    # -- gradients --------------------------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """Gradient of (the sum of) ``target`` with respect to each of ``sources``.
+
+        The result has the structure of ``sources``. Sources the target does not depend on
+        give None (or zeros with ``unconnected_gradients='zero'``).
+        """
+        if self._recording is None:
+            raise RuntimeError(_CONSUMED)
+        unconnected = _unconnected(unconnected_gradients)
+        if target is None:
+            raise TypeError("Argument `target` should be a list or nested structure of Tensors, "
+                            "Variables or CompositeTensors to be differentiated, but received "
+                            "None.")
+        flat_targets = nest.flatten(target)
+        for item in flat_targets:
+            _check_differentiable_value(item, "target")
+        flat_sources = nest.flatten(sources)
+        for item in flat_sources:
+            _check_differentiable_value(item, "source")
+        recording = self._consume()
+        seeds = _seeds(flat_targets, output_gradients)
+        flat = backward(recording, flat_targets, seeds, flat_sources,
+                        free=not self._persistent)
+        if unconnected is UnconnectedGradients.ZERO:
+            flat = [hooks.zeros_like(s) if g is None else g for g, s in zip(flat, flat_sources)]
+        return nest.pack_sequence_as(sources, flat)
+
+    def _consume(self) -> _Recording:
+        """Hand out the recording for one backward pass (the last one, if not persistent)."""
+        recording = self._recording
+        if self._persistent:
+            if self._in_block and self._is_active():
+                _warn_once_per_line(
+                    "Calling GradientTape.gradient on a persistent tape inside its context is "
+                    "significantly less efficient than calling it outside the context (it "
+                    "causes the gradient ops to be recorded on the tape, leading to increased "
+                    "CPU and memory usage). Only call GradientTape.gradient inside the context "
+                    "if you actually want to trace the gradient in order to compute higher "
+                    "order derivatives.", limit=1, depth=4)
+            return recording
+        self._pop()
+        self._last_watched = recording.watched
+        self._recording = None
+        self._used = True
+        return recording
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """Jacobian of ``target`` with respect to each of ``sources``."""
+        from tapegrad._core.jacobian import jacobian
+        return jacobian(self, target, sources, unconnected_gradients, parallel_iterations,
+                        experimental_use_pfor)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example Jacobians: ``target[b]`` with respect to ``source[b]`` for each b."""
+        from tapegrad._core.jacobian import batch_jacobian
+        return batch_jacobian(self, target, source, unconnected_gradients,
+                              parallel_iterations, experimental_use_pfor)
+
+
+def _unconnected(value) -> UnconnectedGradients:
+    if isinstance(value, UnconnectedGradients):
+        return value
+    try:
+        return UnconnectedGradients(value)
+    except ValueError:
+        raise ValueError(f"Unknown value for unconnected_gradients: {value!r}; use "
+                         "'none', 'zero' or tapegrad.UnconnectedGradients.") from None
+
+
+def _check_differentiable_value(item, role: str):
+    if isinstance(item, (Tensor, Variable, IndexedSlices)):
+        return
+    raise TypeError(
+        f"GradientTape.gradient: every {role} must be a tapegrad Tensor or Variable, got "
+        f"{type(item).__name__} ({item!r:.60}). "
+        + ("Compute the target with tapegrad ops inside the tape." if role == "target" else
+           "Pass the Tensor you watched or the Variable itself, not a Python or NumPy value."))
+
+
+def _seeds(flat_targets, output_gradients) -> list:
+    if output_gradients is None:
+        return [None] * len(flat_targets)
+    flat = nest.flatten(output_gradients)
+    seeds = []
+    for i in range(len(flat_targets)):
+        if i < len(flat):
+            if flat[i] is None:
+                raise ValueError("Attempt to convert a value (None) with an unsupported type "
+                                 "(<class 'NoneType'>) to a Tensor: an entry of "
+                                 "output_gradients is None; pass ones for that target instead.")
+            seed = flat[i]
+            if not isinstance(seed, (Tensor, IndexedSlices)):
+                from tapegrad._core.tensor import convert_to_tensor
+                seed = convert_to_tensor(seed)
+            seeds.append(seed)
+        else:
+            seeds.append(None)
+    return seeds
+
+
+def _sum_gradients(old, new):
+    if type(old) is IndexedSlices or type(new) is IndexedSlices:
+        if type(old) is IndexedSlices and type(new) is IndexedSlices:
+            return hooks.concat_rows(new, old)  # earlier-recorded use first, as TensorFlow
+        old = old.to_dense() if type(old) is IndexedSlices else old
+        new = new.to_dense() if type(new) is IndexedSlices else new
+    return hooks.add(old, new)
+
+
+def backward(recording: _Recording, targets: list, seeds: list, sources: list,
+             free: bool = False) -> list:
+    """Reverse sweep over ``recording``: one gradient (or None) per entry of ``sources``.
+
+    Iterative, in reverse execution order; only calls that lie downstream of a source and
+    received an upstream gradient run their rule. With ``free`` each call is dropped as soon as
+    its rule has run.
+    """
+    grads: dict = {}
+    for target, seed in zip(targets, seeds):
+        value = target._value if not isinstance(target, IndexedSlices) else target.values._value
+        if value.dtype.kind == "O":
+            continue
+        if seed is None:
+            seed = hooks.ones_like(_wrap(value))
+        key = id(target)
+        grads[key] = seed if key not in grads else _sum_gradients(grads[key], seed)
+
+    source_ids = {id(s) for s in sources}
+    live = {id(s) for s in sources if s._value.dtype.kind in _TRAINABLE_KINDS}
+    calls = recording.calls
+    count = len(calls)
+    if live:
+        for call in calls[:count]:
+            op = call[0]
+            if not op.differentiable:
+                if op.vjp is not NO_GRADIENT:
+                    continue
+            for value in call[1]:
+                if id(value) in live:
+                    output = call[2]
+                    if type(output) is tuple:
+                        live.update(id(o) for o in output)
+                    else:
+                        live.add(id(output))
+                    break
+
+    for index in range(count - 1, -1, -1):
+        if not live:
+            break
+        op, inputs, output, attrs = calls[index]
+        if free:
+            calls[index] = None
+        if type(output) is tuple:
+            upstream = [grads.get(id(o)) for o in output]
+            if all(g is None for g in upstream):
+                continue
+            for o in output:
+                if id(o) not in source_ids:
+                    grads.pop(id(o), None)
+            if output[0]._value.dtype.kind not in _TRAINABLE_KINDS:
+                continue
+            upstream = tuple(hooks.zeros_like(o) if g is None else _dense(g)
+                             for g, o in zip(upstream, output))
+        else:
+            key = id(output)
+            upstream = grads.get(key)
+            if upstream is None:
+                continue
+            if key not in source_ids:
+                del grads[key]
+            if output._value.dtype.kind not in _TRAINABLE_KINDS:
+                continue
+            if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
+                upstream = upstream.to_dense()
+        needs = tuple(id(value) in live for value in inputs)
+        if True not in needs:
+            continue
+        rule = op.vjp
+        if rule is None:
+            continue
+        if rule is NO_GRADIENT:
+            raise LookupError(f"gradient registry has no entry for: {op.name} (this op is not "
+                              "differentiable; wrap it in tapegrad.stop_gradient or write a "
+                              "tapegrad.custom_gradient for it)")
+        input_grads = rule(inputs, output, attrs, upstream, needs)
+        for value, need, grad in zip(inputs, needs, input_grads):
+            if need and grad is not None:
+                key = id(value)
+                old = grads.get(key)
+                grads[key] = grad if old is None else _sum_gradients(old, grad)
+    if free:
+        calls.clear()
+        recording.tracked.clear()
+    return [grads.get(id(s)) for s in sources]
+
+
+def _dense(grad):
+    return grad.to_dense() if type(grad) is IndexedSlices else grad

@@ -1,0 +1,485 @@
+"""Tensor, conversion of Python/NumPy values, and the op dispatcher (the hot path)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+from tapegrad._core import dtypes as _dt
+from tapegrad._core.backend import np
+from tapegrad._core.errors import InvalidArgumentError
+from tapegrad._core.registry import NO_GRADIENT, Call, Op
+
+_ndarray = np.ndarray
+_TRAINABLE = _dt.TRAINABLE_NUMPY_DTYPES
+_from_numpy = _dt.from_numpy
+
+
+class _ThreadState(threading.local):
+    """Per-thread list of active recorders (tapes and forward accumulators), outermost first."""
+
+    def __init__(self):
+        self.recorders: list = []
+
+
+state = _ThreadState()
+
+
+class TensorShape(tuple):
+    """A tensor's shape: a tuple of ints with TensorFlow's helpers.
+
+    >>> import tapegrad as tf
+    >>> tf.zeros([2, 3]).shape.as_list()
+    [2, 3]
+    """
+
+    __slots__ = ()
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    @property
+    def ndims(self) -> int:
+        return len(self)
+
+    def as_list(self) -> list:
+        return list(self)
+
+    def num_elements(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def is_fully_defined(self) -> bool:
+        return True
+
+    def is_compatible_with(self, other) -> bool:
+        other = tuple(other)
+        return len(other) == len(self) and all(o is None or o == s for s, o in zip(self, other))
+
+    def __repr__(self) -> str:
+        return f"TensorShape({list(self)})"
+
+    def __str__(self) -> str:
+        return str(tuple(self)) if len(self) != 1 else f"({self[0]},)"
+
+
+class Tensor:
+    """An immutable value over an array, as ``tf.Tensor`` in eager mode.
+
+    The array is never handed out writable: ``numpy()`` copies and ``np.asarray(t)`` is a
+    read-only view, so a value saved on a tape cannot be corrupted.
+
+    >>> import tapegrad as tf
+    >>> x = tf.constant([1.0, 2.0])
+    >>> (x * x).numpy()
+    array([1., 4.], dtype=float32)
+    """
+
+    __slots__ = ("_value", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, value, dtype=None):
+        self._value = _to_array(value, dtype)
+
+    # -- metadata -------------------------------------------------------------------------
+    @property
+    def dtype(self) -> _dt.DType:
+        return _from_numpy(self._value.dtype)
+
+    @property
+    def shape(self) -> TensorShape:
+        return TensorShape(self._value.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def device(self) -> str:
+        return "/job:localhost/replica:0/task:0/device:CPU:0"
+
+    def get_shape(self) -> TensorShape:
+        return self.shape
+
+    def numpy(self):
+        """A NumPy copy of the value (a NumPy scalar for rank 0, as TensorFlow)."""
+        value = self._value
+        if value.ndim == 0:
+            return value[()] if isinstance(value, _ndarray) else value
+        return value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        value = self._value
+        if dtype is not None and np.dtype(dtype) != value.dtype:
+            return np.array(value, dtype=dtype)
+        if copy:
+            return np.array(value)
+        view = np.asarray(value).view()
+        view.flags.writeable = False
+        return view
+
+    def ref(self):
+        return _Reference(self)
+
+    def experimental_ref(self):
+        return _Reference(self)
+
+    # -- Python protocol --------------------------------------------------------------------
+    def __repr__(self) -> str:
+        value = self._value
+        text = np.array2string(np.asarray(value), separator=", ") if value.ndim else repr(
+            value.item() if value.dtype.kind != "O" else value[()])
+        return (f"<tapegrad.Tensor: shape={self.shape}, dtype={self.dtype.name}, "
+                f"numpy={text}>")
+
+    def __str__(self) -> str:
+        return f"tapegrad.Tensor({np.asarray(self._value)}, shape={self.shape}, " \
+               f"dtype={self.dtype.name})"
+
+    def __len__(self) -> int:
+        if self._value.ndim == 0:
+            raise TypeError("len is not well defined for a rank-0 Tensor; use tensor.shape.")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if self._value.ndim == 0:
+            raise TypeError("Cannot iterate over a scalar Tensor.")
+        for i in range(self._value.shape[0]):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
+    def __index__(self) -> int:
+        if self._value.dtype.kind not in "iu":
+            raise TypeError(f"Only integer scalar tensors can be used as an index, "
+                            f"got {self.dtype.name}.")
+        return int(self._value)
+
+    __hash__ = object.__hash__
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class _Reference:
+    """Hashable wrapper around a tensor or variable (``t.ref()``), compared by identity."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def deref(self):
+        return self._obj
+
+    def __hash__(self):
+        return id(self._obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _Reference) and other._obj is self._obj
+
+
+def _wrap(value) -> Tensor:
+    t = _new(Tensor)
+    t._value = value
+    return t
+
+
+_new = object.__new__
+
+
+# -- conversion -------------------------------------------------------------------------------
+
+def _to_array(value, dtype=None):
+    """NumPy value for ``value`` following TensorFlow's rules (Python float -> float32 ...)."""
+    if dtype is not None:
+        dtype = _dt.as_dtype(dtype)
+    if isinstance(value, Tensor):
+        value = value._value
+        if dtype is not None and value.dtype != dtype._np:
+            return np.asarray(value, dtype=dtype._np)
+        return value
+    if hasattr(value, "_read_for_conversion"):
+        value = value._read_for_conversion()._value
+        if dtype is not None and value.dtype != dtype._np:
+            return np.asarray(value, dtype=dtype._np)
+        return value
+    if isinstance(value, (_ndarray, np.generic)):
+        target = dtype._np if dtype is not None else value.dtype
+        if value.dtype.kind in "US":
+            target = np.object_
+        _check_safe_cast(value, target)
+        return np.array(value, dtype=target)
+    if value is None:
+        raise ValueError("Attempt to convert a value (None) with an unsupported type "
+                         "(<class 'NoneType'>) to a Tensor.")
+    if dtype is not None:
+        if dtype is _dt.string:
+            return np.array(value, dtype=np.object_)
+        array = np.asarray(value)
+        if array.dtype.kind == "O":
+            array = np.asarray(_materialize(value))
+        _check_safe_cast(array, dtype._np)
+        return np.asarray(array, dtype=dtype._np)
+    array = np.asarray(value)
+    kind = array.dtype.kind
+    if kind == "f":
+        return array.astype(np.float32)
+    if kind == "i":
+        info = np.iinfo(np.int32)
+        if array.size and (array.max() > info.max or array.min() < info.min):
+            return array.astype(np.int64)
+        return array.astype(np.int32)
+    if kind == "c":
+        return array.astype(np.complex128)
+    if kind in "US":
+        return np.array(value, dtype=np.object_)
+    if kind == "O":
+        return _to_array(_materialize(value))
+    return array
+
+
+def _materialize(value):
+    """Nested lists that contain tensors or variables become nested lists of NumPy values."""
+    if isinstance(value, (list, tuple)):
+        return [_materialize(v) for v in value]
+    if isinstance(value, Tensor):
+        return value._value
+    if hasattr(value, "_read_for_conversion"):
+        return value._read_for_conversion()._value
+    if isinstance(value, (str, bytes)):
+        return value
+    raise ValueError(f"Attempt to convert a value ({value!r}) with an unsupported type "
+                     f"({type(value)}) to a Tensor.")
+
+
+def _check_safe_cast(array, target):
+    target = np.dtype(target)
+    if array.dtype.kind == "f" and target.kind in "iub" and array.size:
+        if not np.all(np.isfinite(array)) or np.any(np.mod(array, 1) != 0):
+            raise TypeError(f"Cannot convert {array.tolist()!r} to a tensor of dtype "
+                            f"{target.name}: it holds non-integer values; round or cast first.")
+    if array.dtype.kind == "c" and target.kind in "fiub":
+        raise TypeError(f"Cannot convert complex values to {target.name}; use "
+                        "tapegrad.math.real or tapegrad.cast explicitly.")
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
+    """Convert a Python number, nested list, NumPy array, Tensor or Variable to a Tensor.
+
+    A Tensor is returned as the same object; a Variable is read (a recorded read when a tape
+    is active).
+
+    >>> import tapegrad as tf
+    >>> tf.convert_to_tensor([1.0, 2.0]).dtype
+    tapegrad.float32
+    """
+    if type(value) is Tensor:
+        if dtype is not None and _dt.as_dtype(dtype)._np != value._value.dtype:
+            raise ValueError(f"Tensor conversion requested dtype {_dt.as_dtype(dtype).name} "
+                             f"for Tensor with dtype {value.dtype.name}; use tapegrad.cast.")
+        return value
+    converter = getattr(value, "_tensor_conversion", None)
+    if converter is not None:
+        result = converter()
+        if dtype is not None and _dt.as_dtype(dtype)._np != result._value.dtype:
+            raise ValueError(f"Tensor conversion requested dtype {_dt.as_dtype(dtype).name} "
+                             f"for a value of dtype {result.dtype.name}; use tapegrad.cast.")
+        return result
+    if dtype is None and dtype_hint is not None:
+        try:
+            return _wrap(_to_array(value, dtype_hint))
+        except (TypeError, ValueError):
+            pass
+    return _wrap(_to_array(value, dtype))
+
+
+# -- dispatch ---------------------------------------------------------------------------------
+
+def _input(value, like):
+    """(object to save, array or Python scalar to compute with) for one op input.
+
+    ``like`` is the NumPy dtype of a tensor operand of the same op (or None): Python scalars and
+    arrays adopt it, as TensorFlow converts the other operands to the first tensor's dtype.
+    """
+    kind = type(value)
+    if kind is float or kind is int:
+        if like is None:
+            value = _wrap(_to_array(value))
+            return value, value._value
+        if kind is float and like.kind in "iub" and value != int(value):
+            raise TypeError(f"Cannot convert {value!r} to a tensor of dtype {like}: "
+                            "use a whole number or cast the tensor to a float dtype first.")
+        if like.kind == "b":
+            value = _wrap(np.asarray(value, dtype=like))
+            return value, value._value
+        return value, value
+    read = getattr(value, "_read_for_op", None)
+    if read is not None:
+        tensor = read()
+        return tensor, tensor._value
+    if isinstance(value, Tensor):
+        return value, value._value
+    if hasattr(value, "_tensor_conversion"):
+        tensor = value._tensor_conversion()
+        return tensor, tensor._value
+    tensor = _wrap(_to_array(value, like))
+    return tensor, tensor._value
+
+
+def _mismatch(op: Op, a, b):
+    raise InvalidArgumentError(
+        f"{op.name}: cannot combine a {_dtype_name(a)} tensor with a {_dtype_name(b)} "
+        f"tensor (tapegrad, like TensorFlow, never promotes silently). Convert one side "
+        f"with tapegrad.cast(x, tapegrad.{_dtype_name(b)}) or tapegrad.cast(y, "
+        f"tapegrad.{_dtype_name(a)}).")
+
+
+def _dtype_name(value) -> str:
+    return _from_numpy(value.dtype).name
+
+
+def _shape_error(op: Op, values, error: Exception):
+    shapes = " vs. ".join(str(list(np.shape(v))) for v in values)
+    raise InvalidArgumentError(f"{op.name}: Incompatible shapes: {shapes}. {error}") from None
+
+
+def apply1(op: Op, x, attrs: dict | None = None):
+    """Run a one-input op and record it on every active recorder."""
+    if type(x) is Tensor:
+        value = x._value
+    else:
+        x, value = _input(x, None)
+    out = op.forward(value, **attrs) if attrs else op.forward(value)
+    result = _new(Tensor)
+    result._value = out
+    recorders = state.recorders
+    if recorders:
+        inputs = (x,)
+        for recorder in recorders:
+            recorder._record(op, inputs, result, attrs)
+    return result
+
+
+def apply2(op: Op, x, y, attrs: dict | None = None):
+    """Run a two-input op (with broadcasting and TensorFlow's dtype rules) and record it."""
+    if type(x) is Tensor:
+        xv = x._value
+        if type(y) is Tensor:
+            yv = y._value
+            if xv.dtype is not yv.dtype and xv.dtype != yv.dtype:
+                _mismatch(op, xv, yv)
+        else:
+            y, yv = _input(y, xv.dtype)
+            if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
+                _mismatch(op, xv, yv)
+    elif type(y) is Tensor:
+        yv = y._value
+        x, xv = _input(x, yv.dtype)
+        if type(xv) is not float and type(xv) is not int and xv.dtype != yv.dtype:
+            _mismatch(op, xv, yv)
+    elif type(x) is float or type(x) is int:
+        y, yv = _input(y, None)
+        x, xv = _input(x, yv.dtype)
+    else:
+        x, xv = _input(x, None)
+        y, yv = _input(y, xv.dtype)
+        if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
+            _mismatch(op, xv, yv)
+    try:
+        out = op.forward(xv, yv, **attrs) if attrs else op.forward(xv, yv)
+    except ValueError as error:
+        _shape_error(op, (xv, yv), error)
+    if type(out) is not _ndarray:
+        out = _as_array_result(out, xv, yv)
+    result = _new(Tensor)
+    result._value = out
+    recorders = state.recorders
+    if recorders:
+        inputs = (x, y)
+        for recorder in recorders:
+            recorder._record(op, inputs, result, attrs)
+    return result
+
+
+def _as_array_result(out, xv, yv):
+    # A ufunc on two Python scalars returns a Python-free NumPy scalar; keep NumPy scalars, they
+    # are immutable, but make sure Python scalars never leak out.
+    if isinstance(out, np.generic):
+        return out
+    return np.asarray(out)
+
+
+def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False):
+    """Run an op on any number of inputs (``same_dtype`` enforces one dtype across them)."""
+    saved = []
+    values = []
+    like = None
+    for item in inputs:
+        if isinstance(item, Tensor) or hasattr(item, "_read_for_op"):
+            like = (item._value if isinstance(item, Tensor) else item._value).dtype
+            break
+    for item in inputs:
+        if type(item) is Tensor:
+            saved.append(item)
+            values.append(item._value)
+        else:
+            obj, value = _input(item, like if same_dtype else None)
+            if type(value) is float or type(value) is int:
+                obj = _wrap(_to_array(value, like))
+                value = obj._value
+            saved.append(obj)
+            values.append(value)
+            if like is None:
+                like = value.dtype
+    if same_dtype and values:
+        first = values[0]
+        for value in values[1:]:
+            if value.dtype != first.dtype:
+                _mismatch(op, first, value)
+    out = op.forward(*values, **attrs) if attrs else op.forward(*values)
+    if op.n_outputs == 1:
+        result = _new(Tensor)
+        result._value = out if isinstance(out, (_ndarray, np.generic)) else np.asarray(out)
+    else:
+        result = tuple(_wrap(o if isinstance(o, (_ndarray, np.generic)) else np.asarray(o))
+                       for o in out)
+    recorders = state.recorders
+    if recorders:
+        inputs = tuple(saved)
+        for recorder in recorders:
+            recorder._record(op, inputs, result, attrs)
+    return result
+
+
+# -- helpers shared by the tape and the ops ---------------------------------------------------
+
+def is_trainable_value(value) -> bool:
+    return value.dtype in _TRAINABLE
+
+
+_uid = itertools.count()
+
+
+def next_uid() -> int:
+    return next(_uid)
+
+
+__all__ = ["Tensor", "TensorShape", "convert_to_tensor", "apply", "apply1", "apply2", "state",
+           "Call", "NO_GRADIENT"]

@@ -1,0 +1,3 @@
+"""``tapegrad.nn``: neural-network ops under TensorFlow's ``tf.nn`` names."""
+
+from tapegrad.ops.math import sigmoid, tanh  # noqa: F401

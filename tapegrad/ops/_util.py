@@ -1,0 +1,64 @@
+"""Small helpers the op families share: broadcasting undo, tangent shaping, sample builders."""
+
+from __future__ import annotations
+
+from tapegrad._core.backend import np
+from tapegrad._core.tensor import Tensor
+
+
+def shape_of(value) -> tuple:
+    """The shape of a Tensor, Variable, array or Python scalar."""
+    array = getattr(value, "_value", value)
+    return getattr(array, "shape", ())
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum ``grad`` over the axes broadcasting added, so it has exactly ``shape``."""
+    from tapegrad.ops.array import reshape
+    from tapegrad.ops.reduction import reduce_sum
+    grad_shape = grad._value.shape
+    if grad_shape == shape:
+        return grad
+    lead = len(grad_shape) - len(shape)
+    axes = list(range(lead))
+    axes.extend(i + lead for i, d in enumerate(shape) if d == 1 and grad_shape[i + lead] != 1)
+    if axes:
+        grad = reduce_sum(grad, axes)
+    return reshape(grad, shape) if grad._value.shape != shape else grad
+
+
+def broadcast_tangent(tangent, shape: tuple):
+    """A tangent of an operand, broadcast to the op's output ``shape``."""
+    from tapegrad.ops.array import broadcast_to
+    if tangent._value.shape == shape:
+        return tangent
+    return broadcast_to(tangent, shape)
+
+
+def sum_tangents(*terms):
+    """Sum of the non-None tangent terms (None when all are None)."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+def is_complex(value) -> bool:
+    return getattr(getattr(value, "_value", value), "dtype", np.dtype(float)).kind == "c"
+
+
+def rng(seed: int = 0):
+    return np.random.default_rng(seed)
+
+
+def randn(*shape, seed: int = 0, low=None):
+    """Float64 sample array (standard normal, or uniform on [low, low + 1.5] when low given)."""
+    generator = rng(seed + 7 * len(shape) + sum(shape))
+    if low is not None:
+        return generator.uniform(low, low + 1.5, size=shape)
+    return generator.standard_normal(shape)
+
+
+def value_of(x):
+    return x._value if isinstance(x, Tensor) else x

@@ -1,0 +1,146 @@
+"""Python operators (``+ - * / // % ** @``, comparisons, indexing) on Tensors and Variables."""
+
+from __future__ import annotations
+
+from tapegrad._core.tensor import Tensor, apply1, apply2
+from tapegrad._core.variable import Variable
+from tapegrad.ops import array as _array
+from tapegrad.ops import linalg as _linalg
+from tapegrad.ops import math as _math
+
+ADD, SUB, MUL, POW = _math.ADD, _math.SUB, _math.MUL, _math.POW
+
+
+def __add__(self, other):
+    return apply2(ADD, self, other)
+
+
+def __radd__(self, other):
+    return apply2(ADD, other, self)
+
+
+def __sub__(self, other):
+    return apply2(SUB, self, other)
+
+
+def __rsub__(self, other):
+    return apply2(SUB, other, self)
+
+
+def __mul__(self, other):
+    return apply2(MUL, self, other)
+
+
+def __rmul__(self, other):
+    return apply2(MUL, other, self)
+
+
+def __truediv__(self, other):
+    return _math.truediv(self, other)
+
+
+def __rtruediv__(self, other):
+    return _math.truediv(other, self)
+
+
+def __floordiv__(self, other):
+    return _math.floordiv(self, other)
+
+
+def __rfloordiv__(self, other):
+    return _math.floordiv(other, self)
+
+
+def __mod__(self, other):
+    return _math.floormod(self, other)
+
+
+def __rmod__(self, other):
+    return _math.floormod(other, self)
+
+
+def __pow__(self, other):
+    return apply2(POW, self, other)
+
+
+def __rpow__(self, other):
+    return apply2(POW, other, self)
+
+
+def __matmul__(self, other):
+    return _linalg.matmul(self, other)
+
+
+def __rmatmul__(self, other):
+    return _linalg.matmul(other, self)
+
+
+def __neg__(self):
+    return apply1(_math.NEG, self)
+
+
+def __pos__(self):
+    return self
+
+
+def __abs__(self):
+    return apply1(_math.ABS, self)
+
+
+def __invert__(self):
+    return _math.logical_not(self)
+
+
+def __and__(self, other):
+    return _math.logical_and(self, other)
+
+
+def __or__(self, other):
+    return _math.logical_or(self, other)
+
+
+def __eq__(self, other):
+    if other is None:
+        return False
+    return apply2(_math.EQUAL, self, other)
+
+
+def __ne__(self, other):
+    if other is None:
+        return True
+    return apply2(_math.NOT_EQUAL, self, other)
+
+
+def __lt__(self, other):
+    return apply2(_math.LESS, self, other)
+
+
+def __le__(self, other):
+    return apply2(_math.LESS_EQUAL, self, other)
+
+
+def __gt__(self, other):
+    return apply2(_math.GREATER, self, other)
+
+
+def __ge__(self, other):
+    return apply2(_math.GREATER_EQUAL, self, other)
+
+
+def __getitem__(self, key):
+    return _array.strided_slice_of(self, key)
+
+
+_SHARED = {name: globals()[name] for name in (
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+    "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__",
+    "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__", "__invert__",
+    "__and__", "__or__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+    "__getitem__")}
+
+for _cls in (Tensor, Variable):
+    for _name, _function in _SHARED.items():
+        if _cls is Variable and _name == "__getitem__":
+            continue
+        setattr(_cls, _name, _function)
+    _cls.__hash__ = object.__hash__
