@@ -8,33 +8,113 @@
 6.0
 """
 
-from tapegrad._core.dtypes import (  # noqa: F401
-    DType, as_dtype, bool, complex64, complex128, double, float16, float32, float64, half,
-    int8, int16, int32, int64, string, uint8, uint16, uint32, uint64,
+from tapegrad import (
+    errors,
+    linalg,
+    math,
+    nn,
 )
-from tapegrad._core.indexed_slices import IndexedSlices  # noqa: F401
-from tapegrad._core.tape import GradientTape, UnconnectedGradients, get_logger  # noqa: F401
-from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor  # noqa: F401
-from tapegrad._core.variable import Variable  # noqa: F401
-from tapegrad import ops as _ops  # noqa: F401  (registers every op)
-from tapegrad import errors  # noqa: F401
-from tapegrad.ops.array import (  # noqa: F401
-    broadcast_to, concat, constant, cumprod, cumsum, expand_dims, eye, fill, gather, linspace,
-    ones, range, rank, reshape, shape, size, squeeze, stack, tile, transpose, unstack, where,
+from tapegrad import ops as _ops  # registers every op
+from tapegrad._core.control import cond, function, is_tensor, while_loop
+from tapegrad._core.dtypes import (
+    DType,
+    as_dtype,
+    bool,
+    complex64,
+    complex128,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    string,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
+from tapegrad._core.indexed_slices import IndexedSlices
+from tapegrad._core.tape import GradientTape, UnconnectedGradients, get_logger
+from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
+from tapegrad._core.variable import Variable
+from tapegrad.ops.array import (
+    broadcast_to,
+    concat,
+    constant,
+    cumprod,
+    cumsum,
+    expand_dims,
+    eye,
+    fill,
+    gather,
+    linspace,
+    ones,
+    range,
+    rank,
+    reshape,
+    shape,
+    size,
+    squeeze,
+    stack,
+    tile,
+    transpose,
+    unstack,
+    where,
     zeros,
 )
-from tapegrad.ops.linalg import matmul  # noqa: F401
-from tapegrad.ops.math import (  # noqa: F401
-    abs, add, cast, ceil, complex_ as complex, cos, divide, equal, exp, floor, floordiv,
-    greater, greater_equal, identity, less, less_equal, log, logical_and, logical_not,
-    logical_or, maximum, minimum, multiply, negative, not_equal, ones_like, pow, round,
-    sigmoid, sign, sin, sqrt, square, stop_gradient, subtract, tanh, truediv, zeros_like,
+from tapegrad.ops.linalg import matmul
+from tapegrad.ops.math import (
+    abs,
+    add,
+    cast,
+    ceil,
+    cos,
+    divide,
+    equal,
+    exp,
+    floor,
+    floordiv,
+    greater,
+    greater_equal,
+    identity,
+    less,
+    less_equal,
+    log,
+    logical_and,
+    logical_not,
+    logical_or,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    ones_like,
+    pow,
+    round,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    stop_gradient,
+    subtract,
+    tanh,
+    truediv,
+    zeros_like,
 )
-from tapegrad.ops.reduction import (  # noqa: F401
-    reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum,
+from tapegrad.ops.math import complex_ as complex
+from tapegrad.ops.reduction import (
+    reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
 )
-from tapegrad._core.control import cond, function, is_tensor, while_loop  # noqa: F401
-from tapegrad import math, linalg, nn  # noqa: F401,E402
 
 __version__ = "0.1.0"
 
@@ -46,10 +126,4 @@ def __getattr__(name):
         module = importlib.import_module(f"tapegrad.{name}")
         globals()[name] = module
         return module
-    for lazy in ("tapegrad.autodiff_api",):
-        module = importlib.import_module(lazy)
-        if hasattr(module, name):
-            value = getattr(module, name)
-            globals()[name] = value
-            return value
     raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")

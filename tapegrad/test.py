@@ -8,7 +8,7 @@ True
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import REGISTRY, Op

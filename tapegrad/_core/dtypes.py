@@ -117,8 +117,8 @@ _BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME.update(half=float16, double=float64)
 
 #: NumPy dtypes through which gradients flow.
-TRAINABLE_NUMPY_DTYPES = frozenset(np.dtype(t) for t in
-                                   (np.float16, np.float32, np.float64, np.complex64, np.complex128))
+TRAINABLE_NUMPY_DTYPES = frozenset(
+    np.dtype(t) for t in (np.float16, np.float32, np.float64, np.complex64, np.complex128))
 
 
 def from_numpy(numpy_dtype) -> DType:

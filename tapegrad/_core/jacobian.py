@@ -57,8 +57,12 @@ def _stack_ops():
 
 
 def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, use_pfor):
-    from tapegrad._core.tape import _check_differentiable_value, _unconnected
-    from tapegrad._core.tape import UnconnectedGradients, _CONSUMED
+    from tapegrad._core.tape import (
+        _CONSUMED,
+        UnconnectedGradients,
+        _check_differentiable_value,
+        _unconnected,
+    )
     if tape._recording is None:
         raise RuntimeError(_CONSUMED)
     if not isinstance(target, (Tensor, Variable)):

@@ -18,7 +18,8 @@ Rules are written with tapegrad ops, so an enclosing tape records them (higher o
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 #: Marks an op that has no gradient registered at all (``gradient()`` then raises LookupError).
 NO_GRADIENT = "no-gradient"
@@ -27,7 +28,7 @@ NO_GRADIENT = "no-gradient"
 class Call(NamedTuple):
     """One recorded application of an op (records are stored as plain tuples of this layout)."""
 
-    op: "Op"
+    op: Op
     inputs: tuple
     output: object
     attrs: dict | None

@@ -1,3 +1,3 @@
 """Op families. Each op is declared once (forward, reverse rule, forward rule, samples)."""
 
-from tapegrad.ops import math, array, reduction, linalg, operators  # noqa: F401
+from tapegrad.ops import array, linalg, math, operators, reduction  # noqa: F401
