@@ -355,23 +355,21 @@ def backward(recording: _Recording, targets: list, seeds: list, sources: list,
     calls = recording.calls
     count = len(calls)
     if live:
+        # Forward sweep: which values depend on a source (only their rules need to run).
+        add_live = live.add
         for call in calls[:count]:
-            op = call[0]
-            if not op.differentiable:
-                if op.vjp is not NO_GRADIENT:
-                    continue
-            for value in call[1]:
+            inputs = call[1]
+            for value in inputs:
                 if id(value) in live:
                     output = call[2]
                     if type(output) is tuple:
                         live.update(id(o) for o in output)
                     else:
-                        live.add(id(output))
+                        add_live(id(output))
                     break
 
+    pop = grads.pop
     for index in range(count - 1, -1, -1):
-        if not live:
-            break
         op, inputs, output, attrs = calls[index]
         if free:
             calls[index] = None
@@ -381,23 +379,26 @@ def backward(recording: _Recording, targets: list, seeds: list, sources: list,
                 continue
             for o in output:
                 if id(o) not in source_ids:
-                    grads.pop(id(o), None)
+                    pop(id(o), None)
             if output[0]._value.dtype.kind not in _TRAINABLE_KINDS:
                 continue
             upstream = tuple(hooks.zeros_like(o) if g is None else _dense(g)
                              for g, o in zip(upstream, output))
         else:
             key = id(output)
-            upstream = grads.get(key)
+            upstream = pop(key, None)
             if upstream is None:
                 continue
-            if key not in source_ids:
-                del grads[key]
-            if output._value.dtype.kind not in _TRAINABLE_KINDS:
-                continue
+            if key in source_ids:
+                grads[key] = upstream
             if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
                 upstream = upstream.to_dense()
-        needs = tuple(id(value) in live for value in inputs)
+        if len(inputs) == 1:
+            needs = (id(inputs[0]) in live,)
+        elif len(inputs) == 2:
+            needs = (id(inputs[0]) in live, id(inputs[1]) in live)
+        else:
+            needs = tuple([id(value) in live for value in inputs])
         if True not in needs:
             continue
         rule = op.vjp
@@ -407,6 +408,8 @@ def backward(recording: _Recording, targets: list, seeds: list, sources: list,
             raise LookupError(f"gradient registry has no entry for: {op.name} (this op is not "
                               "differentiable; wrap it in tapegrad.stop_gradient or write a "
                               "tapegrad.custom_gradient for it)")
+        if type(output) is not tuple and output._value.dtype.kind not in _TRAINABLE_KINDS:
+            continue
         input_grads = rule(inputs, output, attrs, upstream, needs)
         for value, need, grad in zip(inputs, needs, input_grads):
             if need and grad is not None:

@@ -14,11 +14,11 @@ def shape_of(value) -> tuple:
 
 def unbroadcast(grad, shape: tuple):
     """Sum ``grad`` over the axes broadcasting added, so it has exactly ``shape``."""
-    from tapegrad.ops.array import reshape
-    from tapegrad.ops.reduction import reduce_sum
     grad_shape = grad._value.shape
     if grad_shape == shape:
         return grad
+    from tapegrad.ops.array import reshape
+    from tapegrad.ops.reduction import reduce_sum
     lead = len(grad_shape) - len(shape)
     axes = list(range(lead))
     axes.extend(i + lead for i, d in enumerate(shape) if d == 1 and grad_shape[i + lead] != 1)
@@ -29,9 +29,9 @@ def unbroadcast(grad, shape: tuple):
 
 def broadcast_tangent(tangent, shape: tuple):
     """A tangent of an operand, broadcast to the op's output ``shape``."""
-    from tapegrad.ops.array import broadcast_to
     if tangent._value.shape == shape:
         return tangent
+    from tapegrad.ops.array import broadcast_to
     return broadcast_to(tangent, shape)
 
 
