@@ -1,0 +1,227 @@
+"""Tensor, Variable, dtypes and tape behaviour not covered by the TensorFlow probes.
+
+Expected values are analytic (closed-form derivatives) or TensorFlow's documented rules.
+"""
+
+import gc
+import math
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import tapegrad as tf
+
+
+# -- Tensor ------------------------------------------------------------------------------------
+
+def test_python_numbers_follow_tensorflow_dtypes():
+    assert tf.constant(1.5).dtype == tf.float32
+    assert tf.constant(2).dtype == tf.int32
+    assert tf.constant(True).dtype == tf.bool
+    assert tf.constant([1.0, 2.0]).dtype == tf.float32
+    assert tf.constant(np.array([1.0])).dtype == tf.float64  # NumPy arrays keep their dtype
+    assert tf.constant(1.5, dtype=tf.float64).dtype == tf.float64
+
+
+def test_python_scalar_adopts_tensor_dtype():
+    x = tf.constant([1.0, 2.0], dtype=tf.float64)
+    assert (x * 2.0).dtype == tf.float64
+    assert (3 + x).dtype == tf.float64
+    assert (tf.constant([1, 2]) * 2).dtype == tf.int32
+
+
+def test_mixed_tensor_dtypes_raise_and_name_the_fix():
+    with pytest.raises(tf.errors.InvalidArgumentError, match="float32.*float64|cast"):
+        tf.constant(1.0) + tf.constant(1.0, dtype=tf.float64)
+
+
+def test_float_into_integer_tensor_raises():
+    with pytest.raises(TypeError):
+        tf.constant([1, 2]) * 2.5
+
+
+def test_incompatible_shapes_raise_invalid_argument():
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[2\] vs. \[3\]"):
+        tf.constant([1.0, 2.0]) + tf.constant([1.0, 2.0, 3.0])
+
+
+def test_tensor_buffer_is_never_handed_out_writable():
+    x = tf.constant([1.0, 2.0])
+    copy = x.numpy()
+    copy[0] = 100.0
+    assert x.numpy()[0] == 1.0
+    view = np.asarray(x)
+    with pytest.raises(ValueError):
+        view[0] = 5.0
+
+
+def test_constant_copies_numpy_input():
+    source = np.array([1.0, 2.0])
+    x = tf.constant(source)
+    source[0] = 9.0
+    assert x.numpy()[0] == 1.0
+
+
+def test_scalar_numpy_is_numpy_scalar_and_python_conversions():
+    x = tf.constant(2.5)
+    assert isinstance(x.numpy(), np.float32)
+    assert float(x) == 2.5 and int(tf.constant(3)) == 3 and bool(tf.constant(True))
+    assert len(tf.zeros([4, 2])) == 4
+    assert [float(v) for v in tf.constant([1.0, 2.0])] == [1.0, 2.0]
+    with pytest.raises(TypeError):
+        len(tf.constant(1.0))
+
+
+def test_repr_in_tensorflow_style():
+    assert repr(tf.constant(2.0)) == "<tapegrad.Tensor: shape=(), dtype=float32, numpy=2.0>"
+    assert "shape=(2,)" in repr(tf.constant([1.0, 2.0]))
+
+
+def test_operators_compute_and_differentiate():
+    x = tf.constant([1.0, 2.0, 4.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum((x + 1) * (x - 1) / x ** 2 - (-x) + abs(x))
+    # d/dx [(x^2 - 1)/x^2 + 2x] = 2/x^3 + 2
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), 2 / np.array([1, 8, 64.0]) + 2,
+                               rtol=1e-6)
+    assert (x > 1.5).dtype == tf.bool
+    np.testing.assert_array_equal((x // 2).numpy(), [0, 1, 2])
+    np.testing.assert_array_equal((x % 3).numpy(), [1, 2, 1])
+    m = tf.ones([2, 3]) @ tf.ones([3, 1])
+    assert m.shape == (2, 1) and float(m[0, 0]) == 3.0
+
+
+def test_slicing_is_differentiable():
+    x = tf.constant(np.arange(12.0).reshape(3, 4))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(x[1:, ::-2] * 3.0) + tf.reduce_sum(x[..., 0, None])
+    expected = np.zeros((3, 4))
+    expected[1:, ::-2] += 3.0
+    expected[:, 0] += 1.0
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), expected)
+
+
+# -- Variable ------------------------------------------------------------------------------------
+
+def test_variable_assign_returns_variable_and_replaces_value():
+    v = tf.Variable([1.0, 2.0], name="w")
+    assert v.assign([3.0, 4.0]) is v
+    assert v.assign_add([1.0, 1.0]).numpy().tolist() == [4.0, 5.0]
+    assert v.assign_sub([4.0, 5.0]).numpy().tolist() == [0.0, 0.0]
+    assert v.name == "w:0" and v.trainable and v.shape == (2,)
+    with pytest.raises(ValueError, match="shape"):
+        v.assign([1.0, 2.0, 3.0])
+
+
+def test_update_after_read_never_changes_recorded_value():
+    v = tf.Variable([1.0, 2.0])
+    read = v.read_value()
+    v.assign([10.0, 20.0])
+    assert read.numpy().tolist() == [1.0, 2.0]
+
+
+def test_variable_operators_use_current_value():
+    v = tf.Variable(3.0)
+    assert float(v * 2.0) == 6.0 and float(2.0 - v) == -1.0 and float(-v) == -3.0
+    v.assign(4.0)
+    assert float(v ** 0.5) == 2.0
+
+
+# -- GradientTape ----------------------------------------------------------------------------------
+
+def test_third_derivative_through_nested_tapes():
+    x = tf.constant(0.7, dtype=tf.float64)
+    with tf.GradientTape() as t3:
+        t3.watch(x)
+        with tf.GradientTape() as t2:
+            t2.watch(x)
+            with tf.GradientTape() as t1:
+                t1.watch(x)
+                y = tf.sin(x) * tf.exp(x)
+            d1 = t1.gradient(y, x)
+        d2 = t2.gradient(d1, x)
+    d3 = t3.gradient(d2, x)
+    # (sin x e^x)''' = 2 e^x (cos x - sin x)
+    assert math.isclose(float(d3), 2 * math.exp(0.7) * (math.cos(0.7) - math.sin(0.7)),
+                        rel_tol=1e-12)
+
+
+def test_non_persistent_tape_frees_its_records_after_gradient():
+    x = tf.constant(np.ones(1000))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(tf.exp(x) * x)
+    recording = tape._recording
+    saved = weakref.ref(recording.calls[0][2])
+    assert recording.nbytes() > 0
+    tape.gradient(y, x)
+    del y
+    gc.collect()
+    assert recording.calls == [] and saved() is None
+
+
+def test_persistent_tape_is_collected_without_cycles():
+    x = tf.constant(np.ones(100))
+    tape = tf.GradientTape(persistent=True)
+    with tape:
+        tape.watch(x)
+        y = tf.exp(x)
+    probe = weakref.ref(tape._recording.calls[0][2])
+    del tape, y
+    gc.disable()
+    try:
+        assert probe() is None, "a reference cycle keeps the persistent tape's arrays alive"
+    finally:
+        gc.enable()
+
+
+def test_threads_have_their_own_tape_stacks():
+    results = {}
+    x = tf.constant(2.0)
+
+    def worker():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = x * x * x
+        results["worker"] = float(tape.gradient(y, x))
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        y = x * 5.0
+    assert results["worker"] == 12.0 and float(tape.gradient(y, x)) == 5.0
+
+
+def test_integer_source_warns_and_gives_none(caplog):
+    x = tf.constant(3)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = x * x
+    assert tape.gradient(y, x) is None
+    assert any("must be floating" in r.getMessage() for r in caplog.records)
+
+
+def test_broadcast_gradients_sum_to_source_shape():
+    a = tf.constant(np.ones((2, 1, 3)))
+    b = tf.constant(np.arange(4.0).reshape(4, 1))
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        y = tf.reduce_sum(a * b)
+    ga, gb = tape.gradient(y, [a, b])
+    assert ga.shape == (2, 1, 3) and gb.shape == (4, 1)
+    np.testing.assert_array_equal(ga.numpy(), np.full((2, 1, 3), 6.0))
+    np.testing.assert_array_equal(gb.numpy(), np.full((4, 1), 6.0))
+
+
+def test_gradient_checker_agrees_on_a_composition():
+    def f(x, w):
+        return tf.reduce_sum(tf.tanh(tf.matmul(x, w)) ** 2, axis=1)
+
+    rng = np.random.default_rng(0)
+    tf.test.assert_gradients_close(f, [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))])
