@@ -16,6 +16,7 @@ from tapegrad import (
 )
 from tapegrad import ops as _ops  # registers every op
 from tapegrad._core.control import cond, function, is_tensor, while_loop
+from tapegrad._core.custom import custom_gradient, grad_pass_through, recompute_grad
 from tapegrad._core.dtypes import (
     DType,
     as_dtype,

@@ -13,7 +13,6 @@ import pytest
 
 import tapegrad as tf
 
-
 # -- Tensor ------------------------------------------------------------------------------------
 
 def test_python_numbers_follow_tensorflow_dtypes():

@@ -7,32 +7,11 @@
 """
 
 ISSUE_OPS = "issue 3 (op catalog)"
-ISSUE_BEYOND = "issue 4 (custom gradients, forward mode, recompute)"
 ISSUE_TRAINING = "issue 6 (keras optimizers)"
 
 WAITING = {
-    **{name: ISSUE_BEYOND for name in (
-        "custom_gradient_clip_upstream", "custom_gradient_log1pexp",
-        "custom_gradient_two_inputs", "custom_gradient_two_outputs",
-        "custom_gradient_unused_output_gets_zero_upstream", "custom_gradient_variables_kwarg",
-        "custom_gradient_missing_variables_kwarg_raises",
-        "custom_gradient_missing_variables_kwarg_raises_at_forward",
-        "custom_gradient_wrong_number_of_variable_grads_raises",
-        "custom_gradient_tensor_kwarg_not_differentiated",
-        "custom_gradient_wrong_number_of_grads_raises", "custom_gradient_returns_none",
-        "custom_gradient_returns_python_float", "custom_gradient_second_order",
-        "custom_gradient_python_kwarg", "custom_gradient_output_gradients",
-        "custom_gradient_variable_as_argument", "custom_gradient_forward_value_unchanged",
-        "recompute_grad_matches_plain", "grad_pass_through_round",
-        "jvp_basic", "jvp_unconnected_none_and_zero", "jvp_variable_primal",
-        "jvp_python_float_tangent", "jvp_elementwise", "jvp_matmul_and_reduce_max",
-        "jvp_nested_structure", "jvp_of_primal_itself", "jvp_ops_after_exit_not_tracked",
-        "jvp_inside_block", "jvp_int_primal_none", "jvp_stop_gradient", "jvp_reenter_raises",
-        "jvp_duplicate_primal_raises", "jvp_tangent_dtype_mismatch_raises",
-        "jvp_tangent_shape_mismatch_raises_at_op", "jvp_variable_assign",
-        "hvp_forward_over_reverse", "hvp_reverse_over_forward",
-        "forward_over_forward_second_derivative", "jvp_through_custom_gradient")},
     **{name: ISSUE_OPS for name in (
+        "custom_gradient_clip_upstream",
         "embedding_lookup_indexed_slices", "argmax_none",
         "no_gradient_registered_raises", "top_k_gradient", "sort_gradient", "relu_at_zero",
         "relu6_edges", "leaky_relu_at_zero", "elu_at_zero", "clip_by_value_bounds_inclusive",
