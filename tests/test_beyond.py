@@ -166,3 +166,39 @@ def test_batch_jacobian_matches_per_example_jacobians():
         expected = numerical_jacobian(
             lambda row: tf.stack([row[0] * row[1], tf.sin(row[0]), row[1] ** 3]).numpy(), x0[b])
         np.testing.assert_allclose(batch[b], expected, rtol=1e-6, atol=1e-9)
+
+
+def test_vectorised_jacobian_agrees_with_finite_differences_and_the_loop():
+    w0 = RNG.standard_normal((6, 6)) / 3
+    x0 = RNG.standard_normal((6, 1))
+    w = tf.constant(w0)
+
+    def f(x):
+        return tf.tanh(tf.matmul(w, tf.tanh(tf.matmul(w, x))))
+
+    x = tf.constant(x0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = f(x)
+    vectorised = tape.jacobian(y, x).numpy()
+    looped = tape.jacobian(y, x, experimental_use_pfor=False).numpy()
+    expected = numerical_jacobian(lambda v: f(v).numpy(), x0).reshape(6, 1, 6, 1)
+    assert vectorised.shape == (6, 1, 6, 1)
+    np.testing.assert_allclose(vectorised, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(looped, vectorised, rtol=1e-12, atol=1e-14)
+
+
+def test_hessian_by_jacobian_of_gradient_in_nested_tapes():
+    x0 = RNG.standard_normal(3)
+    x = tf.constant(x0)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = tf.reduce_sum(tf.exp(x) * tf.sin(x[::-1]))
+        g = inner.gradient(y, x)
+    hessian = outer.jacobian(g, x).numpy()
+    expected = numerical_jacobian(
+        lambda v: autodiff.grad(lambda t: tf.reduce_sum(tf.exp(t) * tf.sin(t[::-1])))(v).numpy(),
+        x0)
+    np.testing.assert_allclose(hessian, expected, rtol=1e-6, atol=1e-8)

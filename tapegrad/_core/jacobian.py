@@ -43,6 +43,25 @@ def _rows(tape, target, flat_sources, seeds):
     return results
 
 
+def _batched(tape, target, flat_sources, seed):
+    """Gradients for a seed with one leading batch axis, from a single backward pass."""
+    from tapegrad._core.tape import backward
+    recording = tape._consume()
+    results = backward(recording, [target], [seed], flat_sources, free=not tape._persistent,
+                       batch_dims=1)
+    return results
+
+
+def _rows_to(grad, batched_shape, shape):
+    """A batched gradient (rows first) as a tensor of ``shape`` (recorded ops)."""
+    from tapegrad.ops.array import broadcast_to, reshape
+    if type(grad) is IndexedSlices:
+        grad = grad.to_dense()
+    if tuple(grad._value.shape) != batched_shape:
+        grad = broadcast_to(grad, batched_shape)
+    return reshape(grad, shape)
+
+
 def _dense(grad, like):
     if grad is None:
         return _wrap(np.zeros(like._value.shape, like._value.dtype))
@@ -76,6 +95,19 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
     target_value = target._value
     size = int(np.prod(target_value.shape))
     _check_pfor(tape, parallel_iterations, use_pfor, "jacobian", size)
+    if use_pfor and size:
+        # One backward pass: the seed carries all rows of the identity on a leading axis.
+        seed = _wrap(np.eye(size, dtype=target_value.dtype).reshape((size,) + target_value.shape))
+        columns = _batched(tape, target, flat_sources, seed)
+        results = []
+        for source, grad in zip(flat_sources, columns):
+            shape = tuple(target_value.shape) + tuple(source._value.shape)
+            if grad is None:
+                results.append(None if unconnected is UnconnectedGradients.NONE else
+                               _wrap(np.zeros(shape, dtype=source._value.dtype)))
+            else:
+                results.append(_rows_to(grad, (size,) + tuple(source._value.shape), shape))
+        return nest.pack_sequence_as(sources, results)
     seeds = []
     for row in range(size):
         seed = np.zeros(target_value.shape, dtype=target_value.dtype)
@@ -116,16 +148,34 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
     batch = target_shape[0]
     row_size = int(np.prod(target_shape[1:]))
     _check_pfor(tape, parallel_iterations, use_pfor, "batch_jacobian", row_size)
+    out_shape = target_shape + source_shape[1:]
+    if use_pfor:
+        # Row r of every example at once: seed[r, b, r] = 1; each example's target row depends
+        # only on its own source row, so one batched backward pass gives every block.
+        seed = np.zeros((row_size, batch, row_size), dtype=target._value.dtype)
+        seed[np.arange(row_size), :, np.arange(row_size)] = 1
+        (grad,) = _batched(tape, target, [source], _wrap(seed.reshape((row_size,) +
+                                                                      target_shape)))
+        if grad is None:
+            return _wrap(np.zeros(out_shape, dtype=source._value.dtype))
+        from tapegrad.ops.array import transpose
+        rows_first = _rows_to(grad, (row_size,) + source_shape,
+                              (row_size, batch, int(np.prod(source_shape[1:]))))
+        return _reshape(transpose(rows_first, (1, 0, 2)), out_shape)
     seeds = []
     for row in range(row_size):
         seed = np.zeros((batch, row_size), dtype=target._value.dtype)
         seed[:, row] = 1
         seeds.append(_wrap(seed.reshape(target_shape)))
     rows = _rows(tape, target, [source], seeds)
-    out_shape = target_shape + source_shape[1:]
     columns = [row[0] for row in rows]
     if not columns or all(g is None for g in columns):
         # TensorFlow returns zeros here even with unconnected_gradients=NONE.
         return _wrap(np.zeros(out_shape, dtype=source._value.dtype))
     stack, reshape = _stack_ops()
     return reshape(stack([_dense(g, source) for g in columns], axis=1), out_shape)
+
+
+def _reshape(tensor, shape):
+    from tapegrad.ops.array import reshape
+    return reshape(tensor, shape)

@@ -13,6 +13,10 @@ Rule signatures (a recorded call is the plain tuple ``(op, inputs, output, attrs
 * ``jvp(inputs, output, attrs, tangents) -> Tensor`` (a tuple for multi-output ops);
   ``tangents[i]`` is None for inputs that carry no tangent.
 
+An op whose reverse rule also works when ``upstream`` carries ``state.batch_dims`` extra leading
+axes (elementwise rules usually do; use the batch-aware helpers in ``tapegrad.ops._util``) sets
+``op.batchable = True``; the vectorised jacobian then runs it once for all rows.
+
 Rules are written with tapegrad ops, so an enclosing tape records them (higher order).
 """
 
@@ -36,7 +40,7 @@ class Call(NamedTuple):
 
 class Op:
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
-                 "sample_note", "__weakref__")
+                 "batchable", "sample_note", "__weakref__")
 
     def __init__(self, name: str, forward: Callable, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True):
@@ -47,6 +51,10 @@ class Op:
         self.samples = samples
         self.n_outputs = n_outputs
         self.differentiable = differentiable and vjp is not None
+        # True when the reverse rule accepts cotangents with extra leading (batch) axes, as a
+        # vectorised jacobian sends them; other ops run their rule once per batch row.
+        self.batchable = False
+        self.sample_note = None  # why an op's samples are limited (e.g. an optional dependency)
 
     def __repr__(self) -> str:
         return f"<Op {self.name}>"

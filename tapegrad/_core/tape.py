@@ -50,6 +50,7 @@ def _read_jvp(inputs, output, attrs, tangents):
 
 
 READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=())
+READ_VARIABLE.batchable = True
 
 
 class _Recording:
@@ -333,13 +334,50 @@ def _sum_gradients(old, new):
 
 
 def backward(recording: _Recording, targets: list, seeds: list, sources: list,
-             free: bool = False) -> list:
+             free: bool = False, batch_dims: int = 0) -> list:
     """Reverse sweep over ``recording``: one gradient (or None) per entry of ``sources``.
 
     Iterative, in reverse execution order; only calls that lie downstream of a source and
     received an upstream gradient run their rule. With ``free`` each call is dropped as soon as
-    its rule has run.
+    its rule has run. With ``batch_dims`` the seeds carry that many extra leading axes (all rows
+    of a Jacobian in one pass): batchable rules take them at once, other rules once per row.
     """
+    if batch_dims:
+        previous = state.batch_dims
+        state.batch_dims = batch_dims
+        try:
+            return _backward(recording, targets, seeds, sources, free, batch_dims)
+        finally:
+            state.batch_dims = previous
+    return _backward(recording, targets, seeds, sources, free, 0)
+
+
+def _per_row(rule, inputs, output, attrs, upstream, needs):
+    """Run a rule that cannot take batched cotangents once per row, then stack the rows."""
+    from tapegrad.ops.array import stack
+    previous = state.batch_dims
+    state.batch_dims = 0
+    try:
+        multi = type(upstream) is tuple
+        rows = upstream[0]._value.shape[0] if multi else upstream._value.shape[0]
+        results = []
+        for row in range(rows):
+            row_upstream = tuple(u[row] for u in upstream) if multi else upstream[row]
+            results.append(rule(inputs, output, attrs, row_upstream, needs))
+    finally:
+        state.batch_dims = previous
+    stacked = []
+    for position, value in enumerate(inputs):
+        column = [r[position] for r in results]
+        if all(g is None for g in column):
+            stacked.append(None)
+            continue
+        stacked.append(stack([_dense(g) if g is not None else hooks.zeros_like(value)
+                              for g in column]))
+    return tuple(stacked)
+
+
+def _backward(recording, targets, seeds, sources, free, batch_dims) -> list:
     grads: dict = {}
     for target, seed in zip(targets, seeds):
         value = target._value if not isinstance(target, IndexedSlices) else target.values._value
@@ -410,7 +448,10 @@ def backward(recording: _Recording, targets: list, seeds: list, sources: list,
                               "tapegrad.custom_gradient for it)")
         if type(output) is not tuple and output._value.dtype.kind not in _TRAINABLE_KINDS:
             continue
-        input_grads = rule(inputs, output, attrs, upstream, needs)
+        if batch_dims and not op.batchable:
+            input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
+        else:
+            input_grads = rule(inputs, output, attrs, upstream, needs)
         for value, need, grad in zip(inputs, needs, input_grads):
             if need and grad is not None:
                 key = id(value)

@@ -17,14 +17,28 @@ def unbroadcast(grad, shape: tuple):
     grad_shape = grad._value.shape
     if grad_shape == shape:
         return grad
+    from tapegrad._core.tensor import state
     from tapegrad.ops.array import reshape
     from tapegrad.ops.reduction import reduce_sum
+    batch = state.batch_dims
+    if batch:
+        # Keep the leading batch axes of a vectorised backward pass.
+        if grad_shape[batch:] == shape:
+            return grad
+        shape = grad_shape[:batch] + tuple(shape)
     lead = len(grad_shape) - len(shape)
-    axes = list(range(lead))
-    axes.extend(i + lead for i, d in enumerate(shape) if d == 1 and grad_shape[i + lead] != 1)
+    axes = list(range(batch, batch + lead))
+    axes.extend(i + lead for i, d in enumerate(shape)
+                if i >= batch and d == 1 and grad_shape[i + lead] != 1)
     if axes:
         grad = reduce_sum(grad, axes)
     return reshape(grad, shape) if grad._value.shape != shape else grad
+
+
+def batch_shape(upstream) -> tuple:
+    """The leading batch axes of ``upstream`` in a vectorised backward pass (else ``()``)."""
+    from tapegrad._core.tensor import state
+    return tuple(upstream._value.shape[:state.batch_dims]) if state.batch_dims else ()
 
 
 def broadcast_tangent(tangent, shape: tuple):
