@@ -38,8 +38,7 @@ def _rows(tape, target, flat_sources, seeds):
     for seed in seeds:
         results.append(backward(recording, [target], [seed], flat_sources, free=False))
     if not tape._persistent:
-        recording.calls.clear()
-        recording.tracked.clear()
+        recording.free()
     return results
 
 

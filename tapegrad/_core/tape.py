@@ -6,6 +6,7 @@ import contextlib
 import enum
 import logging
 import sys
+import weakref
 
 from tapegrad._core import hooks, nest
 from tapegrad._core.indexed_slices import IndexedSlices
@@ -56,13 +57,16 @@ READ_VARIABLE.batchable = True
 class _Recording:
     """Everything one GradientTape recorded: tracked values and the calls, in execution order."""
 
-    __slots__ = ("tracked", "calls", "watched", "watch_accessed_variables")
+    __slots__ = ("tracked", "calls", "watched", "watched_tensors", "watch_accessed_variables",
+                 "freed")
 
     def __init__(self, watch_accessed_variables: bool):
         self.tracked: dict = {}
         self.calls: list = []
-        self.watched: dict = {}
+        self.watched: dict = {}  # variables, by id
+        self.watched_tensors: set = set()  # ids of tensors passed to watch()
         self.watch_accessed_variables = watch_accessed_variables
+        self.freed = False  # calls hold only the graph's shape (see _ghost), no values
 
     def _record(self, op, inputs, output, attrs):
         tracked = self.tracked
@@ -89,10 +93,21 @@ class _Recording:
         self.tracked[id(variable)] = variable
         self.watched[id(variable)] = variable
 
+    def free(self):
+        """Drop every saved value; keep the graph's shape (for explain) as ghost records."""
+        calls = self.calls
+        for index, call in enumerate(calls):
+            if call is not None and len(call) == 4:
+                calls[index] = _ghost(*call)
+        self.tracked.clear()
+        self.freed = True
+
     def nbytes(self) -> int:
         seen = set()
         total = 0
         for call in self.calls:
+            if len(call) != 4:
+                continue
             for value in (*call[1], *(call[2] if type(call[2]) is tuple else (call[2],))):
                 array = getattr(value, "_value", None)
                 if array is not None and id(array) not in seen:
@@ -125,7 +140,8 @@ class GradientTape:
         self._stack: list | None = None  # the recorder list of the thread that entered us
         self._in_block = False
         self._used = False
-        self._last_watched: dict = {}
+        self._last_recording: _Recording | None = None  # shape of the graph after gradient()
+        self._last_gradients: dict = {}  # id(source) -> weakref to its last gradient
 
     # -- context --------------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
@@ -173,6 +189,7 @@ class GradientTape:
             elif isinstance(item, Tensor):
                 self._warn_if_not_float(item, "watched tensor")
                 recording.tracked[id(item)] = item
+                recording.watched_tensors.add(id(item))
             else:
                 raise ValueError(
                     f"Passed in object {item!r} of type {type(item).__name__!r}, not tf.Tensor "
@@ -187,7 +204,8 @@ class GradientTape:
 
     def watched_variables(self) -> tuple:
         """The variables this tape watches, in creation order."""
-        watched = self._recording.watched if self._recording is not None else self._last_watched
+        recording = self._recording or self._last_recording
+        watched = recording.watched if recording is not None else {}
         return tuple(sorted(watched.values(), key=lambda v: v._uid))
 
     # -- recording control ------------------------------------------------------------------
@@ -245,6 +263,8 @@ class GradientTape:
         seeds = _seeds(flat_targets, output_gradients)
         flat = backward(recording, flat_targets, seeds, flat_sources,
                         free=not self._persistent)
+        self._last_gradients = {id(s): weakref.ref(g) for s, g in zip(flat_sources, flat)
+                                if isinstance(g, Tensor)}
         if unconnected is UnconnectedGradients.ZERO:
             flat = [hooks.zeros_like(s) if g is None else g for g, s in zip(flat, flat_sources)]
         return nest.pack_sequence_as(sources, flat)
@@ -263,7 +283,7 @@ class GradientTape:
                     "order derivatives.", limit=1, depth=4)
             return recording
         self._pop()
-        self._last_watched = recording.watched
+        self._last_recording = recording
         self._recording = None
         self._used = True
         return recording
@@ -334,22 +354,24 @@ def _sum_gradients(old, new):
 
 
 def backward(recording: _Recording, targets: list, seeds: list, sources: list,
-             free: bool = False, batch_dims: int = 0) -> list:
+             free: bool = False, batch_dims: int = 0, observer=None) -> list:
     """Reverse sweep over ``recording``: one gradient (or None) per entry of ``sources``.
 
     Iterative, in reverse execution order; only calls that lie downstream of a source and
     received an upstream gradient run their rule. With ``free`` each call is dropped as soon as
-    its rule has run. With ``batch_dims`` the seeds carry that many extra leading axes (all rows
-    of a Jacobian in one pass): batchable rules take them at once, other rules once per row.
+    its rule has run. ``observer(op, inputs, output, upstream, input_grads, needs)`` sees every
+    rule that runs (diagnostics). With ``batch_dims`` the seeds carry that many extra leading
+    axes (all rows of a Jacobian in one pass): batchable rules take them at once, other rules
+    once per row.
     """
     if batch_dims:
         previous = state.batch_dims
         state.batch_dims = batch_dims
         try:
-            return _backward(recording, targets, seeds, sources, free, batch_dims)
+            return _backward(recording, targets, seeds, sources, free, batch_dims, observer)
         finally:
             state.batch_dims = previous
-    return _backward(recording, targets, seeds, sources, free, 0)
+    return _backward(recording, targets, seeds, sources, free, 0, observer)
 
 
 def _per_row(rule, inputs, output, attrs, upstream, needs):
@@ -377,7 +399,7 @@ def _per_row(rule, inputs, output, attrs, upstream, needs):
     return tuple(stacked)
 
 
-def _backward(recording, targets, seeds, sources, free, batch_dims) -> list:
+def _backward(recording, targets, seeds, sources, free, batch_dims, observer) -> list:
     grads: dict = {}
     for target, seed in zip(targets, seeds):
         value = target._value if not isinstance(target, IndexedSlices) else target.values._value
@@ -410,7 +432,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims) -> list:
     for index in range(count - 1, -1, -1):
         op, inputs, output, attrs = calls[index]
         if free:
-            calls[index] = None
+            calls[index] = _ghost(op, inputs, output, attrs)
         if type(output) is tuple:
             upstream = [grads.get(id(o)) for o in output]
             if all(g is None for g in upstream):
@@ -452,15 +474,25 @@ def _backward(recording, targets, seeds, sources, free, batch_dims) -> list:
             input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
         else:
             input_grads = rule(inputs, output, attrs, upstream, needs)
+        if observer is not None:
+            observer(op, inputs, output, upstream, input_grads, needs)
         for value, need, grad in zip(inputs, needs, input_grads):
             if need and grad is not None:
                 key = id(value)
                 old = grads.get(key)
                 grads[key] = grad if old is None else _sum_gradients(old, grad)
     if free:
-        calls.clear()
-        recording.tracked.clear()
+        recording.free()
     return [grads.get(id(s)) for s in sources]
+
+
+def _ghost(op, inputs, output, attrs):
+    """A recorded call without its values: ``(op, input ids, output id(s), output dtype kind,
+    attrs)``."""
+    if type(output) is tuple:
+        return (op, tuple(map(id, inputs)), tuple(map(id, output)),
+                output[0]._value.dtype.kind if output else "f", attrs)
+    return op, tuple(map(id, inputs)), id(output), output._value.dtype.kind, attrs
 
 
 def _dense(grad):
