@@ -1,4 +1,30 @@
 """``tapegrad.linalg``: linear algebra under TensorFlow's ``tf.linalg`` names."""
 
 from tapegrad.ops.array import eye  # noqa: F401
-from tapegrad.ops.linalg import adjoint, matmul, matrix_transpose, matvec, trace  # noqa: F401
+from tapegrad.ops.linalg import (  # noqa: F401
+    adjoint,
+    band_part,
+    cholesky,
+    cholesky_solve,
+    det,
+    diag,
+    diag_part,
+    eigh,
+    eigvalsh,
+    expm,
+    inv,
+    logdet,
+    lstsq,
+    matmul,
+    matrix_transpose,
+    matvec,
+    pinv,
+    qr,
+    set_diag,
+    slogdet,
+    solve,
+    svd,
+    trace,
+    triangular_solve,
+)
+from tapegrad.ops.nn import l2_normalize  # noqa: F401

@@ -224,3 +224,12 @@ def test_gradient_checker_agrees_on_a_composition():
 
     rng = np.random.default_rng(0)
     tf.test.assert_gradients_close(f, [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))])
+
+
+def test_unwatched_constant_next_to_a_variable_gets_none():
+    c = tf.constant(1.0)
+    v = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = v * c
+    grad_v, grad_c = tape.gradient(y, [v, c])
+    assert float(grad_v) == 1.0 and grad_c is None

@@ -15,3 +15,14 @@ ones_like = _not_loaded
 zeros_like = _not_loaded
 scatter_rows = _not_loaded
 concat_rows = _not_loaded
+
+#: The provenance recorder while `tapegrad.debugging.enable_provenance()` is on, else None.
+provenance = None
+#: Recorders every new thread starts with (provenance, check_numerics).
+global_recorders: list = []
+#: Called after each reverse rule while check_numerics is on, else None.
+backward_observer = None
+#: True while tapegrad.debugging.strict_gradients() is on: gradient() raises instead of None.
+strict_gradients = False
+#: How many observed backward passes are running (check_numerics tells rules from forward ops).
+in_backward = 0

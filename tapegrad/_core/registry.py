@@ -40,7 +40,7 @@ class Call(NamedTuple):
 
 class Op:
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
-                 "batchable", "sample_note", "__weakref__")
+                 "batchable", "sample_note", "vjp_raw", "__weakref__")
 
     def __init__(self, name: str, forward: Callable, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True):
@@ -55,6 +55,10 @@ class Op:
         # vectorised jacobian sends them; other ops run their rule once per batch row.
         self.batchable = False
         self.sample_note = None  # why an op's samples are limited (e.g. an optional dependency)
+        # Optional NumPy twin of `vjp` for backward passes that nothing records (first order):
+        # same signature, but `upstream` and the returned gradients are arrays. The sweep checks
+        # that both rules agree.
+        self.vjp_raw = None
 
     def __repr__(self) -> str:
         return f"<Op {self.name}>"

@@ -9,10 +9,15 @@ import sys
 import weakref
 
 from tapegrad._core import hooks, nest
+from tapegrad._core.backend import np
+from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.tensor import Tensor, _wrap, state
 from tapegrad._core.variable import Variable
+
+_ndarray_type = np.ndarray
+_np_generic = np.generic
 
 _TRAINABLE_KINDS = "fc"
 logger = logging.getLogger("tapegrad")
@@ -52,6 +57,7 @@ def _read_jvp(inputs, output, attrs, tangents):
 
 READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=())
 READ_VARIABLE.batchable = True
+READ_VARIABLE.vjp_raw = _read_vjp
 
 
 class _Recording:
@@ -262,9 +268,12 @@ class GradientTape:
         recording = self._consume()
         seeds = _seeds(flat_targets, output_gradients)
         flat = backward(recording, flat_targets, seeds, flat_sources,
-                        free=not self._persistent)
+                        free=not self._persistent, observer=hooks.backward_observer)
         self._last_gradients = {id(s): weakref.ref(g) for s, g in zip(flat_sources, flat)
                                 if isinstance(g, Tensor)}
+        if hooks.strict_gradients and any(g is None for g in flat):
+            from tapegrad.diagnostics.strict import raise_missing
+            raise_missing(self, target, sources, flat)
         if unconnected is UnconnectedGradients.ZERO:
             flat = [hooks.zeros_like(s) if g is None else g for g, s in zip(flat, flat_sources)]
         return nest.pack_sequence_as(sources, flat)
@@ -287,6 +296,34 @@ class GradientTape:
         self._recording = None
         self._used = True
         return recording
+
+    def __del__(self):
+        if self._persistent and self._recording is not None and self._recording.calls:
+            try:
+                from tapegrad.diagnostics.memory import warn_if_large
+                warn_if_large(self._recording)
+            except Exception:  # noqa: BLE001 - never raise from a destructor (shutdown)
+                pass
+
+    # -- diagnostics (tapegrad.diagnostics) ------------------------------------------------------
+    def explain(self, target, sources):
+        """Why each of ``sources`` does or does not get a gradient from ``target``.
+
+        Returns a GradientReport (one entry per flattened source, with ``reason``, ``message``
+        and ``location``); it does not consume a non-persistent tape.
+        """
+        from tapegrad.diagnostics.explain import explain
+        return explain(self, target, sources)
+
+    def graph(self, target, sources=None):
+        """The recorded graph between ``sources`` and ``target``, drawable as DOT/SVG/PNG."""
+        from tapegrad.diagnostics.graph import TapeGraph
+        return TapeGraph(self, target, sources)
+
+    def stats(self) -> dict:
+        """What this tape holds: recorded ops and the bytes of saved and watched arrays."""
+        from tapegrad.diagnostics.memory import tape_stats
+        return tape_stats(self)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
@@ -345,6 +382,14 @@ def _seeds(flat_targets, output_gradients) -> list:
 
 
 def _sum_gradients(old, new):
+    old_raw = type(old) is _ndarray_type or isinstance(old, _np_generic)
+    new_raw = type(new) is _ndarray_type or isinstance(new, _np_generic)
+    if old_raw and new_raw:
+        return old + new
+    if old_raw:
+        old = _wrap(old)
+    if new_raw:
+        new = _wrap(new)
     if type(old) is IndexedSlices or type(new) is IndexedSlices:
         if type(old) is IndexedSlices and type(new) is IndexedSlices:
             return hooks.concat_rows(new, old)  # earlier-recorded use first, as TensorFlow
@@ -364,14 +409,16 @@ def backward(recording: _Recording, targets: list, seeds: list, sources: list,
     axes (all rows of a Jacobian in one pass): batchable rules take them at once, other rules
     once per row.
     """
-    if batch_dims:
-        previous = state.batch_dims
-        state.batch_dims = batch_dims
-        try:
-            return _backward(recording, targets, seeds, sources, free, batch_dims, observer)
-        finally:
-            state.batch_dims = previous
-    return _backward(recording, targets, seeds, sources, free, 0, observer)
+    previous = state.batch_dims
+    state.batch_dims = batch_dims
+    if observer is not None:
+        hooks.in_backward += 1
+    try:
+        return _backward(recording, targets, seeds, sources, free, batch_dims, observer)
+    finally:
+        state.batch_dims = previous
+        if observer is not None:
+            hooks.in_backward -= 1
 
 
 def _per_row(rule, inputs, output, attrs, upstream, needs):
@@ -407,11 +454,20 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             continue
         if seed is None:
             seed = hooks.ones_like(_wrap(value))
+        elif value.dtype.kind in _TRAINABLE_KINDS and not isinstance(seed, IndexedSlices) and \
+                seed._value.dtype != value.dtype:
+            raise InvalidArgumentError(
+                f"output_gradients has dtype {seed.dtype.name} but its target has dtype "
+                f"{_wrap(value).dtype.name}; pass output_gradients of the target's dtype (e.g. "
+                f"tapegrad.cast(seed, tapegrad.{_wrap(value).dtype.name})).")
         key = id(target)
         grads[key] = seed if key not in grads else _sum_gradients(grads[key], seed)
 
     source_ids = {id(s) for s in sources}
-    live = {id(s) for s in sources if s._value.dtype.kind in _TRAINABLE_KINDS}
+    tracked = recording.tracked
+    # Only sources this tape tracks (watched, or made by recorded ops) can receive gradients.
+    live = {id(s) for s in sources
+            if id(s) in tracked and s._value.dtype.kind in _TRAINABLE_KINDS}
     calls = recording.calls
     count = len(calls)
     if live:
@@ -428,12 +484,15 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                         add_live(id(output))
                     break
 
+    # Raw mode: nothing records this backward pass, so ops that declare a NumPy reverse rule
+    # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
+    raw_mode = not state.recorders and not batch_dims and observer is None
     pop = grads.pop
     for index in range(count - 1, -1, -1):
         op, inputs, output, attrs = calls[index]
-        if free:
-            calls[index] = _ghost(op, inputs, output, attrs)
         if type(output) is tuple:
+            if free:
+                calls[index] = _ghost(op, inputs, output, attrs)
             upstream = [grads.get(id(o)) for o in output]
             if all(g is None for g in upstream):
                 continue
@@ -446,6 +505,8 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                              for g, o in zip(upstream, output))
         else:
             key = id(output)
+            if free:  # keep only the graph's shape (for explain), inline for speed
+                calls[index] = (op, tuple(map(id, inputs)), key, output._value.dtype.kind, attrs)
             upstream = pop(key, None)
             if upstream is None:
                 continue
@@ -470,10 +531,23 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                               "tapegrad.custom_gradient for it)")
         if type(output) is not tuple and output._value.dtype.kind not in _TRAINABLE_KINDS:
             continue
-        if batch_dims and not op.batchable:
-            input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
+        if raw_mode and op.vjp_raw is not None:
+            try:
+                input_grads = op.vjp_raw(inputs, output, attrs, upstream._value
+                                         if type(upstream) is Tensor else upstream, needs)
+            except ValueError as error:
+                raise InvalidArgumentError(
+                    f"{op.name} gradient: Incompatible shapes: upstream "
+                    f"{list(getattr(upstream, 'shape', ()))} vs. output "
+                    f"{list(output._value.shape)} ({error}); check output_gradients' shapes."
+                ) from None
         else:
-            input_grads = rule(inputs, output, attrs, upstream, needs)
+            if type(upstream) in _RAW_TYPES or isinstance(upstream, _np_generic):
+                upstream = _wrap(upstream)
+            if batch_dims and not op.batchable:
+                input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
+            else:
+                input_grads = rule(inputs, output, attrs, upstream, needs)
         if observer is not None:
             observer(op, inputs, output, upstream, input_grads, needs)
         for value, need, grad in zip(inputs, needs, input_grads):
@@ -483,7 +557,17 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 grads[key] = grad if old is None else _sum_gradients(old, grad)
     if free:
         recording.free()
-    return [grads.get(id(s)) for s in sources]
+    return [_as_gradient(grads.get(id(s))) for s in sources]
+
+
+_RAW_TYPES = (_ndarray_type,)
+
+
+def _as_gradient(grad):
+    """Gradients leave the engine as Tensors (raw-mode arrays are wrapped)."""
+    if type(grad) is _ndarray_type or isinstance(grad, _np_generic):
+        return _wrap(grad)
+    return grad
 
 
 def _ghost(op, inputs, output, attrs):
@@ -496,4 +580,6 @@ def _ghost(op, inputs, output, attrs):
 
 
 def _dense(grad):
-    return grad.to_dense() if type(grad) is IndexedSlices else grad
+    if type(grad) is IndexedSlices:
+        return grad.to_dense()
+    return _as_gradient(grad)

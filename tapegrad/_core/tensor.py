@@ -6,6 +6,7 @@ import itertools
 import threading
 
 from tapegrad._core import dtypes as _dt
+from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import NO_GRADIENT, Call, Op
@@ -19,7 +20,7 @@ class _ThreadState(threading.local):
     """Per-thread list of active recorders (tapes and forward accumulators), outermost first."""
 
     def __init__(self):
-        self.recorders: list = []
+        self.recorders: list = list(hooks.global_recorders)
         # Leading axes of the cotangents during a vectorised backward pass (jacobian); rules of
         # ops marked `batchable` read it through tapegrad.ops._util.
         self.batch_dims: int = 0
@@ -110,9 +111,11 @@ class Tensor:
     def numpy(self):
         """A NumPy copy of the value (a NumPy scalar for rank 0, as TensorFlow)."""
         value = self._value
-        if value.ndim == 0:
-            return value[()] if isinstance(value, _ndarray) else value
-        return value.copy()
+        result = (value[()] if isinstance(value, _ndarray) else value) if value.ndim == 0 \
+            else value.copy()
+        if hooks.provenance is not None:
+            hooks.provenance.exported(self, result)
+        return result
 
     def __array__(self, dtype=None, copy=None):
         value = self._value
@@ -122,6 +125,8 @@ class Tensor:
             return np.array(value)
         view = np.asarray(value).view()
         view.flags.writeable = False
+        if hooks.provenance is not None:
+            hooks.provenance.exported(self, view)
         return view
 
     def ref(self):
@@ -157,7 +162,10 @@ class Tensor:
         return bool(self._value)
 
     def __float__(self) -> float:
-        return float(self._value)
+        result = float(self._value)
+        if hooks.provenance is not None:
+            hooks.provenance.exported(self, result)
+        return result
 
     def __int__(self) -> int:
         return int(self._value)
@@ -305,12 +313,17 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
             raise ValueError(f"Tensor conversion requested dtype {_dt.as_dtype(dtype).name} "
                              f"for a value of dtype {result.dtype.name}; use tapegrad.cast.")
         return result
+    result = None
     if dtype is None and dtype_hint is not None:
         try:
-            return _wrap(_to_array(value, dtype_hint))
+            result = _wrap(_to_array(value, dtype_hint))
         except (TypeError, ValueError):
             pass
-    return _wrap(_to_array(value, dtype))
+    if result is None:
+        result = _wrap(_to_array(value, dtype))
+    if hooks.provenance is not None:
+        hooks.provenance.constant_created(value, result)
+    return result
 
 
 # -- dispatch ---------------------------------------------------------------------------------
@@ -343,6 +356,8 @@ def _input(value, like):
         tensor = value._tensor_conversion()
         return tensor, tensor._value
     tensor = _wrap(_to_array(value, like))
+    if hooks.provenance is not None:
+        hooks.provenance.constant_created(value, tensor)
     return tensor, tensor._value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 
 from tapegrad._core import dtypes as _dt
+from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.tensor import Tensor, TensorShape, _to_array, _wrap, next_uid, state
 
@@ -90,18 +91,24 @@ class Variable:
     def assign(self, value, use_locking=None, name=None, read_value=True):
         """Replace the value (not differentiable); returns the variable."""
         self._accessed()
+        if hooks.provenance is not None:
+            hooks.provenance.assigned(self, value)
         self._value = self._new_value(value, "assign")
         return self if read_value else None
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         """Add ``delta`` to the value (not differentiable); returns the variable."""
         self._accessed()
+        if hooks.provenance is not None:
+            hooks.provenance.assigned(self, delta)
         self._value = self._value + self._new_value(delta, "assign_add")
         return self if read_value else None
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         """Subtract ``delta`` from the value (not differentiable); returns the variable."""
         self._accessed()
+        if hooks.provenance is not None:
+            hooks.provenance.assigned(self, delta)
         self._value = self._value - self._new_value(delta, "assign_sub")
         return self if read_value else None
 

@@ -1,3 +1,10 @@
 """Op families. Each op is declared once (forward, reverse rule, forward rule, samples)."""
 
-from tapegrad.ops import array, linalg, math, operators, reduction  # noqa: F401
+from tapegrad.ops import (  # noqa: F401
+    array,
+    linalg,
+    math,
+    nn,  # noqa: F401
+    operators,
+    reduction,
+)

@@ -8,6 +8,8 @@ from tapegrad._core.tensor import Tensor
 
 def shape_of(value) -> tuple:
     """The shape of a Tensor, Variable, array or Python scalar."""
+    if type(value) is Tensor:
+        return value._value.shape
     array = getattr(value, "_value", value)
     return getattr(array, "shape", ())
 
@@ -33,6 +35,23 @@ def unbroadcast(grad, shape: tuple):
     if axes:
         grad = reduce_sum(grad, axes)
     return reshape(grad, shape) if grad._value.shape != shape else grad
+
+
+def unbroadcast_raw(grad, shape: tuple):
+    """NumPy twin of :func:`unbroadcast` for raw-mode reverse rules (arrays in, array out)."""
+    grad_shape = np.shape(grad)
+    if grad_shape == shape:
+        return grad
+    lead = len(grad_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape)
+                                      if d == 1 and grad_shape[i + lead] != 1)
+    if axes:
+        if lead and len(grad_shape) == 2 and len(axes) == 1 and axes[0] == 0:
+            # summing the rows of a matrix: a matrix-vector product is much faster than np.sum
+            grad = np.ones(grad_shape[0], dtype=grad.dtype) @ grad
+        else:
+            grad = np.sum(grad, axis=axes)
+    return np.reshape(grad, shape)
 
 
 def batch_shape(upstream) -> tuple:

@@ -1,13 +1,29 @@
-"""Elementwise math: unary functions, broadcasting binary arithmetic, comparisons, casts."""
+"""Elementwise math: unary functions, broadcasting binary arithmetic, comparisons, casts.
+
+Every op follows TensorFlow's gradient conventions: for complex inputs the reverse rule of a
+holomorphic ``f`` is ``upstream * conj(f'(z))``; values at kinks (``divide_no_nan`` at 0,
+``xlogy`` at 0, ``sqrt``'s zero upstream...) are TensorFlow's.
+"""
 
 from __future__ import annotations
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
+from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
 from tapegrad._core.sample import Sample
-from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor
-from tapegrad.ops._util import broadcast_tangent, randn, shape_of, sum_tangents, unbroadcast
+from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, convert_to_tensor
+from tapegrad.ops._util import (
+    broadcast_tangent,
+    randn,
+    shape_of,
+    sum_tangents,
+    unbroadcast,
+    unbroadcast_raw,
+)
+
+_TWO_OVER_ROOT_PI = 2.0 / float(np.sqrt(np.pi))
+_ROOT_PI_OVER_TWO = float(np.sqrt(np.pi)) / 2.0
 
 
 def _is_complex(value) -> bool:
@@ -15,8 +31,46 @@ def _is_complex(value) -> bool:
         getattr(value, "_value", value), "dtype") else isinstance(value, complex)
 
 
+def _special():
+    """``scipy.special``, imported on first use (SciPy is an optional dependency)."""
+    try:
+        import scipy.special
+    except ImportError:  # pragma: no cover - SciPy is in the test extra
+        raise ImportError('this op needs SciPy; install it with pip install "tapegrad[special]"'
+                          ) from None
+    return scipy.special
+
+
+def _have_scipy() -> bool:
+    try:
+        import scipy.special  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return False
+    return True
+
+
+def _arrays(x, y):
+    """Both operands as NumPy values of one dtype (a Python scalar adopts the other's)."""
+    if not isinstance(x, (np.ndarray, np.generic)):
+        x = np.asarray(x, dtype=y.dtype)
+    if not isinstance(y, (np.ndarray, np.generic)):
+        y = np.asarray(y, dtype=x.dtype)
+    return x, y
+
+
+def _same_kind(result, like):
+    """``result`` in ``like``'s dtype (SciPy computes float16 in float32)."""
+    result = np.asarray(result) if not isinstance(result, (np.ndarray, np.generic)) else result
+    return result if result.dtype == like.dtype else result.astype(like.dtype)
+
+
 def conj(x, name=None):
-    """Complex conjugate; the input itself for real tensors (as ``tf.math.conj``)."""
+    """Complex conjugate; the input itself for real tensors (as ``tf.math.conj``).
+
+    >>> import tapegrad as tf
+    >>> tf.math.conj(tf.constant([1 + 2j])).numpy().tolist()
+    [(1-2j)]
+    """
     if isinstance(x, Tensor):
         return x if x._value.dtype.kind != "c" else apply1(CONJ, x)
     if type(x) is float or type(x) is int:
@@ -28,48 +82,196 @@ def conj(x, name=None):
 
 # -- unary ops from one derivative ---------------------------------------------------------
 
-def _unary(name: str, forward, derivative, samples):
+def _unary(name: str, forward, derivative, samples, guarded: bool = False):
     """Register an elementwise op whose derivative is ``derivative(x, out)``.
 
     The reverse rule is ``upstream * conj(f'(x))`` and the forward rule ``tangent * f'(x)``:
-    TensorFlow's convention for complex inputs.
+    TensorFlow's convention for complex inputs. ``guarded`` ops give exactly 0 wherever the
+    upstream (or tangent) is 0, even where ``f'`` is infinite (TensorFlow's SqrtGrad,
+    RsqrtGrad and ReciprocalGrad kernels).
     """
+    if guarded:
+        def vjp(inputs, output, attrs, upstream, needs):
+            return (apply2(MUL_NO_NAN, conj(derivative(inputs[0], output)), upstream),)
 
-    def vjp(inputs, output, attrs, upstream, needs):
-        return (apply2(MUL, upstream, conj(derivative(inputs[0], output))),)
+        def jvp(inputs, output, attrs, tangents):
+            return apply2(MUL_NO_NAN, derivative(inputs[0], output), tangents[0])
+    else:
+        def vjp(inputs, output, attrs, upstream, needs):
+            local = derivative(inputs[0], output)
+            if output._value.dtype.kind == "c":
+                local = conj(local)
+            return (apply2(MUL, upstream, local),)
 
-    def jvp(inputs, output, attrs, tangents):
-        return apply2(MUL, tangents[0], derivative(inputs[0], output))
+        def jvp(inputs, output, attrs, tangents):
+            return apply2(MUL, tangents[0], derivative(inputs[0], output))
 
     return register(name, forward, vjp, jvp, samples)
+
+
+def _raw_unary(op, derivative):
+    """Give ``op`` a NumPy reverse rule ``upstream * conj(derivative(x, y))`` (raw mode)."""
+
+    def vjp_raw(inputs, output, attrs, upstream, needs):
+        x = inputs[0]
+        y = output._value
+        local = derivative(x._value if type(x) is Tensor else getattr(x, "_value", x), y)
+        return (upstream * (np.conj(local) if y.dtype.kind == "c" else local),)
+
+    op.vjp_raw = vjp_raw
 
 
 def _positive(*shape):
     return randn(*shape, low=0.5)
 
 
-def _standard_unary_samples(positive=False, unit=False):
+def _complex_sample(*shape, positive=False, small=False):
+    re = randn(*shape, low=0.5) if positive else randn(*shape)
+    im = randn(*shape, seed=1)
+    value = re + 1j * im
+    return value * 0.3 if small else value
+
+
+def _standard_unary_samples(positive=False, unit=False, low=None, complex_=False,
+                            complex_positive=False, complex_small=False):
     def make():
         if positive:
-            return [Sample((_positive(3),)), Sample((_positive(2, 3),)), Sample((_positive(),))]
-        if unit:
-            return [Sample((np.array([-0.7, -0.2, 0.3, 0.6]),)),
-                    Sample((np.array([[0.1, -0.5], [0.4, 0.8]]),))]
-        return [Sample((randn(3),)), Sample((randn(2, 3),)), Sample((randn(),)),
-                Sample((np.zeros((0, 2)),))]
+            samples = [Sample((_positive(3),)), Sample((_positive(2, 3),)),
+                       Sample((_positive(),))]
+        elif unit:
+            samples = [Sample((np.array([-0.7, -0.2, 0.3, 0.6]),)),
+                       Sample((np.array([[0.1, -0.5], [0.4, 0.8]]),))]
+        elif low is not None:
+            samples = [Sample((randn(3, low=low),)), Sample((randn(2, 3, low=low),)),
+                       Sample((randn(low=low),))]
+        else:
+            samples = [Sample((randn(3),)), Sample((randn(2, 3),)), Sample((randn(),)),
+                       Sample((np.zeros((0, 2)),))]
+        if complex_:
+            samples.append(Sample((_complex_sample(3, positive=complex_positive,
+                                                   small=complex_small),)))
+            samples.append(Sample((_complex_sample(2, 2, positive=complex_positive,
+                                                   small=complex_small),)))
+        return samples
     return make
 
 
+def _safe_unit(x, magnitude):
+    """``x / |x|`` as a complex tensor, 0 where ``|x|`` is 0."""
+    from tapegrad.ops.array import where
+    unit = apply2(DIV, x, complex_(magnitude, zeros_like(magnitude)))
+    return where(apply2(EQUAL, magnitude, 0.0), zeros_like(unit), unit)
+
+
 NEG = _unary("Neg", np.negative, lambda x, y: -1.0 if not _is_complex(x) else
-             _wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples())
-EXP = _unary("Exp", np.exp, lambda x, y: y, _standard_unary_samples())
-LOG = _unary("Log", np.log, lambda x, y: reciprocal(x), _standard_unary_samples(positive=True))
-SIN = _unary("Sin", np.sin, lambda x, y: cos(x), _standard_unary_samples())
-COS = _unary("Cos", np.cos, lambda x, y: -sin(x), _standard_unary_samples())
-TANH = _unary("Tanh", np.tanh, lambda x, y: 1.0 - y * y, _standard_unary_samples())
-SQUARE = _unary("Square", np.square, lambda x, y: 2.0 * x, _standard_unary_samples())
+             _wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True))
+_raw_unary(NEG, lambda x, y: -np.ones_like(y))
+EXP = _unary("Exp", np.exp, lambda x, y: y, _standard_unary_samples(complex_=True))
+_raw_unary(EXP, lambda x, y: y)
+EXPM1 = _unary("Expm1", np.expm1, lambda x, y: exp(x), _standard_unary_samples(complex_=True))
+LOG = _unary("Log", np.log, lambda x, y: reciprocal(x),
+             _standard_unary_samples(positive=True, complex_=True, complex_positive=True))
+_raw_unary(LOG, lambda x, y: 1.0 / x)
+LOG1P = _unary("Log1p", np.log1p, lambda x, y: reciprocal(1.0 + x),
+               _standard_unary_samples(low=-0.5, complex_=True, complex_small=True))
+SIN = _unary("Sin", np.sin, lambda x, y: cos(x), _standard_unary_samples(complex_=True))
+_raw_unary(SIN, lambda x, y: np.cos(x))
+COS = _unary("Cos", np.cos, lambda x, y: -sin(x), _standard_unary_samples(complex_=True))
+_raw_unary(COS, lambda x, y: -np.sin(x))
+TAN = _unary("Tan", np.tan, lambda x, y: square(reciprocal(cos(x))),
+             _standard_unary_samples(low=-1.0, complex_=True, complex_small=True))
+
+
+def _inverse_sqrt_one_minus_square(x):
+    return reciprocal(sqrt(1.0 - square(x)))
+
+
+ASIN = _unary("Asin", np.arcsin, lambda x, y: _inverse_sqrt_one_minus_square(x),
+              _standard_unary_samples(unit=True, complex_=True, complex_small=True))
+ACOS = _unary("Acos", np.arccos, lambda x, y: -_inverse_sqrt_one_minus_square(x),
+              _standard_unary_samples(unit=True, complex_=True, complex_small=True))
+ATAN = _unary("Atan", np.arctan, lambda x, y: reciprocal(1.0 + square(x)),
+              _standard_unary_samples(complex_=True, complex_small=True))
+SINH = _unary("Sinh", np.sinh, lambda x, y: cosh(x), _standard_unary_samples(complex_=True))
+COSH = _unary("Cosh", np.cosh, lambda x, y: sinh(x), _standard_unary_samples(complex_=True))
+TANH = _unary("Tanh", np.tanh, lambda x, y: 1.0 - y * y, _standard_unary_samples(complex_=True))
+
+
+def _fused_grad(name: str, forward, local, local_prime, samples):
+    """TensorFlow-style fused reverse op ``name(y, g) = g * local(y)`` for a real unary op whose
+    derivative is a function of its output: one dispatch instead of three on the hot path.
+    ``local_prime`` is d local / d y, for the fused op's own rules (higher order)."""
+
+    def vjp(inputs, output, attrs, upstream, needs):
+        y, g = inputs
+        return (apply2(MUL, upstream, apply2(MUL, g, local_prime(y))) if needs[0] else None,
+                apply2(MUL, upstream, local(y)) if needs[1] else None)
+
+    def jvp(inputs, output, attrs, tangents):
+        y, g = inputs
+        ty, tg = tangents
+        return sum_tangents(None if ty is None else apply2(MUL, ty, apply2(MUL, g, local_prime(y))),
+                            None if tg is None else apply2(MUL, tg, local(y)))
+
+    op = register(name, forward, vjp, jvp, samples)
+    op.batchable = True
+    return op
+
+
+def _fused_samples():
+    return [Sample((randn(3, low=-0.9) / 1.5, randn(3, seed=1))),
+            Sample((randn(2, 3, low=-0.9) / 1.5, randn(2, 3, seed=2)))]
+
+
+TANH_GRAD = _fused_grad("TanhGrad", lambda y, g: g * (1 - y * y), lambda y: 1.0 - y * y,
+                        lambda y: -2.0 * y, _fused_samples)
+SIGMOID_GRAD = _fused_grad("SigmoidGrad", lambda y, g: g * (y * (1 - y)),
+                           lambda y: y * (1.0 - y), lambda y: 1.0 - 2.0 * y, _fused_samples)
+
+
+def _use_fused(op, fused):
+    """Route ``op``'s real-valued rules through ``fused(y, g)``; complex values keep the
+    generic rule."""
+    generic_vjp, generic_jvp = op.vjp, op.jvp
+
+    def vjp(inputs, output, attrs, upstream, needs):
+        if output._value.dtype.kind == "c":
+            return generic_vjp(inputs, output, attrs, upstream, needs)
+        return (apply2(fused, output, upstream),)
+
+    def jvp(inputs, output, attrs, tangents):
+        if output._value.dtype.kind == "c":
+            return generic_jvp(inputs, output, attrs, tangents)
+        return apply2(fused, output, tangents[0])
+
+    op.vjp, op.jvp = vjp, jvp
+
+
+_use_fused(TANH, TANH_GRAD)
+_raw_unary(TANH, lambda x, y: 1 - y * y)
+ASINH = _unary("Asinh", np.arcsinh, lambda x, y: reciprocal(cosh(y)),
+               _standard_unary_samples(complex_=True, complex_small=True))
+ACOSH = _unary("Acosh", np.arccosh, lambda x, y: reciprocal(sinh(y)),
+               _standard_unary_samples(low=1.2, complex_=True, complex_positive=True))
+ATANH = _unary("Atanh", np.arctanh, lambda x, y: reciprocal(1.0 - square(x)),
+               _standard_unary_samples(unit=True, complex_=True, complex_small=True))
+SQUARE = _unary("Square", np.square, lambda x, y: 2.0 * x, _standard_unary_samples(complex_=True))
+_raw_unary(SQUARE, lambda x, y: 2 * x)
 RECIPROCAL = _unary("Reciprocal", np.reciprocal, lambda x, y: -(y * y),
-                    _standard_unary_samples(positive=True))
+                    _standard_unary_samples(positive=True, complex_=True,
+                                            complex_positive=True), guarded=True)
+
+
+def _rsqrt_forward(x):
+    return 1.0 / np.sqrt(x)
+
+
+RSQRT = _unary("Rsqrt", _rsqrt_forward, lambda x, y: -0.5 * (y * y * y),
+               _standard_unary_samples(positive=True, complex_=True, complex_positive=True),
+               guarded=True)
+SQRT = _unary("Sqrt", np.sqrt, lambda x, y: 0.5 / y,
+              _standard_unary_samples(positive=True, complex_=True, complex_positive=True),
+              guarded=True)
 
 
 def _sigmoid_forward(x):
@@ -85,35 +287,51 @@ def _sigmoid_forward(x):
 
 
 SIGMOID = _unary("Sigmoid", _sigmoid_forward, lambda x, y: y * (1.0 - y),
-                 _standard_unary_samples())
+                 _standard_unary_samples(complex_=True, complex_small=True))
+_use_fused(SIGMOID, SIGMOID_GRAD)
+_raw_unary(SIGMOID, lambda x, y: y * (1 - y))
 
 
-def _sqrt_vjp(inputs, output, attrs, upstream, needs):
-    # TensorFlow's SqrtGrad: 0.5 * upstream / sqrt(x), and exactly 0 wherever upstream is 0.
-    from tapegrad.ops.array import where
-    scaled = apply2(DIV, apply2(MUL, upstream, 0.5), conj(output))
-    return (where(apply2(EQUAL, upstream, 0.0), zeros_like(scaled), scaled),)
+def _softplus_forward(x):
+    if x.dtype.kind not in "f":
+        raise TypeError(f"softplus needs a floating tensor, got {_dt.from_numpy(x.dtype).name}; "
+                        "cast it with tapegrad.cast(x, tapegrad.float32).")
+    return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
 
 
-SQRT = register("Sqrt", np.sqrt, _sqrt_vjp,
-                lambda inputs, output, attrs, tangents: apply2(
-                    DIV, apply2(MUL, tangents[0], 0.5), output),
-                _standard_unary_samples(positive=True))
+SOFTPLUS = _unary("Softplus", _softplus_forward, lambda x, y: sigmoid(x),
+                  lambda: [Sample((randn(3),)), Sample((randn(2, 3),)), Sample((randn(),)),
+                           Sample((np.array([-30.0, 0.0, 30.0]),)), Sample((np.zeros((0, 2)),))])
+
+
+def _softsign_forward(x):
+    return x / (1.0 + np.abs(x))
+
+
+SOFTSIGN = _unary("Softsign", _softsign_forward,
+                  lambda x, y: reciprocal(square(1.0 + abs(x))),
+                  lambda: [Sample((randn(3),)), Sample((randn(2, 3),)),
+                           Sample((np.array([0.0]),), second_order=False)])
 
 
 def _abs_vjp(inputs, output, attrs, upstream, needs):
     x = inputs[0]
     if _is_complex(x):
-        from tapegrad.ops.array import where
-        unit = apply2(DIV, x, cast(output, x.dtype))
-        safe = where(apply2(EQUAL, output, 0.0), zeros_like(unit), unit)
-        return (apply2(MUL, cast(upstream, x.dtype), safe),)
+        # TensorFlow's ComplexAbsGrad: div_no_nan(complex(upstream, 0) * x, complex(|x|, 0))
+        return (apply2(MUL, complex_(upstream, zeros_like(upstream)), _safe_unit(x, output)),)
     return (apply2(MUL, upstream, sign(x)),)
 
 
-ABS = register("Abs", np.abs, _abs_vjp,
-               lambda inputs, output, attrs, tangents: apply2(MUL, tangents[0], sign(inputs[0])),
-               lambda: [Sample((np.array([-1.5, 0.7, 2.0]),)), Sample((randn(2, 3),))])
+def _abs_jvp(inputs, output, attrs, tangents):
+    x = inputs[0]
+    if _is_complex(x):
+        return real(apply2(MUL, conj(_safe_unit(x, output)), tangents[0]))
+    return apply2(MUL, tangents[0], sign(x))
+
+
+ABS = register("Abs", np.abs, _abs_vjp, _abs_jvp,
+               lambda: [Sample((np.array([-1.5, 0.7, 2.0]),)), Sample((randn(2, 3),)),
+                        Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))])
 
 SIGN = register("Sign", np.sign,
                 lambda inputs, output, attrs, upstream, needs: (zeros_like(inputs[0]),),
@@ -126,12 +344,140 @@ def _no_grad(name, forward):
 
 
 ROUND = _no_grad("Round", np.round)
+RINT = _no_grad("Rint", np.rint)
 FLOOR = _no_grad("Floor", np.floor)
 CEIL = _no_grad("Ceil", np.ceil)
 CONJ = register("Conj", np.conj,
                 lambda inputs, output, attrs, upstream, needs: (conj(upstream),),
                 lambda inputs, output, attrs, tangents: conj(tangents[0]),
-                lambda: [Sample((randn(3),))])
+                lambda: [Sample((randn(3),)), Sample((_complex_sample(3),))])
+
+
+def _angle_vjp(inputs, output, attrs, upstream, needs):
+    # TensorFlow's AngleGrad: -complex(upstream, 0) / complex(imag(x), real(x))
+    x = inputs[0]
+    turned = reciprocal(complex_(imag(x), real(x)))
+    return (negative(apply2(MUL, complex_(upstream, zeros_like(upstream)), turned)),)
+
+
+def _angle_jvp(inputs, output, attrs, tangents):
+    return imag(apply2(DIV, tangents[0], inputs[0]))
+
+
+ANGLE = register("Angle", np.angle, _angle_vjp, _angle_jvp,
+                 lambda: [Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))])
+
+
+# -- special functions (SciPy, imported lazily) ----------------------------------------------
+
+def _erf_forward(x):
+    return _same_kind(_special().erf(x), x)
+
+
+def _erfc_forward(x):
+    return _same_kind(_special().erfc(x), x)
+
+
+def _erfinv_forward(x):
+    return _same_kind(_special().erfinv(x), x)
+
+
+def _lgamma_forward(x):
+    return _same_kind(_special().gammaln(x), x)
+
+
+def _digamma_forward(x):
+    return _same_kind(_special().psi(x), x)
+
+
+def _scipy_samples(make):
+    """Samples of a SciPy-backed op; none (with a note on the op) when SciPy is missing."""
+    def samples():
+        return make() if _have_scipy() else []
+    return samples
+
+
+_SCIPY_NOTE = 'needs SciPy (pip install "tapegrad[special]"); the sweep skips it without SciPy'
+
+ERF = _unary("Erf", _erf_forward, lambda x, y: _TWO_OVER_ROOT_PI * exp(-square(x)),
+             _scipy_samples(_standard_unary_samples()))
+ERFC = _unary("Erfc", _erfc_forward, lambda x, y: -_TWO_OVER_ROOT_PI * exp(-square(x)),
+              _scipy_samples(_standard_unary_samples()))
+ERFINV = _unary("Erfinv", _erfinv_forward, lambda x, y: _ROOT_PI_OVER_TWO * exp(square(y)),
+                _scipy_samples(_standard_unary_samples(unit=True)))
+LGAMMA = _unary("Lgamma", _lgamma_forward, lambda x, y: digamma(x),
+                _scipy_samples(lambda: _standard_unary_samples(positive=True)() + [
+                    Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]))
+DIGAMMA = _unary("Digamma", _digamma_forward,
+                 lambda x, y: polygamma(_wrap(np.ones((), x._value.dtype)), x),
+                 _scipy_samples(lambda: _standard_unary_samples(positive=True)() + [
+                     Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]))
+
+
+def _polygamma_forward(a, x):
+    a, x = _arrays(a, x)
+    valid = (a == np.floor(a)) & (a >= 0)
+    with np.errstate(all="ignore"):
+        out = _special().polygamma(np.where(valid, a, 0.0), x)
+    return _same_kind(np.where(valid, out, np.nan), x)
+
+
+def _polygamma_vjp(inputs, output, attrs, upstream, needs):
+    a, x = inputs
+    if not needs[1]:
+        return None, None
+    partial = polygamma(apply2(ADD, a, 1.0) if isinstance(a, Tensor) else a + 1, x)
+    return None, unbroadcast(apply2(MUL, upstream, partial), shape_of(x))
+
+
+def _polygamma_jvp(inputs, output, attrs, tangents):
+    a, x = inputs
+    if tangents[1] is None:
+        return None
+    partial = polygamma(apply2(ADD, a, 1.0) if isinstance(a, Tensor) else a + 1, x)
+    return broadcast_tangent(apply2(MUL, tangents[1], partial), output._value.shape)
+
+
+POLYGAMMA = register("Polygamma", _polygamma_forward, _polygamma_vjp, _polygamma_jvp,
+                     _scipy_samples(lambda: [
+                         Sample((np.array([0.0, 1.0, 2.0]), _positive(3)), wrt=(1,)),
+                         Sample((np.array([[1.0], [3.0]]), _positive(3)), wrt=(1,)),
+                         Sample((np.array(1.0), _positive(2, 2)), wrt=(1,))]))
+
+
+def _zeta_forward(x, q):
+    x, q = _arrays(x, q)
+    with np.errstate(all="ignore"):
+        return _same_kind(_special().zeta(x, q), q)
+
+
+def _zeta_partial(x, q):
+    return apply2(MUL, negative(x) if isinstance(x, Tensor) else -x,
+                  zeta(apply2(ADD, x, 1.0) if isinstance(x, Tensor) else x + 1, q))
+
+
+def _zeta_vjp(inputs, output, attrs, upstream, needs):
+    x, q = inputs
+    if not needs[1]:
+        return None, None
+    return None, unbroadcast(apply2(MUL, upstream, conj(_zeta_partial(x, q))), shape_of(q))
+
+
+def _zeta_jvp(inputs, output, attrs, tangents):
+    x, q = inputs
+    if tangents[1] is None:
+        return None
+    return broadcast_tangent(apply2(MUL, tangents[1], _zeta_partial(x, q)),
+                             output._value.shape)
+
+
+ZETA = register("Zeta", _zeta_forward, _zeta_vjp, _zeta_jvp,
+                _scipy_samples(lambda: [
+                    Sample((np.array([2.0, 3.0, 2.5]), _positive(3)), wrt=(1,)),
+                    Sample((np.array([[2.0], [4.0]]), _positive(3)), wrt=(1,))]))
+
+for _op in (ERF, ERFC, ERFINV, LGAMMA, DIGAMMA, POLYGAMMA, ZETA):
+    _op.sample_note = _SCIPY_NOTE
 
 # -- binary ops ------------------------------------------------------------------------------
 
@@ -139,6 +485,11 @@ CONJ = register("Conj", np.conj,
 def _binary_samples():
     return [Sample((randn(3), randn(3, seed=1))), Sample((randn(2, 3), randn(3, seed=1))),
             Sample((randn(2, 1), randn(1, 3, seed=1))), Sample((randn(), randn(2, 2, seed=1)))]
+
+
+def _complex_binary_samples():
+    return [Sample((_complex_sample(3), _complex_sample(3, positive=True) * (1 - 0.5j))),
+            Sample((_complex_sample(2, 1), _complex_sample(3, positive=True)))]
 
 
 def _add_vjp(inputs, output, attrs, upstream, needs):
@@ -169,8 +520,11 @@ def _sub_jvp(inputs, output, attrs, tangents):
 
 def _mul_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (unbroadcast(apply2(MUL, upstream, conj(y)), shape_of(x)) if needs[0] else None,
-            unbroadcast(apply2(MUL, conj(x), upstream), shape_of(y)) if needs[1] else None)
+    real = output._value.dtype.kind != "c"
+    return (unbroadcast(apply2(MUL, upstream, y if real else conj(y)), shape_of(x))
+            if needs[0] else None,
+            unbroadcast(apply2(MUL, x if real else conj(x), upstream), shape_of(y))
+            if needs[1] else None)
 
 
 def _mul_jvp(inputs, output, attrs, tangents):
@@ -189,7 +543,7 @@ def _div_vjp(inputs, output, attrs, upstream, needs):
     if needs[1]:
         # -upstream * x / y**2, as (-x / y) / y so that it stays finite where it can
         grad_y = unbroadcast(
-            apply2(MUL, upstream, conj(apply2(DIV, apply2(DIV, apply1(NEG, x), y), y))),
+            apply2(MUL, upstream, conj(apply2(DIV, apply2(DIV, _negate(x), y), y))),
             shape_of(y))
     return grad_x, grad_y
 
@@ -204,25 +558,34 @@ def _div_jvp(inputs, output, attrs, tangents):
             apply1(NEG, apply2(MUL, ty, apply2(DIV, output, y))), shape))
 
 
-def _pow_vjp(inputs, output, attrs, upstream, needs):
+def _negate(x):
+    return -x if type(x) is float or type(x) is int or type(x) is complex else apply1(NEG, x)
+
+
+def _pow_log_x(x, output):
+    """log(x) where it is defined, 0 elsewhere (TensorFlow's PowGrad, no false singularity)."""
     from tapegrad.ops.array import where
+    x_tensor = x if isinstance(x, Tensor) else _wrap(np.asarray(x, output._value.dtype))
+    mask = (apply2(NOT_EQUAL, x_tensor, 0.0) if _is_complex(x_tensor)
+            else apply2(GREATER, x_tensor, 0.0))
+    safe_x = where(mask, x_tensor, ones_like(x_tensor))
+    return where(mask, log(safe_x), zeros_like(x_tensor))
+
+
+def _y_minus_1(y):
+    return y - 1 if type(y) is float or type(y) is int else apply2(SUB, y, 1)
+
+
+def _pow_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
     grad_x = grad_y = None
     if needs[0]:
         # y * x**(y - 1); written so that x = 0 with y = 2 gives 0, as TensorFlow
-        y_minus_1 = y - 1 if type(y) is float or type(y) is int else apply2(SUB, y, 1)
-        local = apply2(MUL, y, apply2(POW, x, y_minus_1))
+        local = apply2(MUL, y, apply2(POW, x, _y_minus_1(y)))
         grad_x = unbroadcast(apply2(MUL, upstream, conj(local)), shape_of(x))
     if needs[1]:
-        if _is_complex(x):
-            log_x = log(x)
-        else:
-            x_tensor = convert_to_tensor(x) if not isinstance(x, Tensor) else x
-            positive = apply2(GREATER, x_tensor, 0.0)
-            safe_x = where(positive, x_tensor, ones_like(x_tensor))
-            log_x = where(positive, log(safe_x), zeros_like(x_tensor))
-        grad_y = unbroadcast(apply2(MUL, upstream, conj(apply2(MUL, output, log_x))),
-                             shape_of(y))
+        local = apply2(MUL, output, _pow_log_x(x, output))
+        grad_y = unbroadcast(apply2(MUL, upstream, conj(local)), shape_of(y))
     return grad_x, grad_y
 
 
@@ -233,11 +596,10 @@ def _pow_jvp(inputs, output, attrs, tangents):
     terms = []
     if tx is not None:
         terms.append(broadcast_tangent(
-            apply2(MUL, tx, apply2(MUL, y, apply2(
-                POW, x, y - 1 if type(y) is float or type(y) is int else apply2(SUB, y, 1)))),
-            shape))
+            apply2(MUL, tx, apply2(MUL, y, apply2(POW, x, _y_minus_1(y)))), shape))
     if ty is not None:
-        terms.append(broadcast_tangent(apply2(MUL, ty, apply2(MUL, output, log(x))), shape))
+        terms.append(broadcast_tangent(
+            apply2(MUL, ty, apply2(MUL, output, _pow_log_x(x, output))), shape))
     return sum_tangents(*terms)
 
 
@@ -267,17 +629,261 @@ def _select_jvp(compare):
     return jvp
 
 
-ADD = register("AddV2", np.add, _add_vjp, _add_jvp, _binary_samples)
-SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp, _binary_samples)
-MUL = register("Mul", np.multiply, _mul_vjp, _mul_jvp, _binary_samples)
+ADD = register("AddV2", np.add, _add_vjp, _add_jvp,
+               lambda: _binary_samples() + _complex_binary_samples())
+SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp,
+               lambda: _binary_samples() + _complex_binary_samples())
+MUL = register("Mul", np.multiply, _mul_vjp, _mul_jvp,
+               lambda: _binary_samples() + _complex_binary_samples())
 DIV = register("RealDiv", np.true_divide, _div_vjp, _div_jvp,
                lambda: [Sample((randn(3), randn(3, low=0.5))),
-                        Sample((randn(2, 3), randn(3, low=0.5)))])
+                        Sample((randn(2, 3), randn(3, low=0.5))),
+                        Sample((randn(2, 1), randn(1, 3, low=0.5)))]
+               + _complex_binary_samples())
+
+
+def _value(x):
+    return x._value if type(x) is Tensor else getattr(x, "_value", x)
+
+
+def _raw_conj(value):
+    return np.conj(value) if getattr(value, "dtype", None) is not None and \
+        value.dtype.kind == "c" else value
+
+
+def _add_vjp_raw(inputs, output, attrs, upstream, needs):
+    x, y = inputs
+    return (unbroadcast_raw(upstream, shape_of(x)) if needs[0] else None,
+            unbroadcast_raw(upstream, shape_of(y)) if needs[1] else None)
+
+
+def _sub_vjp_raw(inputs, output, attrs, upstream, needs):
+    x, y = inputs
+    return (unbroadcast_raw(upstream, shape_of(x)) if needs[0] else None,
+            unbroadcast_raw(-upstream, shape_of(y)) if needs[1] else None)
+
+
+def _mul_vjp_raw(inputs, output, attrs, upstream, needs):
+    x, y = inputs
+    return (unbroadcast_raw(upstream * _raw_conj(_value(y)), shape_of(x)) if needs[0] else None,
+            unbroadcast_raw(_raw_conj(_value(x)) * upstream, shape_of(y)) if needs[1] else None)
+
+
+def _div_vjp_raw(inputs, output, attrs, upstream, needs):
+    x, y = _value(inputs[0]), _value(inputs[1])
+    return (unbroadcast_raw(upstream / _raw_conj(y), shape_of(x)) if needs[0] else None,
+            unbroadcast_raw(upstream * _raw_conj(-x / y / y), shape_of(y)) if needs[1] else None)
+
+
+ADD.vjp_raw = _add_vjp_raw
+SUB.vjp_raw = _sub_vjp_raw
+MUL.vjp_raw = _mul_vjp_raw
+DIV.vjp_raw = _div_vjp_raw
 POW = register("Pow", np.power, _pow_vjp, _pow_jvp,
                lambda: [Sample((randn(3, low=0.5), randn(3, seed=1))),
-                        Sample((randn(2, 3, low=0.5), randn(3, seed=2)))])
+                        Sample((randn(2, 3, low=0.5), randn(3, seed=2))),
+                        Sample((randn(2, 1, low=0.5), randn(1, 3, seed=2))),
+                        Sample((np.array([-1.5, 2.0, -0.5]), np.array(2.0)), wrt=(0,)),
+                        Sample((_complex_sample(3, positive=True), _complex_sample(3) * 0.5))])
 MAXIMUM = register("Maximum", np.maximum, _maximum_vjp, None, _binary_samples)
 MINIMUM = register("Minimum", np.minimum, _minimum_vjp, None, _binary_samples)
+
+
+def _squared_difference_forward(x, y):
+    difference = np.subtract(x, y)
+    if difference.dtype.kind == "c":
+        return difference * np.conj(difference)
+    return np.square(difference)
+
+
+def _squared_difference_vjp(inputs, output, attrs, upstream, needs):
+    # TensorFlow: x_grad = 2 * upstream * (x - y), y_grad = -x_grad
+    x, y = inputs
+    x_grad = apply2(MUL, apply2(MUL, upstream, 2.0), apply2(SUB, x, y))
+    return (unbroadcast(x_grad, shape_of(x)) if needs[0] else None,
+            unbroadcast(apply1(NEG, x_grad), shape_of(y)) if needs[1] else None)
+
+
+def _squared_difference_jvp(inputs, output, attrs, tangents):
+    x, y = inputs
+    tx, ty = tangents
+    shape = output._value.shape
+    dt = sum_tangents(None if tx is None else broadcast_tangent(tx, shape),
+                      None if ty is None else broadcast_tangent(apply1(NEG, ty), shape))
+    difference = apply2(SUB, x, y)
+    if _is_complex(difference):
+        return apply2(ADD, apply2(MUL, dt, conj(difference)), apply2(MUL, difference, conj(dt)))
+    return apply2(MUL, apply2(MUL, dt, 2.0), difference)
+
+
+SQUARED_DIFFERENCE = register("SquaredDifference", _squared_difference_forward,
+                              _squared_difference_vjp, _squared_difference_jvp, _binary_samples)
+
+
+def _like(value, tensor):
+    """A Python scalar operand as a constant of ``tensor``'s dtype; tensors pass through."""
+    if isinstance(value, Tensor):
+        return value
+    return _wrap(np.asarray(getattr(value, "_value", value), tensor._value.dtype))
+
+
+def _atan2_vjp(inputs, output, attrs, upstream, needs):
+    # TensorFlow: with atan2(y, x), grad_inv = upstream / (x^2 + y^2); (x, -y) * grad_inv
+    y, x = (_like(v, upstream) for v in inputs)
+    grad_inv = apply2(DIV, upstream, apply2(ADD, square(x), square(y)))
+    return (unbroadcast(apply2(MUL, x, grad_inv), shape_of(y)) if needs[0] else None,
+            unbroadcast(apply2(MUL, _negate(y), grad_inv), shape_of(x)) if needs[1] else None)
+
+
+def _atan2_jvp(inputs, output, attrs, tangents):
+    y, x = (_like(v, output) for v in inputs)
+    ty, tx = tangents
+    shape = output._value.shape
+    scale = reciprocal(apply2(ADD, square(x), square(y)))
+    return sum_tangents(
+        None if ty is None else broadcast_tangent(apply2(MUL, ty, apply2(MUL, x, scale)), shape),
+        None if tx is None else broadcast_tangent(
+            apply2(MUL, tx, apply2(MUL, _negate(y), scale)), shape))
+
+
+ATAN2 = register("Atan2", np.arctan2, _atan2_vjp, _atan2_jvp, _binary_samples)
+
+
+def _nonzero(x):
+    """1 where ``x`` is nonzero, else 0, in ``x``'s dtype (a constant, cut from the tape)."""
+    value = x._value
+    return _wrap(np.asarray(value != 0).astype(value.dtype))
+
+
+def _binary_from_partials(partial_x, partial_y):
+    """Reverse and forward rules of an op with local derivatives ``partial_x(x, y, out)`` and
+    ``partial_y(x, y, out)`` (each called only when that input needs it)."""
+
+    def vjp(inputs, output, attrs, upstream, needs):
+        x, y = inputs
+        return (unbroadcast(apply2(MUL, upstream, conj(partial_x(x, y, output))), shape_of(x))
+                if needs[0] else None,
+                unbroadcast(apply2(MUL, upstream, conj(partial_y(x, y, output))), shape_of(y))
+                if needs[1] else None)
+
+    def jvp(inputs, output, attrs, tangents):
+        x, y = inputs
+        tx, ty = tangents
+        shape = output._value.shape
+        return sum_tangents(
+            None if tx is None else broadcast_tangent(
+                apply2(MUL, tx, partial_x(x, y, output)), shape),
+            None if ty is None else broadcast_tangent(
+                apply2(MUL, ty, partial_y(x, y, output)), shape))
+
+    return vjp, jvp
+
+
+def _where_x_zero(x, y, compute):
+    x, y = _arrays(x, y)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.where(x == 0, np.zeros((), np.result_type(x, y)), compute(x, y))
+    return out
+
+
+def _xlogy_forward(x, y):
+    return _where_x_zero(x, y, lambda a, b: a * np.log(b))
+
+
+def _xlog1py_forward(x, y):
+    return _where_x_zero(x, y, lambda a, b: a * np.log1p(b))
+
+
+def _xdivy_forward(x, y):
+    return _where_x_zero(x, y, lambda a, b: a / b)
+
+
+XLOGY = register("Xlogy", _xlogy_forward, *_binary_from_partials(
+    lambda x, y, out: xlogy(_nonzero(x), y), lambda x, y, out: xdivy(x, y)),
+    samples=lambda: [Sample((randn(3), randn(3, low=0.5))),
+                     Sample((randn(2, 3), randn(3, low=0.5))),
+                     Sample((randn(2, 1), randn(1, 3, low=0.5))),
+                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))])
+XLOG1PY = register("Xlog1py", _xlog1py_forward, *_binary_from_partials(
+    lambda x, y, out: xlog1py(_nonzero(x), y),
+    lambda x, y, out: xdivy(x, apply2(ADD, y, 1.0))),
+    samples=lambda: [Sample((randn(3), randn(3, low=-0.5))),
+                     Sample((randn(2, 3), randn(3, low=-0.5))),
+                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))])
+XDIVY = register("Xdivy", _xdivy_forward, *_binary_from_partials(
+    lambda x, y, out: xdivy(_nonzero(x), y),
+    lambda x, y, out: xdivy(_negate(x), square(y))),
+    samples=lambda: [Sample((randn(3), randn(3, low=0.5))),
+                     Sample((randn(2, 3), randn(3, low=0.5))),
+                     Sample((randn(2, 1), randn(1, 3, low=0.5))),
+                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))])
+
+
+def _div_no_nan_forward(x, y):
+    x, y = _arrays(x, y)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(y == 0, np.zeros((), np.result_type(x, y)), np.true_divide(x, y))
+
+
+def _div_no_nan_vjp(inputs, output, attrs, upstream, needs):
+    # TensorFlow's DivNoNanGrad: div_no_nan(upstream, y); upstream * ((-x / y) / y), no-nan
+    x, y = inputs
+    grad_x = grad_y = None
+    if needs[0]:
+        grad_x = unbroadcast(apply2(DIV_NO_NAN, upstream, conj(y)), shape_of(x))
+    if needs[1]:
+        local = apply2(DIV_NO_NAN, apply2(DIV_NO_NAN, _negate(conj(x)), conj(y)), conj(y))
+        grad_y = unbroadcast(apply2(MUL, upstream, local), shape_of(y))
+    return grad_x, grad_y
+
+
+def _div_no_nan_jvp(inputs, output, attrs, tangents):
+    x, y = inputs
+    tx, ty = tangents
+    shape = output._value.shape
+    return sum_tangents(
+        None if tx is None else broadcast_tangent(apply2(DIV_NO_NAN, tx, y), shape),
+        None if ty is None else broadcast_tangent(apply2(MUL, ty, apply2(
+            DIV_NO_NAN, apply2(DIV_NO_NAN, _negate(x), y), y)), shape))
+
+
+DIV_NO_NAN = register("DivNoNan", _div_no_nan_forward, _div_no_nan_vjp, _div_no_nan_jvp,
+                      lambda: [Sample((randn(3), randn(3, low=0.5))),
+                               Sample((randn(2, 3), randn(3, low=0.5))),
+                               Sample((randn(2, 1), randn(1, 3, low=0.5))),
+                               Sample((randn(3), np.array([0.0, 1.0, 0.0])), wrt=(0,))])
+
+
+def _mul_no_nan_forward(x, y):
+    x, y = _arrays(x, y)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(y == 0, np.zeros((), np.result_type(x, y)), np.multiply(x, y))
+
+
+def _mul_no_nan_vjp(inputs, output, attrs, upstream, needs):
+    # TensorFlow's MulNoNanGrad: mul_no_nan(upstream, y), mul_no_nan(x, upstream). The
+    # conjugates (absent in TF, which makes its complex MulNoNan gradient break the conj(f')
+    # convention every other op follows) change nothing for real inputs.
+    x, y = inputs
+    return (unbroadcast(apply2(MUL_NO_NAN, upstream, conj(y)), shape_of(x))
+            if needs[0] else None,
+            unbroadcast(apply2(MUL_NO_NAN, conj(x), upstream), shape_of(y))
+            if needs[1] else None)
+
+
+def _mul_no_nan_jvp(inputs, output, attrs, tangents):
+    x, y = inputs
+    tx, ty = tangents
+    shape = output._value.shape
+    return sum_tangents(
+        None if tx is None else broadcast_tangent(apply2(MUL_NO_NAN, tx, y), shape),
+        None if ty is None else broadcast_tangent(apply2(MUL_NO_NAN, x, ty), shape))
+
+
+MUL_NO_NAN = register("MulNoNan", _mul_no_nan_forward, _mul_no_nan_vjp, _mul_no_nan_jvp,
+                      lambda: _binary_samples() + _complex_binary_samples() + [
+                          Sample((np.array([np.inf, 2.0, np.nan]), np.array([0.0, 1.5, 0.0])),
+                                 wrt=(1,), second_order=False)])
 
 
 def _compare(name, forward):
@@ -298,8 +904,48 @@ LOGICAL_OR = _compare("LogicalOr", np.logical_or)
 LOGICAL_NOT = register("LogicalNot", np.logical_not, None, None,
                        samples=lambda: [Sample((np.array([True, False]),))])
 FLOOR_DIV = _compare("FloorDiv", np.floor_divide)
-FLOOR_MOD = _compare("FloorMod", np.mod)
 
+
+def _floor_mod_vjp(inputs, output, attrs, upstream, needs):
+    # TensorFlow: upstream * (1, -floor_div(x, y))
+    x, y = inputs
+    grad_y = None
+    if needs[1]:
+        quotient = apply2(FLOOR_DIV, conj(x), conj(y))
+        grad_y = unbroadcast(apply2(MUL, upstream, apply1(NEG, quotient)), shape_of(y))
+    return (unbroadcast(upstream, shape_of(x)) if needs[0] else None), grad_y
+
+
+def _floor_mod_jvp(inputs, output, attrs, tangents):
+    x, y = inputs
+    tx, ty = tangents
+    shape = output._value.shape
+    return sum_tangents(
+        None if tx is None else broadcast_tangent(tx, shape),
+        None if ty is None else broadcast_tangent(
+            apply2(MUL, ty, apply1(NEG, apply2(FLOOR_DIV, x, y))), shape))
+
+
+FLOOR_MOD = register("FloorMod", np.mod, _floor_mod_vjp, _floor_mod_jvp,
+                     lambda: [Sample((np.array([5.3, -5.3, 2.2]), np.array([2.1, 2.1, -0.9]))),
+                              Sample((np.array([[7.3, -1.2, 0.4]]), np.array([[2.3], [-1.7]]))),
+                              Sample((np.array([4.7, -3.1]), np.array(1.3)))])
+
+
+def _add_n_forward(*values):
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
+    return total
+
+
+ADD_N = register("AddN", _add_n_forward,
+                 lambda inputs, output, attrs, upstream, needs: tuple(
+                     upstream if need else None for need in needs),
+                 lambda inputs, output, attrs, tangents: sum_tangents(*tangents),
+                 lambda: [Sample((randn(3),)), Sample((randn(2, 3), randn(2, 3, seed=1))),
+                          Sample((randn(), randn(seed=1), randn(seed=2))),
+                          Sample((np.zeros((0, 2)), np.zeros((0, 2))))])
 
 # -- casts and identity ----------------------------------------------------------------------
 
@@ -350,20 +996,27 @@ def cast(x, dtype, name=None):
     return apply1(CAST, x, {"dtype": target})
 
 
+
 REAL = register("Real", np.real,
                 lambda inputs, output, attrs, upstream, needs: (
                     complex_(upstream, zeros_like(upstream)),),
                 lambda inputs, output, attrs, tangents: real(tangents[0]),
-                lambda: [Sample((randn(3) + 1j * randn(3, seed=1),))])
+                lambda: [Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))])
 IMAG = register("Imag", np.imag,
                 lambda inputs, output, attrs, upstream, needs: (
                     complex_(zeros_like(upstream), upstream),),
                 lambda inputs, output, attrs, tangents: imag(tangents[0]),
-                lambda: [Sample((randn(3) + 1j * randn(3, seed=1),))])
+                lambda: [Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))])
 
 
 def _complex_forward(re, im):
-    return re + 1j * im if re.dtype == np.float64 else (re + 1j * im).astype(np.complex64)
+    re, im = _arrays(re, im)
+    out = np.empty(np.broadcast_shapes(np.shape(re), np.shape(im)),
+                   np.complex128 if re.dtype == np.float64 else np.complex64)
+    # Assigning the parts (not re + 1j * im) keeps inf/nan parts where they belong.
+    out.real = re
+    out.imag = im
+    return out
 
 
 COMPLEX = register("Complex", _complex_forward,
@@ -374,24 +1027,64 @@ COMPLEX = register("Complex", _complex_forward,
                        zeros_like(inputs[0]) if tangents[0] is None else tangents[0],
                        zeros_like(inputs[1]) if tangents[1] is None else tangents[1]),
                    lambda: [Sample((randn(3), randn(3, seed=1))),
-                            Sample((randn(2, 3), randn(3, seed=1)))])
+                            Sample((randn(2, 3), randn(3, seed=1))),
+                            Sample((randn(2, 1), randn(1, 3, seed=1)))])
 
 
-def real(x, name=None):
-    """Real part (the input itself for real tensors)."""
-    x = x if isinstance(x, Tensor) else convert_to_tensor(x)
+def real(input, name=None):  # noqa: A002 - TensorFlow's argument name
+    """Real part; the input itself for real tensors (as ``tf.math.real``).
+
+    >>> import tapegrad as tf
+    >>> tf.math.real(tf.constant([1 + 2j])).numpy().tolist()
+    [1.0]
+    """
+    x = input if isinstance(input, Tensor) else convert_to_tensor(input)
     return apply1(REAL, x) if x._value.dtype.kind == "c" else x
 
 
-def imag(x, name=None):
-    """Imaginary part (zeros for real tensors)."""
-    x = x if isinstance(x, Tensor) else convert_to_tensor(x)
+def imag(input, name=None):  # noqa: A002 - TensorFlow's argument name
+    """Imaginary part; zeros for real tensors (as ``tf.math.imag``).
+
+    >>> import tapegrad as tf
+    >>> tf.math.imag(tf.constant([1 + 2j])).numpy().tolist()
+    [2.0]
+    """
+    x = input if isinstance(input, Tensor) else convert_to_tensor(input)
     return apply1(IMAG, x) if x._value.dtype.kind == "c" else zeros_like(x)
 
 
-def complex_(real_part, imag_part, name=None):
-    """``real + 1j * imag`` (as ``tf.complex``)."""
-    return apply2(COMPLEX, real_part, imag_part)
+def complex_(real, imag, name=None):  # noqa: A002 - TensorFlow's argument names
+    """``real + 1j * imag`` (as ``tf.complex``); float32 parts give complex64, float64 parts
+    complex128.
+
+    >>> import tapegrad as tf
+    >>> tf.complex(tf.constant([1.0]), tf.constant([2.0])).numpy().tolist()
+    [(1+2j)]
+    """
+    re = real if isinstance(real, Tensor) else convert_to_tensor(real)
+    im = imag if isinstance(imag, Tensor) else convert_to_tensor(imag)
+    kinds = (re._value.dtype, im._value.dtype)
+    if kinds not in ((np.dtype(np.float32),) * 2, (np.dtype(np.float64),) * 2):
+        raise TypeError(f"The `real` and `imag` components have incorrect types: "
+                        f"{re.dtype.name} {im.dtype.name}. They must be consistent, and one of "
+                        f"[tf.float32, tf.float64]; cast them with tapegrad.cast.")
+    return apply2(COMPLEX, re, im)
+
+
+def angle(input, name=None):  # noqa: A002 - TensorFlow's argument name
+    """The argument (phase) of a complex tensor; for a real tensor ``pi`` where it is negative
+    and 0 elsewhere (as ``tf.math.angle``).
+
+    >>> import tapegrad as tf
+    >>> float(tf.math.angle(tf.constant(1j)))
+    1.5707963267948966
+    """
+    x = input if isinstance(input, Tensor) else convert_to_tensor(input)
+    if x._value.dtype.kind == "c":
+        return apply1(ANGLE, x)
+    from tapegrad.ops.array import where
+    return where(apply2(LESS, x, 0), _wrap(np.full(x._value.shape, np.pi, x._value.dtype)),
+                 zeros_like(x))
 
 
 IDENTITY = register("Identity", lambda x: x,
@@ -412,159 +1105,780 @@ def stop_gradient(x, name=None):
     return apply1(STOP_GRADIENT, x)
 
 
+
 # -- public functions ------------------------------------------------------------------------
 
-def add(x, y, name=None):
+def add(x, y, name=None) -> Tensor:
+    """``x + y`` with broadcasting (as ``tf.math.add``).
+
+    >>> import tapegrad as tf
+    >>> tf.add(tf.constant([1.0, 2.0]), 1.0).numpy().tolist()
+    [2.0, 3.0]
+    """
     return apply2(ADD, x, y)
 
 
-def subtract(x, y, name=None):
+def subtract(x, y, name=None) -> Tensor:
+    """``x - y`` with broadcasting.
+
+    >>> import tapegrad as tf
+    >>> tf.subtract(tf.constant([3.0]), tf.constant([1.0])).numpy().tolist()
+    [2.0]
+    """
     return apply2(SUB, x, y)
 
 
-def multiply(x, y, name=None):
+def multiply(x, y, name=None) -> Tensor:
+    """``x * y`` with broadcasting.
+
+    >>> import tapegrad as tf
+    >>> tf.multiply(tf.constant([2.0, 3.0]), 2.0).numpy().tolist()
+    [4.0, 6.0]
+    """
     return apply2(MUL, x, y)
 
 
-def divide(x, y, name=None):
-    """``x / y``; integer inputs are converted to float64 first, as ``tf.divide``."""
+# Integer dtypes and the float dtype tf.truediv converts them to.
+_TRUEDIV_TARGET = {np.dtype(np.int8): _dt.float32, np.dtype(np.uint8): _dt.float32,
+                   np.dtype(np.int16): _dt.float32, np.dtype(np.uint16): _dt.float32,
+                   np.dtype(np.int32): _dt.float64, np.dtype(np.uint32): _dt.float64,
+                   np.dtype(np.int64): _dt.float64, np.dtype(np.uint64): _dt.float64}
+
+
+def _operand_dtype(value):
+    array = getattr(value, "_value", None)
+    return None if array is None else array.dtype
+
+
+def truediv(x, y, name=None) -> Tensor:
+    """``x / y``; integer tensors are first cast to a float dtype (int8/int16 to float32,
+    int32/int64 to float64), as ``tf.math.truediv``.
+
+    >>> import tapegrad as tf
+    >>> tf.math.truediv(tf.constant([3]), tf.constant([2])).numpy().tolist()
+    [1.5]
+    """
+    dtype = _operand_dtype(x)
+    if dtype is None:
+        dtype = _operand_dtype(y)
+        if dtype is None:
+            x = convert_to_tensor(x)
+            dtype = x._value.dtype
+    target = _TRUEDIV_TARGET.get(dtype)
+    if target is not None:
+        other = _operand_dtype(y) if _operand_dtype(x) == dtype else _operand_dtype(x)
+        if other is not None and other != dtype:
+            raise TypeError(f"x and y must have the same dtype, got {_dt.from_numpy(dtype).name}"
+                            f" != {_dt.from_numpy(other).name}; cast one with tapegrad.cast.")
+        x = cast(x if _operand_dtype(x) is not None else convert_to_tensor(x, dtype), target)
+        y = cast(y if _operand_dtype(y) is not None else convert_to_tensor(y, dtype), target)
+    return apply2(DIV, x, y)
+
+
+def divide(x, y, name=None) -> Tensor:
+    """``x / y`` (as ``tf.math.divide``); integer inputs are converted to float first.
+
+    >>> import tapegrad as tf
+    >>> tf.divide(tf.constant([1.0]), 4.0).numpy().tolist()
+    [0.25]
+    """
     return truediv(x, y)
 
 
-def truediv(x, y, name=None):
-    xv = getattr(x, "_value", None)
-    if xv is not None and xv.dtype.kind in "iu":
-        x = cast(x, _dt.float64)
-        y = cast(y, _dt.float64)
+def realdiv(x, y, name=None) -> Tensor:
+    """``x / y`` for float or complex tensors, no conversion (as ``tf.realdiv``)."""
     return apply2(DIV, x, y)
 
 
-def realdiv(x, y, name=None):
-    return apply2(DIV, x, y)
+def _check_integer_divisor(x, y, what: str) -> None:
+    y_value = getattr(y, "_value", None)
+    if y_value is None:
+        if type(y) is int and y == 0:
+            x_value = getattr(x, "_value", None)
+            if x_value is not None and x_value.dtype.kind in "iu":
+                raise InvalidArgumentError(f"{what}: Integer division by zero; make the divisor "
+                                           "nonzero or use float tensors.")
+        return
+    if y_value.dtype.kind in "iu" and np.any(y_value == 0):
+        raise InvalidArgumentError(f"{what}: Integer division by zero; make the divisor nonzero "
+                                   "or use float tensors.")
 
 
-def floordiv(x, y, name=None):
+def floordiv(x, y, name=None) -> Tensor:
+    """``floor(x / y)`` (as ``tf.math.floordiv`` and ``//``); no gradient.
+
+    >>> import tapegrad as tf
+    >>> tf.math.floordiv(tf.constant([7, -7]), 2).numpy().tolist()
+    [3, -4]
+    """
+    _check_integer_divisor(x, y, "FloorDiv")
     return apply2(FLOOR_DIV, x, y)
 
 
-def floormod(x, y, name=None):
+def floormod(x, y, name=None) -> Tensor:
+    """Remainder of the floor division, with the sign of ``y`` (as ``tf.math.floormod``/``%``).
+
+    >>> import tapegrad as tf
+    >>> tf.math.floormod(tf.constant([7, -7]), 3).numpy().tolist()
+    [1, 2]
+    """
+    _check_integer_divisor(x, y, "FloorMod")
     return apply2(FLOOR_MOD, x, y)
 
 
 mod = floormod
 
 
-def pow(x, y, name=None):  # noqa: A001 - TensorFlow's public name
+def pow(x, y, name=None) -> Tensor:  # noqa: A001 - TensorFlow's public name
+    """``x ** y`` with broadcasting (as ``tf.pow``).
+
+    >>> import tapegrad as tf
+    >>> tf.pow(tf.constant([2.0, 3.0]), 2.0).numpy().tolist()
+    [4.0, 9.0]
+    """
     return apply2(POW, x, y)
 
 
-def maximum(x, y, name=None):
+def maximum(x, y, name=None) -> Tensor:
+    """Elementwise maximum; on a tie the gradient goes to ``x``.
+
+    >>> import tapegrad as tf
+    >>> tf.maximum(tf.constant([1.0, 5.0]), 2.0).numpy().tolist()
+    [2.0, 5.0]
+    """
     return apply2(MAXIMUM, x, y)
 
 
-def minimum(x, y, name=None):
+def minimum(x, y, name=None) -> Tensor:
+    """Elementwise minimum; on a tie the gradient goes to ``x``.
+
+    >>> import tapegrad as tf
+    >>> tf.minimum(tf.constant([1.0, 5.0]), 2.0).numpy().tolist()
+    [1.0, 2.0]
+    """
     return apply2(MINIMUM, x, y)
 
 
-def negative(x, name=None):
+def squared_difference(x, y, name=None) -> Tensor:
+    """``(x - y) * conj(x - y)`` with broadcasting.
+
+    >>> import tapegrad as tf
+    >>> tf.math.squared_difference(tf.constant([3.0]), 1.0).numpy().tolist()
+    [4.0]
+    """
+    return apply2(SQUARED_DIFFERENCE, x, y)
+
+
+def atan2(y, x, name=None) -> Tensor:
+    """The angle of the point ``(x, y)``, in ``[-pi, pi]`` (as ``tf.math.atan2``).
+
+    >>> import tapegrad as tf
+    >>> print(f"{float(tf.math.atan2(1.0, 1.0)):.4f}")
+    0.7854
+    """
+    return apply2(ATAN2, y, x)
+
+
+def xlogy(x, y, name=None) -> Tensor:
+    """``x * log(y)``, and 0 where ``x`` is 0 (gradients there are 0 too, as TensorFlow).
+
+    >>> import tapegrad as tf
+    >>> tf.math.xlogy(tf.constant([0.0, 2.0]), tf.constant([0.0, 1.0])).numpy().tolist()
+    [0.0, 0.0]
+    """
+    return apply2(XLOGY, x, y)
+
+
+def xlog1py(x, y, name=None) -> Tensor:
+    """``x * log1p(y)``, and 0 where ``x`` is 0.
+
+    >>> import tapegrad as tf
+    >>> tf.math.xlog1py(tf.constant([0.0]), tf.constant([-1.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply2(XLOG1PY, x, y)
+
+
+def xdivy(x, y, name=None) -> Tensor:
+    """``x / y``, and 0 where ``x`` is 0.
+
+    >>> import tapegrad as tf
+    >>> tf.math.xdivy(tf.constant([0.0, 1.0]), tf.constant([0.0, 2.0])).numpy().tolist()
+    [0.0, 0.5]
+    """
+    return apply2(XDIVY, x, y)
+
+
+def divide_no_nan(x, y, name=None) -> Tensor:
+    """``x / y``, and 0 where ``y`` is 0 (gradients there are 0 too, as TensorFlow).
+
+    >>> import tapegrad as tf
+    >>> tf.math.divide_no_nan(1.0, tf.constant([0.0, 2.0])).numpy().tolist()
+    [0.0, 0.5]
+    """
+    return apply2(DIV_NO_NAN, x, y)
+
+
+def multiply_no_nan(x, y, name=None) -> Tensor:
+    """``x * y``, and 0 where ``y`` is 0 even if ``x`` is inf or nan.
+
+    >>> import tapegrad as tf
+    >>> tf.math.multiply_no_nan(tf.constant([float("inf")]), 0.0).numpy().tolist()
+    [0.0]
+    """
+    return apply2(MUL_NO_NAN, x, y)
+
+
+def reciprocal_no_nan(x, name=None) -> Tensor:
+    """``1 / x``, and 0 where ``x`` is 0.
+
+    >>> import tapegrad as tf
+    >>> tf.math.reciprocal_no_nan(tf.constant([0.0, 4.0])).numpy().tolist()
+    [0.0, 0.25]
+    """
+    x = x if isinstance(x, Tensor) else convert_to_tensor(x)
+    return apply2(DIV_NO_NAN, _wrap(np.ones((), x._value.dtype)), x)
+
+
+def scalar_mul(scalar, x, name=None) -> Tensor:
+    """``scalar * x`` for a scalar (Python number or rank-0 tensor).
+
+    >>> import tapegrad as tf
+    >>> tf.math.scalar_mul(2.0, tf.constant([1.0, 2.0])).numpy().tolist()
+    [2.0, 4.0]
+    """
+    if np.ndim(getattr(scalar, "_value", scalar)) != 0:
+        raise ValueError(f"scalar_mul needs a scalar, got shape {list(np.shape(scalar))}; use "
+                         "tapegrad.multiply for tensors.")
+    return apply2(MUL, scalar, x)
+
+
+def add_n(inputs, name=None) -> Tensor:
+    """The sum of a list of tensors of one shape and dtype (no broadcasting), as ``tf.add_n``.
+
+    >>> import tapegrad as tf
+    >>> tf.add_n([tf.constant([1.0]), tf.constant([2.0]), tf.constant([3.0])]).numpy().tolist()
+    [6.0]
+    """
+    if isinstance(inputs, Tensor) or not inputs or not hasattr(inputs, "__iter__"):
+        raise ValueError("inputs must be an iterable of at least one Tensor/IndexedSlices with "
+                         "the same dtype and shape.")
+    inputs = [item._tensor_conversion() if hasattr(item, "_tensor_conversion") and not
+              isinstance(item, Tensor) and not hasattr(item, "_read_for_op") else item
+              for item in inputs]
+    if len(inputs) == 1:
+        item = inputs[0]
+        return item if isinstance(item, Tensor) else convert_to_tensor(item)
+    shapes = [np.shape(getattr(item, "_value", item)) for item in inputs]
+    for i, item_shape in enumerate(shapes[1:], 1):
+        if item_shape != shapes[0]:
+            raise InvalidArgumentError(
+                f"Inputs to operation AddN of type AddN must have the same size and shape. "
+                f"Input 0: {list(shapes[0])} != input {i}: {list(item_shape)}; reshape or "
+                f"broadcast them first (add_n does not broadcast).")
+    return apply(ADD_N, inputs, same_dtype=True)
+
+
+def negative(x, name=None) -> Tensor:
+    """``-x``.
+
+    >>> import tapegrad as tf
+    >>> tf.negative(tf.constant([1.0])).numpy().tolist()
+    [-1.0]
+    """
     return apply1(NEG, x)
 
 
-def exp(x, name=None):
-    return apply1(EXP, x)
+def abs(x, name=None) -> Tensor:  # noqa: A001 - TensorFlow's public name
+    """``|x|``; a complex tensor gives its real magnitude. The gradient at 0 is 0.
 
-
-def log(x, name=None):
-    return apply1(LOG, x)
-
-
-def sin(x, name=None):
-    return apply1(SIN, x)
-
-
-def cos(x, name=None):
-    return apply1(COS, x)
-
-
-def tanh(x, name=None):
-    return apply1(TANH, x)
-
-
-def sigmoid(x, name=None):
-    return apply1(SIGMOID, x)
-
-
-def sqrt(x, name=None):
-    return apply1(SQRT, x)
-
-
-def square(x, name=None):
-    return apply1(SQUARE, x)
-
-
-def reciprocal(x, name=None):
-    return apply1(RECIPROCAL, x)
-
-
-def abs(x, name=None):  # noqa: A001 - TensorFlow's public name
+    >>> import tapegrad as tf
+    >>> tf.abs(tf.constant([-2.0, 3.0])).numpy().tolist()
+    [2.0, 3.0]
+    """
     return apply1(ABS, x)
 
 
-def sign(x, name=None):
+def sign(x, name=None) -> Tensor:
+    """-1, 0 or 1 (``x / |x|`` for complex); its gradient is 0.
+
+    >>> import tapegrad as tf
+    >>> tf.sign(tf.constant([-2.0, 0.0, 3.0])).numpy().tolist()
+    [-1.0, 0.0, 1.0]
+    """
     return apply1(SIGN, x)
 
 
-def round(x, name=None):  # noqa: A001 - TensorFlow's public name
-    """Round half to even (no gradient, as TensorFlow)."""
+def square(x, name=None) -> Tensor:
+    """``x * x``.
+
+    >>> import tapegrad as tf
+    >>> tf.square(tf.constant([3.0])).numpy().tolist()
+    [9.0]
+    """
+    return apply1(SQUARE, x)
+
+
+def sqrt(x, name=None) -> Tensor:
+    """Square root; the gradient at 0 is inf (0 where the upstream gradient is 0).
+
+    >>> import tapegrad as tf
+    >>> tf.sqrt(tf.constant([4.0])).numpy().tolist()
+    [2.0]
+    """
+    return apply1(SQRT, x)
+
+
+def rsqrt(x, name=None) -> Tensor:
+    """``1 / sqrt(x)``.
+
+    >>> import tapegrad as tf
+    >>> tf.math.rsqrt(tf.constant([4.0])).numpy().tolist()
+    [0.5]
+    """
+    return apply1(RSQRT, x)
+
+
+def reciprocal(x, name=None) -> Tensor:
+    """``1 / x``.
+
+    >>> import tapegrad as tf
+    >>> tf.math.reciprocal(tf.constant([4.0])).numpy().tolist()
+    [0.25]
+    """
+    return apply1(RECIPROCAL, x)
+
+
+def exp(x, name=None) -> Tensor:
+    """``e ** x``.
+
+    >>> import tapegrad as tf
+    >>> tf.exp(tf.constant([0.0])).numpy().tolist()
+    [1.0]
+    """
+    return apply1(EXP, x)
+
+
+def expm1(x, name=None) -> Tensor:
+    """``exp(x) - 1``, accurate near 0.
+
+    >>> import tapegrad as tf
+    >>> tf.math.expm1(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(EXPM1, x)
+
+
+def log(x, name=None) -> Tensor:
+    """Natural logarithm.
+
+    >>> import tapegrad as tf
+    >>> tf.math.log(tf.constant([1.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(LOG, x)
+
+
+def log1p(x, name=None) -> Tensor:
+    """``log(1 + x)``, accurate near 0.
+
+    >>> import tapegrad as tf
+    >>> tf.math.log1p(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(LOG1P, x)
+
+
+def sin(x, name=None) -> Tensor:
+    """Sine.
+
+    >>> import tapegrad as tf
+    >>> tf.sin(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(SIN, x)
+
+
+def cos(x, name=None) -> Tensor:
+    """Cosine.
+
+    >>> import tapegrad as tf
+    >>> tf.cos(tf.constant([0.0])).numpy().tolist()
+    [1.0]
+    """
+    return apply1(COS, x)
+
+
+def tan(x, name=None) -> Tensor:
+    """Tangent.
+
+    >>> import tapegrad as tf
+    >>> tf.tan(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(TAN, x)
+
+
+def asin(x, name=None) -> Tensor:
+    """Inverse sine.
+
+    >>> import tapegrad as tf
+    >>> tf.asin(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ASIN, x)
+
+
+def acos(x, name=None) -> Tensor:
+    """Inverse cosine.
+
+    >>> import tapegrad as tf
+    >>> tf.acos(tf.constant([1.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ACOS, x)
+
+
+def atan(x, name=None) -> Tensor:
+    """Inverse tangent.
+
+    >>> import tapegrad as tf
+    >>> tf.atan(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ATAN, x)
+
+
+def sinh(x, name=None) -> Tensor:
+    """Hyperbolic sine.
+
+    >>> import tapegrad as tf
+    >>> tf.sinh(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(SINH, x)
+
+
+def cosh(x, name=None) -> Tensor:
+    """Hyperbolic cosine.
+
+    >>> import tapegrad as tf
+    >>> tf.cosh(tf.constant([0.0])).numpy().tolist()
+    [1.0]
+    """
+    return apply1(COSH, x)
+
+
+def tanh(x, name=None) -> Tensor:
+    """Hyperbolic tangent.
+
+    >>> import tapegrad as tf
+    >>> tf.tanh(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(TANH, x)
+
+
+def asinh(x, name=None) -> Tensor:
+    """Inverse hyperbolic sine.
+
+    >>> import tapegrad as tf
+    >>> tf.asinh(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ASINH, x)
+
+
+def acosh(x, name=None) -> Tensor:
+    """Inverse hyperbolic cosine (defined for ``x >= 1``).
+
+    >>> import tapegrad as tf
+    >>> tf.acosh(tf.constant([1.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ACOSH, x)
+
+
+def atanh(x, name=None) -> Tensor:
+    """Inverse hyperbolic tangent.
+
+    >>> import tapegrad as tf
+    >>> tf.atanh(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ATANH, x)
+
+
+def sigmoid(x, name=None) -> Tensor:
+    """``1 / (1 + exp(-x))``, computed without overflow.
+
+    >>> import tapegrad as tf
+    >>> tf.sigmoid(tf.constant([0.0])).numpy().tolist()
+    [0.5]
+    """
+    return apply1(SIGMOID, x)
+
+
+def log_sigmoid(x, name=None) -> Tensor:
+    """``log(sigmoid(x))``, computed as ``-softplus(-x)``.
+
+    >>> import tapegrad as tf
+    >>> print(f"{float(tf.math.log_sigmoid(tf.constant(0.0))):.4f}")
+    -0.6931
+    """
+    return apply1(NEG, apply1(SOFTPLUS, apply1(NEG, x)))
+
+
+def softplus(features, name=None) -> Tensor:
+    """``log(exp(features) + 1)``, computed without overflow (as ``tf.math.softplus``).
+
+    >>> import tapegrad as tf
+    >>> print(f"{float(tf.math.softplus(tf.constant(0.0))):.4f}")
+    0.6931
+    """
+    return apply1(SOFTPLUS, features)
+
+
+def softsign(features, name=None) -> Tensor:
+    """``features / (abs(features) + 1)``.
+
+    >>> import tapegrad as tf
+    >>> tf.math.softsign(tf.constant([1.0])).numpy().tolist()
+    [0.5]
+    """
+    return apply1(SOFTSIGN, features)
+
+
+def erf(x, name=None) -> Tensor:
+    """The error function (needs SciPy).
+
+    >>> import tapegrad as tf
+    >>> tf.math.erf(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ERF, x)
+
+
+def erfc(x, name=None) -> Tensor:
+    """``1 - erf(x)``, accurate for large ``x`` (needs SciPy).
+
+    >>> import tapegrad as tf
+    >>> tf.math.erfc(tf.constant([0.0])).numpy().tolist()
+    [1.0]
+    """
+    return apply1(ERFC, x)
+
+
+def erfinv(x, name=None) -> Tensor:
+    """The inverse error function (needs SciPy).
+
+    >>> import tapegrad as tf
+    >>> tf.math.erfinv(tf.constant([0.0])).numpy().tolist()
+    [0.0]
+    """
+    return apply1(ERFINV, x)
+
+
+def lgamma(x, name=None) -> Tensor:
+    """``log(|Gamma(x)|)``; its gradient is ``digamma(x)`` (needs SciPy).
+
+    >>> import tapegrad as tf
+    >>> tf.math.lgamma(tf.constant([1.0, 2.0])).numpy().tolist()
+    [0.0, 0.0]
+    """
+    return apply1(LGAMMA, x)
+
+
+def digamma(x, name=None) -> Tensor:
+    """``d/dx lgamma(x)``; its gradient is ``polygamma(1, x)`` (needs SciPy).
+
+    >>> import tapegrad as tf
+    >>> print(f"{float(tf.math.digamma(tf.constant(1.0))):.4f}")
+    -0.5772
+    """
+    return apply1(DIGAMMA, x)
+
+
+def polygamma(a, x, name=None) -> Tensor:
+    """The ``a``-th derivative of digamma at ``x``; NaN where ``a`` is not a whole number
+    ``>= 0``. ``a`` gets no gradient (needs SciPy).
+
+    >>> import tapegrad as tf
+    >>> print(f"{float(tf.math.polygamma(tf.constant(1.0), tf.constant(1.0))):.4f}")
+    1.6449
+    """
+    return apply2(POLYGAMMA, a, x)
+
+
+def zeta(x, q, name=None) -> Tensor:
+    """The Hurwitz zeta function ``sum((n + q) ** -x)``; ``x`` gets no gradient (needs SciPy).
+
+    >>> import tapegrad as tf
+    >>> print(f"{float(tf.math.zeta(tf.constant(2.0), tf.constant(1.0))):.4f}")
+    1.6449
+    """
+    return apply2(ZETA, x, q)
+
+
+def round(x, name=None) -> Tensor:  # noqa: A001 - TensorFlow's public name
+    """Round half to even (no gradient, as TensorFlow).
+
+    >>> import tapegrad as tf
+    >>> tf.round(tf.constant([0.5, 1.5, 2.7])).numpy().tolist()
+    [0.0, 2.0, 3.0]
+    """
     return apply1(ROUND, x)
 
 
-def floor(x, name=None):
+def rint(x, name=None) -> Tensor:
+    """Round half to even (no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.math.rint(tf.constant([2.5])).numpy().tolist()
+    [2.0]
+    """
+    return apply1(RINT, x)
+
+
+def floor(x, name=None) -> Tensor:
+    """Largest whole number not above ``x`` (no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.floor(tf.constant([-1.5, 1.5])).numpy().tolist()
+    [-2.0, 1.0]
+    """
     return apply1(FLOOR, x)
 
 
-def ceil(x, name=None):
+def ceil(x, name=None) -> Tensor:
+    """Smallest whole number not below ``x`` (no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.math.ceil(tf.constant([-1.5, 1.5])).numpy().tolist()
+    [-1.0, 2.0]
+    """
     return apply1(CEIL, x)
 
 
-def equal(x, y, name=None):
+def equal(x, y, name=None) -> Tensor:
+    """``x == y`` elementwise (bool, no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.equal(tf.constant([1.0, 2.0]), 2.0).numpy().tolist()
+    [False, True]
+    """
     return apply2(EQUAL, x, y)
 
 
-def not_equal(x, y, name=None):
+def not_equal(x, y, name=None) -> Tensor:
+    """``x != y`` elementwise (bool, no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.not_equal(tf.constant([1.0, 2.0]), 2.0).numpy().tolist()
+    [True, False]
+    """
     return apply2(NOT_EQUAL, x, y)
 
 
-def less(x, y, name=None):
+def less(x, y, name=None) -> Tensor:
+    """``x < y`` elementwise (bool, no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.less(tf.constant([1.0, 2.0]), 2.0).numpy().tolist()
+    [True, False]
+    """
     return apply2(LESS, x, y)
 
 
-def less_equal(x, y, name=None):
+def less_equal(x, y, name=None) -> Tensor:
+    """``x <= y`` elementwise (bool, no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.less_equal(tf.constant([1.0, 3.0]), 2.0).numpy().tolist()
+    [True, False]
+    """
     return apply2(LESS_EQUAL, x, y)
 
 
-def greater(x, y, name=None):
+def greater(x, y, name=None) -> Tensor:
+    """``x > y`` elementwise (bool, no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.greater(tf.constant([1.0, 3.0]), 2.0).numpy().tolist()
+    [False, True]
+    """
     return apply2(GREATER, x, y)
 
 
-def greater_equal(x, y, name=None):
+def greater_equal(x, y, name=None) -> Tensor:
+    """``x >= y`` elementwise (bool, no gradient).
+
+    >>> import tapegrad as tf
+    >>> tf.greater_equal(tf.constant([1.0, 2.0]), 2.0).numpy().tolist()
+    [False, True]
+    """
     return apply2(GREATER_EQUAL, x, y)
 
 
-def logical_and(x, y, name=None):
+def _check_bool(op, *values) -> None:
+    for value in values:
+        array = getattr(value, "_value", None)
+        if array is not None and array.dtype != np.bool_:
+            raise InvalidArgumentError(
+                f"{op.name} needs bool tensors, got {_dt.from_numpy(array.dtype).name}; compare "
+                "first (x > 0) or cast with tapegrad.cast(x, tapegrad.bool).")
+
+
+def logical_and(x, y, name=None) -> Tensor:
+    """``x AND y`` for bool tensors.
+
+    >>> import tapegrad as tf
+    >>> tf.logical_and(tf.constant([True, True]), tf.constant([True, False])).numpy().tolist()
+    [True, False]
+    """
+    _check_bool(LOGICAL_AND, x, y)
     return apply2(LOGICAL_AND, x, y)
 
 
-def logical_or(x, y, name=None):
+def logical_or(x, y, name=None) -> Tensor:
+    """``x OR y`` for bool tensors.
+
+    >>> import tapegrad as tf
+    >>> tf.logical_or(tf.constant([False, False]), tf.constant([True, False])).numpy().tolist()
+    [True, False]
+    """
+    _check_bool(LOGICAL_OR, x, y)
     return apply2(LOGICAL_OR, x, y)
 
 
-def logical_not(x, name=None):
+def logical_not(x, name=None) -> Tensor:
+    """``NOT x`` for a bool tensor.
+
+    >>> import tapegrad as tf
+    >>> tf.logical_not(tf.constant([True, False])).numpy().tolist()
+    [False, True]
+    """
+    _check_bool(LOGICAL_NOT, x)
     return apply1(LOGICAL_NOT, x)
 
 
-def zeros_like(x, dtype=None, name=None):
-    """Zeros of ``x``'s shape (and dtype unless given); not connected to ``x``."""
+def logical_xor(x, y, name="LogicalXor") -> Tensor:
+    """``x XOR y`` for bool tensors (TensorFlow's composite of and/or/not).
+
+    >>> import tapegrad as tf
+    >>> tf.math.logical_xor(tf.constant([True, True]), tf.constant([True, False])).numpy().tolist()
+    [False, True]
+    """
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)))
+
+
+def zeros_like(x, dtype=None, name=None) -> Tensor:
+    """Zeros of ``x``'s shape (and dtype unless given); not connected to ``x``.
+
+    >>> import tapegrad as tf
+    >>> tf.zeros_like(tf.constant([1.0, 2.0])).numpy().tolist()
+    [0.0, 0.0]
+    """
     value = getattr(x, "_value", None)
     if value is None:
         value = convert_to_tensor(x)._value
@@ -572,8 +1886,13 @@ def zeros_like(x, dtype=None, name=None):
     return _wrap(np.zeros(value.shape, dtype=target))
 
 
-def ones_like(x, dtype=None, name=None):
-    """Ones of ``x``'s shape (and dtype unless given); not connected to ``x``."""
+def ones_like(x, dtype=None, name=None) -> Tensor:
+    """Ones of ``x``'s shape (and dtype unless given); not connected to ``x``.
+
+    >>> import tapegrad as tf
+    >>> tf.ones_like(tf.constant([1.0, 2.0])).numpy().tolist()
+    [1.0, 1.0]
+    """
     value = getattr(x, "_value", None)
     if value is None:
         value = convert_to_tensor(x)._value
@@ -581,15 +1900,40 @@ def ones_like(x, dtype=None, name=None):
     return _wrap(np.ones(value.shape, dtype=target))
 
 
-IS_FINITE = register("IsFinite", np.isfinite, None, None,
-                     samples=lambda: [Sample((np.array([1.0, np.inf, np.nan]),))])
-IS_NAN = register("IsNan", np.isnan, None, None,
-                  samples=lambda: [Sample((np.array([1.0, np.inf, np.nan]),))])
+def _no_grad_samples():
+    return [Sample((np.array([1.0, np.inf, -np.inf, np.nan]),))]
 
 
-def is_finite(x, name=None):
+IS_FINITE = register("IsFinite", np.isfinite, None, None, samples=_no_grad_samples)
+IS_NAN = register("IsNan", np.isnan, None, None, samples=_no_grad_samples)
+IS_INF = register("IsInf", np.isinf, None, None, samples=_no_grad_samples)
+
+
+def is_finite(x, name=None) -> Tensor:
+    """True where ``x`` is neither inf nor nan.
+
+    >>> import tapegrad as tf
+    >>> tf.math.is_finite(tf.constant([1.0, float("inf")])).numpy().tolist()
+    [True, False]
+    """
     return apply1(IS_FINITE, x)
 
 
-def is_nan(x, name=None):
+def is_nan(x, name=None) -> Tensor:
+    """True where ``x`` is nan.
+
+    >>> import tapegrad as tf
+    >>> tf.math.is_nan(tf.constant([1.0, float("nan")])).numpy().tolist()
+    [False, True]
+    """
     return apply1(IS_NAN, x)
+
+
+def is_inf(x, name=None) -> Tensor:
+    """True where ``x`` is +inf or -inf.
+
+    >>> import tapegrad as tf
+    >>> tf.math.is_inf(tf.constant([1.0, float("-inf")])).numpy().tolist()
+    [False, True]
+    """
+    return apply1(IS_INF, x)

@@ -1,12 +1,15 @@
-"""Reductions over axes: sum, mean, max, min, prod and their composites."""
+"""Reductions over axes: sum, mean, max, min, prod, arg-extremes, norms, statistics and norm
+clipping."""
 
 from __future__ import annotations
 
+from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
+from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
 from tapegrad._core.sample import Sample
-from tapegrad._core.tensor import Tensor, apply1, apply2, convert_to_tensor
+from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops._util import randn
@@ -16,18 +19,20 @@ def normalize_axis(axis, ndim: int):
     """``axis`` (None, int, list or tensor) as a sorted tuple of non-negative ints, or None."""
     if axis is None:
         return None
-    if isinstance(axis, Tensor):
-        axis = axis._value.tolist()
+    if isinstance(axis, Tensor) or hasattr(axis, "_read_for_op"):
+        axis = np.asarray(axis._value).tolist()
     if isinstance(axis, (int, np.integer)):
         axis = (axis,)
     result = []
     for a in axis:
+        if isinstance(a, (float, bool)) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"reduction axes must be integers, got {a!r}.")
         a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -ndim <= a < ndim:
             raise InvalidArgumentError(
-                f"Invalid reduction dimension {a} for input with {ndim} dimensions; axes must "
-                f"be in [-{ndim}, {ndim}).")
-        result.append(a % ndim if ndim else 0)
+                f"Invalid reduction dimension ({a} for input with {ndim} dimension(s)); axes "
+                f"must be in [-{ndim}, {ndim}).")
+        result.append(a % ndim)
     return tuple(sorted(set(result)))
 
 
@@ -38,15 +43,19 @@ def _kept_shape(shape: tuple, axes) -> tuple:
 
 
 def _expand_back(upstream, x_shape, attrs):
-    """Upstream of a reduction, reshaped with the reduced axes kept and broadcast to x."""
+    """Upstream of a reduction, reshaped with the reduced axes kept (ready to broadcast)."""
     kept = _kept_shape(x_shape, attrs.get("axis"))
     if upstream._value.shape != kept:
         upstream = _array.reshape(upstream, kept)
     return upstream
 
 
+def _int_dtype(x):
+    return x.dtype if x.dtype.kind in "iu" else None
+
+
 def _sum_forward(x, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return np.sum(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
 
 
 def _sum_vjp(inputs, output, attrs, upstream, needs):
@@ -61,7 +70,8 @@ def _sum_jvp(inputs, output, attrs, tangents):
 def _reduction_samples():
     return [Sample((randn(3),), {"axis": None}), Sample((randn(2, 3),), {"axis": (1,)}),
             Sample((randn(2, 3),), {"axis": (0,), "keepdims": True}),
-            Sample((randn(2, 3, 2),), {"axis": (0, 2)}), Sample((randn(2, 0),), {"axis": (1,)})]
+            Sample((randn(2, 3, 2),), {"axis": (0, 2)}), Sample((randn(2, 0),), {"axis": (1,)}),
+            Sample((randn(),), {"axis": ()}), Sample((randn(1, 3),), {"axis": (0,)})]
 
 
 SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples)
@@ -92,31 +102,45 @@ MEAN = register("Mean", _mean_forward, _mean_vjp, _mean_jvp,
                 lambda: [s for s in _reduction_samples() if 0 not in s.inputs[0].shape])
 
 
+def _extreme_weights(x, output, attrs):
+    """1/k at the k entries that attain the extreme of their slice, 0 elsewhere."""
+    kept = _kept_shape(x._value.shape, attrs.get("axis"))
+    chosen = _math.cast(apply2(_math.EQUAL, x, _array.reshape(output, kept)), x.dtype)
+    counts = apply1(SUM, chosen, {"axis": attrs.get("axis"), "keepdims": True})
+    return chosen, counts
+
+
 def _extreme_vjp(inputs, output, attrs, upstream, needs):
     # Ties share the gradient equally, as TensorFlow's reduce_max/reduce_min.
     x = inputs[0]
-    x_shape = x._value.shape
-    kept = _kept_shape(x_shape, attrs.get("axis"))
-    chosen = _math.cast(apply2(_math.EQUAL, x, _array.reshape(output, kept)), x.dtype)
-    counts = apply1(SUM, chosen, {"axis": attrs.get("axis"), "keepdims": True})
-    share = apply2(_math.DIV, _expand_back(upstream, x_shape, attrs), counts)
+    chosen, counts = _extreme_weights(x, output, attrs)
+    share = apply2(_math.DIV, _expand_back(upstream, x._value.shape, attrs), counts)
     return (apply2(_math.MUL, chosen, share),)
 
 
 def _extreme_jvp(inputs, output, attrs, tangents):
-    x = inputs[0]
-    kept = _kept_shape(x._value.shape, attrs.get("axis"))
-    chosen = _math.cast(apply2(_math.EQUAL, x, _array.reshape(output, kept)), x.dtype)
-    counts = apply1(SUM, chosen, {"axis": attrs.get("axis"), "keepdims": True})
+    chosen, counts = _extreme_weights(inputs[0], output, attrs)
     weights = apply2(_math.DIV, chosen, counts)
     return apply1(SUM, apply2(_math.MUL, weights, tangents[0]), attrs)
 
 
+def _lowest(dtype):
+    return np.iinfo(dtype).min if dtype.kind in "iu" else -np.inf
+
+
+def _highest(dtype):
+    return np.iinfo(dtype).max if dtype.kind in "iu" else np.inf
+
+
 def _max_forward(x, axis=None, keepdims=False):
+    if np.size(x) == 0:
+        return np.max(x, axis=axis, keepdims=keepdims, initial=_lowest(x.dtype))
     return np.max(x, axis=axis, keepdims=keepdims)
 
 
 def _min_forward(x, axis=None, keepdims=False):
+    if np.size(x) == 0:
+        return np.min(x, axis=axis, keepdims=keepdims, initial=_highest(x.dtype))
     return np.min(x, axis=axis, keepdims=keepdims)
 
 
@@ -124,7 +148,10 @@ def _extreme_samples():
     return [Sample((randn(3),), {"axis": None}), Sample((randn(2, 3),), {"axis": (1,)}),
             Sample((np.array([1.0, 3.0, 3.0, 0.0]),), {"axis": None}, second_order=False,
                    note="ties split the gradient"),
-            Sample((randn(2, 3),), {"axis": (0,), "keepdims": True})]
+            Sample((np.array([[1.0, 1.0], [0.0, 2.0]]),), {"axis": (1,)}, second_order=False,
+                   note="ties split the gradient within each slice"),
+            Sample((randn(2, 3),), {"axis": (0,), "keepdims": True}),
+            Sample((randn(2, 3, 2),), {"axis": (0, 2)})]
 
 
 MAX = register("Max", _max_forward, _extreme_vjp, _extreme_jvp, _extreme_samples)
@@ -132,7 +159,7 @@ MIN = register("Min", _min_forward, _extreme_vjp, _extreme_jvp, _extreme_samples
 
 
 def _prod_forward(x, axis=None, keepdims=False):
-    return np.prod(x, axis=axis, keepdims=keepdims)
+    return np.prod(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
 
 
 def _others_product(x, axes):
@@ -171,16 +198,32 @@ PROD = register("Prod", _prod_forward, _prod_vjp, _prod_jvp,
                                 second_order=False,
                                 note="the cumprod rule divides by x, so its own derivative is "
                                      "NaN at a zero (as TensorFlow)"),
+                         Sample((np.array([[2.0, 0.0, 0.0], [1.0, 0.0, 3.0]]),), {"axis": (1,)},
+                                second_order=False, note="two zeros in a slice"),
                          Sample((randn(2, 3, 2),), {"axis": (0, 2), "keepdims": True})])
 
 
+def _tensor(x):
+    return x if isinstance(x, Tensor) else convert_to_tensor(x)
+
+
+_NO_BOOL = {"Sum": "reduce_sum", "Mean": "reduce_mean", "Prod": "reduce_prod",
+            "Max": "reduce_max", "Min": "reduce_min"}
+
+
 def _reduce(op, x, axis, keepdims):
-    x = x if isinstance(x, Tensor) else convert_to_tensor(x)
+    x = x if isinstance(x, Tensor) or hasattr(x, "_read_for_op") else convert_to_tensor(x)
+    kind = x._value.dtype.kind
+    if kind in "bOSU":
+        raise InvalidArgumentError(
+            f"{_NO_BOOL[op.name]} does not take {x.dtype.name} tensors; cast to a number type "
+            "first (e.g. tapegrad.cast(x, tapegrad.int32)), or use reduce_any/reduce_all for "
+            "bool.")
     axes = normalize_axis(axis, x._value.ndim)
     return apply1(op, x, {"axis": axes, "keepdims": bool(keepdims)})
 
 
-def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
     """Sum over ``axis`` (all axes when None).
 
     >>> import tapegrad as tf
@@ -190,33 +233,63 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
     return _reduce(SUM, input_tensor, axis, keepdims)
 
 
-def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
-    """Mean over ``axis`` (integer inputs give an integer mean, as TensorFlow)."""
-    x = input_tensor if isinstance(input_tensor, Tensor) else convert_to_tensor(input_tensor)
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Mean over ``axis`` (integer inputs give an integer mean truncated toward zero, as
+    TensorFlow).
+
+    >>> import tapegrad as tf
+    >>> float(tf.reduce_mean(tf.constant([1.0, 2.0])))
+    1.5
+    """
+    x = input_tensor if isinstance(input_tensor, Tensor) or hasattr(
+        input_tensor, "_read_for_op") else convert_to_tensor(input_tensor)
     if x._value.dtype.kind in "iu":
         axes = normalize_axis(axis, x._value.ndim)
-        total = np.sum(x._value, axis=axes, keepdims=bool(keepdims))
-        from tapegrad._core.tensor import _wrap
-        return _wrap(np.asarray(total // max(_count(x._value.shape, axes), 1),
-                                dtype=x._value.dtype))
+        value = np.asarray(x._value)
+        total = np.sum(value, axis=axes, keepdims=bool(keepdims), dtype=np.int64)
+        n = max(_count(value.shape, axes), 1)
+        return _wrap(np.asarray(np.sign(total) * (np.abs(total) // n), dtype=value.dtype))
     return _reduce(MEAN, x, axis, keepdims)
 
 
-def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
+def reduce_max(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Maximum over ``axis``; tied maxima share the gradient equally (as TensorFlow).
+
+    >>> import tapegrad as tf
+    >>> float(tf.reduce_max(tf.constant([1.0, 3.0, 2.0])))
+    3.0
+    """
     return _reduce(MAX, input_tensor, axis, keepdims)
 
 
-def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
+def reduce_min(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Minimum over ``axis``; tied minima share the gradient equally (as TensorFlow).
+
+    >>> import tapegrad as tf
+    >>> float(tf.reduce_min(tf.constant([1.0, 3.0, 2.0])))
+    1.0
+    """
     return _reduce(MIN, input_tensor, axis, keepdims)
 
 
-def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
+def reduce_prod(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Product over ``axis`` (the gradient at a zero is the product of the others).
+
+    >>> import tapegrad as tf
+    >>> float(tf.reduce_prod(tf.constant([2.0, 3.0, 4.0])))
+    24.0
+    """
     return _reduce(PROD, input_tensor, axis, keepdims)
 
 
-def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
-    """``log(sum(exp(x)))`` computed stably (shifted by the maximum)."""
-    x = input_tensor if isinstance(input_tensor, Tensor) else convert_to_tensor(input_tensor)
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """``log(sum(exp(x)))`` computed stably (shifted by the maximum).
+
+    >>> import tapegrad as tf
+    >>> round(float(tf.reduce_logsumexp(tf.constant([0.0, 0.0]))), 4)
+    0.6931
+    """
+    x = _tensor(input_tensor)
     shift = _math.stop_gradient(reduce_max(x, axis, keepdims=True))
     shift = _array.where(_math.is_finite(shift), shift, _math.zeros_like(shift))
     summed = reduce_sum(_math.exp(x - shift), axis, keepdims=True)
@@ -225,3 +298,295 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
         result = _array.squeeze(result, normalize_axis(axis, x._value.ndim)
                                 if axis is not None else None)
     return result
+
+
+def _floating(x, what: str):
+    x = _tensor(x)
+    if x._value.dtype.kind not in "fc":
+        raise TypeError(f"Input must be either real or complex. Received integer type "
+                        f"{x.dtype.name} ({what}); cast it with tapegrad.cast(x, "
+                        "tapegrad.float32).")
+    return x
+
+
+def reduce_variance(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Variance over ``axis`` (the mean of squared deviations; real for complex input).
+
+    >>> import tapegrad as tf
+    >>> float(tf.math.reduce_variance(tf.constant([1.0, 2.0, 3.0, 4.0])))
+    1.25
+    """
+    x = _floating(input_tensor, "reduce_variance")
+    means = reduce_mean(x, axis, keepdims=True)
+    deviations = x - means
+    if x._value.dtype.kind == "c":
+        squared = _math.real(deviations * _math.conj(deviations))
+    else:
+        squared = _math.square(deviations)
+    return reduce_mean(squared, axis, keepdims)
+
+
+def reduce_std(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Standard deviation over ``axis`` (square root of ``reduce_variance``).
+
+    >>> import tapegrad as tf
+    >>> float(tf.math.reduce_std(tf.constant([1.0, 3.0])))
+    1.0
+    """
+    return _math.sqrt(reduce_variance(input_tensor, axis, keepdims))
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """``sqrt(sum(|x|**2))`` over ``axis`` (the gradient at an all-zero slice is NaN, as
+    TensorFlow).
+
+    >>> import tapegrad as tf
+    >>> float(tf.math.reduce_euclidean_norm(tf.constant([3.0, 4.0])))
+    5.0
+    """
+    x = _tensor(input_tensor)
+    if x._value.dtype.kind in "iu":
+        axes = normalize_axis(axis, x._value.ndim)
+        value = np.asarray(x._value).astype(np.float64)
+        norm_ = np.sqrt(np.sum(value * value, axis=axes, keepdims=bool(keepdims)))
+        return _wrap(np.asarray(norm_).astype(x._value.dtype))
+    return _math.sqrt(reduce_sum(x * _math.conj(x), axis, keepdims))
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Logical or over ``axis``.
+
+    >>> import tapegrad as tf
+    >>> bool(tf.reduce_any(tf.constant([False, True])))
+    True
+    """
+    return _logical(np.any, input_tensor, axis, keepdims, "reduce_any")
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
+    """Logical and over ``axis``.
+
+    >>> import tapegrad as tf
+    >>> bool(tf.reduce_all(tf.constant([False, True])))
+    False
+    """
+    return _logical(np.all, input_tensor, axis, keepdims, "reduce_all")
+
+
+def _logical(function, x, axis, keepdims, what):
+    if not isinstance(x, Tensor) and not hasattr(x, "_read_for_op"):
+        try:
+            x = convert_to_tensor(x, dtype=_dt.bool)
+        except (TypeError, ValueError):
+            x = convert_to_tensor(x)
+    if x._value.dtype != np.bool_:
+        raise TypeError(f"{what} takes a bool tensor, got {x.dtype.name}; compare first "
+                        "(e.g. x > 0) or cast with tapegrad.cast(x, tapegrad.bool).")
+    axes = normalize_axis(axis, x._value.ndim)
+    return _wrap(np.asarray(function(x._value, axis=axes, keepdims=bool(keepdims))))
+
+
+def count_nonzero(input, axis=None, keepdims=None, dtype=_dt.int64, name=None):  # noqa: A002
+    """The number of non-zero entries (non-empty strings) over ``axis``.
+
+    >>> import tapegrad as tf
+    >>> tf.math.count_nonzero([[0, 1], [2, 0]], axis=1).numpy().tolist()
+    [1, 1]
+    """
+    x = _tensor(input)
+    value = np.asarray(x._value)
+    nonzero = (value != "") if value.dtype.kind in "OSU" else (value != 0)
+    axes = normalize_axis(axis, value.ndim)
+    counts = np.sum(nonzero, axis=axes, keepdims=bool(keepdims), dtype=np.int64)
+    return _wrap(np.asarray(counts, dtype=_dt.as_dtype(dtype)._np))
+
+
+# -- arg-extremes ----------------------------------------------------------------------------
+
+def _arg_samples():
+    return [Sample((randn(3, 4),), {"axis": 1, "output_type": np.int64}),
+            Sample((np.array([1.0, 3.0, 3.0]),), {"axis": 0, "output_type": np.int32})]
+
+
+ARGMAX = register("ArgMax", lambda x, axis, output_type: np.argmax(x, axis=axis).astype(
+    output_type), None, None, _arg_samples)
+ARGMIN = register("ArgMin", lambda x, axis, output_type: np.argmin(x, axis=axis).astype(
+    output_type), None, None, _arg_samples)
+
+
+def _arg(op, x, axis, output_type):
+    x = x if isinstance(x, Tensor) or hasattr(x, "_read_for_op") else convert_to_tensor(x)
+    ndim = x._value.ndim
+    axis = 0 if axis is None else axis
+    if isinstance(axis, Tensor):
+        axis = int(axis._value)
+    if not -ndim <= int(axis) < ndim:
+        raise InvalidArgumentError(f"Expected dimension in the range [{-ndim}, {ndim}), but got "
+                                   f"{int(axis)}")
+    out = _dt.as_dtype(output_type)
+    if out.name not in ("int16", "uint16", "int32", "int64"):
+        raise InvalidArgumentError(f"Value for attr 'output_type' of {out.name} is not in the "
+                                   "list of allowed values: int16, uint16, int32, int64.")
+    return apply1(op, x, {"axis": int(axis) % ndim, "output_type": out._np})
+
+
+def argmax(input, axis=None, output_type=_dt.int64, name=None) -> Tensor:  # noqa: A002
+    """Index of the largest entry along ``axis`` (0 when None; ties: the first). No
+    gradient.
+
+    >>> import tapegrad as tf
+    >>> int(tf.argmax(tf.constant([1.0, 3.0, 2.0])))
+    1
+    """
+    return _arg(ARGMAX, input, axis, output_type)
+
+
+def argmin(input, axis=None, output_type=_dt.int64, name=None) -> Tensor:  # noqa: A002
+    """Index of the smallest entry along ``axis`` (0 when None; ties: the first). No
+    gradient.
+
+    >>> import tapegrad as tf
+    >>> int(tf.argmin(tf.constant([1.0, 3.0, 0.5])))
+    2
+    """
+    return _arg(ARGMIN, input, axis, output_type)
+
+
+# -- norms and norm clipping -----------------------------------------------------------------
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
+    """Vector norm (``ord`` 'euclidean', 1, 2, inf or any p > 0) over ``axis``, or matrix norm
+    ('euclidean'/'fro', 1, 2, inf) over a pair of axes. The gradient at the zero vector is NaN,
+    as TensorFlow.
+
+    >>> import tapegrad as tf
+    >>> float(tf.norm(tf.constant([3.0, 4.0])))
+    5.0
+    """
+    x = _tensor(tensor)
+    ndim = x._value.ndim
+    is_matrix = isinstance(axis, (tuple, list)) and len(axis) == 2
+    if is_matrix:
+        axes = tuple(int(a) for a in axis)
+        if axes[0] % max(ndim, 1) == axes[1] % max(ndim, 1):
+            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
+                             f"integers, got {axis}")
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise InvalidArgumentError(f"norm: axis {a} is out of range for a tensor of "
+                                           f"rank {ndim}.")
+        if ord not in ("euclidean", "fro", 1, 2, np.inf):
+            raise ValueError(f"'ord' must be a supported matrix norm in ['euclidean', 'fro', 1, "
+                             f"2, inf], got {ord}")
+    else:
+        if isinstance(axis, (tuple, list)) and len(axis) == 1:
+            axis = axis[0]
+        if isinstance(axis, Tensor):
+            axis = int(axis._value)
+        if not (axis is None or isinstance(axis, (int, np.integer))):
+            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
+                             f"integers, got {axis}")
+        if ord != "euclidean" and (isinstance(ord, str) or not ord > 0):
+            raise ValueError(f"'ord' must be a supported vector norm, got {ord}")
+        axes = None if axis is None else (int(axis),)
+    if ord in ("euclidean", "fro") or (ord == 2 and not is_matrix):
+        result = _math.sqrt(reduce_sum(x * _math.conj(x), axes, keepdims=True))
+    elif ord == 2:
+        from tapegrad.ops.linalg import svd
+        pair = tuple(a % ndim for a in axes)
+        perm = [i for i in range(ndim) if i not in pair] + list(pair)
+        moved = _array.transpose(x, perm)
+        largest = reduce_max(_math.abs(svd(moved, compute_uv=False)), -1, keepdims=True)
+        result = _array.transpose(_array.expand_dims(largest, -1),
+                                  [int(i) for i in np.argsort(perm)])
+    else:
+        result = _math.abs(x)
+        if ord == 1:
+            result = reduce_sum(result, None if axes is None else axes[0], keepdims=True)
+            if is_matrix:
+                result = reduce_max(result, axes[-1], keepdims=True)
+        elif ord == np.inf:
+            if is_matrix:
+                result = reduce_sum(result, axes[1], keepdims=True)
+            result = reduce_max(result, None if axes is None else axes[0], keepdims=True)
+        else:
+            result = _math.pow(reduce_sum(_math.pow(result, ord), axes, keepdims=True),
+                               1.0 / ord)
+    if not keepdims:
+        result = _array.squeeze(result, None if axes is None else list(axes))
+    return result
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """``t`` scaled down so that its L2 norm over ``axes`` is at most ``clip_norm``.
+
+    >>> import tapegrad as tf
+    >>> tf.clip_by_norm(tf.constant([3.0, 4.0]), 1.0).numpy().tolist()
+    [0.6000000238418579, 0.800000011920929]
+    """
+    if isinstance(t, IndexedSlices):
+        return IndexedSlices(clip_by_norm(t.values, clip_norm, axes), t.indices, t.dense_shape)
+    values = t if hasattr(t, "_read_for_op") else _tensor(t)
+    l2sum = reduce_sum(values * values, axes, keepdims=True)
+    positive = l2sum > 0
+    # The two-`where` trick keeps the gradient finite at a zero tensor (as TensorFlow).
+    l2sum_safe = _array.where(positive, l2sum, _math.ones_like(l2sum))
+    l2norm = _array.where(positive, _math.sqrt(l2sum_safe), l2sum)
+    intermediate = values * clip_norm
+    if tuple(intermediate.shape) != tuple(values.shape):
+        raise ValueError(f"Shapes {tuple(values.shape)} and {tuple(intermediate.shape)} are "
+                         "incompatible: clip_norm must be a scalar (or broadcast to t).")
+    return _math.identity(intermediate / _math.maximum(l2norm, clip_norm))
+
+
+def _check_list(t_list):
+    if isinstance(t_list, (Tensor, IndexedSlices, str, bytes)) or hasattr(
+            t_list, "_read_for_op") or not hasattr(t_list, "__iter__"):
+        raise TypeError(f"`t_list` should be a sequence of tensors. Received {type(t_list)}.")
+    return list(t_list)
+
+
+def global_norm(t_list, name=None) -> Tensor:
+    """The L2 norm of all the tensors in ``t_list`` together (None entries are skipped).
+
+    >>> import tapegrad as tf
+    >>> from tapegrad.ops.reduction import global_norm
+    >>> float(global_norm([tf.constant([3.0]), tf.constant([4.0])]))
+    5.0
+    """
+    items = _check_list(t_list)
+    halves = []
+    for t in items:
+        if t is None:
+            continue
+        values = t.values if isinstance(t, IndexedSlices) else t
+        halves.append(reduce_sum(_math.square(values)) / 2.0)
+    if not halves:
+        raise ValueError("global_norm: t_list holds no tensors.")
+    return _math.sqrt(reduce_sum(_array.stack(halves)) * 2.0)
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    """Scale every tensor in ``t_list`` by ``clip_norm / max(global_norm, clip_norm)``; returns
+    ``(clipped_list, global_norm)``. A non-finite global norm makes every entry NaN.
+
+    >>> import tapegrad as tf
+    >>> clipped, total = tf.clip_by_global_norm([tf.constant([3.0]), tf.constant([4.0])], 1.0)
+    >>> float(total), round(float(clipped[1][0]), 4)
+    (5.0, 0.8)
+    """
+    items = _check_list(t_list)
+    use_norm = global_norm(items) if use_norm is None else _tensor(use_norm)
+    one = _wrap(np.asarray(1.0, dtype=use_norm._value.dtype))
+    scale = clip_norm * _math.minimum(1.0 / use_norm, one / clip_norm)
+    scale = scale + (use_norm - use_norm)
+    clipped = []
+    for t in items:
+        if t is None:
+            clipped.append(None)
+        elif isinstance(t, IndexedSlices):
+            clipped.append(IndexedSlices(t.values * _math.cast(scale, t.values.dtype),
+                                         t.indices, t.dense_shape))
+        else:
+            clipped.append(_math.identity(t * _math.cast(scale, t.dtype)))
+    return clipped, use_norm

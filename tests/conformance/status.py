@@ -10,18 +10,6 @@ ISSUE_OPS = "issue 3 (op catalog)"
 ISSUE_TRAINING = "issue 6 (keras optimizers)"
 
 WAITING = {
-    **{name: ISSUE_OPS for name in (
-        "custom_gradient_clip_upstream",
-        "embedding_lookup_indexed_slices", "argmax_none",
-        "no_gradient_registered_raises", "top_k_gradient", "sort_gradient", "relu_at_zero",
-        "relu6_edges", "leaky_relu_at_zero", "elu_at_zero", "clip_by_value_bounds_inclusive",
-        "norm_at_zero_nan", "divide_no_nan_at_zero", "xlogy_at_zero", "sigmoid_tanh_softplus",
-        "softmax_component", "softmax_cross_entropy_logits_and_labels",
-        "sparse_softmax_cross_entropy", "sigmoid_cross_entropy")},
-    **{name: ISSUE_TRAINING for name in (
-        "gather_sgd_apply", "keras_apply_gradients_some_none",
-        "keras_apply_gradients_all_none_raises", "keras_apply_gradients_indexed_slices",
-        "keras_apply_gradients_shape_mismatch_raises")},
 }
 
 _TYPE_ERROR = {"raises": "TypeError"}

@@ -1,0 +1,184 @@
+"""One training step of an MLP 784-256-256-10 (relu), batch 128, float32, mean softmax
+cross-entropy: the forward loss and the gradients of all 6 parameters.
+
+Run by hand: ``python benchmarks/mlp_step.py [--blas-threads N] [--steps N]``.
+
+Rows: a hand-written NumPy forward + backward (the floor: what any NumPy autodiff must pay),
+tapegrad (GradientTape over Variables), PyTorch on CPU with ``torch.set_num_threads(1)`` and
+TensorFlow when importable. NumPy's BLAS (so the floor and tapegrad) runs with
+``--blas-threads`` threads (default 1, to match PyTorch's single thread; needs threadpoolctl).
+Before timing, tapegrad's loss and gradients are checked against the floor's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import pathlib
+import sys
+import timeit
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+BATCH, SIZES = 128, (784, 256, 256, 10)
+
+
+def make_data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    labels = rng.integers(0, SIZES[-1], BATCH)
+    y = np.eye(SIZES[-1], dtype=np.float32)[labels]
+    params = []
+    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+        params.append((rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+                       ).astype(np.float32))
+        params.append((rng.standard_normal(fan_out) * 0.1).astype(np.float32))
+    return x, y, labels, params
+
+
+def numpy_step(params, x, y):
+    """The floor: forward and backward written by hand in NumPy."""
+    w1, b1, w2, b2, w3, b3 = params
+    z1 = x @ w1 + b1
+    h1 = np.maximum(z1, 0)
+    z2 = h1 @ w2 + b2
+    h2 = np.maximum(z2, 0)
+    logits = h2 @ w3 + b3
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    loss = np.mean(np.sum(y * (np.log(total) - shifted), axis=1))
+    d3 = (e / total - y) / np.float32(len(x))
+    g_w3 = h2.T @ d3
+    g_b3 = d3.sum(axis=0)
+    d2 = (d3 @ w3.T) * (z2 > 0)
+    g_w2 = h1.T @ d2
+    g_b2 = d2.sum(axis=0)
+    d1 = (d2 @ w2.T) * (z1 > 0)
+    g_w1 = x.T @ d1
+    g_b1 = d1.sum(axis=0)
+    return loss, [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
+
+
+def tapegrad_step_factory(params, x, y):
+    import tapegrad as tf
+
+    variables = [tf.Variable(p) for p in params]
+    xt, yt = tf.constant(x), tf.constant(y)
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = variables
+        with tf.GradientTape() as tape:
+            h1 = tf.nn.relu(tf.matmul(xt, w1) + b1)
+            h2 = tf.nn.relu(tf.matmul(h1, w2) + b2)
+            logits = tf.matmul(h2, w3) + b3
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=yt,
+                                                                          logits=logits))
+        return loss, tape.gradient(loss, variables)
+
+    return step
+
+
+def torch_step_factory(params, x, labels):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    weights = [torch.tensor(p, requires_grad=True) for p in params]
+    xt = torch.tensor(x)
+    lt = torch.tensor(labels)
+    functional = torch.nn.functional
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = weights
+        h1 = torch.relu(xt @ w1 + b1)
+        h2 = torch.relu(h1 @ w2 + b2)
+        loss = functional.cross_entropy(h2 @ w3 + b3, lt)
+        return loss, torch.autograd.grad(loss, weights)
+
+    return step
+
+
+def tensorflow_step_factory(params, x, y):
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    variables = [tf.Variable(p) for p in params]
+    xt, yt = tf.constant(x), tf.constant(y)
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = variables
+        with tf.GradientTape() as tape:
+            h1 = tf.nn.relu(tf.matmul(xt, w1) + b1)
+            h2 = tf.nn.relu(tf.matmul(h1, w2) + b2)
+            logits = tf.matmul(h2, w3) + b3
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=yt,
+                                                                          logits=logits))
+        return loss, tape.gradient(loss, variables)
+
+    return step
+
+
+def best_of(function, repeat: int, number: int) -> float:
+    """Best mean seconds per call over ``repeat`` runs of ``number`` calls."""
+    function()  # warm up
+    return min(timeit.repeat(function, repeat=repeat, number=number)) / number
+
+
+def blas_limit(threads: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("(threadpoolctl not installed: NumPy's BLAS uses its default thread count)")
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def check(tapegrad_step, params, x, y) -> None:
+    loss, grads = numpy_step(params, x, y)
+    t_loss, t_grads = tapegrad_step()
+    np.testing.assert_allclose(float(t_loss), loss, rtol=1e-5)
+    for name, ours, floor in zip(("W1", "b1", "W2", "b2", "W3", "b3"), t_grads, grads):
+        np.testing.assert_allclose(np.asarray(ours), floor, rtol=1e-4, atol=1e-6,
+                                   err_msg=f"gradient of {name}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blas-threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=20, help="steps per timing run")
+    parser.add_argument("--repeat", type=int, default=7, help="timing runs (best is kept)")
+    args = parser.parse_args(argv)
+
+    x, y, labels, params = make_data()
+    tapegrad_step = tapegrad_step_factory(params, x, y)
+    rows = []
+    with blas_limit(args.blas_threads):
+        check(tapegrad_step, params, x, y)
+        floor = best_of(lambda: numpy_step(params, x, y), args.repeat, args.steps)
+        rows.append(("NumPy by hand (floor)", floor))
+        rows.append(("tapegrad", best_of(tapegrad_step, args.repeat, args.steps)))
+        for name, factory, data in (
+                ("PyTorch CPU, 1 thread", torch_step_factory, labels),
+                ("TensorFlow", tensorflow_step_factory, y)):
+            step = factory(params, x, data)
+            if step is None:
+                print(f"{name}: not installed")
+                continue
+            rows.append((name, best_of(step, args.repeat, args.steps)))
+
+    print(f"\nMLP {'-'.join(map(str, SIZES))} relu, batch {BATCH}, float32: forward + "
+          f"gradients of 6 parameters (BLAS threads: {args.blas_threads})")
+    print(f"{'':26s}{'ms/step':>10s}{'/ floor':>10s}{'tapegrad /':>12s}")
+    tapegrad_time = dict(rows)["tapegrad"]
+    for name, seconds in rows:
+        print(f"{name:26s}{seconds * 1e3:10.3f}{seconds / floor:10.2f}"
+              f"{tapegrad_time / seconds:12.2f}")
+
+
+if __name__ == "__main__":
+    main()

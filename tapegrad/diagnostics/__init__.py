@@ -1,0 +1,1 @@
+"""Diagnostics beyond TensorFlow: explained gradients, NaN origins, graph drawing, memory use."""

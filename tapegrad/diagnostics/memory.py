@@ -1,0 +1,69 @@
+"""Memory accounting for a tape: recorded ops and the bytes their saved arrays hold."""
+
+from __future__ import annotations
+
+import logging
+
+from tapegrad._core.tensor import Tensor
+from tapegrad._core.variable import Variable
+
+_logger = logging.getLogger("tapegrad")
+
+#: A persistent tape dropped while holding more than this many bytes logs a warning
+#: (None turns the warning off).
+warn_persistent_tape_bytes: int | None = 256 * 2 ** 20
+
+
+def _arrays_of(value):
+    if isinstance(value, Tensor):
+        yield value._value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _arrays_of(item)
+
+
+def tape_stats(tape) -> dict:
+    """Counts and bytes held by ``tape`` (zero after gradient() on a non-persistent tape).
+
+    Keys: ``ops`` (recorded calls that still hold values), ``saved_bytes`` (distinct arrays the
+    calls keep alive), ``watched_bytes`` (watched tensors and variables), ``per_op`` (op name ->
+    {"count", "bytes"}).
+    """
+    recording = tape._recording
+    result = {"ops": 0, "saved_bytes": 0, "watched_bytes": 0, "per_op": {}}
+    if recording is None or recording.freed:
+        return result
+    seen = set()
+    for call in recording.calls:
+        if call is None or len(call) != 4:
+            continue
+        op, inputs, output, _ = call
+        entry = result["per_op"].setdefault(op.name, {"count": 0, "bytes": 0})
+        entry["count"] += 1
+        result["ops"] += 1
+        for value in (*inputs, output):
+            for array in _arrays_of(value):
+                if id(array) in seen:
+                    continue
+                seen.add(id(array))
+                size = getattr(array, "nbytes", 0)
+                entry["bytes"] += size
+                result["saved_bytes"] += size
+    for key, value in recording.tracked.items():
+        if key in recording.watched or key in recording.watched_tensors:
+            array = value._value if isinstance(value, (Tensor, Variable)) else None
+            if array is not None:
+                result["watched_bytes"] += getattr(array, "nbytes", 0)
+    return result
+
+
+def warn_if_large(recording) -> None:
+    """Called when a persistent tape is collected: warn if it still held many bytes."""
+    if warn_persistent_tape_bytes is None or recording is None or recording.freed:
+        return
+    held = recording.nbytes()
+    if held > warn_persistent_tape_bytes:
+        _logger.warning("A persistent GradientTape was dropped while holding %.1f MB of saved "
+                        "values; call tape.reset() or `del tape` once you are done with it "
+                        "(tapegrad.diagnostics.memory.warn_persistent_tape_bytes sets the "
+                        "threshold).", held / 2 ** 20)
