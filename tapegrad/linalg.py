@@ -1,6 +1,10 @@
 """``tapegrad.linalg``: linear algebra under TensorFlow's ``tf.linalg`` names."""
 
-from tapegrad.ops.array import eye  # noqa: F401
+from tapegrad.ops.array import (
+    einsum,
+    eye,  # noqa: F401
+    tensordot,
+)
 from tapegrad.ops.linalg import (  # noqa: F401
     adjoint,
     band_part,
@@ -28,3 +32,4 @@ from tapegrad.ops.linalg import (  # noqa: F401
     triangular_solve,
 )
 from tapegrad.ops.nn import l2_normalize  # noqa: F401
+from tapegrad.ops.reduction import global_norm, norm

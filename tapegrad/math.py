@@ -79,6 +79,7 @@ from tapegrad.ops.math import (  # noqa: F401
     xlogy,
     zeta,
 )
+from tapegrad.ops.nn import l2_normalize, log_softmax, softmax
 from tapegrad.ops.reduction import (  # noqa: F401
     argmax,
     argmin,

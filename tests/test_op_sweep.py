@@ -30,6 +30,8 @@ def test_every_op_declares_samples_and_rules(name):
     op = REGISTRY[name]
     if name in COVERED_ELSEWHERE:
         return
+    if not _samples(op) and getattr(op, "sample_note", None):
+        pytest.skip(op.sample_note)  # e.g. an optional dependency is missing
     assert _samples(op), f"op {name} declares no samples for the gradient checker"
     if op.differentiable:
         assert op.jvp is not None, f"op {name} has a reverse rule but no forward rule"

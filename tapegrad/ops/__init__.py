@@ -8,3 +8,4 @@ from tapegrad.ops import (  # noqa: F401
     operators,
     reduction,
 )
+from tapegrad.ops import numpy_interop  # noqa: E402,F401  (after the ops it maps)
