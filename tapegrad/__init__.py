@@ -42,6 +42,7 @@ from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tape import GradientTape, UnconnectedGradients, get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
 from tapegrad._core.variable import Variable
+from tapegrad.module import Module, name_scope
 from tapegrad.ops.array import (
     argsort,
     boolean_mask,

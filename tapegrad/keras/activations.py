@@ -1,0 +1,119 @@
+"""Activation functions by Keras name (``tf.keras.activations``), built on ``tapegrad.nn``."""
+
+from __future__ import annotations
+
+__all__ = ["get", "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "gelu", "softplus",
+           "swish", "silu", "leaky_relu", "relu6", "selu", "log_softmax", "serialize"]
+
+
+def _nn(name: str):
+    import tapegrad
+    function = getattr(tapegrad.nn, name, None)
+    if function is None:
+        raise NotImplementedError(f"tapegrad.nn.{name} is not available yet (it comes with the "
+                                  "op catalog).")
+    return function
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """``max(x, 0)`` (Keras' options: a negative slope, a cap and a threshold).
+
+    >>> import tapegrad as tf
+    >>> tf.keras.activations.relu(tf.constant([-1.0, 2.0])).numpy().tolist()
+    [0.0, 2.0]
+    """
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return _nn("relu")(x)
+    import tapegrad as tf
+    x = tf.convert_to_tensor(x)
+    if threshold != 0.0:
+        out = tf.where(x > threshold, x, tf.zeros_like(x))
+        negative = tf.where(x > threshold, tf.zeros_like(x), (x - threshold) * negative_slope)
+    else:
+        out = _nn("relu")(x)
+        negative = _nn("relu")(-x) * (-negative_slope) if negative_slope else None
+    if max_value is not None:
+        out = tf.minimum(out, max_value)
+    if negative_slope and negative is not None:
+        out = out + negative
+    return out
+
+
+def linear(x):
+    return x
+
+
+def sigmoid(x):
+    return _nn("sigmoid")(x)
+
+
+def tanh(x):
+    return _nn("tanh")(x)
+
+
+def softmax(x, axis=-1):
+    return _nn("softmax")(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return _nn("log_softmax")(x, axis=axis)
+
+
+def elu(x, alpha=1.0):
+    out = _nn("elu")(x)
+    if alpha != 1.0:
+        import tapegrad as tf
+        out = tf.where(x > 0, out, out * alpha)
+    return out
+
+
+def selu(x):
+    return _nn("selu")(x)
+
+
+def gelu(x, approximate=False):
+    return _nn("gelu")(x, approximate=approximate)
+
+
+def softplus(x):
+    import tapegrad as tf
+    function = getattr(tf.nn, "softplus", None) or getattr(tf.math, "softplus", None)
+    if function is None:
+        raise NotImplementedError("tapegrad.nn.softplus is not available yet.")
+    return function(x)
+
+
+def silu(x):
+    return _nn("silu")(x)
+
+
+swish = silu
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return _nn("leaky_relu")(x, alpha=negative_slope)
+
+
+def relu6(x):
+    return _nn("relu6")(x)
+
+
+_BY_NAME = {f.__name__: f for f in (relu, linear, sigmoid, tanh, softmax, log_softmax, elu,
+                                     selu, gelu, softplus, silu, leaky_relu, relu6)}
+_BY_NAME["swish"] = silu
+
+
+def get(identifier):
+    """An activation function from its name (``"relu"``), a callable, or None (linear)."""
+    if identifier is None:
+        return linear
+    if callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]
+    raise ValueError(f"Could not interpret activation function identifier: {identifier!r}; "
+                     f"known names: {sorted(_BY_NAME)}.")
+
+
+def serialize(activation) -> str:
+    return getattr(activation, "__name__", str(activation))

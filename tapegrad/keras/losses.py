@@ -1,0 +1,346 @@
+"""Losses (``tf.keras.losses``): classes with Keras 3's reductions, and functional forms.
+
+Functional forms (``mean_squared_error(y_true, y_pred)``) return one value per example (the
+mean over the last axis); the classes reduce those with ``reduction``:
+``"sum_over_batch_size"`` (default: sum / number of values), ``"sum"``, or ``None``/``"none"``.
+
+>>> import tapegrad as tf
+>>> mse = tf.keras.losses.MeanSquaredError()
+>>> float(mse([[0.0, 1.0]], [[1.0, 1.0]]))
+0.5
+"""
+
+from __future__ import annotations
+
+from tapegrad._core import dtypes as _dt
+from tapegrad._core.backend import np
+from tapegrad._core.tensor import Tensor, _wrap, convert_to_tensor
+
+__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Huber",
+           "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
+           "categorical_crossentropy", "sparse_categorical_crossentropy", "huber", "mse", "mae",
+           "MSE", "MAE", "get"]
+
+EPSILON = 1e-7
+
+
+def _tf():
+    import tapegrad
+    return tapegrad
+
+
+def _float(x, dtype=None) -> Tensor:
+    tf = _tf()
+    if not isinstance(x, Tensor):
+        x = convert_to_tensor(x)
+    if dtype is not None and x.dtype != dtype:
+        x = tf.cast(x, dtype)
+    elif dtype is None and x._value.dtype.kind not in "fc":
+        x = tf.cast(x, _dt.float32)
+    return x
+
+
+def _pair(y_true, y_pred):
+    y_pred = _float(y_pred)
+    y_true = _float(y_true, y_pred.dtype)
+    return _squeeze_or_expand(y_true, y_pred)
+
+
+def _squeeze_or_expand(y_true, y_pred):
+    """Keras' rank fix-up: drop or add a trailing size-1 axis when ranks differ by one."""
+    tf = _tf()
+    t_rank, p_rank = len(y_true.shape), len(y_pred.shape)
+    if t_rank == p_rank + 1 and y_true.shape[-1] == 1:
+        y_true = tf.squeeze(y_true, axis=-1)
+    elif p_rank == t_rank + 1 and y_pred.shape[-1] == 1:
+        y_pred = tf.squeeze(y_pred, axis=-1)
+    return y_true, y_pred
+
+
+def _clip(x, low, high):
+    tf = _tf()
+    clip = getattr(tf, "clip_by_value", None)
+    if clip is not None:
+        return clip(x, low, high)
+    return tf.minimum(tf.maximum(x, low), high)
+
+
+# -- functional forms ---------------------------------------------------------------------------
+
+def mean_squared_error(y_true, y_pred):
+    """``mean((y_true - y_pred) ** 2, axis=-1)``.
+
+    >>> import tapegrad as tf
+    >>> tf.keras.losses.mean_squared_error([[1.0, 2.0]], [[1.0, 4.0]]).numpy().tolist()
+    [2.0]
+    """
+    tf = _tf()
+    y_true, y_pred = _pair(y_true, y_pred)
+    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """``mean(|y_true - y_pred|, axis=-1)``."""
+    tf = _tf()
+    y_true, y_pred = _pair(y_true, y_pred)
+    return tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Quadratic for errors up to ``delta``, linear beyond, averaged over the last axis."""
+    tf = _tf()
+    y_true, y_pred = _pair(y_true, y_pred)
+    error = y_pred - y_true
+    abs_error = tf.abs(error)
+    half = 0.5
+    quadratic = half * tf.square(error)
+    linear = delta * abs_error - half * delta * delta
+    return tf.reduce_mean(tf.where(abs_error <= delta, quadratic, linear), axis=-1)
+
+
+def _smooth_binary(y_true, label_smoothing):
+    if label_smoothing:
+        return y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    return y_true
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary cross-entropy averaged over ``axis`` (probabilities clipped to [1e-7, 1-1e-7]
+    unless ``from_logits``)."""
+    tf = _tf()
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true = _smooth_binary(y_true, label_smoothing)
+    if from_logits:
+        fused = getattr(tf.nn, "sigmoid_cross_entropy_with_logits", None)
+        if fused is not None:
+            values = fused(labels=y_true, logits=y_pred)
+        else:  # max(x, 0) - x * z + log(1 + exp(-|x|)), TF's stable form
+            zeros = tf.zeros_like(y_pred)
+            values = tf.where(y_pred >= zeros, y_pred, zeros) - y_pred * y_true + \
+                tf.log(1.0 + tf.exp(-tf.abs(y_pred)))
+    else:
+        output = _clip(y_pred, EPSILON, 1.0 - EPSILON)
+        values = -(y_true * tf.log(output) + (1.0 - y_true) * tf.log(1.0 - output))
+    return tf.reduce_mean(values, axis=axis)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Cross-entropy between one-hot (or soft) labels and predicted probabilities/logits."""
+    tf = _tf()
+    y_pred = _float(y_pred)
+    y_true = _float(y_true, y_pred.dtype)
+    if len(y_true.shape) != len(y_pred.shape) or tuple(y_true.shape) != tuple(y_pred.shape):
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
+                         f"target.shape={tuple(y_true.shape)}, "
+                         f"output.shape={tuple(y_pred.shape)}")
+    if label_smoothing:
+        classes = y_pred.shape[axis]
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
+    if from_logits:
+        fused = getattr(tf.nn, "softmax_cross_entropy_with_logits", None)
+        if fused is not None:
+            return fused(labels=y_true, logits=y_pred, axis=axis)
+        return tf.reduce_logsumexp(y_pred, axis=axis) - tf.reduce_sum(y_true * y_pred,
+                                                                      axis=axis)
+    output = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
+    output = _clip(output, EPSILON, 1.0 - EPSILON)
+    return -tf.reduce_sum(y_true * tf.log(output), axis=axis)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
+                                    axis=-1):
+    """Cross-entropy between integer class labels and predicted probabilities/logits."""
+    tf = _tf()
+    y_pred = _float(y_pred)
+    labels = np.asarray(y_true._value if isinstance(y_true, Tensor)
+                        else convert_to_tensor(y_true)._value)
+    if labels.ndim == len(y_pred.shape) and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if labels.shape != tuple(y_pred.shape)[:-1]:
+        raise ValueError("Arguments `target` and `output` must have the same shape up until "
+                         f"the last dimension: target.shape={labels.shape}, "
+                         f"output.shape={tuple(y_pred.shape)}")
+    labels = labels.astype(np.int64)
+    classes = y_pred.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        from tapegrad._core.errors import InvalidArgumentError
+        raise InvalidArgumentError(f"Received a label value of {int(labels.max())} which is "
+                                   f"outside the valid range of [0, {classes}).")
+    logits = y_pred if from_logits else tf.log(_clip(y_pred, EPSILON, 1.0 - EPSILON))
+    fused = getattr(tf.nn, "sparse_softmax_cross_entropy_with_logits", None)
+    if fused is not None:
+        values = fused(labels=_wrap(labels), logits=logits)
+    else:
+        one_hot = _wrap((labels[..., None] == np.arange(classes)).astype(logits._value.dtype))
+        values = tf.reduce_logsumexp(logits, axis=-1) - tf.reduce_sum(one_hot * logits, axis=-1)
+    if ignore_class is not None:
+        keep = _wrap((labels != ignore_class).astype(y_pred._value.dtype))
+        values = values * keep
+    return values
+
+
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+
+
+# -- classes ----------------------------------------------------------------------------------
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
+
+
+class Loss:
+    """Base class: ``loss(y_true, y_pred, sample_weight=None)`` -> the reduced loss."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"Invalid value for argument `reduction`. Expected one of "
+                             f"{set(_REDUCTIONS)}. Received: reduction={reduction}")
+        self.name = name or type(self).__name__
+        self.reduction = reduction
+        self.dtype = dtype
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values = self.call(y_true, y_pred)
+        return _reduce(values, sample_weight, self.reduction)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+def _reduce(values, sample_weight, reduction):
+    tf = _tf()
+    if sample_weight is not None:
+        weight = _float(sample_weight, values.dtype)
+        while len(weight.shape) > len(values.shape) and weight.shape[-1] == 1:
+            weight = tf.squeeze(weight, axis=-1)
+        values = values * weight
+    if reduction is None or reduction == "none" or tuple(values.shape) in ((), (0,)):
+        return values
+    total = tf.reduce_sum(values)
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = tf.reduce_sum(_float(sample_weight, values.dtype))
+    else:
+        divisor = float(np.prod(values.shape))
+    if isinstance(divisor, float) and divisor == 0:
+        return total * 0.0
+    return total / divisor
+
+
+class _Wrapper(Loss):
+    _fn = None
+    _default_name = ""
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name=name or self._default_name, reduction=reduction, dtype=dtype)
+        self._kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return type(self)._fn(y_true, y_pred, **self._kwargs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **self._kwargs}
+
+
+class MeanSquaredError(_Wrapper):
+    """Mean of squared errors."""
+
+    _fn = staticmethod(mean_squared_error)
+    _default_name = "mean_squared_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(_Wrapper):
+    """Mean of absolute errors."""
+
+    _fn = staticmethod(mean_absolute_error)
+    _default_name = "mean_absolute_error"
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class Huber(_Wrapper):
+    """Huber loss with threshold ``delta`` (1.0)."""
+
+    _fn = staticmethod(huber)
+    _default_name = "huber_loss"
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
+                 dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, delta=delta)
+
+
+class BinaryCrossentropy(_Wrapper):
+    """Binary cross-entropy (``from_logits`` for raw scores).
+
+    >>> import tapegrad as tf
+    >>> bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+    >>> round(float(bce([[1.0]], [[0.0]])), 5)
+    0.69315
+    """
+
+    _fn = staticmethod(binary_crossentropy)
+    _default_name = "binary_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+
+
+class CategoricalCrossentropy(_Wrapper):
+    """Cross-entropy with one-hot labels (``from_logits`` for raw scores)."""
+
+    _fn = staticmethod(categorical_crossentropy)
+    _default_name = "categorical_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+
+
+class SparseCategoricalCrossentropy(_Wrapper):
+    """Cross-entropy with integer labels (``from_logits`` for raw scores).
+
+    >>> import tapegrad as tf
+    >>> loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    >>> round(float(loss([0, 1], [[0.0, 0.0], [0.0, 0.0]])), 5)
+    0.69315
+    """
+
+    _fn = staticmethod(sparse_categorical_crossentropy)
+    _default_name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, from_logits=from_logits,
+                         ignore_class=ignore_class)
+
+
+_BY_NAME = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+            "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+            "huber": Huber, "binary_crossentropy": BinaryCrossentropy,
+            "categorical_crossentropy": CategoricalCrossentropy,
+            "sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
+
+
+def get(identifier):
+    """A loss from its name (``"mse"``), a Loss instance or a callable."""
+    if isinstance(identifier, Loss) or callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]()
+    raise ValueError(f"Could not interpret loss identifier: {identifier!r}.")

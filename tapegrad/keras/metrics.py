@@ -1,0 +1,189 @@
+"""Streaming metrics (``tf.keras.metrics``): ``update_state`` / ``result`` / ``reset_state``.
+
+State is kept in float32 ``total``/``count`` variables, as Keras.
+
+>>> import tapegrad as tf
+>>> acc = tf.keras.metrics.SparseCategoricalAccuracy()
+>>> acc.update_state([0, 1], [[0.9, 0.1], [0.8, 0.2]])
+>>> float(acc.result())
+0.5
+"""
+
+from __future__ import annotations
+
+from tapegrad._core.backend import np
+from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.variable import Variable
+
+__all__ = ["Metric", "Mean", "Sum", "Accuracy", "SparseCategoricalAccuracy",
+           "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanMetricWrapper"]
+
+
+def _array(x):
+    if isinstance(x, (Tensor, Variable)):
+        return np.asarray(_to_array(x))
+    return np.asarray(x)
+
+
+class Metric:
+    """Base class of metrics."""
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or type(self).__name__.lower()
+        self.dtype = dtype or "float32"
+        self._variables: list = []
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, name=None) -> Variable:
+        value = np.zeros(shape, dtype=np.float32)
+        var = Variable(value, trainable=False, name=f"{self.name}/{name}")
+        self._variables.append(var)
+        return var
+
+    add_weight = add_variable
+
+    @property
+    def variables(self) -> list:
+        return list(self._variables)
+
+    def reset_state(self) -> None:
+        """Forget every update."""
+        for var in self._variables:
+            var.assign(np.zeros(var._value.shape, dtype=var._value.dtype))
+
+    reset_states = reset_state
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Mean(Metric):
+    """The (weighted) mean of every value seen.
+
+    >>> import tapegrad as tf
+    >>> m = tf.keras.metrics.Mean()
+    >>> m.update_state([1.0, 3.0]); m.update_state(5.0)
+    >>> float(m.result())
+    3.0
+    """
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(name="total")
+        self.count = self.add_variable(name="count")
+
+    def update_state(self, values, sample_weight=None) -> None:
+        values = _array(values).astype(np.float32)
+        if sample_weight is None:
+            total, count = values.sum(), values.size
+        else:
+            weight = np.broadcast_to(_array(sample_weight).astype(np.float32), values.shape)
+            total, count = (values * weight).sum(), weight.sum()
+        self.total._apply_update(np.asarray(self.total._value + np.float32(total),
+                                            dtype=np.float32))
+        self.count._apply_update(np.asarray(self.count._value + np.float32(count),
+                                            dtype=np.float32))
+
+    def result(self) -> Tensor:
+        count = self.count._value
+        return _wrap(np.asarray(self.total._value / count if count else 0.0, dtype=np.float32))
+
+
+class Sum(Metric):
+    """The (weighted) sum of every value seen."""
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(name="total")
+
+    def update_state(self, values, sample_weight=None) -> None:
+        values = _array(values).astype(np.float32)
+        if sample_weight is not None:
+            values = values * _array(sample_weight).astype(np.float32)
+        self.total._apply_update(np.asarray(self.total._value + values.sum(), dtype=np.float32))
+
+    def result(self) -> Tensor:
+        return _wrap(np.array(self.total._value))
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of ``fn(y_true, y_pred)`` over every example seen."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "metric"), dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        super().update_state(values, sample_weight)
+
+
+def accuracy(y_true, y_pred):
+    """1.0 where ``y_true == y_pred`` else 0.0."""
+    y_true, y_pred = _array(y_true), _array(y_pred)
+    return (y_true == y_pred.astype(y_true.dtype) if y_true.dtype.kind in "iub"
+            else y_true == y_pred).astype(np.float32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1.0 where the integer label equals the arg-max of the prediction."""
+    y_true, y_pred = _array(y_true), _array(y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1:] == (1,):
+        y_true = y_true[..., 0]
+    return (np.argmax(y_pred, axis=-1) == y_true.astype(np.int64)).astype(np.float32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1.0 where the arg-max of the one-hot label equals the arg-max of the prediction."""
+    y_true, y_pred = _array(y_true), _array(y_pred)
+    return (np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)).astype(np.float32)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    y_true, y_pred = _array(y_true), _array(y_pred)
+    return np.mean(((y_pred > threshold).astype(np.float32) == y_true.astype(np.float32))
+                   .astype(np.float32), axis=-1)
+
+
+class Accuracy(MeanMetricWrapper):
+    """How often predictions equal labels."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often the arg-max prediction equals the integer label."""
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often the arg-max prediction equals the arg-max of the one-hot label."""
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often ``prediction > threshold`` matches the binary label."""
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(lambda t, p: np.mean(np.square(_array(t) - _array(p)), axis=-1),
+                         name=name, dtype=dtype)
