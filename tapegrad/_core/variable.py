@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 
 from tapegrad._core import dtypes as _dt
@@ -45,6 +46,9 @@ class Variable:
         self._trainable = bool(trainable)
         self._uid = next_uid()
         base = name if name is not None else "Variable"
+        scopes = sys.modules.get("tapegrad.module")
+        if scopes is not None:  # inside Module.name_scope / tapegrad.name_scope
+            base = scopes.current_name_scope() + base
         self._name = base if base.endswith(":0") else base + ":0"
         self._shape = TensorShape(self._value.shape)
 
