@@ -15,7 +15,7 @@ from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _to_array, _wrap, apply, apply1, convert_to_tensor
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import randn, shape_of, sum_tangents, unbroadcast
+from tapegrad.ops._util import batch_shape, randn, shape_of, sum_tangents, unbroadcast
 
 # This module defines a public `range` (tf.range); internal code uses the builtin by this name.
 _range = builtins.range
@@ -94,10 +94,16 @@ def _reshape_forward(x, shape):
             "dimension).") from None
 
 
+def _batched_perm(upstream, perm: tuple) -> tuple:
+    """``perm`` for an upstream that may carry leading batch axes (vectorised jacobian)."""
+    lead = len(batch_shape(upstream))
+    return tuple(_range(lead)) + tuple(p + lead for p in perm) if lead else perm
+
+
 RESHAPE = register(
     "Reshape", _reshape_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        apply1(RESHAPE, upstream, {"shape": inputs[0]._value.shape}),),
+        apply1(RESHAPE, upstream, {"shape": batch_shape(upstream) + inputs[0]._value.shape}),),
     lambda inputs, output, attrs, tangents: apply1(RESHAPE, tangents[0],
                                                    {"shape": output._value.shape}),
     lambda: [Sample((randn(2, 3),), {"shape": (3, 2)}), Sample((randn(6),), {"shape": (2, -1)}),
@@ -125,7 +131,8 @@ def _transpose_forward(x, perm):
 TRANSPOSE = register(
     "Transpose", _transpose_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        apply1(TRANSPOSE, upstream, {"perm": tuple(int(i) for i in np.argsort(attrs["perm"]))}),),
+        apply1(TRANSPOSE, upstream, {"perm": _batched_perm(
+            upstream, tuple(int(i) for i in np.argsort(attrs["perm"])))}),),
     lambda inputs, output, attrs, tangents: apply1(TRANSPOSE, tangents[0], attrs),
     lambda: [Sample((randn(2, 3),), {"perm": (1, 0)}),
              Sample((randn(2, 3, 4),), {"perm": (2, 0, 1)})])
@@ -1968,3 +1975,7 @@ hooks.concat_rows = _concat_rows
 hooks.zeros_like = _math.zeros_like
 hooks.ones_like = _math.ones_like
 hooks.add = _math.add
+
+# Reverse rules that accept cotangents with leading batch axes (vectorised jacobian).
+for _op in (RESHAPE, TRANSPOSE, BROADCAST_TO, SELECT):
+    _op.batchable = True

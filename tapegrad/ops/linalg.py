@@ -15,7 +15,7 @@ from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, convert_to_tensor
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import randn, shape_of, sum_tangents, unbroadcast
+from tapegrad.ops._util import randn, shape_of, sum_tangents, unbroadcast, unbroadcast_raw
 
 
 def _tensor(x):
@@ -48,6 +48,15 @@ def adjoint(matrix, name=None):
 
 def _matmul_forward(a, b):
     try:
+        if a.ndim > 2 and b.ndim == 2 and a.shape[-1] == b.shape[0]:
+            # A stack times one matrix is one GEMM on the stacked rows (NumPy would loop).
+            return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
+        if a.ndim == 2 and b.ndim > 2 and a.shape[-1] == b.shape[-2]:
+            # One matrix times a stack: a @ [b_1 ... b_k] side by side, one GEMM.
+            rank = b.ndim
+            stacked = b.transpose((rank - 2, *range(rank - 2), rank - 1)).reshape(b.shape[-2], -1)
+            product = np.matmul(a, stacked).reshape((a.shape[0],) + b.shape[:-2] + b.shape[-1:])
+            return product.transpose((*range(1, rank - 1), 0, rank - 1))
         return np.matmul(a, b)
     except ValueError:
         raise InvalidArgumentError(
@@ -56,14 +65,31 @@ def _matmul_forward(a, b):
             "b.") from None
 
 
+def _swap_last(x):
+    """Adjoint of the last two axes, straight to the Transpose op (hot path of the rule)."""
+    value = x._value
+    rank = value.ndim
+    swapped = apply1(_array.TRANSPOSE, x, {"perm": (*range(rank - 2), rank - 1, rank - 2)})
+    return swapped if value.dtype.kind != "c" else apply1(_math.CONJ, swapped)
+
+
 def _matmul_vjp(inputs, output, attrs, upstream, needs):
     a, b = inputs
     grad_a = grad_b = None
     if needs[0]:
-        grad_a = unbroadcast(apply2(MATMUL, upstream, adjoint(b)), shape_of(a))
+        grad_a = unbroadcast(apply2(MATMUL, upstream, _swap_last(b)), a._value.shape)
     if needs[1]:
-        grad_b = unbroadcast(apply2(MATMUL, adjoint(a), upstream), shape_of(b))
+        grad_b = unbroadcast(apply2(MATMUL, _swap_last(a), upstream), b._value.shape)
     return grad_a, grad_b
+
+
+def _matmul_vjp_raw(inputs, output, attrs, upstream, needs):
+    a, b = inputs[0]._value, inputs[1]._value
+    complex_ = output._value.dtype.kind == "c"
+    a_adjoint = np.conj(np.swapaxes(a, -1, -2)) if complex_ else np.swapaxes(a, -1, -2)
+    b_adjoint = np.conj(np.swapaxes(b, -1, -2)) if complex_ else np.swapaxes(b, -1, -2)
+    return (unbroadcast_raw(_matmul_forward(upstream, b_adjoint), a.shape) if needs[0] else None,
+            unbroadcast_raw(_matmul_forward(a_adjoint, upstream), b.shape) if needs[1] else None)
 
 
 def _matmul_jvp(inputs, output, attrs, tangents):
@@ -1243,3 +1269,7 @@ def expm(input, name=None):  # noqa: A002
     2.71828
     """
     return apply1(EXPM, input)
+
+# The matmul rule broadcasts over leading batch axes (vectorised jacobian).
+MATMUL.batchable = True
+MATMUL.vjp_raw = _matmul_vjp_raw

@@ -106,7 +106,9 @@ def _unary(name: str, forward, derivative, samples, guarded: bool = False):
         def jvp(inputs, output, attrs, tangents):
             return apply2(MUL, tangents[0], derivative(inputs[0], output))
 
-    return register(name, forward, vjp, jvp, samples)
+    op = register(name, forward, vjp, jvp, samples)
+    op.batchable = True  # elementwise: batched cotangents broadcast through the rule
+    return op
 
 
 def _raw_unary(op, derivative):
@@ -1937,3 +1939,8 @@ def is_inf(x, name=None) -> Tensor:
     [False, True]
     """
     return apply1(IS_INF, x)
+
+# Reverse rules that accept cotangents with leading batch axes (vectorised jacobian): they are
+# elementwise and undo broadcasting with the batch-aware `unbroadcast`.
+for _op in (ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, CAST, IDENTITY):
+    _op.batchable = True

@@ -1623,3 +1623,7 @@ def avg_pool(input, ksize, strides, padding, data_format=None, name=None) -> Ten
     [1, 2, 2, 1]
     """
     return _pool_nd(AVG_POOL, input, ksize, strides, padding, data_format, "avg_pool")
+
+# Elementwise activations: their rules broadcast over leading batch axes (vectorised jacobian).
+for _op in (RELU,):
+    _op.batchable = True

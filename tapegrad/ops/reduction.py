@@ -12,7 +12,7 @@ from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import randn
+from tapegrad.ops._util import batch_shape, randn
 
 
 def normalize_axis(axis, ndim: int):
@@ -43,8 +43,9 @@ def _kept_shape(shape: tuple, axes) -> tuple:
 
 
 def _expand_back(upstream, x_shape, attrs):
-    """Upstream of a reduction, reshaped with the reduced axes kept (ready to broadcast)."""
-    kept = _kept_shape(x_shape, attrs.get("axis"))
+    """Upstream of a reduction, reshaped with the reduced axes kept (ready to broadcast); leading
+    batch axes of a vectorised jacobian are kept in front."""
+    kept = batch_shape(upstream) + _kept_shape(x_shape, attrs.get("axis"))
     if upstream._value.shape != kept:
         upstream = _array.reshape(upstream, kept)
     return upstream
@@ -60,7 +61,8 @@ def _sum_forward(x, axis=None, keepdims=False):
 
 def _sum_vjp(inputs, output, attrs, upstream, needs):
     x_shape = inputs[0]._value.shape
-    return (_array.broadcast_to(_expand_back(upstream, x_shape, attrs), x_shape),)
+    return (_array.broadcast_to(_expand_back(upstream, x_shape, attrs),
+                                batch_shape(upstream) + x_shape),)
 
 
 def _sum_jvp(inputs, output, attrs, tangents):
@@ -91,7 +93,8 @@ def _mean_vjp(inputs, output, attrs, upstream, needs):
     x_shape = inputs[0]._value.shape
     n = _count(x_shape, attrs.get("axis"))
     scaled = apply2(_math.DIV, upstream, float(max(n, 1)))
-    return (_array.broadcast_to(_expand_back(scaled, x_shape, attrs), x_shape),)
+    return (_array.broadcast_to(_expand_back(scaled, x_shape, attrs),
+                                batch_shape(upstream) + x_shape),)
 
 
 def _mean_jvp(inputs, output, attrs, tangents):
@@ -590,3 +593,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
         else:
             clipped.append(_math.identity(t * _math.cast(scale, t.dtype)))
     return clipped, use_norm
+
+# Reverse rules that accept cotangents with leading batch axes (vectorised jacobian).
+for _op in (SUM, MEAN):
+    _op.batchable = True
