@@ -113,7 +113,7 @@ def main() -> None:
     w, x = data()
     expected = analytic(w, x)
     floor = best_of(lambda: analytic(w, x))
-    print(f"128x128 Jacobian of tanh(W @ tanh(W @ x)), float32 (ms per Jacobian)\n")
+    print("128x128 Jacobian of tanh(W @ tanh(W @ x)), float32 (ms per Jacobian)\n")
     print(f"{'analytic NumPy (floor)':34s}{floor * 1e3:9.3f}")
     timings = {}
     for name, runner in [("tapegrad tape.jacobian", run_tapegrad),
