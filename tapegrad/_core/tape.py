@@ -488,21 +488,15 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
     raw_mode = not state.recorders and not batch_dims and observer is None
     pop = grads.pop
+    get = grads.get
     for index in range(count - 1, -1, -1):
         op, inputs, output, attrs = calls[index]
         if type(output) is tuple:
             if free:
                 calls[index] = _ghost(op, inputs, output, attrs)
-            upstream = [grads.get(id(o)) for o in output]
-            if all(g is None for g in upstream):
+            upstream = _multi_upstream(grads, output, source_ids)
+            if upstream is None:
                 continue
-            for o in output:
-                if id(o) not in source_ids:
-                    pop(id(o), None)
-            if output[0]._value.dtype.kind not in _TRAINABLE_KINDS:
-                continue
-            upstream = tuple(hooks.zeros_like(o) if g is None else _dense(g)
-                             for g, o in zip(upstream, output))
         else:
             key = id(output)
             if free:  # keep only the graph's shape (for explain), inline for speed
@@ -514,14 +508,19 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 grads[key] = upstream
             if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
                 upstream = upstream.to_dense()
-        if len(inputs) == 1:
-            needs = (id(inputs[0]) in live,)
-        elif len(inputs) == 2:
-            needs = (id(inputs[0]) in live, id(inputs[1]) in live)
+        if len(inputs) == 2:
+            first, second = inputs
+            needs = (id(first) in live, id(second) in live)
+            if needs == _NEITHER:
+                continue
+        elif len(inputs) == 1:
+            if id(inputs[0]) not in live:
+                continue
+            needs = _ONLY
         else:
             needs = tuple([id(value) in live for value in inputs])
-        if True not in needs:
-            continue
+            if True not in needs:
+                continue
         rule = op.vjp
         if rule is None:
             continue
@@ -542,7 +541,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                     f"{list(output._value.shape)} ({error}); check output_gradients' shapes."
                 ) from None
         else:
-            if type(upstream) in _RAW_TYPES or isinstance(upstream, _np_generic):
+            if type(upstream) is _ndarray_type or isinstance(upstream, _np_generic):
                 upstream = _wrap(upstream)
             if batch_dims and not op.batchable:
                 input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
@@ -550,10 +549,17 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 input_grads = rule(inputs, output, attrs, upstream, needs)
         if observer is not None:
             observer(op, inputs, output, upstream, input_grads, needs)
+        if needs is _ONLY:
+            grad = input_grads[0]
+            if grad is not None:
+                key = id(inputs[0])
+                old = get(key)
+                grads[key] = grad if old is None else _sum_gradients(old, grad)
+            continue
         for value, need, grad in zip(inputs, needs, input_grads):
             if need and grad is not None:
                 key = id(value)
-                old = grads.get(key)
+                old = get(key)
                 grads[key] = grad if old is None else _sum_gradients(old, grad)
     if free:
         recording.free()
@@ -568,6 +574,24 @@ def _as_gradient(grad):
     if type(grad) is _ndarray_type or isinstance(grad, _np_generic):
         return _wrap(grad)
     return grad
+
+
+_NEITHER = (False, False)
+_ONLY = (True,)
+
+
+def _multi_upstream(grads, output, source_ids):
+    """The upstream tuple of a multi-output call (zeros for unused outputs), or None."""
+    upstream = [grads.get(id(o)) for o in output]
+    if all(g is None for g in upstream):
+        return None
+    for o in output:
+        if id(o) not in source_ids:
+            grads.pop(id(o), None)
+    if output[0]._value.dtype.kind not in _TRAINABLE_KINDS:
+        return None
+    return tuple(hooks.zeros_like(o) if g is None else _dense(g)
+                 for g, o in zip(upstream, output))
 
 
 def _ghost(op, inputs, output, attrs):
