@@ -15,8 +15,6 @@ from tapegrad import (
     nn,
 )
 from tapegrad import ops as _ops  # registers every op
-from tapegrad._core.control import cond, function, is_tensor, while_loop
-from tapegrad._core.custom import custom_gradient, grad_pass_through, recompute_grad
 from tapegrad._core.dtypes import (
     DType,
     as_dtype,
@@ -42,6 +40,8 @@ from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tape import GradientTape, UnconnectedGradients, get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
 from tapegrad._core.variable import Variable
+from tapegrad.control import cond, function, is_tensor, while_loop
+from tapegrad.custom import custom_gradient, grad_pass_through, recompute_grad
 from tapegrad.module import Module, name_scope
 from tapegrad.ops.array import (
     argsort,
