@@ -82,7 +82,8 @@ class Tensor:
     array([1., 4.], dtype=float32)
     """
 
-    __slots__ = ("_value", "__weakref__")
+    # `_origin` is set only while provenance is on (tapegrad.debugging.enable_provenance)
+    __slots__ = ("_value", "_origin", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value, dtype=None):

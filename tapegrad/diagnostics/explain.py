@@ -86,8 +86,8 @@ _COMPARISONS = {"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqu
 def _location_of(call, recorder) -> str | None:
     if recorder is None or call is None:
         return None
-    for key in call.output_ids:
-        origin = recorder.origins.get(key)
+    for value in call.outputs:
+        origin = getattr(value, "_origin", None)
         if origin is not None:
             return origin.location
     return None
@@ -237,7 +237,7 @@ def _from_provenance(tape, view, flat_targets, source, recorder):
     """Reasons that need to know how values came to be, beyond what the tape recorded."""
     sid = id(source)
     is_variable = isinstance(source, Variable)
-    origin = recorder.origins.get(sid)
+    origin = getattr(source, "_origin", None)
     if not is_variable and origin is not None and origin.variable_id is None:
         if any(parent.variable_id is not None for parent in origin.parents):
             return GradientExplanation(
@@ -269,7 +269,7 @@ def _from_provenance(tape, view, flat_targets, source, recorder):
                     "(.numpy(), float(), np.asarray) and a new constant was built from it, so "
                     "the tape lost track of it; keep the computation in tapegrad ops.",
                     child.location)
-            if not child.recorded and child.key not in view.tracked_ids:
+            if child.key not in view.tracked_ids:
                 return GradientExplanation(
                     source, "not_recorded", f"{child.op} on the path ran while the tape was not "
                     "recording (before `with tape:`, after it, or under stop_recording()); "

@@ -84,7 +84,7 @@ class TapeGraph:
             if call.outputs:
                 label += "\\n" + _value_label(call.outputs[0])
             if recorder is not None:
-                origin = recorder.origins.get(call.output_ids[0])
+                origin = getattr(call.outputs[0], "_origin", None) if call.outputs else None
                 if origin is not None and origin.location:
                     label += f"\\n{origin.location}"
             attributes = ["shape=box", "style=filled"]

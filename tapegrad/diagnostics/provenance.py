@@ -13,87 +13,130 @@ import sys
 import weakref
 
 from tapegrad._core import hooks
-from tapegrad._core.tensor import state
+from tapegrad._core.tensor import Tensor, state
+from tapegrad._core.variable import Variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def user_location(depth: int = 2) -> str | None:
-    """``file:line`` of the innermost caller outside tapegrad (None when there is none)."""
+_internal_code: dict = {}
+
+
+def _is_internal(code) -> bool:
+    internal = _internal_code.get(code)
+    if internal is None:
+        internal = _internal_code[code] = code.co_filename.startswith(_PACKAGE_DIR)
+    return internal
+
+
+def user_frame(depth: int = 2):
+    """``(filename, line)`` of the innermost caller outside tapegrad (None when none)."""
     frame = sys._getframe(depth)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR):
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        if not _is_internal(frame.f_code):
+            return frame.f_code.co_filename, frame.f_lineno
         frame = frame.f_back
     return None
+
+
+def user_location(depth: int = 2) -> str | None:
+    """``file:line`` of the innermost caller outside tapegrad (None when there is none)."""
+    found = user_frame(depth + 1)
+    return None if found is None else f"{os.path.basename(found[0])}:{found[1]}"
 
 
 class Origin:
     """How one value came to be: the op, the origins of its inputs, and where."""
 
-    __slots__ = ("op", "key", "parents", "location", "recorded", "exported_from", "variable_id")
+    __slots__ = ("op", "key", "parents", "frame", "exported_from", "variable_id")
 
-    def __init__(self, op, key, parents=(), location=None, recorded=False, exported_from=None,
-                 variable_id=None):
+    def __init__(self, op, key, parents=(), frame=None, exported_from=None, variable_id=None):
         self.op = op
         self.key = key  # id() of the value when it was made
         self.parents = parents  # Origins of the inputs (strong refs: the history stays)
-        self.location = location
-        self.recorded = recorded  # recorded on at least one tape
+        self.frame = frame  # (filename, line) in the user's code
         self.exported_from = exported_from  # Origin of the value that left the tape into this
         self.variable_id = variable_id  # for variable reads
+
+    @property
+    def location(self) -> str | None:
+        """``file:line`` in the user's code where the value was made."""
+        if self.frame is None:
+            return None
+        return f"{os.path.basename(self.frame[0])}:{self.frame[1]}"
 
 
 class ProvenanceRecorder:
     """Records the origin of every value produced while it is installed."""
 
     def __init__(self):
-        self.origins: dict = {}  # id(live value) -> Origin
         self.exports: dict = {}  # id(ndarray) or ('value', number) -> Origin of the tensor
         self.assignments: dict = {}  # id(variable) -> list of (Origin of the value, location)
 
     def _remember(self, obj, origin: Origin):
-        key = id(obj)
-        self.origins[key] = origin
+        # The origin lives on the value itself: it dies with the value unless a later value's
+        # origin still refers to it (the history of live values stays, and nothing else).
         try:
-            weakref.finalize(obj, _forget, self.origins, key, origin)
-        except TypeError:
+            obj._origin = origin
+        except AttributeError:
             pass
 
     def origin_of(self, value) -> Origin:
-        """The Origin of a live value (a leaf Origin for values made before provenance)."""
-        found = self.origins.get(id(value))
+        """The Origin of a value; a value made before provenance gets a leaf Origin, cached on
+        it so later lookups are cheap."""
+        found = getattr(value, "_origin", None)
         if found is not None:
             return found
-        variable_id = id(value) if hasattr(value, "_read_for_op") else None
-        return Origin("Leaf", id(value), variable_id=variable_id)
+        leaf = Origin("Leaf", id(value), variable_id=id(value) if isinstance(value, Variable)
+                      else None)
+        try:
+            value._origin = leaf
+        except AttributeError:
+            pass
+        return leaf
 
     def _record(self, op, inputs, output, attrs):
-        recorded = False
-        for recorder in state.recorders:
-            tracked = getattr(recorder, "tracked", None)
-            if tracked is not None and any(id(v) in tracked for v in inputs):
-                recorded = True
-                break
+        # Hot while provenance is on: kept flat (no helper calls) on purpose.
         parents = []
         exported = None
         for value in inputs:
-            if type(value) in (float, int):
-                source = self.exports.get(("value", value))
-                if source is not None:
-                    exported = source
+            kind = type(value)
+            if kind is Tensor:
+                try:
+                    parents.append(value._origin)
+                    continue
+                except AttributeError:
+                    pass
+            elif kind is float or kind is int:
+                if self.exports:
+                    exported = self.exports.get(("value", value), exported)
                 continue
             parents.append(self.origin_of(value))
-        location = user_location(3)
-        for item in (output if type(output) is tuple else (output,)):
-            self._remember(item, Origin(op.name, id(item), tuple(parents), location, recorded,
-                                        exported))
+        try:
+            frame = sys._getframe(3)  # _record <- apply* <- the public op <- (maybe) the user
+        except ValueError:
+            frame = sys._getframe(1)
+        internal = _internal_code
+        while frame is not None:
+            code = frame.f_code
+            flag = internal.get(code)
+            if flag is None:
+                flag = internal[code] = code.co_filename.startswith(_PACKAGE_DIR)
+            if not flag:
+                break
+            frame = frame.f_back
+        where = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
+        parents = tuple(parents)
+        if type(output) is tuple:
+            for item in output:
+                item._origin = Origin(op.name, id(item), parents, where, exported)
+        else:
+            output._origin = Origin(op.name, id(output), parents, where, exported)
 
     def _read_variable(self, variable, tensor):
         if tensor is not None:
             self._remember(tensor, Origin("ReadVariableOp", id(tensor),
-                                          (self.origin_of(variable),), user_location(3), False,
+                                          (self.origin_of(variable),), user_frame(3),
                                           variable_id=id(variable)))
 
     # -- hooks called by the core while provenance is on ------------------------------------------
@@ -113,7 +156,7 @@ class ProvenanceRecorder:
         """A tensor was built from ``source`` (a NumPy array or Python number)."""
         key = ("value", source) if isinstance(source, (float, int, complex)) else id(source)
         exported = self.exports.get(key)
-        self._remember(tensor, Origin("Const", id(tensor), (), user_location(3), False,
+        self._remember(tensor, Origin("Const", id(tensor), (), user_frame(3),
                                       exported_from=exported))
 
     def assigned(self, variable, value):
@@ -142,11 +185,6 @@ def ancestry_of(start: Origin) -> dict:
                     seen[id(parent)] = (parent, origin)
                     stack.append(parent)
         return seen
-
-
-def _forget(origins: dict, key: int, origin: Origin) -> None:
-    if origins.get(key) is origin:
-        del origins[key]
 
 
 _recorder: ProvenanceRecorder | None = None
