@@ -150,14 +150,15 @@ def train(epochs: int = 15, seed: int = 0, output_dir: str = "digits-output",
     tf.train.Checkpoint(model=fresh).restore(path)
     reloaded_accuracy = evaluate(fresh, x_test, y_test)
 
-    plot = _plot(history, os.path.join(output_dir, "learning_curve.png"))
+    plot = _plot(history, os.path.join(output_dir, "learning_curve.png"),
+                 "conv net" if kind == "conv" else "MLP")
     return {"test_accuracy": history["test_accuracy"][-1],
             "reloaded_accuracy": reloaded_accuracy, "history": history, "seconds": seconds,
             "checkpoint": path, "plot": plot, "parameters": model.count_params(),
             "epochs": epochs, "seed": seed}
 
 
-def _plot(history: dict, path: str) -> str | None:
+def _plot(history: dict, path: str, model_name: str = "conv net") -> str | None:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -176,7 +177,7 @@ def _plot(history: dict, path: str) -> str | None:
     right.set_ylabel("accuracy")
     right.set_title("Accuracy")
     right.legend()
-    fig.suptitle("tapegrad: digits conv net, custom GradientTape loop")
+    fig.suptitle(f"tapegrad: digits {model_name}, custom GradientTape loop")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
