@@ -239,6 +239,7 @@ def test_graph_dot_is_well_formed_and_marks_the_break():
     names = {n.get_name() for n in parsed.get_nodes()}
     assert any(n.startswith("c") for n in names)
     assert "path breaks here: stop_gradient" in dot
+    assert "\\\\n" not in dot, "labels must use DOT's \\n line break, not a literal backslash"
     assert "color=red" in dot and "palegreen" in dot
 
 

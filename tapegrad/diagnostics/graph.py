@@ -13,7 +13,8 @@ from tapegrad.diagnostics.graph_model import backward_reach, forward_reach, view
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string; ``\\n`` in labels stays DOT's line break, quotes are escaped."""
+    return '"' + text.replace('"', '\\"') + '"'
 
 
 def _value_label(value) -> str:
