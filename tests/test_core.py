@@ -233,3 +233,18 @@ def test_unwatched_constant_next_to_a_variable_gets_none():
         y = v * c
     grad_v, grad_c = tape.gradient(y, [v, c])
     assert float(grad_v) == 1.0 and grad_c is None
+
+
+def test_gradient_results_are_not_kept_alive_by_a_cycle():
+    x = tf.constant(np.ones(10))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(tf.exp(x))
+    grads = tape.gradient(y, {"a": [x]})
+    probe = weakref.ref(grads["a"][0])
+    gc.disable()
+    try:
+        del grads
+        assert probe() is None, "a reference cycle keeps the returned gradient alive"
+    finally:
+        gc.enable()

@@ -40,20 +40,22 @@ def flatten(structure) -> list:
 
 def pack_sequence_as(structure, flat: list) -> Any:
     """Rebuild ``structure``'s shape with the leaves taken in order from ``flat``."""
-    leaves = iter(flat)
+    return _build(structure, iter(flat))
 
-    def build(node):
-        if isinstance(node, dict):
-            built = {k: build(node[k]) for k in _sorted_keys(node)}
-            return type(node)((k, built[k]) for k in node) if type(node) is not dict else {
-                k: built[k] for k in node}
-        if _is_namedtuple(node):
-            return type(node)(*[build(v) for v in node])
-        if isinstance(node, (list, tuple)):
-            return type(node)(build(v) for v in node)
-        return next(leaves)
 
-    return build(structure)
+def _build(node, leaves):
+    # A module-level function (not a closure over itself), so no reference cycle keeps the
+    # leaves, often large gradients, alive after the call.
+    if isinstance(node, dict):
+        built = {k: _build(node[k], leaves) for k in _sorted_keys(node)}
+        if type(node) is dict:
+            return {k: built[k] for k in node}
+        return type(node)((k, built[k]) for k in node)
+    if _is_namedtuple(node):
+        return type(node)(*[_build(v, leaves) for v in node])
+    if isinstance(node, (list, tuple)):
+        return type(node)(_build(v, leaves) for v in node)
+    return next(leaves)
 
 
 def map_structure(fn, structure):

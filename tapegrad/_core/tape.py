@@ -494,13 +494,16 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
         if type(output) is tuple:
             if free:
                 calls[index] = _ghost(op, inputs, output, attrs)
+                for item in output:
+                    tracked.pop(id(item), None)
             upstream = _multi_upstream(grads, output, source_ids)
             if upstream is None:
                 continue
         else:
             key = id(output)
             if free:  # keep only the graph's shape (for explain), inline for speed
-                calls[index] = (op, tuple(map(id, inputs)), key, output._value.dtype.kind, attrs)
+                calls[index] = (op, tuple(map(id, inputs)), key, output._value.dtype.kind, None)
+                tracked.pop(key, None)
             upstream = pop(key, None)
             if upstream is None:
                 continue
@@ -596,11 +599,11 @@ def _multi_upstream(grads, output, source_ids):
 
 def _ghost(op, inputs, output, attrs):
     """A recorded call without its values: ``(op, input ids, output id(s), output dtype kind,
-    attrs)``."""
+    None)``. Attributes are dropped too (a custom gradient's closure holds its inputs)."""
     if type(output) is tuple:
         return (op, tuple(map(id, inputs)), tuple(map(id, output)),
-                output[0]._value.dtype.kind if output else "f", attrs)
-    return op, tuple(map(id, inputs)), id(output), output._value.dtype.kind, attrs
+                output[0]._value.dtype.kind if output else "f", None)
+    return op, tuple(map(id, inputs)), id(output), output._value.dtype.kind, None
 
 
 def _dense(grad):
