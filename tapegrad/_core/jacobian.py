@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
@@ -92,7 +94,7 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
     for item in flat_sources:
         _check_differentiable_value(item, "source")
     target_value = target._value
-    size = int(np.prod(target_value.shape))
+    size = math.prod(target_value.shape)
     _check_pfor(tape, parallel_iterations, use_pfor, "jacobian", size)
     if use_pfor and size:
         # One backward pass: the seed carries all rows of the identity on a leading axis.
@@ -145,7 +147,7 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
         raise ValueError(f"Need first dimension of target shape ({target_shape}) and source "
                          f"shape ({source_shape}) to match.")
     batch = target_shape[0]
-    row_size = int(np.prod(target_shape[1:]))
+    row_size = math.prod(target_shape[1:])
     _check_pfor(tape, parallel_iterations, use_pfor, "batch_jacobian", row_size)
     out_shape = target_shape + source_shape[1:]
     if use_pfor:
@@ -159,7 +161,7 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
             return _wrap(np.zeros(out_shape, dtype=source._value.dtype))
         from tapegrad.ops.array import transpose
         rows_first = _rows_to(grad, (row_size,) + source_shape,
-                              (row_size, batch, int(np.prod(source_shape[1:]))))
+                              (row_size, batch, math.prod(source_shape[1:])))
         return _reshape(transpose(rows_first, (1, 0, 2)), out_shape)
     seeds = []
     for row in range(row_size):

@@ -453,7 +453,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
         if value.dtype.kind == "O":
             continue
         if seed is None:
-            seed = hooks.ones_like(_wrap(value))
+            seed = _wrap(np.ones(value.shape, dtype=value.dtype))
         elif value.dtype.kind in _TRAINABLE_KINDS and not isinstance(seed, IndexedSlices) and \
                 seed._value.dtype != value.dtype:
             raise InvalidArgumentError(

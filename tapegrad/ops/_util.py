@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor
+from tapegrad._core.tensor import Tensor, state
 
 
 def shape_of(value) -> tuple:
@@ -19,15 +19,14 @@ def unbroadcast(grad, shape: tuple):
     grad_shape = grad._value.shape
     if grad_shape == shape:
         return grad
-    from tapegrad._core.tensor import state
-    from tapegrad.ops.array import reshape
-    from tapegrad.ops.reduction import reduce_sum
     batch = state.batch_dims
     if batch:
         # Keep the leading batch axes of a vectorised backward pass.
         if grad_shape[batch:] == shape:
             return grad
         shape = grad_shape[:batch] + tuple(shape)
+    from tapegrad.ops.array import reshape
+    from tapegrad.ops.reduction import reduce_sum
     lead = len(grad_shape) - len(shape)
     axes = list(range(batch, batch + lead))
     axes.extend(i + lead for i, d in enumerate(shape)
@@ -39,7 +38,7 @@ def unbroadcast(grad, shape: tuple):
 
 def unbroadcast_raw(grad, shape: tuple):
     """NumPy twin of :func:`unbroadcast` for raw-mode reverse rules (arrays in, array out)."""
-    grad_shape = np.shape(grad)
+    grad_shape = grad.shape if type(grad) is np.ndarray else np.shape(grad)
     if grad_shape == shape:
         return grad
     lead = len(grad_shape) - len(shape)
@@ -56,7 +55,6 @@ def unbroadcast_raw(grad, shape: tuple):
 
 def batch_shape(upstream) -> tuple:
     """The leading batch axes of ``upstream`` in a vectorised backward pass (else ``()``)."""
-    from tapegrad._core.tensor import state
     return tuple(upstream._value.shape[:state.batch_dims]) if state.batch_dims else ()
 
 

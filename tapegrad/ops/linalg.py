@@ -52,11 +52,11 @@ def _matmul_forward(a, b):
             # A stack times one matrix is one GEMM on the stacked rows (NumPy would loop).
             return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
         if a.ndim == 2 and b.ndim > 2 and a.shape[-1] == b.shape[-2]:
-            # One matrix times a stack: a @ [b_1 ... b_k] side by side, one GEMM.
-            rank = b.ndim
-            stacked = b.transpose((rank - 2, *range(rank - 2), rank - 1)).reshape(b.shape[-2], -1)
-            product = np.matmul(a, stacked).reshape((a.shape[0],) + b.shape[:-2] + b.shape[-1:])
-            return product.transpose((*range(1, rank - 1), 0, rank - 1))
+            # One matrix times a stack, as one GEMM: (a @ b_i)^T = b_i^T @ a^T for every i.
+            # The stacked b_i^T is a view when b_i are columns (a Jacobian's rows).
+            stacked = b.swapaxes(-1, -2).reshape(-1, b.shape[-2])
+            product = np.matmul(stacked, a.T)
+            return product.reshape(b.shape[:-2] + (b.shape[-1], a.shape[0])).swapaxes(-1, -2)
         return np.matmul(a, b)
     except ValueError:
         raise InvalidArgumentError(
@@ -86,8 +86,8 @@ def _matmul_vjp(inputs, output, attrs, upstream, needs):
 def _matmul_vjp_raw(inputs, output, attrs, upstream, needs):
     a, b = inputs[0]._value, inputs[1]._value
     complex_ = output._value.dtype.kind == "c"
-    a_adjoint = np.conj(np.swapaxes(a, -1, -2)) if complex_ else np.swapaxes(a, -1, -2)
-    b_adjoint = np.conj(np.swapaxes(b, -1, -2)) if complex_ else np.swapaxes(b, -1, -2)
+    a_adjoint = np.conj(a.swapaxes(-1, -2)) if complex_ else a.swapaxes(-1, -2)
+    b_adjoint = np.conj(b.swapaxes(-1, -2)) if complex_ else b.swapaxes(-1, -2)
     return (unbroadcast_raw(_matmul_forward(upstream, b_adjoint), a.shape) if needs[0] else None,
             unbroadcast_raw(_matmul_forward(a_adjoint, upstream), b.shape) if needs[1] else None)
 
