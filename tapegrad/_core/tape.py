@@ -470,7 +470,13 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             if id(s) in tracked and s._value.dtype.kind in _TRAINABLE_KINDS}
     calls = recording.calls
     count = len(calls)
-    if live:
+    if live and len(live) == len(recording.watched) + len(recording.watched_tensors) and all(
+            key in live for key in recording.watched) and all(
+            key in live for key in recording.watched_tensors):
+        # Every watched value is a source, so everything the tape tracks depends on a source:
+        # the tracked set is the live set and the forward sweep can be skipped.
+        live = tracked
+    elif live:
         # Forward sweep: which values depend on a source (only their rules need to run).
         add_live = live.add
         for call in calls[:count]:
@@ -501,9 +507,10 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 continue
         else:
             key = id(output)
+            kind = output._value.dtype.kind
             if free:  # keep only the graph's shape (for explain), inline for speed
-                calls[index] = (op, tuple(map(id, inputs)), key, output._value.dtype.kind, None)
-                tracked.pop(key, None)
+                calls[index] = (op, tuple(map(id, inputs)), key, kind, None)
+                tracked.pop(key, None)  # no later (earlier-recorded) call reads this value
             upstream = pop(key, None)
             if upstream is None:
                 continue
@@ -531,7 +538,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             raise LookupError(f"gradient registry has no entry for: {op.name} (this op is not "
                               "differentiable; wrap it in tapegrad.stop_gradient or write a "
                               "tapegrad.custom_gradient for it)")
-        if type(output) is not tuple and output._value.dtype.kind not in _TRAINABLE_KINDS:
+        if type(output) is not tuple and kind not in _TRAINABLE_KINDS:
             continue
         if raw_mode and op.vjp_raw is not None:
             try:

@@ -115,9 +115,8 @@ def _raw_unary(op, derivative):
     """Give ``op`` a NumPy reverse rule ``upstream * conj(derivative(x, y))`` (raw mode)."""
 
     def vjp_raw(inputs, output, attrs, upstream, needs):
-        x = inputs[0]
         y = output._value
-        local = derivative(x._value if type(x) is Tensor else getattr(x, "_value", x), y)
+        local = derivative(inputs[0]._value, y)
         return (upstream * (np.conj(local) if y.dtype.kind == "c" else local),)
 
     op.vjp_raw = vjp_raw
@@ -653,22 +652,32 @@ def _raw_conj(value):
         value.dtype.kind == "c" else value
 
 
+def _raw_shape(x) -> tuple:
+    return x._value.shape if type(x) is Tensor else np.shape(_value(x))
+
+
 def _add_vjp_raw(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (unbroadcast_raw(upstream, shape_of(x)) if needs[0] else None,
-            unbroadcast_raw(upstream, shape_of(y)) if needs[1] else None)
+    if type(x) is Tensor and type(y) is Tensor and x._value.shape == y._value.shape == \
+            getattr(upstream, "shape", None):
+        return (upstream if needs[0] else None, upstream if needs[1] else None)
+    return (unbroadcast_raw(upstream, _raw_shape(x)) if needs[0] else None,
+            unbroadcast_raw(upstream, _raw_shape(y)) if needs[1] else None)
 
 
 def _sub_vjp_raw(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (unbroadcast_raw(upstream, shape_of(x)) if needs[0] else None,
-            unbroadcast_raw(-upstream, shape_of(y)) if needs[1] else None)
+    return (unbroadcast_raw(upstream, _raw_shape(x)) if needs[0] else None,
+            unbroadcast_raw(-upstream, _raw_shape(y)) if needs[1] else None)
 
 
 def _mul_vjp_raw(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (unbroadcast_raw(upstream * _raw_conj(_value(y)), shape_of(x)) if needs[0] else None,
-            unbroadcast_raw(_raw_conj(_value(x)) * upstream, shape_of(y)) if needs[1] else None)
+    x_value, y_value = _value(x), _value(y)
+    if output._value.dtype.kind == "c":
+        x_value, y_value = np.conj(x_value), np.conj(y_value)
+    return (unbroadcast_raw(upstream * y_value, _raw_shape(x)) if needs[0] else None,
+            unbroadcast_raw(x_value * upstream, _raw_shape(y)) if needs[1] else None)
 
 
 def _div_vjp_raw(inputs, output, attrs, upstream, needs):
