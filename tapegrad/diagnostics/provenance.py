@@ -63,7 +63,13 @@ class Origin:
         """``file:line`` in the user's code where the value was made."""
         if self.frame is None:
             return None
-        return f"{os.path.basename(self.frame[0])}:{self.frame[1]}"
+        where, position = self.frame
+        if isinstance(where, str):
+            return f"{os.path.basename(where)}:{position}"
+        # (code object, bytecode offset): the line is looked up only when asked for
+        line = next((number for start, end, number in where.co_lines()
+                     if start <= position < end), where.co_firstlineno)
+        return f"{os.path.basename(where.co_filename)}:{line}"
 
 
 class ProvenanceRecorder:
@@ -96,22 +102,23 @@ class ProvenanceRecorder:
         return leaf
 
     def _record(self, op, inputs, output, attrs):
-        # Hot while provenance is on: kept flat (no helper calls) on purpose.
+        # Hot while provenance is on: kept flat (no helper calls on the common path) on purpose.
         parents = []
         exported = None
         for value in inputs:
-            kind = type(value)
-            if kind is Tensor:
+            if type(value) is Tensor:
                 try:
                     parents.append(value._origin)
                     continue
                 except AttributeError:
                     pass
-            elif kind is float or kind is int:
+            kind = type(value)
+            if kind is float or kind is int:
                 if self.exports:
                     exported = self.exports.get(("value", value), exported)
                 continue
             parents.append(self.origin_of(value))
+        parents = tuple(parents)
         try:
             frame = sys._getframe(3)  # _record <- apply* <- the public op <- (maybe) the user
         except ValueError:
@@ -125,8 +132,7 @@ class ProvenanceRecorder:
             if not flag:
                 break
             frame = frame.f_back
-        where = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
-        parents = tuple(parents)
+        where = (frame.f_code, frame.f_lasti) if frame is not None else None
         if type(output) is tuple:
             for item in output:
                 item._origin = Origin(op.name, id(item), parents, where, exported)
