@@ -83,7 +83,14 @@ def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samp
     def jvp(inputs, output, attrs, tangents):
         return apply(GRAD, (tangents[0], output if saved == "output" else inputs[0]), attrs)
 
-    return register(name, forward, vjp, jvp, samples), GRAD
+    def vjp_raw(inputs, output, attrs, upstream, needs):
+        saved_value = output._value if saved == "output" else inputs[0]._value
+        return (grad_forward(upstream, saved_value, **attrs) if attrs else
+                grad_forward(upstream, saved_value),)
+
+    op = register(name, forward, vjp, jvp, samples)
+    op.vjp_raw = vjp_raw
+    return op, GRAD
 
 
 def _act_samples(*extra):
@@ -464,6 +471,16 @@ def _xent_forward(logits, labels):
     shifted = logits - np.max(logits, axis=-1, keepdims=True)
     log_sum = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
     return np.sum(labels * (log_sum - shifted), axis=-1)
+
+
+def _xent_vjp_raw(inputs, output, attrs, upstream, needs):
+    logits, labels = inputs[0]._value, inputs[1]._value
+    g = np.expand_dims(upstream, -1)
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    total = np.sum(exp, axis=-1, keepdims=True)
+    return (g * (exp / total - labels) if needs[0] else None,
+            g * (np.log(total) - shifted) if needs[1] else None)
 
 
 def _xent_vjp(inputs, output, attrs, upstream, needs):
@@ -1627,3 +1644,4 @@ def avg_pool(input, ksize, strides, padding, data_format=None, name=None) -> Ten
 # Elementwise activations: their rules broadcast over leading batch axes (vectorised jacobian).
 for _op in (RELU,):
     _op.batchable = True
+SOFTMAX_XENT.vjp_raw = _xent_vjp_raw

@@ -597,3 +597,21 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
 # Reverse rules that accept cotangents with leading batch axes (vectorised jacobian).
 for _op in (SUM, MEAN):
     _op.batchable = True
+
+
+def _sum_vjp_raw(inputs, output, attrs, upstream, needs):
+    x_shape = inputs[0]._value.shape
+    kept = _kept_shape(x_shape, attrs.get("axis"))
+    return (np.broadcast_to(np.reshape(upstream, kept), x_shape),)
+
+
+def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
+    x_shape = inputs[0]._value.shape
+    count = max(_count(x_shape, attrs.get("axis")), 1)
+    kept = _kept_shape(x_shape, attrs.get("axis"))
+    scaled = np.true_divide(upstream, count, dtype=inputs[0]._value.dtype)
+    return (np.broadcast_to(np.reshape(scaled, kept), x_shape),)
+
+
+SUM.vjp_raw = _sum_vjp_raw
+MEAN.vjp_raw = _mean_vjp_raw
