@@ -7,6 +7,13 @@ import math
 from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
+from tapegrad._core.tape import (
+    _CONSUMED,
+    UnconnectedGradients,
+    _check_differentiable_value,
+    _unconnected,
+    backward,
+)
 from tapegrad._core.tensor import Tensor, _wrap
 from tapegrad._core.variable import Variable
 
@@ -34,7 +41,6 @@ def _check_pfor(tape, parallel_iterations, use_pfor: bool, what: str, rows: int)
 
 def _rows(tape, target, flat_sources, seeds):
     """Gradients of ``target`` for each seed in ``seeds`` (one backward pass per seed)."""
-    from tapegrad._core.tape import backward
     recording = tape._consume()
     results = []
     for seed in seeds:
@@ -46,7 +52,6 @@ def _rows(tape, target, flat_sources, seeds):
 
 def _batched(tape, target, flat_sources, seed):
     """Gradients for a seed with one leading batch axis, from a single backward pass."""
-    from tapegrad._core.tape import backward
     recording = tape._consume()
     results = backward(recording, [target], [seed], flat_sources, free=not tape._persistent,
                        batch_dims=1)
@@ -55,12 +60,12 @@ def _batched(tape, target, flat_sources, seed):
 
 def _rows_to(grad, batched_shape, shape):
     """A batched gradient (rows first) as a tensor of ``shape`` (recorded ops)."""
-    from tapegrad.ops.array import broadcast_to, reshape
+    from tapegrad.ops import array
     if type(grad) is IndexedSlices:
         grad = grad.to_dense()
     if tuple(grad._value.shape) != batched_shape:
-        grad = broadcast_to(grad, batched_shape)
-    return reshape(grad, shape)
+        grad = array.broadcast_to(grad, batched_shape)
+    return array.apply1(array.RESHAPE, grad, {"shape": tuple(shape)})
 
 
 def _dense(grad, like):
@@ -77,12 +82,6 @@ def _stack_ops():
 
 
 def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, use_pfor):
-    from tapegrad._core.tape import (
-        _CONSUMED,
-        UnconnectedGradients,
-        _check_differentiable_value,
-        _unconnected,
-    )
     if tape._recording is None:
         raise RuntimeError(_CONSUMED)
     if not isinstance(target, (Tensor, Variable)):
@@ -132,7 +131,6 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
 
 
 def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterations, use_pfor):
-    from tapegrad._core.tape import _CONSUMED, _check_differentiable_value
     if tape._recording is None:
         raise RuntimeError(_CONSUMED)
     _check_differentiable_value(target, "target")

@@ -328,15 +328,13 @@ class GradientTape:
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
         """Jacobian of ``target`` with respect to each of ``sources``."""
-        from tapegrad._core.jacobian import jacobian
-        return jacobian(self, target, sources, unconnected_gradients, parallel_iterations,
+        return _jacobian.jacobian(self, target, sources, unconnected_gradients, parallel_iterations,
                         experimental_use_pfor)
 
     def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
                        parallel_iterations=None, experimental_use_pfor=True):
         """Per-example Jacobians: ``target[b]`` with respect to ``source[b]`` for each b."""
-        from tapegrad._core.jacobian import batch_jacobian
-        return batch_jacobian(self, target, source, unconnected_gradients,
+        return _jacobian.batch_jacobian(self, target, source, unconnected_gradients,
                               parallel_iterations, experimental_use_pfor)
 
 
@@ -617,3 +615,6 @@ def _dense(grad):
     if type(grad) is IndexedSlices:
         return grad.to_dense()
     return _as_gradient(grad)
+
+
+from tapegrad._core import jacobian as _jacobian  # noqa: E402  (it builds on this module)
