@@ -490,7 +490,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
 
     # Raw mode: nothing records this backward pass, so ops that declare a NumPy reverse rule
     # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
-    raw_mode = not state.recorders and not batch_dims and observer is None
+    raw_mode = not state.recorders and observer is None
     pop = grads.pop
     get = grads.get
     for index in range(count - 1, -1, -1):
@@ -538,7 +538,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                               "tapegrad.custom_gradient for it)")
         if type(output) is not tuple and kind not in _TRAINABLE_KINDS:
             continue
-        if raw_mode and op.vjp_raw is not None:
+        if raw_mode and op.vjp_raw is not None and (not batch_dims or op.batchable):
             try:
                 input_grads = op.vjp_raw(inputs, output, attrs, upstream._value
                                          if type(upstream) is Tensor else upstream, needs)

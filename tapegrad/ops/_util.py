@@ -41,11 +41,18 @@ def unbroadcast_raw(grad, shape: tuple):
     grad_shape = grad.shape if type(grad) is np.ndarray else np.shape(grad)
     if grad_shape == shape:
         return grad
+    batch = state.batch_dims
+    if batch:
+        # Keep the leading batch axes of a vectorised backward pass.
+        if grad_shape[batch:] == shape:
+            return grad
+        shape = grad_shape[:batch] + tuple(shape)
     lead = len(grad_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape)
-                                      if d == 1 and grad_shape[i + lead] != 1)
+    axes = tuple(range(batch, batch + lead)) + tuple(
+        i + lead for i, d in enumerate(shape)
+        if i >= batch and d == 1 and grad_shape[i + lead] != 1)
     if axes:
-        if lead and len(grad_shape) == 2 and len(axes) == 1 and axes[0] == 0:
+        if not batch and lead and len(grad_shape) == 2 and len(axes) == 1 and axes[0] == 0:
             # summing the rows of a matrix: a matrix-vector product is much faster than np.sum
             grad = np.ones(grad_shape[0], dtype=grad.dtype) @ grad
         else:

@@ -9,7 +9,7 @@ from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
 from tapegrad._core.sample import Sample
-from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor
+from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor, state
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops._util import batch_shape, randn
@@ -599,18 +599,24 @@ for _op in (SUM, MEAN):
     _op.batchable = True
 
 
+def _raw_batch(upstream) -> tuple:
+    return tuple(np.shape(upstream)[:state.batch_dims]) if state.batch_dims else ()
+
+
 def _sum_vjp_raw(inputs, output, attrs, upstream, needs):
     x_shape = inputs[0]._value.shape
-    kept = _kept_shape(x_shape, attrs.get("axis"))
-    return (np.broadcast_to(np.reshape(upstream, kept), x_shape),)
+    batch = _raw_batch(upstream)
+    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
+    return (np.broadcast_to(np.reshape(upstream, kept), batch + x_shape),)
 
 
 def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
     x_shape = inputs[0]._value.shape
     count = max(_count(x_shape, attrs.get("axis")), 1)
-    kept = _kept_shape(x_shape, attrs.get("axis"))
+    batch = _raw_batch(upstream)
+    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
     scaled = np.true_divide(upstream, count, dtype=inputs[0]._value.dtype)
-    return (np.broadcast_to(np.reshape(scaled, kept), x_shape),)
+    return (np.broadcast_to(np.reshape(scaled, kept), batch + x_shape),)
 
 
 SUM.vjp_raw = _sum_vjp_raw
