@@ -529,19 +529,13 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             needs = tuple([id(value) in live for value in inputs])
             if True not in needs:
                 continue
-        rule = op.vjp
-        if rule is None:
-            continue
-        if rule is NO_GRADIENT:
-            raise LookupError(f"gradient registry has no entry for: {op.name} (this op is not "
-                              "differentiable; wrap it in tapegrad.stop_gradient or write a "
-                              "tapegrad.custom_gradient for it)")
         if type(output) is not tuple and kind not in _TRAINABLE_KINDS:
             continue
-        if raw_mode and op.vjp_raw is not None and (not batch_dims or op.batchable):
+        raw_rule = op.vjp_raw
+        if raw_mode and raw_rule is not None and (not batch_dims or op.batchable):
             try:
-                input_grads = op.vjp_raw(inputs, output, attrs, upstream._value
-                                         if type(upstream) is Tensor else upstream, needs)
+                input_grads = raw_rule(inputs, output, attrs, upstream._value
+                                       if type(upstream) is Tensor else upstream, needs)
             except ValueError as error:
                 raise InvalidArgumentError(
                     f"{op.name} gradient: Incompatible shapes: upstream "
@@ -549,6 +543,13 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                     f"{list(output._value.shape)} ({error}); check output_gradients' shapes."
                 ) from None
         else:
+            rule = op.vjp
+            if rule is None:
+                continue
+            if rule is NO_GRADIENT:
+                raise LookupError(f"gradient registry has no entry for: {op.name} (this op is "
+                                  "not differentiable; wrap it in tapegrad.stop_gradient or "
+                                  "write a tapegrad.custom_gradient for it)")
             if type(upstream) is _ndarray_type or isinstance(upstream, _np_generic):
                 upstream = _wrap(upstream)
             if batch_dims and not op.batchable:
@@ -561,6 +562,18 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             grad = input_grads[0]
             if grad is not None:
                 key = id(inputs[0])
+                old = get(key)
+                grads[key] = grad if old is None else _sum_gradients(old, grad)
+            continue
+        if len(needs) == 2:
+            grad = input_grads[0]
+            if grad is not None and needs[0]:
+                key = id(first)
+                old = get(key)
+                grads[key] = grad if old is None else _sum_gradients(old, grad)
+            grad = input_grads[1]
+            if grad is not None and needs[1]:
+                key = id(second)
                 old = get(key)
                 grads[key] = grad if old is None else _sum_gradients(old, grad)
             continue
