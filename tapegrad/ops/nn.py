@@ -243,90 +243,13 @@ def selu(features, name=None) -> Tensor:
     return apply1(SELU, features)
 
 
-# -- softplus / softsign: the tf.math versions when the math module has them -------------------
+# -- re-exported from tf.math ---------------------------------------------------------------
 
-if hasattr(_math, "softplus"):
-    softplus = _math.softplus
-else:
-    def _softplus_forward(x):
-        return np.logaddexp(np.zeros((), x.dtype), x)
-
-    SOFTPLUS = register(
-        "Softplus", _softplus_forward,
-        lambda inputs, output, attrs, upstream, needs: (
-            apply2(MUL, upstream, _math.sigmoid(inputs[0])),),
-        lambda inputs, output, attrs, tangents: apply2(MUL, tangents[0],
-                                                       _math.sigmoid(inputs[0])),
-        lambda: [Sample((randn(3),)), Sample((randn(2, 3) * 4,)), Sample((np.zeros((0,)),))])
-
-    def softplus(features, name=None) -> Tensor:
-        """``log(exp(features) + 1)``, computed without overflow; the gradient is sigmoid.
-
-        >>> import tapegrad as tf
-        >>> round(float(tf.nn.softplus(tf.constant(0.0))), 5)
-        0.69315
-        """
-        return apply1(SOFTPLUS, features)
-
-if hasattr(_math, "softsign"):
-    softsign = _math.softsign
-else:
-    def _softsign_forward(x):
-        return x / (1 + np.abs(x))
-
-    def _softsign_local(x):
-        # 1 / (1 + |x|)**2, written with ops so that higher orders follow
-        return _math.reciprocal(_math.square(apply2(ADD, _math.abs(x), 1.0)))
-
-    SOFTSIGN = register(
-        "Softsign", _softsign_forward,
-        lambda inputs, output, attrs, upstream, needs: (
-            apply2(MUL, upstream, _softsign_local(inputs[0])),),
-        lambda inputs, output, attrs, tangents: apply2(MUL, tangents[0],
-                                                       _softsign_local(inputs[0])),
-        lambda: [Sample((randn(3),)), Sample((randn(2, 3),)), Sample((np.zeros((0,)),))])
-
-    def softsign(features, name=None) -> Tensor:
-        """``features / (abs(features) + 1)``.
-
-        >>> import tapegrad as tf
-        >>> float(tf.nn.softsign(tf.constant(1.0)))
-        0.5
-        """
-        return apply1(SOFTSIGN, features)
-
-
+softplus = _math.softplus
+softsign = _math.softsign
 sigmoid = _math.sigmoid
 tanh = _math.tanh
-
-
-def _erf(x):
-    erf = getattr(_math, "erf", None)
-    if erf is not None:
-        return erf(x)
-    return apply1(_ERF, x)
-
-
-if not hasattr(_math, "erf"):
-    def _erf_forward(x):
-        try:
-            from scipy import special
-        except ImportError:  # pragma: no cover - SciPy is installed with the test extra
-            raise ImportError('tapegrad.nn.gelu(approximate=False) needs erf from SciPy: '
-                              'pip install "tapegrad[special]" (or use approximate=True).'
-                              ) from None
-        return special.erf(x)
-
-    def _erf_local(x):
-        # 2 / sqrt(pi) * exp(-x**2)
-        return apply2(MUL, _math.exp(_math.negative(_math.square(x))), 1.1283791670955126)
-
-    _ERF = register(
-        "Erf", _erf_forward,
-        lambda inputs, output, attrs, upstream, needs: (
-            apply2(MUL, upstream, _erf_local(inputs[0])),),
-        lambda inputs, output, attrs, tangents: apply2(MUL, tangents[0], _erf_local(inputs[0])),
-        lambda: [Sample((randn(3),)), Sample((randn(2, 3),))])
+_erf = _math.erf
 
 
 def gelu(features, approximate: bool = False, name=None) -> Tensor:
