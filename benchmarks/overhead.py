@@ -32,22 +32,21 @@ def chain_numpy(x, c):
     return x
 
 
-def run_tapegrad(x0, c0) -> dict:
-    import tapegrad as tg
-
-    x = tg.constant(x0)
-    c = tg.constant(c0)
+def time_tf_style(tf, x0, c0, repeat: int = 7, number: int = 20) -> dict:
+    """Time the chain with a module that has TensorFlow's API (tapegrad or TensorFlow)."""
+    x = tf.constant(x0)
+    c = tf.constant(c0)
 
     def chain(x):
         for _ in range(N_OPS // 4):
-            x = tg.sin(x)
+            x = tf.sin(x)
             x = x * c
             x = x + c
-            x = tg.tanh(x)
+            x = tf.tanh(x)
         return x
 
     def record():
-        with tg.GradientTape() as tape:
+        with tf.GradientTape() as tape:
             tape.watch(x)
             y = chain(x)
         return tape, y
@@ -55,6 +54,16 @@ def run_tapegrad(x0, c0) -> dict:
     def forward_and_gradient():
         tape, y = record()
         return tape.gradient(y, x)
+
+    no_tape = best_of(lambda: chain(x), repeat, number)
+    recording = best_of(record, repeat, number)
+    total = best_of(forward_and_gradient, repeat, number)
+    return {"no tape": no_tape, "recording": recording, "gradient": total - recording,
+            "forward+gradient": total}
+
+
+def run_tapegrad(x0, c0) -> dict:
+    import tapegrad as tg
 
     # correctness first: the gradient must agree with central differences (float64)
     x64 = tg.constant(x0.astype(np.float64))
@@ -74,12 +83,7 @@ def run_tapegrad(x0, c0) -> dict:
                          - float(chain64(tg.constant(x0.astype(np.float64) - eps * e))))
                         / (2 * eps) for e in np.eye(SIZE)])
     assert np.allclose(grad, numeric, rtol=1e-5, atol=1e-8), "tapegrad gradient is wrong"
-
-    no_tape = best_of(lambda: chain(x))
-    recording = best_of(record)
-    total = best_of(forward_and_gradient)
-    return {"no tape": no_tape, "recording": recording, "gradient": total - recording,
-            "forward+gradient": total}
+    return time_tf_style(tg, x0, c0)
 
 
 def run_torch(x0, c0) -> dict | None:
@@ -120,30 +124,9 @@ def run_tensorflow(x0, c0) -> dict | None:
         import tensorflow as tf
     except ImportError:
         return None
-    x = tf.constant(x0)
-    c = tf.constant(c0)
-
-    def chain(x):
-        for _ in range(N_OPS // 4):
-            x = tf.sin(x)
-            x = x * c
-            x = x + c
-            x = tf.tanh(x)
-        return x
-
-    def record():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = chain(x)
-        return tape, y
-
-    def forward_and_gradient():
-        tape, y = record()
-        return tape.gradient(y, x)
-
-    return {"no tape": best_of(lambda: chain(x), repeat=3, number=5),
-            "recording": best_of(record, repeat=3, number=5),
-            "forward+gradient": best_of(forward_and_gradient, repeat=3, number=5)}
+    result = time_tf_style(tf, x0, c0, repeat=3, number=5)
+    del result["gradient"]
+    return result
 
 
 def import_time(module: str = "tapegrad") -> float:
