@@ -70,9 +70,8 @@ def numpy_step(params, x, y):
     return loss, [g_kernel, g_bias, g_dense, g_dense_bias]
 
 
-def tapegrad_step_factory(params, x, y):
-    import tapegrad as tf
-
+def tf_style_step_factory(tf, params, x, y):
+    """The step written once against TensorFlow's API; runs on tapegrad or TensorFlow."""
     variables = [tf.Variable(p) for p in params]
     xt, yt = tf.constant(x), tf.constant(y)
 
@@ -112,25 +111,18 @@ def torch_step_factory(params, x, labels):
     return step
 
 
+def tapegrad_step_factory(params, x, y):
+    import tapegrad
+
+    return tf_style_step_factory(tapegrad, params, x, y)
+
+
 def tensorflow_step_factory(params, x, y):
     try:
-        import tensorflow as tf
+        import tensorflow
     except ImportError:
         return None
-    variables = [tf.Variable(p) for p in params]
-    xt, yt = tf.constant(x), tf.constant(y)
-
-    def step():
-        kernel, bias, dense, dense_bias = variables
-        with tf.GradientTape() as tape:
-            a = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(xt, kernel, 1, "SAME"), bias))
-            pooled = tf.nn.max_pool2d(a, 2, 2, "VALID")
-            logits = tf.matmul(tf.reshape(pooled, [BATCH, -1]), dense) + dense_bias
-            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=yt,
-                                                                          logits=logits))
-        return loss, tape.gradient(loss, variables)
-
-    return step
+    return tf_style_step_factory(tensorflow, params, x, y)
 
 
 def check(tapegrad_step, params, x, y) -> None:

@@ -62,9 +62,8 @@ def numpy_step(params, x, y):
     return loss, [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
 
 
-def tapegrad_step_factory(params, x, y):
-    import tapegrad as tf
-
+def tf_style_step_factory(tf, params, x, y):
+    """The step written once against TensorFlow's API; runs on tapegrad or TensorFlow."""
     variables = [tf.Variable(p) for p in params]
     xt, yt = tf.constant(x), tf.constant(y)
 
@@ -102,25 +101,18 @@ def torch_step_factory(params, x, labels):
     return step
 
 
+def tapegrad_step_factory(params, x, y):
+    import tapegrad
+
+    return tf_style_step_factory(tapegrad, params, x, y)
+
+
 def tensorflow_step_factory(params, x, y):
     try:
-        import tensorflow as tf
+        import tensorflow
     except ImportError:
         return None
-    variables = [tf.Variable(p) for p in params]
-    xt, yt = tf.constant(x), tf.constant(y)
-
-    def step():
-        w1, b1, w2, b2, w3, b3 = variables
-        with tf.GradientTape() as tape:
-            h1 = tf.nn.relu(tf.matmul(xt, w1) + b1)
-            h2 = tf.nn.relu(tf.matmul(h1, w2) + b2)
-            logits = tf.matmul(h2, w3) + b3
-            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=yt,
-                                                                          logits=logits))
-        return loss, tape.gradient(loss, variables)
-
-    return step
+    return tf_style_step_factory(tensorflow, params, x, y)
 
 
 def best_of(function, repeat: int, number: int) -> float:
