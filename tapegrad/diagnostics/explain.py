@@ -17,6 +17,7 @@ from tapegrad.diagnostics.graph_model import (
     forward_reach,
     view_of,
 )
+from tapegrad.diagnostics.provenance import Origin
 
 REASONS = ("connected", "not_watched", "non_float_dtype", "stop_gradient",
            "non_differentiable_op", "not_recorded", "left_the_tape", "replaced_variable",
@@ -89,7 +90,7 @@ def _location_of(call, recorder) -> str | None:
     for value in call.outputs:
         origin = getattr(value, "_origin", None)
         if origin is not None:
-            return origin.location
+            return Origin(origin).location
     return None
 
 
@@ -237,7 +238,8 @@ def _from_provenance(tape, view, flat_targets, source, recorder):
     """Reasons that need to know how values came to be, beyond what the tape recorded."""
     sid = id(source)
     is_variable = isinstance(source, Variable)
-    origin = getattr(source, "_origin", None)
+    raw = getattr(source, "_origin", None)
+    origin = None if raw is None else Origin(raw)
     if not is_variable and origin is not None and origin.variable_id is None:
         if any(parent.variable_id is not None for parent in origin.parents):
             return GradientExplanation(
@@ -263,7 +265,7 @@ def _from_provenance(tape, view, flat_targets, source, recorder):
             continue
         current, child = found[0]
         while child is not None:
-            if child.exported_from is current:
+            if child.exported_from == current:
                 return GradientExplanation(
                     source, "left_the_tape", "the value was turned into NumPy/Python "
                     "(.numpy(), float(), np.asarray) and a new constant was built from it, so "
@@ -274,7 +276,7 @@ def _from_provenance(tape, view, flat_targets, source, recorder):
                     source, "not_recorded", f"{child.op} on the path ran while the tape was not "
                     "recording (before `with tape:`, after it, or under stop_recording()); "
                     "compute it inside the tape.", child.location)
-            current, child = ancestry[id(child)]
+            current, child = ancestry[id(child.raw)]
     return None
 
 

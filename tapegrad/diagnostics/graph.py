@@ -85,9 +85,10 @@ class TapeGraph:
             if call.outputs:
                 label += "\\n" + _value_label(call.outputs[0])
             if recorder is not None:
-                origin = getattr(call.outputs[0], "_origin", None) if call.outputs else None
-                if origin is not None and origin.location:
-                    label += f"\\n{origin.location}"
+                raw = getattr(call.outputs[0], "_origin", None) if call.outputs else None
+                location = None if raw is None else _provenance.Origin(raw).location
+                if location:
+                    label += f"\\n{location}"
             attributes = ["shape=box", "style=filled"]
             if call.index in breaks:
                 attributes.append("fillcolor=orange")

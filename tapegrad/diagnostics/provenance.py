@@ -45,25 +45,51 @@ def user_location(depth: int = 2) -> str | None:
     return None if found is None else f"{os.path.basename(found[0])}:{found[1]}"
 
 
+# An origin is stored on its value as a plain tuple (cheap to make on every op):
+# (op name, id of the value, parent origins, (code, offset) or (file, line), exported-from
+# origin, variable id). `Origin` is the readable view used by the diagnostics.
+_OP, _KEY, _PARENTS, _FRAME, _EXPORTED, _VARIABLE = range(6)
+
+
+def make_origin(op, key, parents=(), frame=None, exported_from=None, variable_id=None) -> tuple:
+    return (op, key, parents, frame, exported_from, variable_id)
+
+
 class Origin:
-    """How one value came to be: the op, the origins of its inputs, and where."""
+    """How one value came to be: the op, the origins of its inputs, and where (a view)."""
 
-    __slots__ = ("op", "key", "parents", "frame", "exported_from", "variable_id")
+    __slots__ = ("raw",)
 
-    def __init__(self, op, key, parents=(), frame=None, exported_from=None, variable_id=None):
-        self.op = op
-        self.key = key  # id() of the value when it was made
-        self.parents = parents  # Origins of the inputs (strong refs: the history stays)
-        self.frame = frame  # (filename, line) in the user's code
-        self.exported_from = exported_from  # Origin of the value that left the tape into this
-        self.variable_id = variable_id  # for variable reads
+    def __init__(self, raw: tuple):
+        self.raw = raw
+
+    op = property(lambda self: self.raw[_OP])
+    key = property(lambda self: self.raw[_KEY])  # id() of the value when it was made
+    variable_id = property(lambda self: self.raw[_VARIABLE])  # for variable reads
+
+    @property
+    def parents(self) -> tuple:
+        return tuple(Origin(p) for p in self.raw[_PARENTS])
+
+    @property
+    def exported_from(self):
+        """The origin of the value that left the tape into this one (or None)."""
+        raw = self.raw[_EXPORTED]
+        return None if raw is None else Origin(raw)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Origin) and other.raw is self.raw
+
+    def __hash__(self) -> int:
+        return id(self.raw)
 
     @property
     def location(self) -> str | None:
         """``file:line`` in the user's code where the value was made."""
-        if self.frame is None:
+        frame = self.raw[_FRAME]
+        if frame is None:
             return None
-        where, position = self.frame
+        where, position = frame
         if isinstance(where, str):
             return f"{os.path.basename(where)}:{position}"
         # (code object, bytecode offset): the line is looked up only when asked for
@@ -79,7 +105,7 @@ class ProvenanceRecorder:
         self.exports: dict = {}  # id(ndarray) or ('value', number) -> Origin of the tensor
         self.assignments: dict = {}  # id(variable) -> list of (Origin of the value, location)
 
-    def _remember(self, obj, origin: Origin):
+    def _remember(self, obj, origin: tuple):
         # The origin lives on the value itself: it dies with the value unless a later value's
         # origin still refers to it (the history of live values stays, and nothing else).
         try:
@@ -87,19 +113,23 @@ class ProvenanceRecorder:
         except AttributeError:
             pass
 
-    def origin_of(self, value) -> Origin:
-        """The Origin of a value; a value made before provenance gets a leaf Origin, cached on
-        it so later lookups are cheap."""
+    def raw_origin_of(self, value) -> tuple:
+        """The origin tuple of a value; a value made before provenance gets a leaf origin,
+        cached on it so later lookups are cheap."""
         found = getattr(value, "_origin", None)
         if found is not None:
             return found
-        leaf = Origin("Leaf", id(value), variable_id=id(value) if isinstance(value, Variable)
-                      else None)
+        leaf = make_origin("Leaf", id(value),
+                           variable_id=id(value) if isinstance(value, Variable) else None)
         try:
             value._origin = leaf
         except AttributeError:
             pass
         return leaf
+
+    def origin_of(self, value) -> Origin:
+        """The Origin (view) of a value."""
+        return Origin(self.raw_origin_of(value))
 
     def _record(self, op, inputs, output, attrs):
         # Hot while provenance is on: kept flat (no helper calls on the common path) on purpose.
@@ -117,7 +147,7 @@ class ProvenanceRecorder:
                 if self.exports:
                     exported = self.exports.get(("value", value), exported)
                 continue
-            parents.append(self.origin_of(value))
+            parents.append(self.raw_origin_of(value))
         parents = tuple(parents)
         try:
             frame = sys._getframe(3)  # _record <- apply* <- the public op <- (maybe) the user
@@ -135,20 +165,20 @@ class ProvenanceRecorder:
         where = (frame.f_code, frame.f_lasti) if frame is not None else None
         if type(output) is tuple:
             for item in output:
-                item._origin = Origin(op.name, id(item), parents, where, exported)
+                item._origin = (op.name, id(item), parents, where, exported, None)
         else:
-            output._origin = Origin(op.name, id(output), parents, where, exported)
+            output._origin = (op.name, id(output), parents, where, exported, None)
 
     def _read_variable(self, variable, tensor):
         if tensor is not None:
-            self._remember(tensor, Origin("ReadVariableOp", id(tensor),
-                                          (self.origin_of(variable),), user_frame(3),
-                                          variable_id=id(variable)))
+            self._remember(tensor, make_origin("ReadVariableOp", id(tensor),
+                                               (self.raw_origin_of(variable),), user_frame(3),
+                                               variable_id=id(variable)))
 
     # -- hooks called by the core while provenance is on ------------------------------------------
     def exported(self, tensor, value):
         """``tensor``'s value left the tape as ``value`` (a NumPy array or Python number)."""
-        origin = self.origin_of(tensor)
+        origin = self.raw_origin_of(tensor)
         if isinstance(value, (float, int, complex)):
             self.exports[("value", value)] = origin
         else:
@@ -162,35 +192,36 @@ class ProvenanceRecorder:
         """A tensor was built from ``source`` (a NumPy array or Python number)."""
         key = ("value", source) if isinstance(source, (float, int, complex)) else id(source)
         exported = self.exports.get(key)
-        self._remember(tensor, Origin("Const", id(tensor), (), user_frame(3),
-                                      exported_from=exported))
+        self._remember(tensor, make_origin("Const", id(tensor), (), user_frame(3),
+                                           exported_from=exported))
 
     def assigned(self, variable, value):
         if hasattr(value, "_value"):
             self.assignments.setdefault(id(variable), []).append(
-                (self.origin_of(value), user_location(3)))
+                (self.raw_origin_of(value), user_location(3)))
 
     def ancestry(self, value) -> dict:
         """Every Origin ``value`` was computed from, by id, mapped to ``(origin, next origin on
         the way to value)`` (exports and variable reads are followed)."""
-        return ancestry_of(self.origin_of(value))
+        return ancestry_of(self.raw_origin_of(value))
 
 
-def ancestry_of(start: Origin) -> dict:
-    """Like ProvenanceRecorder.ancestry, from an Origin."""
-    if True:
-        seen = {id(start): (start, None)}
-        stack = [start]
-        while stack:
-            origin = stack.pop()
-            parents = list(origin.parents)
-            if origin.exported_from is not None:
-                parents.append(origin.exported_from)
-            for parent in parents:
-                if id(parent) not in seen:
-                    seen[id(parent)] = (parent, origin)
-                    stack.append(parent)
-        return seen
+def ancestry_of(start) -> dict:
+    """Like ProvenanceRecorder.ancestry, from an origin (tuple or Origin)."""
+    start = start.raw if isinstance(start, Origin) else start
+    seen = {id(start): (start, None)}
+    stack = [start]
+    while stack:
+        origin = stack.pop()
+        parents = list(origin[_PARENTS])
+        if origin[_EXPORTED] is not None:
+            parents.append(origin[_EXPORTED])
+        for parent in parents:
+            if id(parent) not in seen:
+                seen[id(parent)] = (parent, origin)
+                stack.append(parent)
+    return {key: (Origin(o), None if child is None else Origin(child))
+            for key, (o, child) in seen.items()}
 
 
 _recorder: ProvenanceRecorder | None = None
