@@ -25,6 +25,15 @@ def _sorted_keys(d: dict):
 
 def flatten(structure) -> list:
     """Leaves of ``structure`` in depth-first order; a leaf flattens to ``[leaf]``."""
+    kind = type(structure)
+    if kind is list or kind is tuple:
+        for item in structure:
+            if isinstance(item, (list, tuple, dict)):
+                break
+        else:
+            return list(structure)  # the common flat list of tensors
+    elif not isinstance(structure, (list, tuple, dict)):
+        return [structure]
     out: list = []
     stack = [structure]
     while stack:
@@ -40,6 +49,15 @@ def flatten(structure) -> list:
 
 def pack_sequence_as(structure, flat: list) -> Any:
     """Rebuild ``structure``'s shape with the leaves taken in order from ``flat``."""
+    kind = type(structure)
+    if kind is list or kind is tuple:
+        for item in structure:
+            if isinstance(item, (list, tuple, dict)):
+                break
+        else:
+            return kind(flat)  # a flat list or tuple
+    elif not isinstance(structure, (list, tuple, dict)):
+        return flat[0]
     return _build(structure, iter(flat))
 
 

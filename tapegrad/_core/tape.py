@@ -261,10 +261,12 @@ class GradientTape:
                             "None.")
         flat_targets = nest.flatten(target)
         for item in flat_targets:
-            _check_differentiable_value(item, "target")
+            if not isinstance(item, _DIFFERENTIABLE):
+                _check_differentiable_value(item, "target")
         flat_sources = nest.flatten(sources)
         for item in flat_sources:
-            _check_differentiable_value(item, "source")
+            if not isinstance(item, _DIFFERENTIABLE):
+                _check_differentiable_value(item, "source")
         recording = self._consume()
         seeds = _seeds(flat_targets, output_gradients)
         flat = backward(recording, flat_targets, seeds, flat_sources,
@@ -346,6 +348,9 @@ def _unconnected(value) -> UnconnectedGradients:
     except ValueError:
         raise ValueError(f"Unknown value for unconnected_gradients: {value!r}; use "
                          "'none', 'zero' or tapegrad.UnconnectedGradients.") from None
+
+
+_DIFFERENTIABLE = (Tensor, Variable, IndexedSlices)
 
 
 def _check_differentiable_value(item, role: str):
@@ -450,8 +455,9 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
         value = target._value if not isinstance(target, IndexedSlices) else target.values._value
         if value.dtype.kind == "O":
             continue
-        if seed is None:
-            seed = _wrap(np.ones(value.shape, dtype=value.dtype))
+        if seed is None:  # a scalar loss gets an immutable NumPy scalar, the cheapest seed
+            seed = _wrap(value.dtype.type(1) if value.ndim == 0 else
+                         np.ones(value.shape, dtype=value.dtype))
         elif value.dtype.kind in _TRAINABLE_KINDS and not isinstance(seed, IndexedSlices) and \
                 seed._value.dtype != value.dtype:
             raise InvalidArgumentError(
@@ -468,9 +474,8 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             if id(s) in tracked and s._value.dtype.kind in _TRAINABLE_KINDS}
     calls = recording.calls
     count = len(calls)
-    if live and len(live) == len(recording.watched) + len(recording.watched_tensors) and all(
-            key in live for key in recording.watched) and all(
-            key in live for key in recording.watched_tensors):
+    if live and len(live) == len(recording.watched) + len(recording.watched_tensors) and \
+            live.issuperset(recording.watched) and live.issuperset(recording.watched_tensors):
         # Every watched value is a source, so everything the tape tracks depends on a source:
         # the tracked set is the live set and the forward sweep can be skipped.
         live = tracked
@@ -584,7 +589,13 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 grads[key] = grad if old is None else _sum_gradients(old, grad)
     if free:
         recording.free()
-    return [_as_gradient(grads.get(id(s))) for s in sources]
+    results = []
+    for source in sources:
+        grad = grads.get(id(source))
+        if type(grad) is _ndarray_type or isinstance(grad, _np_generic):
+            grad = _wrap(grad)
+        results.append(grad)
+    return results
 
 
 _RAW_TYPES = (_ndarray_type,)

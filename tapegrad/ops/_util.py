@@ -54,10 +54,25 @@ def unbroadcast_raw(grad, shape: tuple):
     if axes:
         if not batch and lead and len(grad_shape) == 2 and len(axes) == 1 and axes[0] == 0:
             # summing the rows of a matrix: a matrix-vector product is much faster than np.sum
-            grad = np.ones(grad_shape[0], dtype=grad.dtype) @ grad
+            grad = _ones(grad_shape[0], grad.dtype) @ grad
         else:
-            grad = np.sum(grad, axis=axes)
-    return np.reshape(grad, shape)
+            grad = np.add.reduce(grad, axis=axes)
+    return grad.reshape(shape) if type(grad) is np.ndarray else np.reshape(grad, shape)
+
+
+_ONES: dict = {}
+
+
+def _ones(length: int, dtype):
+    """A cached read-only vector of ones (row sums as matrix-vector products)."""
+    key = (length, dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(length, dtype=dtype)
+        ones.flags.writeable = False
+    return ones
 
 
 def batch_shape(upstream) -> tuple:

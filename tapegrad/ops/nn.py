@@ -391,17 +391,17 @@ def _xent_forward(logits, labels):
             f"labels_size={list(labels.shape)}; give labels the shape of logits.")
     if logits.size == 0:
         return np.zeros(logits.shape[:-1], logits.dtype)
-    shifted = logits - np.max(logits, axis=-1, keepdims=True)
-    log_sum = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-    return np.sum(labels * (log_sum - shifted), axis=-1)
+    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
+    log_sum = np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
+    return np.add.reduce(labels * (log_sum - shifted), axis=-1)
 
 
 def _xent_vjp_raw(inputs, output, attrs, upstream, needs):
     logits, labels = inputs[0]._value, inputs[1]._value
     g = np.expand_dims(upstream, -1)
-    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
     exp = np.exp(shifted)
-    total = np.sum(exp, axis=-1, keepdims=True)
+    total = np.add.reduce(exp, axis=-1, keepdims=True)
     return (g * (exp / total - labels) if needs[0] else None,
             g * (np.log(total) - shifted) if needs[1] else None)
 

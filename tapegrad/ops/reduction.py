@@ -80,7 +80,11 @@ SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples)
 
 
 def _mean_forward(x, axis=None, keepdims=False):
-    return np.mean(x, axis=axis, keepdims=keepdims)
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4 or not x.size:
+        return np.mean(x, axis=axis, keepdims=keepdims)  # float16 accumulates in float32
+    # np.mean's Python wrapper costs more than the reduction on small arrays
+    total = np.add.reduce(x, axis=axis, keepdims=keepdims)
+    return total / x.dtype.type(x.size // max(total.size, 1))
 
 
 def _count(x_shape, axes) -> int:
