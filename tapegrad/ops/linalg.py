@@ -85,6 +85,10 @@ def _matmul_vjp(inputs, output, attrs, upstream, needs):
 
 def _matmul_vjp_raw(inputs, output, attrs, upstream, needs):
     a, b = inputs[0]._value, inputs[1]._value
+    if a.ndim == 2 and b.ndim == 2 and upstream.ndim == 2 and output._value.dtype.kind != "c":
+        # the plain matrix case (every dense layer): two GEMMs, nothing to undo
+        return (np.matmul(upstream, b.T) if needs[0] else None,
+                np.matmul(a.T, upstream) if needs[1] else None)
     complex_ = output._value.dtype.kind == "c"
     a_adjoint = np.conj(a.swapaxes(-1, -2)) if complex_ else a.swapaxes(-1, -2)
     b_adjoint = np.conj(b.swapaxes(-1, -2)) if complex_ else b.swapaxes(-1, -2)
@@ -113,6 +117,11 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     >>> tf.matmul(tf.ones([2, 3]), tf.ones([3, 4])).shape.as_list()
     [2, 4]
     """
+    a_value = getattr(a, "_value", None)
+    b_value = getattr(b, "_value", None)
+    if a_value is not None and b_value is not None and a_value.ndim >= 2 and \
+            b_value.ndim >= 2 and not (transpose_a or transpose_b or adjoint_a or adjoint_b):
+        return apply2(MATMUL, a, b)  # the common case, without the argument handling below
     if len(shape_of(a)) < 2 or len(shape_of(b)) < 2:
         a_shape = shape_of(a) if hasattr(a, "_value") else np.shape(a)
         b_shape = shape_of(b) if hasattr(b, "_value") else np.shape(b)

@@ -398,7 +398,8 @@ def _xent_forward(logits, labels):
 
 def _xent_vjp_raw(inputs, output, attrs, upstream, needs):
     logits, labels = inputs[0]._value, inputs[1]._value
-    g = np.expand_dims(upstream, -1)
+    g = upstream[..., None] if type(upstream) is np.ndarray or isinstance(
+        upstream, np.generic) else np.expand_dims(upstream, -1)
     shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
     exp = np.exp(shifted)
     total = np.add.reduce(exp, axis=-1, keepdims=True)
@@ -526,7 +527,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, name=None)
             f"softmax_cross_entropy_with_logits: labels are {labels.dtype.name} but logits are "
             f"{logits.dtype.name}; cast the labels with tapegrad.cast(labels, logits.dtype).")
     axis = _axis_of(logits, axis, "softmax_cross_entropy_with_logits")
-    return apply(SOFTMAX_XENT, (_move_last(logits, axis), _move_last(labels, axis)))
+    return apply2(SOFTMAX_XENT, _move_last(logits, axis), _move_last(labels, axis))
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tensor:

@@ -3,6 +3,8 @@ clipping."""
 
 from __future__ import annotations
 
+import math
+
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
@@ -89,8 +91,8 @@ def _mean_forward(x, axis=None, keepdims=False):
 
 def _count(x_shape, axes) -> int:
     if axes is None:
-        return int(np.prod(x_shape, dtype=np.int64))
-    return int(np.prod([x_shape[a] for a in axes], dtype=np.int64))
+        return math.prod(x_shape)
+    return math.prod(x_shape[a] for a in axes)
 
 
 def _mean_vjp(inputs, output, attrs, upstream, needs):
@@ -620,6 +622,10 @@ def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
     batch = _raw_batch(upstream)
     kept = batch + _kept_shape(x_shape, attrs.get("axis"))
     scaled = np.true_divide(upstream, count, dtype=inputs[0]._value.dtype)
+    if not batch and np.ndim(scaled) == 0 and math.prod(x_shape) <= 65536:
+        spread = np.empty(x_shape, dtype=inputs[0]._value.dtype)  # cheaper than broadcast_to
+        spread.fill(scaled)
+        return (spread,)
     return (np.broadcast_to(np.reshape(scaled, kept), batch + x_shape),)
 
 
