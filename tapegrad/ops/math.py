@@ -658,11 +658,15 @@ def _raw_shape(x) -> tuple:
 
 def _add_vjp_raw(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    if type(x) is Tensor and type(y) is Tensor and x._value.shape == y._value.shape == \
-            getattr(upstream, "shape", None):
-        return (upstream if needs[0] else None, upstream if needs[1] else None)
-    return (unbroadcast_raw(upstream, _raw_shape(x)) if needs[0] else None,
-            unbroadcast_raw(upstream, _raw_shape(y)) if needs[1] else None)
+    shape = getattr(upstream, "shape", None)
+    grad_x = grad_y = None
+    if needs[0]:
+        x_shape = _raw_shape(x)
+        grad_x = upstream if x_shape == shape else unbroadcast_raw(upstream, x_shape)
+    if needs[1]:
+        y_shape = _raw_shape(y)
+        grad_y = upstream if y_shape == shape else unbroadcast_raw(upstream, y_shape)
+    return grad_x, grad_y
 
 
 def _sub_vjp_raw(inputs, output, attrs, upstream, needs):
