@@ -104,8 +104,8 @@ def enable_check_numerics(stack_height_limit: int = 30, path_length_limit: int =
     >>> try:
     ...     tf.math.log(tf.constant(0.0))
     ... except tf.errors.InvalidArgumentError as error:
-    ...     print("caught:", str(error).splitlines()[0][:44])
-    caught: check_numerics: Log produced NaN or Inf in
+    ...     print("caught:", str(error).splitlines()[0][:39])
+    caught: check_numerics: Log produced NaN or Inf
     >>> tf.debugging.disable_check_numerics()
     """
     global _checker

@@ -11,7 +11,7 @@ silently; convert explicitly with ``t.numpy()`` when that is what you want.
 >>> with tf.GradientTape() as tape:
 ...     tape.watch(x)
 ...     y = np.sum(np.sin(x) * 2.0)
->>> tape.gradient(y, x).numpy().round(4).tolist()
+>>> [round(float(g), 4) for g in tape.gradient(y, x)]
 [2.0, 1.0806]
 """
 
