@@ -36,18 +36,23 @@ def analytic(w, x):
     return (1 - y * y) * w * (1 - h * h).T @ w
 
 
-def run_tapegrad(w, x):
-    import tapegrad as tg
-
-    wt, xt = tg.constant(w), tg.constant(x)
+def tf_style_jacobian(tf, w, x):
+    """The Jacobian written once against TensorFlow's API (tapegrad or TensorFlow)."""
+    wt, xt = tf.constant(w), tf.constant(x)
 
     def jacobian():
-        with tg.GradientTape() as tape:
+        with tf.GradientTape() as tape:
             tape.watch(xt)
-            y = tg.tanh(tg.matmul(wt, tg.tanh(tg.matmul(wt, xt))))
+            y = tf.tanh(tf.matmul(wt, tf.tanh(tf.matmul(wt, xt))))
         return tape.jacobian(y, xt)
 
     return jacobian, lambda: jacobian().numpy().reshape(N, N)
+
+
+def run_tapegrad(w, x):
+    import tapegrad
+
+    return tf_style_jacobian(tapegrad, w, x)
 
 
 def run_torch(w, x):
@@ -69,18 +74,10 @@ def run_torch(w, x):
 
 def run_tensorflow(w, x):
     try:
-        import tensorflow as tf
+        import tensorflow
     except ImportError:
         return None
-    wt, xt = tf.constant(w), tf.constant(x)
-
-    def jacobian():
-        with tf.GradientTape() as tape:
-            tape.watch(xt)
-            y = tf.tanh(tf.matmul(wt, tf.tanh(tf.matmul(wt, xt))))
-        return tape.jacobian(y, xt)
-
-    return jacobian, lambda: jacobian().numpy().reshape(N, N)
+    return tf_style_jacobian(tensorflow, w, x)
 
 
 def run_jax(w, x):

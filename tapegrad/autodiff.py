@@ -37,6 +37,19 @@ def _positions(argnums, count: int) -> tuple[int, ...]:
     return tuple(p % count for p in positions)
 
 
+def _traced(f: Callable, argnums, args: tuple, kwargs: dict):
+    """Run ``f`` on a tape that watches the arguments ``argnums``: (tape, output, sources)."""
+    args = list(args)
+    positions = _positions(argnums, len(args))
+    for p in positions:
+        args[p] = _as_tensors(args[p])
+    sources = [args[p] for p in positions]
+    with GradientTape() as tape:
+        tape.watch(sources)
+        out = f(*args, **kwargs)
+    return tape, out, sources
+
+
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
                    has_aux: bool = False) -> Callable:
     """``f``'s value and its gradient with respect to the arguments ``argnums``.
@@ -45,17 +58,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
     """
 
     def wrapper(*args, **kwargs):
-        args = list(args)
-        positions = _positions(argnums, len(args))
-        for p in positions:
-            args[p] = _as_tensors(args[p])
-        with GradientTape() as tape:
-            for p in positions:
-                tape.watch(args[p])
-            out = f(*args, **kwargs)
+        tape, out, sources = _traced(f, argnums, args, kwargs)
         value, aux = (out if has_aux else (out, None))
-        grads = tape.gradient(value, [args[p] for p in positions],
-                              unconnected_gradients="zero")
+        grads = tape.gradient(value, sources, unconnected_gradients="zero")
         result = grads[0] if isinstance(argnums, int) else tuple(grads)
         return ((value, aux), result) if has_aux else (value, result)
 
@@ -67,9 +72,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     both = value_and_grad(f, argnums, has_aux)
 
     def wrapper(*args, **kwargs):
-        (value, aux), result = both(*args, **kwargs) if has_aux else (
-            (None, None), both(*args, **kwargs)[1])
-        return (result, aux) if has_aux else result
+        value, result = both(*args, **kwargs)
+        return (result, value[1]) if has_aux else result
 
     return wrapper
 
@@ -79,16 +83,8 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     ``argnums``."""
 
     def wrapper(*args, **kwargs):
-        args = list(args)
-        positions = _positions(argnums, len(args))
-        for p in positions:
-            args[p] = _as_tensors(args[p])
-        with GradientTape() as tape:
-            for p in positions:
-                tape.watch(args[p])
-            out = f(*args, **kwargs)
-        result = tape.jacobian(out, [args[p] for p in positions],
-                               unconnected_gradients="zero")
+        tape, out, sources = _traced(f, argnums, args, kwargs)
+        result = tape.jacobian(out, sources, unconnected_gradients="zero")
         return result[0] if isinstance(argnums, int) else tuple(result)
 
     return wrapper
