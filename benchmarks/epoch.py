@@ -35,41 +35,22 @@ from mlp_step import blas_limit  # noqa: E402
 
 
 def tapegrad_trainer(kind: str, x_train, y_train, epochs: int, seed: int = 0):
-    """(run_one_epoch, model, loss_fn): the demo's training step and pipeline."""
+    """(run_one_epoch, model, loss_fn): the demo's own training step and pipeline."""
     import tapegrad as tf
     from tapegrad.examples import digits
 
     tf.random.set_seed(seed)
     model = digits.build_model(kind)
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    train_loss = tf.keras.metrics.Mean()
-    train_accuracy = tf.keras.metrics.SparseCategoricalAccuracy()
-    dataset = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
-               .shuffle(len(y_train), seed=seed)
-               .batch(digits.BATCH_SIZE)
-               .prefetch(tf.data.AUTOTUNE))
-    steps = len(dataset)
-    schedule = tf.keras.optimizers.schedules.CosineDecay(digits.LEARNING_RATE, epochs * steps,
-                                                         alpha=0.05)
-    optimizer = tf.keras.optimizers.Adam(schedule)
-
-    def train_step(images, labels):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            loss = loss_fn(labels, logits)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        train_loss.update_state(loss)
-        train_accuracy.update_state(labels, logits)
+    trainer = digits.make_trainer(model, x_train, y_train, epochs, seed)
 
     def epoch():
-        train_loss.reset_state()
-        train_accuracy.reset_state()
-        for images, labels in dataset:
-            train_step(images, labels)
-        return float(train_loss.result()), float(train_accuracy.result())
+        trainer.loss.reset_state()
+        trainer.accuracy.reset_state()
+        for images, labels in trainer.dataset:
+            trainer.train_step(images, labels)
+        return float(trainer.loss.result()), float(trainer.accuracy.result())
 
-    return epoch, model, loss_fn
+    return epoch, model, trainer.loss_fn
 
 
 def torch_model(kind: str):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -86,19 +88,20 @@ def _progress(iterable, total, enabled, description):
     return bar, bar
 
 
-def train(epochs: int = 15, seed: int = 0, output_dir: str = "digits-output",
-          progress: bool = True, kind: str = "conv") -> dict:
-    """Train, checkpoint, reload and plot; returns a summary dict.
+class Trainer(NamedTuple):
+    """The pieces of the custom training loop (shared with benchmarks/epoch.py)."""
 
-    Keys: ``test_accuracy``, ``reloaded_accuracy``, ``history`` (per-epoch ``loss``,
-    ``accuracy``, ``test_accuracy``), ``seconds``, ``checkpoint``, ``plot`` (None without
-    matplotlib), ``parameters``.
-    """
-    tf.random.set_seed(seed)
-    x_train, y_train, x_test, y_test = load_data(seed)
-    os.makedirs(output_dir, exist_ok=True)
+    dataset: object
+    steps: int
+    train_step: Callable
+    loss: object
+    accuracy: object
+    optimizer: object
+    loss_fn: object
 
-    model = build_model(kind)
+
+def make_trainer(model, x_train, y_train, epochs: int, seed: int = 0) -> Trainer:
+    """Data pipeline, Adam with cosine decay, and the GradientTape step for ``model``."""
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     train_loss = tf.keras.metrics.Mean()
     train_accuracy = tf.keras.metrics.SparseCategoricalAccuracy()
@@ -119,6 +122,27 @@ def train(epochs: int = 15, seed: int = 0, output_dir: str = "digits-output",
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         train_loss.update_state(loss)
         train_accuracy.update_state(labels, logits)
+
+    return Trainer(dataset, steps, train_step, train_loss, train_accuracy, optimizer, loss_fn)
+
+
+def train(epochs: int = 15, seed: int = 0, output_dir: str = "digits-output",
+          progress: bool = True, kind: str = "conv") -> dict:
+    """Train, checkpoint, reload and plot; returns a summary dict.
+
+    Keys: ``test_accuracy``, ``reloaded_accuracy``, ``history`` (per-epoch ``loss``,
+    ``accuracy``, ``test_accuracy``), ``seconds``, ``checkpoint``, ``plot`` (None without
+    matplotlib), ``parameters``.
+    """
+    tf.random.set_seed(seed)
+    x_train, y_train, x_test, y_test = load_data(seed)
+    os.makedirs(output_dir, exist_ok=True)
+
+    model = build_model(kind)
+    trainer = make_trainer(model, x_train, y_train, epochs, seed)
+    dataset, steps, train_step = trainer.dataset, trainer.steps, trainer.train_step
+    train_loss, train_accuracy = trainer.loss, trainer.accuracy
+    optimizer = trainer.optimizer
 
     history = {"loss": [], "accuracy": [], "test_accuracy": []}
     start = time.perf_counter()
