@@ -12,7 +12,6 @@ gradients are checked against the floor's.
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 
@@ -21,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from mlp_step import best_of, blas_limit  # noqa: E402
+from mlp_step import run_step_benchmark  # noqa: E402
 
 BATCH, SIDE, FILTERS, CLASSES = 32, 28, 16, 10
 POOLED = SIDE // 2
@@ -135,36 +134,9 @@ def check(tapegrad_step, params, x, y) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--blas-threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=20, help="steps per timing run")
-    parser.add_argument("--repeat", type=int, default=7, help="timing runs (best is kept)")
-    args = parser.parse_args(argv)
-
-    x, y, labels, params = make_data()
-    tapegrad_step = tapegrad_step_factory(params, x, y)
-    rows = []
-    with blas_limit(args.blas_threads):
-        check(tapegrad_step, params, x, y)
-        floor = best_of(lambda: numpy_step(params, x, y), args.repeat, args.steps)
-        rows.append(("NumPy by hand (floor)", floor))
-        rows.append(("tapegrad", best_of(tapegrad_step, args.repeat, args.steps)))
-        for name, factory, data in (
-                ("PyTorch CPU, 1 thread", torch_step_factory, labels),
-                ("TensorFlow", tensorflow_step_factory, y)):
-            step = factory(params, x, data)
-            if step is None:
-                print(f"{name}: not installed")
-                continue
-            rows.append((name, best_of(step, args.repeat, args.steps)))
-
-    print(f"\nCNN batch {BATCH}, {SIDE}x{SIDE}x1 -> conv 3x3x{FILTERS} SAME -> relu -> "
-          f"max-pool 2x2 -> dense {CLASSES}, float32 (BLAS threads: {args.blas_threads})")
-    print(f"{'':26s}{'ms/step':>10s}{'/ floor':>10s}{'tapegrad /':>12s}")
-    tapegrad_time = dict(rows)["tapegrad"]
-    for name, seconds in rows:
-        print(f"{name:26s}{seconds * 1e3:10.3f}{seconds / floor:10.2f}"
-              f"{tapegrad_time / seconds:12.2f}")
+    run_step_benchmark(sys.modules[__name__],
+                       f"CNN batch {BATCH}, {SIDE}x{SIDE}x1 -> conv 3x3x{FILTERS} SAME -> relu -> "
+                       f"max-pool 2x2 -> dense {CLASSES}, float32", argv)
 
 
 if __name__ == "__main__":

@@ -139,37 +139,44 @@ def check(tapegrad_step, params, x, y) -> None:
                                    err_msg=f"gradient of {name}")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_step_benchmark(bench, title: str, argv=None) -> None:
+    """Check, time and print one training step: ``bench`` is a module with make_data,
+    numpy_step, check and the tapegrad/torch/tensorflow step factories."""
+    parser = argparse.ArgumentParser(description=(bench.__doc__ or "").splitlines()[0])
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=20, help="steps per timing run")
     parser.add_argument("--repeat", type=int, default=7, help="timing runs (best is kept)")
     args = parser.parse_args(argv)
 
-    x, y, labels, params = make_data()
-    tapegrad_step = tapegrad_step_factory(params, x, y)
+    x, y, labels, params = bench.make_data()
+    tapegrad_step = bench.tapegrad_step_factory(params, x, y)
     rows = []
     with blas_limit(args.blas_threads):
-        check(tapegrad_step, params, x, y)
-        floor = best_of(lambda: numpy_step(params, x, y), args.repeat, args.steps)
+        bench.check(tapegrad_step, params, x, y)
+        floor = best_of(lambda: bench.numpy_step(params, x, y), args.repeat, args.steps)
         rows.append(("NumPy by hand (floor)", floor))
         rows.append(("tapegrad", best_of(tapegrad_step, args.repeat, args.steps)))
         for name, factory, data in (
-                ("PyTorch CPU, 1 thread", torch_step_factory, labels),
-                ("TensorFlow", tensorflow_step_factory, y)):
+                ("PyTorch CPU, 1 thread", bench.torch_step_factory, labels),
+                ("TensorFlow", bench.tensorflow_step_factory, y)):
             step = factory(params, x, data)
             if step is None:
                 print(f"{name}: not installed")
                 continue
             rows.append((name, best_of(step, args.repeat, args.steps)))
 
-    print(f"\nMLP {'-'.join(map(str, SIZES))} relu, batch {BATCH}, float32: forward + "
-          f"gradients of 6 parameters (BLAS threads: {args.blas_threads})")
+    print(f"\n{title} (BLAS threads: {args.blas_threads})")
     print(f"{'':26s}{'ms/step':>10s}{'/ floor':>10s}{'tapegrad /':>12s}")
     tapegrad_time = dict(rows)["tapegrad"]
     for name, seconds in rows:
         print(f"{name:26s}{seconds * 1e3:10.3f}{seconds / floor:10.2f}"
               f"{tapegrad_time / seconds:12.2f}")
+
+
+def main(argv=None) -> None:
+    run_step_benchmark(sys.modules[__name__],
+                       f"MLP {'-'.join(map(str, SIZES))} relu, batch {BATCH}, float32: forward "
+                       "+ gradients of 6 parameters", argv)
 
 
 if __name__ == "__main__":
