@@ -589,13 +589,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 grads[key] = grad if old is None else _sum_gradients(old, grad)
     if free:
         recording.free()
-    results = []
-    for source in sources:
-        grad = grads.get(id(source))
-        if type(grad) is _ndarray_type or isinstance(grad, _np_generic):
-            grad = _wrap(grad)
-        results.append(grad)
-    return results
+    return [_as_gradient(grads.get(id(source))) for source in sources]
 
 
 _RAW_TYPES = (_ndarray_type,)

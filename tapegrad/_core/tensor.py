@@ -426,7 +426,7 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
     except ValueError as error:
         _shape_error(op, (xv, yv), error)
     if type(out) is not _ndarray:
-        out = _as_array_result(out, xv, yv)
+        out = _as_array_result(out)
     result = _new(Tensor)
     result._value = out
     recorders = state.recorders
@@ -437,9 +437,8 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
     return result
 
 
-def _as_array_result(out, xv, yv):
-    # A ufunc on two Python scalars returns a Python-free NumPy scalar; keep NumPy scalars, they
-    # are immutable, but make sure Python scalars never leak out.
+def _as_array_result(out):
+    # NumPy scalars are immutable and kept; anything else (a Python number) becomes an array.
     if isinstance(out, np.generic):
         return out
     return np.asarray(out)
@@ -488,10 +487,6 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
 
 
 # -- helpers shared by the tape and the ops ---------------------------------------------------
-
-def is_trainable_value(value) -> bool:
-    return value.dtype in _TRAINABLE
-
 
 _uid = itertools.count()
 
