@@ -8,11 +8,11 @@ import inspect
 from tapegrad._core import nest
 from tapegrad._core.registry import register
 from tapegrad._core.tape import _Recording
-from tapegrad._core.tensor import Tensor, _wrap, convert_to_tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, _wrap, convert_to_tensor, state
 from tapegrad._core.variable import Variable
 
 
-class _VariableWatcher:
+class _VariableWatcher(Recorder):
     """Recorder that only notes which variables are read (while tapes are paused)."""
 
     def __init__(self):

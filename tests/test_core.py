@@ -248,3 +248,52 @@ def test_gradient_results_are_not_kept_alive_by_a_cycle():
         assert probe() is None, "a reference cycle keeps the returned gradient alive"
     finally:
         gc.enable()
+
+
+def test_value_watched_after_a_call_used_it_gets_the_gradient_through_that_call():
+    # y = x * w was recorded because of w; watching x afterwards adds the path through y.
+    x = tf.constant(3.0)
+    w = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = x * w
+        tape.watch(x)
+        z = y * x  # z = w * x**2
+    grad_x, grad_w = tape.gradient(z, [x, w])
+    assert float(grad_x) == 2 * 2.0 * 3.0 and float(grad_w) == 3.0 ** 2
+
+
+def test_intermediate_sources_next_to_a_watched_one():
+    x0 = np.array([0.5, 2.0])
+    x = tf.constant(x0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a = tf.sin(x)
+        b = a * a
+        c = tf.reduce_sum(b * x)
+    grad_a, grad_x, grad_b = tape.gradient(c, [a, x, b])
+    np.testing.assert_allclose(grad_a.numpy(), 2 * np.sin(x0) * x0)
+    np.testing.assert_allclose(grad_b.numpy(), x0)
+    np.testing.assert_allclose(grad_x.numpy(), np.sin(x0) ** 2 + x0 * 2 * np.sin(x0) * np.cos(x0))
+    # only the intermediate one: the watched x is not a source, so only a's subgraph runs
+    np.testing.assert_allclose(tape.gradient(c, a).numpy(), 2 * np.sin(x0) * x0)
+
+
+def test_outputs_of_a_multi_output_op_as_sources():
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        p, q = tf.unstack(x * 2.0)
+        r = p * q * 3.0  # 12 * x0 * x1
+    grad_x, grad_p, grad_q = tape.gradient(r, [x, p, q])
+    assert grad_x.numpy().tolist() == [24.0, 12.0]
+    assert float(grad_p) == 3.0 * 4.0 and float(grad_q) == 3.0 * 2.0
+
+
+def test_default_seed_is_not_shared_writably():
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+    tape.gradient(x, x).numpy()[0] = 5.0
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+    assert tape.gradient(x, x).numpy().tolist() == [1.0, 1.0]

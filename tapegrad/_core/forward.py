@@ -5,7 +5,7 @@ from __future__ import annotations
 from tapegrad._core import hooks, nest
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tape import UnconnectedGradients, _unconnected, _warn_once_per_line
-from tapegrad._core.tensor import Tensor, convert_to_tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, convert_to_tensor, state
 from tapegrad._core.variable import Variable
 
 
@@ -32,7 +32,7 @@ class _Paused:
         return False
 
 
-class ForwardAccumulator:
+class ForwardAccumulator(Recorder):
     """Compute Jacobian-vector products with forward-mode autodiff.
 
     >>> import tapegrad as tf

@@ -5,7 +5,8 @@ inputs for the gradient checker. The dispatcher in :mod:`tapegrad._core.tensor` 
 forward and hands the call to every active tape; the backward engine in
 :mod:`tapegrad._core.tape` calls the reverse rule.
 
-Rule signatures (a recorded call is the plain tuple ``(op, inputs, output, attrs)``):
+Rule signatures (a recorded call is the plain tuple ``(op, inputs, output, attrs, parents,
+input_ids)``, see :class:`tapegrad._core.tape._Recording`):
 
 * ``vjp(inputs, output, attrs, upstream, needs) -> tuple`` of one gradient (or None) per
   input; ``upstream`` is one Tensor (a tuple of Tensors for multi-output ops); ``needs[i]``
@@ -36,6 +37,8 @@ class Call(NamedTuple):
     inputs: tuple
     output: object
     attrs: dict | None
+    parents: tuple  # each input's slot on the tape (None for an untracked input)
+    input_ids: tuple
 
 
 class Op:

@@ -13,7 +13,7 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
-from tapegrad._core.tensor import Tensor, _wrap, state
+from tapegrad._core.tensor import Recorder, Tensor, _wrap, state
 from tapegrad._core.variable import Variable
 
 _ndarray_type = np.ndarray
@@ -60,59 +60,112 @@ READ_VARIABLE.batchable = True
 READ_VARIABLE.vjp_raw = _read_vjp
 
 
-class _Recording:
-    """Everything one GradientTape recorded: tracked values and the calls, in execution order."""
+class _Recording(Recorder):
+    """Everything one GradientTape recorded, in execution order.
+
+    Each tracked value has a *slot*, an int that indexes the gradient list of a backward pass:
+    the output of ``calls[i]`` has slot ``i``; watched values and the outputs of multi-output
+    calls get negative slots (counted by ``extra``). ``tracked`` maps ``id(value)`` to its slot.
+    A live call is ``(op, inputs, output, attrs, parents, input_ids)`` where ``parents`` holds
+    each input's slot (None for inputs the tape does not track); after a non-persistent
+    backward pass a call is a *ghost* without values (see :func:`_ghost`).
+    """
 
     __slots__ = ("tracked", "calls", "watched", "watched_tensors", "watch_accessed_variables",
-                 "freed")
+                 "freed", "extra")
 
     def __init__(self, watch_accessed_variables: bool):
         self.tracked: dict = {}
         self.calls: list = []
         self.watched: dict = {}  # variables, by id
-        self.watched_tensors: set = set()  # ids of tensors passed to watch()
+        self.watched_tensors: dict = {}  # tensors passed to watch(), by id
         self.watch_accessed_variables = watch_accessed_variables
         self.freed = False  # calls hold only the graph's shape (see _ghost), no values
+        self.extra = 0  # negative slots handed out
+
+    def _record1(self, op, x, output, attrs):
+        key = id(x)
+        parent = self.tracked.get(key)
+        if parent is None:
+            return
+        calls = self.calls
+        self.tracked[id(output)] = len(calls)
+        calls.append((op, (x,), output, attrs, (parent,), (key,)))
+
+    def _record2(self, op, x, y, output, attrs):
+        tracked = self.tracked
+        first_key = id(x)
+        second_key = id(y)
+        first = tracked.get(first_key)
+        second = tracked.get(second_key)
+        if first is None and second is None:
+            return
+        calls = self.calls
+        tracked[id(output)] = len(calls)
+        calls.append((op, (x, y), output, attrs, (first, second), (first_key, second_key)))
 
     def _record(self, op, inputs, output, attrs):
         tracked = self.tracked
-        for value in inputs:
-            if id(value) in tracked:
-                break
-        else:
+        keys = tuple(map(id, inputs))
+        parents = tuple(map(tracked.get, keys))
+        if parents.count(None) == len(parents):
             return
-        self.calls.append((op, inputs, output, attrs))
+        calls = self.calls
         if type(output) is tuple:
             for item in output:
-                tracked[id(item)] = item
+                tracked[id(item)] = self._new_slot()
         else:
-            tracked[id(output)] = output
+            tracked[id(output)] = len(calls)
+        calls.append((op, inputs, output, attrs, parents, keys))
+
+    def _new_slot(self) -> int:
+        self.extra += 1
+        return -self.extra
 
     def _read_variable(self, variable, tensor):
         if self.watch_accessed_variables and variable._trainable:
             self.watch_variable(variable)
-        if tensor is not None and id(variable) in self.tracked:
-            self.calls.append((READ_VARIABLE, (variable,), tensor, None))
-            self.tracked[id(tensor)] = tensor
+        if tensor is not None:
+            self._record1(READ_VARIABLE, variable, tensor, None)
+
+    def _track_leaf(self, value):
+        key = id(value)
+        if key in self.tracked:
+            return
+        self.tracked[key] = self._new_slot()
+        if self.calls:
+            self._adopt_late_input(key)
+
+    def _adopt_late_input(self, key):
+        """A value watched after calls already used it: those calls now pass it a gradient."""
+        slot = self.tracked[key]
+        for index, call in enumerate(self.calls):
+            if len(call) == 6 and key in call[5]:
+                parents = tuple(slot if k == key else p for k, p in zip(call[5], call[4]))
+                self.calls[index] = call[:4] + (parents, call[5])
 
     def watch_variable(self, variable):
-        self.tracked[id(variable)] = variable
-        self.watched[id(variable)] = variable
+        if id(variable) not in self.watched:
+            self.watched[id(variable)] = variable
+            self._track_leaf(variable)
+
+    def watch_tensor(self, tensor):
+        self.watched_tensors[id(tensor)] = tensor
+        self._track_leaf(tensor)
 
     def free(self):
         """Drop every saved value; keep the graph's shape (for explain) as ghost records."""
         calls = self.calls
         for index, call in enumerate(calls):
-            if call is not None and len(call) == 4:
-                calls[index] = _ghost(*call)
-        self.tracked.clear()
+            if len(call) == 6:
+                calls[index] = _ghost(call)
         self.freed = True
 
     def nbytes(self) -> int:
         seen = set()
         total = 0
         for call in self.calls:
-            if len(call) != 4:
+            if len(call) != 6:
                 continue
             for value in (*call[1], *(call[2] if type(call[2]) is tuple else (call[2],))):
                 array = getattr(value, "_value", None)
@@ -194,8 +247,7 @@ class GradientTape:
                 recording.watch_variable(item)
             elif isinstance(item, Tensor):
                 self._warn_if_not_float(item, "watched tensor")
-                recording.tracked[id(item)] = item
-                recording.watched_tensors.add(id(item))
+                recording.watch_tensor(item)
             else:
                 raise ValueError(
                     f"Passed in object {item!r} of type {type(item).__name__!r}, not tf.Tensor "
@@ -450,97 +502,115 @@ def _per_row(rule, inputs, output, attrs, upstream, needs):
 
 
 def _backward(recording, targets, seeds, sources, free, batch_dims, observer) -> list:
-    grads: dict = {}
+    calls = recording.calls
+    count = len(calls)
+    tracked = recording.tracked
+    grads: list = [None] * (count + recording.extra)  # by slot (negative slots from the end)
+    loose: dict = {}  # seeds of targets the tape does not track, by id (a source may be one)
     for target, seed in zip(targets, seeds):
         value = target._value if not isinstance(target, IndexedSlices) else target.values._value
         if value.dtype.kind == "O":
             continue
-        if seed is None:  # a scalar loss gets an immutable NumPy scalar, the cheapest seed
-            seed = _wrap(value.dtype.type(1) if value.ndim == 0 else
-                         np.ones(value.shape, dtype=value.dtype))
+        if seed is None:
+            seed = _ones_seed(value)
         elif value.dtype.kind in _TRAINABLE_KINDS and not isinstance(seed, IndexedSlices) and \
                 seed._value.dtype != value.dtype:
             raise InvalidArgumentError(
                 f"output_gradients has dtype {seed.dtype.name} but its target has dtype "
                 f"{_wrap(value).dtype.name}; pass output_gradients of the target's dtype (e.g. "
                 f"tapegrad.cast(seed, tapegrad.{_wrap(value).dtype.name})).")
-        key = id(target)
-        grads[key] = seed if key not in grads else _sum_gradients(grads[key], seed)
+        slot = tracked.get(id(target))
+        if slot is None:
+            key = id(target)
+            loose[key] = seed if key not in loose else _sum_gradients(loose[key], seed)
+        else:
+            old = grads[slot]
+            grads[slot] = seed if old is None else _sum_gradients(old, seed)
 
-    source_ids = {id(s) for s in sources}
-    tracked = recording.tracked
-    # Only sources this tape tracks (watched, or made by recorded ops) can receive gradients.
-    live = {id(s) for s in sources
-            if id(s) in tracked and s._value.dtype.kind in _TRAINABLE_KINDS}
-    calls = recording.calls
-    count = len(calls)
-    if live and len(live) == len(recording.watched) + len(recording.watched_tensors) and \
-            live.issuperset(recording.watched) and live.issuperset(recording.watched_tensors):
-        # Every watched value is a source, so everything the tape tracks depends on a source:
-        # the tracked set is the live set and the forward sweep can be skipped.
-        live = tracked
-    elif live:
+    # Only float sources this tape tracks (watched, or made by recorded calls) get gradients.
+    source_slots = set()
+    keep = set()  # slots of sources made by recorded calls: their gradient is not dropped
+    for source in sources:
+        slot = tracked.get(id(source))
+        if slot is None:
+            continue
+        keep.add(slot)
+        if source._value.dtype.kind in _TRAINABLE_KINDS:
+            source_slots.add(slot)
+    if keep:
+        keep -= _leaf_slots(recording)  # watched values belong to no call: never dropped
+    if not keep:
+        keep = None
+    if source_slots and all(tracked[key] in source_slots for key in recording.watched) and \
+            all(tracked[key] in source_slots for key in recording.watched_tensors):
+        # Every watched value is a source, so every tracked value depends on a source.
+        live = None
+    elif source_slots:
         # Forward sweep: which values depend on a source (only their rules need to run).
-        add_live = live.add
-        for call in calls[:count]:
-            inputs = call[1]
-            for value in inputs:
-                if id(value) in live:
+        live = [False] * len(grads)
+        for slot in source_slots:
+            live[slot] = True
+        for index, call in enumerate(calls):
+            for parent in call[4]:
+                if parent is not None and live[parent]:
                     output = call[2]
                     if type(output) is tuple:
-                        live.update(id(o) for o in output)
+                        for item in output:
+                            live[tracked[id(item)]] = True
                     else:
-                        add_live(id(output))
+                        live[index] = True
                     break
+    else:
+        count = 0  # nothing can receive a gradient
+        live = None
 
     # Raw mode: nothing records this backward pass, so ops that declare a NumPy reverse rule
     # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
     raw_mode = not state.recorders and observer is None
-    pop = grads.pop
-    get = grads.get
     for index in range(count - 1, -1, -1):
-        op, inputs, output, attrs = calls[index]
+        call = calls[index]
+        output = call[2]
         if type(output) is tuple:
+            upstream = _multi_upstream(call, grads, tracked, keep)
             if free:
-                calls[index] = _ghost(op, inputs, output, attrs)
-                for item in output:
-                    tracked.pop(id(item), None)
-            upstream = _multi_upstream(grads, output, source_ids)
+                calls[index] = _ghost(call)
             if upstream is None:
                 continue
         else:
-            key = id(output)
-            kind = output._value.dtype.kind
+            upstream = grads[index]
+            dtype = output._value.dtype
             if free:  # keep only the graph's shape (for explain), inline for speed
-                calls[index] = (op, tuple(map(id, inputs)), key, kind, None)
-                tracked.pop(key, None)  # no later (earlier-recorded) call reads this value
-            upstream = pop(key, None)
+                calls[index] = (call[0], call[5], dtype)
             if upstream is None:
                 continue
-            if key in source_ids:
-                grads[key] = upstream
-            if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
-                upstream = upstream.to_dense()
-        if len(inputs) == 2:
-            first, second = inputs
-            needs = (id(first) in live, id(second) in live)
-            if needs == _NEITHER:
+            if keep is None or index not in keep:
+                grads[index] = None
+            if dtype.kind not in _TRAINABLE_KINDS:
                 continue
-        elif len(inputs) == 1:
-            if id(inputs[0]) not in live:
+        op, inputs, _, attrs, parents, _ = call
+        if len(parents) == 1:
+            parent = parents[0]
+            if live is not None and not live[parent]:
                 continue
             needs = _ONLY
+        elif len(parents) == 2:
+            first, second = parents
+            if live is None:
+                needs = (first is not None, second is not None)
+            else:
+                needs = (first is not None and live[first], second is not None and live[second])
+                if needs == _NEITHER:
+                    continue
         else:
-            needs = tuple([id(value) in live for value in inputs])
+            needs = tuple([p is not None and (live is None or live[p]) for p in parents])
             if True not in needs:
                 continue
-        if type(output) is not tuple and kind not in _TRAINABLE_KINDS:
-            continue
-        raw_rule = op.vjp_raw
-        if raw_mode and raw_rule is not None and (not batch_dims or op.batchable):
+        rule = op.vjp_raw
+        if raw_mode and rule is not None and (not batch_dims or op.batchable):
+            if type(upstream) is not _ndarray_type:
+                upstream = _raw_upstream(upstream, op)
             try:
-                input_grads = raw_rule(inputs, output, attrs, upstream._value
-                                       if type(upstream) is Tensor else upstream, needs)
+                input_grads = rule(inputs, output, attrs, upstream, needs)
             except ValueError as error:
                 raise InvalidArgumentError(
                     f"{op.name} gradient: Incompatible shapes: upstream "
@@ -555,8 +625,11 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 raise LookupError(f"gradient registry has no entry for: {op.name} (this op is "
                                   "not differentiable; wrap it in tapegrad.stop_gradient or "
                                   "write a tapegrad.custom_gradient for it)")
-            if type(upstream) is _ndarray_type or isinstance(upstream, _np_generic):
-                upstream = _wrap(upstream)
+            if type(upstream) is not tuple:
+                if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
+                    upstream = upstream.to_dense()
+                elif type(upstream) is _ndarray_type or isinstance(upstream, _np_generic):
+                    upstream = _wrap(upstream)
             if batch_dims and not op.batchable:
                 input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
             else:
@@ -566,33 +639,68 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
         if needs is _ONLY:
             grad = input_grads[0]
             if grad is not None:
-                key = id(inputs[0])
-                old = get(key)
-                grads[key] = grad if old is None else _sum_gradients(old, grad)
+                old = grads[parent]
+                grads[parent] = grad if old is None else _sum_gradients(old, grad)
             continue
         if len(needs) == 2:
-            grad = input_grads[0]
-            if grad is not None and needs[0]:
-                key = id(first)
-                old = get(key)
-                grads[key] = grad if old is None else _sum_gradients(old, grad)
-            grad = input_grads[1]
-            if grad is not None and needs[1]:
-                key = id(second)
-                old = get(key)
-                grads[key] = grad if old is None else _sum_gradients(old, grad)
+            if needs[0]:
+                grad = input_grads[0]
+                if grad is not None:
+                    old = grads[first]
+                    grads[first] = grad if old is None else _sum_gradients(old, grad)
+            if needs[1]:
+                grad = input_grads[1]
+                if grad is not None:
+                    old = grads[second]
+                    grads[second] = grad if old is None else _sum_gradients(old, grad)
             continue
-        for value, need, grad in zip(inputs, needs, input_grads):
+        for slot, need, grad in zip(parents, needs, input_grads):
             if need and grad is not None:
-                key = id(value)
-                old = get(key)
-                grads[key] = grad if old is None else _sum_gradients(old, grad)
+                old = grads[slot]
+                grads[slot] = grad if old is None else _sum_gradients(old, grad)
     if free:
         recording.free()
-    return [_as_gradient(grads.get(id(source))) for source in sources]
+    results = []
+    for source in sources:
+        slot = tracked.get(id(source))
+        results.append(_as_gradient(loose.get(id(source)) if slot is None else grads[slot]))
+    return results
 
 
-_RAW_TYPES = (_ndarray_type,)
+def _leaf_slots(recording) -> set:
+    """Slots of the watched values (they belong to no call)."""
+    tracked = recording.tracked
+    return {tracked[key] for key in (*recording.watched, *recording.watched_tensors)}
+
+
+def _raw_upstream(upstream, op):
+    """An upstream gradient as a raw-mode rule takes it: an array (IndexedSlices only for
+    variable reads, which pass it on unchanged)."""
+    if type(upstream) is Tensor:
+        return upstream._value
+    if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
+        return upstream.to_dense()._value
+    return upstream
+
+
+_ONES_SEEDS: dict = {}
+
+
+def _ones_seed(value):
+    """The default seed for a target: ones of its shape and dtype (read-only, cached when
+    small; a NumPy scalar for a scalar target)."""
+    if value.ndim == 0:
+        return value.dtype.type(1)
+    key = (value.shape, value.dtype)
+    seed = _ONES_SEEDS.get(key)
+    if seed is None:
+        seed = np.ones(value.shape, dtype=value.dtype)
+        if seed.size <= 4096:
+            seed.flags.writeable = False
+            if len(_ONES_SEEDS) >= 64:
+                _ONES_SEEDS.clear()
+            _ONES_SEEDS[key] = seed
+    return seed
 
 
 def _as_gradient(grad):
@@ -606,27 +714,31 @@ _NEITHER = (False, False)
 _ONLY = (True,)
 
 
-def _multi_upstream(grads, output, source_ids):
+def _multi_upstream(call, grads, tracked, keep):
     """The upstream tuple of a multi-output call (zeros for unused outputs), or None."""
-    upstream = [grads.get(id(o)) for o in output]
+    output = call[2]
+    slots = [tracked[id(o)] for o in output]
+    upstream = [grads[slot] for slot in slots]
     if all(g is None for g in upstream):
         return None
-    for o in output:
-        if id(o) not in source_ids:
-            grads.pop(id(o), None)
+    for slot in slots:
+        if keep is None or slot not in keep:
+            grads[slot] = None
     if output[0]._value.dtype.kind not in _TRAINABLE_KINDS:
         return None
     return tuple(hooks.zeros_like(o) if g is None else _dense(g)
                  for g, o in zip(upstream, output))
 
 
-def _ghost(op, inputs, output, attrs):
-    """A recorded call without its values: ``(op, input ids, output id(s), output dtype kind,
-    None)``. Attributes are dropped too (a custom gradient's closure holds its inputs)."""
+def _ghost(call):
+    """A recorded call without its values: ``(op, input ids, output dtype)``, plus the output
+    ids for a multi-output call (a single output's id is found from its slot, the call's
+    index). Attributes are dropped too (a custom gradient's closure holds its inputs)."""
+    op, inputs, output, attrs, parents, keys = call
     if type(output) is tuple:
-        return (op, tuple(map(id, inputs)), tuple(map(id, output)),
-                output[0]._value.dtype.kind if output else "f", None)
-    return op, tuple(map(id, inputs)), id(output), output._value.dtype.kind, None
+        dtype = output[0]._value.dtype if output else np.dtype("float32")
+        return op, keys, dtype, tuple(map(id, output))
+    return op, keys, output._value.dtype
 
 
 def _dense(grad):

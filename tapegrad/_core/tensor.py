@@ -29,6 +29,29 @@ class _ThreadState(threading.local):
 state = _ThreadState()
 
 
+class Recorder:
+    """What sits on the recorder stack (tapes, forward accumulators, diagnostics).
+
+    The dispatcher calls ``_record1``/``_record2`` for one- and two-input ops (a recorder may
+    specialise them for speed) and ``_record`` otherwise; variable reads go to
+    ``_read_variable(variable, tensor)`` (``tensor`` is None for an access without a read).
+    """
+
+    __slots__ = ()
+
+    def _record(self, op, inputs, output, attrs):
+        raise NotImplementedError
+
+    def _record1(self, op, x, output, attrs):
+        self._record(op, (x,), output, attrs)
+
+    def _record2(self, op, x, y, output, attrs):
+        self._record(op, (x, y), output, attrs)
+
+    def _read_variable(self, variable, tensor):
+        pass
+
+
 class TensorShape(tuple):
     """A tensor's shape: a tuple of ints with TensorFlow's helpers.
 
@@ -390,9 +413,8 @@ def apply1(op: Op, x, attrs: dict | None = None):
     result._value = out
     recorders = state.recorders
     if recorders:
-        inputs = (x,)
         for recorder in recorders:
-            recorder._record(op, inputs, result, attrs)
+            recorder._record1(op, x, result, attrs)
     return result
 
 
@@ -431,9 +453,8 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
     result._value = out
     recorders = state.recorders
     if recorders:
-        inputs = (x, y)
         for recorder in recorders:
-            recorder._record(op, inputs, result, attrs)
+            recorder._record2(op, x, y, result, attrs)
     return result
 
 

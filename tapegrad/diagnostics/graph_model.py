@@ -44,19 +44,24 @@ class TapeView:
 def view_of(recording) -> TapeView:
     view = TapeView(watched_tensor_ids=set(recording.watched_tensors),
                     watched_variables=dict(recording.watched), live=not recording.freed)
+    id_of_slot = None
     for index, call in enumerate(recording.calls):
         if call is None:
             continue
-        if len(call) == 4:
-            op, inputs, output, attrs = call
+        if len(call) == 6:  # a live call: (op, inputs, output, attrs, parents, input ids)
+            op, inputs, output, attrs, _, input_ids = call
             outputs = output if type(output) is tuple else (output,)
             kind = outputs[0]._value.dtype.kind if outputs else "f"
-            item = CallView(index, op, tuple(map(id, inputs)), tuple(map(id, outputs)), kind,
-                            attrs, inputs, outputs)
-        else:
-            op, input_ids, output_ids, kind, attrs = call
-            output_ids = output_ids if type(output_ids) is tuple else (output_ids,)
-            item = CallView(index, op, input_ids, output_ids, kind, attrs)
+            item = CallView(index, op, input_ids, tuple(map(id, outputs)), kind, attrs,
+                            inputs, outputs)
+        else:  # a ghost: (op, input ids, output dtype[, output ids])
+            if len(call) == 4:
+                output_ids = call[3]
+            else:
+                if id_of_slot is None:
+                    id_of_slot = {slot: key for key, slot in recording.tracked.items()}
+                output_ids = (id_of_slot.get(index),)
+            item = CallView(index, call[0], call[1], output_ids, call[2].kind, None)
         view.calls.append(item)
         for key in item.output_ids:
             view.producer[key] = item

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from tapegrad._core.tensor import Tensor
-from tapegrad._core.variable import Variable
 
 _logger = logging.getLogger("tapegrad")
 
@@ -35,9 +34,9 @@ def tape_stats(tape) -> dict:
         return result
     seen = set()
     for call in recording.calls:
-        if call is None or len(call) != 4:
+        if call is None or len(call) != 6:
             continue
-        op, inputs, output, _ = call
+        op, inputs, output = call[:3]
         entry = result["per_op"].setdefault(op.name, {"count": 0, "bytes": 0})
         entry["count"] += 1
         result["ops"] += 1
@@ -49,11 +48,8 @@ def tape_stats(tape) -> dict:
                 size = getattr(array, "nbytes", 0)
                 entry["bytes"] += size
                 result["saved_bytes"] += size
-    for key, value in recording.tracked.items():
-        if key in recording.watched or key in recording.watched_tensors:
-            array = value._value if isinstance(value, (Tensor, Variable)) else None
-            if array is not None:
-                result["watched_bytes"] += getattr(array, "nbytes", 0)
+    for value in (*recording.watched.values(), *recording.watched_tensors.values()):
+        result["watched_bytes"] += getattr(value._value, "nbytes", 0)
     return result
 
 

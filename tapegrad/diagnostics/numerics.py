@@ -8,7 +8,7 @@ from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, state
 from tapegrad.diagnostics.provenance import user_location
 
 
@@ -37,7 +37,7 @@ def _bad(value) -> bool:
     return not np.isfinite(array).all()
 
 
-class NumericsChecker:
+class NumericsChecker(Recorder):
     """Recorder that checks each op's outputs; backward rules are checked by ``observe``."""
 
     def __init__(self):

@@ -13,7 +13,7 @@ import sys
 import weakref
 
 from tapegrad._core import hooks
-from tapegrad._core.tensor import Tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, state
 from tapegrad._core.variable import Variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,7 +98,7 @@ class Origin:
         return f"{os.path.basename(where.co_filename)}:{line}"
 
 
-class ProvenanceRecorder:
+class ProvenanceRecorder(Recorder):
     """Records the origin of every value produced while it is installed."""
 
     def __init__(self):
