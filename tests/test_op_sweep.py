@@ -143,10 +143,18 @@ def test_batchable_rules_match_the_per_row_loop(case):
                                    err_msg=f"{name} {sample}")
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if REGISTRY[c[0]].vjp_raw is not None],
-                         ids=[_ids(c) for c in CASES if REGISTRY[c[0]].vjp_raw is not None])
+def _has_raw_rule_for_real_values(case) -> bool:
+    return REGISTRY[case[0]].vjp_raw is not None and \
+        not any(np.iscomplexobj(v) for v in case[2].inputs)
+
+
+RAW_CASES = [c for c in CASES if _has_raw_rule_for_real_values(c)]
+
+
+@pytest.mark.parametrize("case", RAW_CASES, ids=[_ids(c) for c in RAW_CASES])
 def test_raw_rules_match_the_tapegrad_rules(case):
-    """The NumPy twin of a reverse rule (used when nothing records) must agree with it."""
+    """The NumPy twin of a reverse rule (used when nothing records, for real values) must
+    agree with it."""
     name, _, sample = case
     op = REGISTRY[name]
     inputs = tuple(_wrap(np.asarray(v)) for v in sample.inputs)

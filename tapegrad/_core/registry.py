@@ -59,8 +59,8 @@ class Op:
         self.batchable = False
         self.sample_note = None  # why an op's samples are limited (e.g. an optional dependency)
         # Optional NumPy twin of `vjp` for backward passes that nothing records (first order):
-        # same signature, but `upstream` and the returned gradients are arrays. The sweep checks
-        # that both rules agree.
+        # same signature, but `upstream` and the returned gradients are arrays, and only real
+        # (float) outputs reach it. The sweep checks that both rules agree.
         self.vjp_raw = None
 
     def __repr__(self) -> str:

@@ -71,14 +71,15 @@ class _Recording(Recorder):
     backward pass a call is a *ghost* without values (see :func:`_ghost`).
     """
 
-    __slots__ = ("tracked", "calls", "watched", "watched_tensors", "watch_accessed_variables",
-                 "freed", "extra")
+    __slots__ = ("tracked", "calls", "watched", "watched_tensors", "watched_slots",
+                 "watch_accessed_variables", "freed", "extra")
 
     def __init__(self, watch_accessed_variables: bool):
         self.tracked: dict = {}
         self.calls: list = []
         self.watched: dict = {}  # variables, by id
         self.watched_tensors: dict = {}  # tensors passed to watch(), by id
+        self.watched_slots: set = set()  # slots of everything watched
         self.watch_accessed_variables = watch_accessed_variables
         self.freed = False  # calls hold only the graph's shape (see _ghost), no values
         self.extra = 0  # negative slots handed out
@@ -123,17 +124,26 @@ class _Recording(Recorder):
         return -self.extra
 
     def _read_variable(self, variable, tensor):
-        if self.watch_accessed_variables and variable._trainable:
+        key = id(variable)
+        tracked = self.tracked
+        slot = tracked.get(key)
+        if slot is None:
+            if not (self.watch_accessed_variables and variable._trainable):
+                return
             self.watch_variable(variable)
+            slot = tracked[key]
         if tensor is not None:
-            self._record1(READ_VARIABLE, variable, tensor, None)
+            calls = self.calls
+            tracked[id(tensor)] = len(calls)
+            calls.append((READ_VARIABLE, (variable,), tensor, None, (slot,), (key,)))
 
     def _track_leaf(self, value):
         key = id(value)
         if key in self.tracked:
             return
         self.tracked[key] = self._new_slot()
-        if self.calls:
+        if self.calls and type(value) is not Variable:
+            # (a variable is only ever an input once tracked: ops read it first)
             self._adopt_late_input(key)
 
     def _adopt_late_input(self, key):
@@ -148,10 +158,12 @@ class _Recording(Recorder):
         if id(variable) not in self.watched:
             self.watched[id(variable)] = variable
             self._track_leaf(variable)
+            self.watched_slots.add(self.tracked[id(variable)])
 
     def watch_tensor(self, tensor):
         self.watched_tensors[id(tensor)] = tensor
         self._track_leaf(tensor)
+        self.watched_slots.add(self.tracked[id(tensor)])
 
     def free(self):
         """Drop every saved value; keep the graph's shape (for explain) as ghost records."""
@@ -306,7 +318,8 @@ class GradientTape:
         """
         if self._recording is None:
             raise RuntimeError(_CONSUMED)
-        unconnected = _unconnected(unconnected_gradients)
+        unconnected = unconnected_gradients if unconnected_gradients is \
+            UnconnectedGradients.NONE else _unconnected(unconnected_gradients)
         if target is None:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, "
                             "Variables or CompositeTensors to be differentiated, but received "
@@ -529,20 +542,18 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
 
     # Only float sources this tape tracks (watched, or made by recorded calls) get gradients.
     source_slots = set()
-    keep = set()  # slots of sources made by recorded calls: their gradient is not dropped
+    keep = set()  # slots of all tracked sources: their gradient is kept once complete
+    keep_single = None  # those of single-output calls (watched values belong to no call)
     for source in sources:
         slot = tracked.get(id(source))
         if slot is None:
             continue
         keep.add(slot)
+        if slot >= 0:
+            keep_single = {slot} if keep_single is None else keep_single | {slot}
         if source._value.dtype.kind in _TRAINABLE_KINDS:
             source_slots.add(slot)
-    if keep:
-        keep -= _leaf_slots(recording)  # watched values belong to no call: never dropped
-    if not keep:
-        keep = None
-    if source_slots and all(tracked[key] in source_slots for key in recording.watched) and \
-            all(tracked[key] in source_slots for key in recording.watched_tensors):
+    if source_slots and source_slots.issuperset(recording.watched_slots):
         # Every watched value is a source, so every tracked value depends on a source.
         live = None
     elif source_slots:
@@ -576,6 +587,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 calls[index] = _ghost(call)
             if upstream is None:
                 continue
+            kind = output[0]._value.dtype.kind
         else:
             upstream = grads[index]
             dtype = output._value.dtype
@@ -583,9 +595,10 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 calls[index] = (call[0], call[5], dtype)
             if upstream is None:
                 continue
-            if keep is None or index not in keep:
+            if keep_single is None or index not in keep_single:
                 grads[index] = None
-            if dtype.kind not in _TRAINABLE_KINDS:
+            kind = dtype.kind
+            if kind != "f" and kind != "c":
                 continue
         op, inputs, _, attrs, parents, _ = call
         if len(parents) == 1:
@@ -606,7 +619,8 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             if True not in needs:
                 continue
         rule = op.vjp_raw
-        if raw_mode and rule is not None and (not batch_dims or op.batchable):
+        # NumPy twins handle real values; complex ones take the tapegrad rule (conjugates).
+        if raw_mode and rule is not None and kind == "f" and (not batch_dims or op.batchable):
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)
             try:
@@ -659,18 +673,15 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 old = grads[slot]
                 grads[slot] = grad if old is None else _sum_gradients(old, grad)
     if free:
-        recording.free()
+        if count:  # the sweep already left only ghosts
+            recording.freed = True
+        else:
+            recording.free()
     results = []
     for source in sources:
         slot = tracked.get(id(source))
         results.append(_as_gradient(loose.get(id(source)) if slot is None else grads[slot]))
     return results
-
-
-def _leaf_slots(recording) -> set:
-    """Slots of the watched values (they belong to no call)."""
-    tracked = recording.tracked
-    return {tracked[key] for key in (*recording.watched, *recording.watched_tensors)}
 
 
 def _raw_upstream(upstream, op):
@@ -722,7 +733,7 @@ def _multi_upstream(call, grads, tracked, keep):
     if all(g is None for g in upstream):
         return None
     for slot in slots:
-        if keep is None or slot not in keep:
+        if slot not in keep:
             grads[slot] = None
     if output[0]._value.dtype.kind not in _TRAINABLE_KINDS:
         return None

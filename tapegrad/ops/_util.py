@@ -42,6 +42,10 @@ def unbroadcast_raw(grad, shape: tuple):
     if grad_shape == shape:
         return grad
     batch = state.batch_dims
+    if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
+            and type(grad) is np.ndarray:
+        # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
+        return _ones(grad_shape[0], grad.dtype) @ grad
     if batch:
         # Keep the leading batch axes of a vectorised backward pass.
         if grad_shape[batch:] == shape:

@@ -22,6 +22,7 @@ from tapegrad.ops._util import (
     unbroadcast_raw,
 )
 
+_ndarray = np.ndarray
 _TWO_OVER_ROOT_PI = 2.0 / float(np.sqrt(np.pi))
 _ROOT_PI_OVER_TWO = float(np.sqrt(np.pi)) / 2.0
 
@@ -111,17 +112,6 @@ def _unary(name: str, forward, derivative, samples, guarded: bool = False):
     return op
 
 
-def _raw_unary(op, derivative):
-    """Give ``op`` a NumPy reverse rule ``upstream * conj(derivative(x, y))`` (raw mode)."""
-
-    def vjp_raw(inputs, output, attrs, upstream, needs):
-        y = output._value
-        local = derivative(inputs[0]._value, y)
-        return (upstream * (np.conj(local) if y.dtype.kind == "c" else local),)
-
-    op.vjp_raw = vjp_raw
-
-
 def _positive(*shape):
     return randn(*shape, low=0.5)
 
@@ -166,19 +156,49 @@ def _safe_unit(x, magnitude):
 
 NEG = _unary("Neg", np.negative, lambda x, y: -1.0 if not _is_complex(x) else
              _wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True))
-_raw_unary(NEG, lambda x, y: -np.ones_like(y))
+
+
+def _neg_vjp_raw(inputs, output, attrs, upstream, needs):
+    return (-upstream,)
+
+
+NEG.vjp_raw = _neg_vjp_raw
 EXP = _unary("Exp", np.exp, lambda x, y: y, _standard_unary_samples(complex_=True))
-_raw_unary(EXP, lambda x, y: y)
+
+
+def _exp_vjp_raw(inputs, output, attrs, upstream, needs):
+    return (upstream * output._value,)
+
+
+EXP.vjp_raw = _exp_vjp_raw
 EXPM1 = _unary("Expm1", np.expm1, lambda x, y: exp(x), _standard_unary_samples(complex_=True))
 LOG = _unary("Log", np.log, lambda x, y: reciprocal(x),
              _standard_unary_samples(positive=True, complex_=True, complex_positive=True))
-_raw_unary(LOG, lambda x, y: 1.0 / x)
+
+
+def _log_vjp_raw(inputs, output, attrs, upstream, needs):
+    return (upstream / inputs[0]._value,)
+
+
+LOG.vjp_raw = _log_vjp_raw
 LOG1P = _unary("Log1p", np.log1p, lambda x, y: reciprocal(1.0 + x),
                _standard_unary_samples(low=-0.5, complex_=True, complex_small=True))
 SIN = _unary("Sin", np.sin, lambda x, y: cos(x), _standard_unary_samples(complex_=True))
-_raw_unary(SIN, lambda x, y: np.cos(x))
+
+
+def _sin_vjp_raw(inputs, output, attrs, upstream, needs):
+    return (upstream * np.cos(inputs[0]._value),)
+
+
+SIN.vjp_raw = _sin_vjp_raw
 COS = _unary("Cos", np.cos, lambda x, y: -sin(x), _standard_unary_samples(complex_=True))
-_raw_unary(COS, lambda x, y: -np.sin(x))
+
+
+def _cos_vjp_raw(inputs, output, attrs, upstream, needs):
+    return (-(upstream * np.sin(inputs[0]._value)),)
+
+
+COS.vjp_raw = _cos_vjp_raw
 TAN = _unary("Tan", np.tan, lambda x, y: square(reciprocal(cos(x))),
              _standard_unary_samples(low=-1.0, complex_=True, complex_small=True))
 
@@ -249,7 +269,14 @@ def _use_fused(op, fused):
 
 
 _use_fused(TANH, TANH_GRAD)
-_raw_unary(TANH, lambda x, y: 1 - y * y)
+
+
+def _tanh_vjp_raw(inputs, output, attrs, upstream, needs):
+    y = output._value
+    return (upstream - (upstream * y) * y,)  # g * (1 - y * y) without a slow Python scalar
+
+
+TANH.vjp_raw = _tanh_vjp_raw
 ASINH = _unary("Asinh", np.arcsinh, lambda x, y: reciprocal(cosh(y)),
                _standard_unary_samples(complex_=True, complex_small=True))
 ACOSH = _unary("Acosh", np.arccosh, lambda x, y: reciprocal(sinh(y)),
@@ -257,7 +284,14 @@ ACOSH = _unary("Acosh", np.arccosh, lambda x, y: reciprocal(sinh(y)),
 ATANH = _unary("Atanh", np.arctanh, lambda x, y: reciprocal(1.0 - square(x)),
                _standard_unary_samples(unit=True, complex_=True, complex_small=True))
 SQUARE = _unary("Square", np.square, lambda x, y: 2.0 * x, _standard_unary_samples(complex_=True))
-_raw_unary(SQUARE, lambda x, y: 2 * x)
+
+
+def _square_vjp_raw(inputs, output, attrs, upstream, needs):
+    grad = upstream * inputs[0]._value
+    return (grad + grad,)
+
+
+SQUARE.vjp_raw = _square_vjp_raw
 RECIPROCAL = _unary("Reciprocal", np.reciprocal, lambda x, y: -(y * y),
                     _standard_unary_samples(positive=True, complex_=True,
                                             complex_positive=True), guarded=True)
@@ -290,7 +324,15 @@ def _sigmoid_forward(x):
 SIGMOID = _unary("Sigmoid", _sigmoid_forward, lambda x, y: y * (1.0 - y),
                  _standard_unary_samples(complex_=True, complex_small=True))
 _use_fused(SIGMOID, SIGMOID_GRAD)
-_raw_unary(SIGMOID, lambda x, y: y * (1 - y))
+
+
+def _sigmoid_vjp_raw(inputs, output, attrs, upstream, needs):
+    y = output._value
+    grad = upstream * y
+    return (grad - grad * y,)  # g * y * (1 - y) without a slow Python scalar
+
+
+SIGMOID.vjp_raw = _sigmoid_vjp_raw
 
 
 def _softplus_forward(x):
@@ -661,10 +703,10 @@ def _add_vjp_raw(inputs, output, attrs, upstream, needs):
     shape = getattr(upstream, "shape", None)
     grad_x = grad_y = None
     if needs[0]:
-        x_shape = _raw_shape(x)
+        x_shape = x._value.shape if type(x) is Tensor else _raw_shape(x)
         grad_x = upstream if x_shape == shape else unbroadcast_raw(upstream, x_shape)
     if needs[1]:
-        y_shape = _raw_shape(y)
+        y_shape = y._value.shape if type(y) is Tensor else _raw_shape(y)
         grad_y = upstream if y_shape == shape else unbroadcast_raw(upstream, y_shape)
     return grad_x, grad_y
 
@@ -677,11 +719,27 @@ def _sub_vjp_raw(inputs, output, attrs, upstream, needs):
 
 def _mul_vjp_raw(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    x_value, y_value = _value(x), _value(y)
-    if output._value.dtype.kind == "c":
-        x_value, y_value = np.conj(x_value), np.conj(y_value)
-    return (unbroadcast_raw(upstream * y_value, _raw_shape(x)) if needs[0] else None,
-            unbroadcast_raw(x_value * upstream, _raw_shape(y)) if needs[1] else None)
+    if type(x) is Tensor and type(y) is Tensor:
+        x_value = x._value
+        y_value = y._value
+        shape = upstream.shape
+        if x_value.shape == shape and y_value.shape == shape:  # no broadcasting to undo
+            return (upstream * y_value if needs[0] else None,
+                    x_value * upstream if needs[1] else None)
+    x_value = x._value if type(x) is Tensor else _value(x)
+    y_value = y._value if type(y) is Tensor else _value(y)
+    grad_x = grad_y = None
+    if needs[0]:
+        grad_x = upstream * y_value
+        x_shape = x_value.shape if type(x_value) is _ndarray else np.shape(x_value)
+        if grad_x.shape != x_shape:
+            grad_x = unbroadcast_raw(grad_x, x_shape)
+    if needs[1]:
+        grad_y = x_value * upstream
+        y_shape = y_value.shape if type(y_value) is _ndarray else np.shape(y_value)
+        if grad_y.shape != y_shape:
+            grad_y = unbroadcast_raw(grad_y, y_shape)
+    return grad_x, grad_y
 
 
 def _div_vjp_raw(inputs, output, attrs, upstream, needs):
