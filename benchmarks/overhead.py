@@ -23,6 +23,18 @@ def best_of(function, repeat: int = 7, number: int = 20) -> float:
     return min(timeit.repeat(function, repeat=repeat, number=number)) / number
 
 
+def interleaved_best(functions: dict, repeat: int = 15, number: int = 20) -> dict:
+    """Best mean seconds per call of each function, timed round-robin (one batch of ``number``
+    calls each per round) so that all of them see the same machine conditions."""
+    for function in functions.values():
+        function()  # warm up
+    best = {name: float("inf") for name in functions}
+    for _ in range(repeat):
+        for name, function in functions.items():
+            best[name] = min(best[name], timeit.timeit(function, number=number) / number)
+    return best
+
+
 def chain_numpy(x, c):
     for _ in range(N_OPS // 4):
         x = np.sin(x)
@@ -32,8 +44,9 @@ def chain_numpy(x, c):
     return x
 
 
-def time_tf_style(tf, x0, c0, repeat: int = 7, number: int = 20) -> dict:
-    """Time the chain with a module that has TensorFlow's API (tapegrad or TensorFlow)."""
+def tf_style_functions(tf, x0, c0) -> dict:
+    """The chain without a tape, recorded, and recorded + differentiated, written against
+    TensorFlow's API (run with tapegrad or TensorFlow)."""
     x = tf.constant(x0)
     c = tf.constant(c0)
 
@@ -55,25 +68,22 @@ def time_tf_style(tf, x0, c0, repeat: int = 7, number: int = 20) -> dict:
         tape, y = record()
         return tape.gradient(y, x)
 
-    no_tape = best_of(lambda: chain(x), repeat, number)
-    recording = best_of(record, repeat, number)
-    total = best_of(forward_and_gradient, repeat, number)
-    return {"no tape": no_tape, "recording": recording, "gradient": total - recording,
-            "forward+gradient": total}
+    return {"no tape": lambda: chain(x), "recording": record,
+            "forward+gradient": forward_and_gradient}
 
 
-def run_tapegrad(x0, c0) -> dict:
+def check_tapegrad(x0) -> None:
+    """The gradient must agree with central differences (float64) before anything is timed."""
     import tapegrad as tg
 
-    # correctness first: the gradient must agree with central differences (float64)
-    x64 = tg.constant(x0.astype(np.float64))
-    c64 = tg.constant(c0.astype(np.float64))
+    c64 = tg.constant(np.full(SIZE, 0.9))
 
     def chain64(v):
         for _ in range(N_OPS // 4):
             v = tg.tanh(tg.sin(v) * c64 + c64)
         return tg.reduce_sum(v)
 
+    x64 = tg.constant(x0.astype(np.float64))
     with tg.GradientTape() as tape:
         tape.watch(x64)
         total = chain64(x64)
@@ -83,10 +93,9 @@ def run_tapegrad(x0, c0) -> dict:
                          - float(chain64(tg.constant(x0.astype(np.float64) - eps * e))))
                         / (2 * eps) for e in np.eye(SIZE)])
     assert np.allclose(grad, numeric, rtol=1e-5, atol=1e-8), "tapegrad gradient is wrong"
-    return time_tf_style(tg, x0, c0)
 
 
-def run_torch(x0, c0) -> dict | None:
+def torch_functions(x0, c0) -> dict | None:
     try:
         import torch
     except ImportError:
@@ -102,31 +111,27 @@ def run_torch(x0, c0) -> dict | None:
             x = torch.tanh(x)
         return x
 
+    def no_grad():
+        with torch.no_grad():
+            return chain(x_plain)
+
     def forward_and_gradient():
         x = torch.tensor(x0, requires_grad=True)
         y = chain(x)
         y.backward(torch.ones_like(y))
         return x.grad
 
-    with torch.no_grad():
-        x_plain = torch.tensor(x0)
-        no_grad = best_of(lambda: chain(x_plain))
-
-    def record():
-        return chain(torch.tensor(x0, requires_grad=True))
-
-    return {"no tape": no_grad, "recording": best_of(record),
-            "forward+gradient": best_of(forward_and_gradient)}
+    x_plain = torch.tensor(x0)
+    return {"no tape": no_grad, "recording": lambda: chain(torch.tensor(x0, requires_grad=True)),
+            "forward+gradient": forward_and_gradient}
 
 
-def run_tensorflow(x0, c0) -> dict | None:
+def tensorflow_functions(x0, c0) -> dict | None:
     try:
         import tensorflow as tf
     except ImportError:
         return None
-    result = time_tf_style(tf, x0, c0, repeat=3, number=5)
-    del result["gradient"]
-    return result
+    return tf_style_functions(tf, x0, c0)
 
 
 def import_time(module: str = "tapegrad") -> float:
@@ -144,28 +149,48 @@ def import_time(module: str = "tapegrad") -> float:
 
 
 def main() -> None:
+    import tapegrad
+
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal(SIZE).astype(np.float32)
     c0 = np.full(SIZE, 0.9, dtype=np.float32)
-    raw = best_of(lambda: chain_numpy(x0, c0))
+    check_tapegrad(x0)
+    frameworks = {"tapegrad": tf_style_functions(tapegrad, x0, c0),
+                  "PyTorch (1 thread)": torch_functions(x0, c0),
+                  "TensorFlow": tensorflow_functions(x0, c0)}
+    functions = {"raw NumPy": lambda: chain_numpy(x0, c0)}
+    for name, group in frameworks.items():
+        if group is None:
+            continue
+        for key, function in group.items():
+            if name == "TensorFlow" and key == "no tape":
+                continue
+            functions[(name, key)] = function
+    best = interleaved_best(functions)
+    raw = best["raw NumPy"]
     per_op = 1e6 / N_OPS
-    print(f"chain of {N_OPS} elementwise ops on {SIZE} float32 values (us per op)\n")
-    print(f"{'':28s}{'us/op':>10s}{'above NumPy':>14s}")
-    print(f"{'raw NumPy':28s}{raw * per_op:10.2f}{'':>14s}")
-    results = run_tapegrad(x0, c0)
-    for key in ("no tape", "recording", "gradient", "forward+gradient"):
-        extra = f"{(results[key] - raw) * per_op:14.2f}" if key in ("no tape", "recording") \
-            else ""
-        print(f"{'tapegrad ' + key:28s}{results[key] * per_op:10.2f}{extra}")
-    peers = {"PyTorch (1 thread)": run_torch(x0, c0), "TensorFlow": run_tensorflow(x0, c0)}
-    for name, peer in peers.items():
-        if peer is None:
+    print(f"chain of {N_OPS} elementwise ops on {SIZE} float32 values (us per op; best of "
+          "15 interleaved rounds)\n")
+    print(f"{'':36s}{'us/op':>8s}{'above NumPy':>14s}")
+    print(f"{'raw NumPy':36s}{raw * per_op:8.2f}")
+    ours = best[("tapegrad", "forward+gradient")]
+    for name, group in frameworks.items():
+        if group is None:
             print(f"{name}: not installed")
             continue
-        for key, value in peer.items():
-            print(f"{name + ' ' + key:28s}{value * per_op:10.2f}")
-        ratio = results["forward+gradient"] / peer["forward+gradient"]
-        print(f"  tapegrad forward+gradient / {name}: {ratio:.2f}x")
+        for key in group:
+            if (name, key) not in best:
+                continue
+            seconds = best[(name, key)]
+            extra = f"{(seconds - raw) * per_op:14.2f}" if key in ("no tape", "recording") \
+                else ""
+            print(f"{name + ' ' + key:36s}{seconds * per_op:8.2f}{extra}")
+            if key == "forward+gradient" and name == "tapegrad":
+                gradient = seconds - best[(name, "recording")]
+                print(f"{name + ' gradient alone':36s}{gradient * per_op:8.2f}")
+        if name != "tapegrad":
+            ratio = ours / best[(name, "forward+gradient")]
+            print(f"  tapegrad forward+gradient / {name}: {ratio:.2f}x")
     print(f"\nimport numpy: {import_time('numpy') * 1000:.0f} ms; "
           f"import tapegrad (numpy included): {import_time() * 1000:.0f} ms")
 

@@ -578,63 +578,130 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     # Raw mode: nothing records this backward pass, so ops that declare a NumPy reverse rule
     # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
     raw_mode = not state.recorders and observer is None
-    for index in range(count - 1, -1, -1):
+    sweep = _Sweep(calls, grads, tracked, keep, keep_single, live, free, raw_mode, batch_dims,
+                   observer)
+    step = sweep.step
+    if not (raw_mode and not batch_dims and live is None and keep_single is None):
+        for index in range(count - 1, -1, -1):
+            step(index)
+    else:
+        # The common first-order pass, inlined: real single-output calls with a NumPy twin and
+        # an array upstream; anything else goes through the general step.
+        for index in range(count - 1, -1, -1):
+            call = calls[index]
+            output = call[2]
+            upstream = grads[index]
+            if upstream is None or type(upstream) is not _ndarray_type or \
+                    type(output) is tuple or len(call[4]) > 2:
+                step(index)
+                continue
+            op = call[0]
+            rule = op.vjp_raw
+            dtype = output._value.dtype
+            if rule is None or dtype.kind != "f":
+                step(index)
+                continue
+            if free:
+                calls[index] = (op, call[5], dtype)
+            grads[index] = None
+            parents = call[4]
+            if len(parents) == 1:
+                try:
+                    grad = rule(call[1], output, call[3], upstream, _ONLY)[0]
+                except ValueError as error:
+                    raise _shape_error(op, upstream, output, error) from None
+                if grad is not None:
+                    parent = parents[0]
+                    old = grads[parent]
+                    grads[parent] = grad if old is None else _sum_gradients(old, grad)
+                continue
+            first, second = parents
+            try:
+                first_grad, second_grad = rule(call[1], output, call[3], upstream,
+                                               (first is not None, second is not None))
+            except ValueError as error:
+                raise _shape_error(op, upstream, output, error) from None
+            if first is not None and first_grad is not None:
+                old = grads[first]
+                grads[first] = first_grad if old is None else _sum_gradients(old, first_grad)
+            if second is not None and second_grad is not None:
+                old = grads[second]
+                grads[second] = second_grad if old is None else _sum_gradients(old, second_grad)
+    if free:
+        if count:  # the sweep already left only ghosts
+            recording.freed = True
+        else:
+            recording.free()
+    results = []
+    for source in sources:
+        slot = tracked.get(id(source))
+        results.append(_as_gradient(loose.get(id(source)) if slot is None else grads[slot]))
+    return results
+
+
+class _Sweep:
+    """State of one reverse sweep, and its general step (any call, any mode)."""
+
+    __slots__ = ("calls", "grads", "tracked", "keep", "keep_single", "live", "free", "raw_mode",
+                 "batch_dims", "observer")
+
+    def __init__(self, calls, grads, tracked, keep, keep_single, live, free, raw_mode,
+                 batch_dims, observer):
+        self.calls = calls
+        self.grads = grads
+        self.tracked = tracked
+        self.keep = keep  # slots of all tracked sources
+        self.keep_single = keep_single  # those of single-output calls, or None
+        self.live = live  # per slot: depends on a source (None: everything does)
+        self.free = free
+        self.raw_mode = raw_mode
+        self.batch_dims = batch_dims
+        self.observer = observer
+
+    def step(self, index: int) -> None:
+        """Run the reverse rule of ``calls[index]`` (if it has an upstream gradient and an
+        input that needs one) and add its input gradients to their slots."""
+        calls, grads, live = self.calls, self.grads, self.live
         call = calls[index]
         output = call[2]
         if type(output) is tuple:
-            upstream = _multi_upstream(call, grads, tracked, keep)
-            if free:
+            upstream = _multi_upstream(call, grads, self.tracked, self.keep)
+            if self.free:
                 calls[index] = _ghost(call)
             if upstream is None:
-                continue
+                return
             kind = output[0]._value.dtype.kind
         else:
             upstream = grads[index]
             dtype = output._value.dtype
-            if free:  # keep only the graph's shape (for explain), inline for speed
+            if self.free:  # keep only the graph's shape (for explain)
                 calls[index] = (call[0], call[5], dtype)
             if upstream is None:
-                continue
-            if keep_single is None or index not in keep_single:
+                return
+            if self.keep_single is None or index not in self.keep_single:
                 grads[index] = None
             kind = dtype.kind
             if kind != "f" and kind != "c":
-                continue
+                return
         op, inputs, _, attrs, parents, _ = call
-        if len(parents) == 1:
-            parent = parents[0]
-            if live is not None and not live[parent]:
-                continue
-            needs = _ONLY
-        elif len(parents) == 2:
-            first, second = parents
-            if live is None:
-                needs = (first is not None, second is not None)
-            else:
-                needs = (first is not None and live[first], second is not None and live[second])
-                if needs == _NEITHER:
-                    continue
-        else:
-            needs = tuple([p is not None and (live is None or live[p]) for p in parents])
-            if True not in needs:
-                continue
+        needs = tuple([p is not None and (live is None or live[p]) for p in parents])
+        if True not in needs:
+            return
+        batch_dims = self.batch_dims
         rule = op.vjp_raw
         # NumPy twins handle real values; complex ones take the tapegrad rule (conjugates).
-        if raw_mode and rule is not None and kind == "f" and (not batch_dims or op.batchable):
+        if self.raw_mode and rule is not None and kind == "f" and \
+                (not batch_dims or op.batchable):
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)
             try:
                 input_grads = rule(inputs, output, attrs, upstream, needs)
             except ValueError as error:
-                raise InvalidArgumentError(
-                    f"{op.name} gradient: Incompatible shapes: upstream "
-                    f"{list(getattr(upstream, 'shape', ()))} vs. output "
-                    f"{list(output._value.shape)} ({error}); check output_gradients' shapes."
-                ) from None
+                raise _shape_error(op, upstream, output, error) from None
         else:
             rule = op.vjp
             if rule is None:
-                continue
+                return
             if rule is NO_GRADIENT:
                 raise LookupError(f"gradient registry has no entry for: {op.name} (this op is "
                                   "not differentiable; wrap it in tapegrad.stop_gradient or "
@@ -648,40 +715,19 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
             else:
                 input_grads = rule(inputs, output, attrs, upstream, needs)
-        if observer is not None:
-            observer(op, inputs, output, upstream, input_grads, needs)
-        if needs is _ONLY:
-            grad = input_grads[0]
-            if grad is not None:
-                old = grads[parent]
-                grads[parent] = grad if old is None else _sum_gradients(old, grad)
-            continue
-        if len(needs) == 2:
-            if needs[0]:
-                grad = input_grads[0]
-                if grad is not None:
-                    old = grads[first]
-                    grads[first] = grad if old is None else _sum_gradients(old, grad)
-            if needs[1]:
-                grad = input_grads[1]
-                if grad is not None:
-                    old = grads[second]
-                    grads[second] = grad if old is None else _sum_gradients(old, grad)
-            continue
+        if self.observer is not None:
+            self.observer(op, inputs, output, upstream, input_grads, needs)
         for slot, need, grad in zip(parents, needs, input_grads):
             if need and grad is not None:
                 old = grads[slot]
                 grads[slot] = grad if old is None else _sum_gradients(old, grad)
-    if free:
-        if count:  # the sweep already left only ghosts
-            recording.freed = True
-        else:
-            recording.free()
-    results = []
-    for source in sources:
-        slot = tracked.get(id(source))
-        results.append(_as_gradient(loose.get(id(source)) if slot is None else grads[slot]))
-    return results
+
+
+def _shape_error(op, upstream, output, error) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"{op.name} gradient: Incompatible shapes: upstream "
+        f"{list(getattr(upstream, 'shape', ()))} vs. output {list(output._value.shape)} "
+        f"({error}); check output_gradients' shapes.")
 
 
 def _raw_upstream(upstream, op):
@@ -721,7 +767,6 @@ def _as_gradient(grad):
     return grad
 
 
-_NEITHER = (False, False)
 _ONLY = (True,)
 
 
