@@ -88,6 +88,43 @@ def test_softmax_cross_entropy_gradient_is_softmax_minus_labels():
     np.testing.assert_allclose(tape.gradient(loss, logits).numpy()[0], e / e.sum() - 0.5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_many_short_rows_take_the_fast_reductions_and_agree(dtype):
+    # 96 rows of 10 classes: the row max and sums run on a transposed copy / as a product,
+    # and the reverse rule reuses the forward's softmax (persistent: twice, unchanged).
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((96, 10)) * 30).astype(dtype)
+    x[5] = 1e4  # a row of large logits
+    labels = rng.dirichlet(np.ones(10), 96).astype(dtype)
+    e = np.exp(x.astype(np.float64) - x.max(axis=1, keepdims=True))
+    softmax = e / e.sum(axis=1, keepdims=True)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(tf.nn.softmax(tf.constant(x)).numpy(), softmax, rtol=rtol,
+                               atol=1e-30)
+    np.testing.assert_allclose(tf.nn.log_softmax(tf.constant(x)).numpy(), np.log(softmax),
+                               rtol=rtol, atol=1e-4 if dtype == np.float32 else 1e-9)
+    logits = tf.constant(x)
+    scale = tf.constant(rng.standard_normal(96).astype(dtype))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels, logits) * scale)
+    expected_loss = -(labels * np.log(softmax)).sum(axis=1) @ scale.numpy()
+    np.testing.assert_allclose(float(loss), expected_loss, rtol=rtol * 10)
+    expected = (softmax - labels) * scale.numpy()[:, None]
+    for _ in range(2):
+        np.testing.assert_allclose(tape.gradient(loss, logits).numpy(), expected, rtol=rtol,
+                                   atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_relu_gradient_passes_upstream_only_where_active():
+    x = tf.constant([[-1.0, 2.0], [3.0, -4.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.relu(x)
+    grad = tape.gradient(y, x, output_gradients=tf.constant([[5.0, 6.0], [7.0, 8.0]]))
+    assert grad.numpy().tolist() == [[0.0, 6.0], [7.0, 0.0]]
+
+
 def test_sparse_softmax_cross_entropy_errors():
     with pytest.raises(InvalidArgumentError, match="outside the valid range"):
         tf.nn.sparse_softmax_cross_entropy_with_logits([3], [[1.0, 2.0, 3.0]])

@@ -337,7 +337,7 @@ class GradientTape:
         flat = backward(recording, flat_targets, seeds, flat_sources,
                         free=not self._persistent, observer=hooks.backward_observer)
         self._last_gradients = {id(s): weakref.ref(g) for s, g in zip(flat_sources, flat)
-                                if isinstance(g, Tensor)}
+                                if type(g) is Tensor}
         if hooks.strict_gradients and any(g is None for g in flat):
             from tapegrad.diagnostics.strict import raise_missing
             raise_missing(self, target, sources, flat)
@@ -580,19 +580,20 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     raw_mode = not state.recorders and observer is None
     sweep = _Sweep(calls, grads, tracked, keep, keep_single, live, free, raw_mode, batch_dims,
                    observer)
-    step = sweep.step
     if not (raw_mode and not batch_dims and live is None and keep_single is None):
+        step = sweep.step
         for index in range(count - 1, -1, -1):
             step(index)
     else:
+        step = sweep.step
         # The common first-order pass, inlined: real single-output calls with a NumPy twin and
         # an array upstream; anything else goes through the general step.
         for index in range(count - 1, -1, -1):
             call = calls[index]
             output = call[2]
             upstream = grads[index]
-            if upstream is None or type(upstream) is not _ndarray_type or \
-                    type(output) is tuple or len(call[4]) > 2:
+            if upstream is None or type(output) is tuple or len(call[4]) > 2 or \
+                    (type(upstream) is not _ndarray_type and not isinstance(upstream, _np_generic)):
                 step(index)
                 continue
             op = call[0]

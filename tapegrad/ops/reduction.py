@@ -617,7 +617,14 @@ def _sum_vjp_raw(inputs, output, attrs, upstream, needs):
 
 
 def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
-    x_shape = inputs[0]._value.shape
+    x = inputs[0]._value
+    if attrs["axis"] is None and not state.batch_dims and x.dtype.itemsize >= 4 and \
+            x.size <= 65536:
+        # the mean of everything (a loss): fill the input's shape with upstream / count
+        spread = np.empty(x.shape, dtype=x.dtype)
+        spread[...] = upstream / x.dtype.type(max(x.size, 1))
+        return (spread,)
+    x_shape = x.shape
     count = max(_count(x_shape, attrs.get("axis")), 1)
     batch = _raw_batch(upstream)
     kept = batch + _kept_shape(x_shape, attrs.get("axis"))
