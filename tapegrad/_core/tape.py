@@ -588,27 +588,25 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
         step = sweep.step
         # The common first-order pass, inlined: real single-output calls with a NumPy twin and
         # an array upstream; anything else goes through the general step.
+        # (A multi-output call's own slot never holds a gradient: its outputs have others.)
         for index in range(count - 1, -1, -1):
-            call = calls[index]
-            output = call[2]
             upstream = grads[index]
-            if upstream is None or type(output) is tuple or len(call[4]) > 2 or \
-                    (type(upstream) is not _ndarray_type and not isinstance(upstream, _np_generic)):
+            if upstream is None or (type(upstream) is not _ndarray_type and
+                                    not isinstance(upstream, _np_generic)):
                 step(index)
                 continue
-            op = call[0]
+            op, inputs, output, attrs, parents, keys = calls[index]
             rule = op.vjp_raw
             dtype = output._value.dtype
-            if rule is None or dtype.kind != "f":
+            if rule is None or dtype.kind != "f" or len(parents) > 2:
                 step(index)
                 continue
             if free:
-                calls[index] = (op, call[5], dtype)
+                calls[index] = (op, keys, dtype)
             grads[index] = None
-            parents = call[4]
             if len(parents) == 1:
                 try:
-                    grad = rule(call[1], output, call[3], upstream, _ONLY)[0]
+                    grad = rule(inputs, output, attrs, upstream, _ONLY)[0]
                 except ValueError as error:
                     raise _shape_error(op, upstream, output, error) from None
                 if grad is not None:
@@ -618,8 +616,10 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
                 continue
             first, second = parents
             try:
-                first_grad, second_grad = rule(call[1], output, call[3], upstream,
-                                               (first is not None, second is not None))
+                first_grad, second_grad = rule(
+                    inputs, output, attrs, upstream,
+                    _BOTH if first is not None and second is not None else
+                    (first is not None, second is not None))
             except ValueError as error:
                 raise _shape_error(op, upstream, output, error) from None
             if first is not None and first_grad is not None:
@@ -769,6 +769,7 @@ def _as_gradient(grad):
 
 
 _ONLY = (True,)
+_BOTH = (True, True)
 
 
 def _multi_upstream(call, grads, tracked, keep):
