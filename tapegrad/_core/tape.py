@@ -86,11 +86,12 @@ class _Recording(Recorder):
 
     def _record1(self, op, x, output, attrs):
         key = id(x)
-        parent = self.tracked.get(key)
+        tracked = self.tracked
+        parent = tracked.get(key)
         if parent is None:
             return
         calls = self.calls
-        self.tracked[id(output)] = len(calls)
+        tracked[id(output)] = len(calls)
         calls.append((op, (x,), output, attrs, (parent,), (key,)))
 
     def _record2(self, op, x, y, output, attrs):
