@@ -9,27 +9,18 @@ from tapegrad._core.tensor import Recorder, Tensor, convert_to_tensor, state
 from tapegrad._core.variable import Variable
 
 
-class _Paused:
-    """Hide the recorders from ``first`` on (inclusive) while a rule computes tangents, so the
-    accumulator does not see its own work but outer recorders do (nesting)."""
-
-    __slots__ = ("stack", "hidden", "position")
-
-    def __init__(self, accumulator):
-        self.stack = state.recorders
-        self.position = next((i for i, r in enumerate(self.stack) if r is accumulator), None)
-
-    def __enter__(self):
-        if self.position is None:
-            self.hidden = []
-            return self
-        self.hidden = self.stack[self.position:]
-        del self.stack[self.position:]
-        return self
-
-    def __exit__(self, *exc):
-        self.stack.extend(self.hidden)
-        return False
+def _hide_from(accumulator) -> list:
+    """Take the recorders from ``accumulator`` on (inclusive) off the stack and return them, so
+    the accumulator does not see its own work while outer recorders do (nesting)."""
+    stack = state.recorders
+    if stack and stack[-1] is accumulator:  # the usual case: the innermost recorder
+        return [stack.pop()]
+    for position, recorder in enumerate(stack):
+        if recorder is accumulator:
+            hidden = stack[position:]
+            del stack[position:]
+            return hidden
+    return []
 
 
 class ForwardAccumulator(Recorder):
@@ -71,24 +62,39 @@ class ForwardAccumulator(Recorder):
             self._tangents[id(primal)] = (primal, tangent)
 
     # -- recorder protocol ------------------------------------------------------------------
+    def _record1(self, op, x, output, attrs):
+        entry = self._tangents.get(id(x))
+        if entry is not None and op.jvp is not None:
+            self._push(op, (x,), output, attrs, [entry[1]])
+
+    def _record2(self, op, x, y, output, attrs):
+        get = self._tangents.get
+        first, second = get(id(x)), get(id(y))
+        if (first is not None or second is not None) and op.jvp is not None:
+            self._push(op, (x, y), output, attrs, [None if first is None else first[1],
+                                                   None if second is None else second[1]])
+
     def _record(self, op, inputs, output, attrs):
-        tangents = self._tangents
-        found = None
-        for value in inputs:
-            if id(value) in tangents:
-                found = True
-                break
-        if found is None or op.jvp is None:
+        get = self._tangents.get
+        entries = [get(id(value)) for value in inputs]
+        if entries.count(None) == len(entries) or op.jvp is None:
             return
-        input_tangents = [tangents[id(v)][1] if id(v) in tangents else None for v in inputs]
+        self._push(op, inputs, output, attrs,
+                   [None if entry is None else entry[1] for entry in entries])
+
+    def _push(self, op, inputs, output, attrs, input_tangents):
+        """Run ``op``'s forward rule and remember the tangent of its output(s)."""
+        hidden = _hide_from(self)
         try:
-            with _Paused(self):
-                output_tangent = op.jvp(inputs, output, attrs, input_tangents)
+            output_tangent = op.jvp(inputs, output, attrs, input_tangents)
         except InvalidArgumentError as error:
             shapes = [tuple(v._value.shape) if hasattr(v, "_value") else () for v in inputs]
             raise ValueError(f"Dimensions must be equal: the forward rule of {op.name} could "
                              f"not combine the tangents with inputs of shapes {shapes} ({error}); "
                              "give each ForwardAccumulator tangent its primal's shape.") from None
+        finally:
+            state.recorders.extend(hidden)
+        tangents = self._tangents
         if type(output) is tuple:
             for item, tangent in zip(output, output_tangent):
                 if tangent is not None and item._value.dtype.kind in "fc":

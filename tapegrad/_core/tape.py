@@ -686,9 +686,14 @@ class _Sweep:
             if kind != "f" and kind != "c":
                 return
         op, inputs, _, attrs, parents, _ = call
-        needs = tuple([p is not None and (live is None or live[p]) for p in parents])
-        if True not in needs:
-            return
+        if len(parents) == 1:
+            if live is not None and not live[parents[0]]:
+                return
+            needs = _ONLY
+        else:
+            needs = tuple([p is not None and (live is None or live[p]) for p in parents])
+            if True not in needs:
+                return
         batch_dims = self.batch_dims
         rule = op.vjp_raw
         # NumPy twins handle real values; complex ones take the tapegrad rule (conjugates).

@@ -58,7 +58,7 @@ def _int_dtype(x):
 
 
 def _sum_forward(x, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
+    return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=_int_dtype(x))
 
 
 def _sum_vjp(inputs, output, attrs, upstream, needs):
