@@ -39,6 +39,21 @@ def user_frame(depth: int = 2):
     return None
 
 
+def _user_position(frame):
+    """``(code, bytecode offset)`` of the first frame from ``frame`` outwards that is outside
+    tapegrad (None when there is none): the line is looked up only when asked for."""
+    internal = _internal_code
+    while frame is not None:
+        code = frame.f_code
+        flag = internal.get(code)
+        if flag is None:
+            flag = internal[code] = code.co_filename.startswith(_PACKAGE_DIR)
+        if not flag:
+            return code, frame.f_lasti
+        frame = frame.f_back
+    return None
+
+
 def user_location(depth: int = 2) -> str | None:
     """``file:line`` of the innermost caller outside tapegrad (None when there is none)."""
     found = user_frame(depth + 1)
@@ -131,8 +146,51 @@ class ProvenanceRecorder(Recorder):
         """The Origin (view) of a value."""
         return Origin(self.raw_origin_of(value))
 
+    # Hot while provenance is on: kept flat (few helper calls on the common path) on purpose.
+    def _record1(self, op, x, output, attrs):
+        if type(x) is Tensor:
+            try:
+                parent = x._origin
+            except AttributeError:
+                parent = self.raw_origin_of(x)
+        else:
+            parent = self.raw_origin_of(x)
+        # _record1 <- apply1 <- the op <- (maybe) the user
+        output._origin = (op.name, id(output), (parent,), _user_position(sys._getframe(2)),
+                          None, None)
+
+    def _record2(self, op, x, y, output, attrs):
+        exported = None
+        kind = type(x)
+        if kind is float or kind is int:
+            first = None
+            if self.exports:
+                exported = self.exports.get(("value", x))
+        elif kind is Tensor:
+            try:
+                first = x._origin
+            except AttributeError:
+                first = self.raw_origin_of(x)
+        else:
+            first = self.raw_origin_of(x)
+        kind = type(y)
+        if kind is float or kind is int:
+            second = None
+            if self.exports:
+                exported = self.exports.get(("value", y), exported)
+        elif kind is Tensor:
+            try:
+                second = y._origin
+            except AttributeError:
+                second = self.raw_origin_of(y)
+        else:
+            second = self.raw_origin_of(y)
+        parents = (first,) if second is None else (second,) if first is None else (first, second)
+        # _record2 <- apply2 <- the op or operator <- (maybe) the user
+        output._origin = (op.name, id(output), parents, _user_position(sys._getframe(2)),
+                          exported, None)
+
     def _record(self, op, inputs, output, attrs):
-        # Hot while provenance is on: kept flat (no helper calls on the common path) on purpose.
         parents = []
         exported = None
         for value in inputs:
@@ -148,21 +206,15 @@ class ProvenanceRecorder(Recorder):
                     exported = self.exports.get(("value", value), exported)
                 continue
             parents.append(self.raw_origin_of(value))
-        parents = tuple(parents)
+        self._stamp(op, tuple(parents), exported, output)
+
+    def _stamp(self, op, parents, exported, output):
+        """Give ``output`` its origin: the op, the parents' origins and the user's line."""
         try:
-            frame = sys._getframe(3)  # _record <- apply* <- the public op <- (maybe) the user
+            frame = sys._getframe(3)  # _stamp <- _record <- apply <- the op (or the user)
         except ValueError:
             frame = sys._getframe(1)
-        internal = _internal_code
-        while frame is not None:
-            code = frame.f_code
-            flag = internal.get(code)
-            if flag is None:
-                flag = internal[code] = code.co_filename.startswith(_PACKAGE_DIR)
-            if not flag:
-                break
-            frame = frame.f_back
-        where = (frame.f_code, frame.f_lasti) if frame is not None else None
+        where = _user_position(frame)
         if type(output) is tuple:
             for item in output:
                 item._origin = (op.name, id(item), parents, where, exported, None)
