@@ -115,12 +115,6 @@ def tensorflow_step_factory(params, x, y):
     return tf_style_step_factory(tensorflow, params, x, y)
 
 
-def best_of(function, repeat: int, number: int) -> float:
-    """Best mean seconds per call over ``repeat`` runs of ``number`` calls."""
-    function()  # warm up
-    return min(timeit.repeat(function, repeat=repeat, number=number)) / number
-
-
 def blas_limit(threads: int):
     try:
         from threadpoolctl import threadpool_limits
@@ -145,25 +139,31 @@ def run_step_benchmark(bench, title: str, argv=None) -> None:
     parser = argparse.ArgumentParser(description=(bench.__doc__ or "").splitlines()[0])
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=20, help="steps per timing run")
-    parser.add_argument("--repeat", type=int, default=7, help="timing runs (best is kept)")
+    parser.add_argument("--repeat", type=int, default=15,
+                        help="timing rounds (the best of each row is kept)")
     args = parser.parse_args(argv)
 
     x, y, labels, params = bench.make_data()
     tapegrad_step = bench.tapegrad_step_factory(params, x, y)
-    rows = []
+    steps = {"NumPy by hand (floor)": lambda: bench.numpy_step(params, x, y),
+             "tapegrad": tapegrad_step}
+    for name, factory, data in (("PyTorch CPU, 1 thread", bench.torch_step_factory, labels),
+                                ("TensorFlow", bench.tensorflow_step_factory, y)):
+        step = factory(params, x, data)
+        if step is None:
+            print(f"{name}: not installed")
+        else:
+            steps[name] = step
     with blas_limit(args.blas_threads):
         bench.check(tapegrad_step, params, x, y)
-        floor = best_of(lambda: bench.numpy_step(params, x, y), args.repeat, args.steps)
-        rows.append(("NumPy by hand (floor)", floor))
-        rows.append(("tapegrad", best_of(tapegrad_step, args.repeat, args.steps)))
-        for name, factory, data in (
-                ("PyTorch CPU, 1 thread", bench.torch_step_factory, labels),
-                ("TensorFlow", bench.tensorflow_step_factory, y)):
-            step = factory(params, x, data)
-            if step is None:
-                print(f"{name}: not installed")
-                continue
-            rows.append((name, best_of(step, args.repeat, args.steps)))
+        for step in steps.values():
+            step()  # warm up
+        best = {name: float("inf") for name in steps}
+        for _ in range(args.repeat):  # round-robin: every row sees the same machine conditions
+            for name, step in steps.items():
+                best[name] = min(best[name], timeit.timeit(step, number=args.steps) / args.steps)
+    rows = list(best.items())
+    floor = best["NumPy by hand (floor)"]
 
     print(f"\n{title} (BLAS threads: {args.blas_threads})")
     print(f"{'':26s}{'ms/step':>10s}{'/ floor':>10s}{'tapegrad /':>12s}")
