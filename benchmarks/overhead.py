@@ -190,7 +190,7 @@ def main() -> None:
                 print(f"{name + ' gradient alone':36s}{gradient * per_op:8.2f}")
         if name != "tapegrad":
             ratio = ours / best[(name, "forward+gradient")]
-            print(f"  tapegrad forward+gradient / {name}: {ratio:.2f}x")
+            print(f"  tapegrad forward+gradient / {name}: {ratio:.3f}x")
     print(f"\nimport numpy: {import_time('numpy') * 1000:.0f} ms; "
           f"import tapegrad (numpy included): {import_time() * 1000:.0f} ms")
 

@@ -599,13 +599,14 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             op, inputs, output, attrs, parents, keys = calls[index]
             rule = op.vjp_raw
             dtype = output._value.dtype
-            if rule is None or dtype.kind != "f" or len(parents) > 2:
+            arity = len(parents)
+            if rule is None or dtype.kind != "f" or arity > 2:
                 step(index)
                 continue
             if free:
                 calls[index] = (op, keys, dtype)
             grads[index] = None
-            if len(parents) == 1:
+            if arity == 1:
                 try:
                     grad = rule(inputs, output, attrs, upstream, _ONLY)[0]
                 except ValueError as error:

@@ -700,7 +700,7 @@ def _raw_shape(x) -> tuple:
 
 def _add_vjp_raw(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    shape = getattr(upstream, "shape", None)
+    shape = upstream.shape
     grad_x = grad_y = None
     if needs[0]:
         x_shape = x._value.shape if type(x) is Tensor else _raw_shape(x)
