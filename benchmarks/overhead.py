@@ -1,12 +1,18 @@
 """Per-op overhead: a chain of 200 elementwise ops on a 16-element float32 array.
 
-Run by hand: ``python benchmarks/overhead.py``. Reports microseconds per op for raw NumPy,
-tapegrad with no tape, tapegrad recording, the gradient call, and PyTorch (CPU, 1 thread) and
-TensorFlow when they are installed; plus the time of ``import tapegrad``.
+Run by hand: ``python benchmarks/overhead.py [--same-process]``. Reports microseconds per op for
+raw NumPy, tapegrad with no tape, tapegrad recording, the gradient call, and PyTorch (CPU, 1
+thread) and TensorFlow when they are installed; plus the time of ``import tapegrad``.
+
+Each framework is timed in a fresh interpreter of its own (as a user runs one), the three
+alternating three times, best kept; within one interpreter its rows and raw NumPy are timed
+round-robin. ``--same-process`` times all frameworks round-robin in this one interpreter
+instead (there, whichever runs alongside the others' leftovers can be 5-20% slower).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -148,48 +154,86 @@ def import_time(module: str = "tapegrad") -> float:
     return min(times)
 
 
-def main() -> None:
-    import tapegrad
+FRAMEWORKS = ("tapegrad", "PyTorch (1 thread)", "TensorFlow")
 
+
+def framework_functions(name: str, x0, c0) -> dict | None:
+    if name == "tapegrad":
+        import tapegrad
+
+        check_tapegrad(x0)
+        return tf_style_functions(tapegrad, x0, c0)
+    if name == "PyTorch (1 thread)":
+        return torch_functions(x0, c0)
+    group = tensorflow_functions(x0, c0)
+    if group is not None:
+        del group["no tape"]  # TensorFlow has no tape-free path apart from its tape
+    return group
+
+
+def measure(names) -> dict:
+    """Best seconds per call of raw NumPy and of each row of the named frameworks (None for one
+    that is not installed), all timed round-robin in this interpreter."""
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal(SIZE).astype(np.float32)
     c0 = np.full(SIZE, 0.9, dtype=np.float32)
-    check_tapegrad(x0)
-    frameworks = {"tapegrad": tf_style_functions(tapegrad, x0, c0),
-                  "PyTorch (1 thread)": torch_functions(x0, c0),
-                  "TensorFlow": tensorflow_functions(x0, c0)}
     functions = {"raw NumPy": lambda: chain_numpy(x0, c0)}
-    for name, group in frameworks.items():
+    missing = []
+    for name in names:
+        group = framework_functions(name, x0, c0)
         if group is None:
+            missing.append(name)
             continue
         for key, function in group.items():
-            if name == "TensorFlow" and key == "no tape":
-                continue
-            functions[(name, key)] = function
-    best = interleaved_best(functions)
+            functions[f"{name}|{key}"] = function
+    result = interleaved_best(functions)
+    result.update({f"{name}|missing": None for name in missing})
+    return result
+
+
+def measure_in_fresh_interpreters(rounds: int = 3) -> dict:
+    best: dict = {}
+    for _ in range(rounds):
+        for name in FRAMEWORKS:
+            out = subprocess.run([sys.executable, __file__, "--measure", name],
+                                 capture_output=True, text=True, check=True)
+            for key, seconds in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                if seconds is None or key == "raw NumPy" and name != "tapegrad":
+                    best.setdefault(key, seconds)
+                    continue
+                best[key] = min(best.get(key, seconds), seconds)
+    return best
+
+
+def main() -> None:
+    if "--measure" in sys.argv:  # a child: one framework, results as JSON on the last line
+        print(json.dumps(measure([sys.argv[sys.argv.index("--measure") + 1]])))
+        return
+    same_process = "--same-process" in sys.argv
+    best = measure(FRAMEWORKS) if same_process else measure_in_fresh_interpreters()
     raw = best["raw NumPy"]
     per_op = 1e6 / N_OPS
-    print(f"chain of {N_OPS} elementwise ops on {SIZE} float32 values (us per op; best of "
-          "15 interleaved rounds)\n")
+    how = ("all frameworks round-robin in one interpreter" if same_process else
+           "each framework in its own interpreter, best of 3 alternating runs")
+    print(f"chain of {N_OPS} elementwise ops on {SIZE} float32 values (us per op; {how})\n")
     print(f"{'':36s}{'us/op':>8s}{'above NumPy':>14s}")
     print(f"{'raw NumPy':36s}{raw * per_op:8.2f}")
-    ours = best[("tapegrad", "forward+gradient")]
-    for name, group in frameworks.items():
-        if group is None:
+    ours = best["tapegrad|forward+gradient"]
+    for name in FRAMEWORKS:
+        if f"{name}|missing" in best:
             print(f"{name}: not installed")
             continue
-        for key in group:
-            if (name, key) not in best:
+        for key in ("no tape", "recording", "forward+gradient"):
+            seconds = best.get(f"{name}|{key}")
+            if seconds is None:
                 continue
-            seconds = best[(name, key)]
-            extra = f"{(seconds - raw) * per_op:14.2f}" if key in ("no tape", "recording") \
-                else ""
+            extra = f"{(seconds - raw) * per_op:14.2f}" if key != "forward+gradient" else ""
             print(f"{name + ' ' + key:36s}{seconds * per_op:8.2f}{extra}")
-            if key == "forward+gradient" and name == "tapegrad":
-                gradient = seconds - best[(name, "recording")]
-                print(f"{name + ' gradient alone':36s}{gradient * per_op:8.2f}")
-        if name != "tapegrad":
-            ratio = ours / best[(name, "forward+gradient")]
+        if name == "tapegrad":
+            gradient = ours - best["tapegrad|recording"]
+            print(f"{'tapegrad gradient alone':36s}{gradient * per_op:8.2f}")
+        else:
+            ratio = ours / best[f"{name}|forward+gradient"]
             print(f"  tapegrad forward+gradient / {name}: {ratio:.3f}x")
     print(f"\nimport numpy: {import_time('numpy') * 1000:.0f} ms; "
           f"import tapegrad (numpy included): {import_time() * 1000:.0f} ms")

@@ -12,7 +12,15 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
 from tapegrad._core.sample import Sample
-from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, convert_to_tensor
+from tapegrad._core.tensor import (
+    Tensor,
+    _wrap,
+    apply,
+    apply1,
+    apply2,
+    convert_to_tensor,
+    fast_unary,
+)
 from tapegrad.ops._util import (
     broadcast_tangent,
     randn,
@@ -1482,6 +1490,7 @@ def sign(x, name=None) -> Tensor:
     return apply1(SIGN, x)
 
 
+@fast_unary(SQUARE)
 def square(x, name=None) -> Tensor:
     """``x * x``.
 
@@ -1492,6 +1501,7 @@ def square(x, name=None) -> Tensor:
     return apply1(SQUARE, x)
 
 
+@fast_unary(SQRT)
 def sqrt(x, name=None) -> Tensor:
     """Square root; the gradient at 0 is inf (0 where the upstream gradient is 0).
 
@@ -1522,6 +1532,7 @@ def reciprocal(x, name=None) -> Tensor:
     return apply1(RECIPROCAL, x)
 
 
+@fast_unary(EXP)
 def exp(x, name=None) -> Tensor:
     """``e ** x``.
 
@@ -1542,6 +1553,7 @@ def expm1(x, name=None) -> Tensor:
     return apply1(EXPM1, x)
 
 
+@fast_unary(LOG)
 def log(x, name=None) -> Tensor:
     """Natural logarithm.
 
@@ -1562,6 +1574,7 @@ def log1p(x, name=None) -> Tensor:
     return apply1(LOG1P, x)
 
 
+@fast_unary(SIN)
 def sin(x, name=None) -> Tensor:
     """Sine.
 
@@ -1572,6 +1585,7 @@ def sin(x, name=None) -> Tensor:
     return apply1(SIN, x)
 
 
+@fast_unary(COS)
 def cos(x, name=None) -> Tensor:
     """Cosine.
 
@@ -1642,6 +1656,7 @@ def cosh(x, name=None) -> Tensor:
     return apply1(COSH, x)
 
 
+@fast_unary(TANH)
 def tanh(x, name=None) -> Tensor:
     """Hyperbolic tangent.
 
@@ -1682,6 +1697,7 @@ def atanh(x, name=None) -> Tensor:
     return apply1(ATANH, x)
 
 
+@fast_unary(SIGMOID)
 def sigmoid(x, name=None) -> Tensor:
     """``1 / (1 + exp(-x))``, computed without overflow.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tapegrad._core.tensor import Tensor, apply1, apply2
+from tapegrad._core.tensor import Tensor, apply1, apply2, binary_operator
 from tapegrad._core.variable import Variable
 from tapegrad.ops import array as _array
 from tapegrad.ops import linalg as _linalg
@@ -11,24 +11,21 @@ from tapegrad.ops import math as _math
 ADD, SUB, MUL, POW = _math.ADD, _math.SUB, _math.MUL, _math.POW
 
 
-def __add__(self, other):
-    return apply2(ADD, self, other)
+__add__ = binary_operator(ADD)
 
 
 def __radd__(self, other):
     return apply2(ADD, other, self)
 
 
-def __sub__(self, other):
-    return apply2(SUB, self, other)
+__sub__ = binary_operator(SUB)
 
 
 def __rsub__(self, other):
     return apply2(SUB, other, self)
 
 
-def __mul__(self, other):
-    return apply2(MUL, self, other)
+__mul__ = binary_operator(MUL)
 
 
 def __rmul__(self, other):
