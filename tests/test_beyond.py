@@ -202,3 +202,29 @@ def test_hessian_by_jacobian_of_gradient_in_nested_tapes():
         lambda v: autodiff.grad(lambda t: tf.reduce_sum(tf.exp(t) * tf.sin(t[::-1])))(v).numpy(),
         x0)
     np.testing.assert_allclose(hessian, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_forward_accumulator_tangents_are_the_same_with_and_without_an_outer_tape():
+    # Alone, the accumulator runs NumPy twins of the forward rules; under an outer tape it
+    # runs the tapegrad rules (so the tape can differentiate them). Both agree with central
+    # differences.
+    x0, w0, b0 = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 2)), RNG.standard_normal(2)
+    tx0, tw0 = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 2))
+
+    def f(x, w, b):
+        h = tf.tanh(tf.matmul(x, w) + b)
+        return tf.reduce_mean(tf.square(tf.nn.sigmoid(h) * 2.0 - tf.exp(h) / 3.0))
+
+    x, w, b = tf.constant(x0), tf.constant(w0), tf.constant(b0)
+    with tf.autodiff.ForwardAccumulator([x, w], [tf.constant(tx0), tf.constant(tw0)]) as acc:
+        alone = acc.jvp(f(x, w, b))
+    with tf.GradientTape() as outer:
+        outer.watch(b)
+        with tf.autodiff.ForwardAccumulator([x, w], [tf.constant(tx0), tf.constant(tw0)]) as acc:
+            traced = acc.jvp(f(x, w, b))
+    eps = 1e-6
+    numeric = (float(f(tf.constant(x0 + eps * tx0), tf.constant(w0 + eps * tw0), b))
+               - float(f(tf.constant(x0 - eps * tx0), tf.constant(w0 - eps * tw0), b))) / (2 * eps)
+    np.testing.assert_allclose(float(alone), numeric, rtol=1e-6)
+    np.testing.assert_allclose(float(traced), float(alone), rtol=1e-12)
+    assert outer.gradient(traced, b) is not None  # the outer tape saw the tangent's ops

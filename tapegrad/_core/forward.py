@@ -5,7 +5,7 @@ from __future__ import annotations
 from tapegrad._core import hooks, nest
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tape import UnconnectedGradients, _unconnected, _warn_once_per_line
-from tapegrad._core.tensor import Recorder, Tensor, convert_to_tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, _wrap, convert_to_tensor, state
 from tapegrad._core.variable import Variable
 
 
@@ -86,8 +86,16 @@ class ForwardAccumulator(Recorder):
         """Run ``op``'s forward rule and remember the tangent of its output(s)."""
         hidden = _hide_from(self)
         try:
-            output_tangent = op.jvp(inputs, output, attrs, input_tangents)
-        except InvalidArgumentError as error:
+            raw_rule = op.jvp_raw
+            if raw_rule is not None and not state.recorders and type(output) is Tensor and \
+                    output._value.dtype.kind == "f":
+                # nothing outside records the tangents' computation: the NumPy twin does it
+                raw = raw_rule(inputs, output, attrs,
+                               [None if t is None else t._value for t in input_tangents])
+                output_tangent = None if raw is None else _wrap(raw)
+            else:
+                output_tangent = op.jvp(inputs, output, attrs, input_tangents)
+        except (InvalidArgumentError, ValueError) as error:  # (a NumPy twin's shape error)
             shapes = [tuple(v._value.shape) if hasattr(v, "_value") else () for v in inputs]
             raise ValueError(f"Dimensions must be equal: the forward rule of {op.name} could "
                              f"not combine the tangents with inputs of shapes {shapes} ({error}); "

@@ -43,7 +43,7 @@ class Call(NamedTuple):
 
 class Op:
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
-                 "batchable", "sample_note", "vjp_raw", "__weakref__")
+                 "batchable", "sample_note", "vjp_raw", "jvp_raw", "__weakref__")
 
     def __init__(self, name: str, forward: Callable, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True):
@@ -62,6 +62,10 @@ class Op:
         # same signature, but `upstream` and the returned gradients are arrays, and only real
         # (float) outputs reach it. The sweep checks that both rules agree.
         self.vjp_raw = None
+        # Optional NumPy twin of `jvp` for forward accumulators that nothing outside records:
+        # `jvp_raw(inputs, output, attrs, tangents)` with array tangents (None where an input
+        # has none), real outputs only; returns the output's tangent array (or None).
+        self.jvp_raw = None
 
     def __repr__(self) -> str:
         return f"<Op {self.name}>"

@@ -58,6 +58,7 @@ def _read_jvp(inputs, output, attrs, tangents):
 READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=())
 READ_VARIABLE.batchable = True
 READ_VARIABLE.vjp_raw = _read_vjp
+READ_VARIABLE.jvp_raw = _read_jvp
 
 
 class _Recording(Recorder):

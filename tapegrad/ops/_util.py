@@ -92,6 +92,23 @@ def broadcast_tangent(tangent, shape: tuple):
     return broadcast_to(tangent, shape)
 
 
+def broadcast_raw(tangent, shape: tuple):
+    """A raw (array) tangent broadcast to an op's output ``shape`` (NumPy twin of
+    :func:`broadcast_tangent`)."""
+    return tangent if tangent.shape == shape else np.broadcast_to(tangent, shape)
+
+
+def linear_jvp_raw(op) -> None:
+    """Give a linear one-input op its NumPy forward rule: the op itself, applied to the
+    tangent."""
+    forward = op.forward
+
+    def jvp_raw(inputs, output, attrs, tangents):
+        return forward(tangents[0], **attrs) if attrs else forward(tangents[0])
+
+    op.jvp_raw = jvp_raw
+
+
 def sum_tangents(*terms):
     """Sum of the non-None tangent terms (None when all are None)."""
     total = None

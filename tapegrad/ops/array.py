@@ -16,7 +16,14 @@ from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _to_array, _wrap, apply, apply1, convert_to_tensor
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import batch_shape, randn, shape_of, sum_tangents, unbroadcast
+from tapegrad.ops._util import (
+    batch_shape,
+    linear_jvp_raw,
+    randn,
+    shape_of,
+    sum_tangents,
+    unbroadcast,
+)
 
 # This module defines a public `range` (tf.range); internal code uses the builtin by this name.
 _range = builtins.range
@@ -1984,3 +1991,7 @@ hooks.add = _math.add
 # Reverse rules that accept cotangents with leading batch axes (vectorised jacobian).
 for _op in (RESHAPE, TRANSPOSE, BROADCAST_TO, SELECT):
     _op.batchable = True
+
+# Linear ops: their NumPy forward rule is the op itself applied to the tangent.
+for _op in (RESHAPE, TRANSPOSE, BROADCAST_TO):
+    linear_jvp_raw(_op)

@@ -1282,3 +1282,15 @@ def expm(input, name=None):  # noqa: A002
 # The matmul rule broadcasts over leading batch axes (vectorised jacobian).
 MATMUL.batchable = True
 MATMUL.vjp_raw = _matmul_vjp_raw
+
+
+def _matmul_jvp_raw(inputs, output, attrs, tangents):
+    ta, tb = tangents
+    total = None if ta is None else _matmul_forward(ta, inputs[1]._value)
+    if tb is not None:
+        term = _matmul_forward(inputs[0]._value, tb)
+        total = term if total is None else total + term
+    return total
+
+
+MATMUL.jvp_raw = _matmul_jvp_raw

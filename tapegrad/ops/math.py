@@ -22,6 +22,7 @@ from tapegrad._core.tensor import (
     fast_unary,
 )
 from tapegrad.ops._util import (
+    broadcast_raw,
     broadcast_tangent,
     randn,
     shape_of,
@@ -760,6 +761,93 @@ ADD.vjp_raw = _add_vjp_raw
 SUB.vjp_raw = _sub_vjp_raw
 MUL.vjp_raw = _mul_vjp_raw
 DIV.vjp_raw = _div_vjp_raw
+
+
+# -- NumPy twins of the forward rules (forward accumulators that nothing outside records) ---
+
+def _add_jvp_raw(inputs, output, attrs, tangents):
+    tx, ty = tangents
+    total = tx if ty is None else ty if tx is None else tx + ty
+    return broadcast_raw(total, output._value.shape)
+
+
+def _sub_jvp_raw(inputs, output, attrs, tangents):
+    tx, ty = tangents
+    total = tx if ty is None else -ty if tx is None else tx - ty
+    return broadcast_raw(total, output._value.shape)
+
+
+def _mul_jvp_raw(inputs, output, attrs, tangents):
+    tx, ty = tangents
+    total = None if tx is None else tx * _value(inputs[1])
+    if ty is not None:
+        term = _value(inputs[0]) * ty
+        total = term if total is None else total + term
+    return broadcast_raw(total, output._value.shape)
+
+
+def _div_jvp_raw(inputs, output, attrs, tangents):
+    tx, ty = tangents
+    out = output._value
+    numerator = tx if ty is None else -(out * ty) if tx is None else tx - out * ty
+    return broadcast_raw(numerator / _value(inputs[1]), out.shape)
+
+
+ADD.jvp_raw = _add_jvp_raw
+SUB.jvp_raw = _sub_jvp_raw
+MUL.jvp_raw = _mul_jvp_raw
+DIV.jvp_raw = _div_jvp_raw
+
+
+def _unary_jvp_raw(op, rule) -> None:
+    """``op.jvp_raw`` for a one-input op from ``rule(x, y, t)``: the tangent of ``y = f(x)``
+    for the input tangent ``t`` (arrays)."""
+
+    def jvp_raw(inputs, output, attrs, tangents):
+        return rule(inputs[0]._value, output._value, tangents[0])
+
+    op.jvp_raw = jvp_raw
+
+
+def _doubled(value):
+    return value + value
+
+
+_unary_jvp_raw(NEG, lambda x, y, t: -t)
+_unary_jvp_raw(EXP, lambda x, y, t: t * y)
+_unary_jvp_raw(LOG, lambda x, y, t: t / x)
+_unary_jvp_raw(SIN, lambda x, y, t: t * np.cos(x))
+_unary_jvp_raw(COS, lambda x, y, t: -(t * np.sin(x)))
+_unary_jvp_raw(TANH, lambda x, y, t: t - (t * y) * y)
+_unary_jvp_raw(SQUARE, lambda x, y, t: _doubled(t * x))
+_unary_jvp_raw(SIGMOID, lambda x, y, t: t * y - (t * y) * y)
+
+
+def _tanh_grad_jvp_raw(inputs, output, attrs, tangents):
+    # TanhGrad(y, g) = g * (1 - y^2): d/dy = -2 g y, d/dg = 1 - y^2
+    y, g = inputs[0]._value, inputs[1]._value
+    ty, tg = tangents
+    total = None if tg is None else tg - (tg * y) * y
+    if ty is not None:
+        term = -_doubled((g * y) * ty)
+        total = term if total is None else total + term
+    return broadcast_raw(total, output._value.shape)
+
+
+def _sigmoid_grad_jvp_raw(inputs, output, attrs, tangents):
+    # SigmoidGrad(y, g) = g * y * (1 - y): d/dy = g * (1 - 2 y), d/dg = y * (1 - y)
+    y, g = inputs[0]._value, inputs[1]._value
+    ty, tg = tangents
+    total = None if tg is None else tg * y - (tg * y) * y
+    if ty is not None:
+        term = g * ty
+        term = term - _doubled(term * y)
+        total = term if total is None else total + term
+    return broadcast_raw(total, output._value.shape)
+
+
+TANH_GRAD.jvp_raw = _tanh_grad_jvp_raw
+SIGMOID_GRAD.jvp_raw = _sigmoid_grad_jvp_raw
 POW = register("Pow", np.power, _pow_vjp, _pow_jvp,
                lambda: [Sample((randn(3, low=0.5), randn(3, seed=1))),
                         Sample((randn(2, 3, low=0.5), randn(3, seed=2))),

@@ -14,7 +14,7 @@ from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor, state
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import batch_shape, randn
+from tapegrad.ops._util import batch_shape, linear_jvp_raw, randn
 
 
 def normalize_axis(axis, ndim: int):
@@ -638,3 +638,5 @@ def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
 
 SUM.vjp_raw = _sum_vjp_raw
 MEAN.vjp_raw = _mean_vjp_raw
+linear_jvp_raw(SUM)
+linear_jvp_raw(MEAN)
