@@ -18,7 +18,10 @@ An op whose reverse rule also works when ``upstream`` carries ``state.batch_dims
 axes (elementwise rules usually do; use the batch-aware helpers in ``tapegrad.ops._util``) sets
 ``op.batchable = True``; the vectorised jacobian then runs it once for all rows.
 
-Rules are written with tapegrad ops, so an enclosing tape records them (higher order).
+Rules are written with tapegrad ops, so an enclosing tape records them (higher order). Hot ops
+also declare NumPy twins, ``vjp_raw`` and ``jvp_raw`` (same signatures, arrays instead of
+Tensors, real values only), which the engines run when nothing would record the rule's own
+work; the op sweep checks every twin against its rule.
 """
 
 from __future__ import annotations
