@@ -7,7 +7,8 @@ Rows: a hand-written NumPy forward + backward (the floor: what any NumPy autodif
 tapegrad (GradientTape over Variables), PyTorch on CPU with ``torch.set_num_threads(1)`` and
 TensorFlow when importable. NumPy's BLAS (so the floor and tapegrad) runs with
 ``--blas-threads`` threads (default 1, to match PyTorch's single thread; needs threadpoolctl).
-Before timing, tapegrad's loss and gradients are checked against the floor's.
+Before timing, tapegrad's loss and gradients are checked against the floor's. Last, the step's 8
+matrix products alone in NumPy and in PyTorch: how much of any gap is the BLAS library's.
 """
 
 from __future__ import annotations
@@ -173,10 +174,62 @@ def run_step_benchmark(bench, title: str, argv=None) -> None:
               f"{tapegrad_time / seconds:12.2f}")
 
 
+def step_gemms(seed: int = 1) -> list:
+    """The 8 matrix products of one step, as (a, b) pairs laid out as the step has them
+    (transposed operands are views): 3 forward, then dW3, dh2, dW2, dh1, dW1."""
+    rng = np.random.default_rng(seed)
+
+    def matrix(rows, columns, transposed=False):
+        value = rng.standard_normal((columns, rows) if transposed else (rows, columns))
+        value = value.astype(np.float32)
+        return value.T if transposed else value
+
+    b, (n0, n1, n2, n3) = BATCH, SIZES
+    return [(matrix(b, n0), matrix(n0, n1)), (matrix(b, n1), matrix(n1, n2)),
+            (matrix(b, n2), matrix(n2, n3)), (matrix(n2, b, True), matrix(b, n3)),
+            (matrix(b, n3), matrix(n3, n2, True)), (matrix(n1, b, True), matrix(b, n2)),
+            (matrix(b, n2), matrix(n2, n1, True)), (matrix(n0, b, True), matrix(b, n1))]
+
+
+def compare_gemms(blas_threads: int) -> None:
+    """Time the step's 8 matrix products alone in NumPy and in PyTorch: the part of the step
+    that is the BLAS library's, not the autodiff's."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+    pairs = step_gemms()
+    torch_pairs = [(torch.from_numpy(np.ascontiguousarray(a.T)).T if not a.flags.c_contiguous
+                    else torch.from_numpy(a),
+                    torch.from_numpy(np.ascontiguousarray(b.T)).T if not b.flags.c_contiguous
+                    else torch.from_numpy(b)) for a, b in pairs]
+
+    def numpy_products():
+        for a, b in pairs:
+            a @ b
+
+    def torch_products():
+        for a, b in torch_pairs:
+            a @ b
+
+    best = {"numpy": float("inf"), "torch": float("inf")}
+    with blas_limit(blas_threads):
+        for _ in range(15):
+            best["numpy"] = min(best["numpy"], timeit.timeit(numpy_products, number=20) / 20)
+            best["torch"] = min(best["torch"], timeit.timeit(torch_products, number=20) / 20)
+    ratio = best["numpy"] / best["torch"]
+    print(f"\nthe step's 8 matrix products alone: NumPy {best['numpy'] * 1e3:.3f} ms, PyTorch "
+          f"{best['torch'] * 1e3:.3f} ms (NumPy's BLAS takes {ratio:.2f}x PyTorch's)")
+
+
 def main(argv=None) -> None:
     run_step_benchmark(sys.modules[__name__],
                        f"MLP {'-'.join(map(str, SIZES))} relu, batch {BATCH}, float32: forward "
                        "+ gradients of 6 parameters", argv)
+    threads = argparse.ArgumentParser(add_help=False)
+    threads.add_argument("--blas-threads", type=int, default=1)
+    compare_gemms(threads.parse_known_args(argv)[0].blas_threads)
 
 
 if __name__ == "__main__":
