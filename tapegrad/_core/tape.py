@@ -813,4 +813,4 @@ def _dense(grad):
     return _as_gradient(grad)
 
 
-from tapegrad._core import jacobian as _jacobian  # noqa: E402  (it builds on this module)
+from tapegrad import _jacobian  # noqa: E402  (it builds on this module)

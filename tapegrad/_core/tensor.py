@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import threading
 
@@ -457,58 +456,6 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
         for recorder in recorders:
             recorder._record2(op, x, y, result, attrs)
     return result
-
-
-def fast_unary(op: Op):
-    """Decorator for a public one-input op function ``f(x, name=None)`` whose work is
-    ``apply1(op, x)``: a Tensor input runs the forward and is recorded directly (one call
-    less on the hottest path); anything else goes through ``f``."""
-
-    def decorate(function):
-        forward = op.forward
-
-        @functools.wraps(function)
-        def fast(x, name=None):
-            if type(x) is not Tensor:
-                return function(x, name)
-            result = _new(Tensor)
-            result._value = forward(x._value)
-            recorders = state.recorders
-            if recorders:
-                for recorder in recorders:
-                    recorder._record1(op, x, result, None)
-            return result
-
-        return fast
-
-    return decorate
-
-
-def binary_operator(op: Op):
-    """A Python operator method running the two-input ``op``: two Tensors of one dtype run the
-    forward and are recorded directly; anything else goes through :func:`apply2`."""
-    forward = op.forward
-
-    def method(self, other):
-        if type(other) is not Tensor or type(self) is not Tensor:
-            return apply2(op, self, other)
-        xv = self._value
-        yv = other._value
-        if xv.dtype is not yv.dtype:
-            return apply2(op, self, other)  # (converts or raises the mismatch)
-        try:
-            out = forward(xv, yv)
-        except ValueError as error:
-            _shape_error(op, (xv, yv), error)
-        result = _new(Tensor)
-        result._value = out if type(out) is _ndarray else _as_array_result(out)
-        recorders = state.recorders
-        if recorders:
-            for recorder in recorders:
-                recorder._record2(op, self, other, result, None)
-        return result
-
-    return method
 
 
 def _as_array_result(out):

@@ -1,9 +1,74 @@
-"""Small helpers the op families share: broadcasting undo, tangent shaping, sample builders."""
+"""Small helpers the op families share: direct paths for hot public ops, broadcasting undo,
+tangent shaping, sample builders."""
 
 from __future__ import annotations
 
+import functools
+
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, state
+from tapegrad._core.registry import Op
+from tapegrad._core.tensor import (
+    Tensor,
+    _as_array_result,
+    _new,
+    _shape_error,
+    apply2,
+    state,
+)
+
+_ndarray = np.ndarray
+
+
+def fast_unary(op: Op):
+    """Decorator for a public one-input op function ``f(x, name=None)`` whose work is
+    ``apply1(op, x)``: a Tensor input runs the forward and is recorded directly (one call
+    less on the hottest path); anything else goes through ``f``."""
+
+    def decorate(function):
+        forward = op.forward
+
+        @functools.wraps(function)
+        def fast(x, name=None):
+            if type(x) is not Tensor:
+                return function(x, name)
+            result = _new(Tensor)
+            result._value = forward(x._value)
+            recorders = state.recorders
+            if recorders:
+                for recorder in recorders:
+                    recorder._record1(op, x, result, None)
+            return result
+
+        return fast
+
+    return decorate
+
+
+def binary_operator(op: Op):
+    """A Python operator method running the two-input ``op``: two Tensors of one dtype run the
+    forward and are recorded directly; anything else goes through :func:`apply2`."""
+    forward = op.forward
+
+    def method(self, other):
+        if type(other) is not Tensor or type(self) is not Tensor:
+            return apply2(op, self, other)
+        xv = self._value
+        yv = other._value
+        if xv.dtype is not yv.dtype:
+            return apply2(op, self, other)  # (converts or raises the mismatch)
+        try:
+            out = forward(xv, yv)
+        except ValueError as error:
+            _shape_error(op, (xv, yv), error)
+        result = _new(Tensor)
+        result._value = out if type(out) is _ndarray else _as_array_result(out)
+        recorders = state.recorders
+        if recorders:
+            for recorder in recorders:
+                recorder._record2(op, self, other, result, None)
+        return result
+
+    return method
 
 
 def shape_of(value) -> tuple:

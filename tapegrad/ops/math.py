@@ -19,11 +19,11 @@ from tapegrad._core.tensor import (
     apply1,
     apply2,
     convert_to_tensor,
-    fast_unary,
 )
 from tapegrad.ops._util import (
     broadcast_raw,
     broadcast_tangent,
+    fast_unary,
     randn,
     shape_of,
     sum_tangents,

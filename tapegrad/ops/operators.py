@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tapegrad._core.tensor import Tensor, apply1, apply2, binary_operator
+from tapegrad._core.tensor import Tensor, apply1, apply2
 from tapegrad._core.variable import Variable
 from tapegrad.ops import array as _array
 from tapegrad.ops import linalg as _linalg
 from tapegrad.ops import math as _math
+from tapegrad.ops._util import binary_operator
 
 ADD, SUB, MUL, POW = _math.ADD, _math.SUB, _math.MUL, _math.POW
 
