@@ -14,4 +14,22 @@ import numpy as np
 # more than the op itself. Users' own NumPy calls keep NumPy's behaviour.
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")
 
-__all__ = ["np"]
+_ONES: dict = {}
+
+
+def ones(shape: tuple, dtype):
+    """A read-only array of ones (default gradient seeds, row sums as matrix products); kept
+    for reuse when it has at most 65,536 elements."""
+    key = (shape, dtype)
+    found = _ONES.get(key)
+    if found is None:
+        found = np.ones(shape, dtype=dtype)
+        found.flags.writeable = False
+        if found.size <= 65536:
+            if len(_ONES) >= 64:
+                _ONES.clear()
+            _ONES[key] = found
+    return found
+
+
+__all__ = ["np", "ones"]

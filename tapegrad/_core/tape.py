@@ -9,7 +9,7 @@ import sys
 import weakref
 
 from tapegrad._core import hooks, nest
-from tapegrad._core.backend import np
+from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
@@ -126,18 +126,12 @@ class _Recording(Recorder):
         return -self.extra
 
     def _read_variable(self, variable, tensor):
-        key = id(variable)
-        tracked = self.tracked
-        slot = tracked.get(key)
-        if slot is None:
+        if id(variable) not in self.tracked:
             if not (self.watch_accessed_variables and variable._trainable):
                 return
             self.watch_variable(variable)
-            slot = tracked[key]
         if tensor is not None:
-            calls = self.calls
-            tracked[id(tensor)] = len(calls)
-            calls.append((READ_VARIABLE, (variable,), tensor, None, (slot,), (key,)))
+            self._record1(READ_VARIABLE, variable, tensor, None)
 
     def _track_leaf(self, value):
         key = id(value)
@@ -545,16 +539,14 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     # Only float sources this tape tracks (watched, or made by recorded calls) get gradients.
     source_slots = set()
     keep = set()  # slots of all tracked sources: their gradient is kept once complete
-    keep_single = None  # those of single-output calls (watched values belong to no call)
     for source in sources:
         slot = tracked.get(id(source))
-        if slot is None:
-            continue
-        keep.add(slot)
-        if slot >= 0:
-            keep_single = {slot} if keep_single is None else keep_single | {slot}
-        if source._value.dtype.kind in _TRAINABLE_KINDS:
-            source_slots.add(slot)
+        if slot is not None:
+            keep.add(slot)
+            if source._value.dtype.kind in _TRAINABLE_KINDS:
+                source_slots.add(slot)
+    # those of single-output calls (watched values belong to no call: their slots are < 0)
+    keep_single = {slot for slot in keep if slot >= 0} or None
     if source_slots and source_slots.issuperset(recording.watched_slots):
         # Every watched value is a source, so every tracked value depends on a source.
         live = None
@@ -749,24 +741,10 @@ def _raw_upstream(upstream, op):
     return upstream
 
 
-_ONES_SEEDS: dict = {}
-
-
 def _ones_seed(value):
-    """The default seed for a target: ones of its shape and dtype (read-only, cached when
-    small; a NumPy scalar for a scalar target)."""
-    if value.ndim == 0:
-        return value.dtype.type(1)
-    key = (value.shape, value.dtype)
-    seed = _ONES_SEEDS.get(key)
-    if seed is None:
-        seed = np.ones(value.shape, dtype=value.dtype)
-        if seed.size <= 4096:
-            seed.flags.writeable = False
-            if len(_ONES_SEEDS) >= 64:
-                _ONES_SEEDS.clear()
-            _ONES_SEEDS[key] = seed
-    return seed
+    """The default seed for a target: ones of its shape and dtype (a NumPy scalar for a scalar
+    target)."""
+    return value.dtype.type(1) if value.ndim == 0 else ones(value.shape, value.dtype)
 
 
 def _as_gradient(grad):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from tapegrad._core.backend import np
+from tapegrad._core.backend import np, ones
 from tapegrad._core.registry import Op
 from tapegrad._core.tensor import (
     Tensor,
@@ -110,7 +110,7 @@ def unbroadcast_raw(grad, shape: tuple):
     if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
             and type(grad) is np.ndarray:
         # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
-        return _ones(grad_shape[0], grad.dtype) @ grad
+        return ones((grad_shape[0],), grad.dtype) @ grad
     if batch:
         # Keep the leading batch axes of a vectorised backward pass.
         if grad_shape[batch:] == shape:
@@ -121,27 +121,10 @@ def unbroadcast_raw(grad, shape: tuple):
         i + lead for i, d in enumerate(shape)
         if i >= batch and d == 1 and grad_shape[i + lead] != 1)
     if axes:
-        if not batch and lead and len(grad_shape) == 2 and len(axes) == 1 and axes[0] == 0:
-            # summing the rows of a matrix: a matrix-vector product is much faster than np.sum
-            grad = _ones(grad_shape[0], grad.dtype) @ grad
-        else:
-            grad = np.add.reduce(grad, axis=axes)
+        grad = np.add.reduce(grad, axis=axes)
     return grad.reshape(shape) if type(grad) is np.ndarray else np.reshape(grad, shape)
 
 
-_ONES: dict = {}
-
-
-def _ones(length: int, dtype):
-    """A cached read-only vector of ones (row sums as matrix-vector products)."""
-    key = (length, dtype)
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) > 64:
-            _ONES.clear()
-        ones = _ONES[key] = np.ones(length, dtype=dtype)
-        ones.flags.writeable = False
-    return ones
 
 
 def batch_shape(upstream) -> tuple:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 
-from tapegrad._core.backend import np
+from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
 from tapegrad._core.sample import Sample
@@ -26,7 +26,7 @@ from tapegrad._core.tensor import (
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
-from tapegrad.ops._util import _ones, randn, shape_of, sum_tangents
+from tapegrad.ops._util import randn, shape_of, sum_tangents
 
 _as_strided = np.lib.stride_tricks.as_strided
 MUL, SUB, ADD = _math.MUL, _math.SUB, _math.ADD
@@ -328,7 +328,7 @@ def _sum_last(x):
     """Sum over the last axis, kept (for short float rows, a matrix-vector product)."""
     if _is_short_rows(x) and x.dtype.kind == "f" and x.dtype.itemsize >= 4:
         width = x.shape[-1]
-        return (x.reshape(-1, width) @ _ones(width, x.dtype)).reshape(x.shape[:-1] + (1,))
+        return (x.reshape(-1, width) @ ones((width,), x.dtype)).reshape(x.shape[:-1] + (1,))
     return np.add.reduce(x, axis=-1, keepdims=True)
 
 
