@@ -34,9 +34,7 @@ def recording_function():
     def record():
         with tg.GradientTape() as tape:
             tape.watch(x)
-            y = x
-            for _ in range(overhead.N_OPS // 4):
-                y = tg.tanh(tg.sin(y) * c + c)
+            y = overhead.chain(x, c, tg.sin, tg.tanh)
         return tape, y
 
     return record
@@ -64,7 +62,7 @@ def main() -> None:
           f"{(with_provenance - raw) / (plain - raw):.2f}x the plain overhead; target <= 2x)")
 
     x, y, _, params = mlp_step.make_data()
-    step = mlp_step.tapegrad_step_factory(params, x, y)
+    step = mlp_step.tf_style_step_factory(tg, params, x, y)
     plain_step = best_of(step, number=10)
     tg.debugging.enable_check_numerics()
     try:

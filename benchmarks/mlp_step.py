@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 BATCH, SIZES = 128, (784, 256, 256, 10)
+PARAMETER_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
 
 
 def make_data(seed: int = 0):
@@ -102,20 +103,6 @@ def torch_step_factory(params, x, labels):
     return step
 
 
-def tapegrad_step_factory(params, x, y):
-    import tapegrad
-
-    return tf_style_step_factory(tapegrad, params, x, y)
-
-
-def tensorflow_step_factory(params, x, y):
-    try:
-        import tensorflow
-    except ImportError:
-        return None
-    return tf_style_step_factory(tensorflow, params, x, y)
-
-
 def blas_limit(threads: int):
     try:
         from threadpoolctl import threadpool_limits
@@ -125,18 +112,30 @@ def blas_limit(threads: int):
     return threadpool_limits(limits=threads, user_api="blas")
 
 
-def check(tapegrad_step, params, x, y) -> None:
-    loss, grads = numpy_step(params, x, y)
+def check(bench, tapegrad_step, params, x, y) -> None:
+    """tapegrad's loss and gradients must agree with the hand-written floor's."""
+    loss, grads = bench.numpy_step(params, x, y)
     t_loss, t_grads = tapegrad_step()
     np.testing.assert_allclose(float(t_loss), loss, rtol=1e-5)
-    for name, ours, floor in zip(("W1", "b1", "W2", "b2", "W3", "b3"), t_grads, grads):
+    for name, ours, floor in zip(bench.PARAMETER_NAMES, t_grads, grads):
         np.testing.assert_allclose(np.asarray(ours), floor, rtol=1e-4, atol=1e-6,
                                    err_msg=f"gradient of {name}")
 
 
+def tensorflow_step(bench, params, x, y):
+    try:
+        import tensorflow
+    except ImportError:
+        return None
+    return bench.tf_style_step_factory(tensorflow, params, x, y)
+
+
 def run_step_benchmark(bench, title: str, argv=None) -> None:
     """Check, time and print one training step: ``bench`` is a module with make_data,
-    numpy_step, check and the tapegrad/torch/tensorflow step factories."""
+    numpy_step, PARAMETER_NAMES, tf_style_step_factory (run with tapegrad and TensorFlow) and
+    torch_step_factory."""
+    import tapegrad
+
     parser = argparse.ArgumentParser(description=(bench.__doc__ or "").splitlines()[0])
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=20, help="steps per timing run")
@@ -145,18 +144,17 @@ def run_step_benchmark(bench, title: str, argv=None) -> None:
     args = parser.parse_args(argv)
 
     x, y, labels, params = bench.make_data()
-    tapegrad_step = bench.tapegrad_step_factory(params, x, y)
+    tapegrad_step = bench.tf_style_step_factory(tapegrad, params, x, y)
     steps = {"NumPy by hand (floor)": lambda: bench.numpy_step(params, x, y),
              "tapegrad": tapegrad_step}
-    for name, factory, data in (("PyTorch CPU, 1 thread", bench.torch_step_factory, labels),
-                                ("TensorFlow", bench.tensorflow_step_factory, y)):
-        step = factory(params, x, data)
+    for name, step in (("PyTorch CPU, 1 thread", bench.torch_step_factory(params, x, labels)),
+                       ("TensorFlow", tensorflow_step(bench, params, x, y))):
         if step is None:
             print(f"{name}: not installed")
         else:
             steps[name] = step
     with blas_limit(args.blas_threads):
-        bench.check(tapegrad_step, params, x, y)
+        check(bench, tapegrad_step, params, x, y)
         for step in steps.values():
             step()  # warm up
         best = {name: float("inf") for name in steps}
