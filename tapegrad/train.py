@@ -91,16 +91,17 @@ def _savez(file, arrays: dict) -> None:
     np.savez(file, **arrays)
 
 
-def _write_arrays(path: str, arrays: dict) -> None:
-    """Write ``arrays`` to ``path`` atomically (temporary file in the same folder, fsync,
-    ``os.replace``); on any failure the temporary file is removed and ``path`` is untouched."""
+def _write_atomically(path: str, mode: str, write) -> None:
+    """Write ``path`` through ``write(file)`` atomically (a temporary file in the same folder,
+    fsync, ``os.replace``); on any failure the temporary file is removed and ``path`` is
+    untouched."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                dir=directory)
     try:
-        with os.fdopen(fd, "wb") as file:
-            _savez(file, arrays)
+        with os.fdopen(fd, mode) as file:
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
@@ -108,22 +109,14 @@ def _write_arrays(path: str, arrays: dict) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_arrays(path: str, arrays: dict) -> None:
+    _write_atomically(path, "wb", lambda file: _savez(file, arrays))
 
 
 def _write_text(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    _write_atomically(path, "w", lambda file: file.write(text))
 
 
 def _read_arrays(path: str) -> dict:

@@ -23,16 +23,25 @@ def _sorted_keys(d: dict):
         return list(d)
 
 
+_NESTS = (list, tuple, dict)
+
+
+def _is_flat_sequence(structure) -> bool:
+    """A plain list or tuple whose items nest no further (the common list of tensors)."""
+    kind = type(structure)
+    if kind is not list and kind is not tuple:
+        return False
+    for item in structure:
+        if isinstance(item, _NESTS):
+            return False
+    return True
+
+
 def flatten(structure) -> list:
     """Leaves of ``structure`` in depth-first order; a leaf flattens to ``[leaf]``."""
-    kind = type(structure)
-    if kind is list or kind is tuple:
-        for item in structure:
-            if isinstance(item, (list, tuple, dict)):
-                break
-        else:
-            return list(structure)  # the common flat list of tensors
-    elif not isinstance(structure, (list, tuple, dict)):
+    if _is_flat_sequence(structure):
+        return list(structure)
+    if not isinstance(structure, _NESTS):
         return [structure]
     out: list = []
     stack = [structure]
@@ -49,14 +58,9 @@ def flatten(structure) -> list:
 
 def pack_sequence_as(structure, flat: list) -> Any:
     """Rebuild ``structure``'s shape with the leaves taken in order from ``flat``."""
-    kind = type(structure)
-    if kind is list or kind is tuple:
-        for item in structure:
-            if isinstance(item, (list, tuple, dict)):
-                break
-        else:
-            return kind(flat)  # a flat list or tuple
-    elif not isinstance(structure, (list, tuple, dict)):
+    if _is_flat_sequence(structure):
+        return type(structure)(flat)
+    if not isinstance(structure, _NESTS):
         return flat[0]
     return _build(structure, iter(flat))
 
