@@ -143,12 +143,13 @@ def test_batchable_rules_match_the_per_row_loop(case):
                                    err_msg=f"{name} {sample}")
 
 
-def _has_raw_rule_for_real_values(case) -> bool:
-    return REGISTRY[case[0]].vjp_raw is not None and \
-        not any(np.iscomplexobj(v) for v in case[2].inputs)
+def _real_cases_with(rule: str) -> list:
+    """The cases of ops that declare the NumPy twin ``rule`` (which only real values reach)."""
+    return [c for c in CASES if getattr(REGISTRY[c[0]], rule) is not None
+            and not any(np.iscomplexobj(v) for v in c[2].inputs)]
 
 
-RAW_CASES = [c for c in CASES if _has_raw_rule_for_real_values(c)]
+RAW_CASES = _real_cases_with("vjp_raw")
 
 
 @pytest.mark.parametrize("case", RAW_CASES, ids=[_ids(c) for c in RAW_CASES])
@@ -170,12 +171,7 @@ def test_raw_rules_match_the_tapegrad_rules(case):
             np.testing.assert_allclose(np.asarray(g), e.numpy(), rtol=1e-12, atol=1e-12)
 
 
-def _has_raw_forward_rule_for_real_values(case) -> bool:
-    return REGISTRY[case[0]].jvp_raw is not None and \
-        not any(np.iscomplexobj(v) for v in case[2].inputs)
-
-
-RAW_FORWARD_CASES = [c for c in CASES if _has_raw_forward_rule_for_real_values(c)]
+RAW_FORWARD_CASES = _real_cases_with("jvp_raw")
 
 
 @pytest.mark.parametrize("case", RAW_FORWARD_CASES, ids=[_ids(c) for c in RAW_FORWARD_CASES])

@@ -429,7 +429,36 @@ class InputLayer(Layer):
         return inputs
 
 
-class Dense(Layer):
+class _KernelLayer(Layer):
+    """A layer with a kernel, an optional bias and an activation (Dense, Conv2D)."""
+
+    def _set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                            kernel_regularizer, bias_regularizer, kernel_constraint,
+                            bias_constraint):
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+
+    def _add_kernel_and_bias(self, kernel_shape: tuple, units: int) -> None:
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape,
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(name="bias", shape=(units,),
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+
+    def _activate(self, x):
+        return x if self.activation is activations.linear else self.activation(x)
+
+
+class Dense(_KernelLayer):
     """``activation(inputs @ kernel + bias)`` on the last axis.
 
     >>> import tapegrad as tf
@@ -448,25 +477,12 @@ class Dense(Layer):
             raise ValueError("Received an invalid value for `units`, expected a positive "
                              f"integer. Received: units={units}")
         self.units = units
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                 kernel_regularizer, bias_regularizer, kernel_constraint,
+                                 bias_constraint)
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        self.kernel = self.add_weight(name="kernel", shape=(input_dim, self.units),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.units,),
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
+        self._add_kernel_and_bias((input_shape[-1], self.units), self.units)
         self.built = True
 
     def call(self, inputs, training=None):
@@ -479,9 +495,7 @@ class Dense(Layer):
             x = tf.reshape(tf.matmul(flat, self.kernel), shape[:-1] + (self.units,))
         if self.bias is not None:
             x = x + self.bias
-        if self.activation is not activations.linear:
-            x = self.activation(x)
-        return x
+        return self._activate(x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -511,7 +525,7 @@ def _channels_first(data_format) -> bool:
                      f"'channels_last'. Received: data_format={data_format}")
 
 
-class Conv2D(Layer):
+class Conv2D(_KernelLayer):
     """2-D convolution over ``(batch, height, width, channels)`` inputs (channels_last).
 
     Kernel shape ``(kernel_h, kernel_w, in_channels, filters)``, as Keras.
@@ -531,26 +545,13 @@ class Conv2D(Layer):
         self.padding = _conv_padding(padding)
         self.data_format = "channels_first" if _channels_first(data_format) else "channels_last"
         self.dilation_rate = _pair(dilation_rate, "dilation_rate")
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                 kernel_regularizer, bias_regularizer, kernel_constraint,
+                                 bias_constraint)
 
     def build(self, input_shape):
         channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
-        self.kernel = self.add_weight(name="kernel",
-                                      shape=self.kernel_size + (channels, self.filters),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,),
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
+        self._add_kernel_and_bias(self.kernel_size + (channels, self.filters), self.filters)
 
     def call(self, inputs, training=None):
         fmt = "NCHW" if self.data_format == "channels_first" else "NHWC"
@@ -561,9 +562,7 @@ class Conv2D(Layer):
                 x = x + self.bias
             else:
                 x = x + _tf().reshape(self.bias, (1, self.filters, 1, 1))
-        if self.activation is not activations.linear:
-            x = self.activation(x)
-        return x
+        return self._activate(x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
