@@ -156,11 +156,13 @@ def test_non_persistent_tape_frees_its_records_after_gradient():
         y = tf.reduce_sum(tf.exp(x) * x)
     recording = tape._recording
     saved = weakref.ref(recording.calls[0][2])
-    assert recording.nbytes() > 0
+    assert tape.stats()["saved_bytes"] >= 2 * 8000  # exp(x) and exp(x) * x
     tape.gradient(y, x)
     del y
     gc.collect()
-    assert recording.nbytes() == 0 and saved() is None
+    assert saved() is None
+    assert all(value is None or not hasattr(value, "_value")
+               for call in recording.calls for value in call)  # ghosts: no values left
 
 
 def test_persistent_tape_is_collected_without_cycles():

@@ -134,13 +134,14 @@ class _Recording(Recorder):
             self._record1(READ_VARIABLE, variable, tensor, None)
 
     def _track_leaf(self, value):
+        """Track a watched value (a new slot unless an earlier call made it)."""
         key = id(value)
-        if key in self.tracked:
-            return
-        self.tracked[key] = self._new_slot()
-        if self.calls and type(value) is not Variable:
-            # (a variable is only ever an input once tracked: ops read it first)
-            self._adopt_late_input(key)
+        if key not in self.tracked:
+            self.tracked[key] = self._new_slot()
+            if self.calls and type(value) is not Variable:
+                # (a variable is only ever an input once tracked: ops read it first)
+                self._adopt_late_input(key)
+        self.watched_slots.add(self.tracked[key])
 
     def _adopt_late_input(self, key):
         """A value watched after calls already used it: those calls now pass it a gradient."""
@@ -154,12 +155,10 @@ class _Recording(Recorder):
         if id(variable) not in self.watched:
             self.watched[id(variable)] = variable
             self._track_leaf(variable)
-            self.watched_slots.add(self.tracked[id(variable)])
 
     def watch_tensor(self, tensor):
         self.watched_tensors[id(tensor)] = tensor
         self._track_leaf(tensor)
-        self.watched_slots.add(self.tracked[id(tensor)])
 
     def free(self):
         """Drop every saved value; keep the graph's shape (for explain) as ghost records."""
@@ -168,19 +167,6 @@ class _Recording(Recorder):
             if len(call) == 6:
                 calls[index] = _ghost(call)
         self.freed = True
-
-    def nbytes(self) -> int:
-        seen = set()
-        total = 0
-        for call in self.calls:
-            if len(call) != 6:
-                continue
-            for value in (*call[1], *(call[2] if type(call[2]) is tuple else (call[2],))):
-                array = getattr(value, "_value", None)
-                if array is not None and id(array) not in seen:
-                    seen.add(id(array))
-                    total += getattr(array, "nbytes", 0)
-        return total
 
 
 _CONSUMED = ("A non-persistent GradientTape can only be used to compute one set of gradients "

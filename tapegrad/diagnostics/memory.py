@@ -28,7 +28,10 @@ def tape_stats(tape) -> dict:
     calls keep alive), ``watched_bytes`` (watched tensors and variables), ``per_op`` (op name ->
     {"count", "bytes"}).
     """
-    recording = tape._recording
+    return _stats(tape._recording)
+
+
+def _stats(recording) -> dict:
     result = {"ops": 0, "saved_bytes": 0, "watched_bytes": 0, "per_op": {}}
     if recording is None or recording.freed:
         return result
@@ -57,7 +60,7 @@ def warn_if_large(recording) -> None:
     """Called when a persistent tape is collected: warn if it still held many bytes."""
     if warn_persistent_tape_bytes is None or recording is None or recording.freed:
         return
-    held = recording.nbytes()
+    held = _stats(recording)["saved_bytes"]
     if held > warn_persistent_tape_bytes:
         _logger.warning("A persistent GradientTape was dropped while holding %.1f MB of saved "
                         "values; call tape.reset() or `del tape` once you are done with it "
