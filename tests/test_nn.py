@@ -103,17 +103,23 @@ def test_many_short_rows_take_the_fast_reductions_and_agree(dtype):
                                atol=1e-30)
     np.testing.assert_allclose(tf.nn.log_softmax(tf.constant(x)).numpy(), np.log(softmax),
                                rtol=rtol, atol=1e-4 if dtype == np.float32 else 1e-9)
-    logits = tf.constant(x)
+    logits, label_tensor = tf.constant(x), tf.constant(labels)
     scale = tf.constant(rng.standard_normal(96).astype(dtype))
     with tf.GradientTape(persistent=True) as tape:
-        tape.watch(logits)
-        loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels, logits) * scale)
+        tape.watch([logits, label_tensor])
+        loss = tf.reduce_sum(
+            tf.nn.softmax_cross_entropy_with_logits(label_tensor, logits) * scale)
     expected_loss = -(labels * np.log(softmax)).sum(axis=1) @ scale.numpy()
     np.testing.assert_allclose(float(loss), expected_loss, rtol=rtol * 10)
     expected = (softmax - labels) * scale.numpy()[:, None]
+    atol = 1e-6 if dtype == np.float32 else 1e-12
     for _ in range(2):
         np.testing.assert_allclose(tape.gradient(loss, logits).numpy(), expected, rtol=rtol,
-                                   atol=1e-6 if dtype == np.float32 else 1e-12)
+                                   atol=atol)
+    # the labels get -log_softmax(logits), scaled (TensorFlow's rule)
+    np.testing.assert_allclose(tape.gradient(loss, label_tensor).numpy(),
+                               -np.log(softmax) * scale.numpy()[:, None], rtol=rtol * 10,
+                               atol=1e-3 if dtype == np.float32 else 1e-9)
 
 
 def test_relu_gradient_passes_upstream_only_where_active():

@@ -314,45 +314,38 @@ def _is_short_rows(x) -> bool:
     return x.ndim >= 2 and x.shape[-1] <= 32 and x.size >= 512
 
 
-def _max_last(x):
-    """Max over the last axis, kept (for short rows, over the columns of a transposed copy:
-    several times faster)."""
-    if _is_short_rows(x):
+def _max_kept(x, axis: int = -1):
+    """Max over ``axis``, kept (many short last-axis rows: over the columns of a transposed
+    copy, several times faster)."""
+    if axis in (-1, x.ndim - 1) and _is_short_rows(x):
         width = x.shape[-1]
         columns = np.ascontiguousarray(x.reshape(-1, width).T)
         return np.maximum.reduce(columns, axis=0).reshape(x.shape[:-1] + (1,))
-    return np.maximum.reduce(x, axis=-1, keepdims=True)
+    return np.maximum.reduce(x, axis=axis, keepdims=True)
 
 
-def _sum_last(x):
-    """Sum over the last axis, kept (for short float rows, a matrix-vector product)."""
-    if _is_short_rows(x) and x.dtype.kind == "f" and x.dtype.itemsize >= 4:
+def _sum_kept(x, axis: int = -1):
+    """Sum over ``axis``, kept (many short last-axis float rows: a matrix-vector product)."""
+    if axis in (-1, x.ndim - 1) and _is_short_rows(x) and x.dtype.kind == "f" and \
+            x.dtype.itemsize >= 4:
         width = x.shape[-1]
         return (x.reshape(-1, width) @ ones((width,), x.dtype)).reshape(x.shape[:-1] + (1,))
-    return np.add.reduce(x, axis=-1, keepdims=True)
+    return np.add.reduce(x, axis=axis, keepdims=True)
 
 
 def _softmax_forward(x, axis):
     if x.size == 0:
         return x.copy()
-    if axis == x.ndim - 1:
-        e = np.exp(x - _max_last(x))
-        e /= _sum_last(e)
-        return e
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    e /= np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - _max_kept(x, axis))
+    e /= _sum_kept(e, axis)
     return e
 
 
 def _log_softmax_forward(x, axis):
     if x.size == 0:
         return x.copy()
-    if axis == x.ndim - 1:
-        shifted = x - _max_last(x)
-        return shifted - np.log(_sum_last(np.exp(shifted)))
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - _max_kept(x, axis)
+    return shifted - np.log(_sum_kept(np.exp(shifted), axis))
 
 
 def _sum_keep(x, axis):
@@ -425,39 +418,41 @@ def _expand_last(t):
     return apply1(_array.RESHAPE, t, {"shape": t._value.shape + (1,)})
 
 
+def _softmax_parts(logits) -> tuple:
+    """``(shifted, exp, total)`` over the last axis: softmax is ``exp / total`` and
+    log_softmax ``shifted - log(total)``."""
+    shifted = logits - _max_kept(logits)
+    exp = np.exp(shifted)
+    return shifted, exp, _sum_kept(exp)
+
+
 def _xent_forward(logits, labels, saved=None):
-    """The loss per row. ``saved`` (a one-item list, when given) receives ``(exp, total)``:
-    the softmax's parts, which the reverse rule reuses as TensorFlow's op returns its
-    backprop."""
+    """The loss per row. ``saved`` (a one-item list, when given) receives the softmax's parts,
+    which the reverse rule reuses as TensorFlow's op returns its backprop."""
     if logits.shape != labels.shape:
         raise InvalidArgumentError(
             f"logits and labels must be broadcastable: logits_size={list(logits.shape)} "
             f"labels_size={list(labels.shape)}; give labels the shape of logits.")
     if logits.size == 0:
         return np.zeros(logits.shape[:-1], logits.dtype)
-    shifted = logits - _max_last(logits)
-    exp = np.exp(shifted)
-    total = _sum_last(exp)
+    parts = _softmax_parts(logits)
     if saved is not None:
-        saved[0] = (exp, total)
-    return _sum_last(labels * (np.log(total) - shifted))[..., 0]
+        saved[0] = parts
+    shifted, _, total = parts
+    return _sum_kept(labels * (np.log(total) - shifted))[..., 0]
 
 
 def _xent_vjp_raw(inputs, output, attrs, upstream, needs):
-    logits, labels = inputs[0]._value, inputs[1]._value
     g = upstream[..., None] if type(upstream) is np.ndarray or isinstance(
         upstream, np.generic) else np.expand_dims(upstream, -1)
     saved = attrs.get("saved") if attrs else None
-    if saved is not None and saved[0] is not None and not needs[1]:
-        exp, total = saved[0]
-    else:
-        shifted = logits - _max_last(logits)
-        exp = np.exp(shifted)
-        total = _sum_last(exp)
+    parts = saved[0] if saved is not None and saved[0] is not None else \
+        _softmax_parts(inputs[0]._value)
+    shifted, exp, total = parts
     grad_logits = None
     if needs[0]:
         grad_logits = exp / total
-        grad_logits -= labels
+        grad_logits -= inputs[1]._value
         grad_logits *= g
     return grad_logits, g * (np.log(total) - shifted) if needs[1] else None
 
