@@ -803,28 +803,24 @@ MUL.jvp_raw = _mul_jvp_raw
 DIV.jvp_raw = _div_jvp_raw
 
 
-def _unary_jvp_raw(op, rule) -> None:
-    """``op.jvp_raw`` for a one-input op from ``rule(x, y, t)``: the tangent of ``y = f(x)``
-    for the input tangent ``t`` (arrays)."""
+def _forward_twin_from_reverse(op) -> None:
+    """A real elementwise one-input op's forward twin is its reverse twin: both multiply by
+    f'(x) (``t * f'(x)`` for a tangent, ``g * f'(x)`` for a cotangent)."""
+    reverse = op.vjp_raw
 
     def jvp_raw(inputs, output, attrs, tangents):
-        return rule(inputs[0]._value, output._value, tangents[0])
+        return reverse(inputs, output, attrs, tangents[0], _ONLY_NEED)[0]
 
     op.jvp_raw = jvp_raw
 
 
+_ONLY_NEED = (True,)
+for _op in (NEG, EXP, LOG, SIN, COS, TANH, SQUARE, SIGMOID):
+    _forward_twin_from_reverse(_op)
+
+
 def _doubled(value):
     return value + value
-
-
-_unary_jvp_raw(NEG, lambda x, y, t: -t)
-_unary_jvp_raw(EXP, lambda x, y, t: t * y)
-_unary_jvp_raw(LOG, lambda x, y, t: t / x)
-_unary_jvp_raw(SIN, lambda x, y, t: t * np.cos(x))
-_unary_jvp_raw(COS, lambda x, y, t: -(t * np.sin(x)))
-_unary_jvp_raw(TANH, lambda x, y, t: t - (t * y) * y)
-_unary_jvp_raw(SQUARE, lambda x, y, t: _doubled(t * x))
-_unary_jvp_raw(SIGMOID, lambda x, y, t: t * y - (t * y) * y)
 
 
 def _tanh_grad_jvp_raw(inputs, output, attrs, tangents):
