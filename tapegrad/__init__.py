@@ -37,11 +37,12 @@ from tapegrad._core.dtypes import (
     uint64,
 )
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tape import GradientTape, UnconnectedGradients, get_logger
+from tapegrad._core.tape import UnconnectedGradients, get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
 from tapegrad._core.variable import Variable
-from tapegrad.control import cond, function, is_tensor, while_loop
-from tapegrad.custom import custom_gradient, grad_pass_through, recompute_grad
+from tapegrad.autodiff.control import cond, function, is_tensor, while_loop
+from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
+from tapegrad.autodiff.tape import GradientTape
 from tapegrad.module import Module, name_scope
 from tapegrad.ops.array import (
     argsort,

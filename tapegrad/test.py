@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from tapegrad._core.backend import np
 from tapegrad._core.registry import REGISTRY, Op
 from tapegrad._core.sample import Sample
-from tapegrad._core.tape import GradientTape
 from tapegrad._core.tensor import Tensor, _wrap, apply, convert_to_tensor
+from tapegrad.autodiff.tape import GradientTape
 
 
 def _values(xs) -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tapegrad._core import hooks, nest
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tape import UnconnectedGradients, _unconnected, _warn_once_per_line
+from tapegrad._core.tape import UnconnectedGradients, parse_unconnected, warn_once_per_line
 from tapegrad._core.tensor import Recorder, Tensor, _wrap, convert_to_tensor, state
 from tapegrad._core.variable import Variable
 
@@ -51,7 +51,7 @@ class ForwardAccumulator(Recorder):
                                  "This may indicate an error. If it was intended, please sum "
                                  "the corresponding tangents.")
             if primal._value.dtype.kind not in "fc":
-                _warn_once_per_line(f"The dtype of the watched primal must be floating (e.g. "
+                warn_once_per_line(f"The dtype of the watched primal must be floating (e.g. "
                                     f"tf.float32), got tf.{primal.dtype.name}", depth=2)
                 continue
             try:
@@ -134,7 +134,7 @@ class ForwardAccumulator(Recorder):
 
     def jvp(self, primals, unconnected_gradients=UnconnectedGradients.NONE):
         """The Jacobian-vector product of each tensor in the nest ``primals``."""
-        unconnected = _unconnected(unconnected_gradients)
+        unconnected = parse_unconnected(unconnected_gradients)
 
         def one(value):
             entry = self._tangents.get(id(value))

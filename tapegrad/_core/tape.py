@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 import sys
-import weakref
 
-from tapegrad._core import hooks, nest
+from tapegrad._core import hooks
 from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
@@ -19,7 +17,7 @@ from tapegrad._core.variable import Variable
 _ndarray_type = np.ndarray
 _np_generic = np.generic
 
-_TRAINABLE_KINDS = "fc"
+TRAINABLE_KINDS = "fc"
 logger = logging.getLogger("tapegrad")
 
 
@@ -31,7 +29,7 @@ def get_logger() -> logging.Logger:
 _warned_at: dict = {}
 
 
-def _warn_once_per_line(message: str, limit: int = 5, depth: int = 3):
+def warn_once_per_line(message: str, limit: int = 5, depth: int = 3):
     frame = sys._getframe(depth)
     key = (frame.f_code.co_filename, frame.f_lineno, message[:40])
     count = _warned_at.get(key, 0)
@@ -61,7 +59,7 @@ READ_VARIABLE.vjp_raw = _read_vjp
 READ_VARIABLE.jvp_raw = _read_jvp
 
 
-class _Recording(Recorder):
+class Recording(Recorder):
     """Everything one GradientTape recorded, in execution order.
 
     Each tracked value has a *slot*, an int that indexes the gradient list of a backward pass:
@@ -169,225 +167,7 @@ class _Recording(Recorder):
         self.freed = True
 
 
-_CONSUMED = ("A non-persistent GradientTape can only be used to compute one set of gradients "
-             "(or jacobians); create a new tape for each gradient() call, or use "
-             "GradientTape(persistent=True).")
-
-
-class GradientTape:
-    """Record operations for automatic differentiation, as ``tf.GradientTape``.
-
-    >>> import tapegrad as tf
-    >>> x = tf.constant(3.0)
-    >>> with tf.GradientTape() as tape:
-    ...     tape.watch(x)
-    ...     y = x * x
-    >>> float(tape.gradient(y, x))
-    6.0
-    """
-
-    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
-        self._persistent = persistent
-        self._watch_accessed_variables = watch_accessed_variables
-        self._recording: _Recording | None = None
-        self._stack: list | None = None  # the recorder list of the thread that entered us
-        self._in_block = False
-        self._used = False
-        self._last_recording: _Recording | None = None  # shape of the graph after gradient()
-        self._last_gradients: dict = {}  # id(source) -> weakref to its last gradient
-
-    # -- context --------------------------------------------------------------------------
-    def __enter__(self) -> GradientTape:
-        if self._in_block:
-            raise ValueError("Tape is still recording, This can happen if you try to re-enter "
-                             "an already-active tape.")
-        if self._recording is None:
-            self._recording = _Recording(self._watch_accessed_variables)
-            self._used = False
-        self._stack = state.recorders
-        self._stack.append(self._recording)
-        self._in_block = True
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self._in_block = False
-        self._pop()
-        return False
-
-    def _pop(self):
-        stack = self._stack
-        if stack is not None and self._recording is not None:
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i] is self._recording:
-                    del stack[i]
-                    break
-
-    def _is_active(self) -> bool:
-        return self._stack is not None and any(r is self._recording for r in self._stack)
-
-    # -- watching -------------------------------------------------------------------------
-    def watch(self, tensor) -> None:
-        """Track ``tensor`` (a Tensor, a Variable, or any nest of them) on this tape."""
-        recording = self._recording
-        if recording is None:
-            raise RuntimeError(
-                "GradientTape.watch needs a tape that is recording: call it inside "
-                "`with tapegrad.GradientTape() as tape:`" + (
-                    " (this non-persistent tape was already used by gradient(); create a new "
-                    "one)" if self._used else ""))
-        for item in nest.flatten(tensor):
-            if isinstance(item, Variable):
-                self._warn_if_not_float(item, "watched tensor")
-                recording.watch_variable(item)
-            elif isinstance(item, Tensor):
-                self._warn_if_not_float(item, "watched tensor")
-                recording.watch_tensor(item)
-            else:
-                raise ValueError(
-                    f"Passed in object {item!r} of type {type(item).__name__!r}, not tf.Tensor "
-                    "or tf.Variable or ExtensionType. Convert it first with "
-                    "tapegrad.constant(...) or watch a tapegrad.Variable.")
-
-    @staticmethod
-    def _warn_if_not_float(item, what: str):
-        if item._value.dtype.kind not in _TRAINABLE_KINDS:
-            _warn_once_per_line(f"The dtype of the {what} must be floating (e.g. tf.float32), "
-                                f"got tf.{item.dtype.name}", depth=3)
-
-    def watched_variables(self) -> tuple:
-        """The variables this tape watches, in creation order."""
-        recording = self._recording or self._last_recording
-        watched = recording.watched if recording is not None else {}
-        return tuple(sorted(watched.values(), key=lambda v: v._uid))
-
-    # -- recording control ------------------------------------------------------------------
-    @contextlib.contextmanager
-    def stop_recording(self):
-        """Temporarily stop recording operations (and watching variables) on this tape."""
-        if self._recording is None:
-            raise RuntimeError("Trying to stop recording a tape which is not recording.")
-        if not self._in_block or not self._is_active():
-            if self._in_block:
-                raise RuntimeError("Trying to stop recording a tape which is not recording.")
-            raise ValueError("Tape is not recording.")
-        stack = self._stack
-        position = next(i for i, r in enumerate(stack) if r is self._recording)
-        recording = stack.pop(position)
-        try:
-            yield
-        finally:
-            if self._recording is recording and self._in_block:
-                stack.insert(min(position, len(stack)), recording)
-
-    def reset(self) -> None:
-        """Forget everything recorded so far and keep recording."""
-        if not self._in_block or self._recording is None or not self._is_active():
-            raise ValueError("Tape is not recording.")
-        old = self._recording
-        self._recording = _Recording(self._watch_accessed_variables)
-        stack = self._stack
-        for i, recorder in enumerate(stack):
-            if recorder is old:
-                stack[i] = self._recording
-
-    # -- gradients --------------------------------------------------------------------------
-    def gradient(self, target, sources, output_gradients=None,
-                 unconnected_gradients=UnconnectedGradients.NONE):
-        """Gradient of (the sum of) ``target`` with respect to each of ``sources``.
-
-        The result has the structure of ``sources``. Sources the target does not depend on
-        give None (or zeros with ``unconnected_gradients='zero'``).
-        """
-        if self._recording is None:
-            raise RuntimeError(_CONSUMED)
-        unconnected = unconnected_gradients if unconnected_gradients is \
-            UnconnectedGradients.NONE else _unconnected(unconnected_gradients)
-        if target is None:
-            raise TypeError("Argument `target` should be a list or nested structure of Tensors, "
-                            "Variables or CompositeTensors to be differentiated, but received "
-                            "None.")
-        flat_targets = nest.flatten(target)
-        for item in flat_targets:
-            if not isinstance(item, _DIFFERENTIABLE):
-                _check_differentiable_value(item, "target")
-        flat_sources = nest.flatten(sources)
-        for item in flat_sources:
-            if not isinstance(item, _DIFFERENTIABLE):
-                _check_differentiable_value(item, "source")
-        recording = self._consume()
-        seeds = _seeds(flat_targets, output_gradients)
-        flat = backward(recording, flat_targets, seeds, flat_sources,
-                        free=not self._persistent, observer=hooks.backward_observer)
-        self._last_gradients = {id(s): weakref.ref(g) for s, g in zip(flat_sources, flat)
-                                if type(g) is Tensor}
-        if hooks.strict_gradients and any(g is None for g in flat):
-            from tapegrad.diagnostics.strict import raise_missing
-            raise_missing(self, target, sources, flat)
-        if unconnected is UnconnectedGradients.ZERO:
-            flat = [hooks.zeros_like(s) if g is None else g for g, s in zip(flat, flat_sources)]
-        return nest.pack_sequence_as(sources, flat)
-
-    def _consume(self) -> _Recording:
-        """Hand out the recording for one backward pass (the last one, if not persistent)."""
-        recording = self._recording
-        if self._persistent:
-            if self._in_block and self._is_active():
-                _warn_once_per_line(
-                    "Calling GradientTape.gradient on a persistent tape inside its context is "
-                    "significantly less efficient than calling it outside the context (it "
-                    "causes the gradient ops to be recorded on the tape, leading to increased "
-                    "CPU and memory usage). Only call GradientTape.gradient inside the context "
-                    "if you actually want to trace the gradient in order to compute higher "
-                    "order derivatives.", limit=1, depth=4)
-            return recording
-        self._pop()
-        self._last_recording = recording
-        self._recording = None
-        self._used = True
-        return recording
-
-    def __del__(self):
-        if self._persistent and self._recording is not None and self._recording.calls:
-            try:
-                from tapegrad.diagnostics.memory import warn_if_large
-                warn_if_large(self._recording)
-            except Exception:  # noqa: BLE001 - never raise from a destructor (shutdown)
-                pass
-
-    # -- diagnostics (tapegrad.diagnostics) ------------------------------------------------------
-    def explain(self, target, sources):
-        """Why each of ``sources`` does or does not get a gradient from ``target``.
-
-        Returns a GradientReport (one entry per flattened source, with ``reason``, ``message``
-        and ``location``); it does not consume a non-persistent tape.
-        """
-        from tapegrad.diagnostics.explain import explain
-        return explain(self, target, sources)
-
-    def graph(self, target, sources=None):
-        """The recorded graph between ``sources`` and ``target``, drawable as DOT/SVG/PNG."""
-        from tapegrad.diagnostics.graph import TapeGraph
-        return TapeGraph(self, target, sources)
-
-    def stats(self) -> dict:
-        """What this tape holds: recorded ops and the bytes of saved and watched arrays."""
-        from tapegrad.diagnostics.memory import tape_stats
-        return tape_stats(self)
-
-    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
-                 parallel_iterations=None, experimental_use_pfor=True):
-        """Jacobian of ``target`` with respect to each of ``sources``."""
-        return _jacobian.jacobian(self, target, sources, unconnected_gradients, parallel_iterations,
-                        experimental_use_pfor)
-
-    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
-                       parallel_iterations=None, experimental_use_pfor=True):
-        """Per-example Jacobians: ``target[b]`` with respect to ``source[b]`` for each b."""
-        return _jacobian.batch_jacobian(self, target, source, unconnected_gradients,
-                              parallel_iterations, experimental_use_pfor)
-
-
-def _unconnected(value) -> UnconnectedGradients:
+def parse_unconnected(value) -> UnconnectedGradients:
     if isinstance(value, UnconnectedGradients):
         return value
     try:
@@ -395,40 +175,6 @@ def _unconnected(value) -> UnconnectedGradients:
     except ValueError:
         raise ValueError(f"Unknown value for unconnected_gradients: {value!r}; use "
                          "'none', 'zero' or tapegrad.UnconnectedGradients.") from None
-
-
-_DIFFERENTIABLE = (Tensor, Variable, IndexedSlices)
-
-
-def _check_differentiable_value(item, role: str):
-    if isinstance(item, (Tensor, Variable, IndexedSlices)):
-        return
-    raise TypeError(
-        f"GradientTape.gradient: every {role} must be a tapegrad Tensor or Variable, got "
-        f"{type(item).__name__} ({item!r:.60}). "
-        + ("Compute the target with tapegrad ops inside the tape." if role == "target" else
-           "Pass the Tensor you watched or the Variable itself, not a Python or NumPy value."))
-
-
-def _seeds(flat_targets, output_gradients) -> list:
-    if output_gradients is None:
-        return [None] * len(flat_targets)
-    flat = nest.flatten(output_gradients)
-    seeds = []
-    for i in range(len(flat_targets)):
-        if i < len(flat):
-            if flat[i] is None:
-                raise ValueError("Attempt to convert a value (None) with an unsupported type "
-                                 "(<class 'NoneType'>) to a Tensor: an entry of "
-                                 "output_gradients is None; pass ones for that target instead.")
-            seed = flat[i]
-            if not isinstance(seed, (Tensor, IndexedSlices)):
-                from tapegrad._core.tensor import convert_to_tensor
-                seed = convert_to_tensor(seed)
-            seeds.append(seed)
-        else:
-            seeds.append(None)
-    return seeds
 
 
 def _sum_gradients(old, new):
@@ -448,7 +194,7 @@ def _sum_gradients(old, new):
     return hooks.add(old, new)
 
 
-def backward(recording: _Recording, targets: list, seeds: list, sources: list,
+def backward(recording: Recording, targets: list, seeds: list, sources: list,
              free: bool = False, batch_dims: int = 0, observer=None) -> list:
     """Reverse sweep over ``recording``: one gradient (or None) per entry of ``sources``.
 
@@ -508,7 +254,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
             continue
         if seed is None:
             seed = _ones_seed(value)
-        elif value.dtype.kind in _TRAINABLE_KINDS and not isinstance(seed, IndexedSlices) and \
+        elif value.dtype.kind in TRAINABLE_KINDS and not isinstance(seed, IndexedSlices) and \
                 seed._value.dtype != value.dtype:
             raise InvalidArgumentError(
                 f"output_gradients has dtype {seed.dtype.name} but its target has dtype "
@@ -529,7 +275,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
         slot = tracked.get(id(source))
         if slot is not None:
             keep.add(slot)
-            if source._value.dtype.kind in _TRAINABLE_KINDS:
+            if source._value.dtype.kind in TRAINABLE_KINDS:
                 source_slots.add(slot)
     # those of single-output calls (watched values belong to no call: their slots are < 0)
     keep_single = {slot for slot in keep if slot >= 0} or None
@@ -754,7 +500,7 @@ def _multi_upstream(call, grads, tracked, keep):
     for slot in slots:
         if slot not in keep:
             grads[slot] = None
-    if output[0]._value.dtype.kind not in _TRAINABLE_KINDS:
+    if output[0]._value.dtype.kind not in TRAINABLE_KINDS:
         return None
     return tuple(hooks.zeros_like(o) if g is None else _dense(g)
                  for g, o in zip(upstream, output))
@@ -775,6 +521,3 @@ def _dense(grad):
     if type(grad) is IndexedSlices:
         return grad.to_dense()
     return _as_gradient(grad)
-
-
-from tapegrad import _jacobian  # noqa: E402  (it builds on this module)

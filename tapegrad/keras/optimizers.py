@@ -436,7 +436,7 @@ class Optimizer:
     def minimize(self, loss, var_list, tape=None):
         """Compute the gradients of ``loss`` and apply them (``loss`` is a callable unless a
         ``tape`` that recorded it is given); returns ``iterations``."""
-        from tapegrad._core.tape import GradientTape
+        from tapegrad.autodiff.tape import GradientTape
         if callable(var_list):
             var_list = var_list()
         var_list = list(var_list)

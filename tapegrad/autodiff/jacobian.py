@@ -7,15 +7,10 @@ import math
 from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tape import (
-    _CONSUMED,
-    UnconnectedGradients,
-    _check_differentiable_value,
-    _unconnected,
-    backward,
-)
+from tapegrad._core.tape import UnconnectedGradients, backward, parse_unconnected
 from tapegrad._core.tensor import Tensor, _wrap
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.arguments import CONSUMED, check_differentiable_value
 
 
 def _check_pfor(tape, parallel_iterations, use_pfor: bool, what: str, rows: int):
@@ -83,15 +78,15 @@ def _stack_ops():
 
 def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, use_pfor):
     if tape._recording is None:
-        raise RuntimeError(_CONSUMED)
+        raise RuntimeError(CONSUMED)
     if not isinstance(target, (Tensor, Variable)):
         raise TypeError(f"jacobian: target must be a single Tensor, got "
                         f"{type(target).__name__}; call jacobian once per target (or stack "
                         "them into one tensor).")
-    unconnected = _unconnected(unconnected_gradients)
+    unconnected = parse_unconnected(unconnected_gradients)
     flat_sources = nest.flatten(sources)
     for item in flat_sources:
-        _check_differentiable_value(item, "source")
+        check_differentiable_value(item, "source")
     target_value = target._value
     size = math.prod(target_value.shape)
     _check_pfor(tape, parallel_iterations, use_pfor, "jacobian", size)
@@ -132,9 +127,9 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
 
 def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterations, use_pfor):
     if tape._recording is None:
-        raise RuntimeError(_CONSUMED)
-    _check_differentiable_value(target, "target")
-    _check_differentiable_value(source, "source")
+        raise RuntimeError(CONSUMED)
+    check_differentiable_value(target, "target")
+    check_differentiable_value(source, "source")
     target_shape = tuple(target._value.shape)
     source_shape = tuple(source._value.shape)
     for shape in (target_shape, source_shape):

@@ -7,9 +7,10 @@ import inspect
 
 from tapegrad._core import nest
 from tapegrad._core.registry import register
-from tapegrad._core.tape import _Recording
+from tapegrad._core.tape import Recording
 from tapegrad._core.tensor import Recorder, Tensor, _wrap, convert_to_tensor, state
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.tape import GradientTape
 
 
 class _VariableWatcher(Recorder):
@@ -105,12 +106,12 @@ def custom_gradient(f=None):
     @functools.wraps(f)
     def decorated(*args, **kwargs):
         recorders = state.recorders
-        tapes = [r for r in recorders if isinstance(r, _Recording)]
+        tapes = [r for r in recorders if isinstance(r, Recording)]
         # Positional variables are ordinary inputs: read them where the tapes can see.
         inputs = [a._read_for_op() if isinstance(a, Variable) else a for a in nest.flatten(args)]
         arg_tensors = [a for a in inputs if isinstance(a, Tensor)]
         watcher = _VariableWatcher()
-        positions = [i for i, r in enumerate(recorders) if isinstance(r, _Recording)]
+        positions = [i for i, r in enumerate(recorders) if isinstance(r, Recording)]
         for i in reversed(positions):
             del recorders[i]
         recorders.append(watcher)
@@ -157,7 +158,6 @@ def recompute_grad(f):
     >>> round(float(tape.gradient(y, x)), 5)
     1.38177
     """
-    from tapegrad._core.tape import GradientTape
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
