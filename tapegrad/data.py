@@ -20,6 +20,7 @@ from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.tensor import Tensor, _to_array, _wrap
 from tapegrad._core.variable import Variable
+from tapegrad.ops import random
 
 __all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]
@@ -171,12 +172,12 @@ class Dataset:
         """Randomly shuffle elements with a buffer of ``buffer_size`` (a full shuffle when the
         buffer holds the whole dataset); a new order on each iteration unless
         ``reshuffle_each_iteration=False``."""
-        from tapegrad import random as _random
+        global_seed = random.global_seed()
         if seed is not None:
-            rng = np.random.default_rng([int(seed), 31] if _random._state.seed is None
-                                        else [int(seed), _random._state.seed, 31])
-        elif _random._state.seed is not None:
-            rng = np.random.default_rng(_random._state.rng.integers(0, 2 ** 62))
+            rng = np.random.default_rng([int(seed), 31] if global_seed is None
+                                        else [int(seed), global_seed, 31])
+        elif global_seed is not None:
+            rng = np.random.default_rng(random.global_rng().integers(0, 2 ** 62))
         else:
             rng = np.random.default_rng()
         return _ShuffleDataset(self, int(buffer_size), rng, reshuffle_each_iteration)

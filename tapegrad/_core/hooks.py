@@ -15,6 +15,7 @@ ones_like = _not_loaded
 zeros_like = _not_loaded
 scatter_rows = _not_loaded
 concat_rows = _not_loaded
+stack = _not_loaded
 
 #: The provenance recorder while `tapegrad.debugging.enable_provenance()` is on, else None.
 provenance = None

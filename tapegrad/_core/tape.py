@@ -219,7 +219,6 @@ def backward(recording: Recording, targets: list, seeds: list, sources: list,
 
 def _per_row(rule, inputs, output, attrs, upstream, needs):
     """Run a rule that cannot take batched cotangents once per row, then stack the rows."""
-    from tapegrad.ops.array import stack
     previous = state.batch_dims
     state.batch_dims = 0
     try:
@@ -237,7 +236,7 @@ def _per_row(rule, inputs, output, attrs, upstream, needs):
         if all(g is None for g in column):
             stacked.append(None)
             continue
-        stacked.append(stack([_dense(g) if g is not None else hooks.zeros_like(value)
+        stacked.append(hooks.stack([_dense(g) if g is not None else hooks.zeros_like(value)
                               for g in column]))
     return tuple(stacked)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import weakref
-
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import hooks
 from tapegrad._core.backend import np
+from tapegrad._core.naming import current_name_scope
 from tapegrad._core.tensor import Tensor, TensorShape, _to_array, _wrap, next_uid, state
 
 _name_counts: dict[str, int] = {}
@@ -46,9 +44,7 @@ class Variable:
         self._trainable = bool(trainable)
         self._uid = next_uid()
         base = name if name is not None else "Variable"
-        scopes = sys.modules.get("tapegrad.module")
-        if scopes is not None:  # inside Module.name_scope / tapegrad.name_scope
-            base = scopes.current_name_scope() + base
+        base = current_name_scope() + base
         self._name = base if base.endswith(":0") else base + ":0"
         self._shape = TensorShape(self._value.shape)
 
@@ -200,29 +196,7 @@ class Variable:
 
     __hash__ = object.__hash__
 
-    def __getitem__(self, key):
-        from tapegrad.ops.array import strided_slice_of
-        sliced = strided_slice_of(self._read_for_op(), key)
-        sliced.__class__ = _SlicedRead
-        _SLICE_ORIGINS[id(sliced)] = (self, key)
-        weakref.finalize(sliced, _SLICE_ORIGINS.pop, id(sliced), None)
-        return sliced
-
     def __deepcopy__(self, memo):
         copy = Variable(self._value.copy(), trainable=self._trainable, name=self.path)
         memo[id(self)] = copy
         return copy
-
-
-class _SlicedRead(Tensor):
-    """``v[key]``: the sliced read, which can also ``assign`` into that slice of the variable."""
-
-    __slots__ = ()
-
-    def assign(self, value, use_locking=None, name=None, read_value=True):
-        from tapegrad.ops.array import normalize_key
-        variable, key = _SLICE_ORIGINS[id(self)]
-        return variable._assign_at(normalize_key(key), value)
-
-
-_SLICE_ORIGINS: dict = {}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from tapegrad._core.tensor import convert_to_tensor
+from tapegrad.ops import array as array_ops
+from tapegrad.ops import math as math_ops
+from tapegrad.ops import nn as nn_ops
+
 __all__ = ["get", "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "gelu", "softplus",
            "swish", "silu", "leaky_relu", "relu6", "selu", "log_softmax", "serialize"]
 
 
 def _nn(name: str):
-    import tapegrad
-    function = getattr(tapegrad.nn, name, None)
-    if function is None:
-        raise NotImplementedError(f"tapegrad.nn.{name} is not available yet (it comes with the "
-                                  "op catalog).")
-    return function
+    return getattr(nn_ops, name)
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -24,16 +24,16 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return _nn("relu")(x)
-    import tapegrad as tf
-    x = tf.convert_to_tensor(x)
+    x = convert_to_tensor(x)
     if threshold != 0.0:
-        out = tf.where(x > threshold, x, tf.zeros_like(x))
-        negative = tf.where(x > threshold, tf.zeros_like(x), (x - threshold) * negative_slope)
+        out = array_ops.where(x > threshold, x, math_ops.zeros_like(x))
+        negative = array_ops.where(x > threshold, math_ops.zeros_like(x),
+                                   (x - threshold) * negative_slope)
     else:
         out = _nn("relu")(x)
         negative = _nn("relu")(-x) * (-negative_slope) if negative_slope else None
     if max_value is not None:
-        out = tf.minimum(out, max_value)
+        out = math_ops.minimum(out, max_value)
     if negative_slope and negative is not None:
         out = out + negative
     return out
@@ -62,8 +62,7 @@ def log_softmax(x, axis=-1):
 def elu(x, alpha=1.0):
     out = _nn("elu")(x)
     if alpha != 1.0:
-        import tapegrad as tf
-        out = tf.where(x > 0, out, out * alpha)
+        out = array_ops.where(x > 0, out, out * alpha)
     return out
 
 
@@ -76,11 +75,7 @@ def gelu(x, approximate=False):
 
 
 def softplus(x):
-    import tapegrad as tf
-    function = getattr(tf.nn, "softplus", None) or getattr(tf.math, "softplus", None)
-    if function is None:
-        raise NotImplementedError("tapegrad.nn.softplus is not available yet.")
-    return function(x)
+    return nn_ops.softplus(x)
 
 
 def silu(x):

@@ -12,6 +12,7 @@ import math
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad.ops import random
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
            "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal",
@@ -21,10 +22,9 @@ __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUn
 
 
 def _rng(seed):
-    from tapegrad import random as _random
     if seed is None:
-        return _random._state.rng
-    if isinstance(seed, _random.Generator):
+        return random.global_rng()
+    if isinstance(seed, random.Generator):
         return seed._numpy_rng()
     return np.random.default_rng([int(seed), 11])
 

@@ -24,6 +24,12 @@ from tapegrad._core.tensor import Tensor, _to_array, _wrap, convert_to_tensor
 from tapegrad._core.variable import Variable
 from tapegrad.keras import activations, initializers
 from tapegrad.module import Module, _camel_to_snake
+from tapegrad.ops import array as array_ops
+from tapegrad.ops import linalg as linalg_ops
+from tapegrad.ops import math as math_ops
+from tapegrad.ops import nn as nn_ops
+from tapegrad.ops import random
+from tapegrad.ops import reduction as reduction_ops
 
 __all__ = ["Layer", "KerasVariable", "Input", "InputLayer", "Dense", "Conv2D", "MaxPooling2D",
            "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
@@ -401,17 +407,8 @@ def _pair(value, what: str) -> tuple:
     return value
 
 
-def _tf():
-    import tapegrad
-    return tapegrad
-
-
 def _nn(name: str):
-    function = getattr(_tf().nn, name, None)
-    if function is None:
-        raise NotImplementedError(f"tapegrad.nn.{name} is not available yet (it comes with the "
-                                  "op catalog).")
-    return function
+    return getattr(nn_ops, name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,13 +483,13 @@ class Dense(_KernelLayer):
         self.built = True
 
     def call(self, inputs, training=None):
-        tf = _tf()
         if len(inputs.shape) == 2:
-            x = tf.matmul(inputs, self.kernel)
+            x = linalg_ops.matmul(inputs, self.kernel)
         else:
             shape = tuple(inputs.shape)
-            flat = tf.reshape(inputs, (-1, shape[-1]))
-            x = tf.reshape(tf.matmul(flat, self.kernel), shape[:-1] + (self.units,))
+            flat = array_ops.reshape(inputs, (-1, shape[-1]))
+            x = array_ops.reshape(linalg_ops.matmul(flat, self.kernel),
+                                  shape[:-1] + (self.units,))
         if self.bias is not None:
             x = x + self.bias
         return self._activate(x)
@@ -561,7 +558,7 @@ class Conv2D(_KernelLayer):
             if fmt == "NHWC":
                 x = x + self.bias
             else:
-                x = x + _tf().reshape(self.bias, (1, self.filters, 1, 1))
+                x = x + array_ops.reshape(self.bias, (1, self.filters, 1, 1))
         return self._activate(x)
 
     def get_config(self) -> dict:
@@ -619,7 +616,7 @@ class GlobalAveragePooling2D(Layer):
 
     def call(self, inputs):
         axes = [2, 3] if self.data_format == "channels_first" else [1, 2]
-        return _tf().reduce_mean(inputs, axis=axes, keepdims=self.keepdims)
+        return reduction_ops.reduce_mean(inputs, axis=axes, keepdims=self.keepdims)
 
 
 class GlobalMaxPooling2D(GlobalAveragePooling2D):
@@ -627,7 +624,7 @@ class GlobalMaxPooling2D(GlobalAveragePooling2D):
 
     def call(self, inputs):
         axes = [2, 3] if self.data_format == "channels_first" else [1, 2]
-        return _tf().reduce_max(inputs, axis=axes, keepdims=self.keepdims)
+        return reduction_ops.reduce_max(inputs, axis=axes, keepdims=self.keepdims)
 
 
 class Flatten(Layer):
@@ -643,14 +640,13 @@ class Flatten(Layer):
         self.data_format = "channels_first" if _channels_first(data_format) else "channels_last"
 
     def call(self, inputs):
-        tf = _tf()
         shape = tuple(inputs.shape)
         if self.data_format == "channels_first" and len(shape) > 2:
             perm = [0] + list(range(2, len(shape))) + [1]
-            inputs = tf.transpose(inputs, perm)
+            inputs = array_ops.transpose(inputs, perm)
         if len(shape) == 1:
-            return tf.expand_dims(inputs, 1)
-        return tf.reshape(inputs, (shape[0], int(np.prod(shape[1:]))))
+            return array_ops.expand_dims(inputs, 1)
+        return array_ops.reshape(inputs, (shape[0], int(np.prod(shape[1:]))))
 
 
 class Reshape(Layer):
@@ -661,7 +657,7 @@ class Reshape(Layer):
         self.target_shape = tuple(target_shape)
 
     def call(self, inputs):
-        return _tf().reshape(inputs, (tuple(inputs.shape)[0],) + self.target_shape)
+        return array_ops.reshape(inputs, (tuple(inputs.shape)[0],) + self.target_shape)
 
 
 class Dropout(Layer):
@@ -690,8 +686,7 @@ class Dropout(Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        from tapegrad import random as _random
-        rng = self._rng if self._rng is not None else _random._state.rng
+        rng = self._rng if self._rng is not None else random.global_rng()
         value = np.asarray(_to_array(inputs))
         shape = value.shape
         if self.noise_shape is not None:
@@ -759,7 +754,6 @@ class BatchNormalization(Layer):
                                                trainable=False)
 
     def call(self, inputs, training=None, mask=None):
-        tf = _tf()
         ndim = len(inputs.shape)
         axis = self.axis % ndim
         reduction = [i for i in range(ndim) if i != axis]
@@ -767,7 +761,7 @@ class BatchNormalization(Layer):
         broadcast[axis] = inputs.shape[axis]
 
         def shaped(v):
-            return tf.reshape(v, broadcast) if axis != ndim - 1 else v
+            return array_ops.reshape(v, broadcast) if axis != ndim - 1 else v
 
         if training and self.trainable:
             mean, variance = _moments(inputs, reduction)
@@ -783,8 +777,7 @@ class BatchNormalization(Layer):
                                          ).astype(dtype))
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        inv = tf.math.rsqrt(shaped(variance) + self.epsilon) if hasattr(tf.math, "rsqrt") \
-            else 1.0 / tf.sqrt(shaped(variance) + self.epsilon)
+        inv = math_ops.rsqrt(shaped(variance) + self.epsilon)
         if self.gamma is not None:
             inv = inv * shaped(self.gamma)
         out = (inputs - shaped(mean)) * inv
@@ -799,12 +792,12 @@ class BatchNormalization(Layer):
 
 def _moments(x, axes, keepdims=False):
     """Mean and (biased) variance over ``axes``, as ``tf.nn.moments``."""
-    tf = _tf()
-    mean = tf.reduce_mean(x, axis=axes, keepdims=True)
-    variance = tf.reduce_mean(tf.square(x - tf.stop_gradient(mean)), axis=axes, keepdims=True)
+    mean = reduction_ops.reduce_mean(x, axis=axes, keepdims=True)
+    variance = reduction_ops.reduce_mean(math_ops.square(x - math_ops.stop_gradient(mean)),
+                                         axis=axes, keepdims=True)
     if not keepdims:
-        mean = tf.squeeze(mean, axis=axes)
-        variance = tf.squeeze(variance, axis=axes)
+        mean = array_ops.squeeze(mean, axis=axes)
+        variance = array_ops.squeeze(variance, axis=axes)
     return mean, variance
 
 
@@ -836,21 +829,21 @@ class LayerNormalization(Layer):
                                     initializer=self.beta_initializer) if self.center else None
 
     def call(self, inputs):
-        tf = _tf()
         ndim = len(inputs.shape)
         broadcast = [1] * ndim
         for a in self._axes:
             broadcast[a] = inputs.shape[a]
 
         def shaped(v):
-            return tf.reshape(v, broadcast) if self._axes != [ndim - 1] else v
+            return array_ops.reshape(v, broadcast) if self._axes != [ndim - 1] else v
 
         if self.rms_scaling:
-            variance = tf.reduce_mean(tf.square(inputs), axis=self._axes, keepdims=True)
-            out = inputs * (1.0 / tf.sqrt(variance + self.epsilon))
+            variance = reduction_ops.reduce_mean(math_ops.square(inputs), axis=self._axes,
+                                                 keepdims=True)
+            out = inputs * (1.0 / math_ops.sqrt(variance + self.epsilon))
             return out * shaped(self.gamma) if self.gamma is not None else out
         mean, variance = _moments(inputs, self._axes, keepdims=True)
-        out = (inputs - mean) * (1.0 / tf.sqrt(variance + self.epsilon))
+        out = (inputs - mean) * (1.0 / math_ops.sqrt(variance + self.epsilon))
         if self.gamma is not None:
             out = out * shaped(self.gamma)
         if self.beta is not None:
@@ -891,15 +884,14 @@ class Embedding(Layer):
         return x if isinstance(x, (Tensor, Variable)) else convert_to_tensor(x)
 
     def call(self, inputs):
-        tf = _tf()
         if inputs.dtype not in (_dt.int32, _dt.int64):
-            inputs = tf.cast(inputs, _dt.int32)
-        return tf.gather(self.embeddings, inputs)
+            inputs = math_ops.cast(inputs, _dt.int32)
+        return array_ops.gather(self.embeddings, inputs)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        return _tf().not_equal(inputs, 0)
+        return math_ops.not_equal(inputs, 0)
 
 
 class Activation(Layer):

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
+from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, _wrap, convert_to_tensor
+from tapegrad.ops import array as array_ops
+from tapegrad.ops import math as math_ops
+from tapegrad.ops import nn as nn_ops
+from tapegrad.ops import reduction as reduction_ops
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Huber",
@@ -25,19 +30,13 @@ __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy"
 EPSILON = 1e-7
 
 
-def _tf():
-    import tapegrad
-    return tapegrad
-
-
 def _float(x, dtype=None) -> Tensor:
-    tf = _tf()
     if not isinstance(x, Tensor):
         x = convert_to_tensor(x)
     if dtype is not None and x.dtype != dtype:
-        x = tf.cast(x, dtype)
+        x = math_ops.cast(x, dtype)
     elif dtype is None and x._value.dtype.kind not in "fc":
-        x = tf.cast(x, _dt.float32)
+        x = math_ops.cast(x, _dt.float32)
     return x
 
 
@@ -49,21 +48,16 @@ def _pair(y_true, y_pred):
 
 def _squeeze_or_expand(y_true, y_pred):
     """Keras' rank fix-up: drop or add a trailing size-1 axis when ranks differ by one."""
-    tf = _tf()
     t_rank, p_rank = len(y_true.shape), len(y_pred.shape)
     if t_rank == p_rank + 1 and y_true.shape[-1] == 1:
-        y_true = tf.squeeze(y_true, axis=-1)
+        y_true = array_ops.squeeze(y_true, axis=-1)
     elif p_rank == t_rank + 1 and y_pred.shape[-1] == 1:
-        y_pred = tf.squeeze(y_pred, axis=-1)
+        y_pred = array_ops.squeeze(y_pred, axis=-1)
     return y_true, y_pred
 
 
 def _clip(x, low, high):
-    tf = _tf()
-    clip = getattr(tf, "clip_by_value", None)
-    if clip is not None:
-        return clip(x, low, high)
-    return tf.minimum(tf.maximum(x, low), high)
+    return array_ops.clip_by_value(x, low, high)
 
 
 # -- functional forms ---------------------------------------------------------------------------
@@ -75,28 +69,26 @@ def mean_squared_error(y_true, y_pred):
     >>> tf.keras.losses.mean_squared_error([[1.0, 2.0]], [[1.0, 4.0]]).numpy().tolist()
     [2.0]
     """
-    tf = _tf()
     y_true, y_pred = _pair(y_true, y_pred)
-    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+    return reduction_ops.reduce_mean(math_ops.square(y_true - y_pred), axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
     """``mean(|y_true - y_pred|, axis=-1)``."""
-    tf = _tf()
     y_true, y_pred = _pair(y_true, y_pred)
-    return tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1)
+    return reduction_ops.reduce_mean(math_ops.abs(y_true - y_pred), axis=-1)
 
 
 def huber(y_true, y_pred, delta=1.0):
     """Quadratic for errors up to ``delta``, linear beyond, averaged over the last axis."""
-    tf = _tf()
     y_true, y_pred = _pair(y_true, y_pred)
     error = y_pred - y_true
-    abs_error = tf.abs(error)
+    abs_error = math_ops.abs(error)
     half = 0.5
-    quadratic = half * tf.square(error)
+    quadratic = half * math_ops.square(error)
     linear = delta * abs_error - half * delta * delta
-    return tf.reduce_mean(tf.where(abs_error <= delta, quadratic, linear), axis=-1)
+    return reduction_ops.reduce_mean(array_ops.where(abs_error <= delta, quadratic, linear),
+                                     axis=-1)
 
 
 def _smooth_binary(y_true, label_smoothing):
@@ -108,26 +100,18 @@ def _smooth_binary(y_true, label_smoothing):
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Binary cross-entropy averaged over ``axis`` (probabilities clipped to [1e-7, 1-1e-7]
     unless ``from_logits``)."""
-    tf = _tf()
     y_true, y_pred = _pair(y_true, y_pred)
     y_true = _smooth_binary(y_true, label_smoothing)
     if from_logits:
-        fused = getattr(tf.nn, "sigmoid_cross_entropy_with_logits", None)
-        if fused is not None:
-            values = fused(labels=y_true, logits=y_pred)
-        else:  # max(x, 0) - x * z + log(1 + exp(-|x|)), TF's stable form
-            zeros = tf.zeros_like(y_pred)
-            values = tf.where(y_pred >= zeros, y_pred, zeros) - y_pred * y_true + \
-                tf.log(1.0 + tf.exp(-tf.abs(y_pred)))
+        values = nn_ops.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred)
     else:
         output = _clip(y_pred, EPSILON, 1.0 - EPSILON)
-        values = -(y_true * tf.log(output) + (1.0 - y_true) * tf.log(1.0 - output))
-    return tf.reduce_mean(values, axis=axis)
+        values = -(y_true * math_ops.log(output) + (1.0 - y_true) * math_ops.log(1.0 - output))
+    return reduction_ops.reduce_mean(values, axis=axis)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Cross-entropy between one-hot (or soft) labels and predicted probabilities/logits."""
-    tf = _tf()
     y_pred = _float(y_pred)
     y_true = _float(y_true, y_pred.dtype)
     if len(y_true.shape) != len(y_pred.shape) or tuple(y_true.shape) != tuple(y_pred.shape):
@@ -138,20 +122,15 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         classes = y_pred.shape[axis]
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
     if from_logits:
-        fused = getattr(tf.nn, "softmax_cross_entropy_with_logits", None)
-        if fused is not None:
-            return fused(labels=y_true, logits=y_pred, axis=axis)
-        return tf.reduce_logsumexp(y_pred, axis=axis) - tf.reduce_sum(y_true * y_pred,
-                                                                      axis=axis)
-    output = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
+        return nn_ops.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
+    output = y_pred / reduction_ops.reduce_sum(y_pred, axis=axis, keepdims=True)
     output = _clip(output, EPSILON, 1.0 - EPSILON)
-    return -tf.reduce_sum(y_true * tf.log(output), axis=axis)
+    return -reduction_ops.reduce_sum(y_true * math_ops.log(output), axis=axis)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
                                     axis=-1):
     """Cross-entropy between integer class labels and predicted probabilities/logits."""
-    tf = _tf()
     y_pred = _float(y_pred)
     labels = np.asarray(y_true._value if isinstance(y_true, Tensor)
                         else convert_to_tensor(y_true)._value)
@@ -164,16 +143,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     labels = labels.astype(np.int64)
     classes = y_pred.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        from tapegrad._core.errors import InvalidArgumentError
         raise InvalidArgumentError(f"Received a label value of {int(labels.max())} which is "
                                    f"outside the valid range of [0, {classes}).")
-    logits = y_pred if from_logits else tf.log(_clip(y_pred, EPSILON, 1.0 - EPSILON))
-    fused = getattr(tf.nn, "sparse_softmax_cross_entropy_with_logits", None)
-    if fused is not None:
-        values = fused(labels=_wrap(labels), logits=logits)
-    else:
-        one_hot = _wrap((labels[..., None] == np.arange(classes)).astype(logits._value.dtype))
-        values = tf.reduce_logsumexp(logits, axis=-1) - tf.reduce_sum(one_hot * logits, axis=-1)
+    logits = y_pred if from_logits else math_ops.log(_clip(y_pred, EPSILON, 1.0 - EPSILON))
+    values = nn_ops.sparse_softmax_cross_entropy_with_logits(labels=_wrap(labels), logits=logits)
     if ignore_class is not None:
         keep = _wrap((labels != ignore_class).astype(y_pred._value.dtype))
         values = values * keep
@@ -216,19 +189,18 @@ class Loss:
 
 
 def _reduce(values, sample_weight, reduction):
-    tf = _tf()
     if sample_weight is not None:
         weight = _float(sample_weight, values.dtype)
         while len(weight.shape) > len(values.shape) and weight.shape[-1] == 1:
-            weight = tf.squeeze(weight, axis=-1)
+            weight = array_ops.squeeze(weight, axis=-1)
         values = values * weight
     if reduction is None or reduction == "none" or tuple(values.shape) in ((), (0,)):
         return values
-    total = tf.reduce_sum(values)
+    total = reduction_ops.reduce_sum(values)
     if reduction == "sum":
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        divisor = tf.reduce_sum(_float(sample_weight, values.dtype))
+        divisor = reduction_ops.reduce_sum(_float(sample_weight, values.dtype))
     else:
         divisor = float(np.prod(values.shape))
     if isinstance(divisor, float) and divisor == 0:

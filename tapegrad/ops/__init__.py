@@ -1,3 +1,15 @@
-"""Op families. Each op is declared once (forward, reverse rule, forward rule, samples)."""
+"""Op families. Each op is declared once (forward, reverse rule, forward rule, samples).
 
+Loading this package also fills the core's table of the few ops its engine uses
+(:mod:`tapegrad._core.hooks`): lower layers own the tables, the op layer fills them.
+"""
+
+from tapegrad._core import hooks
 from tapegrad.ops import array, linalg, math, nn, numpy_interop, operators, reduction  # noqa: F401
+
+hooks.add = math.add
+hooks.zeros_like = math.zeros_like
+hooks.ones_like = math.ones_like
+hooks.stack = array.stack
+hooks.scatter_rows = array.scatter_rows
+hooks.concat_rows = array.concat_rows

@@ -633,11 +633,11 @@ SCATTER_ROWS = register(
     lambda: [Sample((randn(3, 2), np.array([0, 2, 0]), np.array([4, 2])), wrt=(0,))])
 
 
-def _scatter_rows(values, indices, dense_shape):
+def scatter_rows(values, indices, dense_shape):
     return apply(SCATTER_ROWS, (values, indices, dense_shape))
 
 
-def _concat_rows(first: IndexedSlices, second: IndexedSlices) -> IndexedSlices:
+def concat_rows(first: IndexedSlices, second: IndexedSlices) -> IndexedSlices:
     return IndexedSlices(concat([first.values, second.values], 0),
                          concat([first.indices, second.indices], 0), first.dense_shape)
 
@@ -1981,12 +1981,6 @@ def rank(input, name=None) -> Tensor:  # noqa: A002
     """
     return _wrap(np.asarray(len(shape_of(input)), dtype=np.int32))
 
-
-hooks.scatter_rows = _scatter_rows
-hooks.concat_rows = _concat_rows
-hooks.zeros_like = _math.zeros_like
-hooks.ones_like = _math.ones_like
-hooks.add = _math.add
 
 # Reverse rules that accept cotangents with leading batch axes (vectorised jacobian).
 for _op in (RESHAPE, TRANSPOSE, BROADCAST_TO, SELECT):

@@ -772,12 +772,8 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon,
 def _uniform(shape, dtype, seed):
     """Uniform [0, 1) draws from ``tapegrad.random`` (reproducible under ``set_seed`` and an
     op ``seed``, as TensorFlow's stateful random ops)."""
-    try:
-        from tapegrad import random as _random
-    except ImportError:  # pragma: no cover - a tree without tapegrad.random
-        generator = np.random.default_rng(None if seed is None else int(seed))
-        return generator.random(shape).astype(dtype)
-    return _random.uniform(shape, dtype=dtype, seed=seed)._value
+    from tapegrad.ops import random
+    return random.uniform(shape, dtype=dtype, seed=seed)._value
 
 
 def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from tapegrad._core.tensor import Tensor, apply1, apply2
 from tapegrad._core.variable import Variable
 from tapegrad.ops import array as _array
@@ -136,9 +138,29 @@ _SHARED = {name: globals()[name] for name in (
     "__and__", "__or__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
     "__getitem__")}
 
+class _SlicedRead(Tensor):
+    """``v[key]``: the sliced read, which can also ``assign`` into that slice of the variable."""
+
+    __slots__ = ()
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        variable, key = _SLICE_ORIGINS[id(self)]
+        return variable._assign_at(_array.normalize_key(key), value)
+
+
+_SLICE_ORIGINS: dict = {}
+
+
+def _variable_getitem(self, key):
+    sliced = _array.strided_slice_of(self._read_for_op(), key)
+    sliced.__class__ = _SlicedRead
+    _SLICE_ORIGINS[id(sliced)] = (self, key)
+    weakref.finalize(sliced, _SLICE_ORIGINS.pop, id(sliced), None)
+    return sliced
+
+
 for _cls in (Tensor, Variable):
     for _name, _function in _SHARED.items():
-        if _cls is Variable and _name == "__getitem__":
-            continue
         setattr(_cls, _name, _function)
     _cls.__hash__ = object.__hash__
+Variable.__getitem__ = _variable_getitem
