@@ -107,3 +107,13 @@ def test_no_import_cycles():
 ])
 def test_layer_table(module, expected):
     assert layer_of(module) == expected
+
+
+def test_an_op_cannot_be_changed_after_its_declaration():
+    import tapegrad  # noqa: F401  (registers every op)
+    from tapegrad._core.registry import REGISTRY
+
+    op = REGISTRY["Tanh"]
+    with pytest.raises(AttributeError, match="declare 'batchable' in its register"):
+        op.batchable = False
+    assert op.batchable and op.vjp_raw is not None and op.jvp_raw is not None

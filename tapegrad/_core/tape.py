@@ -53,10 +53,8 @@ def _read_jvp(inputs, output, attrs, tangents):
     return tangents[0]
 
 
-READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=())
-READ_VARIABLE.batchable = True
-READ_VARIABLE.vjp_raw = _read_vjp
-READ_VARIABLE.jvp_raw = _read_jvp
+READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=(),
+                         batchable=True, vjp_raw=_read_vjp, jvp_raw=_read_jvp)
 
 
 class Recording(Recorder):

@@ -9,7 +9,7 @@ from tapegrad._core import dtypes as _dt
 from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.registry import NO_GRADIENT, Call, Op
+from tapegrad._core.registry import NO_GRADIENT, Op
 
 _ndarray = np.ndarray
 _TRAINABLE = _dt.TRAINABLE_NUMPY_DTYPES
@@ -517,4 +517,4 @@ def next_uid() -> int:
 
 
 __all__ = ["Tensor", "TensorShape", "convert_to_tensor", "apply", "apply1", "apply2", "state",
-           "Call", "NO_GRADIENT"]
+           "NO_GRADIENT"]

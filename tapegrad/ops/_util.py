@@ -146,15 +146,14 @@ def broadcast_raw(tangent, shape: tuple):
     return tangent if tangent.shape == shape else np.broadcast_to(tangent, shape)
 
 
-def linear_jvp_raw(op) -> None:
-    """Give a linear one-input op its NumPy forward rule: the op itself, applied to the
+def linear_jvp_raw(forward):
+    """The NumPy forward rule of a linear one-input op: its own forward, applied to the
     tangent."""
-    forward = op.forward
 
     def jvp_raw(inputs, output, attrs, tangents):
         return forward(tangents[0], **attrs) if attrs else forward(tangents[0])
 
-    op.jvp_raw = jvp_raw
+    return jvp_raw
 
 
 def sum_tangents(*terms):

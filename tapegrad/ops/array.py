@@ -115,7 +115,8 @@ RESHAPE = register(
     lambda inputs, output, attrs, tangents: apply1(RESHAPE, tangents[0],
                                                    {"shape": output._value.shape}),
     lambda: [Sample((randn(2, 3),), {"shape": (3, 2)}), Sample((randn(6),), {"shape": (2, -1)}),
-             Sample((randn(),), {"shape": (1, 1)}), Sample((np.zeros((0, 2)),), {"shape": (2, 0)})])
+             Sample((randn(),), {"shape": (1, 1)}), Sample((np.zeros((0, 2)),), {"shape": (2, 0)})],
+    batchable=True, jvp_raw=linear_jvp_raw(_reshape_forward))
 
 
 def reshape(tensor, shape, name=None) -> Tensor:
@@ -143,7 +144,8 @@ TRANSPOSE = register(
             upstream, tuple(int(i) for i in np.argsort(attrs["perm"])))}),),
     lambda inputs, output, attrs, tangents: apply1(TRANSPOSE, tangents[0], attrs),
     lambda: [Sample((randn(2, 3),), {"perm": (1, 0)}),
-             Sample((randn(2, 3, 4),), {"perm": (2, 0, 1)})])
+             Sample((randn(2, 3, 4),), {"perm": (2, 0, 1)})],
+    batchable=True, jvp_raw=linear_jvp_raw(_transpose_forward))
 
 
 def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
@@ -185,7 +187,8 @@ BROADCAST_TO = register(
         unbroadcast(upstream, shape_of(inputs[0])),),
     lambda inputs, output, attrs, tangents: apply1(BROADCAST_TO, tangents[0], attrs),
     lambda: [Sample((randn(3),), {"shape": (2, 3)}), Sample((randn(2, 1),), {"shape": (2, 4)}),
-             Sample((randn(),), {"shape": (2, 2)})])
+             Sample((randn(),), {"shape": (2, 2)})],
+    batchable=True, jvp_raw=linear_jvp_raw(_broadcast_forward))
 
 
 def broadcast_to(input, shape, name=None) -> Tensor:  # noqa: A002 - TensorFlow's argument name
@@ -271,7 +274,8 @@ SELECT = register("SelectV2", _select_forward, _select_vjp, _select_jvp,
                   lambda: [Sample((np.array([True, False, True]), randn(3), randn(3, seed=1)),
                                   wrt=(1, 2)),
                            Sample((np.array([[True], [False]]), randn(2, 3), randn(3, seed=1)),
-                                  wrt=(1, 2))])
+                                  wrt=(1, 2))],
+                  batchable=True)
 
 
 def where(condition, x=None, y=None, name=None) -> Tensor:
@@ -1981,11 +1985,3 @@ def rank(input, name=None) -> Tensor:  # noqa: A002
     """
     return _wrap(np.asarray(len(shape_of(input)), dtype=np.int32))
 
-
-# Reverse rules that accept cotangents with leading batch axes (vectorised jacobian).
-for _op in (RESHAPE, TRANSPOSE, BROADCAST_TO, SELECT):
-    _op.batchable = True
-
-# Linear ops: their NumPy forward rule is the op itself applied to the tangent.
-for _op in (RESHAPE, TRANSPOSE, BROADCAST_TO):
-    linear_jvp_raw(_op)

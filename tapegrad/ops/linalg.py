@@ -83,6 +83,13 @@ def _matmul_vjp(inputs, output, attrs, upstream, needs):
     return grad_a, grad_b
 
 
+def _matmul_jvp(inputs, output, attrs, tangents):
+    a, b = inputs
+    ta, tb = tangents
+    return sum_tangents(None if ta is None else apply2(MATMUL, ta, b),
+                        None if tb is None else apply2(MATMUL, a, tb))
+
+
 def _matmul_vjp_raw(inputs, output, attrs, upstream, needs):
     a, b = inputs[0]._value, inputs[1]._value
     if a.ndim == 2 and b.ndim == 2 and upstream.ndim == 2 and output._value.dtype.kind != "c":
@@ -96,17 +103,21 @@ def _matmul_vjp_raw(inputs, output, attrs, upstream, needs):
             unbroadcast_raw(_matmul_forward(a_adjoint, upstream), b.shape) if needs[1] else None)
 
 
-def _matmul_jvp(inputs, output, attrs, tangents):
-    a, b = inputs
+def _matmul_jvp_raw(inputs, output, attrs, tangents):
     ta, tb = tangents
-    return sum_tangents(None if ta is None else apply2(MATMUL, ta, b),
-                        None if tb is None else apply2(MATMUL, a, tb))
+    total = None if ta is None else _matmul_forward(ta, inputs[1]._value)
+    if tb is not None:
+        term = _matmul_forward(inputs[0]._value, tb)
+        total = term if total is None else total + term
+    return total
 
 
+# The matmul rule broadcasts over leading batch axes (vectorised jacobian).
 MATMUL = register("MatMul", _matmul_forward, _matmul_vjp, _matmul_jvp,
                   lambda: [Sample((randn(2, 3), randn(3, 4, seed=1))),
                            Sample((randn(2, 2, 3), randn(3, 2, seed=1))),
-                           Sample((randn(1, 2, 3), randn(4, 3, 2, seed=1)))])
+                           Sample((randn(1, 2, 3), randn(4, 3, 2, seed=1)))],
+                  batchable=True, vjp_raw=_matmul_vjp_raw, jvp_raw=_matmul_jvp_raw)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
@@ -1278,19 +1289,3 @@ def expm(input, name=None):  # noqa: A002
     2.71828
     """
     return apply1(EXPM, input)
-
-# The matmul rule broadcasts over leading batch axes (vectorised jacobian).
-MATMUL.batchable = True
-MATMUL.vjp_raw = _matmul_vjp_raw
-
-
-def _matmul_jvp_raw(inputs, output, attrs, tangents):
-    ta, tb = tangents
-    total = None if ta is None else _matmul_forward(ta, inputs[1]._value)
-    if tb is not None:
-        term = _matmul_forward(inputs[0]._value, tb)
-        total = term if total is None else total + term
-    return total
-
-
-MATMUL.jvp_raw = _matmul_jvp_raw

@@ -92,13 +92,16 @@ def conj(x, name=None):
 
 # -- unary ops from one derivative ---------------------------------------------------------
 
-def _unary(name: str, forward, derivative, samples, guarded: bool = False):
+def _unary(name: str, forward, derivative, samples, guarded: bool = False, *, vjp_raw=None,
+           fused=None, sample_note=None):
     """Register an elementwise op whose derivative is ``derivative(x, out)``.
 
     The reverse rule is ``upstream * conj(f'(x))`` and the forward rule ``tangent * f'(x)``:
     TensorFlow's convention for complex inputs. ``guarded`` ops give exactly 0 wherever the
     upstream (or tangent) is 0, even where ``f'`` is infinite (TensorFlow's SqrtGrad,
-    RsqrtGrad and ReciprocalGrad kernels).
+    RsqrtGrad and ReciprocalGrad kernels). ``fused(y, g)``, when given, computes real values'
+    rules in one op (TensorFlow's TanhGrad). Elementwise rules take batched cotangents; a NumPy
+    reverse twin ``vjp_raw`` also serves as the forward twin (both multiply by f'(x)).
     """
     if guarded:
         def vjp(inputs, output, attrs, upstream, needs):
@@ -115,11 +118,41 @@ def _unary(name: str, forward, derivative, samples, guarded: bool = False):
 
         def jvp(inputs, output, attrs, tangents):
             return apply2(MUL, tangents[0], derivative(inputs[0], output))
+    if fused is not None:
+        vjp, jvp = _through_fused(fused, vjp, jvp)
+    return register(name, forward, vjp, jvp, samples, batchable=True, vjp_raw=vjp_raw,
+                    jvp_raw=None if vjp_raw is None else _forward_twin(vjp_raw),
+                    sample_note=sample_note)
 
-    op = register(name, forward, vjp, jvp, samples)
-    op.batchable = True  # elementwise: batched cotangents broadcast through the rule
-    return op
 
+def _forward_twin(reverse_twin):
+    """A real elementwise one-input op's forward twin is its reverse twin: both multiply by
+    f'(x) (``t * f'(x)`` for a tangent, ``g * f'(x)`` for a cotangent)."""
+
+    def jvp_raw(inputs, output, attrs, tangents):
+        return reverse_twin(inputs, output, attrs, tangents[0], _ONLY_NEED)[0]
+
+    return jvp_raw
+
+
+_ONLY_NEED = (True,)
+
+
+def _through_fused(fused, generic_vjp, generic_jvp):
+    """Rules that send real values through ``fused(y, g)``; complex ones keep the generic
+    rules."""
+
+    def vjp(inputs, output, attrs, upstream, needs):
+        if output._value.dtype.kind == "c":
+            return generic_vjp(inputs, output, attrs, upstream, needs)
+        return (apply2(fused, output, upstream),)
+
+    def jvp(inputs, output, attrs, tangents):
+        if output._value.dtype.kind == "c":
+            return generic_jvp(inputs, output, attrs, tangents)
+        return apply2(fused, output, tangents[0])
+
+    return vjp, jvp
 
 def _positive(*shape):
     return randn(*shape, low=0.5)
@@ -163,51 +196,51 @@ def _safe_unit(x, magnitude):
     return where(apply2(EQUAL, magnitude, 0.0), zeros_like(unit), unit)
 
 
-NEG = _unary("Neg", np.negative, lambda x, y: -1.0 if not _is_complex(x) else
-             _wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True))
 
 
 def _neg_vjp_raw(inputs, output, attrs, upstream, needs):
     return (-upstream,)
 
 
-NEG.vjp_raw = _neg_vjp_raw
-EXP = _unary("Exp", np.exp, lambda x, y: y, _standard_unary_samples(complex_=True))
+NEG = _unary("Neg", np.negative, lambda x, y: -1.0 if not _is_complex(x) else
+             _wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True),
+             vjp_raw=_neg_vjp_raw)
 
 
 def _exp_vjp_raw(inputs, output, attrs, upstream, needs):
     return (upstream * output._value,)
 
 
-EXP.vjp_raw = _exp_vjp_raw
+EXP = _unary("Exp", np.exp, lambda x, y: y, _standard_unary_samples(complex_=True),
+             vjp_raw=_exp_vjp_raw)
 EXPM1 = _unary("Expm1", np.expm1, lambda x, y: exp(x), _standard_unary_samples(complex_=True))
-LOG = _unary("Log", np.log, lambda x, y: reciprocal(x),
-             _standard_unary_samples(positive=True, complex_=True, complex_positive=True))
 
 
 def _log_vjp_raw(inputs, output, attrs, upstream, needs):
     return (upstream / inputs[0]._value,)
 
 
-LOG.vjp_raw = _log_vjp_raw
+LOG = _unary("Log", np.log, lambda x, y: reciprocal(x),
+             _standard_unary_samples(positive=True, complex_=True, complex_positive=True),
+             vjp_raw=_log_vjp_raw)
 LOG1P = _unary("Log1p", np.log1p, lambda x, y: reciprocal(1.0 + x),
                _standard_unary_samples(low=-0.5, complex_=True, complex_small=True))
-SIN = _unary("Sin", np.sin, lambda x, y: cos(x), _standard_unary_samples(complex_=True))
 
 
 def _sin_vjp_raw(inputs, output, attrs, upstream, needs):
     return (upstream * np.cos(inputs[0]._value),)
 
 
-SIN.vjp_raw = _sin_vjp_raw
-COS = _unary("Cos", np.cos, lambda x, y: -sin(x), _standard_unary_samples(complex_=True))
+SIN = _unary("Sin", np.sin, lambda x, y: cos(x), _standard_unary_samples(complex_=True),
+             vjp_raw=_sin_vjp_raw)
 
 
 def _cos_vjp_raw(inputs, output, attrs, upstream, needs):
     return (-(upstream * np.sin(inputs[0]._value)),)
 
 
-COS.vjp_raw = _cos_vjp_raw
+COS = _unary("Cos", np.cos, lambda x, y: -sin(x), _standard_unary_samples(complex_=True),
+             vjp_raw=_cos_vjp_raw)
 TAN = _unary("Tan", np.tan, lambda x, y: square(reciprocal(cos(x))),
              _standard_unary_samples(low=-1.0, complex_=True, complex_small=True))
 
@@ -224,10 +257,9 @@ ATAN = _unary("Atan", np.arctan, lambda x, y: reciprocal(1.0 + square(x)),
               _standard_unary_samples(complex_=True, complex_small=True))
 SINH = _unary("Sinh", np.sinh, lambda x, y: cosh(x), _standard_unary_samples(complex_=True))
 COSH = _unary("Cosh", np.cosh, lambda x, y: sinh(x), _standard_unary_samples(complex_=True))
-TANH = _unary("Tanh", np.tanh, lambda x, y: 1.0 - y * y, _standard_unary_samples(complex_=True))
 
 
-def _fused_grad(name: str, forward, local, local_prime, samples):
+def _fused_grad(name: str, forward, local, local_prime, samples, jvp_raw):
     """TensorFlow-style fused reverse op ``name(y, g) = g * local(y)`` for a real unary op whose
     derivative is a function of its output: one dispatch instead of three on the hot path.
     ``local_prime`` is d local / d y, for the fused op's own rules (higher order)."""
@@ -243,9 +275,7 @@ def _fused_grad(name: str, forward, local, local_prime, samples):
         return sum_tangents(None if ty is None else apply2(MUL, ty, apply2(MUL, g, local_prime(y))),
                             None if tg is None else apply2(MUL, tg, local(y)))
 
-    op = register(name, forward, vjp, jvp, samples)
-    op.batchable = True
-    return op
+    return register(name, forward, vjp, jvp, samples, batchable=True, jvp_raw=jvp_raw)
 
 
 def _fused_samples():
@@ -253,31 +283,40 @@ def _fused_samples():
             Sample((randn(2, 3, low=-0.9) / 1.5, randn(2, 3, seed=2)))]
 
 
+def _doubled(value):
+    return value + value
+
+
+def _tanh_grad_jvp_raw(inputs, output, attrs, tangents):
+    # TanhGrad(y, g) = g * (1 - y^2): d/dy = -2 g y, d/dg = 1 - y^2
+    y, g = inputs[0]._value, inputs[1]._value
+    ty, tg = tangents
+    total = None if tg is None else tg - (tg * y) * y
+    if ty is not None:
+        term = -_doubled((g * y) * ty)
+        total = term if total is None else total + term
+    return broadcast_raw(total, output._value.shape)
+
+
+def _sigmoid_grad_jvp_raw(inputs, output, attrs, tangents):
+    # SigmoidGrad(y, g) = g * y * (1 - y): d/dy = g * (1 - 2 y), d/dg = y * (1 - y)
+    y, g = inputs[0]._value, inputs[1]._value
+    ty, tg = tangents
+    total = None if tg is None else tg * y - (tg * y) * y
+    if ty is not None:
+        term = g * ty
+        term = term - _doubled(term * y)
+        total = term if total is None else total + term
+    return broadcast_raw(total, output._value.shape)
+
+
 TANH_GRAD = _fused_grad("TanhGrad", lambda y, g: g * (1 - y * y), lambda y: 1.0 - y * y,
-                        lambda y: -2.0 * y, _fused_samples)
+                        lambda y: -2.0 * y, _fused_samples, _tanh_grad_jvp_raw)
 SIGMOID_GRAD = _fused_grad("SigmoidGrad", lambda y, g: g * (y * (1 - y)),
-                           lambda y: y * (1.0 - y), lambda y: 1.0 - 2.0 * y, _fused_samples)
+                           lambda y: y * (1.0 - y), lambda y: 1.0 - 2.0 * y, _fused_samples,
+                           _sigmoid_grad_jvp_raw)
 
 
-def _use_fused(op, fused):
-    """Route ``op``'s real-valued rules through ``fused(y, g)``; complex values keep the
-    generic rule."""
-    generic_vjp, generic_jvp = op.vjp, op.jvp
-
-    def vjp(inputs, output, attrs, upstream, needs):
-        if output._value.dtype.kind == "c":
-            return generic_vjp(inputs, output, attrs, upstream, needs)
-        return (apply2(fused, output, upstream),)
-
-    def jvp(inputs, output, attrs, tangents):
-        if output._value.dtype.kind == "c":
-            return generic_jvp(inputs, output, attrs, tangents)
-        return apply2(fused, output, tangents[0])
-
-    op.vjp, op.jvp = vjp, jvp
-
-
-_use_fused(TANH, TANH_GRAD)
 
 
 def _tanh_vjp_raw(inputs, output, attrs, upstream, needs):
@@ -287,14 +326,14 @@ def _tanh_vjp_raw(inputs, output, attrs, upstream, needs):
     return (upstream - (upstream * y) * y,)  # g * (1 - y * y) without a slow Python scalar
 
 
-TANH.vjp_raw = _tanh_vjp_raw
+TANH = _unary("Tanh", np.tanh, lambda x, y: 1.0 - y * y, _standard_unary_samples(complex_=True),
+              vjp_raw=_tanh_vjp_raw, fused=TANH_GRAD)
 ASINH = _unary("Asinh", np.arcsinh, lambda x, y: reciprocal(cosh(y)),
                _standard_unary_samples(complex_=True, complex_small=True))
 ACOSH = _unary("Acosh", np.arccosh, lambda x, y: reciprocal(sinh(y)),
                _standard_unary_samples(low=1.2, complex_=True, complex_positive=True))
 ATANH = _unary("Atanh", np.arctanh, lambda x, y: reciprocal(1.0 - square(x)),
                _standard_unary_samples(unit=True, complex_=True, complex_small=True))
-SQUARE = _unary("Square", np.square, lambda x, y: 2.0 * x, _standard_unary_samples(complex_=True))
 
 
 def _square_vjp_raw(inputs, output, attrs, upstream, needs):
@@ -302,7 +341,8 @@ def _square_vjp_raw(inputs, output, attrs, upstream, needs):
     return (grad + grad,)
 
 
-SQUARE.vjp_raw = _square_vjp_raw
+SQUARE = _unary("Square", np.square, lambda x, y: 2.0 * x, _standard_unary_samples(complex_=True),
+                vjp_raw=_square_vjp_raw)
 RECIPROCAL = _unary("Reciprocal", np.reciprocal, lambda x, y: -(y * y),
                     _standard_unary_samples(positive=True, complex_=True,
                                             complex_positive=True), guarded=True)
@@ -332,9 +372,6 @@ def _sigmoid_forward(x):
     return out
 
 
-SIGMOID = _unary("Sigmoid", _sigmoid_forward, lambda x, y: y * (1.0 - y),
-                 _standard_unary_samples(complex_=True, complex_small=True))
-_use_fused(SIGMOID, SIGMOID_GRAD)
 
 
 def _sigmoid_vjp_raw(inputs, output, attrs, upstream, needs):
@@ -345,7 +382,9 @@ def _sigmoid_vjp_raw(inputs, output, attrs, upstream, needs):
     return (grad - grad * y,)  # g * y * (1 - y) without a slow Python scalar
 
 
-SIGMOID.vjp_raw = _sigmoid_vjp_raw
+SIGMOID = _unary("Sigmoid", _sigmoid_forward, lambda x, y: y * (1.0 - y),
+                 _standard_unary_samples(complex_=True, complex_small=True),
+                 vjp_raw=_sigmoid_vjp_raw, fused=SIGMOID_GRAD)
 
 
 def _softplus_forward(x):
@@ -456,18 +495,23 @@ def _scipy_samples(make):
 _SCIPY_NOTE = 'needs SciPy (pip install "tapegrad[special]"); the sweep skips it without SciPy'
 
 ERF = _unary("Erf", _erf_forward, lambda x, y: _TWO_OVER_ROOT_PI * exp(-square(x)),
-             _scipy_samples(_standard_unary_samples()))
+             _scipy_samples(_standard_unary_samples()),
+             sample_note=_SCIPY_NOTE)
 ERFC = _unary("Erfc", _erfc_forward, lambda x, y: -_TWO_OVER_ROOT_PI * exp(-square(x)),
-              _scipy_samples(_standard_unary_samples()))
+              _scipy_samples(_standard_unary_samples()),
+              sample_note=_SCIPY_NOTE)
 ERFINV = _unary("Erfinv", _erfinv_forward, lambda x, y: _ROOT_PI_OVER_TWO * exp(square(y)),
-                _scipy_samples(_standard_unary_samples(unit=True)))
+                _scipy_samples(_standard_unary_samples(unit=True)),
+                sample_note=_SCIPY_NOTE)
 LGAMMA = _unary("Lgamma", _lgamma_forward, lambda x, y: digamma(x),
                 _scipy_samples(lambda: _standard_unary_samples(positive=True)() + [
-                    Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]))
+                    Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]),
+                sample_note=_SCIPY_NOTE)
 DIGAMMA = _unary("Digamma", _digamma_forward,
                  lambda x, y: polygamma(_wrap(np.ones((), x._value.dtype)), x),
                  _scipy_samples(lambda: _standard_unary_samples(positive=True)() + [
-                     Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]))
+                     Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]),
+                 sample_note=_SCIPY_NOTE)
 
 
 def _polygamma_forward(a, x):
@@ -498,7 +542,8 @@ POLYGAMMA = register("Polygamma", _polygamma_forward, _polygamma_vjp, _polygamma
                      _scipy_samples(lambda: [
                          Sample((np.array([0.0, 1.0, 2.0]), _positive(3)), wrt=(1,)),
                          Sample((np.array([[1.0], [3.0]]), _positive(3)), wrt=(1,)),
-                         Sample((np.array(1.0), _positive(2, 2)), wrt=(1,))]))
+                         Sample((np.array(1.0), _positive(2, 2)), wrt=(1,))]),
+                     sample_note=_SCIPY_NOTE)
 
 
 def _zeta_forward(x, q):
@@ -530,10 +575,9 @@ def _zeta_jvp(inputs, output, attrs, tangents):
 ZETA = register("Zeta", _zeta_forward, _zeta_vjp, _zeta_jvp,
                 _scipy_samples(lambda: [
                     Sample((np.array([2.0, 3.0, 2.5]), _positive(3)), wrt=(1,)),
-                    Sample((np.array([[2.0], [4.0]]), _positive(3)), wrt=(1,))]))
+                    Sample((np.array([[2.0], [4.0]]), _positive(3)), wrt=(1,))]),
+                sample_note=_SCIPY_NOTE)
 
-for _op in (ERF, ERFC, ERFINV, LGAMMA, DIGAMMA, POLYGAMMA, ZETA):
-    _op.sample_note = _SCIPY_NOTE
 
 # -- binary ops ------------------------------------------------------------------------------
 
@@ -673,29 +717,18 @@ def _minimum_vjp(inputs, output, attrs, upstream, needs):
     return _maximum_vjp(inputs, output, attrs, upstream, needs, compare=LESS_EQUAL)
 
 
-def _select_jvp(compare):
-    def jvp(inputs, output, attrs, tangents):
-        from tapegrad.ops.array import where
-        x, y = inputs
-        shape = output._value.shape
-        tx, ty = tangents
-        tx = zeros_like(output) if tx is None else broadcast_tangent(tx, shape)
-        ty = zeros_like(output) if ty is None else broadcast_tangent(ty, shape)
-        return where(apply2(compare, x, y), tx, ty)
-    return jvp
+def _maximum_jvp(inputs, output, attrs, tangents, compare=None):
+    from tapegrad.ops.array import where
+    x, y = inputs
+    shape = output._value.shape
+    tx, ty = tangents
+    tx = zeros_like(output) if tx is None else broadcast_tangent(tx, shape)
+    ty = zeros_like(output) if ty is None else broadcast_tangent(ty, shape)
+    return where(apply2(compare or GREATER_EQUAL, x, y), tx, ty)
 
 
-ADD = register("AddV2", np.add, _add_vjp, _add_jvp,
-               lambda: _binary_samples() + _complex_binary_samples())
-SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp,
-               lambda: _binary_samples() + _complex_binary_samples())
-MUL = register("Mul", np.multiply, _mul_vjp, _mul_jvp,
-               lambda: _binary_samples() + _complex_binary_samples())
-DIV = register("RealDiv", np.true_divide, _div_vjp, _div_jvp,
-               lambda: [Sample((randn(3), randn(3, low=0.5))),
-                        Sample((randn(2, 3), randn(3, low=0.5))),
-                        Sample((randn(2, 1), randn(1, 3, low=0.5)))]
-               + _complex_binary_samples())
+def _minimum_jvp(inputs, output, attrs, tangents):
+    return _maximum_jvp(inputs, output, attrs, tangents, compare=LESS_EQUAL)
 
 
 def _value(x):
@@ -761,10 +794,6 @@ def _div_vjp_raw(inputs, output, attrs, upstream, needs):
             unbroadcast_raw(upstream * _raw_conj(-x / y / y), shape_of(y)) if needs[1] else None)
 
 
-ADD.vjp_raw = _add_vjp_raw
-SUB.vjp_raw = _sub_vjp_raw
-MUL.vjp_raw = _mul_vjp_raw
-DIV.vjp_raw = _div_vjp_raw
 
 
 # -- NumPy twins of the forward rules (forward accumulators that nothing outside records) ---
@@ -797,65 +826,38 @@ def _div_jvp_raw(inputs, output, attrs, tangents):
     return broadcast_raw(numerator / _value(inputs[1]), out.shape)
 
 
-ADD.jvp_raw = _add_jvp_raw
-SUB.jvp_raw = _sub_jvp_raw
-MUL.jvp_raw = _mul_jvp_raw
-DIV.jvp_raw = _div_jvp_raw
+ADD = register("AddV2", np.add, _add_vjp, _add_jvp,
+               lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
+               vjp_raw=_add_vjp_raw, jvp_raw=_add_jvp_raw)
+SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp,
+               lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
+               vjp_raw=_sub_vjp_raw, jvp_raw=_sub_jvp_raw)
+MUL = register("Mul", np.multiply, _mul_vjp, _mul_jvp,
+               lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
+               vjp_raw=_mul_vjp_raw, jvp_raw=_mul_jvp_raw)
+DIV = register("RealDiv", np.true_divide, _div_vjp, _div_jvp,
+               lambda: [Sample((randn(3), randn(3, low=0.5))),
+                        Sample((randn(2, 3), randn(3, low=0.5))),
+                        Sample((randn(2, 1), randn(1, 3, low=0.5)))]
+               + _complex_binary_samples(), batchable=True, vjp_raw=_div_vjp_raw,
+               jvp_raw=_div_jvp_raw)
 
 
-def _forward_twin_from_reverse(op) -> None:
-    """A real elementwise one-input op's forward twin is its reverse twin: both multiply by
-    f'(x) (``t * f'(x)`` for a tangent, ``g * f'(x)`` for a cotangent)."""
-    reverse = op.vjp_raw
-
-    def jvp_raw(inputs, output, attrs, tangents):
-        return reverse(inputs, output, attrs, tangents[0], _ONLY_NEED)[0]
-
-    op.jvp_raw = jvp_raw
 
 
-_ONLY_NEED = (True,)
-for _op in (NEG, EXP, LOG, SIN, COS, TANH, SQUARE, SIGMOID):
-    _forward_twin_from_reverse(_op)
 
 
-def _doubled(value):
-    return value + value
-
-
-def _tanh_grad_jvp_raw(inputs, output, attrs, tangents):
-    # TanhGrad(y, g) = g * (1 - y^2): d/dy = -2 g y, d/dg = 1 - y^2
-    y, g = inputs[0]._value, inputs[1]._value
-    ty, tg = tangents
-    total = None if tg is None else tg - (tg * y) * y
-    if ty is not None:
-        term = -_doubled((g * y) * ty)
-        total = term if total is None else total + term
-    return broadcast_raw(total, output._value.shape)
-
-
-def _sigmoid_grad_jvp_raw(inputs, output, attrs, tangents):
-    # SigmoidGrad(y, g) = g * y * (1 - y): d/dy = g * (1 - 2 y), d/dg = y * (1 - y)
-    y, g = inputs[0]._value, inputs[1]._value
-    ty, tg = tangents
-    total = None if tg is None else tg * y - (tg * y) * y
-    if ty is not None:
-        term = g * ty
-        term = term - _doubled(term * y)
-        total = term if total is None else total + term
-    return broadcast_raw(total, output._value.shape)
-
-
-TANH_GRAD.jvp_raw = _tanh_grad_jvp_raw
-SIGMOID_GRAD.jvp_raw = _sigmoid_grad_jvp_raw
 POW = register("Pow", np.power, _pow_vjp, _pow_jvp,
                lambda: [Sample((randn(3, low=0.5), randn(3, seed=1))),
                         Sample((randn(2, 3, low=0.5), randn(3, seed=2))),
                         Sample((randn(2, 1, low=0.5), randn(1, 3, seed=2))),
                         Sample((np.array([-1.5, 2.0, -0.5]), np.array(2.0)), wrt=(0,)),
-                        Sample((_complex_sample(3, positive=True), _complex_sample(3) * 0.5))])
-MAXIMUM = register("Maximum", np.maximum, _maximum_vjp, None, _binary_samples)
-MINIMUM = register("Minimum", np.minimum, _minimum_vjp, None, _binary_samples)
+                        Sample((_complex_sample(3, positive=True), _complex_sample(3) * 0.5))],
+               batchable=True)
+MAXIMUM = register("Maximum", np.maximum, _maximum_vjp, _maximum_jvp, _binary_samples,
+                   batchable=True)
+MINIMUM = register("Minimum", np.minimum, _minimum_vjp, _minimum_jvp, _binary_samples,
+                   batchable=True)
 
 
 def _squared_difference_forward(x, y):
@@ -886,7 +888,8 @@ def _squared_difference_jvp(inputs, output, attrs, tangents):
 
 
 SQUARED_DIFFERENCE = register("SquaredDifference", _squared_difference_forward,
-                              _squared_difference_vjp, _squared_difference_jvp, _binary_samples)
+                              _squared_difference_vjp, _squared_difference_jvp, _binary_samples,
+                              batchable=True)
 
 
 def _like(value, tensor):
@@ -1066,8 +1069,6 @@ LESS = _compare("Less", np.less)
 LESS_EQUAL = _compare("LessEqual", np.less_equal)
 GREATER = _compare("Greater", np.greater)
 GREATER_EQUAL = _compare("GreaterEqual", np.greater_equal)
-MAXIMUM.jvp = _select_jvp(GREATER_EQUAL)
-MINIMUM.jvp = _select_jvp(LESS_EQUAL)
 LOGICAL_AND = _compare("LogicalAnd", np.logical_and)
 LOGICAL_OR = _compare("LogicalOr", np.logical_or)
 LOGICAL_NOT = register("LogicalNot", np.logical_not, None, None,
@@ -1139,7 +1140,7 @@ def _cast_jvp(inputs, output, attrs, tangents):
 
 CAST = register("Cast", _cast_forward, _cast_vjp, _cast_jvp,
                 lambda: [Sample((randn(3),), {"dtype": np.dtype(np.float64)}),
-                         Sample((randn(3),), {"dtype": np.dtype(np.complex128)})])
+                         Sample((randn(3),), {"dtype": np.dtype(np.complex128)})], batchable=True)
 
 
 def cast(x, dtype, name=None):
@@ -1259,7 +1260,7 @@ def angle(input, name=None):  # noqa: A002 - TensorFlow's argument name
 IDENTITY = register("Identity", lambda x: x,
                     lambda inputs, output, attrs, upstream, needs: (upstream,),
                     lambda inputs, output, attrs, tangents: tangents[0],
-                    lambda: [Sample((randn(3),))])
+                    lambda: [Sample((randn(3),))], batchable=True)
 STOP_GRADIENT = register("StopGradient", lambda x: x, None, None,
                          samples=lambda: [Sample((randn(3),))])
 
@@ -2114,8 +2115,3 @@ def is_inf(x, name=None) -> Tensor:
     [False, True]
     """
     return apply1(IS_INF, x)
-
-# Reverse rules that accept cotangents with leading batch axes (vectorised jacobian): they are
-# elementwise and undo broadcasting with the batch-aware `unbroadcast`.
-for _op in (ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, CAST, IDENTITY):
-    _op.batchable = True

@@ -57,7 +57,7 @@ def _zeros(x):
 # =============================================================================================
 
 def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samples,
-                wrt_saved=None):
+                wrt_saved=None, batchable: bool = False):
     """Register ``name`` and ``name + 'Grad'``.
 
     ``grad_forward(g, s)`` is the reverse rule given the saved tensor ``s`` (the op's input or
@@ -95,8 +95,7 @@ def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samp
         return (grad_forward(upstream, saved_value, **attrs) if attrs else
                 grad_forward(upstream, saved_value),)
 
-    op = register(name, forward, vjp, jvp, samples)
-    op.vjp_raw = vjp_raw
+    op = register(name, forward, vjp, jvp, samples, batchable=batchable, vjp_raw=vjp_raw)
     return op, GRAD
 
 
@@ -129,7 +128,7 @@ def _relu_grad_forward(g, y):
 
 
 RELU, RELU_GRAD = _activation("Relu", _relu_forward, _relu_grad_forward, "output",
-                              _act_samples(), _grad_samples())
+                              _act_samples(), _grad_samples(), batchable=True)
 
 
 def _relu6_forward(x):
@@ -498,7 +497,8 @@ SOFTMAX_XENT = register(
              Sample((randn(4), _distribution(4, seed=1))),
              Sample((randn(2, 2, 3), np.eye(3)[[[0, 2], [1, 1]]])),
              Sample((np.array([[1.0, 1.0, 3.0]]), np.array([[0.5, 0.5, 0.0]]))),
-             Sample((np.zeros((0, 3)), np.zeros((0, 3))))])
+             Sample((np.zeros((0, 3)), np.zeros((0, 3))))],
+    vjp_raw=_xent_vjp_raw)
 
 
 def _sparse_xent_forward(logits, labels):
@@ -1611,8 +1611,3 @@ def avg_pool(input, ksize, strides, padding, data_format=None, name=None) -> Ten
     [1, 2, 2, 1]
     """
     return _pool_nd(AVG_POOL, input, ksize, strides, padding, data_format, "avg_pool")
-
-# Elementwise activations: their rules broadcast over leading batch axes (vectorised jacobian).
-for _op in (RELU,):
-    _op.batchable = True
-SOFTMAX_XENT.vjp_raw = _xent_vjp_raw

@@ -78,7 +78,39 @@ def _reduction_samples():
             Sample((randn(),), {"axis": ()}), Sample((randn(1, 3),), {"axis": (0,)})]
 
 
-SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples)
+def _raw_batch(upstream) -> tuple:
+    return tuple(np.shape(upstream)[:state.batch_dims]) if state.batch_dims else ()
+
+
+def _sum_vjp_raw(inputs, output, attrs, upstream, needs):
+    x_shape = inputs[0]._value.shape
+    batch = _raw_batch(upstream)
+    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
+    return (np.broadcast_to(np.reshape(upstream, kept), batch + x_shape),)
+
+
+def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
+    x = inputs[0]._value
+    if attrs["axis"] is None and not state.batch_dims and x.dtype.itemsize >= 4 and \
+            x.size <= 65536:
+        # the mean of everything (a loss): fill the input's shape with upstream / count
+        spread = np.empty(x.shape, dtype=x.dtype)
+        spread[...] = upstream / x.dtype.type(max(x.size, 1))
+        return (spread,)
+    x_shape = x.shape
+    count = max(_count(x_shape, attrs.get("axis")), 1)
+    batch = _raw_batch(upstream)
+    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
+    scaled = np.true_divide(upstream, count, dtype=inputs[0]._value.dtype)
+    if not batch and np.ndim(scaled) == 0 and math.prod(x_shape) <= 65536:
+        spread = np.empty(x_shape, dtype=inputs[0]._value.dtype)  # cheaper than broadcast_to
+        spread.fill(scaled)
+        return (spread,)
+    return (np.broadcast_to(np.reshape(scaled, kept), batch + x_shape),)
+
+
+SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples, batchable=True,
+               vjp_raw=_sum_vjp_raw, jvp_raw=linear_jvp_raw(_sum_forward))
 
 
 def _mean_forward(x, axis=None, keepdims=False):
@@ -108,7 +140,8 @@ def _mean_jvp(inputs, output, attrs, tangents):
 
 
 MEAN = register("Mean", _mean_forward, _mean_vjp, _mean_jvp,
-                lambda: [s for s in _reduction_samples() if 0 not in s.inputs[0].shape])
+                lambda: [s for s in _reduction_samples() if 0 not in s.inputs[0].shape],
+                batchable=True, vjp_raw=_mean_vjp_raw, jvp_raw=linear_jvp_raw(_mean_forward))
 
 
 def _extreme_weights(x, output, attrs):
@@ -600,43 +633,4 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
             clipped.append(_math.identity(t * _math.cast(scale, t.dtype)))
     return clipped, use_norm
 
-# Reverse rules that accept cotangents with leading batch axes (vectorised jacobian).
-for _op in (SUM, MEAN):
-    _op.batchable = True
 
-
-def _raw_batch(upstream) -> tuple:
-    return tuple(np.shape(upstream)[:state.batch_dims]) if state.batch_dims else ()
-
-
-def _sum_vjp_raw(inputs, output, attrs, upstream, needs):
-    x_shape = inputs[0]._value.shape
-    batch = _raw_batch(upstream)
-    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
-    return (np.broadcast_to(np.reshape(upstream, kept), batch + x_shape),)
-
-
-def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
-    x = inputs[0]._value
-    if attrs["axis"] is None and not state.batch_dims and x.dtype.itemsize >= 4 and \
-            x.size <= 65536:
-        # the mean of everything (a loss): fill the input's shape with upstream / count
-        spread = np.empty(x.shape, dtype=x.dtype)
-        spread[...] = upstream / x.dtype.type(max(x.size, 1))
-        return (spread,)
-    x_shape = x.shape
-    count = max(_count(x_shape, attrs.get("axis")), 1)
-    batch = _raw_batch(upstream)
-    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
-    scaled = np.true_divide(upstream, count, dtype=inputs[0]._value.dtype)
-    if not batch and np.ndim(scaled) == 0 and math.prod(x_shape) <= 65536:
-        spread = np.empty(x_shape, dtype=inputs[0]._value.dtype)  # cheaper than broadcast_to
-        spread.fill(scaled)
-        return (spread,)
-    return (np.broadcast_to(np.reshape(scaled, kept), batch + x_shape),)
-
-
-SUM.vjp_raw = _sum_vjp_raw
-MEAN.vjp_raw = _mean_vjp_raw
-linear_jvp_raw(SUM)
-linear_jvp_raw(MEAN)
