@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import logging
 import sys
+from typing import NamedTuple
 
 from tapegrad._core import hooks
 from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.registry import NO_GRADIENT, register
+from tapegrad._core.registry import NO_GRADIENT, Op, register
 from tapegrad._core.tensor import Recorder, Tensor, _wrap, state
 from tapegrad._core.variable import Variable
 
@@ -57,19 +58,42 @@ READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=(
                          batchable=True, vjp_raw=_read_vjp, jvp_raw=_read_jvp)
 
 
+class Call(NamedTuple):
+    """A recorded call that still holds its values."""
+
+    op: Op
+    inputs: tuple
+    output: object  # a Tensor, or a tuple of them for a multi-output op
+    attrs: dict | None
+    parents: tuple  # each input's slot on the tape (None for an input it does not track)
+    input_ids: tuple
+
+
+class Ghost(NamedTuple):
+    """A recorded call after a non-persistent backward pass freed its values: only the graph's
+    shape is left (for ``explain`` and ``graph``)."""
+
+    op: Op
+    input_ids: tuple
+    output_dtype: object
+    output_ids: tuple
+
+
 class Recording(Recorder):
     """Everything one GradientTape recorded, in execution order.
 
     Each tracked value has a *slot*, an int that indexes the gradient list of a backward pass:
     the output of ``calls[i]`` has slot ``i``; watched values and the outputs of multi-output
     calls get negative slots (counted by ``extra``). ``tracked`` maps ``id(value)`` to its slot.
-    A live call is ``(op, inputs, output, attrs, parents, input_ids)`` where ``parents`` holds
-    each input's slot (None for inputs the tape does not track); after a non-persistent
-    backward pass a call is a *ghost* without values (see :func:`_ghost`).
+
+    ``calls`` is the engine's own storage: plain tuples in the layout of :class:`Call` (tuples
+    are several times cheaper to build on the hot path), shortened to ``(op, input ids, output
+    dtype[, output ids])`` once freed. Everything outside the engine reads
+    :meth:`records`, which decodes them as :class:`Call` and :class:`Ghost`.
     """
 
     __slots__ = ("tracked", "calls", "watched", "watched_tensors", "watched_slots",
-                 "watch_accessed_variables", "freed", "extra")
+                 "watch_accessed_variables", "freed", "extra", "last_gradients")
 
     def __init__(self, watch_accessed_variables: bool):
         self.tracked: dict = {}
@@ -80,6 +104,22 @@ class Recording(Recorder):
         self.watch_accessed_variables = watch_accessed_variables
         self.freed = False  # calls hold only the graph's shape (see _ghost), no values
         self.extra = 0  # negative slots handed out
+        self.last_gradients: dict = {}  # id(source) -> weakref to its last gradient
+
+    def records(self) -> list:
+        """Every recorded call, in execution order, as a :class:`Call` or :class:`Ghost`."""
+        records = []
+        id_of_slot = None
+        for index, call in enumerate(self.calls):
+            if len(call) == 6:
+                records.append(Call(*call))
+            elif len(call) == 4:
+                records.append(Ghost(*call))
+            else:  # a freed single-output call: its output's id is found from its slot
+                if id_of_slot is None:
+                    id_of_slot = {slot: key for key, slot in self.tracked.items()}
+                records.append(Ghost(call[0], call[1], call[2], (id_of_slot.get(index),)))
+        return records
 
     def _record1(self, op, x, output, attrs):
         key = id(x)

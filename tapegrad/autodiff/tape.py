@@ -45,7 +45,6 @@ class GradientTape:
         self._in_block = False
         self._used = False
         self._last_recording: Recording | None = None  # shape of the graph after gradient()
-        self._last_gradients: dict = {}  # id(source) -> weakref to its last gradient
 
     # -- context --------------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
@@ -169,11 +168,11 @@ class GradientTape:
         seeds = seeds_for(flat_targets, output_gradients)
         flat = backward(recording, flat_targets, seeds, flat_sources,
                         free=not self._persistent, observer=hooks.backward_observer)
-        self._last_gradients = {id(s): weakref.ref(g) for s, g in zip(flat_sources, flat)
-                                if type(g) is Tensor}
+        recording.last_gradients = {id(s): weakref.ref(g) for s, g in zip(flat_sources, flat)
+                                    if type(g) is Tensor}
         if hooks.strict_gradients and any(g is None for g in flat):
             from tapegrad.diagnostics.strict import raise_missing
-            raise_missing(self, target, sources, flat)
+            raise_missing(recording, target, sources, flat)
         if unconnected is UnconnectedGradients.ZERO:
             flat = [hooks.zeros_like(s) if g is None else g for g, s in zip(flat, flat_sources)]
         return nest.pack_sequence_as(sources, flat)
@@ -213,17 +212,17 @@ class GradientTape:
         and ``location``); it does not consume a non-persistent tape.
         """
         from tapegrad.diagnostics.explain import explain
-        return explain(self, target, sources)
+        return explain(self._recording or self._last_recording, target, sources)
 
     def graph(self, target, sources=None):
         """The recorded graph between ``sources`` and ``target``, drawable as DOT/SVG/PNG."""
         from tapegrad.diagnostics.graph import TapeGraph
-        return TapeGraph(self, target, sources)
+        return TapeGraph(self._recording or self._last_recording, target, sources)
 
     def stats(self) -> dict:
         """What this tape holds: recorded ops and the bytes of saved and watched arrays."""
         from tapegrad.diagnostics.memory import tape_stats
-        return tape_stats(self)
+        return tape_stats(self._recording)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
+from tapegrad._core.registry import NO_GRADIENT
+from tapegrad._core.tape import Recording, backward
 from tapegrad._core.tensor import Tensor
 from tapegrad._core.variable import Variable
 from tapegrad.diagnostics import provenance as _provenance
@@ -17,7 +19,7 @@ from tapegrad.diagnostics.graph_model import (
     forward_reach,
     view_of,
 )
-from tapegrad.diagnostics.provenance import Origin
+from tapegrad.diagnostics.provenance import Origin, ancestry_of
 
 REASONS = ("connected", "not_watched", "non_float_dtype", "stop_gradient",
            "non_differentiable_op", "not_recorded", "left_the_tape", "replaced_variable",
@@ -94,7 +96,7 @@ def _location_of(call, recorder) -> str | None:
     return None
 
 
-def _broken_call(view: TapeView, source_id: int, target_ids: set, recorder):
+def broken_call(view: TapeView, source_id: int, target_ids: set, recorder):
     """The first call on a recorded source-to-target path that lets no gradient through."""
     reachable_by_gradient = forward_reach(view, source_id, differentiable_only=True)
     for call in calls_on_paths(view, source_id, target_ids):
@@ -117,7 +119,6 @@ def _classify_break(call, recorder) -> tuple[str, str, str | None]:
     if call.output_kind not in "fc" and name not in _COMPARISONS:
         return ("non_float_dtype", f"{name} produced a non-floating value, where no gradient "
                 "can flow; keep the computation in floating dtypes.", location)
-    from tapegrad._core.registry import NO_GRADIENT
     if call.op.vjp is NO_GRADIENT:
         return ("non_differentiable_op", f"{name} has no gradient at all (gradient() raises "
                 "LookupError through it); wrap it in stop_gradient or give it a "
@@ -127,20 +128,18 @@ def _classify_break(call, recorder) -> tuple[str, str, str | None]:
             "tapegrad.grad_pass_through for a straight-through estimate).", location)
 
 
-def _zero_reason(tape, view, source, gradient) -> str:
-    return ("a gradient path exists but the gradient is identically zero here (e.g. relu "
-            "inactive for every input, a factor that is zero, or tf.where selecting the other "
-            "branch everywhere).")
+_ZERO_REASON = ("a gradient path exists but the gradient is identically zero here (e.g. relu "
+                "inactive for every input, a factor that is zero, or tf.where selecting the "
+                "other branch everywhere).")
 
 
-def _last_gradient(tape, source):
-    ref = tape._last_gradients.get(id(source))
+def _last_gradient(recording: Recording, source):
+    ref = recording.last_gradients.get(id(source))
     return ref() if ref is not None else None
 
 
-def _compute_gradient(tape, recording, flat_targets, source):
+def _compute_gradient(recording: Recording, flat_targets, source):
     """The gradient for one source without consuming the tape (live recordings only)."""
-    from tapegrad._core.tape import backward
     try:
         (grad,) = backward(recording, flat_targets, [None] * len(flat_targets), [source])
     except Exception:  # noqa: BLE001 - diagnostics must not raise for the user's bug
@@ -157,10 +156,9 @@ def _is_zero(grad) -> bool:
     return bool(np.all(value == 0))
 
 
-def explain(tape, target, sources) -> GradientReport:
-    """Diagnose, for each source, whether a gradient path to ``target`` exists and, if not,
-    why and where it breaks."""
-    recording = tape._recording or tape._last_recording
+def explain(recording: Recording | None, target, sources) -> GradientReport:
+    """Diagnose, for each source, whether a gradient path to ``target`` exists in a tape's
+    ``recording`` (None when it never recorded) and, if not, why and where it breaks."""
     flat_targets = [t for t in nest.flatten(target) if isinstance(t, (Tensor, Variable))]
     flat_sources = nest.flatten(sources)
     summary = ", ".join(_describe(t) for t in flat_targets) or "no target"
@@ -174,12 +172,12 @@ def explain(tape, target, sources) -> GradientReport:
     target_ids = {id(t) for t in flat_targets}
     entries = []
     for source in flat_sources:
-        entries.append(_explain_one(tape, recording, view, flat_targets, target_ids, source,
+        entries.append(_explain_one(recording, view, flat_targets, target_ids, source,
                                     recorder))
     return GradientReport(entries, summary)
 
 
-def _explain_one(tape, recording, view, flat_targets, target_ids, source, recorder):
+def _explain_one(recording, view, flat_targets, target_ids, source, recorder):
     hint = "" if recorder is not None else _PROVENANCE_HINT
     sid = id(source)
     if sid in target_ids:
@@ -195,20 +193,19 @@ def _explain_one(tape, recording, view, flat_targets, target_ids, source, record
     if sid in view.tracked_ids:
         reach = forward_reach(view, sid, differentiable_only=True)
         if reach & target_ids:
-            grad = _last_gradient(tape, source) if not view.live else _compute_gradient(
-                tape, recording, flat_targets, source)
+            grad = _last_gradient(recording, source) if not view.live else _compute_gradient(
+                recording, flat_targets, source)
             if _is_zero(grad):
-                return GradientExplanation(source, "connected",
-                                           _zero_reason(tape, view, source, grad), zero=True)
+                return GradientExplanation(source, "connected", _ZERO_REASON, zero=True)
             return GradientExplanation(source, "connected", "a gradient path exists.")
         if forward_reach(view, sid, differentiable_only=False) & target_ids:
-            call = _broken_call(view, sid, target_ids, recorder)
+            call = broken_call(view, sid, target_ids, recorder)
             if call is not None:
                 reason, message, location = _classify_break(call, recorder)
                 return GradientExplanation(source, reason, message, location)
     # No recorded path at all: why was the source (or the path) not on the tape?
     if recorder is not None:
-        found = _from_provenance(tape, view, flat_targets, source, recorder)
+        found = _from_provenance(view, flat_targets, source, recorder)
         if found is not None:
             return found
     if isinstance(source, Variable):
@@ -216,7 +213,7 @@ def _explain_one(tape, recording, view, flat_targets, target_ids, source, record
             return GradientExplanation(source, "not_watched", "the variable has "
                                        "trainable=False, so tapes do not watch it; call "
                                        "tape.watch(v) or create it trainable." + hint)
-        if not tape._watch_accessed_variables and sid not in view.watched_variables:
+        if not recording.watch_accessed_variables and sid not in view.watched_variables:
             return GradientExplanation(source, "not_watched", "the tape was created with "
                                        "watch_accessed_variables=False and this variable was "
                                        "never passed to tape.watch()." + hint)
@@ -234,7 +231,7 @@ def _explain_one(tape, recording, view, flat_targets, target_ids, source, record
                                "source on this tape." + hint)
 
 
-def _from_provenance(tape, view, flat_targets, source, recorder):
+def _from_provenance(view, flat_targets, source, recorder):
     """Reasons that need to know how values came to be, beyond what the tape recorded."""
     sid = id(source)
     is_variable = isinstance(source, Variable)
@@ -283,7 +280,6 @@ def _from_provenance(tape, view, flat_targets, source, recorder):
 def _through_assign(recorder, ancestry, matches) -> str | None:
     """The location of an assign that carried the source's value into a variable the target
     read, if any."""
-    from tapegrad.diagnostics.provenance import ancestry_of
     read_variables = {o.variable_id for o, _ in ancestry.values() if o.variable_id is not None}
     for variable_id, assignments in recorder.assignments.items():
         if variable_id not in read_variables:

@@ -6,9 +6,11 @@ import os
 import shutil
 
 from tapegrad._core import nest
+from tapegrad._core.tape import Recording
 from tapegrad._core.tensor import Tensor
 from tapegrad._core.variable import Variable
 from tapegrad.diagnostics import provenance as _provenance
+from tapegrad.diagnostics.explain import broken_call, explain
 from tapegrad.diagnostics.graph_model import backward_reach, forward_reach, view_of
 
 
@@ -34,15 +36,14 @@ class TapeGraph:
     breaks the op is drawn orange with the reason.
     """
 
-    def __init__(self, tape, target, sources=None):
-        recording = tape._recording or tape._last_recording
+    def __init__(self, recording: Recording | None, target, sources=None):
         if recording is None:
             raise ValueError("This tape recorded nothing: draw it after computing the target "
                              "inside `with tape:`.")
         self.view = view_of(recording)
         self.targets = [t for t in nest.flatten(target) if isinstance(t, (Tensor, Variable))]
         self.sources = [] if sources is None else nest.flatten(sources)
-        self.report = tape.explain(target, sources) if sources is not None else None
+        self.report = explain(recording, target, sources) if sources is not None else None
 
     def to_dot(self) -> str:
         view = self.view
@@ -55,10 +56,9 @@ class TapeGraph:
         breaks = {}
         recorder = _provenance.current()
         if self.report is not None:
-            from tapegrad.diagnostics.explain import _broken_call
             for source, entry in zip(self.sources, self.report):
                 if entry.reason in ("stop_gradient", "non_differentiable_op", "non_float_dtype"):
-                    call = _broken_call(view, id(source), target_ids, recorder)
+                    call = broken_call(view, id(source), target_ids, recorder)
                     if call is not None:
                         breaks[call.index] = entry.reason
         lines = ["digraph tape {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];']

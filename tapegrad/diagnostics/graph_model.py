@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tapegrad._core.registry import NO_GRADIENT
+from tapegrad._core.tape import Call, Recording
 
 
 @dataclass
@@ -41,27 +42,19 @@ class TapeView:
     live: bool = True
 
 
-def view_of(recording) -> TapeView:
+def view_of(recording: Recording) -> TapeView:
     view = TapeView(watched_tensor_ids=set(recording.watched_tensors),
                     watched_variables=dict(recording.watched), live=not recording.freed)
-    id_of_slot = None
-    for index, call in enumerate(recording.calls):
-        if call is None:
-            continue
-        if len(call) == 6:  # a live call: (op, inputs, output, attrs, parents, input ids)
-            op, inputs, output, attrs, _, input_ids = call
+    for index, record in enumerate(recording.records()):
+        if type(record) is Call:
+            output = record.output
             outputs = output if type(output) is tuple else (output,)
             kind = outputs[0]._value.dtype.kind if outputs else "f"
-            item = CallView(index, op, input_ids, tuple(map(id, outputs)), kind, attrs,
-                            inputs, outputs)
-        else:  # a ghost: (op, input ids, output dtype[, output ids])
-            if len(call) == 4:
-                output_ids = call[3]
-            else:
-                if id_of_slot is None:
-                    id_of_slot = {slot: key for key, slot in recording.tracked.items()}
-                output_ids = (id_of_slot.get(index),)
-            item = CallView(index, call[0], call[1], output_ids, call[2].kind, None)
+            item = CallView(index, record.op, record.input_ids, tuple(map(id, outputs)), kind,
+                            record.attrs, record.inputs, outputs)
+        else:
+            item = CallView(index, record.op, record.input_ids, record.output_ids,
+                            record.output_dtype.kind, None)
         view.calls.append(item)
         for key in item.output_ids:
             view.producer[key] = item

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
+from tapegrad._core.tape import Call, Recording, get_logger
 from tapegrad._core.tensor import Tensor
 
-_logger = logging.getLogger("tapegrad")
+_logger = get_logger()
 
 #: A persistent tape dropped while holding more than this many bytes logs a warning
 #: (None turns the warning off).
@@ -21,25 +20,22 @@ def _arrays_of(value):
             yield from _arrays_of(item)
 
 
-def tape_stats(tape) -> dict:
-    """Counts and bytes held by ``tape`` (zero after gradient() on a non-persistent tape).
+def tape_stats(recording: Recording | None) -> dict:
+    """Counts and bytes a tape's ``recording`` holds (zero once a non-persistent tape's
+    gradient() freed it).
 
     Keys: ``ops`` (recorded calls that still hold values), ``saved_bytes`` (distinct arrays the
     calls keep alive), ``watched_bytes`` (watched tensors and variables), ``per_op`` (op name ->
     {"count", "bytes"}).
     """
-    return _stats(tape._recording)
-
-
-def _stats(recording) -> dict:
     result = {"ops": 0, "saved_bytes": 0, "watched_bytes": 0, "per_op": {}}
     if recording is None or recording.freed:
         return result
     seen = set()
-    for call in recording.calls:
-        if call is None or len(call) != 6:
+    for record in recording.records():
+        if type(record) is not Call:
             continue
-        op, inputs, output = call[:3]
+        op, inputs, output = record.op, record.inputs, record.output
         entry = result["per_op"].setdefault(op.name, {"count": 0, "bytes": 0})
         entry["count"] += 1
         result["ops"] += 1
@@ -60,7 +56,7 @@ def warn_if_large(recording) -> None:
     """Called when a persistent tape is collected: warn if it still held many bytes."""
     if warn_persistent_tape_bytes is None or recording is None or recording.freed:
         return
-    held = _stats(recording)["saved_bytes"]
+    held = tape_stats(recording)["saved_bytes"]
     if held > warn_persistent_tape_bytes:
         _logger.warning("A persistent GradientTape was dropped while holding %.1f MB of saved "
                         "values; call tape.reset() or `del tape` once you are done with it "

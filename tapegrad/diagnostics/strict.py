@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from tapegrad._core import nest
+from tapegrad._core.tape import Recording
+from tapegrad.diagnostics.explain import explain
 
 
 class MissingGradientError(ValueError):
@@ -13,9 +15,8 @@ class MissingGradientError(ValueError):
         self.report = report
 
 
-def raise_missing(tape, target, sources, flat_gradients) -> None:
-    from tapegrad.diagnostics.explain import explain
-    report = explain(tape, target, sources)
+def raise_missing(recording: Recording, target, sources, flat_gradients) -> None:
+    report = explain(recording, target, sources)
     missing = [entry for entry, grad in zip(report, flat_gradients) if grad is None]
     lines = "\n".join(f"  - {entry}" for entry in missing)
     raise MissingGradientError(
