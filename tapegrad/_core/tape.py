@@ -281,10 +281,42 @@ def _per_row(rule, inputs, output, attrs, upstream, needs):
 
 def _backward(recording, targets, seeds, sources, free, batch_dims, observer) -> list:
     calls = recording.calls
-    count = len(calls)
     tracked = recording.tracked
-    grads: list = [None] * (count + recording.extra)  # by slot (negative slots from the end)
-    loose: dict = {}  # seeds of targets the tape does not track, by id (a source may be one)
+    grads: list = [None] * (len(calls) + recording.extra)  # by slot (negative: from the end)
+    loose = _place_seeds(grads, tracked, targets, seeds)
+    keep, source_slots = _source_slots(tracked, sources)
+    # Calls to visit: none when no float source is tracked (nothing can receive a gradient).
+    count = len(calls) if source_slots else 0
+    live = _depends_on_sources(recording, source_slots, len(grads)) if source_slots else None
+    # Sources made by single-output calls keep their slot's gradient once it is complete
+    # (watched values belong to no call: their slots are negative).
+    keep_single = {slot for slot in keep if slot >= 0} or None
+    # Raw mode: nothing records this backward pass, so ops that declare a NumPy reverse rule
+    # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
+    raw_mode = not state.recorders and observer is None
+    sweep = _Sweep(calls, grads, tracked, keep, keep_single, live, free, raw_mode, batch_dims,
+                   observer)
+    if raw_mode and not batch_dims and live is None and keep_single is None:
+        _first_order_numpy_pass(sweep, count)  # an optimisation of the loop below
+    else:
+        for index in range(count - 1, -1, -1):
+            sweep.step(index)
+    if free:
+        if count:  # the sweep already left only ghosts
+            recording.freed = True
+        else:
+            recording.free()
+    results = []
+    for source in sources:
+        slot = tracked.get(id(source))
+        results.append(_as_gradient(loose.get(id(source)) if slot is None else grads[slot]))
+    return results
+
+
+def _place_seeds(grads: list, tracked: dict, targets: list, seeds: list) -> dict:
+    """Put each target's seed (ones by default) in its slot; return the seeds of targets the
+    tape does not track, by id (a source may be one of them)."""
+    loose: dict = {}
     for target, seed in zip(targets, seeds):
         value = target._value if not isinstance(target, IndexedSlices) else target.values._value
         if value.dtype.kind == "O":
@@ -304,104 +336,79 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
         else:
             old = grads[slot]
             grads[slot] = seed if old is None else _sum_gradients(old, seed)
+    return loose
 
-    # Only float sources this tape tracks (watched, or made by recorded calls) get gradients.
-    source_slots = set()
-    keep = set()  # slots of all tracked sources: their gradient is kept once complete
+
+def _source_slots(tracked: dict, sources: list) -> tuple[set, set]:
+    """The slots of every tracked source, and of those that can get a gradient (floats)."""
+    keep, source_slots = set(), set()
     for source in sources:
         slot = tracked.get(id(source))
         if slot is not None:
             keep.add(slot)
             if source._value.dtype.kind in TRAINABLE_KINDS:
                 source_slots.add(slot)
-    # those of single-output calls (watched values belong to no call: their slots are < 0)
-    keep_single = {slot for slot in keep if slot >= 0} or None
-    if source_slots and source_slots.issuperset(recording.watched_slots):
-        # Every watched value is a source, so every tracked value depends on a source.
-        live = None
-    elif source_slots:
-        # Forward sweep: which values depend on a source (only their rules need to run).
-        live = [False] * len(grads)
-        for slot in source_slots:
-            live[slot] = True
-        for index, call in enumerate(calls):
-            for parent in call[4]:
-                if parent is not None and live[parent]:
-                    output = call[2]
-                    if type(output) is tuple:
-                        for item in output:
-                            live[tracked[id(item)]] = True
-                    else:
-                        live[index] = True
-                    break
-    else:
-        count = 0  # nothing can receive a gradient
-        live = None
+    return keep, source_slots
 
-    # Raw mode: nothing records this backward pass, so ops that declare a NumPy reverse rule
-    # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
-    raw_mode = not state.recorders and observer is None
-    sweep = _Sweep(calls, grads, tracked, keep, keep_single, live, free, raw_mode, batch_dims,
-                   observer)
-    if not (raw_mode and not batch_dims and live is None and keep_single is None):
-        step = sweep.step
-        for index in range(count - 1, -1, -1):
+
+def _depends_on_sources(recording: Recording, source_slots: set, size: int) -> list | None:
+    """Per slot, whether its value depends on a source (only those calls' rules need to run);
+    None when every tracked value does (every watched value is a source)."""
+    if source_slots.issuperset(recording.watched_slots):
+        return None
+    tracked = recording.tracked
+    live = [False] * size
+    for slot in source_slots:
+        live[slot] = True
+    for index, call in enumerate(recording.calls):
+        if any(parent is not None and live[parent] for parent in call[4]):
+            output = call[2]
+            if type(output) is tuple:
+                for item in output:
+                    live[tracked[id(item)]] = True
+            else:
+                live[index] = True
+    return live
+
+
+def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
+    """The common first-order pass, with the step inlined for the usual call: one or two
+    inputs, a real output, a NumPy reverse twin and an array upstream. Anything else goes
+    through the general :meth:`_Sweep.step`. (A multi-output call's own slot never holds a
+    gradient: its outputs have others.)"""
+    calls, grads, free, step = sweep.calls, sweep.grads, sweep.free, sweep.step
+    for index in range(count - 1, -1, -1):
+        upstream = grads[index]
+        if type(upstream) is not _ndarray_type and not isinstance(upstream, _np_generic):
+            step(index)  # no upstream, or a Tensor or IndexedSlices one
+            continue
+        op, inputs, output, attrs, parents, keys = calls[index]
+        rule = op.vjp_raw
+        dtype = output._value.dtype
+        if rule is None or dtype.kind != "f" or len(parents) > 2:
             step(index)
-    else:
-        step = sweep.step
-        # The common first-order pass, inlined: real single-output calls with a NumPy twin and
-        # an array upstream; anything else goes through the general step.
-        # (A multi-output call's own slot never holds a gradient: its outputs have others.)
-        for index in range(count - 1, -1, -1):
-            upstream = grads[index]
-            if upstream is None or (type(upstream) is not _ndarray_type and
-                                    not isinstance(upstream, _np_generic)):
-                step(index)
-                continue
-            op, inputs, output, attrs, parents, keys = calls[index]
-            rule = op.vjp_raw
-            dtype = output._value.dtype
-            arity = len(parents)
-            if rule is None or dtype.kind != "f" or arity > 2:
-                step(index)
-                continue
-            if free:
-                calls[index] = (op, keys, dtype)
-            grads[index] = None
-            if arity == 1:
-                try:
-                    grad = rule(inputs, output, attrs, upstream, _ONLY)[0]
-                except ValueError as error:
-                    raise _shape_error(op, upstream, output, error) from None
-                if grad is not None:
-                    parent = parents[0]
-                    old = grads[parent]
-                    grads[parent] = grad if old is None else _sum_gradients(old, grad)
-                continue
-            first, second = parents
-            try:
-                first_grad, second_grad = rule(
-                    inputs, output, attrs, upstream,
-                    _BOTH if first is not None and second is not None else
-                    (first is not None, second is not None))
-            except ValueError as error:
-                raise _shape_error(op, upstream, output, error) from None
-            if first is not None and first_grad is not None:
-                old = grads[first]
-                grads[first] = first_grad if old is None else _sum_gradients(old, first_grad)
-            if second is not None and second_grad is not None:
+            continue
+        if free:
+            calls[index] = (op, keys, dtype)
+        grads[index] = None
+        first = parents[0]
+        second = parents[1] if len(parents) == 2 else None
+        try:
+            input_grads = rule(inputs, output, attrs, upstream,
+                               _ONLY if second is None and len(parents) == 1 else
+                               _BOTH if first is not None and second is not None else
+                               (first is not None, second is not None))
+        except ValueError as error:
+            raise _shape_error(op, upstream, output, error) from None
+        grad = input_grads[0]
+        if first is not None and grad is not None:
+            old = grads[first]
+            grads[first] = grad if old is None else _sum_gradients(old, grad)
+        if second is not None:
+            grad = input_grads[1]
+            if grad is not None:
                 old = grads[second]
-                grads[second] = second_grad if old is None else _sum_gradients(old, second_grad)
-    if free:
-        if count:  # the sweep already left only ghosts
-            recording.freed = True
-        else:
-            recording.free()
-    results = []
-    for source in sources:
-        slot = tracked.get(id(source))
-        results.append(_as_gradient(loose.get(id(source)) if slot is None else grads[slot]))
-    return results
+                grads[second] = grad if old is None else _sum_gradients(old, grad)
 
 
 class _Sweep:
@@ -426,71 +433,82 @@ class _Sweep:
     def step(self, index: int) -> None:
         """Run the reverse rule of ``calls[index]`` (if it has an upstream gradient and an
         input that needs one) and add its input gradients to their slots."""
-        calls, grads, live = self.calls, self.grads, self.live
-        call = calls[index]
-        output = call[2]
-        if type(output) is tuple:
-            upstream = _multi_upstream(call, grads, self.tracked, self.keep)
-            if self.free:
-                calls[index] = _ghost(call)
-            if upstream is None:
-                return
-            kind = output[0]._value.dtype.kind
-        else:
-            upstream = grads[index]
-            dtype = output._value.dtype
-            if self.free:  # keep only the graph's shape (for explain)
-                calls[index] = (call[0], call[5], dtype)
-            if upstream is None:
-                return
-            if self.keep_single is None or index not in self.keep_single:
-                grads[index] = None
-            kind = dtype.kind
-            if kind != "f" and kind != "c":
-                return
-        op, inputs, _, attrs, parents, _ = call
-        if len(parents) == 1:
-            if live is not None and not live[parents[0]]:
-                return
-            needs = _ONLY
-        else:
-            needs = tuple([p is not None and (live is None or live[p]) for p in parents])
-            if True not in needs:
-                return
-        batch_dims = self.batch_dims
-        rule = op.vjp_raw
-        # NumPy twins handle real values; complex ones take the tapegrad rule (conjugates).
-        if self.raw_mode and rule is not None and kind == "f" and \
-                (not batch_dims or op.batchable):
-            if type(upstream) is not _ndarray_type:
-                upstream = _raw_upstream(upstream, op)
-            try:
-                input_grads = rule(inputs, output, attrs, upstream, needs)
-            except ValueError as error:
-                raise _shape_error(op, upstream, output, error) from None
-        else:
-            rule = op.vjp
-            if rule is None:
-                return
-            if rule is NO_GRADIENT:
-                raise LookupError(f"gradient registry has no entry for: {op.name} (this op is "
-                                  "not differentiable; wrap it in tapegrad.stop_gradient or "
-                                  "write a tapegrad.custom_gradient for it)")
-            if type(upstream) is not tuple:
-                if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
-                    upstream = upstream.to_dense()
-                elif type(upstream) is _ndarray_type or isinstance(upstream, _np_generic):
-                    upstream = _wrap(upstream)
-            if batch_dims and not op.batchable:
-                input_grads = _per_row(rule, inputs, output, attrs, upstream, needs)
-            else:
-                input_grads = rule(inputs, output, attrs, upstream, needs)
+        call = self.calls[index]
+        upstream = self._take_upstream(index, call)
+        if upstream is None:
+            return
+        op, inputs, output, attrs, parents, _ = call
+        needs = self._needs(parents)
+        if needs is None:
+            return
+        input_grads = self._run_rule(op, inputs, output, attrs, upstream, needs)
+        if input_grads is None:
+            return
         if self.observer is not None:
             self.observer(op, inputs, output, upstream, input_grads, needs)
+        grads = self.grads
         for slot, need, grad in zip(parents, needs, input_grads):
             if need and grad is not None:
                 old = grads[slot]
                 grads[slot] = grad if old is None else _sum_gradients(old, grad)
+
+    def _take_upstream(self, index: int, call: tuple):
+        """The call's upstream gradient (None when it has none or its output is not
+        differentiable), cleared from its slot unless a source keeps it; frees the call's
+        values when the sweep frees as it goes."""
+        output = call[2]
+        if type(output) is tuple:
+            upstream = _multi_upstream(call, self.grads, self.tracked, self.keep)
+            if self.free:
+                self.calls[index] = _ghost(call)
+            return upstream
+        grads = self.grads
+        upstream = grads[index]
+        dtype = output._value.dtype
+        if self.free:  # keep only the graph's shape (for explain)
+            self.calls[index] = (call[0], call[5], dtype)
+        if upstream is None:
+            return None
+        if self.keep_single is None or index not in self.keep_single:
+            grads[index] = None
+        return upstream if dtype.kind in TRAINABLE_KINDS else None
+
+    def _needs(self, parents: tuple) -> tuple | None:
+        """Which inputs want a gradient (tracked and depending on a source); None if none."""
+        live = self.live
+        if len(parents) == 1:
+            return _ONLY if live is None or live[parents[0]] else None
+        needs = tuple([p is not None and (live is None or live[p]) for p in parents])
+        return needs if True in needs else None
+
+    def _run_rule(self, op, inputs, output, attrs, upstream, needs):
+        """The input gradients from the op's reverse rule: its NumPy twin in raw mode for real
+        values (complex ones take the tapegrad rule, which conjugates), else the rule itself
+        (per row when it cannot take a vectorised jacobian's batch axes)."""
+        batch_dims = self.batch_dims
+        real = (output[0] if type(output) is tuple else output)._value.dtype.kind == "f"
+        if self.raw_mode and op.vjp_raw is not None and real and \
+                (not batch_dims or op.batchable):
+            if type(upstream) is not _ndarray_type:
+                upstream = _raw_upstream(upstream, op)
+            try:
+                return op.vjp_raw(inputs, output, attrs, upstream, needs)
+            except ValueError as error:
+                raise _shape_error(op, upstream, output, error) from None
+        rule = op.vjp
+        if rule is None:
+            return None
+        if rule is NO_GRADIENT:
+            raise LookupError(f"gradient registry has no entry for: {op.name} (this op is not "
+                              "differentiable; wrap it in tapegrad.stop_gradient or write a "
+                              "tapegrad.custom_gradient for it)")
+        if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
+            upstream = upstream.to_dense()
+        elif type(upstream) is _ndarray_type or isinstance(upstream, _np_generic):
+            upstream = _wrap(upstream)
+        if batch_dims and not op.batchable:
+            return _per_row(rule, inputs, output, attrs, upstream, needs)
+        return rule(inputs, output, attrs, upstream, needs)
 
 
 def _shape_error(op, upstream, output, error) -> InvalidArgumentError:
