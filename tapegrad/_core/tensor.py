@@ -12,7 +12,6 @@ from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import NO_GRADIENT, Op
 
 _ndarray = np.ndarray
-_TRAINABLE = _dt.TRAINABLE_NUMPY_DTYPES
 _from_numpy = _dt.from_numpy
 
 

@@ -560,16 +560,6 @@ class Optimizer:
     def from_config(cls, config: dict):
         return cls(**config)
 
-    def _checkpoint_arrays(self) -> dict:
-        """Stable names -> arrays for a checkpoint (slots keyed by the variable's position)."""
-        out = {"iterations": self._iterations._value}
-        if isinstance(self._learning_rate, Variable):
-            out["learning_rate"] = self._learning_rate._value
-        for index, var in enumerate(self._trainable_variables):
-            for slot, slot_var in self._slots[id(var)].items():
-                out[f"slots/{index}/{slot}"] = slot_var._value
-        return out
-
     def _checkpoint_targets(self) -> dict:
         out = {"iterations": self._iterations}
         if isinstance(self._learning_rate, Variable):

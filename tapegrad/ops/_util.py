@@ -165,10 +165,6 @@ def sum_tangents(*terms):
     return total
 
 
-def is_complex(value) -> bool:
-    return getattr(getattr(value, "_value", value), "dtype", np.dtype(float)).kind == "c"
-
-
 def rng(seed: int = 0):
     return np.random.default_rng(seed)
 
@@ -179,7 +175,3 @@ def randn(*shape, seed: int = 0, low=None):
     if low is not None:
         return generator.uniform(low, low + 1.5, size=shape)
     return generator.standard_normal(shape)
-
-
-def value_of(x):
-    return x._value if isinstance(x, Tensor) else x
