@@ -25,10 +25,18 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import math
 import os
 import re
-import tempfile
+import secrets
+import stat
+import struct
 import zipfile
+import zlib
+from typing import NamedTuple
+
+import numpy.lib.format as npformat
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import DataLossError, NotFoundError
@@ -83,7 +91,7 @@ def _object_arrays(obj, prefix: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# files
+# files: writing
 # ---------------------------------------------------------------------------------------------
 
 def _savez(file, arrays: dict) -> None:
@@ -91,14 +99,63 @@ def _savez(file, arrays: dict) -> None:
     np.savez(file, **arrays)
 
 
+# Temporary files are named ".<target>.<pid>-<random>.tmp": a writer killed mid-write leaves
+# one behind, and the next write into the folder removes those whose process is gone.
+_TEMPORARY = re.compile(r"\..+\.(\d+)-[0-9a-f]+\.tmp")
+
+
+def _process_is_gone(pid: int) -> bool:
+    if os.name != "posix" or pid == os.getpid():
+        return False     # POSIX only; this process: another thread may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False                     # alive but someone else's (or unknown): keep it
+    return False
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            match = _TEMPORARY.fullmatch(name)
+            if match and _process_is_gone(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, name))
+
+
+def _create_temporary(directory: str, target: str) -> tuple[int, str]:
+    """Create a new temporary file for ``target``; mode 0666 less the umask, as NumPy and
+    TensorFlow write their files (``mkstemp`` would make it 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".{target}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _sync_directory(directory: str) -> None:
+    """Make a rename in ``directory`` durable (POSIX; Windows cannot open folders)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_atomically(path: str, mode: str, write) -> None:
     """Write ``path`` through ``write(file)`` atomically (a temporary file in the same folder,
-    fsync, ``os.replace``); on any failure the temporary file is removed and ``path`` is
-    untouched."""
+    fsync, ``os.replace``, fsync of the folder); on any failure the temporary file is removed
+    and ``path`` is untouched. Temporaries left by killed writers are removed first."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
+    _remove_stale_temporaries(directory)
+    fd, tmp = _create_temporary(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, mode) as file:
             write(file)
@@ -109,6 +166,7 @@ def _write_atomically(path: str, mode: str, write) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _sync_directory(directory)
 
 
 def _write_arrays(path: str, arrays: dict) -> None:
@@ -119,48 +177,229 @@ def _write_text(path: str, text: str) -> None:
     _write_atomically(path, "w", lambda file: file.write(text))
 
 
-def _read_arrays(path: str) -> dict:
-    """Every array of the npz at ``path`` (read fully, without pickle)."""
-    if not os.path.exists(path):
-        raise CheckpointNotFoundError(f"Checkpoint file not found: {path}. Check the path "
-                                      "(tapegrad.train.latest_checkpoint(folder) finds the "
-                                      "newest one).")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: np.array(archive[name]) for name in archive.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-        raise DataLossError(f"Checkpoint file {path} is truncated or corrupt and cannot be "
-                            f"read ({type(error).__name__}: {error}). Restore an earlier "
-                            "checkpoint.") from None
+# ---------------------------------------------------------------------------------------------
+# files: reading (hostile files fail fast, in bounded memory, before any variable changes)
+# ---------------------------------------------------------------------------------------------
+
+_MAX_HEADER = 10_000        # bytes of a member's .npy header dict (NumPy's own safety limit)
+_NUMERIC_KINDS = "biufc"    # bool, signed/unsigned integers, floats, complex
+_KEY = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*")
+_READ_CHUNK = 1 << 20
+# Everything zipfile/zlib/NumPy may raise on damaged bytes (RuntimeError: "encrypted").
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, ValueError, OSError, EOFError,
+           KeyError, RuntimeError, NotImplementedError, struct.error, UnicodeDecodeError,
+           SyntaxError, RecursionError, OverflowError)
 
 
-def _check_and_assign(arrays: dict, targets: dict, path: str, allow_extra: bool,
-                      deferred: dict | None = None) -> None:
-    """Validate every name, shape and dtype, then assign all values (nothing on failure)."""
-    unknown = sorted(set(arrays) - set(targets) - set(deferred or ()))
-    if unknown and not allow_extra:
+def _damaged(path: str, what: str) -> DataLossError:
+    return DataLossError(f"Checkpoint file {path} is truncated or corrupt and cannot be read: "
+                         f"{what}. Nothing was restored; restore an earlier checkpoint.")
+
+
+class _Header(NamedTuple):
+    dtype: object
+    shape: tuple
+    fortran_order: bool
+
+
+class _Archive:
+    """A checkpoint file opened for reading: its zip directory is read and checked (names,
+    compression, sizes) when it opens; a member's header and data only when asked for."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            raise CheckpointNotFoundError(
+                f"Checkpoint file not found: {path}. Check the path "
+                "(tapegrad.train.latest_checkpoint(folder) finds the newest one).") from None
+        except OSError as error:     # a symlink loop, a folder we may not enter...
+            raise _damaged(path, f"it cannot be opened ({error})") from None
+        if not stat.S_ISREG(info.st_mode):   # a folder, a FIFO, a device such as /dev/zero
+            raise _damaged(path, "it is not a regular file")
+        self._file = open(path, "rb")   # noqa: SIM115 - closed by close()
+        try:
+            self._zip = self._open_zip()
+            self._members = self._directory()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _open_zip(self):
+        magic = self._file.read(6)
+        if magic == b"\x93NUMPY":
+            raise _damaged(self.path, "it is a single .npy array, not a checkpoint archive "
+                           "(checkpoints are .npz archives written by Checkpoint.save)")
+        self._file.seek(0)
+        try:
+            return zipfile.ZipFile(self._file)
+        except _DAMAGE as error:
+            raise _damaged(self.path, f"not a valid zip archive ({error})") from None
+
+    def _directory(self) -> dict:
+        """key -> ZipInfo, every entry checked from the directory alone."""
+        size = os.fstat(self._file.fileno()).st_size
+        members = {}
+        for info in self._zip.infolist():
+            name = info.filename
+            key = name[:-4] if name.endswith(".npy") else None
+            where = f"member {name!r}"
+            if key is None or not _KEY.fullmatch(key) or \
+                    any(part in (".", "..") for part in key.split("/")):
+                raise _damaged(self.path, f"{where} is not a checkpoint value name (names are "
+                               "<object>/<...>/<name>.npy, without '..' or absolute paths)")
+            if key in members:
+                raise _damaged(self.path, f"{where} appears twice")
+            if info.flag_bits & 0x61:           # encrypted / patched / strongly encrypted
+                raise _damaged(self.path, f"{where} is encrypted or patched")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _damaged(self.path, f"{where} uses an unsupported compression method")
+            if info.compress_size > size or (info.compress_type == zipfile.ZIP_STORED
+                                             and info.compress_size != info.file_size):
+                raise _damaged(self.path, f"{where} declares sizes the file cannot hold")
+            members[key] = info
+        return members
+
+    def keys(self) -> set:
+        return set(self._members)
+
+    def close(self) -> None:
+        self._zip.close()
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- members --------------------------------------------------------------------------------
+    def _where(self, key: str) -> str:
+        return f"member {self._members[key].filename!r}"
+
+    def header(self, key: str) -> _Header:
+        """The member's dtype, shape and order, from its .npy header (a few bounded reads);
+        the declared array size must be exactly what the zip says the member holds."""
+        info = self._members[key]
+        try:
+            with self._zip.open(info) as member:
+                header, header_size = self._parse_header(key, member)
+        except DataLossError:
+            raise
+        except _DAMAGE as error:
+            raise _damaged(self.path, f"{self._where(key)}: {type(error).__name__}: "
+                           f"{error}") from None
+        dtype, shape = header.dtype, header.shape
+        if dtype.kind not in _NUMERIC_KINDS or dtype.itemsize == 0 or dtype.fields is not None:
+            raise _damaged(self.path, f"{self._where(key)} holds dtype {dtype.str!r}; "
+                           "checkpoints hold only numbers (bool, integers, floats, complex)")
+        if len(shape) > 64 or any(d < 0 for d in shape):
+            raise _damaged(self.path, f"{self._where(key)} declares an invalid shape {shape}")
+        declared = header_size + dtype.itemsize * math.prod(shape)
+        if declared != info.file_size:
+            raise _damaged(self.path, f"{self._where(key)} declares {dtype.str} {shape} "
+                           f"({declared} bytes with its header) but the archive says it holds "
+                           f"{info.file_size} bytes")
+        return header
+
+    def _parse_header(self, key: str, member) -> tuple[_Header, int]:
+        start = _read_exactly(member, 8)
+        if start[:6] != b"\x93NUMPY":
+            raise _damaged(self.path, f"{self._where(key)} is not a .npy array")
+        version = (start[6], start[7])
+        if version not in ((1, 0), (2, 0)):
+            raise _damaged(self.path, f"{self._where(key)} has .npy format version "
+                           f"{version}, expected 1.0 or 2.0")
+        length_bytes = _read_exactly(member, 2 if version == (1, 0) else 4)
+        length = int.from_bytes(length_bytes, "little")
+        if length > _MAX_HEADER:
+            raise _damaged(self.path, f"{self._where(key)} declares a {length}-byte header")
+        raw = start + length_bytes + _read_exactly(member, length)
+        read = npformat.read_array_header_1_0 if version == (1, 0) else \
+            npformat.read_array_header_2_0
+        stream = io.BytesIO(raw[8:])
+        shape, fortran_order, dtype = read(stream, max_header_size=_MAX_HEADER)
+        return _Header(dtype, tuple(shape), fortran_order), len(raw)
+
+    def read(self, key: str, header: _Header) -> np.ndarray:
+        """The member's array: exactly the size its (already checked) header declares is
+        decompressed, and the zip CRC is verified."""
+        info = self._members[key]
+        nbytes = header.dtype.itemsize * math.prod(header.shape)
+        try:
+            with self._zip.open(info) as member:
+                _, header_size = self._parse_header(key, member)
+                data = bytearray()
+                # zipfile checks the CRC as the last declared byte arrives
+                while len(data) < nbytes:
+                    chunk = member.read(min(_READ_CHUNK, nbytes - len(data)))
+                    if not chunk:
+                        raise EOFError("the member ends early")
+                    data += chunk
+        except DataLossError:
+            raise
+        except _DAMAGE as error:
+            raise _damaged(self.path, f"{self._where(key)}: {type(error).__name__}: "
+                           f"{error}") from None
+        array = np.frombuffer(data, dtype=header.dtype)
+        order = "F" if header.fortran_order else "C"
+        return np.array(array.reshape(header.shape, order=order), order="C")
+
+
+def _read_exactly(stream, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the member ends early")
+    return data
+
+
+def _check_names(keys: set, targets: dict, path: str, deferred=()) -> None:
+    """Every checkpoint name has a variable and every variable a value (names only)."""
+    unknown = sorted(keys - set(targets) - set(deferred))
+    if unknown:
         raise ValueError(f"Checkpoint {path} holds values with no matching variable: "
                          f"{unknown[:10]}{' ...' if len(unknown) > 10 else ''}. It was written "
                          "for a different model or object layout; nothing was restored.")
-    missing = sorted(set(targets) - set(arrays))
+    missing = sorted(set(targets) - keys)
     if missing:
         raise ValueError(f"Checkpoint {path} has no value for {missing[:10]}"
                          f"{' ...' if len(missing) > 10 else ''}; it was written for a "
                          "different model or object layout; nothing was restored.")
+
+
+def _read_checked(archive: _Archive, targets: dict, deferred=()) -> dict:
+    """The arrays for ``targets`` (name -> Variable) and the ``deferred`` names: every header
+    is read and compared with its variable's shape and dtype before any data is read."""
+    headers = {key: archive.header(key) for key in [*targets, *deferred]}
     problems = []
     for name, var in targets.items():
-        array = arrays[name]
-        if array.shape != var._value.shape:
-            problems.append(f"{name}: checkpoint shape {array.shape}, variable shape "
+        header = headers[name]
+        if header.shape != var._value.shape:
+            problems.append(f"{name}: checkpoint shape {header.shape}, variable shape "
                             f"{var._value.shape}")
-        elif array.dtype != var._value.dtype:
-            problems.append(f"{name}: checkpoint dtype {array.dtype}, variable dtype "
+        elif header.dtype != var._value.dtype:
+            problems.append(f"{name}: checkpoint dtype {header.dtype}, variable dtype "
                             f"{var._value.dtype}")
     if problems:
-        raise ValueError(f"Checkpoint {path} does not match the variables "
+        raise ValueError(f"Checkpoint {archive.path} does not match the variables "
                          f"({'; '.join(problems[:10])}); nothing was restored.")
+    return {key: archive.read(key, header) for key, header in headers.items()}
+
+
+def _assign(arrays: dict, targets: dict) -> None:
     for name, var in targets.items():
-        var._apply_update(np.array(arrays[name], copy=True))
+        var._apply_update(arrays[name])
+
+
+def _load_weights(model, path: str) -> None:
+    """``Model.load_weights``: exactly the model's weights, all checked before any changes."""
+    with _Archive(path) as archive:
+        _check_built({"model": model}, archive.keys(), path)
+        targets = _object_targets(model, "model")
+        _check_names(archive.keys(), targets, path)
+        arrays = _read_checked(archive, targets)
+    _assign(arrays, targets)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,18 +407,53 @@ def _check_and_assign(arrays: dict, targets: dict, path: str, allow_extra: bool,
 # ---------------------------------------------------------------------------------------------
 
 class _LoadStatus:
-    """What ``restore`` returns; every value was already checked and assigned."""
+    """What ``restore`` returns. Every value that matched was already checked and assigned; the
+    assertions report, as TensorFlow's do, what was left over: checkpoint values of objects this
+    Checkpoint does not hold, objects the file has no values for, and optimizer slots still
+    waiting for their optimizer to build."""
+
+    def __init__(self, path, unused=(), unmatched=(), pending=None):
+        self._path = path
+        self._unused = sorted(unused)
+        self._unmatched = sorted(unmatched)
+        self._pending = pending or {}    # optimizer -> (object name, the values it waits with)
+
+    def _require_path(self):
+        if self._path is None:
+            raise AssertionError("No checkpoint specified (save_path=None); nothing is being "
+                                 "restored.")
 
     def assert_consumed(self):
+        """Raise AssertionError unless every value in the file went to a variable (deferred
+        optimizer slots count once the optimizer has built) and every object got values."""
+        self.assert_existing_objects_matched()
+        if self._unused:
+            raise AssertionError(f"Unresolved values in checkpoint {self._path}: "
+                                 f"{self._unused[:10]}: this Checkpoint holds no object for "
+                                 "them. Add the objects, or call status.expect_partial() "
+                                 "when restoring part of a checkpoint is intended.")
+        waiting = sorted(key for optimizer, (key, values) in self._pending.items()
+                         if optimizer._deferred_slots is values)
+        if waiting:
+            raise AssertionError(f"Optimizer slot values for {waiting} from {self._path} wait "
+                                 "for the optimizer's first apply_gradients (they are restored "
+                                 "when it creates its slots).")
         return self
 
     def assert_existing_objects_matched(self):
+        """Raise AssertionError unless every object of the Checkpoint got values."""
+        self._require_path()
+        if self._unmatched:
+            raise AssertionError(f"Checkpoint {self._path} holds no values for the objects "
+                                 f"{self._unmatched}; they keep their current values.")
         return self
 
     def assert_nontrivial_match(self):
+        self._require_path()
         return self
 
     def expect_partial(self):
+        """Mark a partial restore as intended (tapegrad warns about nothing later)."""
         return self
 
     def run_restore_ops(self, session=None):
@@ -198,7 +472,7 @@ class Checkpoint:
         if root is not None:
             objects["root"] = root
         for key in objects:
-            if not re.fullmatch(r"[A-Za-z0-9_.\-]+", key):
+            if not re.fullmatch(r"[A-Za-z0-9_.\-]+", key) or key in (".", ".."):
                 raise ValueError(f"Checkpoint object names must be simple identifiers, got "
                                  f"{key!r}.")
         self._objects = objects
@@ -226,15 +500,21 @@ class Checkpoint:
 
     def save(self, file_prefix, options=None) -> str:
         """Write ``<file_prefix>-<n>.npz`` and record it as the folder's latest checkpoint."""
-        file_prefix = os.fspath(file_prefix)
-        self.save_counter._apply_update(self.save_counter._value + np.int64(1))
-        path = f"{file_prefix}-{int(self.save_counter._value)}"
+        path = self._save_numbered(os.fspath(file_prefix))
+        _update_state_file(os.path.dirname(os.path.abspath(path)), path)
+        return path
+
+    def _save_numbered(self, file_prefix: str, number=None) -> str:
+        """Count the save, write ``<file_prefix>-<number or count>``; a failed write does not
+        count."""
+        counter = self.save_counter
+        counter._apply_update(counter._value + np.int64(1))
+        path = f"{file_prefix}-{int(counter._value) if number is None else int(number)}"
         try:
             self.write(path)
         except BaseException:
-            self.save_counter._apply_update(self.save_counter._value - np.int64(1))
+            counter._apply_update(counter._value - np.int64(1))
             raise
-        _update_state_file(os.path.dirname(os.path.abspath(path)), path)
         return path
 
     def read(self, save_path):
@@ -245,55 +525,64 @@ class Checkpoint:
         """Restore every object's values from ``save_path`` (None: nothing to do).
 
         Raises before changing anything when the file is missing, corrupt or mismatched.
+        Objects the file has no values for keep theirs, and values of objects this Checkpoint
+        does not hold are ignored, as in TensorFlow: the returned status's
+        ``assert_consumed()`` / ``assert_existing_objects_matched()`` report them.
         """
         return self._restore(save_path, include_counter=True)
 
     def _restore(self, save_path, include_counter: bool):
         if save_path is None:
-            return _LoadStatus()
+            return _LoadStatus(None)
         path = _file_of(os.fspath(save_path))
-        arrays = _read_arrays(path)
-        targets = self._targets()
-        if not include_counter:
-            targets.pop("save_counter", None)
-            arrays = {k: v for k, v in arrays.items() if k != "save_counter"}
-        elif "save_counter" not in arrays:
-            targets.pop("save_counter", None)
-        # Objects that this Checkpoint does not hold are ignored (restoring a subset of what
-        # was saved is allowed, as in TensorFlow); names under the objects it holds must match.
-        roots = set(self._objects) | {name.split("/", 1)[0] for name in targets}
-        relevant = {k: v for k, v in arrays.items() if k.split("/", 1)[0] in roots}
-        if not relevant and self._objects:
-            raise ValueError(f"Checkpoint {path} holds none of the objects "
-                             f"{sorted(self._objects)} (it holds "
-                             f"{sorted({k.split('/', 1)[0] for k in arrays})}).")
-        _check_built(self._objects, relevant, path)
-        deferred = _deferred_slots(self._objects, relevant, targets)
-        _check_and_assign(relevant, targets, path, allow_extra=False,
-                          deferred={f"{key}/{k}" for key, d in deferred.values() for k in d})
-        for optimizer, (_, pending) in deferred.items():
-            optimizer._deferred_slots = pending
-        return _LoadStatus()
+        with _Archive(path) as archive:
+            keys = archive.keys()
+            saved_objects = {_object_of(k) for k in keys}
+            targets = self._targets()
+            if not include_counter or "save_counter" not in keys:
+                del targets["save_counter"]
+            unmatched = {key for key in self._objects if key not in saved_objects and
+                         any(_object_of(name) == key for name in targets)}
+            targets = {n: v for n, v in targets.items() if _object_of(n) not in unmatched}
+            wanted = {k for k in keys if _object_of(k) in self._objects} | \
+                ({"save_counter"} & set(targets))
+            unused = {k for k in keys if _object_of(k) not in self._objects} - {"save_counter"}
+            _check_built(self._objects, wanted, path)
+            deferred = _deferred_slots(self._objects, wanted, targets)
+            deferred_names = [name for _, names in deferred.values() for name in names]
+            _check_names(wanted, targets, path, deferred_names)
+            arrays = _read_checked(archive, targets, deferred_names)
+        _assign(arrays, targets)
+        pending = {}
+        for optimizer, (key, names) in deferred.items():
+            values = {name[len(key) + 1:]: arrays[name] for name in names}
+            optimizer._deferred_slots = values
+            pending[optimizer] = (key, values)
+        return _LoadStatus(path, unused, unmatched, pending)
 
 
-def _check_built(objects: dict, arrays: dict, path: str) -> None:
+def _object_of(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
+def _check_built(objects: dict, names, path: str) -> None:
     from tapegrad.keras.layers import Layer
     for key, obj in objects.items():
         if isinstance(obj, Layer) and not obj.weights and \
-                any(k.startswith(key + "/") for k in arrays):
+                any(k.startswith(key + "/") for k in names):
             raise ValueError(f"Cannot restore {key!r} from {path}: the model has no variables "
                              "yet (Keras models create them on their first call). Call it on a "
                              "batch, e.g. model(x[:1]), then restore; nothing was restored.")
 
 
-def _deferred_slots(objects: dict, arrays: dict, targets: dict) -> dict:
-    """Slot values for optimizers not built yet: restored when they build (as TF defers)."""
+def _deferred_slots(objects: dict, names, targets: dict) -> dict:
+    """Slot values for optimizers not built yet: optimizer -> (its object name, the checkpoint
+    names of its slots); they are restored, after checks, when it builds (as TF defers)."""
     out = {}
     for key, obj in objects.items():
         if _is_optimizer(obj) and not obj.built:
             prefix = f"{key}/slots/"
-            pending = {k[len(key) + 1:]: v for k, v in arrays.items()
-                       if k.startswith(prefix) and k not in targets}
+            pending = sorted(k for k in names if k.startswith(prefix) and k not in targets)
             if pending:
                 out[obj] = (key, pending)
     return out
@@ -349,10 +638,24 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None) -> str | None:
 
 
 class CheckpointManager:
-    """Save numbered checkpoints in ``directory``, keeping the newest ``max_to_keep``."""
+    """Save numbered checkpoints in ``directory``, keeping the newest ``max_to_keep`` (None:
+    keep all).
+
+    >>> import tempfile
+    >>> import tapegrad as tf
+    >>> manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)),
+    ...                                      tempfile.mkdtemp(), max_to_keep=2)
+    >>> [manager.save().rsplit("-", 1)[1] for _ in range(3)]
+    ['1', '2', '3']
+    >>> [p.rsplit("-", 1)[1] for p in manager.checkpoints]
+    ['2', '3']
+    """
 
     def __init__(self, checkpoint: Checkpoint, directory, max_to_keep=5,
                  checkpoint_name: str = "ckpt", **unused):
+        if max_to_keep is not None and max_to_keep <= 0:
+            raise ValueError("Expected a positive integer or `None` for `max_to_keep`, got "
+                             f"{max_to_keep}.")
         self._checkpoint = checkpoint
         self.directory = os.fspath(directory)
         self.max_to_keep = max_to_keep
@@ -371,10 +674,9 @@ class CheckpointManager:
         return list(self._paths)
 
     def save(self, checkpoint_number=None) -> str:
-        if checkpoint_number is not None:
-            self._checkpoint.save_counter._apply_update(
-                np.asarray(int(checkpoint_number) - 1, dtype=np.int64))
-        path = self._checkpoint.save(self._prefix)
+        """Write the next checkpoint; ``checkpoint_number`` names it (``save_counter`` still
+        counts one more save, as in TensorFlow)."""
+        path = self._checkpoint._save_numbered(self._prefix, checkpoint_number)
         self._paths = [p for p in self._paths if p != path] + [path]
         if self.max_to_keep is not None:
             while len(self._paths) > self.max_to_keep:

@@ -81,10 +81,7 @@ class Model(Layer):
         import os
 
         from tapegrad import train
-        arrays = train._read_arrays(os.fspath(filepath))
-        train._check_built({"model": self}, arrays, os.fspath(filepath))
-        targets = train._object_targets(self, "model")
-        train._check_and_assign(arrays, targets, os.fspath(filepath), allow_extra=False)
+        train._load_weights(self, os.fspath(filepath))
 
     # -- summary ------------------------------------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,

@@ -174,3 +174,98 @@ def test_save_and_load_weights(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FileExistsError):
         model.save_weights(path, overwrite=False)
+
+
+# -- saving: temporaries, permissions, durability ------------------------------------------------
+
+_CHILD_SAVER = """
+import os, sys, time
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+import tapegrad as tf
+from tapegrad import train
+real_savez = train._savez
+
+def slow_savez(file, arrays):
+    real_savez(file, arrays)
+    file.flush()
+    print("mid-save", flush=True)       # the temporary file is full size now
+    time.sleep(60)
+
+ckpt = tf.train.Checkpoint(v=tf.Variable(np.ones(1 << 16, np.float32)))
+manager = tf.train.CheckpointManager(ckpt, sys.argv[1], max_to_keep=3)
+manager.restore_or_initialize()
+manager.save()
+train._savez = slow_savez
+manager.save()
+"""
+
+
+def test_saves_killed_mid_write_leave_no_orphans_after_the_next_save(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for _ in range(3):
+        child = subprocess.Popen([sys.executable, "-c", _CHILD_SAVER, str(tmp_path), root],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "mid-save"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            child.stdout.close()
+        # each kill leaves one full-size temporary; the next process's first save removed
+        # the previous one
+        orphans = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+        assert len(orphans) == 1 and os.path.getsize(tmp_path / orphans[0]) > 4 << 16
+    ckpt = tf.train.Checkpoint(v=tf.Variable(np.zeros(1 << 16, np.float32)))
+    manager = tf.train.CheckpointManager(ckpt, str(tmp_path), max_to_keep=3)
+    manager.restore_or_initialize()
+    assert ckpt.v.numpy().min() == 1.0
+    manager.save()
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
+
+
+def test_temporaries_of_live_writers_are_kept(tmp_path):
+    live = tmp_path / f".ckpt-9.npz.{os.getpid()}-0123abcd.tmp"
+    unrelated = tmp_path / "notes.123-ab.tmp"
+    live.write_bytes(b"being written")
+    unrelated.write_bytes(b"not ours")
+    tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(tmp_path / "ckpt"))
+    assert live.exists() and unrelated.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_files_are_written_with_the_umask_applied(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(tmp_path / "ckpt"))
+        np.save(str(tmp_path / "reference.npy"), np.zeros(1))
+    finally:
+        os.umask(old)
+    expected = os.stat(tmp_path / "reference.npy").st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    for name in (os.path.basename(path) + ".npz", "checkpoint"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECTORY"), reason="POSIX folder fsync")
+def test_folder_is_synced_after_the_rename(tmp_path, monkeypatch):
+    import stat
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    tf.train.Checkpoint(v=tf.Variable(1.0)).write(str(tmp_path / "ckpt"))
+    assert events == ["fsync file", "rename", "fsync folder"]
