@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import types
 import warnings
 
@@ -312,6 +313,9 @@ class Optimizer:
         self._slots: dict = {}          # id(variable) -> {slot name: Variable}
         self._trainable_variables: list = []
         self._deferred_slots: dict | None = None   # checkpoint values awaiting build
+        # Threads may share one optimizer: slot creation and the step count take this lock
+        # (only there, so a step pays one uncontended acquire).
+        self._lock = threading.Lock()
         self.built = False
         self._exclude_from_weight_decay: set = set()
         self._exclude_names: tuple = ()
@@ -379,17 +383,47 @@ class Optimizer:
         return Variable(value, trainable=False, name=f"{self.name}/{label}_{name}")
 
     def build(self, var_list) -> None:
-        """Create the slot variables for ``var_list`` (done on the first apply)."""
-        var_list = list(var_list)
-        for var in var_list:
-            if id(var) not in self._slots:
+        """Create the slot variables for ``var_list`` (done on the first apply).
+
+        Threads sharing the optimizer create each variable's slots once. Slot values restored
+        from a checkpoint before the optimizer was built are checked against the new slots
+        (shape and dtype) before anything changes, then assigned; the slots are visible to
+        other threads only with their values in.
+        """
+        with self._lock:
+            new, seen = [], set()
+            for var in var_list:
+                if id(var) not in self._slots and id(var) not in seen:
+                    seen.add(id(var))
+                    new.append(var)
+            slots = {id(var): {name: self._make_slot(var, name) for name in self._slot_names}
+                     for var in new}
+            if self._deferred_slots is not None:
+                self._restore_deferred_slots(new, slots)
+            for var in new:
                 self._trainable_variables.append(var)
-                self._slots[id(var)] = {name: self._make_slot(var, name)
-                                        for name in self._slot_names}
-        self.built = True
-        if self._deferred_slots is not None:
-            pending, self._deferred_slots = self._deferred_slots, None
-            self._restore_slots(pending)
+                self._slots[id(var)] = slots[id(var)]
+            self.built = True
+
+    def _restore_deferred_slots(self, new: list, slots: dict) -> None:
+        targets = _slot_targets(new, slots, first=len(self._trainable_variables))
+        problems = []
+        for key, array in self._deferred_slots.items():
+            target = targets.get(key)
+            if target is None:
+                problems.append(f"{key}: no such slot")
+            elif array.shape != target._value.shape or array.dtype != target._value.dtype:
+                problems.append(f"{key}: checkpoint {array.dtype} {array.shape}, slot "
+                                f"{target._value.dtype} {target._value.shape}")
+        if problems:
+            raise ValueError(
+                f"Checkpointed optimizer slots do not match the variables this optimizer is "
+                f"being built for ({'; '.join(problems[:10])}); nothing was changed. Apply "
+                "gradients for the same model's trainable_variables, in the same order, as "
+                "when the checkpoint was saved.")
+        for key, array in self._deferred_slots.items():
+            targets[key]._apply_update(np.array(array, copy=True))
+        self._deferred_slots = None
 
     def _make_slot(self, var, name):
         return self.add_variable_from_reference(var, name)
@@ -441,7 +475,8 @@ class Optimizer:
                 constraint = getattr(var, "constraint", None)
                 if constraint is not None:
                     var.assign(constraint(var))
-        self._iterations._apply_update(self._iterations._value + np.int64(1))
+        with self._lock:
+            self._iterations._apply_update(self._iterations._value + np.int64(1))
         return self._iterations
 
     def minimize(self, loss, var_list, tape=None):
@@ -572,25 +607,19 @@ class Optimizer:
         return cls(**config)
 
     def _checkpoint_targets(self) -> dict:
+        """Stable names -> variables for a checkpoint (slots keyed by the variable's
+        position)."""
         out = {"iterations": self._iterations}
         if isinstance(self._learning_rate, Variable):
             out["learning_rate"] = self._learning_rate
-        for index, var in enumerate(self._trainable_variables):
-            for slot, slot_var in self._slots[id(var)].items():
-                out[f"slots/{index}/{slot}"] = slot_var
+        out.update(_slot_targets(self._trainable_variables, self._slots))
         return out
 
-    def _restore_slots(self, pending: dict) -> None:
-        targets = self._checkpoint_targets()
-        for key, array in pending.items():
-            target = targets.get(key)
-            if target is None or target._value.shape != array.shape:
-                raise ValueError(
-                    f"Checkpointed optimizer slot {key!r} (shape {array.shape}) does not match "
-                    "the variables this optimizer was built for; build the optimizer on the "
-                    "same model's trainable_variables in the same order.")
-        for key, array in pending.items():
-            targets[key]._apply_update(np.array(array, dtype=targets[key]._value.dtype))
+
+def _slot_targets(variables, slots: dict, first: int = 0) -> dict:
+    """``slots/<position>/<slot name>`` -> slot Variable, positions counted from ``first``."""
+    return {f"slots/{first + index}/{name}": slot
+            for index, var in enumerate(variables) for name, slot in slots[id(var)].items()}
 
 
 def _cast(value, dtype):
