@@ -70,10 +70,18 @@ class Variable:
 
     def numpy(self):
         self._accessed()
-        return _wrap(self._value).numpy()
+        return self._leaving().numpy()
 
     def __array__(self, dtype=None, copy=None):
-        return _wrap(self._value).__array__(dtype, copy)
+        return self._leaving().__array__(dtype, copy)
+
+    def _leaving(self) -> Tensor:
+        """The value as a Tensor about to leave for NumPy/Python; provenance (when on) links
+        it to this variable, so a diagnosis can say where the value left the tape."""
+        tensor = _wrap(self._value)
+        if hooks.provenance is not None:
+            hooks.provenance._read_variable(self, tensor)
+        return tensor
 
     def _accessed(self):
         for recorder in state.recorders:
@@ -186,7 +194,7 @@ class Variable:
         return bool(self._value)
 
     def __float__(self) -> float:
-        return float(self._value)
+        return float(self._leaving())
 
     def __int__(self) -> int:
         return int(self._value)

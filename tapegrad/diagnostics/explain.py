@@ -205,7 +205,7 @@ def _explain_one(recording, view, flat_targets, target_ids, source, recorder):
                 return GradientExplanation(source, reason, message, location)
     # No recorded path at all: why was the source (or the path) not on the tape?
     if recorder is not None:
-        found = _from_provenance(view, flat_targets, source, recorder)
+        found = _from_provenance(recording, view, flat_targets, source, recorder)
         if found is not None:
             return found
     if isinstance(source, Variable):
@@ -231,7 +231,7 @@ def _explain_one(recording, view, flat_targets, target_ids, source, recorder):
                                "source on this tape." + hint)
 
 
-def _from_provenance(view, flat_targets, source, recorder):
+def _from_provenance(recording, view, flat_targets, source, recorder):
     """Reasons that need to know how values came to be, beyond what the tape recorded."""
     sid = id(source)
     is_variable = isinstance(source, Variable)
@@ -267,13 +267,47 @@ def _from_provenance(view, flat_targets, source, recorder):
                     source, "left_the_tape", "the value was turned into NumPy/Python "
                     "(.numpy(), float(), np.asarray) and a new constant was built from it, so "
                     "the tape lost track of it; keep the computation in tapegrad ops.",
-                    child.location)
+                    recorder.export_location(current) or child.location)
             if child.key not in view.tracked_ids:
+                if not _was_watched(recording, view, source):
+                    break       # nothing on an unwatched source is recorded: not_watched
                 return GradientExplanation(
                     source, "not_recorded", f"{child.op} on the path ran while the tape was not "
                     "recording (before `with tape:`, after it, or under stop_recording()); "
                     "compute it inside the tape.", child.location)
             current, child = ancestry[id(child.raw)]
+    location = _left_before_a_constant(recorder, flat_targets, matches)
+    if location is not None:
+        return GradientExplanation(
+            source, "left_the_tape", "the value left the tape here (.numpy(), float(), "
+            "np.asarray), and the target is computed from a constant made from NumPy/Python "
+            "data after that: computing on the NumPy/Python value (e.g. x.numpy() ** 2) and "
+            "building a constant from the result loses the tape's track of it; keep the "
+            "computation in tapegrad ops.", location)
+    return None
+
+
+def _was_watched(recording, view, source) -> bool:
+    """Whether the tape records the ops that use ``source`` while it is recording."""
+    if isinstance(source, Variable):
+        return id(source) in view.watched_variables or (
+            source.trainable and recording.watch_accessed_variables)
+    return id(source) in view.tracked_ids
+
+
+def _left_before_a_constant(recorder, flat_targets, matches) -> str | None:
+    """Where a value computed from the source last left for NumPy/Python before a constant
+    made from NumPy/Python data that the target is computed from (None if there is none)."""
+    from tapegrad.diagnostics.provenance import ancestry_of
+    constants = {id(o.raw) for target in flat_targets
+                 for o, _ in recorder.ancestry(target).values() if o.op == "Const"}
+    left_at = None
+    for event in recorder.history:
+        if event[0] == "export":
+            if any(matches(o) for o, _ in ancestry_of(event[1]).values()):
+                left_at = event[2]
+        elif left_at is not None and id(event[1]) in constants:
+            return left_at
     return None
 
 

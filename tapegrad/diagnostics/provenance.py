@@ -8,6 +8,7 @@ to tell ``not_recorded``, ``left_the_tape`` and ``replaced_variable`` apart and 
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import weakref
@@ -113,12 +114,20 @@ class Origin:
         return f"{os.path.basename(where.co_filename)}:{line}"
 
 
+_HISTORY = 256
+
+
 class ProvenanceRecorder(Recorder):
     """Records the origin of every value produced while it is installed."""
 
     def __init__(self):
         self.exports: dict = {}  # id(ndarray) or ('value', number) -> Origin of the tensor
         self.assignments: dict = {}  # id(variable) -> list of (Origin of the value, location)
+        # The latest values that left for NumPy/Python and constants made from NumPy/Python
+        # data with no known link to one, oldest first: ("export", origin, location) or
+        # ("const", origin). NumPy arithmetic on an exported value cannot be followed; this
+        # order is what lets a diagnosis still say where the value left.
+        self.history: collections.deque = collections.deque(maxlen=_HISTORY)
 
     def _remember(self, obj, origin: tuple):
         # The origin lives on the value itself: it dies with the value unless a later value's
@@ -231,6 +240,7 @@ class ProvenanceRecorder(Recorder):
     def exported(self, tensor, value):
         """``tensor``'s value left the tape as ``value`` (a NumPy array or Python number)."""
         origin = self.raw_origin_of(tensor)
+        self.history.append(("export", origin, user_location(3)))
         if isinstance(value, (float, int, complex)):
             self.exports[("value", value)] = origin
         else:
@@ -244,8 +254,17 @@ class ProvenanceRecorder(Recorder):
         """A tensor was built from ``source`` (a NumPy array or Python number)."""
         key = ("value", source) if isinstance(source, (float, int, complex)) else id(source)
         exported = self.exports.get(key)
-        self._remember(tensor, make_origin("Const", id(tensor), (), user_frame(3),
-                                           exported_from=exported))
+        origin = make_origin("Const", id(tensor), (), user_frame(3), exported_from=exported)
+        self._remember(tensor, origin)
+        if exported is None:
+            self.history.append(("const", origin))
+
+    def export_location(self, origin: Origin) -> str | None:
+        """``file:line`` where the value with this origin last left for NumPy/Python."""
+        for event in reversed(self.history):
+            if event[0] == "export" and event[1] is origin.raw:
+                return event[2]
+        return None
 
     def assigned(self, variable, value):
         if hasattr(value, "_value"):
