@@ -158,6 +158,7 @@ from tapegrad.ops.reduction import (
     reduce_prod,
     reduce_sum,
 )
+from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
 
 __version__ = "0.1.0"
 

@@ -159,4 +159,19 @@ PROBES: dict[str, str] = {
     "map_fn_scalar": "tf.map_fn(lambda x: x, tf.constant(1.0))",
     "map_fn_gradient": "grad(lambda x: tf.map_fn(lambda r: tf.reduce_sum(r * r), x), "
                        "tf.constant([[1.0, 2.0], [3.0, 4.0]]))",
+    # tensor_scatter_nd_min / max
+    "scatter_max_values": "tf.tensor_scatter_nd_max([1, 5, 3], [[0], [1], [0]], [4, 2, 7])",
+    "scatter_min_values": "tf.tensor_scatter_nd_min([[1.0, 5.0], [3.0, 0.0]], [[0, 1], [1, 1]], "
+                          "[2.0, -1.0])",
+    "scatter_max_rows": "tf.tensor_scatter_nd_max(tf.zeros([3, 2]), [[2], [0]], "
+                        "[[1.0, -1.0], [-2.0, 3.0]])",
+    "scatter_max_gradient": "grad(lambda t, u: tf.tensor_scatter_nd_max(t, [[0], [2], [0]], u) "
+                            "* [1.0, 2.0, 3.0], tf.constant([0.5, 1.0, 4.0]), "
+                            "tf.constant([0.2, 9.0, 3.0]))",
+    "scatter_min_gradient_ties": "grad(lambda t, u: tf.tensor_scatter_nd_min(t, [[0], [1], [1]], "
+                                 "u) * [1.0, 2.0], tf.constant([1.0, 2.0]), "
+                                 "tf.constant([1.0, 2.0, 2.0]))",
+    "scatter_max_bad_index": "tf.tensor_scatter_nd_max([1, 2], [[5]], [3])",
+    "scatter_max_dtype_mismatch": "tf.tensor_scatter_nd_max(tf.constant([1.0, 2.0]), [[0]], "
+                                  "tf.constant([3], tf.int32))",
 }
