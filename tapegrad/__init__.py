@@ -13,6 +13,7 @@ from tapegrad import (
     linalg,
     math,
     nn,
+    sparse,
 )
 from tapegrad import ops as _ops  # registers every op
 from tapegrad._core.dtypes import (
@@ -159,6 +160,7 @@ from tapegrad.ops.reduction import (
     reduce_sum,
 )
 from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
+from tapegrad.ops.sparse import SparseTensor
 
 __version__ = "0.1.0"
 

@@ -174,4 +174,59 @@ PROBES: dict[str, str] = {
     "scatter_max_bad_index": "tf.tensor_scatter_nd_max([1, 2], [[5]], [3])",
     "scatter_max_dtype_mismatch": "tf.tensor_scatter_nd_max(tf.constant([1.0, 2.0]), [[0]], "
                                   "tf.constant([3], tf.int32))",
+    # tf.sparse
+    "sparse_repr": "repr(tf.sparse.SparseTensor(indices=[[0, 0], [1, 2]], values=[1, 2], "
+                   "dense_shape=[3, 4]))",
+    "sparse_str": "str(tf.SparseTensor([[0, 1]], [2.5], [2, 2]))",
+    "sparse_fields": "st = tf.sparse.SparseTensor([[0, 1], [2, 0]], [1.0, 2.0], [3, 2])\n"
+                     "(st.indices, st.values, st.dense_shape, st.shape.as_list(), st.dtype.name)",
+    "sparse_to_dense": "tf.sparse.to_dense(tf.sparse.SparseTensor([[0, 0], [1, 2]], [1, 2], "
+                       "[3, 4]))",
+    "sparse_to_dense_default": "tf.sparse.to_dense(tf.sparse.SparseTensor([[1]], [5.0], [3]), "
+                               "default_value=-1.0)",
+    "sparse_to_dense_unordered": "tf.sparse.to_dense(tf.sparse.SparseTensor([[1, 0], [0, 0]], "
+                                 "[1, 2], [2, 2]))",
+    "sparse_to_dense_repeated": "tf.sparse.to_dense(tf.sparse.SparseTensor([[0, 0], [0, 0]], "
+                                "[1, 2], [2, 2]))",
+    "sparse_to_dense_out_of_bounds": "tf.sparse.to_dense(tf.sparse.SparseTensor([[0, 5]], [1], "
+                                     "[2, 2]))",
+    "sparse_bad_values_count": "tf.sparse.SparseTensor([[1, 0], [0, 0]], [1, 2, 3], [2, 2])",
+    "sparse_bad_rank": "tf.sparse.SparseTensor([[1, 0]], [1], [2, 2, 2])",
+    "sparse_to_dense_gradient": "grad(lambda v: tf.sparse.to_dense(tf.sparse.SparseTensor("
+                                "[[0, 1], [2, 0]], v, [3, 2])) * [[1.0, 2.0], [3.0, 4.0], "
+                                "[5.0, 6.0]], tf.constant([1.0, 1.0]))",
+    "sparse_from_dense": "st = tf.sparse.from_dense(tf.constant([[0, 1], [2, 0]]))\n"
+                         "(st.indices, st.values, st.dense_shape)",
+    "sparse_from_dense_gradient": "grad(lambda x: tf.sparse.from_dense(x).values * [2.0, 3.0], "
+                                  "tf.constant([[0.0, 1.5], [-2.0, 0.0]]))",
+    "sparse_reorder": "st = tf.sparse.reorder(tf.sparse.SparseTensor([[1, 0], [0, 1]], [1, 2], "
+                      "[2, 2]))\n(st.indices, st.values)",
+    "sparse_add_sparse": "a = tf.sparse.SparseTensor([[0, 0], [1, 2]], [1.0, 2.0], [3, 4])\n"
+                         "b = tf.sparse.SparseTensor([[0, 1], [1, 2]], [5.0, 7.0], [3, 4])\n"
+                         "s = tf.sparse.add(a, b)\n(s.indices, s.values, s.dense_shape)",
+    "sparse_add_dense": "tf.sparse.add(tf.sparse.SparseTensor([[0, 0], [1, 2]], [1.0, 2.0], "
+                        "[2, 3]), tf.ones([2, 3]))",
+    "sparse_add_threshold": "a = tf.sparse.SparseTensor([[0, 0], [0, 1]], [1.0, 0.1], [1, 2])\n"
+                            "s = tf.sparse.add(a, a, threshold=0.5)\n(s.indices, s.values)",
+    "sparse_add_gradients": "grad(lambda v, d: tf.sparse.add(tf.sparse.SparseTensor([[0, 0], "
+                            "[1, 2]], v, [2, 3]), d) * [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "
+                            "tf.constant([1.0, 2.0]), tf.ones([2, 3]))",
+    "sparse_add_sparse_gradients": "grad(lambda v, w: tf.sparse.to_dense(tf.sparse.add("
+                                   "tf.sparse.SparseTensor([[0, 0], [1, 2]], v, [2, 3]), "
+                                   "tf.sparse.SparseTensor([[1, 2]], w, [2, 3]))) * 3.0, "
+                                   "tf.constant([1.0, 2.0]), tf.constant([4.0]))",
+    "sparse_add_shape_mismatch": "tf.sparse.add(tf.sparse.SparseTensor([[0, 0]], [1.0], [2, 2]),"
+                                 " tf.sparse.SparseTensor([[0, 0]], [1.0], [3, 2]))",
+    "sparse_matmul": "tf.sparse.sparse_dense_matmul(tf.sparse.SparseTensor([[0, 1], [1, 0], "
+                     "[1, 2]], [2.0, 3.0, 4.0], [2, 3]), tf.constant([[1.0, 2.0], [10.0, 20.0], "
+                     "[100.0, 200.0]]))",
+    "sparse_matmul_adjoints": "tf.sparse.sparse_dense_matmul(tf.sparse.SparseTensor([[0, 1], "
+                              "[1, 0]], [2.0, 3.0], [2, 3]), tf.constant([[1.0, 2.0], "
+                              "[3.0, 4.0]]), adjoint_a=True, adjoint_b=True)",
+    "sparse_matmul_gradients": "grad(lambda v, b: tf.sparse.sparse_dense_matmul("
+                               "tf.sparse.SparseTensor([[0, 1], [1, 0], [1, 2]], v, [2, 3]), b) "
+                               "* [[1.0, 2.0], [3.0, 4.0]], tf.constant([2.0, 3.0, 4.0]), "
+                               "tf.constant([[1.0, 2.0], [10.0, 20.0], [100.0, 200.0]]))",
+    "sparse_matmul_bad_shape": "tf.sparse.sparse_dense_matmul(tf.sparse.SparseTensor([[0, 1]], "
+                               "[2.0], [2, 3]), tf.ones([2, 2]))",
 }
