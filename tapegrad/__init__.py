@@ -13,6 +13,7 @@ from tapegrad import (
     linalg,
     math,
     nn,
+    sparse,
 )
 from tapegrad import ops as _ops  # registers every op
 from tapegrad._core.dtypes import (
@@ -39,8 +40,9 @@ from tapegrad._core.dtypes import (
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tape import UnconnectedGradients, get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
+from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
-from tapegrad.autodiff.control import cond, function, is_tensor, while_loop
+from tapegrad.autodiff.control import cond, device, function, is_tensor, map_fn, while_loop
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.module import Module, name_scope
@@ -157,6 +159,8 @@ from tapegrad.ops.reduction import (
     reduce_prod,
     reduce_sum,
 )
+from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
+from tapegrad.ops.sparse import SparseTensor
 
 __version__ = "0.1.0"
 

@@ -74,7 +74,7 @@ def test_scalar_numpy_is_numpy_scalar_and_python_conversions():
 
 
 def test_repr_in_tensorflow_style():
-    assert repr(tf.constant(2.0)) == "<tapegrad.Tensor: shape=(), dtype=float32, numpy=2.0>"
+    assert repr(tf.constant(2.0)) == "<tf.Tensor: shape=(), dtype=float32, numpy=2.0>"
     assert "shape=(2,)" in repr(tf.constant([1.0, 2.0]))
 
 

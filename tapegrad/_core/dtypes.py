@@ -86,7 +86,10 @@ class DType:
         return hash(self._np)
 
     def __repr__(self) -> str:
-        return f"tapegrad.{self.name}"
+        return f"tf.{self.name}"  # as TensorFlow prints it (`import tapegrad as tf`)
+
+    def __str__(self) -> str:
+        return f"<dtype: {self.name!r}>"
 
     def __reduce__(self):
         return as_dtype, (self.name,)
@@ -119,6 +122,32 @@ _BY_NAME.update(half=float16, double=float64)
 #: NumPy dtypes through which gradients flow.
 TRAINABLE_NUMPY_DTYPES = frozenset(
     np.dtype(t) for t in (np.float16, np.float32, np.float64, np.complex64, np.complex128))
+
+
+def string_array(value):
+    """An object array of ``bytes`` for text: ``str`` items are UTF-8 encoded, as TensorFlow.
+
+    >>> string_array(["ab", b"c"])
+    array([b'ab', b'c'], dtype=object)
+    """
+    array = np.asarray(value, dtype=object)
+    if array.ndim == 0:
+        return np.array(_as_bytes(array[()]), dtype=object)
+    out = np.empty(array.shape, dtype=object)
+    for index, item in np.ndenumerate(array):
+        out[index] = _as_bytes(item)
+    return out
+
+
+def _as_bytes(item) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, np.bytes_):
+        return bytes(item)
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    raise ValueError(f"Failed to convert elements of {item!r} to a string tensor: expected str "
+                    f"or bytes, got {type(item).__name__}.")
 
 
 def from_numpy(numpy_dtype) -> DType:

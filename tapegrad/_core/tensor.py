@@ -72,24 +72,70 @@ class TensorShape(tuple):
     def as_list(self) -> list:
         return list(self)
 
-    def num_elements(self) -> int:
+    def num_elements(self) -> int | None:
+        if not self.is_fully_defined():
+            return None
         n = 1
         for d in self:
             n *= d
         return n
 
     def is_fully_defined(self) -> bool:
-        return True
+        return None not in self
 
     def is_compatible_with(self, other) -> bool:
+        if isinstance(other, UnknownShape):
+            return True
         other = tuple(other)
-        return len(other) == len(self) and all(o is None or o == s for s, o in zip(self, other))
+        return len(other) == len(self) and all(
+            o is None or s is None or o == s for s, o in zip(self, other))
 
     def __repr__(self) -> str:
         return f"TensorShape({list(self)})"
 
     def __str__(self) -> str:
         return str(tuple(self)) if len(self) != 1 else f"({self[0]},)"
+
+
+class UnknownShape(TensorShape):
+    """The shape of unknown rank (``TensorShape(None)`` in TensorFlow), as a spec may have it.
+
+    >>> from tapegrad._core.tensor import UnknownShape
+    >>> str(UnknownShape()), UnknownShape().rank
+    ('<unknown>', None)
+    """
+
+    __slots__ = ()
+
+    @property
+    def rank(self) -> None:
+        return None
+
+    ndims = rank
+
+    def as_list(self) -> list:
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    def num_elements(self) -> None:
+        return None
+
+    def is_fully_defined(self) -> bool:
+        return False
+
+    def is_compatible_with(self, other) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "TensorShape(None)"
+
+    def __str__(self) -> str:
+        return "<unknown>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, UnknownShape)
+
+    def __hash__(self) -> int:
+        return hash(UnknownShape)
 
 
 class Tensor:
@@ -160,15 +206,17 @@ class Tensor:
 
     # -- Python protocol --------------------------------------------------------------------
     def __repr__(self) -> str:
-        value = self._value
-        text = np.array2string(np.asarray(value), separator=", ") if value.ndim else repr(
-            value.item() if value.dtype.kind != "O" else value[()])
-        return (f"<tapegrad.Tensor: shape={self.shape}, dtype={self.dtype.name}, "
-                f"numpy={text}>")
+        return f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, " \
+               f"numpy={_value_text(self._value, True)}>"
 
     def __str__(self) -> str:
-        return f"tapegrad.Tensor({np.asarray(self._value)}, shape={self.shape}, " \
+        return f"tf.Tensor({_value_text(self._value, False)}, shape={self.shape}, " \
                f"dtype={self.dtype.name})"
+
+    def __format__(self, format_spec: str) -> str:
+        # As TensorFlow: the NumPy value's format, so f"{loss:.3f}" works on a scalar tensor
+        # and "{}".format(t) gives str(t.numpy()).
+        return format(self.numpy(), format_spec)
 
     def __len__(self) -> int:
         if self._value.ndim == 0:
@@ -209,6 +257,18 @@ class Tensor:
 
     def __deepcopy__(self, memo):
         return self
+
+
+def _value_text(value, as_repr: bool) -> str:
+    """The NumPy text inside TensorFlow's tensor str/repr (a leading newline when multi-line)."""
+    value = value[()] if value.ndim == 0 else value
+    if not as_repr:
+        text = str(value)
+    elif isinstance(value, np.generic) and not isinstance(value, bytes):
+        text = repr(value.item())  # a Python number, as TensorFlow prints scalars
+    else:
+        text = repr(value)
+    return "\n" + text if "\n" in text else text
 
 
 class _Reference:
@@ -256,8 +316,8 @@ def _to_array(value, dtype=None):
         return value
     if isinstance(value, (_ndarray, np.generic)):
         target = dtype._np if dtype is not None else value.dtype
-        if value.dtype.kind in "US":
-            target = np.object_
+        if value.dtype.kind in "US" or target == np.object_:
+            return _dt.string_array(value)
         _check_safe_cast(value, target)
         return np.array(value, dtype=target)
     if value is None:
@@ -265,7 +325,7 @@ def _to_array(value, dtype=None):
                          "(<class 'NoneType'>) to a Tensor.")
     if dtype is not None:
         if dtype is _dt.string:
-            return np.array(value, dtype=np.object_)
+            return _dt.string_array(value)
         array = np.asarray(value)
         if array.dtype.kind == "O":
             array = np.asarray(_materialize(value))
@@ -283,7 +343,8 @@ def _to_array(value, dtype=None):
     if kind == "c":
         return array.astype(np.complex128)
     if kind in "US":
-        return np.array(value, dtype=np.object_)
+        # from the Python objects, so that a number among strings is refused as TensorFlow does
+        return _dt.string_array(np.array(value, dtype=object))
     if kind == "O":
         return _to_array(_materialize(value))
     return array
@@ -322,7 +383,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
 
     >>> import tapegrad as tf
     >>> tf.convert_to_tensor([1.0, 2.0]).dtype
-    tapegrad.float32
+    tf.float32
     """
     if type(value) is Tensor:
         if dtype is not None and _dt.as_dtype(dtype)._np != value._value.dtype:

@@ -6,7 +6,15 @@ from tapegrad._core import dtypes as _dt
 from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.naming import current_name_scope
-from tapegrad._core.tensor import Tensor, TensorShape, _to_array, _wrap, next_uid, state
+from tapegrad._core.tensor import (
+    Tensor,
+    TensorShape,
+    _to_array,
+    _value_text,
+    _wrap,
+    next_uid,
+    state,
+)
 
 _name_counts: dict[str, int] = {}
 
@@ -177,10 +185,8 @@ class Variable:
     experimental_ref = ref
 
     def __repr__(self) -> str:
-        text = np.array2string(np.asarray(self._value), separator=", ") if self._value.ndim \
-            else repr(self._value.item())
-        return (f"<tapegrad.Variable '{self._name}' shape={self._shape} "
-                f"dtype={self.dtype.name}, numpy={text}>")
+        return (f"<tf.Variable '{self._name}' shape={self._shape} "
+                f"dtype={self.dtype.name}, numpy={_value_text(self._value, True)}>")
 
     def __len__(self) -> int:
         if self._value.ndim == 0:

@@ -5,7 +5,16 @@ Loading this package also fills the core's table of the few ops its engine uses
 """
 
 from tapegrad._core import hooks
-from tapegrad.ops import array, linalg, math, nn, numpy_interop, operators, reduction  # noqa: F401
+from tapegrad.ops import (  # noqa: F401
+    array,
+    linalg,
+    math,
+    nn,
+    numpy_interop,
+    operators,
+    reduction,
+    scatter,
+)
 
 hooks.add = math.add
 hooks.zeros_like = math.zeros_like

@@ -1803,7 +1803,7 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
 
     >>> import tapegrad as tf
     >>> tf.constant(2.0)
-    <tapegrad.Tensor: shape=(), dtype=float32, numpy=2.0>
+    <tf.Tensor: shape=(), dtype=float32, numpy=2.0>
     """
     array = _to_array(value, dtype)
     if shape is not None:

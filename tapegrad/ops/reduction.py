@@ -437,7 +437,7 @@ def count_nonzero(input, axis=None, keepdims=None, dtype=_dt.int64, name=None): 
     """
     x = _tensor(input)
     value = np.asarray(x._value)
-    nonzero = (value != "") if value.dtype.kind in "OSU" else (value != 0)
+    nonzero = (value != b"") if value.dtype.kind in "OSU" else (value != 0)
     axes = normalize_axis(axis, value.ndim)
     counts = np.sum(nonzero, axis=axes, keepdims=bool(keepdims), dtype=np.int64)
     return _wrap(np.asarray(counts, dtype=_dt.as_dtype(dtype)._np))

@@ -1,0 +1,232 @@
+"""Small code snippets run under TensorFlow 2.21 and under tapegrad; their results are compared.
+
+Each probe is a snippet whose last expression is its result (``tf`` and ``np`` are defined, and
+``grad(f, *xs)`` gives the gradients of ``reduce_sum(f(*xs))`` for the tensors ``xs``). A result
+is described as plain JSON: tensors by dtype, shape and values, exceptions by their type name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRELUDE = """
+def grad(f, *xs):
+    xs = [tf.convert_to_tensor(x) for x in xs]
+    with tf.GradientTape() as tape:
+        for x in xs:
+            tape.watch(x)
+        y = tf.reduce_sum(f(*xs))
+    return tape.gradient(y, xs)
+"""
+
+
+def describe(value):
+    """A JSON-able description of a probe's result."""
+    if isinstance(value, BaseException):
+        return {"raises": type(value).__name__}
+    if hasattr(value, "numpy") and hasattr(value, "dtype") and hasattr(value, "shape"):
+        return {"dtype": value.dtype.name, "shape": list(value.shape),
+                "value": describe(value.numpy().tolist() if value.ndim else value.numpy())}
+    if isinstance(value, np.generic):
+        return describe(value.item())
+    if isinstance(value, np.ndarray):
+        return {"ndarray": str(value.dtype), "value": describe(value.tolist())}
+    if isinstance(value, (list, tuple)):
+        return [describe(item) for item in value]
+    if isinstance(value, dict):
+        return {"dict": {str(key): describe(item) for key, item in value.items()}}
+    if isinstance(value, bytes):
+        return {"bytes": value.decode("latin-1")}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return {"repr": repr(value)}
+
+
+def run_probe(tf, source: str):
+    """The description of ``source``'s result (its last line is the result expression)."""
+    namespace = {"tf": tf, "np": np}
+    exec(PRELUDE, namespace)
+    lines = source.strip().splitlines()
+    try:
+        exec("\n".join(lines[:-1]), namespace)
+        return describe(eval(lines[-1], namespace))
+    except Exception as error:
+        return describe(error)
+
+
+def same(expected, actual, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    """Whether two descriptions agree (floats to a relative ``rtol``)."""
+    if isinstance(expected, float) and isinstance(actual, (int, float)):
+        return bool(np.isclose(expected, actual, rtol=rtol, atol=atol, equal_nan=True))
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(
+            same(e, a, rtol, atol) for e, a in zip(expected, actual))
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(
+            same(expected[key], actual[key], rtol, atol) for key in expected)
+    return type(expected) is type(actual) and expected == actual
+
+
+PROBES: dict[str, str] = {
+    # formatting and printing
+    "format_scalar_spec": 'f"{tf.constant(3.14159):.3f}"',
+    "format_vector_empty_spec": '"{}".format(tf.constant([1, 2]))',
+    "format_vector_spec": 'f"{tf.constant([1.0, 2.0]):.2f}"',
+    "format_int_spec": 'f"{tf.constant(7):04d}"',
+    "format_variable_spec": 'f"{tf.Variable(1.5):.1f}"',
+    "format_variable_empty_spec": '"{}".format(tf.Variable([1, 2]))',
+    "str_float_matrix": "str(tf.constant([[1.0, 2.5], [3.0, 4.0]]))",
+    "repr_float_matrix": "repr(tf.constant([[1.0, 2.5], [3.0, 4.0]]))",
+    "repr_int_scalar": "repr(tf.constant(3))",
+    "repr_bool_vector": "repr(tf.constant([True, False]))",
+    "repr_variable": "repr(tf.Variable([1.0, 2.0], name='v'))",
+    "str_dtype": "str(tf.float32)",
+    "repr_dtype": "repr(tf.int64)",
+    # string tensors hold bytes
+    "string_numpy": 'tf.constant("ab").numpy()',
+    "string_vector_numpy": 'tf.constant(["ab", "c"]).numpy().tolist()',
+    "string_str": 'str(tf.constant("ab"))',
+    "string_repr": 'repr(tf.constant("ab"))',
+    "string_vector_str": 'str(tf.constant(["ab", "c"]))',
+    "string_unicode_repr": 'repr(tf.constant("é"))',
+    "string_from_bytes": 'tf.constant(b"\\xff").numpy()',
+    "string_from_numpy_str": 'tf.constant(np.array(["x", "yz"])).numpy().tolist()',
+    "string_dtype_arg": 'tf.constant(["a"], dtype=tf.string).numpy().tolist()',
+    "string_variable_numpy": 'tf.Variable("ab").numpy()',
+    "string_bad_element": 'tf.constant(["a", 1])',
+    # TensorSpec
+    "spec_repr": 'repr(tf.TensorSpec([None, 3], tf.float32, name="x"))',
+    "spec_str": 'str(tf.TensorSpec([None, 3], tf.int32))',
+    "spec_unknown_repr": "repr(tf.TensorSpec(None))",
+    "spec_unknown_shape": "(str(tf.TensorSpec(None).shape), repr(tf.TensorSpec(None).shape), "
+                          "tf.TensorSpec(None).shape.rank)",
+    "spec_scalar_repr": "repr(tf.TensorSpec([]))",
+    "spec_int_shape": "repr(tf.TensorSpec(4, 'int64'))",
+    "spec_fields": 'spec = tf.TensorSpec([None, 3], "float64", name="x")\n'
+                   "(spec.shape.as_list(), repr(spec.shape), str(spec.dtype), spec.name)",
+    "spec_compatible_tensor": "tf.TensorSpec([None, 3]).is_compatible_with(tf.zeros([2, 3]))",
+    "spec_incompatible_shape": "tf.TensorSpec([None, 3]).is_compatible_with(tf.zeros([2, 4]))",
+    "spec_incompatible_dtype": "tf.TensorSpec([None, 3]).is_compatible_with("
+                               "tf.zeros([2, 3], tf.int32))",
+    "spec_unknown_compatible": "tf.TensorSpec(None).is_compatible_with(tf.zeros([2, 3, 4]))",
+    "spec_compatible_spec": "(tf.TensorSpec([None, 3]).is_compatible_with(tf.TensorSpec([5, 3])),"
+                            " tf.TensorSpec([5, 3]).is_compatible_with(tf.TensorSpec([None, 3])),"
+                            " tf.TensorSpec([5]).is_compatible_with(tf.TensorSpec([5, 1])))",
+    "spec_compatible_python_value": "tf.TensorSpec([]).is_compatible_with(3.0)",
+    "spec_compatible_variable": "tf.TensorSpec([]).is_compatible_with(tf.Variable(3.0))",
+    "spec_from_tensor": 'repr(tf.TensorSpec.from_tensor(tf.zeros([2, 3]), name="z"))',
+    "spec_from_tensor_int": "repr(tf.TensorSpec.from_tensor(tf.constant(1)))",
+    "spec_from_spec": 'repr(tf.TensorSpec.from_spec(tf.TensorSpec([2], name="a"), name="b"))',
+    "spec_eq": 'tf.TensorSpec([None, 3], name="x") == tf.TensorSpec((None, 3), tf.float32, "x")',
+    "spec_ne_name": 'tf.TensorSpec([None, 3], name="x") == tf.TensorSpec([None, 3])',
+    "spec_ne_shape": "tf.TensorSpec([1]) != tf.TensorSpec([2])",
+    "spec_hash": 'hash(tf.TensorSpec([None, 3], name="x")) == '
+                 'hash(tf.TensorSpec([None, 3], name="x"))',
+    "spec_bad_shape_text": 'tf.TensorSpec("a")',
+    "spec_bad_shape_float": "tf.TensorSpec([1.5])",
+    "spec_bad_shape_negative": "tf.TensorSpec([-2])",
+    "spec_bad_dtype": 'tf.TensorSpec([2], "foo")',
+    "spec_shape_fully_defined": "(tf.TensorSpec([None, 3]).shape.is_fully_defined(), "
+                                "tf.TensorSpec([2, 3]).shape.is_fully_defined())",
+    "function_signature_runs": "f = tf.function(lambda x: x * 2.0, "
+                               "input_signature=[tf.TensorSpec(None)])\nf(tf.constant(2.0))",
+    "function_signature_not_sequence": "tf.function(lambda x: x, "
+                                       "input_signature=tf.TensorSpec(None))",
+    "function_signature_not_specs": "tf.function(lambda x: x, input_signature=[3])",
+    # device
+    "device_cpu": 'with tf.device("CPU:0"):\n    x = tf.constant(1.0)\nx.device',
+    "device_names": "names = ['/CPU:0', 'cpu:0', 'GPU:0', '/device:CPU:0', 'cpu', '', None,\n"
+                    "         '/job:localhost/replica:0/task:0/device:CPU:0', '/gpu:1']\n"
+                    "for n in names:\n    with tf.device(n):\n        pass\nTrue",
+    "device_unknown_attribute": 'tf.device("foo").__enter__()',
+    "device_bad_index": 'tf.device("CPU:x").__enter__()',
+    "device_not_string": "tf.device(3).__enter__()",
+    "device_two_types": 'tf.device("/CPU:0/GPU:0").__enter__()',
+    # map_fn
+    "map_fn_square": "tf.map_fn(lambda x: x * x, tf.constant([1.0, 2.0, 3.0]))",
+    "map_fn_rows": "tf.map_fn(tf.reduce_sum, tf.constant([[1, 2], [3, 4]]))",
+    "map_fn_tuple_signature": "tf.map_fn(lambda p: p[0] + p[1], "
+                              "(tf.constant([1, 2]), tf.constant([10, 20])), "
+                              "fn_output_signature=tf.int32)",
+    "map_fn_two_outputs": "tf.map_fn(lambda x: (x, x * 2.0), (tf.constant([1.0, 2.0]), "
+                          "tf.constant([3.0, 4.0])))",
+    "map_fn_dtype_change": "tf.map_fn(lambda x: tf.cast(x, tf.int32), tf.constant([1.0, 2.0]), "
+                           "fn_output_signature=tf.int32)",
+    "map_fn_spec_signature": "tf.map_fn(lambda x: tf.cast(x, tf.int32), tf.constant([1.0]), "
+                             "fn_output_signature=tf.TensorSpec([], tf.int32))",
+    "map_fn_python_list": "tf.map_fn(lambda x: x * 2, [1.0, 2.0])",
+    "map_fn_empty": "tf.map_fn(lambda x: x, tf.zeros([0, 2]))",
+    "map_fn_scalar": "tf.map_fn(lambda x: x, tf.constant(1.0))",
+    "map_fn_gradient": "grad(lambda x: tf.map_fn(lambda r: tf.reduce_sum(r * r), x), "
+                       "tf.constant([[1.0, 2.0], [3.0, 4.0]]))",
+    # tensor_scatter_nd_min / max
+    "scatter_max_values": "tf.tensor_scatter_nd_max([1, 5, 3], [[0], [1], [0]], [4, 2, 7])",
+    "scatter_min_values": "tf.tensor_scatter_nd_min([[1.0, 5.0], [3.0, 0.0]], [[0, 1], [1, 1]], "
+                          "[2.0, -1.0])",
+    "scatter_max_rows": "tf.tensor_scatter_nd_max(tf.zeros([3, 2]), [[2], [0]], "
+                        "[[1.0, -1.0], [-2.0, 3.0]])",
+    "scatter_max_gradient": "grad(lambda t, u: tf.tensor_scatter_nd_max(t, [[0], [2], [0]], u) "
+                            "* [1.0, 2.0, 3.0], tf.constant([0.5, 1.0, 4.0]), "
+                            "tf.constant([0.2, 9.0, 3.0]))",
+    "scatter_min_gradient_ties": "grad(lambda t, u: tf.tensor_scatter_nd_min(t, [[0], [1], [1]], "
+                                 "u) * [1.0, 2.0], tf.constant([1.0, 2.0]), "
+                                 "tf.constant([1.0, 2.0, 2.0]))",
+    "scatter_max_bad_index": "tf.tensor_scatter_nd_max([1, 2], [[5]], [3])",
+    "scatter_max_dtype_mismatch": "tf.tensor_scatter_nd_max(tf.constant([1.0, 2.0]), [[0]], "
+                                  "tf.constant([3], tf.int32))",
+    # tf.sparse
+    "sparse_repr": "repr(tf.sparse.SparseTensor(indices=[[0, 0], [1, 2]], values=[1, 2], "
+                   "dense_shape=[3, 4]))",
+    "sparse_str": "str(tf.SparseTensor([[0, 1]], [2.5], [2, 2]))",
+    "sparse_fields": "st = tf.sparse.SparseTensor([[0, 1], [2, 0]], [1.0, 2.0], [3, 2])\n"
+                     "(st.indices, st.values, st.dense_shape, st.shape.as_list(), st.dtype.name)",
+    "sparse_to_dense": "tf.sparse.to_dense(tf.sparse.SparseTensor([[0, 0], [1, 2]], [1, 2], "
+                       "[3, 4]))",
+    "sparse_to_dense_default": "tf.sparse.to_dense(tf.sparse.SparseTensor([[1]], [5.0], [3]), "
+                               "default_value=-1.0)",
+    "sparse_to_dense_unordered": "tf.sparse.to_dense(tf.sparse.SparseTensor([[1, 0], [0, 0]], "
+                                 "[1, 2], [2, 2]))",
+    "sparse_to_dense_repeated": "tf.sparse.to_dense(tf.sparse.SparseTensor([[0, 0], [0, 0]], "
+                                "[1, 2], [2, 2]))",
+    "sparse_to_dense_out_of_bounds": "tf.sparse.to_dense(tf.sparse.SparseTensor([[0, 5]], [1], "
+                                     "[2, 2]))",
+    "sparse_bad_values_count": "tf.sparse.SparseTensor([[1, 0], [0, 0]], [1, 2, 3], [2, 2])",
+    "sparse_bad_rank": "tf.sparse.SparseTensor([[1, 0]], [1], [2, 2, 2])",
+    "sparse_to_dense_gradient": "grad(lambda v: tf.sparse.to_dense(tf.sparse.SparseTensor("
+                                "[[0, 1], [2, 0]], v, [3, 2])) * [[1.0, 2.0], [3.0, 4.0], "
+                                "[5.0, 6.0]], tf.constant([1.0, 1.0]))",
+    "sparse_from_dense": "st = tf.sparse.from_dense(tf.constant([[0, 1], [2, 0]]))\n"
+                         "(st.indices, st.values, st.dense_shape)",
+    "sparse_from_dense_gradient": "grad(lambda x: tf.sparse.from_dense(x).values * [2.0, 3.0], "
+                                  "tf.constant([[0.0, 1.5], [-2.0, 0.0]]))",
+    "sparse_reorder": "st = tf.sparse.reorder(tf.sparse.SparseTensor([[1, 0], [0, 1]], [1, 2], "
+                      "[2, 2]))\n(st.indices, st.values)",
+    "sparse_add_sparse": "a = tf.sparse.SparseTensor([[0, 0], [1, 2]], [1.0, 2.0], [3, 4])\n"
+                         "b = tf.sparse.SparseTensor([[0, 1], [1, 2]], [5.0, 7.0], [3, 4])\n"
+                         "s = tf.sparse.add(a, b)\n(s.indices, s.values, s.dense_shape)",
+    "sparse_add_dense": "tf.sparse.add(tf.sparse.SparseTensor([[0, 0], [1, 2]], [1.0, 2.0], "
+                        "[2, 3]), tf.ones([2, 3]))",
+    "sparse_add_threshold": "a = tf.sparse.SparseTensor([[0, 0], [0, 1]], [1.0, 0.1], [1, 2])\n"
+                            "s = tf.sparse.add(a, a, threshold=0.5)\n(s.indices, s.values)",
+    "sparse_add_gradients": "grad(lambda v, d: tf.sparse.add(tf.sparse.SparseTensor([[0, 0], "
+                            "[1, 2]], v, [2, 3]), d) * [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "
+                            "tf.constant([1.0, 2.0]), tf.ones([2, 3]))",
+    "sparse_add_sparse_gradients": "grad(lambda v, w: tf.sparse.to_dense(tf.sparse.add("
+                                   "tf.sparse.SparseTensor([[0, 0], [1, 2]], v, [2, 3]), "
+                                   "tf.sparse.SparseTensor([[1, 2]], w, [2, 3]))) * 3.0, "
+                                   "tf.constant([1.0, 2.0]), tf.constant([4.0]))",
+    "sparse_add_shape_mismatch": "tf.sparse.add(tf.sparse.SparseTensor([[0, 0]], [1.0], [2, 2]),"
+                                 " tf.sparse.SparseTensor([[0, 0]], [1.0], [3, 2]))",
+    "sparse_matmul": "tf.sparse.sparse_dense_matmul(tf.sparse.SparseTensor([[0, 1], [1, 0], "
+                     "[1, 2]], [2.0, 3.0, 4.0], [2, 3]), tf.constant([[1.0, 2.0], [10.0, 20.0], "
+                     "[100.0, 200.0]]))",
+    "sparse_matmul_adjoints": "tf.sparse.sparse_dense_matmul(tf.sparse.SparseTensor([[0, 1], "
+                              "[1, 0]], [2.0, 3.0], [2, 3]), tf.constant([[1.0, 2.0], "
+                              "[3.0, 4.0]]), adjoint_a=True, adjoint_b=True)",
+    "sparse_matmul_gradients": "grad(lambda v, b: tf.sparse.sparse_dense_matmul("
+                               "tf.sparse.SparseTensor([[0, 1], [1, 0], [1, 2]], v, [2, 3]), b) "
+                               "* [[1.0, 2.0], [3.0, 4.0]], tf.constant([2.0, 3.0, 4.0]), "
+                               "tf.constant([[1.0, 2.0], [10.0, 20.0], [100.0, 200.0]]))",
+    "sparse_matmul_bad_shape": "tf.sparse.sparse_dense_matmul(tf.sparse.SparseTensor([[0, 1]], "
+                               "[2.0], [2, 3]), tf.ones([2, 2]))",
+}

@@ -1,0 +1,167 @@
+"""Run a guide script cell by cell, as a notebook would, and compare outputs with TensorFlow's.
+
+A cell's output is what it prints plus, when its last statement is an expression with a value
+other than None, that value's repr (what a notebook displays). An exception ends the cell with a
+``<raised TypeName>`` line and the next cell runs, as in a notebook.
+
+Each guide runs in its own process (``python -m tests.guides.harness <backend> <script> <seed>``)
+so that name counters and global state start fresh, as in a new notebook kernel; the backend
+module is installed as ``tensorflow`` (and its ``keras`` as ``keras``), so the scripts keep
+TensorFlow's import lines. matplotlib is replaced by a stub that draws nothing under both, so the
+plotting cells still run the code around their plots.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+SCRIPTS = Path(__file__).parent / "scripts"
+EXPECTED = Path(__file__).parent / "expected_tf.json"
+ROOT = Path(__file__).resolve().parents[2]
+
+_MARKER = re.compile(r"^# %% cell (\d+)(?: skip: (.*))?$")
+
+
+@dataclass
+class Cell:
+    number: str
+    source: str
+    skip: str | None  # why the cell does not run, or None
+
+
+def load_cells(script: Path) -> list[Cell]:
+    """The cells of a guide script, in order."""
+    cells: list[Cell] = []
+    for line in script.read_text(encoding="utf-8").splitlines():
+        match = _MARKER.match(line)
+        if match:
+            cells.append(Cell(match.group(1), "", match.group(2)))
+        elif cells:
+            cells[-1].source += line + "\n"
+    return cells
+
+
+class _Anything:
+    """Accepts every call, attribute and item, so plotting code runs without drawing."""
+
+    def __call__(self, *args, **kwargs):
+        return _Anything()
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Anything()
+
+    def __getitem__(self, key):
+        return _Anything()
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __iter__(self):
+        # `fig, ax = plt.subplots()` unpacks two values
+        return iter((_Anything(), _Anything()))
+
+
+def _install_stubs(backend: str) -> None:
+    for name in ("matplotlib", "matplotlib.pyplot"):
+        stub = types.ModuleType(name)
+        stub.__getattr__ = lambda attr: _Anything()
+        sys.modules[name] = stub
+    sys.modules["matplotlib"].pyplot = sys.modules["matplotlib.pyplot"]
+    if backend == "tapegrad":
+        import tapegrad
+        sys.modules["tensorflow"] = tapegrad
+        sys.modules["keras"] = tapegrad.keras
+
+
+def run_cell(source: str, namespace: dict) -> str:
+    """Run one cell in ``namespace`` and return its output."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        try:
+            tree = ast.parse(source)
+            last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            if last is not None:
+                tree.body.pop()
+            exec(compile(tree, "<cell>", "exec"), namespace)
+            if last is not None:
+                value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
+                if value is not None:
+                    print(repr(value))
+        except Exception as error:  # a notebook shows the error and goes on
+            print(f"<raised {type(error).__name__}>")
+    return buffer.getvalue()
+
+
+def run_script(backend: str, script: Path, seed: int) -> dict[str, str | None]:
+    """Each cell's output (None for a skipped cell), in a scratch working directory."""
+    _install_stubs(backend)
+    import numpy as np
+    import tensorflow
+    np.random.seed(seed)
+    tensorflow.random.set_seed(seed)
+    namespace: dict = {"__name__": "__main__"}
+    outputs: dict[str, str | None] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        for cell in load_cells(script):
+            outputs[cell.number] = None if cell.skip else run_cell(cell.source, namespace)
+    return outputs
+
+
+def run_in_process(backend: str, script: Path, seed: int, python: str = sys.executable,
+                   timeout: float = 300) -> dict[str, str | None]:
+    """``run_script`` in a fresh interpreter (``python`` may be another venv's)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([python, "-m", "tests.guides.harness", backend, str(script), str(seed)],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout,
+                          check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{script.name} under {backend} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+# Guides print caught errors as f"{type(e).__name__}: {e}"; the message texts of TensorFlow's
+# kernels are not part of the contract, the exception type is.
+_ERROR_LINE = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:Error|Exception)):.*$", re.MULTILINE)
+# NumPy pads printed floats to a common width, so the padding goes with the masked number
+_FLOAT = re.compile(r" *-?(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)? *")
+
+
+def normalise(text: str, random: bool) -> str:
+    """What is compared: addresses and error messages dropped; floats masked in random cells."""
+    text = _ADDRESS.sub("0x?", text)
+    text = _ERROR_LINE.sub(r"\1: ...", text)
+    if random:
+        text = _FLOAT.sub(" <float> ", text)
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def compare(expected: dict, actual: dict[str, str | None]) -> dict[str, str]:
+    """Each scored cell's verdict, "match" or "mismatch" (skipped cells are left out)."""
+    verdicts = {}
+    for number, record in expected.items():
+        if record is None or actual.get(number) is None:
+            continue
+        same = normalise(record["output"], record["random"]) == normalise(
+            actual[number], record["random"])
+        verdicts[number] = "match" if same else "mismatch"
+    return verdicts
+
+
+if __name__ == "__main__":
+    results = run_script(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))
+    print(json.dumps(results))
