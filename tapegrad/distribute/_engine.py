@@ -330,7 +330,8 @@ def fused_allreduce(arrays: list, op: str, description: str) -> list:
                 source = _transport(arrays[bucket[0]])
                 result = np.empty_like(source)
                 state.comm.Allreduce(source, result, op=mpi_op(op))
-                out[bucket[0]] = result.view(arrays[bucket[0]].dtype)
+                out[bucket[0]] = result.view(arrays[bucket[0]].dtype).reshape(
+                    arrays[bucket[0]].shape)
                 continue
             buffer = np.concatenate([_transport(arrays[i]).ravel() for i in bucket])
             state.comm.Allreduce(state.MPI.IN_PLACE, buffer, op=mpi_op(op))
