@@ -92,3 +92,16 @@ def test_a_hung_rank_times_the_collective_out():
     assert done.returncode != 0
     assert "rank 0 of 2: allreduce (metadata check) did not finish within 1 s" in done.stderr
     assert seconds < 20
+
+
+def test_distributed_digits_example_keeps_ranks_identical():
+    pytest.importorskip("sklearn", reason="the digits example needs scikit-learn")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([_mpiexec(), "-n", "2", sys.executable,
+                           str(ROOT / "examples" / "distributed_digits.py"), "--epochs", "2"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(2 process(es), 22 steps of 32 x 2 images)" in done.stdout
+    assert "weights identical on all ranks: True" in done.stdout
+    accuracy = float(done.stdout.split("test accuracy ")[1].split(";")[0])
+    assert accuracy > 0.85

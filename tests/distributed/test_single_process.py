@@ -236,3 +236,17 @@ def test_launched_under_mpiexec_without_mpi4py_is_an_error(monkeypatch):
         _engine._import_mpi()
     monkeypatch.setenv("PMI_SIZE", "1")
     assert _engine._import_mpi() is None
+
+
+def test_distributed_digits_example_runs_in_one_process():
+    pytest.importorskip("sklearn", reason="the digits example needs scikit-learn")
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "examples" / "distributed_digits.py"
+    spec = importlib.util.spec_from_file_location("distributed_digits", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    lines = []
+    result = example.train(epochs=1, log=lines.append)
+    assert result["identical"] and result["accuracy"] > 0.7
+    assert "1 process(es), 44 steps of 32 x 1 images" in lines[0]
