@@ -4,9 +4,9 @@ Everything here works on NumPy arrays. Without mpi4py (or outside ``mpiexec``) t
 process and every collective returns its input unchanged. With several processes:
 
 - every collective first checks that all ranks called the same collective on tensors of the same
-  names, dtypes and shapes (one 16-byte ``Allreduce`` of a digest; only on a mismatch are the
-  descriptions gathered to say which tensor differs on which ranks), as Horovod's coordinator
-  does, so a mismatch is an error and never a hang or a wrong sum;
+  dtypes and shapes in the same order (one 16-byte ``Allreduce`` of a digest; only on a mismatch
+  are the descriptions gathered to say which tensor, by name, differs on which ranks), as
+  Horovod's coordinator does, so a mismatch is an error and never a hang or a wrong sum;
 - tensors are fused: packed per dtype into contiguous buffers of at most the fusion threshold and
   reduced with one buffer ``Allreduce`` each (never pickled objects);
 - a watchdog thread aborts the job when a collective has not finished within the timeout (a
@@ -237,17 +237,20 @@ def describe(array) -> list:
 
 def check_same_call(header: dict, tensors: list) -> None:
     """Raise TensorMismatchError unless every rank passes an identical ``header`` (the collective,
-    its op and root) and ``tensors`` (``[name, description]`` pairs) to this call."""
+    its op and root) and the same tensor descriptions, position by position (``tensors`` holds
+    ``[name, description]`` pairs; names only label the error: layers built in a different
+    order get different automatic names, yet their gradients still line up)."""
     if state.comm is None or state.size == 1:
         return
-    text = json.dumps([header, tensors], separators=(",", ":")).encode()
+    text = json.dumps([header, [d for _, d in tensors]], separators=(",", ":")).encode()
     digest = np.frombuffer(hashlib.blake2b(text, digest_size=8).digest(), dtype=np.int64)[0]
     both = np.array([digest, ~digest], dtype=np.int64)       # max of ~d is ~(min of d)
     with watched(f"{header['collective']} (metadata check)"):
         state.comm.Allreduce(state.MPI.IN_PLACE, both, op=state.MPI.MAX)
     if both[0] == ~both[1]:
         return
-    every = [json.loads(part) for part in allgather_bytes(text, header["collective"])]
+    full = json.dumps([header, tensors], separators=(",", ":")).encode()
+    every = [json.loads(part) for part in allgather_bytes(full, header["collective"])]
     raise TensorMismatchError(_mismatch_message(every))
 
 
@@ -256,7 +259,7 @@ def _ranks(ranks) -> str:
 
 
 def _group(values: dict) -> str:
-    """``{rank: value}`` as "value on ranks [..], value on ranks [..]"."""
+    """``{rank: value}`` as "value on ranks [..]; value on ranks [..]"."""
     groups: dict = {}
     for rank, value in values.items():
         groups.setdefault(value, []).append(rank)
@@ -264,38 +267,29 @@ def _group(values: dict) -> str:
 
 
 def _mismatch_message(every: list) -> str:
+    """Which tensors differ on which ranks, from every rank's ``[header, tensors]``."""
     headers = {rank: json.dumps(header, sort_keys=True) for rank, (header, _) in enumerate(every)}
     if len(set(headers.values())) > 1:
         return ("Ranks called different collectives (or with different ops or roots): "
                 + _group(headers) + ". Every rank must make the same collective calls in the "
                 "same order.")
     collective = every[0][0]["collective"]
-    per_rank = [dict(_keyed(tensors)) for _, tensors in every]
+    lists = [tensors for _, tensors in every]
     problems = []
-    for key in dict.fromkeys(k for tensors in per_rank for k in tensors):
-        missing = [r for r, tensors in enumerate(per_rank) if key not in tensors]
-        if missing:
-            present = [r for r in range(len(per_rank)) if r not in missing]
-            problems.append(f"tensor '{key}' is present on {_ranks(present)} only (missing on "
+    for position in range(max(len(tensors) for tensors in lists)):
+        having = [r for r, tensors in enumerate(lists) if position < len(tensors)]
+        names = dict.fromkeys(lists[r][position][0] for r in having)
+        label = "tensor " + " / ".join(f"'{n}'" for n in names) + f" (#{position})"
+        if len(having) < len(lists):
+            missing = [r for r in range(len(lists)) if r not in having]
+            problems.append(f"{label} is present on {_ranks(having)} only (missing on "
                             f"{_ranks(missing)})")
             continue
-        seen = {r: _show(tensors[key]) for r, tensors in enumerate(per_rank)}
+        seen = {r: _show(lists[r][position][1]) for r in having}
         if len(set(seen.values())) > 1:
-            problems.append(f"tensor '{key}' has {_group(seen)}")
-    if not problems:
-        orders = {r: ", ".join(k for k, _ in _keyed(tensors)) for r, (_, tensors)
-                  in enumerate(every)}
-        problems.append("the same tensors come in a different order: " + _group(orders))
+            problems.append(f"{label} has {_group(seen)}")
     return (f"Mismatched {collective} across ranks: " + "; ".join(problems)
-            + ". Every rank must pass tensors of the same names, dtypes and shapes.")
-
-
-def _keyed(tensors):
-    """(unique name, description): a repeated name gets a '#2', '#3' ... suffix."""
-    counts: dict = {}
-    for name, description in tensors:
-        counts[name] = counts.get(name, 0) + 1
-        yield (name if counts[name] == 1 else f"{name}#{counts[name]}"), description
+            + ". Every rank must pass tensors of the same dtypes and shapes in the same order.")
 
 
 def _show(description) -> str:

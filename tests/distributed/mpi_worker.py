@@ -179,7 +179,7 @@ def mismatch(label, call, *expected_parts):
 
 def mismatches(rank):
     mismatch("shape", lambda: hvd.allreduce(tf.zeros([2 + rank]), name="w"),
-             "tensor 'w' has dtype float32 shape (2,) on rank 0",
+             "tensor 'w' (#0) has dtype float32 shape (2,) on rank 0",
              "dtype float32 shape (3,) on rank 1")
     mismatch("dtype", lambda: hvd.allreduce(tf.zeros([2], dtype=[tf.float32, tf.float64][rank]),
                                             name="w"), "float64 shape (2,) on rank 1")
@@ -189,17 +189,20 @@ def mismatches(rank):
         loss = tf.add_n([v * v for v in variables])
     mismatch("missing variable",
              lambda: hvd.DistributedGradientTape(tape).gradient(loss, variables),
-             "tensor 'only_on_rank_1' is present on rank 1 only (missing on rank 0)")
+             "tensor 'only_on_rank_1' (#1) is present on rank 1 only (missing on rank 0)")
     a, b = tf.Variable(1.0, name="a"), tf.Variable(2.0, name="b")
     with tf.GradientTape() as tape:
         loss = a * a + (b * b if rank == 0 else 0.0)
     mismatch("None gradient", lambda: hvd.DistributedGradientTape(tape).gradient(loss, [a, b]),
-             "tensor 'b' has dtype float32 shape () on rank 0; no gradient (None) on rank 1")
+             "tensor 'b' (#1) has dtype float32 shape () on rank 0; no gradient (None) on rank 1")
     mismatch("different collectives",
              lambda: hvd.broadcast(tf.zeros([1]), 0) if rank else hvd.allreduce(tf.zeros([1])),
              "different collectives", "rank 0", "rank 1")
     got = hvd.allreduce(tf.constant(1.0), op=hvd.Sum).numpy()
     check("collectives work after a mismatch", got == 2.0, got)
+    # Layers built in another order get other automatic names: positions, not names, match.
+    got = hvd.allreduce(tf.constant(1.0), op=hvd.Sum, name=f"layer_{rank}").numpy()
+    check("names may differ across ranks", got == 2.0, got)
 
 
 # -- faults ----------------------------------------------------------------------------------
