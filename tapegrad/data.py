@@ -18,6 +18,7 @@ import itertools
 
 from tapegrad._core import nest
 from tapegrad._core.backend import np
+from tapegrad._core.errors import FailedPreconditionError, InvalidArgumentError
 from tapegrad._core.tensor import Tensor, _to_array, _wrap
 from tapegrad._core.variable import Variable
 from tapegrad.ops import random
@@ -197,6 +198,24 @@ class Dataset:
     def skip(self, count: int, name=None) -> Dataset:
         """All but the first ``count`` elements."""
         return _TakeDataset(self, int(count), skip=True)
+
+    def shard(self, num_shards, index, name=None) -> Dataset:
+        """Every ``num_shards``-th element, starting at ``index`` (each of ``num_shards``
+        workers takes its own disjoint part, e.g. ``shard(hvd.size(), hvd.rank())``).
+
+        >>> import tapegrad as tf
+        >>> [int(x) for x in tf.data.Dataset.range(10).shard(3, 1)]
+        [1, 4, 7]
+        """
+        num_shards, index = _int64_scalar(num_shards), _int64_scalar(index)
+        if num_shards != _SHARD_HINT:
+            if num_shards <= 0:
+                raise InvalidArgumentError("Number of shards must be greater than zero "
+                                           f"(currently num_shards = {num_shards}).")
+            if not 0 <= index < num_shards:
+                raise InvalidArgumentError(f"Index must be between 0 and {num_shards - 1} "
+                                           f"(currently index = {index}).")
+        return _ShardDataset(self, num_shards, index)
 
     def repeat(self, count=None, name=None) -> Dataset:
         """Repeat the dataset ``count`` times (forever when None or -1)."""
@@ -406,6 +425,53 @@ class _TakeDataset(_IndexOnly):
         if self._count < 0:
             return n
         return self._count if n == INFINITE_CARDINALITY else min(n, self._count)
+
+
+_SHARD_HINT = -1
+
+
+def _int64_scalar(value) -> int:
+    """An integer argument as TensorFlow takes it (a Python or NumPy int, or a scalar integer
+    tensor); anything else is the TypeError TensorFlow raises."""
+    array = np.asarray(_to_array(value)) if isinstance(value, (Tensor, Variable)) else None
+    if array is not None and array.ndim == 0 and array.dtype.kind in "iu":
+        return int(array)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype int64")
+
+
+class _ShardDataset(_IndexOnly):
+    def __init__(self, parent, num_shards, index):
+        super().__init__(parent)
+        self._num_shards = num_shards
+        self._index = index
+
+    def _check_not_hint(self):
+        if self._num_shards == _SHARD_HINT:
+            raise FailedPreconditionError(
+                "`tf.data.Dataset.shard(SHARD_HINT, ...)` can only be used in "
+                "`tf.distribute.Strategy.experimental_distribute_dataset()` with "
+                "`tf.data.experimental.AutoShardPolicy.HINT` policy, or tf.data service with "
+                "`tf.data.experimental.service.ShardingPolicy.HINT` processing mode.")
+
+    def _index_blocks(self):
+        self._check_not_hint()
+        position = 0        # of the block's first element in the parent's sequence
+        for block in self._parent._index_blocks():
+            start = (self._index - position) % self._num_shards
+            yield block[start::self._num_shards]
+            position += block.shape[0]
+
+    def _generic(self):
+        self._check_not_hint()
+        return itertools.islice(self._parent, self._index, None, self._num_shards)
+
+    def _cardinality(self) -> int:
+        n = self._parent._cardinality()
+        if n < 0 or self._num_shards == _SHARD_HINT:
+            return n
+        return n // self._num_shards + (self._index < n % self._num_shards)
 
 
 class _RepeatDataset(_IndexOnly):

@@ -1,0 +1,120 @@
+"""Data-parallel training over MPI with Horovod's API: ``import tapegrad.distribute as hvd``.
+
+Run the same script in N processes (``mpiexec -n 4 python train.py``); each trains on its
+shard of the data, and ``DistributedGradientTape`` (or ``DistributedOptimizer``) averages the
+gradients, so every rank applies the same update. Needs the ``mpi`` extra
+(``pip install 'tapegrad[mpi]'``: mpi4py and MPICH); without it there is one process and the
+script runs unchanged. See docs/distributed.md.
+
+>>> import tapegrad as tf
+>>> import tapegrad.distribute as hvd
+>>> hvd.init()
+>>> hvd.rank(), hvd.size()
+(0, 1)
+>>> hvd.allreduce(tf.constant([1.0, 3.0])).numpy()
+array([1., 3.], dtype=float32)
+
+Settings: ``HOROVOD_FUSION_THRESHOLD`` (bytes per fused buffer, default 128 MiB, 0 turns
+fusion off) and ``TAPEGRAD_COLLECTIVE_TIMEOUT`` (seconds a collective may wait for the other
+ranks before the job is aborted, default 300, 0 waits forever), or ``hvd.init(fusion_threshold=,
+timeout=)``.
+"""
+
+from __future__ import annotations
+
+from tapegrad.distribute import _engine
+from tapegrad.distribute._engine import TensorMismatchError, require_init
+from tapegrad.distribute.collectives import (
+    Adasum,
+    Average,
+    Compression,
+    Compressor,
+    FP16Compressor,
+    Max,
+    Min,
+    NoneCompressor,
+    Product,
+    ReduceOp,
+    Sum,
+    allgather,
+    allgather_object,
+    allreduce,
+    alltoall,
+    barrier,
+    broadcast,
+    broadcast_object,
+    broadcast_variables,
+    grouped_allreduce,
+)
+from tapegrad.distribute.training import DistributedGradientTape, DistributedOptimizer
+
+__all__ = [
+    "init", "shutdown", "is_initialized", "mpi_enabled", "size", "rank", "local_size",
+    "local_rank", "cross_size", "cross_rank", "allreduce", "grouped_allreduce", "allgather",
+    "broadcast", "alltoall", "barrier", "broadcast_variables", "broadcast_object",
+    "allgather_object", "DistributedGradientTape", "DistributedOptimizer", "Compression",
+    "Compressor", "NoneCompressor", "FP16Compressor", "ReduceOp", "Average", "Sum", "Adasum",
+    "Min", "Max", "Product", "TensorMismatchError",
+]
+
+
+def init(comm=None, *, fusion_threshold: int | None = None,
+         timeout: float | None = None) -> None:
+    """Start (once; later calls only update the settings): join the MPI job if mpi4py is
+    installed, else run as the only process.
+
+    ``comm`` is an mpi4py communicator (default: all processes). A rank that raises an uncaught
+    exception then aborts the whole job, naming itself and the error.
+
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init(fusion_threshold=64 * 1024 * 1024)
+    >>> hvd.is_initialized()
+    True
+    """
+    _engine.init(comm, fusion_threshold=fusion_threshold, timeout=timeout)
+
+
+def shutdown() -> None:
+    """Leave the job (MPI itself is finalized when the process exits)."""
+    _engine.shutdown()
+
+
+def is_initialized() -> bool:
+    """Whether ``init()`` has been called (and not ``shutdown()``)."""
+    return _engine.state.initialized
+
+
+def mpi_enabled() -> bool:
+    """Whether collectives go through MPI (mpi4py is installed and ``init()`` was called)."""
+    return _engine.state.MPI is not None
+
+
+def size() -> int:
+    """The number of processes in the job."""
+    return require_init().size
+
+
+def rank() -> int:
+    """This process's index in the job, 0 to ``size() - 1``."""
+    return require_init().rank
+
+
+def local_size() -> int:
+    """The number of processes on this machine."""
+    return require_init().local_size
+
+
+def local_rank() -> int:
+    """This process's index among those on this machine."""
+    return require_init().local_rank
+
+
+def cross_size() -> int:
+    """The number of machines with a process of this local rank (machines, when every machine
+    runs the same number of processes)."""
+    return require_init().cross_size
+
+
+def cross_rank() -> int:
+    """This machine's index among those with a process of this local rank."""
+    return require_init().cross_rank

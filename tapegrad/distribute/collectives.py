@@ -1,0 +1,379 @@
+"""Horovod's collectives on tapegrad tensors (``hvd.allreduce``, ``hvd.allgather``, ...)."""
+
+from __future__ import annotations
+
+import enum
+
+from tapegrad._core.backend import np
+from tapegrad._core.indexed_slices import IndexedSlices
+from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad.distribute import _engine, _objects
+from tapegrad.distribute._engine import require_init
+
+
+class ReduceOp(enum.IntEnum):
+    """How ``allreduce`` combines the ranks' tensors."""
+
+    Average = 0
+    Sum = 1
+    Adasum = 2
+    Min = 3
+    Max = 4
+    Product = 5
+
+
+Average, Sum, Adasum, Min, Max, Product = (ReduceOp.Average, ReduceOp.Sum, ReduceOp.Adasum,
+                                           ReduceOp.Min, ReduceOp.Max, ReduceOp.Product)
+
+
+class Compressor:
+    """Compresses a tensor before it travels and restores it after (Horovod's interface)."""
+
+    @staticmethod
+    def compress(tensor):
+        """(tensor to send, context for ``decompress``)."""
+        return tensor, None
+
+    @staticmethod
+    def decompress(tensor, ctx):
+        return tensor
+
+
+class NoneCompressor(Compressor):
+    """Sends tensors as they are."""
+
+
+class FP16Compressor(Compressor):
+    """Sends floating-point tensors as float16 (half the bytes; the sum is rounded to float16:
+    a relative error of about 1e-3 per value, and magnitudes above 65504 are refused)."""
+
+    @staticmethod
+    def compress(tensor):
+        array = np.asarray(_to_array(tensor))
+        if array.dtype.kind != "f" or array.dtype == np.float16:
+            return tensor, None
+        finite = array[np.isfinite(array)]
+        if finite.size and float(np.max(np.abs(finite))) > float(np.finfo(np.float16).max):
+            raise ValueError(
+                f"Compression.fp16 cannot carry values of magnitude "
+                f"{float(np.max(np.abs(finite))):g} (float16's largest is 65504): they would "
+                "become inf. Use Compression.none or scale the loss down.")
+        return _wrap(array.astype(np.float16)), array.dtype
+
+    @staticmethod
+    def decompress(tensor, ctx):
+        if ctx is None:
+            return tensor
+        return _wrap(np.asarray(_to_array(tensor)).astype(ctx))
+
+
+class Compression:
+    """The available compressors: ``Compression.none`` and ``Compression.fp16``."""
+
+    none = NoneCompressor
+    fp16 = FP16Compressor
+
+
+def _resolve_op(op, average) -> ReduceOp:
+    if average is not None:
+        if op is not None:
+            raise ValueError("The op parameter supersedes average; pass only op.")
+        return Average if average else Sum
+    op = Average if op is None else ReduceOp(op)
+    if op is Adasum:
+        raise NotImplementedError("The Adasum reduction is not available in tapegrad.distribute; "
+                                  "use op=hvd.Average or hvd.Sum.")
+    return op
+
+
+def _check_process_set(process_set) -> None:
+    if process_set is not None:
+        raise NotImplementedError("tapegrad.distribute has one process set (all ranks); call "
+                                  "without process_set.")
+
+
+def _array(value):
+    return np.asarray(_to_array(value))
+
+
+def _names(name, count: int, default: str) -> list:
+    base = name or default
+    return [base] if count == 1 else [f"{base}.{i}" for i in range(count)]
+
+
+def _scale(array, factor: float, what: str):
+    if factor == 1.0:
+        return array
+    if array.dtype.kind not in "fc":
+        raise TypeError(f"{what} {factor} cannot scale an integer or boolean tensor exactly; "
+                        "cast it to a floating-point dtype first.")
+    return array * np.asarray(factor, dtype=array.dtype)
+
+
+def _reduce_dense(arrays: list, op: ReduceOp, compression, prescale: float, postscale: float):
+    """The dense part of a grouped allreduce (already checked across ranks)."""
+    state = _engine.state
+    sending, contexts = [], []
+    for array in arrays:
+        if array.dtype == np.bool_ and op in (Sum, Average):
+            raise TypeError("Sum and Average of boolean tensors are not defined; cast them to an "
+                            "integer dtype or use op=hvd.Max (any) / hvd.Min (all).")
+        if array.dtype.kind in "iub" and op is Average:
+            raise TypeError(f"Average of {array.dtype.name} tensors is not exact; use op=hvd.Sum "
+                            "and divide, or cast to a floating-point dtype.")
+        compressed, ctx = compression.compress(_wrap(_scale(array, prescale, "prescale_factor")))
+        sending.append(_array(compressed))
+        contexts.append(ctx)
+    reduced = _engine.fused_allreduce(sending, "sum" if op is Average else op.name.lower(),
+                                      f"allreduce of {len(arrays)} tensor(s)")
+    factor = postscale / state.size if op is Average else postscale
+    return [_scale(_array(compression.decompress(_wrap(r), ctx)), factor, "postscale_factor")
+            for r, ctx in zip(reduced, contexts)]
+
+
+def _reduce_sparse(slices: IndexedSlices, op: ReduceOp, prescale: float, postscale: float,
+                   name: str) -> IndexedSlices:
+    if op not in (Sum, Average):
+        raise NotImplementedError("Only Sum and Average ops are supported with IndexedSlices "
+                                  "(sparse gradients); pass sparse_as_dense=True for others.")
+    if prescale != 1.0 or postscale != 1.0:
+        raise NotImplementedError("prescale_factor/postscale_factor are not supported with "
+                                  "IndexedSlices; pass sparse_as_dense=True.")
+    values, _ = _engine.allgather_rows(_array(slices.values), f"allgather of {name} values")
+    indices, _ = _engine.allgather_rows(_array(slices.indices), f"allgather of {name} indices")
+    if op is Average:
+        values = values / np.asarray(_engine.state.size, dtype=values.dtype)
+    return IndexedSlices(_wrap(values), _wrap(indices), slices.dense_shape)
+
+
+def _describe(value):
+    """What the metadata check compares: dtype and shape (sparse: of the dense tensor)."""
+    if value is None:
+        return None
+    if isinstance(value, IndexedSlices):
+        return ["sparse", _array(value.values).dtype.str, [int(d) for d in
+                                                            _array(value.dense_shape)]]
+    return _engine.describe(_array(value))
+
+
+def reduce_group(values: list, names: list, op: ReduceOp, compression=NoneCompressor,
+                 prescale: float = 1.0, postscale: float = 1.0) -> list:
+    """Allreduce a list of tensors, IndexedSlices and Nones (kept as None), checked by name."""
+    _engine.check_same_call({"collective": "allreduce", "op": op.name},
+                            [[n, _describe(v)] for n, v in zip(names, values)])
+    out: list = [None] * len(values)
+    dense = [i for i, v in enumerate(values) if v is not None and not isinstance(v, IndexedSlices)]
+    reduced = _reduce_dense([_array(values[i]) for i in dense], op, compression, prescale,
+                            postscale) if dense else []
+    for i, array in zip(dense, reduced):
+        out[i] = _wrap(array)
+    for i, value in enumerate(values):
+        if isinstance(value, IndexedSlices):
+            out[i] = _reduce_sparse(value, op, prescale, postscale, names[i])
+    return out
+
+
+def allreduce(tensor, average=None, device_dense="", device_sparse="",
+              compression=Compression.none, op=None, prescale_factor: float = 1.0,
+              postscale_factor: float = 1.0, name: str | None = None, process_set=None,
+              ignore_name_scope: bool = False):
+    """Combine ``tensor`` across all ranks (default: their average).
+
+    An ``IndexedSlices`` is all-gathered instead (Sum and Average only). With one process the
+    result equals the input (times the scale factors).
+
+    >>> import tapegrad as tf
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> hvd.allreduce(tf.constant([1.0, 2.0]), op=hvd.Sum, postscale_factor=2.0).numpy()
+    array([2., 4.], dtype=float32)
+    """
+    require_init()
+    _check_process_set(process_set)
+    op = _resolve_op(op, average)
+    return reduce_group([tensor], [name or "allreduce"], op, compression, prescale_factor,
+                        postscale_factor)[0]
+
+
+def grouped_allreduce(tensors, average=None, device_dense="", device_sparse="",
+                      compression=Compression.none, op=None, prescale_factor: float = 1.0,
+                      postscale_factor: float = 1.0, process_set=None,
+                      ignore_name_scope: bool = False, name: str | None = None) -> list:
+    """``allreduce`` of several tensors at once, fused into one buffer per dtype.
+
+    >>> import tapegrad as tf
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> [t.numpy().tolist() for t in hvd.grouped_allreduce([tf.constant(1.0),
+    ...                                                     tf.constant([2, 3])], op=hvd.Max)]
+    [1.0, [2, 3]]
+    """
+    require_init()
+    _check_process_set(process_set)
+    tensors = list(tensors)
+    if not tensors:
+        return tensors
+    op = _resolve_op(op, average)
+    return reduce_group(tensors, _names(name, len(tensors), "grouped_allreduce"), op,
+                        compression, prescale_factor, postscale_factor)
+
+
+def allgather(tensor, name: str | None = None, process_set=None,
+              ignore_name_scope: bool = False) -> Tensor:
+    """The tensors of all ranks concatenated along the first axis, in rank order (their first
+    dimensions may differ; the other dimensions and the dtype must agree).
+
+    >>> import tapegrad as tf
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> hvd.allgather(tf.constant([[1, 2]])).shape
+    TensorShape([1, 2])
+    """
+    require_init()
+    _check_process_set(process_set)
+    array = _array(tensor)
+    if array.ndim == 0:
+        raise ValueError("allgather needs a tensor of rank >= 1 (it concatenates along the first "
+                         "axis); reshape a scalar to [1].")
+    label = name or "allgather"
+    _engine.check_same_call({"collective": "allgather"},
+                            [[label, [array.dtype.str, list(array.shape[1:])]]])
+    return _wrap(_engine.allgather_rows(array, label)[0])
+
+
+def broadcast(tensor, root_rank: int, name: str | None = None, process_set=None,
+              ignore_name_scope: bool = False) -> Tensor:
+    """Rank ``root_rank``'s value of ``tensor`` on every rank.
+
+    >>> import tapegrad as tf
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> hvd.broadcast(tf.constant([5.0]), root_rank=0).numpy()
+    array([5.], dtype=float32)
+    """
+    require_init()
+    _check_process_set(process_set)
+    array = _array(tensor)
+    root = _check_root(root_rank)
+    label = name or "broadcast"
+    _engine.check_same_call({"collective": "broadcast", "root": root},
+                            [[label, _engine.describe(array)]])
+    return _wrap(_engine.fused_broadcast([array], root, f"broadcast of {label}")[0])
+
+
+def _check_root(root_rank) -> int:
+    size = require_init().size
+    if not isinstance(root_rank, (int, np.integer)) or not 0 <= int(root_rank) < size:
+        raise ValueError(f"root_rank must be an integer rank in [0, {size - 1}]; got "
+                         f"{root_rank!r}.")
+    return int(root_rank)
+
+
+def alltoall(tensor, splits=None, name: str | None = None, process_set=None,
+             ignore_name_scope: bool = False):
+    """Send ``splits[r]`` rows of ``tensor`` (in order) to each rank r and receive theirs.
+
+    Without ``splits`` the first dimension is split equally (it must divide by ``size()``) and
+    the received tensor is returned; with ``splits``, also the rows received from each rank.
+
+    >>> import tapegrad as tf
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> out, received = hvd.alltoall(tf.constant([1, 2, 3]), splits=[3])
+    >>> out.numpy().tolist(), received.numpy().tolist()
+    ([1, 2, 3], [3])
+    """
+    state = require_init()
+    _check_process_set(process_set)
+    array = _array(tensor)
+    if array.ndim == 0:
+        raise ValueError("alltoall needs a tensor of rank >= 1 (it splits the first axis).")
+    if splits is None:
+        if array.shape[0] % state.size:
+            raise ValueError(f"alltoall without splits divides the first dimension "
+                             f"({array.shape[0]}) equally among {state.size} ranks; it does not "
+                             "divide. Pass splits.")
+        counts = np.full(state.size, array.shape[0] // state.size, dtype=np.int64)
+    else:
+        counts = _array(splits).astype(np.int64).ravel()
+        if counts.shape[0] != state.size or (counts < 0).any() or \
+                int(counts.sum()) != array.shape[0]:
+            raise ValueError(f"splits must hold {state.size} non-negative row counts (one per "
+                             f"rank) adding up to the first dimension {array.shape[0]}; got "
+                             f"{counts.tolist()}.")
+    label = name or "alltoall"
+    _engine.check_same_call({"collective": "alltoall"},
+                            [[label, [array.dtype.str, list(array.shape[1:])]]])
+    received, received_splits = _engine.alltoall_rows(array, counts, label)
+    if splits is None:
+        return _wrap(received)
+    return _wrap(received), _wrap(received_splits.astype(np.int32))
+
+
+def barrier(process_set=None) -> None:
+    """Wait until every rank has reached this call."""
+    require_init()
+    _check_process_set(process_set)
+    _engine.check_same_call({"collective": "barrier"}, [])
+    _engine.barrier()
+
+
+def broadcast_variables(variables, root_rank: int, process_set=None,
+                        inplace: bool = False) -> None:
+    """Assign rank ``root_rank``'s values of ``variables`` on every rank (fused per dtype), as
+    done once after building the model so every rank starts from the same weights.
+
+    >>> import tapegrad as tf
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> v = tf.Variable([1.0, 2.0])
+    >>> hvd.broadcast_variables([v], root_rank=0)
+    >>> v.numpy()
+    array([1., 2.], dtype=float32)
+    """
+    state = require_init()
+    _check_process_set(process_set)
+    variables = list(variables)
+    root = _check_root(root_rank)
+    arrays = [_array(v) for v in variables]
+    _engine.check_same_call({"collective": "broadcast_variables", "root": root},
+                            [[getattr(v, "name", f"variable {i}"), _engine.describe(a)]
+                             for i, (v, a) in enumerate(zip(variables, arrays))])
+    received = _engine.fused_broadcast(arrays, root, f"broadcast of {len(arrays)} variable(s)")
+    if state.rank != root:
+        for variable, value in zip(variables, received):
+            variable.assign(value.copy())
+
+
+def broadcast_object(obj, root_rank: int = 0, session=None, name: str | None = None,
+                     process_set=None):
+    """Rank ``root_rank``'s ``obj`` on every rank (JSON-like values, NumPy arrays and tensors;
+    tensors arrive as NumPy arrays; no pickle).
+
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> hvd.broadcast_object({"epoch": 3, "lr": (0.1, 0.01)}, root_rank=0)
+    {'epoch': 3, 'lr': (0.1, 0.01)}
+    """
+    state = require_init()
+    _check_process_set(process_set)
+    root = _check_root(root_rank)
+    data = _objects.encode(obj) if state.rank == root else None
+    _engine.check_same_call({"collective": "broadcast_object", "root": root}, [])
+    return _objects.decode(_engine.broadcast_bytes(data, root, name or "broadcast_object"))
+
+
+def allgather_object(obj, session=None, name: str | None = None, process_set=None) -> list:
+    """Every rank's ``obj`` as a list in rank order (the values ``broadcast_object`` sends).
+
+    >>> import tapegrad.distribute as hvd
+    >>> hvd.init()
+    >>> hvd.allgather_object([1, "a"])
+    [[1, 'a']]
+    """
+    require_init()
+    _check_process_set(process_set)
+    data = _objects.encode(obj)
+    _engine.check_same_call({"collective": "allgather_object"}, [])
+    return [_objects.decode(part)
+            for part in _engine.allgather_bytes(data, name or "allgather_object")]
