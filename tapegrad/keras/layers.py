@@ -364,14 +364,20 @@ class Layer(Module):
         for var, array in zip(params, arrays):
             var.assign(array)
 
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
-                   autocast=True, regularizer=None, constraint=None, aggregation="none",
-                   overwrite_with_gradient=False, name=None) -> KerasVariable:
-        """Create a weight of this layer (``initializer`` by name, object or callable)."""
-        if isinstance(shape, str):
+    def add_weight(self, *args, **kwargs) -> KerasVariable:
+        """Create a weight of this layer: ``add_weight(shape=None, initializer=None,
+        dtype=None, trainable=True, autocast=True, regularizer=None, constraint=None,
+        aggregation="none", overwrite_with_gradient=False, name=None)`` (``initializer`` by
+        name, object or callable)."""
+        if args and isinstance(args[0], str):
             raise ValueError("`name` must be passed as a keyword argument. Received: "
-                             f"add_weight({shape!r}, ...). Use: add_weight(shape=..., "
-                             f"name={shape!r}).")
+                             f"add_weight({args[0]!r}, ...). Use: add_weight(shape=..., "
+                             f"name={args[0]!r}).")
+        return self._add_weight(*args, **kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                    autocast=True, regularizer=None, constraint=None, aggregation="none",
+                    overwrite_with_gradient=False, name=None) -> KerasVariable:
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = _dt.as_dtype(dtype or self._dtype)
         if initializer is None:
@@ -741,6 +747,10 @@ class GlobalAveragePooling2D(Layer):
         axes = [2, 3] if self.data_format == "channels_first" else [1, 2]
         return reduction_ops.reduce_mean(inputs, axis=axes, keepdims=self.keepdims)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format,
+                "keepdims": self.keepdims}
+
 
 class GlobalMaxPooling2D(GlobalAveragePooling2D):
     """Maximum over the spatial axes: ``(b, h, w, c) -> (b, c)``."""
@@ -762,6 +772,9 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         self.data_format = "channels_first" if _channels_first(data_format) else "channels_last"
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format}
+
     def call(self, inputs):
         shape = tuple(inputs.shape)
         if self.data_format == "channels_first" and len(shape) > 2:
@@ -781,6 +794,9 @@ class Reshape(Layer):
 
     def call(self, inputs):
         return array_ops.reshape(inputs, (tuple(inputs.shape)[0],) + self.target_shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "target_shape": self.target_shape}
 
 
 class Dropout(Layer):
@@ -973,6 +989,10 @@ class LayerNormalization(Layer):
             out = out + shaped(self.beta)
         return out
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling}
+
 
 class Embedding(Layer):
     """Rows of an ``(input_dim, output_dim)`` table looked up by integer ids; its gradient is
@@ -1011,6 +1031,11 @@ class Embedding(Layer):
             inputs = math_ops.cast(inputs, _dt.int32)
         return array_ops.gather(self.embeddings, inputs)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "input_dim": self.input_dim,
+                "output_dim": self.output_dim, "mask_zero": self.mask_zero,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer)}
+
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
@@ -1026,6 +1051,9 @@ class Activation(Layer):
 
     def call(self, inputs):
         return self.activation(inputs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
 class ReLU(Layer):
@@ -1044,6 +1072,10 @@ class ReLU(Layer):
         return activations.relu(inputs, negative_slope=self.negative_slope,
                                 max_value=self.max_value, threshold=self.threshold)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "max_value": self.max_value,
+                "negative_slope": self.negative_slope, "threshold": self.threshold}
+
 
 class Softmax(Layer):
     """Softmax over ``axis`` (default last)."""
@@ -1054,6 +1086,9 @@ class Softmax(Layer):
 
     def call(self, inputs, mask=None):
         return activations.softmax(inputs, axis=self.axis)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis}
 
 
 # ---------------------------------------------------------------------------------------------
