@@ -1,7 +1,8 @@
-"""``tapegrad.keras``: the Keras pieces a custom training loop needs (``tf.keras``).
+"""``tapegrad.keras``: Keras 3 (``tf.keras``) on tapegrad.
 
-Layers, ``Sequential`` and subclassable ``Model``, optimizers with learning-rate schedules,
-losses, metrics and initializers, with Keras 3's names, arguments and defaults.
+Layers, ``Sequential``, functional and subclassed ``Model`` s with ``compile``/``fit``,
+callbacks, optimizers with learning-rate schedules, losses, metrics, regularizers and
+initializers, with Keras 3's names, arguments and defaults.
 
 >>> import tapegrad as tf
 >>> model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
@@ -17,17 +18,22 @@ losses, metrics and initializers, with Keras 3's names, arguments and defaults.
 
 from tapegrad.keras import (
     activations,
+    callbacks,
     initializers,
     layers,
     losses,
     metrics,
     models,
     optimizers,
+    regularizers,
+    saving,
+    utils,
 )
-from tapegrad.keras.layers import Input, KerasTensor, KerasVariable, Layer
+from tapegrad.keras.layers import Input, InputSpec, KerasTensor, KerasVariable, Layer
 from tapegrad.keras.models import Model, Sequential
 
 Variable = KerasVariable
 
-__all__ = ["activations", "initializers", "layers", "losses", "metrics", "models", "optimizers",
-           "Input", "Layer", "Model", "Sequential", "KerasTensor", "Variable"]
+__all__ = ["activations", "callbacks", "initializers", "layers", "losses", "metrics", "models",
+           "optimizers", "regularizers", "saving", "utils", "Input", "InputSpec", "Layer",
+           "Model", "Sequential", "KerasTensor", "Variable"]

@@ -25,7 +25,10 @@ __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy"
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Huber",
            "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
            "categorical_crossentropy", "sparse_categorical_crossentropy", "huber", "mse", "mae",
-           "MSE", "MAE", "get"]
+           "MSE", "MAE", "get", "LossFunctionWrapper", "KLDivergence", "kl_divergence",
+           "kld", "KLD", "CosineSimilarity", "cosine_similarity", "Hinge", "hinge",
+           "MeanAbsolutePercentageError", "mean_absolute_percentage_error", "serialize",
+           "deserialize"]
 
 EPSILON = 1e-7
 
@@ -153,8 +156,55 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return values
 
 
+def kl_divergence(y_true, y_pred):
+    """``sum(y_true * log(y_true / y_pred), axis=-1)``, both clipped to [1e-7, 1].
+
+    >>> import tapegrad as tf
+    >>> round(float(tf.keras.losses.kl_divergence([[0.5, 0.5]], [[0.25, 0.75]])[0]), 6)
+    0.143841
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true = _clip(y_true, EPSILON, 1.0)
+    y_pred = _clip(y_pred, EPSILON, 1.0)
+    return reduction_ops.reduce_sum(y_true * math_ops.log(y_true / y_pred), axis=-1)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """The negated cosine similarity of the L2-normalised rows (so that -1 is best).
+
+    >>> import tapegrad as tf
+    >>> tf.keras.losses.cosine_similarity([[0.0, 1.0]], [[0.0, 2.0]]).numpy().tolist()
+    [-1.0]
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true = _l2_normalize(y_true, axis)
+    y_pred = _l2_normalize(y_pred, axis)
+    return -reduction_ops.reduce_sum(y_true * y_pred, axis=axis)
+
+
+def _l2_normalize(x, axis):
+    squared = reduction_ops.reduce_sum(math_ops.square(x), axis=axis, keepdims=True)
+    return x * math_ops.rsqrt(math_ops.maximum(squared, 1e-12))
+
+
+def hinge(y_true, y_pred):
+    """``mean(max(1 - y_true * y_pred, 0), axis=-1)`` with 0/1 labels mapped to -1/1."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true = array_ops.where(math_ops.equal(y_true, 0.0), -math_ops.ones_like(y_true), y_true)
+    return reduction_ops.reduce_mean(math_ops.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7), axis=-1)``."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    diff = math_ops.abs(y_true - y_pred) / math_ops.maximum(math_ops.abs(y_true), EPSILON)
+    return 100.0 * reduction_ops.reduce_mean(diff, axis=-1)
+
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+kld = KLD = kl_divergence
+mape = MAPE = mean_absolute_percentage_error
 
 
 # -- classes ----------------------------------------------------------------------------------
@@ -302,17 +352,132 @@ class SparseCategoricalCrossentropy(_Wrapper):
                          ignore_class=ignore_class)
 
 
+class LossFunctionWrapper(Loss):
+    """A Loss from a function ``fn(y_true, y_pred, **kwargs)`` returning per-example values.
+
+    >>> import tapegrad as tf
+    >>> loss = tf.keras.losses.LossFunctionWrapper(tf.keras.losses.mean_absolute_error)
+    >>> float(loss([[1.0], [3.0]], [[2.0], [2.0]]))
+    1.0
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction,
+                         dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **self._fn_kwargs}
+
+
+class KLDivergence(_Wrapper):
+    """Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred))`` per example."""
+
+    _fn = staticmethod(kl_divergence)
+    _default_name = "kl_divergence"
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class CosineSimilarity(_Wrapper):
+    """The negated cosine similarity along ``axis`` (default last)."""
+
+    _fn = staticmethod(cosine_similarity)
+    _default_name = "cosine_similarity"
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity",
+                 dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype, axis=axis)
+
+
+class Hinge(_Wrapper):
+    """Hinge loss for labels in {-1, 1} (or {0, 1})."""
+
+    _fn = staticmethod(hinge)
+    _default_name = "hinge"
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanAbsolutePercentageError(_Wrapper):
+    """Mean absolute percentage error."""
+
+    _fn = staticmethod(mean_absolute_percentage_error)
+    _default_name = "mean_absolute_percentage_error"
+
+    def __init__(self, reduction="sum_over_batch_size",
+                 name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+_FUNCTIONS = {"mean_squared_error": mean_squared_error, "mse": mean_squared_error,
+              "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
+              "huber": huber, "binary_crossentropy": binary_crossentropy,
+              "categorical_crossentropy": categorical_crossentropy,
+              "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+              "kl_divergence": kl_divergence, "kld": kl_divergence,
+              "cosine_similarity": cosine_similarity, "hinge": hinge,
+              "mean_absolute_percentage_error": mean_absolute_percentage_error,
+              "mape": mean_absolute_percentage_error}
+
 _BY_NAME = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
             "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
             "huber": Huber, "binary_crossentropy": BinaryCrossentropy,
             "categorical_crossentropy": CategoricalCrossentropy,
-            "sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
+            "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+            "kl_divergence": KLDivergence, "cosine_similarity": CosineSimilarity,
+            "hinge": Hinge, "mean_absolute_percentage_error": MeanAbsolutePercentageError}
+for _cls in set(_BY_NAME.values()) | {Loss, LossFunctionWrapper}:
+    _BY_NAME[_cls.__name__] = _cls
 
 
 def get(identifier):
-    """A loss from its name (``"mse"``), a Loss instance or a callable."""
+    """A loss from its name, a Loss instance, a callable or a serialized dict; a snake-case
+    name gives the function (``"mse"`` -> :func:`mean_squared_error`), as Keras 3.
+
+    >>> import tapegrad as tf
+    >>> tf.keras.losses.get("mse").__name__
+    'mean_squared_error'
+    """
+    if identifier is None:
+        return None
     if isinstance(identifier, Loss) or callable(identifier):
         return identifier
-    if isinstance(identifier, str) and identifier in _BY_NAME:
-        return _BY_NAME[identifier]()
-    raise ValueError(f"Could not interpret loss identifier: {identifier!r}.")
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        if identifier in _FUNCTIONS:
+            return _FUNCTIONS[identifier]
+        if identifier in _BY_NAME:
+            return _BY_NAME[identifier]()
+        from tapegrad.keras import object_registry
+        custom = object_registry.get_registered_object(identifier)
+        if custom is not None:
+            return custom() if isinstance(custom, type) else custom
+    raise ValueError(f"Could not interpret loss identifier: {identifier}")
+
+
+def serialize(loss) -> dict:
+    """``{"class_name": ..., "config": ...}`` for a Loss (a function gives its name)."""
+    if not isinstance(loss, Loss):
+        return getattr(loss, "__name__", str(loss))
+    return {"module": "keras.losses", "class_name": type(loss).__name__,
+            "config": loss.get_config(), "registered_name": None}
+
+
+def deserialize(config, custom_objects=None):
+    """The Loss described by :func:`serialize`'s output."""
+    if isinstance(config, str):
+        return get(config)
+    name = config["class_name"]
+    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown loss class {name!r}; register it with "
+                         "tf.keras.saving.register_keras_serializable or pass custom_objects.")
+    return cls.from_config(config["config"])

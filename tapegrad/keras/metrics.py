@@ -16,7 +16,9 @@ from tapegrad._core.tensor import Tensor, _to_array, _wrap
 from tapegrad._core.variable import Variable
 
 __all__ = ["Metric", "Mean", "Sum", "Accuracy", "SparseCategoricalAccuracy",
-           "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanMetricWrapper"]
+           "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanMetricWrapper",
+           "MeanAbsoluteError", "RootMeanSquaredError", "SparseCategoricalCrossentropy",
+           "CategoricalCrossentropy", "BinaryCrossentropy", "get"]
 
 
 def _array(x):
@@ -32,11 +34,18 @@ class Metric:
         self.name = name or type(self).__name__.lower()
         self.dtype = dtype or "float32"
         self._variables: list = []
+        self._initial_values: list = []
 
-    def add_variable(self, shape=(), initializer="zeros", dtype=None, name=None) -> Variable:
-        value = np.zeros(shape, dtype=np.float32)
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name=None) -> Variable:
+        """A state variable (reset to its initial value by :meth:`reset_state`)."""
+        from tapegrad.keras import initializers
+        dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype) or np.float32)
+        value = np.asarray(_array(initializers.get(initializer)(tuple(shape), dtype=dtype)),
+                           dtype=dtype)
         var = Variable(value, trainable=False, name=f"{self.name}/{name}")
         self._variables.append(var)
+        self._initial_values.append(value.copy())
         return var
 
     add_weight = add_variable
@@ -47,8 +56,8 @@ class Metric:
 
     def reset_state(self) -> None:
         """Forget every update."""
-        for var in self._variables:
-            var.assign(np.zeros(var._value.shape, dtype=var._value.dtype))
+        for var, value in zip(self._variables, self._initial_values):
+            var.assign(value)
 
     reset_states = reset_state
 
@@ -158,12 +167,16 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal labels."""
 
+    _direction = "up"
+
     def __init__(self, name="accuracy", dtype=None):
         super().__init__(accuracy, name=name, dtype=dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often the arg-max prediction equals the integer label."""
+
+    _direction = "up"
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
@@ -172,6 +185,8 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often the arg-max prediction equals the arg-max of the one-hot label."""
 
+    _direction = "up"
+
     def __init__(self, name="categorical_accuracy", dtype=None):
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
@@ -179,11 +194,129 @@ class CategoricalAccuracy(MeanMetricWrapper):
 class BinaryAccuracy(MeanMetricWrapper):
     """How often ``prediction > threshold`` matches the binary label."""
 
+    _direction = "up"
+
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
 
 
+def mean_squared_error(y_true, y_pred):
+    """Per-example mean of squared errors (NumPy, for metrics)."""
+    return np.mean(np.square(_array(y_true) - _array(y_pred)), axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """Per-example mean of absolute errors (NumPy, for metrics)."""
+    return np.mean(np.abs(_array(y_true) - _array(y_pred)), axis=-1)
+
+
 class MeanSquaredError(MeanMetricWrapper):
+    """Mean of squared errors over every example seen."""
+
+    _direction = "down"
+
     def __init__(self, name="mean_squared_error", dtype=None):
-        super().__init__(lambda t, p: np.mean(np.square(_array(t) - _array(p)), axis=-1),
-                         name=name, dtype=dtype)
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """Mean of absolute errors over every example seen."""
+
+    _direction = "down"
+
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+
+
+class RootMeanSquaredError(Mean):
+    """Square root of the mean squared error over every example seen.
+
+    >>> import tapegrad as tf
+    >>> m = tf.keras.metrics.RootMeanSquaredError()
+    >>> m.update_state([[0.0], [0.0]], [[3.0], [4.0]])
+    >>> round(float(m.result()), 4)
+    3.5355
+    """
+
+    _direction = "down"
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        super().update_state(np.square(_array(y_true) - _array(y_pred)), sample_weight)
+
+    def result(self) -> Tensor:
+        return _wrap(np.sqrt(_array(super().result())).astype(np.float32))
+
+
+class _LossMetric(MeanMetricWrapper):
+    """The mean of a loss function's per-example values."""
+
+    _direction = "down"
+    _loss_name = ""
+
+    def __init__(self, name=None, dtype=None, **kwargs):
+        from tapegrad.keras import losses
+        super().__init__(getattr(losses, self._loss_name), name=name or self._loss_name,
+                         dtype=dtype, **kwargs)
+
+
+class SparseCategoricalCrossentropy(_LossMetric):
+    _loss_name = "sparse_categorical_crossentropy"
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 axis=-1):
+        super().__init__(name=name, dtype=dtype, from_logits=from_logits)
+
+
+class CategoricalCrossentropy(_LossMetric):
+    _loss_name = "categorical_crossentropy"
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0, axis=-1):
+        super().__init__(name=name, dtype=dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class BinaryCrossentropy(_LossMetric):
+    _loss_name = "binary_crossentropy"
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0):
+        super().__init__(name=name, dtype=dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+_BY_NAME = {
+    "accuracy": Accuracy, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "categorical_accuracy": CategoricalAccuracy, "binary_accuracy": BinaryAccuracy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "root_mean_squared_error": RootMeanSquaredError,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+}
+for _cls in set(_BY_NAME.values()) | {Mean, Sum}:
+    _BY_NAME[_cls.__name__] = _cls
+
+
+def get(identifier):
+    """A metric from its name (``"mae"``, ``"AUC"``...), a Metric or a callable.
+
+    >>> import tapegrad as tf
+    >>> tf.keras.metrics.get("mae").name
+    'mean_absolute_error'
+    """
+    if isinstance(identifier, Metric) or callable(identifier):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier)
+        if cls is not None:
+            return cls()
+        from tapegrad.keras import object_registry
+        custom = object_registry.get_registered_object(identifier)
+        if custom is not None:
+            return custom() if isinstance(custom, type) else custom
+    raise ValueError(f"Could not interpret metric identifier: {identifier}")

@@ -1,7 +1,7 @@
-"""Models: subclassable :class:`Model` and :class:`Sequential` (``tf.keras.Model``).
+"""Models (``tf.keras.Model``): subclassed, functional (``Model(inputs, outputs)``) and
+:class:`Sequential`, with ``compile``/``fit`` (see :mod:`tapegrad.keras.trainer`).
 
-There is no ``compile``/``fit``: the custom ``GradientTape`` loop is the product. A model is a
-layer whose weights are those of the layers assigned to it, built lazily on its first call.
+A model is a layer whose weights are those of the layers assigned to it.
 
 >>> import tapegrad as tf
 >>> model = tf.keras.Sequential([tf.keras.layers.Dense(4, activation="relu"),
@@ -14,14 +14,16 @@ TensorShape([3, 2])
 
 from __future__ import annotations
 
+from tapegrad._core import nest
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import _to_array, _wrap
-from tapegrad.keras.layers import InputLayer, KerasTensor, Layer
+from tapegrad.keras import functional, object_registry
+from tapegrad.keras.layers import InputLayer, KerasTensor, Layer, _unique_name
+from tapegrad.keras.trainer import Trainer
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "Functional", "model_from_json", "clone_model"]
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """A layer made of layers: subclass it, create layers in ``__init__`` and use them in
     ``call(inputs, training=None)``.
 
@@ -40,30 +42,117 @@ class Model(Layer):
     True
     """
 
+    _is_graph = False
+
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise NotImplementedError(
-                "The functional API (Model(inputs, outputs)) is not supported by tapegrad; "
-                "subclass tapegrad.keras.Model or use tapegrad.keras.Sequential.")
+            names = ("inputs", "outputs")
+            given = dict(zip(names, args))
+            for key in names:
+                if key in kwargs:
+                    given[key] = kwargs.pop(key)
+            if set(given) != set(names):
+                raise ValueError("A functional model needs both `inputs` and `outputs`: "
+                                 "keras.Model(inputs=..., outputs=...).")
+            name = kwargs.pop("name", None)
+            super().__init__(name=name if name is not None else _unique_name("functional"),
+                             **kwargs)
+            self._init_graph(given["inputs"], given["outputs"])
+            return
         super().__init__(**kwargs)
+
+    def _init_graph(self, inputs, outputs) -> None:
+        if isinstance(inputs, list) and len(inputs) == 1 and isinstance(inputs[0], KerasTensor):
+            inputs = inputs[0]
+        nodes = functional.build_graph(inputs, outputs)
+        object.__setattr__(self, "_is_graph", True)
+        object.__setattr__(self, "_nodes", nodes)
+        object.__setattr__(self, "_inputs_structure", inputs)
+        object.__setattr__(self, "_outputs_structure", outputs)
+        object.__setattr__(self, "_flat_inputs", nest.flatten(inputs))
+        input_layers = [getattr(t, "_input_layer", None) for t in self._flat_inputs]
+        for layer in input_layers + [node.layer for node in nodes]:
+            if layer is not None and not any(layer is seen for seen in self._layers):
+                self._layers.append(layer)
+        self.built = True
+        self._output_shape = functional._shape_structure(outputs)
+
+    @property
+    def inputs(self):
+        return list(self._flat_inputs) if self._is_graph else None
+
+    @property
+    def outputs(self):
+        return nest.flatten(self._outputs_structure) if self._is_graph else None
+
+    @property
+    def input(self):
+        return self._inputs_structure if self._is_graph else None
+
+    @property
+    def output(self):
+        return self._outputs_structure if self._is_graph else None
+
+    @property
+    def input_names(self) -> list:
+        return [t.name for t in self._flat_inputs] if self._is_graph else []
+
+    @property
+    def output_names(self) -> list:
+        if not self._is_graph:
+            return []
+        if isinstance(self._outputs_structure, dict):
+            return list(nest._sorted_keys(self._outputs_structure))
+        return [t._node.layer.name if t._node is not None else t.name
+                for t in nest.flatten(self._outputs_structure)]
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._is_graph:
+            raise NotImplementedError(f"Model {type(self).__name__} must implement call() "
+                                      "(or be built with keras.Model(inputs, outputs)).")
+        return functional.run_graph(self, inputs, training=training)
 
     def build(self, input_shape) -> None:
         self.built = True
 
-    # -- inference helpers ------------------------------------------------------------------
-    def predict(self, x, batch_size: int = 32, verbose="auto", steps=None, callbacks=None):
-        """Run the model in inference mode over ``x`` in batches; returns a NumPy array."""
-        array = np.asarray(_to_array(x))
-        outputs = [np.asarray(_to_array(self(_wrap(array[i:i + batch_size]), training=False)))
-                   for i in range(0, array.shape[0], batch_size)]
-        return np.concatenate(outputs, axis=0)
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name`` (or at position ``index`` of :attr:`layers`)."""
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        if index is not None:
+            if len(self.layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
+                                 f"has {len(self.layers)} layers.")
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[layer.name for layer in self.layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
-    def compile(self, *args, **kwargs):
-        raise NotImplementedError("tapegrad.keras has no compile()/fit(): write the training "
-                                  "step with tapegrad.GradientTape and an optimizer's "
-                                  "apply_gradients (see tapegrad.examples.digits).")
+    def get_config(self) -> dict:
+        if not self._is_graph:
+            return super().get_config()
+        from tapegrad.keras import saving
+        return saving.functional_config(self)
 
-    fit = evaluate = compile
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        if "layers" in config and "input_layers" in config:
+            from tapegrad.keras import saving
+            return saving.functional_from_config(cls, config, custom_objects)
+        return cls(**config)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's architecture as JSON (rebuild it with ``keras.models.model_from_json``).
+        """
+        import json
+
+        from tapegrad.keras import saving
+        return json.dumps(saving.serialize_keras_object(self), **kwargs)
 
     # -- weights files ------------------------------------------------------------------------
     def save_weights(self, filepath, overwrite: bool = True) -> None:
@@ -88,21 +177,29 @@ class Model(Layer):
                 show_trainable=False, layer_range=None) -> None:
         """Print a table of the layers, their output shapes and parameter counts."""
         print_fn = print_fn or print
-        width = line_length or 80
-        cols = [int(width * 0.42), int(width * 0.3)]
-        rows = []
+        rows = [("Layer (type)", "Output Shape", "Param #")]
         for layer in self._summary_layers():
             shape = layer._output_shape
-            shape_text = "?" if shape is None else str(_batchless(shape, self))
+            shape_text = "?" if shape is None else _shape_text(_batchless(shape, self))
             rows.append((f"{layer.name} ({type(layer).__name__})", shape_text,
-                         layer.count_params() if layer.built else 0))
-        lines = [f'Model: "{self.name}"', "━" * width,
-                 f"{'Layer (type)':<{cols[0]}}{'Output Shape':<{cols[1]}}"
-                 f"{'Param #':>{width - cols[0] - cols[1]}}", "━" * width]
-        for i, (name, shape, count) in enumerate(rows):
-            lines.append(f"{name:<{cols[0]}}{shape:<{cols[1]}}"
-                         f"{count:>{width - cols[0] - cols[1]},}")
-            lines.append("─" * width if i < len(rows) - 1 else "━" * width)
+                         f"{layer.count_params() if layer.built else 0:,}"))
+        # Keras 3's table: columns 33, 24 and 15 wide (wider when a cell needs it).
+        widths = [max([33, 24, 15][c], *(len(row[c]) + 2 for row in rows)) for c in range(3)]
+
+        def rule(left, middle, right, fill):
+            return left + middle.join(fill * w for w in widths) + right
+
+        def cells(row, edge):
+            texts = [f" {row[0]:<{widths[0] - 2}} ", f" {row[1]:<{widths[1] - 2}} ",
+                     f" {row[2]:>{widths[2] - 2}} "]
+            return edge + edge.join(texts) + edge
+        lines = [f'Model: "{self.name}"', rule("┏", "┳", "┓", "━"), cells(rows[0], "┃"),
+                 rule("┡", "╇", "┩", "━")]
+        for i, row in enumerate(rows[1:]):
+            if i:
+                lines.append(rule("├", "┼", "┤", "─"))
+            lines.append(cells(row, "│"))
+        lines.append(rule("└", "┴", "┘", "─"))
         total = self.count_params() if self.built else 0
         trainable = int(sum(int(np.prod(v._value.shape)) for v in self.trainable_weights))
         nbytes = int(sum(v._value.nbytes for v in self.weights))
@@ -115,10 +212,20 @@ class Model(Layer):
         print_fn("\n".join(lines))
 
     def _summary_layers(self):
+        if self._is_graph:
+            return list(self._layers)
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
 
 
+def _shape_text(shape) -> str:
+    if shape and isinstance(shape[0], tuple):
+        return ", ".join(str(s) for s in shape)
+    return str(shape)
+
+
 def _batchless(shape, model):
+    if shape and isinstance(shape[0], tuple):
+        return tuple(_batchless(s, model) for s in shape)
     if isinstance(model, Sequential) and shape and isinstance(shape[0], int):
         return (None,) + tuple(shape[1:])
     return tuple(shape)
@@ -181,9 +288,12 @@ class Sequential(Model):
     def _maybe_build_from_input(self):
         if self._input_spec is None or not self._layers:
             return
-        shape = tuple(1 if d is None else d for d in self._input_spec.shape)
-        dtype = self._input_spec.dtype._np
-        self(_wrap(np.zeros(shape, dtype=dtype)), training=False)
+        x = self._input_spec      # a symbolic pass: builds the layers, records their shapes
+        for layer in self._layers:
+            x = layer(x)
+        self.built = True
+        self._build_shapes = self._input_spec.shape
+        self._output_shape = functional._shape_structure(x)
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
@@ -195,7 +305,82 @@ class Sequential(Model):
         return x
 
     def get_config(self) -> dict:
-        return {"name": self.name, "layers": [
-            {"class_name": type(layer).__name__, "config": layer.get_config()}
-            for layer in self.layers]}
+        from tapegrad.keras import saving
+        layers = [saving.serialize_keras_object(layer) for layer in self.layers]
+        if self._input_spec is not None:
+            layers.insert(0, saving.serialize_keras_object(
+                getattr(self._input_spec, "_input_layer", None)
+                or InputLayer(batch_shape=self._input_spec.shape)))
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
+                "layers": layers}
 
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        from tapegrad.keras import saving
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            layer = saving.deserialize_keras_object(layer_config, custom_objects)
+            model.add(layer.output if isinstance(layer, InputLayer) else layer)
+        return model
+
+
+Functional = Model
+object_registry.BUILTINS.update(Model=Model, Functional=Model, Sequential=Sequential)
+
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """The (unbuilt-weights) model described by ``model.to_json()``.
+
+    >>> import tapegrad as tf
+    >>> model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    >>> clone = tf.keras.models.model_from_json(model.to_json())
+    >>> clone.count_params()
+    8
+    """
+    import json
+
+    from tapegrad.keras import saving
+    return saving.deserialize_keras_object(json.loads(json_string), custom_objects)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None,
+                recursive=False, **kwargs):
+    """A new model with the same architecture and freshly initialised weights (layers
+    rebuilt from their configs; ``clone_function(layer)`` may replace the rebuilding).
+
+    >>> import tapegrad as tf
+    >>> model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    >>> tf.keras.models.clone_model(model).count_params()
+    8
+    """
+    from tapegrad.keras import saving
+    if isinstance(model, Sequential):
+        clone = Sequential(name=model.name)
+        if model._input_spec is not None:
+            clone.add(_fresh_input(model._input_spec))
+        for layer in model.layers:
+            clone.add(_clone_layer(layer, clone_function))
+        return clone
+    if model._is_graph:
+        if clone_function is None:
+            return type(model).from_config(model.get_config())
+        config = saving.functional_config(model)
+        rebuilt = {layer.name: _clone_layer(layer, clone_function) for layer in model.layers
+                   if not isinstance(layer, InputLayer)}
+        return saving.functional_from_config(type(model), config,
+                                             custom_objects=None, layers=rebuilt)
+    raise ValueError("clone_model() works on Sequential and functional models; a subclassed "
+                     f"model ({type(model).__name__}) cannot be cloned from its config. "
+                     "Create a new instance of the class instead.")
+
+
+def _clone_layer(layer, clone_function):
+    if clone_function is not None:
+        return clone_function(layer)
+    return type(layer).from_config(layer.get_config())
+
+
+def _fresh_input(spec):
+    from tapegrad.keras.layers import Input
+    return Input(batch_shape=spec.shape, dtype=spec.dtype.name)
