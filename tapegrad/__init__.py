@@ -91,7 +91,7 @@ from tapegrad.ops.array import (
     zeros,
 )
 from tapegrad.ops.array import slice_ as slice
-from tapegrad.ops.linalg import matmul
+from tapegrad.ops.linalg import matmul, norm
 from tapegrad.ops.math import (
     abs,
     acos,
@@ -149,7 +149,6 @@ from tapegrad.ops.reduction import (
     argmin,
     clip_by_global_norm,
     clip_by_norm,
-    norm,
     reduce_all,
     reduce_any,
     reduce_logsumexp,

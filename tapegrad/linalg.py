@@ -22,6 +22,7 @@ from tapegrad.ops.linalg import (  # noqa: F401
     matmul,
     matrix_transpose,
     matvec,
+    norm,
     pinv,
     qr,
     set_diag,
@@ -32,4 +33,4 @@ from tapegrad.ops.linalg import (  # noqa: F401
     triangular_solve,
 )
 from tapegrad.ops.nn import l2_normalize  # noqa: F401
-from tapegrad.ops.reduction import global_norm, norm
+from tapegrad.ops.reduction import global_norm

@@ -77,16 +77,8 @@ def test_every_import_points_down_or_sideways():
     assert not upward, "upward imports:\n" + "\n".join(sorted(upward))
 
 
-# The op families still import each other (rules use ops of other families); untangling them
-# through a rule vocabulary at the bottom of the op layer is open work (issue #10). Any other
-# cycle, or a new module joining this one, fails the test.
-KNOWN_CYCLE = {"tapegrad.ops._util", "tapegrad.ops.array", "tapegrad.ops.linalg",
-               "tapegrad.ops.math", "tapegrad.ops.reduction"}
-
-
 def test_no_import_cycles():
-    graph = {module: targets - KNOWN_CYCLE if module in KNOWN_CYCLE else targets
-             for module, targets in import_graph().items()}
+    graph = import_graph()
     cycles = []
     for start in graph:
         stack, seen = [(start, [start])], set()

@@ -79,30 +79,9 @@ def shape_of(value) -> tuple:
     return getattr(array, "shape", ())
 
 
-def unbroadcast(grad, shape: tuple):
-    """Sum ``grad`` over the axes broadcasting added, so it has exactly ``shape``."""
-    grad_shape = grad._value.shape
-    if grad_shape == shape:
-        return grad
-    batch = state.batch_dims
-    if batch:
-        # Keep the leading batch axes of a vectorised backward pass.
-        if grad_shape[batch:] == shape:
-            return grad
-        shape = grad_shape[:batch] + tuple(shape)
-    from tapegrad.ops.array import reshape
-    from tapegrad.ops.reduction import reduce_sum
-    lead = len(grad_shape) - len(shape)
-    axes = list(range(batch, batch + lead))
-    axes.extend(i + lead for i, d in enumerate(shape)
-                if i >= batch and d == 1 and grad_shape[i + lead] != 1)
-    if axes:
-        grad = reduce_sum(grad, axes)
-    return reshape(grad, shape) if grad._value.shape != shape else grad
-
-
 def unbroadcast_raw(grad, shape: tuple):
-    """NumPy twin of :func:`unbroadcast` for raw-mode reverse rules (arrays in, array out)."""
+    """NumPy twin of :func:`tapegrad.ops._vocab.unbroadcast` for raw-mode reverse rules (arrays
+    in, array out)."""
     grad_shape = grad.shape if type(grad) is np.ndarray else np.shape(grad)
     if grad_shape == shape:
         return grad
@@ -125,24 +104,9 @@ def unbroadcast_raw(grad, shape: tuple):
     return grad.reshape(shape) if type(grad) is np.ndarray else np.reshape(grad, shape)
 
 
-
-
-def batch_shape(upstream) -> tuple:
-    """The leading batch axes of ``upstream`` in a vectorised backward pass (else ``()``)."""
-    return tuple(upstream._value.shape[:state.batch_dims]) if state.batch_dims else ()
-
-
-def broadcast_tangent(tangent, shape: tuple):
-    """A tangent of an operand, broadcast to the op's output ``shape``."""
-    if tangent._value.shape == shape:
-        return tangent
-    from tapegrad.ops.array import broadcast_to
-    return broadcast_to(tangent, shape)
-
-
 def broadcast_raw(tangent, shape: tuple):
     """A raw (array) tangent broadcast to an op's output ``shape`` (NumPy twin of
-    :func:`broadcast_tangent`)."""
+    :func:`tapegrad.ops._vocab.broadcast_tangent`)."""
     return tangent if tangent.shape == shape else np.broadcast_to(tangent, shape)
 
 

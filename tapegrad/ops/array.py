@@ -15,15 +15,10 @@ from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _to_array, _wrap, apply, apply1, convert_to_tensor
+from tapegrad.ops import _vocab as vocab
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import (
-    batch_shape,
-    linear_jvp_raw,
-    randn,
-    shape_of,
-    sum_tangents,
-    unbroadcast,
-)
+from tapegrad.ops._util import linear_jvp_raw, randn, shape_of, sum_tangents
+from tapegrad.ops._vocab import batch_shape, unbroadcast
 
 # This module defines a public `range` (tf.range); internal code uses the builtin by this name.
 _range = builtins.range
@@ -1067,8 +1062,7 @@ def _tile_vjp(inputs, output, attrs, upstream, needs):
     split_shape = []
     for m, d in zip(attrs["multiples"], shape):
         split_shape.extend((m, d))
-    from tapegrad.ops.reduction import reduce_sum
-    summed = reduce_sum(reshape(upstream, split_shape), list(_range(0, 2 * len(shape), 2)))
+    summed = vocab.reduce_sum(reshape(upstream, split_shape), _range(0, 2 * len(shape), 2))
     return (reshape(summed, shape),)
 
 

@@ -15,7 +15,9 @@ from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, convert_to_tensor
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import randn, shape_of, sum_tangents, unbroadcast, unbroadcast_raw
+from tapegrad.ops import reduction as _reduction
+from tapegrad.ops._util import randn, shape_of, sum_tangents, unbroadcast_raw
+from tapegrad.ops._vocab import unbroadcast
 
 
 def _tensor(x):
@@ -166,10 +168,9 @@ def trace(x, name=None):
     >>> float(tf.linalg.trace(tf.eye(3)))
     3.0
     """
-    from tapegrad.ops.reduction import reduce_sum
     x = _tensor(x)
     n = shape_of(x)[-1]
-    return reduce_sum(_math.multiply(x, _array.eye(n, dtype=x.dtype)), axis=[-2, -1])
+    return _reduction.reduce_sum(_math.multiply(x, _array.eye(n, dtype=x.dtype)), axis=[-2, -1])
 
 
 # -- small helpers for the rules -------------------------------------------------------------
@@ -451,9 +452,8 @@ def _det_vjp(inputs, output, attrs, upstream, needs):
 
 
 def _det_jvp(inputs, output, attrs, tangents):
-    from tapegrad.ops.reduction import reduce_sum
     a_inv_t = matrix_transpose(apply1(INV, inputs[0]))
-    return output * reduce_sum(a_inv_t * tangents[0], axis=[-2, -1])
+    return output * _reduction.reduce_sum(a_inv_t * tangents[0], axis=[-2, -1])
 
 
 DET = register("MatrixDeterminant", _det_forward, _det_vjp, _det_jvp,
@@ -489,10 +489,9 @@ def _slogdet_vjp(inputs, output, attrs, upstream, needs):
 
 
 def _slogdet_jvp(inputs, output, attrs, tangents):
-    from tapegrad.ops.reduction import reduce_sum
     sign, log_abs = output
     a_inv_t = matrix_transpose(apply1(INV, inputs[0]))
-    change = reduce_sum(a_inv_t * tangents[0], axis=[-2, -1])
+    change = _reduction.reduce_sum(a_inv_t * tangents[0], axis=[-2, -1])
     if change._value.dtype.kind == "c":
         change = _as_dtype_of(_math.real(change), change)
     return _math.zeros_like(sign), change
@@ -526,9 +525,8 @@ def logdet(matrix, name=None):
     >>> round(float(tf.linalg.logdet(tf.constant([[4.0, 0.0], [0.0, 1.0]]))), 4)
     1.3863
     """
-    from tapegrad.ops.reduction import reduce_sum
     chol = cholesky(matrix)
-    return 2.0 * reduce_sum(_math.log(_math.real(diag_part(chol))), axis=[-1])
+    return 2.0 * _reduction.reduce_sum(_math.log(_math.real(diag_part(chol))), axis=[-1])
 
 
 # -- solvers ----------------------------------------------------------------------------------
@@ -1168,7 +1166,6 @@ def pinv(a, rcond=None, validate_args=False, name=None):
     >>> tf.linalg.pinv(tf.constant([[2.0, 0.0], [0.0, 0.0]])).numpy().tolist()
     [[0.5, 0.0], [0.0, 0.0]]
     """
-    from tapegrad.ops.reduction import reduce_max
     a = _tensor(a)
     shape = shape_of(a)
     if len(shape) < 2:
@@ -1178,7 +1175,7 @@ def pinv(a, rcond=None, validate_args=False, name=None):
     if rcond is None:
         rcond = 10.0 * max(shape[-2:]) * float(np.finfo(real_dtype).eps)
     s, u, v = svd(a, full_matrices=False, compute_uv=True)
-    cutoff = _array.expand_dims(rcond * reduce_max(s, axis=-1), -1)
+    cutoff = _array.expand_dims(rcond * _reduction.reduce_max(s, axis=-1), -1)
     s = _array.where(_math.greater(s, cutoff), s,
                      _wrap(np.full(shape_of(s), np.inf, dtype=real_dtype)))
     scaled = v / _as_dtype_of(_array.expand_dims(s, -2), v)
@@ -1289,3 +1286,65 @@ def expm(input, name=None):  # noqa: A002
     2.71828
     """
     return apply1(EXPM, input)
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
+    """Vector norm (``ord`` 'euclidean', 1, 2, inf or any p > 0) over ``axis``, or matrix norm
+    ('euclidean'/'fro', 1, 2, inf) over a pair of axes. The gradient at the zero vector is NaN,
+    as TensorFlow.
+
+    >>> import tapegrad as tf
+    >>> float(tf.norm(tf.constant([3.0, 4.0])))
+    5.0
+    """
+    x = _tensor(tensor)
+    ndim = x._value.ndim
+    is_matrix = isinstance(axis, (tuple, list)) and len(axis) == 2
+    if is_matrix:
+        axes = tuple(int(a) for a in axis)
+        if axes[0] % max(ndim, 1) == axes[1] % max(ndim, 1):
+            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
+                             f"integers, got {axis}")
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise InvalidArgumentError(f"norm: axis {a} is out of range for a tensor of "
+                                           f"rank {ndim}.")
+        if ord not in ("euclidean", "fro", 1, 2, np.inf):
+            raise ValueError(f"'ord' must be a supported matrix norm in ['euclidean', 'fro', 1, "
+                             f"2, inf], got {ord}")
+    else:
+        if isinstance(axis, (tuple, list)) and len(axis) == 1:
+            axis = axis[0]
+        if isinstance(axis, Tensor):
+            axis = int(axis._value)
+        if not (axis is None or isinstance(axis, (int, np.integer))):
+            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
+                             f"integers, got {axis}")
+        if ord != "euclidean" and (isinstance(ord, str) or not ord > 0):
+            raise ValueError(f"'ord' must be a supported vector norm, got {ord}")
+        axes = None if axis is None else (int(axis),)
+    if ord in ("euclidean", "fro") or (ord == 2 and not is_matrix):
+        result = _math.sqrt(_reduction.reduce_sum(x * _math.conj(x), axes, keepdims=True))
+    elif ord == 2:
+        pair = tuple(a % ndim for a in axes)
+        perm = [i for i in range(ndim) if i not in pair] + list(pair)
+        moved = _array.transpose(x, perm)
+        largest = _reduction.reduce_max(_math.abs(svd(moved, compute_uv=False)), -1, keepdims=True)
+        result = _array.transpose(_array.expand_dims(largest, -1),
+                                  [int(i) for i in np.argsort(perm)])
+    else:
+        result = _math.abs(x)
+        if ord == 1:
+            result = _reduction.reduce_sum(result, None if axes is None else axes[0], keepdims=True)
+            if is_matrix:
+                result = _reduction.reduce_max(result, axes[-1], keepdims=True)
+        elif ord == np.inf:
+            if is_matrix:
+                result = _reduction.reduce_sum(result, axes[1], keepdims=True)
+            result = _reduction.reduce_max(result, None if axes is None else axes[0], keepdims=True)
+        else:
+            result = _math.pow(_reduction.reduce_sum(_math.pow(result, ord), axes, keepdims=True),
+                               1.0 / ord)
+    if not keepdims:
+        result = _array.squeeze(result, None if axes is None else list(axes))
+    return result

@@ -22,14 +22,13 @@ from tapegrad._core.tensor import (
 )
 from tapegrad.ops._util import (
     broadcast_raw,
-    broadcast_tangent,
     fast_unary,
     randn,
     shape_of,
     sum_tangents,
-    unbroadcast,
     unbroadcast_raw,
 )
+from tapegrad.ops._vocab import broadcast_tangent, select, unbroadcast
 
 _ndarray = np.ndarray
 _TWO_OVER_ROOT_PI = 2.0 / float(np.sqrt(np.pi))
@@ -191,9 +190,8 @@ def _standard_unary_samples(positive=False, unit=False, low=None, complex_=False
 
 def _safe_unit(x, magnitude):
     """``x / |x|`` as a complex tensor, 0 where ``|x|`` is 0."""
-    from tapegrad.ops.array import where
     unit = apply2(DIV, x, complex_(magnitude, zeros_like(magnitude)))
-    return where(apply2(EQUAL, magnitude, 0.0), zeros_like(unit), unit)
+    return select(apply2(EQUAL, magnitude, 0.0), zeros_like(unit), unit)
 
 
 
@@ -664,12 +662,11 @@ def _negate(x):
 
 def _pow_log_x(x, output):
     """log(x) where it is defined, 0 elsewhere (TensorFlow's PowGrad, no false singularity)."""
-    from tapegrad.ops.array import where
     x_tensor = x if isinstance(x, Tensor) else _wrap(np.asarray(x, output._value.dtype))
     mask = (apply2(NOT_EQUAL, x_tensor, 0.0) if _is_complex(x_tensor)
             else apply2(GREATER, x_tensor, 0.0))
-    safe_x = where(mask, x_tensor, ones_like(x_tensor))
-    return where(mask, log(safe_x), zeros_like(x_tensor))
+    safe_x = select(mask, x_tensor, ones_like(x_tensor))
+    return select(mask, log(safe_x), zeros_like(x_tensor))
 
 
 def _y_minus_1(y):
@@ -704,13 +701,12 @@ def _pow_jvp(inputs, output, attrs, tangents):
 
 
 def _maximum_vjp(inputs, output, attrs, upstream, needs, compare=None):
-    from tapegrad.ops.array import where
     x, y = inputs
     # Ties send the whole gradient to the first argument, as TensorFlow.
     first = apply2(compare or GREATER_EQUAL, x, y)
     zeros = zeros_like(upstream)
-    return (unbroadcast(where(first, upstream, zeros), shape_of(x)) if needs[0] else None,
-            unbroadcast(where(first, zeros, upstream), shape_of(y)) if needs[1] else None)
+    return (unbroadcast(select(first, upstream, zeros), shape_of(x)) if needs[0] else None,
+            unbroadcast(select(first, zeros, upstream), shape_of(y)) if needs[1] else None)
 
 
 def _minimum_vjp(inputs, output, attrs, upstream, needs):
@@ -718,13 +714,12 @@ def _minimum_vjp(inputs, output, attrs, upstream, needs):
 
 
 def _maximum_jvp(inputs, output, attrs, tangents, compare=None):
-    from tapegrad.ops.array import where
     x, y = inputs
     shape = output._value.shape
     tx, ty = tangents
     tx = zeros_like(output) if tx is None else broadcast_tangent(tx, shape)
     ty = zeros_like(output) if ty is None else broadcast_tangent(ty, shape)
-    return where(apply2(compare or GREATER_EQUAL, x, y), tx, ty)
+    return select(apply2(compare or GREATER_EQUAL, x, y), tx, ty)
 
 
 def _minimum_jvp(inputs, output, attrs, tangents):
@@ -1252,9 +1247,8 @@ def angle(input, name=None):  # noqa: A002 - TensorFlow's argument name
     x = input if isinstance(input, Tensor) else convert_to_tensor(input)
     if x._value.dtype.kind == "c":
         return apply1(ANGLE, x)
-    from tapegrad.ops.array import where
-    return where(apply2(LESS, x, 0), _wrap(np.full(x._value.shape, np.pi, x._value.dtype)),
-                 zeros_like(x))
+    return select(apply2(LESS, x, 0), _wrap(np.full(x._value.shape, np.pi, x._value.dtype)),
+                  zeros_like(x))
 
 
 IDENTITY = register("Identity", lambda x: x,

@@ -181,7 +181,7 @@ _FUNCTIONS = {
     np.ones_like: lambda a, dtype=None, **kwargs: _math.ones_like(a, dtype),
     np.linalg.inv: _linalg.inv, np.linalg.det: _linalg.det, np.linalg.solve: _linalg.solve,
     np.linalg.cholesky: lambda a, upper=False: _linalg.cholesky(a),
-    np.linalg.norm: lambda x, ord=None, axis=None, keepdims=False: _reduction.norm(
+    np.linalg.norm: lambda x, ord=None, axis=None, keepdims=False: _linalg.norm(
         x, ord="euclidean" if ord is None else ord, axis=axis, keepdims=keepdims),
     np.shape: _value_only(np.shape), np.ndim: _value_only(np.ndim),
     np.size: _value_only(np.size), np.allclose: _value_only(np.allclose),

@@ -14,7 +14,8 @@ from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor, state
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import batch_shape, linear_jvp_raw, randn
+from tapegrad.ops._util import linear_jvp_raw, randn
+from tapegrad.ops._vocab import batch_shape
 
 
 def normalize_axis(axis, ndim: int):
@@ -495,69 +496,6 @@ def argmin(input, axis=None, output_type=_dt.int64, name=None) -> Tensor:  # noq
 
 
 # -- norms and norm clipping -----------------------------------------------------------------
-
-def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
-    """Vector norm (``ord`` 'euclidean', 1, 2, inf or any p > 0) over ``axis``, or matrix norm
-    ('euclidean'/'fro', 1, 2, inf) over a pair of axes. The gradient at the zero vector is NaN,
-    as TensorFlow.
-
-    >>> import tapegrad as tf
-    >>> float(tf.norm(tf.constant([3.0, 4.0])))
-    5.0
-    """
-    x = _tensor(tensor)
-    ndim = x._value.ndim
-    is_matrix = isinstance(axis, (tuple, list)) and len(axis) == 2
-    if is_matrix:
-        axes = tuple(int(a) for a in axis)
-        if axes[0] % max(ndim, 1) == axes[1] % max(ndim, 1):
-            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
-                             f"integers, got {axis}")
-        for a in axes:
-            if not -ndim <= a < ndim:
-                raise InvalidArgumentError(f"norm: axis {a} is out of range for a tensor of "
-                                           f"rank {ndim}.")
-        if ord not in ("euclidean", "fro", 1, 2, np.inf):
-            raise ValueError(f"'ord' must be a supported matrix norm in ['euclidean', 'fro', 1, "
-                             f"2, inf], got {ord}")
-    else:
-        if isinstance(axis, (tuple, list)) and len(axis) == 1:
-            axis = axis[0]
-        if isinstance(axis, Tensor):
-            axis = int(axis._value)
-        if not (axis is None or isinstance(axis, (int, np.integer))):
-            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
-                             f"integers, got {axis}")
-        if ord != "euclidean" and (isinstance(ord, str) or not ord > 0):
-            raise ValueError(f"'ord' must be a supported vector norm, got {ord}")
-        axes = None if axis is None else (int(axis),)
-    if ord in ("euclidean", "fro") or (ord == 2 and not is_matrix):
-        result = _math.sqrt(reduce_sum(x * _math.conj(x), axes, keepdims=True))
-    elif ord == 2:
-        from tapegrad.ops.linalg import svd
-        pair = tuple(a % ndim for a in axes)
-        perm = [i for i in range(ndim) if i not in pair] + list(pair)
-        moved = _array.transpose(x, perm)
-        largest = reduce_max(_math.abs(svd(moved, compute_uv=False)), -1, keepdims=True)
-        result = _array.transpose(_array.expand_dims(largest, -1),
-                                  [int(i) for i in np.argsort(perm)])
-    else:
-        result = _math.abs(x)
-        if ord == 1:
-            result = reduce_sum(result, None if axes is None else axes[0], keepdims=True)
-            if is_matrix:
-                result = reduce_max(result, axes[-1], keepdims=True)
-        elif ord == np.inf:
-            if is_matrix:
-                result = reduce_sum(result, axes[1], keepdims=True)
-            result = reduce_max(result, None if axes is None else axes[0], keepdims=True)
-        else:
-            result = _math.pow(reduce_sum(_math.pow(result, ord), axes, keepdims=True),
-                               1.0 / ord)
-    if not keepdims:
-        result = _array.squeeze(result, None if axes is None else list(axes))
-    return result
-
 
 def clip_by_norm(t, clip_norm, axes=None, name=None):
     """``t`` scaled down so that its L2 norm over ``axes`` is at most ``clip_norm``.
