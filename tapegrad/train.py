@@ -3,12 +3,21 @@
 * Names are stable: ``<object>/<position>/<short name>`` for a model's or module's variables
   (their position in ``.variables``), ``<object>/iterations`` and ``<object>/slots/<i>/<slot>``
   for an optimizer, ``<object>`` for a bare Variable, plus ``save_counter``.
-* Writing is atomic: the archive goes to a temporary file in the same folder, is flushed to
-  disk, then renamed over the target (``os.replace``), so a crash never leaves a half-written
-  checkpoint behind, and the previous one stays readable.
-* Reading never unpickles (``allow_pickle=False``). A missing file raises ``NotFoundError``, a
-  truncated or corrupt one ``DataLossError``, and a mismatch (unknown names, missing values,
-  other shapes or dtypes) ``ValueError``; all are detected before any variable changes.
+* Writing is atomic: the archive goes to a new temporary file in the same folder (mode 0666
+  less the umask, as NumPy and TensorFlow write), is flushed to disk, renamed over the target
+  (``os.replace``) and the folder is synced, so a crash never leaves a half-written checkpoint
+  behind and the previous one stays readable. Temporaries of writers that were killed are
+  removed by the next write into the folder.
+* Reading never unpickles and never trusts the file: the zip directory and each needed
+  member's ``.npy`` header are read first (bounded reads) and checked against the variables
+  before any data is read; members nothing asks for are never read; exactly the declared
+  bytes are decompressed and the zip CRC is verified. A missing file raises ``NotFoundError``;
+  a truncated, corrupt or hostile one (non-numeric dtypes, sizes that disagree, odd member
+  names, not a regular file, a plain ``.npy``) ``DataLossError`` naming the file and member;
+  a mismatch (unknown names under a restored object, other shapes or dtypes) ``ValueError``.
+  All are detected before any variable changes.
+* ``restore`` returns a status whose ``assert_consumed()`` / ``assert_existing_objects_matched()``
+  report, as TensorFlow's do, objects the file lacks and values no object took.
 
 >>> import os, tempfile
 >>> import tapegrad as tf
@@ -57,7 +66,8 @@ class CheckpointNotFoundError(NotFoundError, FileNotFoundError):
 
 def _clean(name: str) -> str:
     name = name[:-2] if name.endswith(":0") else name
-    return re.sub(r"[^A-Za-z0-9_.\-]", ".", name.rsplit("/", 1)[-1]) or "variable"
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]", ".", name.rsplit("/", 1)[-1])
+    return cleaned if cleaned.strip(".") else "variable"     # never "", "." or ".."
 
 
 def _is_optimizer(obj) -> bool:
@@ -208,17 +218,20 @@ class _Archive:
 
     def __init__(self, path: str):
         self.path = path
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (no effect on regular files)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
         try:
-            info = os.stat(path)
+            fd = os.open(path, flags)
         except FileNotFoundError:
             raise CheckpointNotFoundError(
                 f"Checkpoint file not found: {path}. Check the path "
                 "(tapegrad.train.latest_checkpoint(folder) finds the newest one).") from None
         except OSError as error:     # a symlink loop, a folder we may not enter...
             raise _damaged(path, f"it cannot be opened ({error})") from None
-        if not stat.S_ISREG(info.st_mode):   # a folder, a FIFO, a device such as /dev/zero
+        if not stat.S_ISREG(os.fstat(fd).st_mode):   # a folder, a FIFO, a device (/dev/zero)
+            os.close(fd)
             raise _damaged(path, "it is not a regular file")
-        self._file = open(path, "rb")   # noqa: SIM115 - closed by close()
+        self._file = os.fdopen(fd, "rb")
         try:
             self._zip = self._open_zip()
             self._members = self._directory()
