@@ -339,25 +339,25 @@ class _Archive:
         """The member's array: exactly the size its (already checked) header declares is
         decompressed, and the zip CRC is verified."""
         info = self._members[key]
-        nbytes = header.dtype.itemsize * math.prod(header.shape)
+        data = np.empty(header.dtype.itemsize * math.prod(header.shape), np.uint8)
         try:
             with self._zip.open(info) as member:
-                _, header_size = self._parse_header(key, member)
-                data = bytearray()
+                self._parse_header(key, member)
+                view, filled = memoryview(data), 0
                 # zipfile checks the CRC as the last declared byte arrives
-                while len(data) < nbytes:
-                    chunk = member.read(min(_READ_CHUNK, nbytes - len(data)))
-                    if not chunk:
+                while filled < len(data):
+                    count = member.readinto(view[filled:filled + _READ_CHUNK])
+                    if not count:
                         raise EOFError("the member ends early")
-                    data += chunk
+                    filled += count
         except DataLossError:
             raise
         except _DAMAGE as error:
             raise _damaged(self.path, f"{self._where(key)}: {type(error).__name__}: "
                            f"{error}") from None
-        array = np.frombuffer(data, dtype=header.dtype)
-        order = "F" if header.fortran_order else "C"
-        return np.array(array.reshape(header.shape, order=order), order="C")
+        array = data.view(header.dtype).reshape(header.shape,
+                                                order="F" if header.fortran_order else "C")
+        return np.asarray(array, order="C")       # copies only a Fortran-order member
 
 
 def _read_exactly(stream, size: int) -> bytes:
