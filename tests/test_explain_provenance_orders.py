@@ -112,6 +112,22 @@ def tensor_through_numpy():
     return tape, y, [x], where
 
 
+def unrelated_numpy_constant():
+    x, w = tf.Variable(2.0), tf.Variable(1.0)
+    with tf.GradientTape() as tape:
+        _ = x * 1.0
+        y = w * tf.constant(np.float32(3.0) ** 2)
+    return tape, y, [x, w], None
+
+
+def exported_after_the_constant():
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = tf.constant(np.float32(3.0) ** 2) * 2.0
+        x.numpy()
+    return tape, y, [x], None
+
+
 def computed_before_the_tape():
     x = tf.Variable(3.0)
     early = x * x
@@ -168,6 +184,8 @@ EXPECTED = {
     python_float: (["unrelated"], ["left_the_tape"]),
     numpy_asarray_arithmetic: (["unrelated"], ["left_the_tape"]),
     tensor_through_numpy: (["unrelated"], ["left_the_tape"]),
+    unrelated_numpy_constant: (["unrelated", "connected"], ["unrelated", "connected"]),
+    exported_after_the_constant: (["unrelated"], ["unrelated"]),
     computed_before_the_tape: (["unrelated"], ["not_recorded"]),
     watched_tensor_computed_before_the_tape: (["unrelated"], ["not_recorded"]),
     under_stop_recording: (["unrelated"], ["not_recorded"]),
