@@ -118,11 +118,11 @@ def _process_is_gone(pid: int) -> bool:
     if os.name != "posix" or pid == os.getpid():
         return False     # POSIX only; this process: another thread may be writing it
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
     except ProcessLookupError:
         return True
-    except (PermissionError, OSError):
-        return False                     # alive but someone else's (or unknown): keep it
+    except OSError:
+        pass             # alive but someone else's, or unknown: keep its file
     return False
 
 
