@@ -462,6 +462,8 @@ class _LoadStatus:
         return self
 
     def assert_nontrivial_match(self):
+        """Raise AssertionError for ``restore(None)`` (TensorFlow counts the save counter as a
+        match, so any file passes)."""
         self._require_path()
         return self
 

@@ -23,6 +23,7 @@ def _outcome(call):
 def _assertions(status):
     return {"assert_consumed": _outcome(status.assert_consumed),
             "assert_existing_objects_matched": _outcome(status.assert_existing_objects_matched),
+            "assert_nontrivial_match": _outcome(status.assert_nontrivial_match),
             "expect_partial_returns_status": status.expect_partial() is status}
 
 
@@ -49,6 +50,13 @@ def probe_exact_match(tf, folder):
     a, b = tf.Variable(0.0), tf.Variable(0.0)
     status = tf.train.Checkpoint(a=a, b=b).restore(path)
     return {"a": float(a.numpy()), "b": float(b.numpy()), **_assertions(status)}
+
+
+def probe_file_has_none_of_the_objects(tf, folder):
+    path = _saved(tf, folder, a=tf.Variable(1.0), b=tf.Variable(2.0))
+    c = tf.Variable(0.0)
+    status = tf.train.Checkpoint(c=c).restore(path)
+    return {"c": float(c.numpy()), **_assertions(status)}
 
 
 def probe_restore_none(tf, folder):
