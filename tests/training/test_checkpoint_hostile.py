@@ -5,7 +5,6 @@ variable changes; members nothing asks for are never read."""
 import contextlib
 import faulthandler
 import os
-import sys
 import tracemalloc
 import zipfile
 
@@ -13,9 +12,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
-
-sys.path.insert(0, os.path.dirname(__file__))
-import hostile_files as hostile  # noqa: E402
+from tests.training import hostile_files as hostile
 
 BOMB = 1 << 25                   # 32 MiB inflated from about 32 KB
 MEMORY_BOUND = 8 << 20           # what a restore of two tiny variables may allocate at peak

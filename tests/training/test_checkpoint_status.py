@@ -3,14 +3,11 @@
 
 import json
 import os
-import sys
 
 import pytest
 
 import tapegrad as tf
-
-sys.path.insert(0, os.path.dirname(__file__))
-import checkpoint_status_cases as cases  # noqa: E402
+from tests.training import checkpoint_status_cases as cases
 
 with open(os.path.join(os.path.dirname(__file__), "expected_tf_checkpoint_status.json")) as f:
     EXPECTED = json.load(f)
