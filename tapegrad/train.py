@@ -70,9 +70,16 @@ def _clean(name: str) -> str:
     return cleaned if cleaned.strip(".") else "variable"     # never "", "." or ".."
 
 
-def _is_optimizer(obj) -> bool:
-    from tapegrad.keras.optimizers import Optimizer
-    return isinstance(obj, Optimizer)
+# The checkpointable protocol. A Checkpoint saves, for each object it holds: a Variable itself;
+# a nested Checkpoint; an object with ``checkpoint_variables()`` (name -> Variable: optimizers,
+# whose slots are named by position); anything else through its ``variables`` (Modules, Keras
+# layers and models, metrics). An object whose variables come later says so with
+# ``built = False``: if it has ``defer_restore(values)`` (optimizers), the values it cannot
+# place yet wait there until it builds, as TensorFlow defers them; otherwise a restore into it
+# is refused before anything changes (a Keras model builds on its first call).
+
+def _names_its_variables(obj) -> bool:
+    return callable(getattr(obj, "checkpoint_variables", None))
 
 
 def _object_targets(obj, prefix: str) -> dict:
@@ -84,8 +91,8 @@ def _object_targets(obj, prefix: str) -> dict:
         for key, child in obj._objects.items():
             out.update(_object_targets(child, f"{prefix}/{key}"))
         return out
-    if _is_optimizer(obj):
-        return {f"{prefix}/{k}": v for k, v in obj._checkpoint_targets().items()}
+    if _names_its_variables(obj):
+        return {f"{prefix}/{k}": v for k, v in obj.checkpoint_variables().items()}
     variables = getattr(obj, "variables", None)
     if variables is None:
         raise TypeError(f"Checkpoint cannot save {type(obj).__name__} object {prefix!r}: "
@@ -446,7 +453,7 @@ class _LoadStatus:
                                  "them. Add the objects, or call status.expect_partial() "
                                  "when restoring part of a checkpoint is intended.")
         waiting = sorted(key for optimizer, (key, values) in self._pending.items()
-                         if optimizer._deferred_slots is values)
+                         if optimizer.pending_restore is values)
         if waiting:
             raise AssertionError(f"Optimizer slot values for {waiting} from {self._path} wait "
                                  "for the optimizer's first apply_gradients (they are restored "
@@ -571,7 +578,7 @@ class Checkpoint:
         pending = {}
         for optimizer, (key, names) in deferred.items():
             values = {name[len(key) + 1:]: arrays[name] for name in names}
-            optimizer._deferred_slots = values
+            optimizer.defer_restore(values)
             pending[optimizer] = (key, values)
         return _LoadStatus(path, unused, unmatched, pending)
 
@@ -581,9 +588,8 @@ def _object_of(name: str) -> str:
 
 
 def _check_built(objects: dict, names, path: str) -> None:
-    from tapegrad.keras.layers import Layer
     for key, obj in objects.items():
-        if isinstance(obj, Layer) and not obj.weights and \
+        if getattr(obj, "built", True) is False and not hasattr(obj, "defer_restore") and \
                 any(k.startswith(key + "/") for k in names):
             raise ValueError(f"Cannot restore {key!r} from {path}: the model has no variables "
                              "yet (Keras models create them on their first call). Call it on a "
@@ -595,7 +601,7 @@ def _deferred_slots(objects: dict, names, targets: dict) -> dict:
     names of its slots); they are restored, after checks, when it builds (as TF defers)."""
     out = {}
     for key, obj in objects.items():
-        if _is_optimizer(obj) and not obj.built:
+        if hasattr(obj, "defer_restore") and not obj.built:
             prefix = f"{key}/slots/"
             pending = sorted(k for k in names if k.startswith(prefix) and k not in targets)
             if pending:

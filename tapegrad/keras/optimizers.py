@@ -606,7 +606,17 @@ class Optimizer:
     def from_config(cls, config: dict):
         return cls(**config)
 
-    def _checkpoint_targets(self) -> dict:
+    def defer_restore(self, values: dict) -> None:
+        """Keep checkpointed slot ``values`` (name -> array) for when this optimizer builds;
+        they are checked against the slots then, before anything changes."""
+        self._deferred_slots = values
+
+    @property
+    def pending_restore(self) -> dict | None:
+        """Checkpointed slot values still waiting for this optimizer to build, or None."""
+        return self._deferred_slots
+
+    def checkpoint_variables(self) -> dict:
         """Stable names -> variables for a checkpoint (slots keyed by the variable's
         position)."""
         out = {"iterations": self._iterations}
