@@ -7,7 +7,8 @@ Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--roun
    tensor against ``comm.Allreduce`` of the same NumPy buffer into a preallocated output (the
    floor: what MPI itself costs). Algorithm bandwidth is bytes / time; bus bandwidth is
    ``2 (N-1)/N`` bytes / time, the bytes each rank really sends in a ring allreduce (the cost
-   model of docs/distributed.md). Goal: tapegrad >= 90% of raw from 1 MB.
+   model of docs/distributed.md). Goal: tapegrad >= 90% of raw from 1 MB. Then that model,
+   fitted to the raw times (bandwidth and per-step latency), against each measured size.
 2. Fusion: the gradients of a model with many small variables (``--small-vars`` of 1,000
    float32) reduced with ``grouped_allreduce`` with fusion on (one buffer) and off
    (``fusion_threshold=0``: one Allreduce per variable).
@@ -58,12 +59,13 @@ def report(line: str) -> None:
         print(line, flush=True)
 
 
-def bandwidth_table(max_mb: int, rounds: int) -> None:
+def bandwidth_table(max_mb: int, rounds: int) -> dict:
     comm, size = _engine.state.comm, hvd.size()
     bus = 2 * (size - 1) / size
     report(f"\n1. allreduce of float32 buffers, {size} processes (best of {rounds} rounds)")
     report(f"{'bytes':>10} {'raw us':>10} {'tapegrad us':>12} {'raw GB/s':>9} "
            f"{'tg GB/s':>8} {'raw bus':>8} {'tg bus':>7} {'tg/raw':>7}")
+    raw_times = {}
     nbytes = 1024
     while nbytes <= max_mb * 1024 * 1024:
         array = np.random.default_rng(hvd.rank()).standard_normal(nbytes // 4).astype(np.float32)
@@ -79,7 +81,27 @@ def bandwidth_table(max_mb: int, rounds: int) -> None:
         report(f"{nbytes:>10} {raw * 1e6:>10.1f} {ours * 1e6:>12.1f} {nbytes / raw / 1e9:>9.2f} "
                f"{nbytes / ours / 1e9:>8.2f} {bus * nbytes / raw / 1e9:>8.2f} "
                f"{bus * nbytes / ours / 1e9:>7.2f} {raw / ours:>7.0%}")
+        raw_times[nbytes] = raw
         nbytes *= 4
+    return raw_times
+
+
+def cost_model_table(raw_times: dict) -> None:
+    """Fit the ring-allreduce model T = 2(N-1)/N * bytes / B + 2(N-1) * latency to the raw
+    times (least squares, relative errors) and show how well it predicts each size."""
+    size = hvd.size()
+    sizes = np.array(sorted(raw_times), dtype=np.float64)
+    times = np.array([raw_times[int(n)] for n in sizes])
+    design = np.stack([2 * (size - 1) / size * sizes, np.full_like(sizes, 2 * (size - 1))], 1)
+    weights = 1.0 / times
+    (inverse_bandwidth, latency), *_ = np.linalg.lstsq(design * weights[:, None],
+                                                       times * weights, rcond=None)
+    report(f"\n1b. ring model fitted to the raw times: bandwidth {1 / inverse_bandwidth / 1e9:.2f} "
+           f"GB/s, latency {latency * 1e6:.2f} us per step")
+    report(f"{'bytes':>10} {'raw us':>10} {'model us':>10} {'model/raw':>10}")
+    for n, measured, predicted in zip(sizes, times, design @ [inverse_bandwidth, latency]):
+        report(f"{int(n):>10} {measured * 1e6:>10.1f} {predicted * 1e6:>10.1f} "
+               f"{predicted / measured:>10.0%}")
 
 
 def fusion_table(count: int, rounds: int) -> None:
@@ -172,7 +194,7 @@ def main() -> None:
                  "mpiexec -n 2 python benchmarks/allreduce.py")
     report(f"MPI: {_engine.state.MPI.Get_library_version().splitlines()[0]}; "
            f"{hvd.size()} processes on {hvd.cross_size()} node(s)")
-    bandwidth_table(args.max_mb, args.rounds)
+    cost_model_table(bandwidth_table(args.max_mb, args.rounds))
     fusion_table(args.small_vars, args.rounds)
     scaling_table(args.batch, args.rounds)
 

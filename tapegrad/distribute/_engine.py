@@ -174,44 +174,28 @@ class _Watchdog:
     """A thread that aborts the job when the collective in progress outlives the timeout.
 
     The collectives themselves are MPI's blocking ones (non-blocking ones polled in Python reach
-    only 60-80% of their bandwidth here); the thread only sleeps until the deadline.
+    only 60-80% of their bandwidth here). A collective only stores its start in ``current`` (no
+    lock, no wake-up: that would cost more than a small allreduce); the thread looks at it a
+    few times per timeout (mpi4py releases the GIL while MPI blocks).
     """
 
     def __init__(self):
-        self._condition = threading.Condition()
-        self._current = None        # (description, deadline) of the collective in progress
-        self._stopped = False
+        self.current = None         # (description, start time) of the collective in progress
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tapegrad-distribute-watchdog",
                                         daemon=True)
         self._thread.start()
 
-    @contextmanager
-    def guard(self, description: str):
-        with self._condition:
-            self._current = (description, time.monotonic() + state.timeout)
-            self._condition.notify()
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._current = None
-
     def stop(self) -> None:
-        with self._condition:
-            self._stopped = True
-            self._condition.notify()
+        self._stop.set()
 
     def _run(self) -> None:
-        with self._condition:
-            while not self._stopped:
-                if self._current is None:
-                    self._condition.wait()
-                    continue
-                description, deadline = self._current
-                remaining = deadline - time.monotonic()
-                if remaining > 0:
-                    self._condition.wait(remaining)
-                    continue
+        while not self._stop.wait(min(1.0, max(state.timeout, 0.1) / 10)):
+            current = self.current
+            if current is None or not state.timeout:
+                continue
+            description, started = current
+            if time.monotonic() - started > state.timeout and current is self.current:
                 _abort(f"rank {state.rank} of {state.size}: {description} did not finish within "
                        f"{state.timeout:g} s (another rank died, hangs, or did not make the same "
                        f"call); aborting the job. Set {TIMEOUT_ENV} (seconds) or "
@@ -222,11 +206,14 @@ class _Watchdog:
 @contextmanager
 def watched(description: str):
     watchdog = state.watchdog
-    if watchdog is None or not state.timeout:
+    if watchdog is None:
         yield
         return
-    with watchdog.guard(description):
+    watchdog.current = (description, time.monotonic())
+    try:
         yield
+    finally:
+        watchdog.current = None
 
 
 # -- the metadata check ------------------------------------------------------------------------
@@ -242,9 +229,8 @@ def check_same_call(header: dict, tensors: list) -> None:
     order get different automatic names, yet their gradients still line up)."""
     if state.comm is None or state.size == 1:
         return
-    text = json.dumps([header, [d for _, d in tensors]], separators=(",", ":")).encode()
-    digest = np.frombuffer(hashlib.blake2b(text, digest_size=8).digest(), dtype=np.int64)[0]
-    both = np.array([digest, ~digest], dtype=np.int64)       # max of ~d is ~(min of d)
+    both = np.array([_digest(header, tensors)] * 2, dtype=np.int64)
+    both[1] = ~both[1]                                       # max of ~d is ~(min of d)
     with watched(f"{header['collective']} (metadata check)"):
         state.comm.Allreduce(state.MPI.IN_PLACE, both, op=state.MPI.MAX)
     if both[0] == ~both[1]:
@@ -252,6 +238,22 @@ def check_same_call(header: dict, tensors: list) -> None:
     full = json.dumps([header, tensors], separators=(",", ":")).encode()
     every = [json.loads(part) for part in allgather_bytes(full, header["collective"])]
     raise TensorMismatchError(_mismatch_message(every))
+
+
+_DIGESTS: dict = {}
+
+
+def _digest(header: dict, tensors: list) -> int:
+    """The same 64-bit number on every rank for the same call (cached: training repeats it)."""
+    key = repr((sorted(header.items()), [d for _, d in tensors]))
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        if len(_DIGESTS) > 4096:
+            _DIGESTS.clear()
+        digest = int(np.frombuffer(hashlib.blake2b(key.encode(), digest_size=8).digest(),
+                                   dtype=np.int64)[0])
+        _DIGESTS[key] = digest
+    return digest
 
 
 def _ranks(ranks) -> str:

@@ -121,14 +121,19 @@ def _reduce_dense(arrays: list, op: ReduceOp, compression, prescale: float, post
         if array.dtype.kind in "iub" and op is Average:
             raise TypeError(f"Average of {array.dtype.name} tensors is not exact; use op=hvd.Sum "
                             "and divide, or cast to a floating-point dtype.")
-        compressed, ctx = compression.compress(_wrap(_scale(array, prescale, "prescale_factor")))
-        sending.append(_array(compressed))
-        contexts.append(ctx)
+        array = _scale(array, prescale, "prescale_factor")
+        if compression is not NoneCompressor:
+            compressed, ctx = compression.compress(_wrap(array))
+            array = _array(compressed)
+            contexts.append(ctx)
+        sending.append(array)
     reduced = _engine.fused_allreduce(sending, "sum" if op is Average else op.name.lower(),
                                       f"allreduce of {len(arrays)} tensor(s)")
+    if contexts:
+        reduced = [_array(compression.decompress(_wrap(r), ctx))
+                   for r, ctx in zip(reduced, contexts)]
     factor = postscale / state.size if op is Average else postscale
-    return [_scale(_array(compression.decompress(_wrap(r), ctx)), factor, "postscale_factor")
-            for r, ctx in zip(reduced, contexts)]
+    return [_scale(r, factor, "postscale_factor") for r in reduced]
 
 
 def _reduce_sparse(slices: IndexedSlices, op: ReduceOp, prescale: float, postscale: float,
