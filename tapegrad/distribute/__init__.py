@@ -4,7 +4,8 @@ Run the same script in N processes (``mpiexec -n 4 python train.py``); each trai
 shard of the data, and ``DistributedGradientTape`` (or ``DistributedOptimizer``) averages the
 gradients, so every rank applies the same update. Needs the ``mpi`` extra
 (``pip install 'tapegrad[mpi]'``: mpi4py and MPICH); without it there is one process and the
-script runs unchanged. See docs/distributed.md.
+script runs unchanged. ``hvd.callbacks`` holds Horovod's Keras callbacks for ``model.fit``.
+See docs/distributed.md.
 
 >>> import tapegrad as tf
 >>> import tapegrad.distribute as hvd
@@ -54,8 +55,20 @@ __all__ = [
     "broadcast", "alltoall", "barrier", "broadcast_variables", "broadcast_object",
     "allgather_object", "DistributedGradientTape", "DistributedOptimizer", "Compression",
     "Compressor", "NoneCompressor", "FP16Compressor", "ReduceOp", "Average", "Sum", "Adasum",
-    "Min", "Max", "Product", "TensorMismatchError",
+    "Min", "Max", "Product", "TensorMismatchError", "callbacks",
+    "BroadcastGlobalVariablesCallback", "MetricAverageCallback", "LearningRateWarmupCallback",
 ]
+_CALLBACKS = ("BroadcastGlobalVariablesCallback", "MetricAverageCallback",
+              "LearningRateWarmupCallback")
+
+
+def __getattr__(name):
+    # The Keras callbacks load Keras: only on first use, keeping this package light.
+    import importlib
+    if name == "callbacks" or name in _CALLBACKS:
+        module = importlib.import_module("tapegrad.distribute.callbacks")
+        return module if name == "callbacks" else getattr(module, name)
+    raise AttributeError(f"module 'tapegrad.distribute' has no attribute {name!r}")
 
 
 def init(comm=None, *, fusion_threshold: int | None = None,

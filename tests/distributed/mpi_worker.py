@@ -165,6 +165,52 @@ def training(rank, size):
               f"max error {error:g}")
 
 
+# -- Keras fit with the callbacks ------------------------------------------------------------
+
+def fit_model(rank, optimizer, x, y, batch_size, callbacks=(), epochs=3):
+    model = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(
+        1, kernel_initializer=tf.keras.initializers.Constant(0.1 * (rank + 1)))])
+    model.compile(optimizer, "mse")
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0,
+                        callbacks=list(callbacks))
+    return model, history.history
+
+
+def keras_fit(rank, size):
+    x, _, y = data()
+    part = slice(rank * GLOBAL_BATCH // size, (rank + 1) * GLOBAL_BATCH // size)
+    sgd = lambda: tf.keras.optimizers.SGD(0.05, momentum=0.9)   # noqa: E731
+    reference, _ = fit_model(0, sgd(), x, y, GLOBAL_BATCH)
+    model, history = fit_model(rank, hvd.DistributedOptimizer(sgd()), x[part], y[part],
+                               GLOBAL_BATCH // size,
+                               [hvd.callbacks.BroadcastGlobalVariablesCallback(0),
+                                hvd.callbacks.MetricAverageCallback()])
+    got = [v.numpy() for v in model.variables]
+    error = max(float(np.max(np.abs(g - r.numpy()))) for g, r in zip(got, reference.variables))
+    check("fit with DistributedOptimizer and broadcast", error <= 1e-5, f"max error {error:g}")
+    check("fit weights identical on ranks", same_on_all_ranks(got))
+    losses = hvd.allgather_object(history["loss"])
+    # The shards differ, so equal logged losses on both ranks come from the averaging.
+    check("MetricAverageCallback averages the loss", losses[0] == losses[1], losses)
+
+    # Warmup: 2 batches per epoch over 2 epochs; lr = initial/size * (p (size-1)/2 + 1).
+    seen = []
+
+    class Record(tf.keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate.numpy()))
+
+    record = Record()
+    warmup = hvd.callbacks.LearningRateWarmupCallback(initial_lr=0.4, warmup_epochs=2)
+    model2, _ = fit_model(rank, hvd.DistributedOptimizer(sgd()), x[part], y[part], 2,
+                          [warmup, record], epochs=3)
+    progress = [e + (b + 1) / 2 for e in range(2) for b in range(2)]
+    want = [0.4 / size * (p * (size - 1) / 2 + 1) for p in progress] + [0.4, 0.4]
+    check("LearningRateWarmupCallback ramps the learning rate", np.allclose(seen, want),
+          [seen, want])
+    check("momentum restored after warmup", model2.optimizer.momentum == 0.9)
+
+
 # -- mismatches ------------------------------------------------------------------------------
 
 def mismatch(label, call, *expected_parts):
@@ -228,6 +274,7 @@ def main():
         return
     collectives(rank, size)
     training(rank, size)
+    keras_fit(rank, size)
     mismatches(rank)
     if rank == 0:
         with open(sys.argv[2], "w") as f:

@@ -248,3 +248,27 @@ def test_distributed_digits_example_runs_in_one_process():
     result = example.train(epochs=1, log=lines.append)
     assert result["identical"] and result["accuracy"] > 0.7
     assert "1 process(es), 44 steps of 32 x 1 images" in lines[0]
+
+
+def test_callbacks_in_one_process():
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+    model.compile(hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1, momentum=0.5)), "mse")
+    broadcast = hvd.callbacks.BroadcastGlobalVariablesCallback(0)
+    warmup = hvd.LearningRateWarmupCallback(initial_lr=0.2, warmup_epochs=1)
+    history = model.fit(np.ones((4, 2)), np.ones((4, 1)), batch_size=2, epochs=2, verbose=0,
+                        callbacks=[broadcast, hvd.MetricAverageCallback(), warmup])
+    assert broadcast.broadcast_done and model.optimizer.built
+    assert len(history.history["loss"]) == 2
+    assert warmup.multiplier(0.0) == 1.0          # one process: no warmup needed
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.2)
+    assert model.optimizer.momentum == 0.5
+
+
+def test_warmup_without_known_steps_asks_for_them():
+    model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(1)])
+    model.compile(tf.keras.optimizers.SGD(0.1), "mse")
+    data = tf.data.Dataset.from_generator(lambda: iter([(np.ones((1, 1)), np.ones((1, 1)))]),
+                                          output_signature=None)
+    with pytest.raises(ValueError, match="needs steps_per_epoch"):
+        model.fit(data, epochs=1, verbose=0,
+                  callbacks=[hvd.callbacks.LearningRateWarmupCallback(0.1, warmup_epochs=1)])
