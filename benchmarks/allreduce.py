@@ -5,10 +5,12 @@ Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--roun
 
 1. Allreduce bandwidth, 1 KB to ``--max-mb`` MB of float32: ``hvd.allreduce(op=Sum)`` of a
    tensor against ``comm.Allreduce`` of the same NumPy buffer into a preallocated output (the
-   floor: what MPI itself costs). Algorithm bandwidth is bytes / time; bus bandwidth is
-   ``2 (N-1)/N`` bytes / time, the bytes each rank really sends in a ring allreduce (the cost
-   model of docs/distributed.md). Goal: tapegrad >= 90% of raw from 1 MB. Then that model,
-   fitted to the raw times (bandwidth and per-step latency), against each measured size.
+   floor: what MPI itself costs) and into a fresh ``np.empty_like`` output ("+alloc": what any
+   API that returns a new tensor pays, page faults of fresh memory included). Algorithm
+   bandwidth is bytes / time; bus bandwidth is ``2 (N-1)/N`` bytes / time, the bytes each rank
+   really sends in a ring allreduce (the cost model of docs/distributed.md). Goal: tapegrad
+   >= 90% of raw from 1 MB. Then that model, fitted to the raw times (bandwidth and per-step
+   latency), against each measured size.
 2. Fusion: the gradients of a model with many small variables (``--small-vars`` of 1,000
    float32) reduced with ``grouped_allreduce`` with fusion on (one buffer) and off
    (``fusion_threshold=0``: one Allreduce per variable).
@@ -63,8 +65,8 @@ def bandwidth_table(max_mb: int, rounds: int) -> dict:
     comm, size = _engine.state.comm, hvd.size()
     bus = 2 * (size - 1) / size
     report(f"\n1. allreduce of float32 buffers, {size} processes (best of {rounds} rounds)")
-    report(f"{'bytes':>10} {'raw us':>10} {'tapegrad us':>12} {'raw GB/s':>9} "
-           f"{'tg GB/s':>8} {'raw bus':>8} {'tg bus':>7} {'tg/raw':>7}")
+    report(f"{'bytes':>10} {'raw us':>10} {'+alloc us':>10} {'tapegrad us':>12} {'raw GB/s':>9} "
+           f"{'tg GB/s':>8} {'raw bus':>8} {'tg bus':>7} {'tg/raw':>7} {'tg/+alloc':>9}")
     raw_times = {}
     nbytes = 1024
     while nbytes <= max_mb * 1024 * 1024:
@@ -74,13 +76,15 @@ def bandwidth_table(max_mb: int, rounds: int) -> dict:
         mine = hvd.allreduce(tensor, op=hvd.Sum).numpy()
         assert np.array_equal(mine, out), "tapegrad's allreduce differs from MPI's"
         repeat = max(3, min(1000, (64 << 20) // nbytes // 4))
-        times = round_robin({"raw": lambda a=array, o=out: comm.Allreduce(a, o),
-                             "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)},
-                            repeat, rounds)
-        raw, ours = times["raw"], times["tapegrad"]
-        report(f"{nbytes:>10} {raw * 1e6:>10.1f} {ours * 1e6:>12.1f} {nbytes / raw / 1e9:>9.2f} "
-               f"{nbytes / ours / 1e9:>8.2f} {bus * nbytes / raw / 1e9:>8.2f} "
-               f"{bus * nbytes / ours / 1e9:>7.2f} {raw / ours:>7.0%}")
+        times = round_robin({
+            "raw": lambda a=array, o=out: comm.Allreduce(a, o),
+            "alloc": lambda a=array: comm.Allreduce(a, np.empty_like(a)),
+            "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)}, repeat, rounds)
+        raw, alloc, ours = times["raw"], times["alloc"], times["tapegrad"]
+        report(f"{nbytes:>10} {raw * 1e6:>10.1f} {alloc * 1e6:>10.1f} {ours * 1e6:>12.1f} "
+               f"{nbytes / raw / 1e9:>9.2f} {nbytes / ours / 1e9:>8.2f} "
+               f"{bus * nbytes / raw / 1e9:>8.2f} {bus * nbytes / ours / 1e9:>7.2f} "
+               f"{raw / ours:>7.0%} {alloc / ours:>9.0%}")
         raw_times[nbytes] = raw
         nbytes *= 4
     return raw_times
