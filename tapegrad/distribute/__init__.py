@@ -68,6 +68,11 @@ def __getattr__(name):
     if name == "callbacks" or name in _CALLBACKS:
         module = importlib.import_module("tapegrad.distribute.callbacks")
         return module if name == "callbacks" else getattr(module, name)
+    if name.endswith("Strategy") or name in ("get_strategy", "has_strategy"):
+        raise AttributeError(
+            f"tapegrad.distribute has no {name}: it is Horovod's API (hvd.init(), "
+            "hvd.DistributedGradientTape, ...) over MPI, not TensorFlow's tf.distribute "
+            "strategies. See docs/distributed.md.")
     raise AttributeError(f"module 'tapegrad.distribute' has no attribute {name!r}")
 
 

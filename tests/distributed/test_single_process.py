@@ -272,3 +272,10 @@ def test_warmup_without_known_steps_asks_for_them():
     with pytest.raises(ValueError, match="needs steps_per_epoch"):
         model.fit(data, epochs=1, verbose=0,
                   callbacks=[hvd.callbacks.LearningRateWarmupCallback(0.1, warmup_epochs=1)])
+
+
+def test_tensorflow_strategies_are_pointed_to_the_horovod_api():
+    with pytest.raises(AttributeError, match="Horovod's API"):
+        hvd.MirroredStrategy()
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        hvd.nonsense  # noqa: B018
