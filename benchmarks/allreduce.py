@@ -1,6 +1,6 @@
 """tapegrad.distribute's collectives against raw mpi4py, under MPI.
 
-Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--rounds 5]``
+Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--batch 512]``
 (needs the ``mpi`` extra; rank 0 prints). Three tables:
 
 1. Allreduce bandwidth, 1 KB to ``--max-mb`` MB of float32: ``hvd.allreduce(op=Sum)`` of a
@@ -9,8 +9,8 @@ Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--roun
    API that returns a new tensor pays, page faults of fresh memory included). Algorithm
    bandwidth is bytes / time; bus bandwidth is ``2 (N-1)/N`` bytes / time, the bytes each rank
    really sends in a ring allreduce (the cost model of docs/distributed.md). Goal: tapegrad
-   >= 90% of raw from 1 MB. Then that model, fitted to the raw times (bandwidth and per-step
-   latency), against each measured size.
+   >= 90% of raw from 1 MB. Then that model, its latency measured on 1-4 KB buffers and its
+   bandwidth on 1 MB and larger, against each measured size.
 2. Fusion: the gradients of a model with many small variables (``--small-vars`` of 1,000
    float32) reduced with ``grouped_allreduce`` with fusion on (one buffer) and off
    (``fusion_threshold=0``: one Allreduce per variable).
@@ -18,18 +18,35 @@ Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--roun
    process on a global batch (the other ranks idle) against all N processes each on its slice
    (strong scaling), and each process on a full per-rank batch (weak scaling: images/s).
 
-Before timing, tapegrad's allreduce is checked against the raw one. The rows of a table are timed
-round-robin and the best of ``--rounds`` rounds is kept, as the other benchmarks do.
+BLAS libraries get cores / (processes on the node) threads each unless OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS or MKL_NUM_THREADS is set. Before timing, tapegrad's allreduce is checked
+against the raw one. The rows of a table take turns call by call, each call timed alone after
+a barrier, and the median is kept (the slowest rank's): on a shared machine other jobs then
+slow every row alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 import time
 
-import numpy as np
+
+def _blas_threads_per_process() -> str:
+    """Cores / processes on this node: N processes with a full BLAS thread pool each would
+    oversubscribe the cores (2 ranks on 2 cores made the MLP step over 10x slower here)."""
+    local = next((os.environ[key] for key in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                                              "PMI_SIZE") if os.environ.get(key, "").isdigit()),
+                 "1")
+    return str(max(1, (os.cpu_count() or 1) // int(local)))
+
+
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, _blas_threads_per_process())
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
@@ -38,22 +55,19 @@ import tapegrad.distribute as hvd  # noqa: E402
 from tapegrad.distribute import _engine  # noqa: E402
 
 
-def best_time(fn, repeat: int) -> float:
-    """Seconds per call of ``fn`` (all ranks start together; the slowest rank's time)."""
-    hvd.barrier()
-    start = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    elapsed = (time.perf_counter() - start) / repeat
-    return max(hvd.allgather_object(elapsed))
-
-
-def round_robin(rows: dict, repeat: int, rounds: int) -> dict:
-    best = {name: float("inf") for name in rows}
-    for _ in range(rounds):
+def interleaved_medians(rows: dict, samples: int) -> dict:
+    """Median seconds per call of each row (the slowest rank's median). The rows take turns
+    call by call, each call timed alone after a barrier, so that other jobs on a shared
+    machine slow every row alike and the median ignores the calls they hit hardest."""
+    comm = _engine.state.comm
+    times: dict = {name: [] for name in rows}
+    for _ in range(samples):
         for name, fn in rows.items():
-            best[name] = min(best[name], best_time(fn, repeat))
-    return best
+            comm.Barrier()
+            times[name].append(timed(fn))
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    every = hvd.allgather_object(medians)
+    return {name: max(rank_medians[name] for rank_medians in every) for name in rows}
 
 
 def report(line: str) -> None:
@@ -61,10 +75,10 @@ def report(line: str) -> None:
         print(line, flush=True)
 
 
-def bandwidth_table(max_mb: int, rounds: int) -> dict:
+def bandwidth_table(max_mb: int) -> dict:
     comm, size = _engine.state.comm, hvd.size()
     bus = 2 * (size - 1) / size
-    report(f"\n1. allreduce of float32 buffers, {size} processes (best of {rounds} rounds)")
+    report(f"\n1. allreduce of float32 buffers, {size} processes (median of interleaved calls)")
     report(f"{'bytes':>10} {'raw us':>10} {'+alloc us':>10} {'tapegrad us':>12} {'raw GB/s':>9} "
            f"{'tg GB/s':>8} {'raw bus':>8} {'tg bus':>7} {'tg/raw':>7} {'tg/+alloc':>9}")
     raw_times = {}
@@ -75,11 +89,11 @@ def bandwidth_table(max_mb: int, rounds: int) -> dict:
         comm.Allreduce(array, out)
         mine = hvd.allreduce(tensor, op=hvd.Sum).numpy()
         assert np.array_equal(mine, out), "tapegrad's allreduce differs from MPI's"
-        repeat = max(3, min(1000, (64 << 20) // nbytes // 4))
-        times = round_robin({
+        times = interleaved_medians({
             "raw": lambda a=array, o=out: comm.Allreduce(a, o),
             "alloc": lambda a=array: comm.Allreduce(a, np.empty_like(a)),
-            "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)}, repeat, rounds)
+            "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)},
+            max(15, min(300, (64 << 20) // nbytes)))
         raw, alloc, ours = times["raw"], times["alloc"], times["tapegrad"]
         report(f"{nbytes:>10} {raw * 1e6:>10.1f} {alloc * 1e6:>10.1f} {ours * 1e6:>12.1f} "
                f"{nbytes / raw / 1e9:>9.2f} {nbytes / ours / 1e9:>8.2f} "
@@ -91,24 +105,29 @@ def bandwidth_table(max_mb: int, rounds: int) -> dict:
 
 
 def cost_model_table(raw_times: dict) -> None:
-    """Fit the ring-allreduce model T = 2(N-1)/N * bytes / B + 2(N-1) * latency to the raw
-    times (least squares, relative errors) and show how well it predicts each size."""
+    """The ring model T = 2(N-1)/N * bytes / B + 2(N-1) * latency with its two parameters
+    measured where each one dominates: the latency from buffers up to 4 KB, the bandwidth from
+    1 MB up (least squares on relative errors); then its prediction for every size."""
     size = hvd.size()
-    sizes = np.array(sorted(raw_times), dtype=np.float64)
-    times = np.array([raw_times[int(n)] for n in sizes])
-    design = np.stack([2 * (size - 1) / size * sizes, np.full_like(sizes, 2 * (size - 1))], 1)
-    weights = 1.0 / times
-    (inverse_bandwidth, latency), *_ = np.linalg.lstsq(design * weights[:, None],
-                                                       times * weights, rcond=None)
-    report(f"\n1b. ring model fitted to the raw times: bandwidth {1 / inverse_bandwidth / 1e9:.2f} "
-           f"GB/s, latency {latency * 1e6:.2f} us per step")
+    steps, share = 2 * (size - 1), 2 * (size - 1) / size
+    small = [n for n in raw_times if n <= 4096]
+    large = [n for n in raw_times if n >= 1 << 20]
+    if not small or not large:
+        return
+    latency = float(np.median([raw_times[n] for n in small])) / steps
+    # T - latency part = share * n / B: the relative-error least squares of 1/B.
+    ratios = [(raw_times[n] - steps * latency) / (share * n) for n in large]
+    inverse_bandwidth = float(np.mean(ratios))
+    report(f"\n1b. ring model: latency {latency * 1e6:.2f} us per step (from 1-4 KB), bandwidth "
+           f"{1 / inverse_bandwidth / 1e9:.2f} GB/s (from >= 1 MB)")
     report(f"{'bytes':>10} {'raw us':>10} {'model us':>10} {'model/raw':>10}")
-    for n, measured, predicted in zip(sizes, times, design @ [inverse_bandwidth, latency]):
-        report(f"{int(n):>10} {measured * 1e6:>10.1f} {predicted * 1e6:>10.1f} "
-               f"{predicted / measured:>10.0%}")
+    for n in sorted(raw_times):
+        predicted = share * n * inverse_bandwidth + steps * latency
+        report(f"{n:>10} {raw_times[n] * 1e6:>10.1f} {predicted * 1e6:>10.1f} "
+               f"{predicted / raw_times[n]:>10.0%}")
 
 
-def fusion_table(count: int, rounds: int) -> None:
+def fusion_table(count: int) -> None:
     rng = np.random.default_rng(hvd.rank())
     grads = [tf.constant(rng.standard_normal(1000).astype(np.float32)) for _ in range(count)]
     threshold = _engine.state.fusion_threshold
@@ -119,7 +138,8 @@ def fusion_table(count: int, rounds: int) -> None:
             hvd.grouped_allreduce(grads)
         return run
 
-    times = round_robin({"fused": reduce_with(threshold), "unfused": reduce_with(0)}, 20, rounds)
+    times = interleaved_medians({"fused": reduce_with(threshold), "unfused": reduce_with(0)},
+                                50)
     _engine.state.fusion_threshold = threshold
     report(f"\n2. grouped_allreduce of {count} gradients of 1,000 float32 (4 KB each)")
     report(f"fusion on (1 buffer):         {times['fused'] * 1e3:8.3f} ms")
@@ -140,6 +160,15 @@ def mlp_step(model, optimizer, images, labels, distributed: bool):
     return step
 
 
+STEPS = 40
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def idle_wait(comm) -> None:
     """Wait for rank 0 without spinning a core (MPI's blocking barrier busy-polls)."""
     request = comm.Ibarrier()
@@ -147,7 +176,7 @@ def idle_wait(comm) -> None:
         time.sleep(0.01)
 
 
-def scaling_table(global_batch: int, rounds: int) -> None:
+def scaling_table(global_batch: int) -> None:
     from tapegrad.examples.digits import build_model
     comm, size, rank = _engine.state.comm, hvd.size(), hvd.rank()
     rng = np.random.default_rng(rank)
@@ -158,22 +187,26 @@ def scaling_table(global_batch: int, rounds: int) -> None:
         labels = tf.constant(rng.integers(0, 10, batch).astype(np.int32))
         return mlp_step(model, tf.keras.optimizers.Adam(1e-3), images, labels, distributed)
 
-    single = float("inf")
+    single = 0.0
     if rank == 0:     # one process on the whole global batch while the others sleep
         step = setup(global_batch, False)
         step()
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for _ in range(20):
-                step()
-            single = min(single, (time.perf_counter() - start) / 20)
-    if comm is not None:
-        idle_wait(comm)
-    strong = setup(global_batch // size, True)
-    weak = setup(global_batch, True)
-    strong()
-    weak()
-    times = round_robin({"strong": strong, "weak": weak}, 20, rounds)
+        single = float(np.median([timed(step) for _ in range(STEPS)]))
+    idle_wait(comm)
+    single = hvd.broadcast_object(single, root_rank=0)
+    alone = setup(global_batch // size, False)
+    parameters = build_model("mlp").count_params()
+    buffer, out = np.zeros(parameters, np.float32), np.zeros(parameters, np.float32)
+
+    def alone_then_raw_allreduce():
+        alone()
+        comm.Allreduce(buffer, out)
+
+    rows = {"strong": setup(global_batch // size, True), "weak": setup(global_batch, True),
+            "alone": alone, "raw": alone_then_raw_allreduce}
+    for step in rows.values():
+        step()
+    times = interleaved_medians(rows, STEPS)
     report(f"\n3. digits MLP step (64-128-10, Adam), global batch {global_batch}")
     report(f"1 process, batch {global_batch}:{'':14} {single * 1e3:8.3f} ms  "
            f"{global_batch / single:10.0f} images/s")
@@ -183,12 +216,15 @@ def scaling_table(global_batch: int, rounds: int) -> None:
     report(f"{size} processes, batch {global_batch} each (weak):   "
            f"{times['weak'] * 1e3:8.3f} ms  {size * global_batch / times['weak']:10.0f} images/s  "
            f"speedup {size * single / times['weak']:.2f}x")
+    report(f"{size} processes, batch {global_batch // size} each, no averaging:   "
+           f"{times['alone'] * 1e3:8.3f} ms")
+    report(f"  the same + one raw mpi4py Allreduce of the {parameters * 4:,} gradient bytes: "
+           f"{times['raw'] * 1e3:8.3f} ms (the MPI and synchronisation floor of the strong step)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-mb", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--small-vars", type=int, default=200)
     parser.add_argument("--batch", type=int, default=512)
     args = parser.parse_args()
@@ -198,9 +234,9 @@ def main() -> None:
                  "mpiexec -n 2 python benchmarks/allreduce.py")
     report(f"MPI: {_engine.state.MPI.Get_library_version().splitlines()[0]}; "
            f"{hvd.size()} processes on {hvd.cross_size()} node(s)")
-    cost_model_table(bandwidth_table(args.max_mb, args.rounds))
-    fusion_table(args.small_vars, args.rounds)
-    scaling_table(args.batch, args.rounds)
+    cost_model_table(bandwidth_table(args.max_mb))
+    fusion_table(args.small_vars)
+    scaling_table(args.batch)
 
 
 if __name__ == "__main__":

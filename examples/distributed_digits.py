@@ -7,7 +7,10 @@ identical weights (checked at the end). Run it with::
     mpiexec -n 2 python examples/distributed_digits.py --epochs 5
     python examples/distributed_digits.py            # one process, same script
 
-It needs the ``mpi`` extra for several processes (``pip install ".[mpi,examples]"``).
+It needs the ``mpi`` extra for several processes (``pip install ".[mpi,examples]"``). Run at
+most one process per core, each with its share of BLAS threads (MPICH:
+``mpiexec -n 2 -genv OPENBLAS_NUM_THREADS 1 ...``): a full thread pool in every process
+oversubscribes the cores.
 """
 
 from __future__ import annotations
