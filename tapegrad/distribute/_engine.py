@@ -146,6 +146,9 @@ def shutdown() -> None:
     for comm in (state.cross_comm, state.local_comm, state.comm):
         if comm is not None:
             comm.Free()
+    for op in _HALF_OPS.values():
+        op.Free()
+    _HALF_OPS.clear()
     state.__dict__.update(_State().__dict__)
 
 
@@ -218,8 +221,18 @@ def watched(description: str):
 
 # -- the metadata check ------------------------------------------------------------------------
 
-def describe(array) -> list:
-    return [array.dtype.str, list(array.shape)]
+def describe(array, rows_may_differ: bool = False) -> list:
+    """What the metadata check compares for one tensor: dtype and shape (without the first
+    dimension for collectives where it may differ); refuses dtypes MPI cannot carry."""
+    _check_carriable(array)
+    return [array.dtype.str, list(array.shape[1:] if rows_may_differ else array.shape)]
+
+
+def _check_carriable(array) -> None:
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"tapegrad.distribute collectives carry numeric and boolean tensors; "
+                        f"got dtype {array.dtype}. Send other values with broadcast_object or "
+                        "allgather_object.")
 
 
 def check_same_call(header: dict, tensors: list) -> None:
@@ -308,10 +321,36 @@ def mpi_op(name: str):
             "product": state.MPI.PROD}[name]
 
 
+_UFUNCS = {"sum": np.add, "min": np.minimum, "max": np.maximum, "product": np.multiply}
+_HALF_OPS: dict = {}
+
+
+def _half_op(name: str):
+    """An MPI reduction of float16 values (carried as 16-bit integers) computed by NumPy:
+    MPI has no standard half-precision type (MPICH's is an extension, Open MPI has none)."""
+    op = _HALF_OPS.get(name)
+    if op is None:
+        ufunc = _UFUNCS[name]
+
+        def combine(incoming, accumulated, datatype):
+            into = np.frombuffer(accumulated, dtype=np.float16)
+            ufunc(np.frombuffer(incoming, dtype=np.float16), into, out=into)
+        op = _HALF_OPS[name] = state.MPI.Op.Create(combine, commute=True)
+    return op
+
+
 def _transport(array):
-    """A C-contiguous array MPI can carry (booleans travel as bytes)."""
+    """A C-contiguous array MPI can carry with a standard datatype (booleans as bytes, float16
+    as 16-bit integers)."""
+    _check_carriable(array)
     array = np.ascontiguousarray(array)
-    return array.view(np.uint8) if array.dtype == np.bool_ else array
+    if array.dtype == np.bool_:
+        return array.view(np.uint8)
+    return array.view(np.uint16) if array.dtype == np.float16 else array
+
+
+def _reduction(name: str, dtype):
+    return _half_op(name) if dtype == np.float16 else mpi_op(name)
 
 
 def fused_allreduce(arrays: list, op: str, description: str) -> list:
@@ -325,12 +364,13 @@ def fused_allreduce(arrays: list, op: str, description: str) -> list:
             if len(bucket) == 1:
                 source = _transport(arrays[bucket[0]])
                 result = np.empty_like(source)
-                state.comm.Allreduce(source, result, op=mpi_op(op))
+                state.comm.Allreduce(source, result, op=_reduction(op, arrays[bucket[0]].dtype))
                 out[bucket[0]] = result.view(arrays[bucket[0]].dtype).reshape(
                     arrays[bucket[0]].shape)
                 continue
             buffer = np.concatenate([_transport(arrays[i]).ravel() for i in bucket])
-            state.comm.Allreduce(state.MPI.IN_PLACE, buffer, op=mpi_op(op))
+            state.comm.Allreduce(state.MPI.IN_PLACE, buffer,
+                                 op=_reduction(op, arrays[bucket[0]].dtype))
         _unpack(buffer, bucket, arrays, out)
     return out
 

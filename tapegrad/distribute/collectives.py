@@ -118,6 +118,8 @@ def _reduce_dense(arrays: list, op: ReduceOp, compression, prescale: float, post
         if array.dtype == np.bool_ and op in (Sum, Average):
             raise TypeError("Sum and Average of boolean tensors are not defined; cast them to an "
                             "integer dtype or use op=hvd.Max (any) / hvd.Min (all).")
+        if array.dtype.kind == "c" and op in (Min, Max):
+            raise TypeError("Min and Max are not defined for complex tensors.")
         if array.dtype.kind in "iub" and op is Average:
             raise TypeError(f"Average of {array.dtype.name} tensors is not exact; use op=hvd.Sum "
                             "and divide, or cast to a floating-point dtype.")
@@ -242,7 +244,7 @@ def allgather(tensor, name: str | None = None, process_set=None,
                          "axis); reshape a scalar to [1].")
     label = name or "allgather"
     _engine.check_same_call({"collective": "allgather"},
-                            [[label, [array.dtype.str, list(array.shape[1:])]]])
+                            [[label, _engine.describe(array, rows_may_differ=True)]])
     return _wrap(_engine.allgather_rows(array, label)[0])
 
 
@@ -308,7 +310,7 @@ def alltoall(tensor, splits=None, name: str | None = None, process_set=None,
                              f"{counts.tolist()}.")
     label = name or "alltoall"
     _engine.check_same_call({"collective": "alltoall"},
-                            [[label, [array.dtype.str, list(array.shape[1:])]]])
+                            [[label, _engine.describe(array, rows_may_differ=True)]])
     received, received_splits = _engine.alltoall_rows(array, counts, label)
     if splits is None:
         return _wrap(received)

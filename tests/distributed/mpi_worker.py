@@ -44,6 +44,13 @@ def collectives(rank, size):
     for op, value in expected.items():
         got = hvd.allreduce(mine, op=op).numpy()
         check(f"allreduce {op.name}", np.allclose(got, value) and got.dtype == np.float32, got)
+    halves = [np.array([1.5, -2.25, 1000.0], np.float16) * (r + 1) for r in range(size)]
+    for op, ufunc in ((hvd.Sum, np.add), (hvd.Min, np.minimum), (hvd.Max, np.maximum),
+                      (hvd.Product, np.multiply)):
+        got = hvd.allreduce(tf.constant(halves[rank]), op=op).numpy()
+        want = ufunc.reduce(np.stack(halves), axis=0)     # float16 arithmetic, as MPI's
+        check(f"allreduce float16 {op.name}", got.dtype == np.float16
+              and np.array_equal(got, want), got)
     got = hvd.allreduce(mine, op=hvd.Sum, prescale_factor=0.5, postscale_factor=3.0).numpy()
     check("allreduce pre/postscale", np.allclose(got, 1.5 * np.sum(inputs, 0)), got)
 
@@ -61,6 +68,8 @@ def collectives(rank, size):
     rows = tf.constant(np.full((rank + 1, 2), rank, np.int64))
     got = hvd.allgather(rows).numpy()
     check("allgather uneven", np.array_equal(got, [[0, 0], [1, 1], [1, 1]]), got)
+    got = hvd.allgather(tf.constant([rank == 0, True])).numpy()
+    check("allgather bool", got.tolist() == [True, True, False, True], got)
 
     got = hvd.broadcast(tf.constant([float(rank), 7.0]), root_rank=1).numpy()
     check("broadcast root 1", np.array_equal(got, [1.0, 7.0]), got)

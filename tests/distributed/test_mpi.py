@@ -50,8 +50,10 @@ def results(tmp_path_factory):
 
 
 CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "allreduce Max",
-          "allreduce Product", "allreduce pre/postscale", "grouped_allreduce fused",
-          "allgather uneven", "broadcast root 1", "alltoall splits", "alltoall equal",
+          "allreduce Product", "allreduce float16 Sum", "allreduce float16 Min",
+          "allreduce float16 Max", "allreduce float16 Product", "allreduce pre/postscale",
+          "grouped_allreduce fused", "allgather uneven", "allgather bool", "broadcast root 1",
+          "alltoall splits", "alltoall equal",
           "broadcast_variables", "broadcast_object", "allgather_object",
           "mismatch shape", "mismatch dtype", "mismatch missing variable",
           "mismatch None gradient", "mismatch different collectives",

@@ -60,6 +60,12 @@ def test_unsupported_reductions_are_clear_errors():
                                   [True, False])
     with pytest.raises(TypeError, match="cannot scale an integer"):
         hvd.allreduce(tf.constant([1, 2]), op=hvd.Sum, prescale_factor=2.0)
+    with pytest.raises(TypeError, match="Min and Max are not defined for complex"):
+        hvd.allreduce(tf.constant([1 + 2j]), op=hvd.Min)
+    with pytest.raises(TypeError, match="carry numeric and boolean tensors; got dtype object"):
+        hvd.broadcast(tf.constant(["text"]), 0)
+    with pytest.raises(TypeError, match="got dtype object"):
+        hvd.allgather(tf.constant(["text"]))
     with pytest.raises(NotImplementedError, match="Adasum"):
         hvd.allreduce(tf.constant([1.0]), op=hvd.Adasum)
     with pytest.raises(NotImplementedError, match="process set"):
