@@ -1,52 +1,14 @@
-"""Eager stand-ins for graph-building helpers: ``function``, ``cond``, ``while_loop``,
-``map_fn`` and ``device``."""
+"""Control flow and placement as functions: ``cond``, ``while_loop``, ``map_fn`` and
+``device``."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import nest
 from tapegrad._core.tensor import Tensor, convert_to_tensor
-from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
-
-
-def function(func=None, input_signature=None, autograph=True, jit_compile=None,
-             reduce_retracing=False, **unused):
-    """Run ``func`` eagerly, so ``@tf.function`` code works unchanged (no graph is built).
-
-    >>> import tapegrad as tf
-    >>> @tf.function
-    ... def f(x):
-    ...     return x * 2.0
-    >>> float(f(tf.constant(1.5)))
-    3.0
-    """
-    if input_signature is not None:
-        _check_input_signature(input_signature)
-    if func is None:
-        return lambda f: function(f, input_signature, autograph, jit_compile)
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, **kwargs)
-
-    wrapper.python_function = func
-    return wrapper
-
-
-def _check_input_signature(signature) -> None:
-    """TensorFlow's checks of ``input_signature`` (its specs do not change eager calls here)."""
-    if not isinstance(signature, (list, tuple)):
-        raise TypeError(f"input_signature must be either a tuple or a list, got "
-                        f"{type(signature)}.")
-    invalid = [item for item in nest.flatten(signature) if not isinstance(item, TensorSpec)]
-    if invalid:
-        raise TypeError(f"input_signature must be a possibly nested sequence of TensorSpec "
-                        f"objects, got invalid args {invalid} with types "
-                        f"{[type(item) for item in invalid]}.")
 
 
 def cond(pred, true_fn=None, false_fn=None, name=None):

@@ -1,0 +1,279 @@
+"""One trace, compiled: its forward replay, and the gradient programs derived from it.
+
+Called with no tape active, a compiled trace runs its generated NumPy function and wraps the
+results. Under a tape (or a forward accumulator, or an enclosing trace) the call is ONE recorded
+op, ``FunctionCall``, whose reverse rule is the backward program: the trace's own ops'
+reverse rules, traced once (per set of inputs that want a gradient) by running the backward
+engine over the trace under a second tracer, then optimised and compiled like the forward.
+When something records the backward pass itself (higher order), the rule replays the trace with
+tapegrad ops instead, so every order of derivative stays exact.
+"""
+
+from __future__ import annotations
+
+from tapegrad._core import hooks
+from tapegrad._core.backend import np
+from tapegrad._core.indexed_slices import IndexedSlices
+from tapegrad._core.registry import register
+from tapegrad._core.tape import TRAINABLE_KINDS, Recording, backward
+from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, state
+from tapegrad.autodiff.function import program as _program
+from tapegrad.autodiff.function import symbolic
+from tapegrad.autodiff.function.symbolic import Untraceable, _slot_get
+from tapegrad.autodiff.function.tracer import Graph, Tracer
+
+
+class CompiledTrace:
+    """A graph after the passes, with its generated replay function."""
+
+    def __init__(self, graph: Graph, tracer: Tracer):
+        self.graph = graph
+        self.tracer = tracer
+        self.report = _program.optimise(graph)
+        self.variables = graph.variables
+        # Parameters: the flat tensor arguments, then the variables' values at call start.
+        self.input_variables = sorted(graph.variable_inputs)
+        self.parameters = list(graph.arguments) + [graph.variable_inputs[i]
+                                                   for i in self.input_variables]
+        # The op's outputs: every non-None output, floating ones first (the engine reads a
+        # multi-output call's trainability from its first output); `order` maps them back.
+        flat = graph.outputs
+        present = [k for k in range(len(flat)) if flat[k] is not None]
+        self.order = sorted(present, key=lambda k: not self._floating(flat[k]))
+        self.n_outputs = len(flat)
+        self.returns = [flat[k] for k in self.order]
+        self.replay = _program.generate(graph, self.parameters, self.returns)
+        self._saving = None  # (replay that also returns the registers the backward needs)
+        self._saved_registers: list | None = None
+        self._backward: dict = {}  # needs -> compiled backward, or None when it cannot be
+
+    def _floating(self, register) -> bool:
+        if register is None:
+            return False
+        return np.asarray(_program.trace_value(self.graph, register)).dtype.kind in \
+            TRAINABLE_KINDS
+
+    # -- calls ----------------------------------------------------------------------------
+    def run(self, flat_args: list) -> list:
+        """The flat outputs, each at its returned position (None where None was returned)."""
+        values = [a._value for a in flat_args]
+        values += [self.variables[i]._value for i in self.input_variables]
+        flat = [None] * self.n_outputs
+        for position, value in zip(self.order, self.replay(*values)):
+            flat[position] = _wrap(value)
+        return flat
+
+    def call_recorded(self, flat_args: list) -> list:
+        """The call as one recorded op (a tape, an accumulator or an outer trace is active)."""
+        inputs = (*flat_args, *[self.variables[i] for i in self.input_variables])
+        attrs = {"trace": self, "saved": {}}
+        outputs = apply(FUNCTION_CALL, inputs, attrs)
+        flat = [None] * self.n_outputs
+        for position, value in zip(self.order, outputs):
+            flat[position] = value
+        return flat
+
+    # -- gradients ------------------------------------------------------------------------
+    def saving_replay(self):
+        """The replay that also returns every register a backward program may read."""
+        if self._saving is None:
+            everything = tuple(True for _ in self.parameters)
+            compiled = self.backward_program(everything)
+            saved = compiled[1] if compiled is not None else []
+            self._saved_registers = saved
+            self._saving = _program.generate(self.graph, self.parameters, self.returns, saved)
+        return self._saving
+
+    def backward_program(self, needs: tuple):
+        """(replay, saved forward registers it reads) computing the gradients of the inputs
+        in ``needs``, or None when the reverse rules cannot be traced (they read values)."""
+        if needs not in self._backward:
+            try:
+                self._backward[needs] = _derive_backward(self, needs)
+            except Untraceable:
+                self._backward[needs] = None
+        return self._backward[needs]
+
+    def saved_positions(self, needs: tuple):
+        """(backward replay, positions of its saved values in the saving replay's), or None."""
+        compiled = self.backward_program(needs)
+        if compiled is None or self._saved_registers is None:
+            return None
+        index = {r: k for k, r in enumerate(self._saved_registers)}
+        if any(r not in index for r in compiled[1]):
+            return None
+        return compiled[0], [index[r] for r in compiled[1]]
+
+
+def _derive_backward(trace: CompiledTrace, needs: tuple):
+    graph = trace.graph
+    values = graph.values
+    tracer = Tracer("gradient")
+    saved_of: dict = {}
+    forward_registers = set(graph.arguments) | set(graph.variable_inputs.values())
+    for step in graph.steps:
+        forward_registers.update(step.outs)
+    for slot, tensor in enumerate(values):
+        if not isinstance(tensor, Tensor):
+            continue  # a Python scalar: the backward tracer keeps its own constants
+        mine = tracer.graph.new_register(tensor)
+        tracer.refs[id(tensor)] = mine
+        if slot in graph.constants:
+            tracer.graph.constants[mine] = graph.constants[slot]
+        elif slot in forward_registers:
+            saved_of[mine] = slot
+    recording = Recording(False)
+    sources = [values[r] for r, need in zip(trace.parameters, needs)]
+    for source, need in zip(sources, needs):
+        if need and _slot_get(source).dtype.kind in TRAINABLE_KINDS:
+            recording.watch_tensor(source)
+    for step in graph.steps:
+        if step.kind != "op":
+            continue
+        inputs = tuple(values[i] for i in step.ins)
+        output = tuple(values[o] for o in step.outs) if step.multi else values[step.outs[0]]
+        recording._record(step.op, inputs, output, step.attrs)
+    targets = [values[r] for r in trace.returns if trace._floating(r)]
+    upstreams = [tracer.placeholder(_slot_get(t), "upstream", tuple(_slot_get(t).shape))
+                 for t in targets]
+    stack = state.recorders
+    saved_recorders = stack[:]
+    stack[:] = [tracer]
+    symbolic.tracing.stack.append(tracer)
+    trace.tracer.open = True
+    try:
+        grads = backward(recording, targets, upstreams, sources)
+        grads = [g.to_dense() if type(g) is IndexedSlices else g for g in grads]
+    finally:
+        trace.tracer.open = False
+        symbolic.tracing.stack.pop()
+        stack[:] = saved_recorders
+    tracer.open = False
+    backward_graph = tracer.graph
+    backward_graph.outputs = [None if g is None else tracer.ref(g) for g in grads]
+    upstream_registers = backward_graph.arguments
+    _program.optimise(backward_graph)
+    used = set()
+    for step in backward_graph.steps:
+        used.update(step.ins)
+    used.update(r for r in backward_graph.outputs if r is not None)
+    saved_mine = [r for r in sorted(saved_of) if r in used and r not in backward_graph.constants]
+    # Saved forward values are parameters of the backward program, not constants.
+    replay = _program.generate(backward_graph, saved_mine + list(upstream_registers),
+                               backward_graph.outputs)
+    return replay, [saved_of[r] for r in saved_mine]
+
+
+# -- the FunctionCall op ------------------------------------------------------------------
+
+def _call_forward(*values, trace, saved):
+    if any(type(r) is Recording for r in state.recorders):
+        outputs, registers = trace.saving_replay()(*values)
+        saved["registers"] = registers
+        return outputs
+    return trace.replay(*values)
+
+
+def _call_vjp_raw(inputs, output, attrs, upstream, needs):
+    trace = attrs["trace"]
+    compiled = trace.saved_positions(tuple(needs))
+    registers = attrs["saved"].get("registers")
+    if compiled is None or registers is None:
+        grads = _call_vjp(inputs, output, attrs, _wrap_all(upstream), needs)
+        return tuple(None if g is None else _dense(g)._value for g in grads)
+    replay, positions = compiled
+    upstreams = upstream if type(upstream) is tuple else (upstream,)
+    floating = [u for u, o in zip(upstreams, output) if _slot_get(o).dtype.kind in TRAINABLE_KINDS]
+    arrays = [u._value if isinstance(u, Tensor) else u for u in floating]
+    return replay(*[registers[p] for p in positions], *arrays)
+
+
+def _wrap_all(upstream):
+    if type(upstream) is tuple:
+        return tuple(_wrap(u) if not isinstance(u, Tensor) else u for u in upstream)
+    return _wrap(upstream) if not isinstance(upstream, Tensor) else upstream
+
+
+def _dense(grad):
+    return grad.to_dense() if type(grad) is IndexedSlices else grad
+
+
+def eager_replay(trace: CompiledTrace, inputs, saved: dict | None) -> list:
+    """Run the trace with tapegrad ops on ``inputs`` (recorded by whatever records), skipping
+    assignments and effects; the outputs in op order."""
+    graph = trace.graph
+    env: dict = dict(zip(trace.parameters, inputs))
+    registers = saved.get("registers") if saved else None
+    saved_index = {r: k for k, r in enumerate(trace._saved_registers or [])}
+
+    def value(register):
+        if register in env:
+            return env[register]
+        if register in graph.constants:
+            constant = graph.constants[register]
+            return _wrap(constant) if isinstance(constant, np.ndarray) else constant
+        raise KeyError(register)
+
+    for step in graph.steps:
+        if step.kind == "op":
+            if step.op.name == "CustomGradient":
+                outs = [value(i) for i in step.ins[-len(step.outs):]]
+            else:
+                args = [value(i) for i in step.ins]
+                if step.call == "1":
+                    result = apply1(step.op, args[0], step.attrs)
+                elif step.call == "2":
+                    result = apply2(step.op, args[0], args[1], step.attrs)
+                else:
+                    result = apply(step.op, args, step.attrs)
+                outs = list(result) if step.multi else [result]
+            env.update(zip(step.outs, outs))
+        elif step.kind == "read":
+            register = step.outs[0]
+            array = registers[saved_index[register]] if registers is not None and \
+                register in saved_index else step.op._value
+            env[register] = _wrap(array)
+    return [value(r) for r in trace.returns]
+
+
+def _call_vjp(inputs, output, attrs, upstream, needs):
+    from tapegrad.autodiff.tape import GradientTape
+
+    trace = attrs["trace"]
+    sources = [x for x, need in zip(inputs, needs) if need]
+    with GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch([s for s in sources if _slot_get(s).dtype.kind in TRAINABLE_KINDS]
+                   if sources else [])
+        outputs = eager_replay(trace, inputs, attrs["saved"])
+    upstreams = upstream if type(upstream) is tuple else (upstream,)
+    pairs = [(o, u) for o, u in zip(outputs, upstreams)
+             if o is not None and isinstance(o, Tensor) and
+             o._value.dtype.kind in TRAINABLE_KINDS]
+    if not pairs:
+        return tuple(None for _ in inputs)
+    grads = tape.gradient([o for o, _ in pairs], sources,
+                          output_gradients=[u for _, u in pairs])
+    result, remaining = [], iter(grads)
+    for need in needs:
+        result.append(next(remaining) if need else None)
+    return tuple(result)
+
+
+def _call_jvp(inputs, output, attrs, tangents):
+    from tapegrad._core.forward import ForwardAccumulator
+
+    trace = attrs["trace"]
+    primals = [x for x, t in zip(inputs, tangents) if t is not None]
+    with ForwardAccumulator(primals, [t for t in tangents if t is not None]) as accumulator:
+        outputs = eager_replay(trace, inputs, attrs["saved"])
+    result = []
+    for out in outputs:
+        tangent = accumulator.jvp(out) if isinstance(out, Tensor) else None
+        result.append(tangent if tangent is not None or not isinstance(out, Tensor) or
+                      out._value.dtype.kind not in TRAINABLE_KINDS else hooks.zeros_like(out))
+    return tuple(result)
+
+
+FUNCTION_CALL = register("FunctionCall", _call_forward, _call_vjp, _call_jvp, samples=(),
+                         n_outputs=2, vjp_raw=_call_vjp_raw,
+                         sample_note="a compiled tf.function call: tests/test_function.py")
