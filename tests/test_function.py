@@ -18,7 +18,7 @@ from tapegrad.autodiff.function.compiled import CompiledTrace
 def _only_trace(function) -> CompiledTrace:
     (concrete,) = [c for c in function._concrete.values() if c != "eager"]
     (trace,) = concrete._traces.values()
-    return trace
+    return trace.compile()
 
 
 # -- tracing semantics ------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor, next_uid
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace
+from tapegrad.autodiff.function.program import trace_value
 from tapegrad.autodiff.function.symbolic import SymbolicTensor, Untraceable, zeros_like_spec
 from tapegrad.autodiff.function.tracer import Tracer
 
@@ -527,8 +528,12 @@ class Function:
                 "tfvariables for more information.")
         if created:
             self._created_variables = True
-        tracer.graph.outputs, tracer.graph.output_structure = outputs
-        return CompiledTrace(tracer.graph, tracer), bound_specs, _output_specs(result)
+        graph = tracer.graph
+        graph.outputs, graph.output_structure = outputs
+        pure = not any(step.kind in ("assign", "effect") for step in graph.steps)
+        first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
+            if pure and not specs_only else None
+        return CompiledTrace(graph, tracer, first), bound_specs, _output_specs(result)
 
     # -- introspection --------------------------------------------------------------------
     def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
@@ -658,8 +663,8 @@ def _output_registers(tracer: Tracer, result):
 def _output_specs(result):
     def spec(item):
         if isinstance(item, (Tensor, Variable)):
-            shape = symbolic.info_of(item).shape if type(item) is SymbolicTensor and \
-                id(item) in symbolic._INFO else tuple(item.shape)
+            shape = symbolic.info_of(item).shape if type(item) is SymbolicTensor \
+                else tuple(item.shape)
             return _Spec(shape, item.dtype)
         if item is None:
             return None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import weakref
 
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import from_numpy as _from_numpy
@@ -29,6 +28,10 @@ from tapegrad._core.tensor import Tensor, TensorShape
 _SLOT = Tensor.__dict__["_value"]  # the array slot every Tensor has
 _slot_get = _SLOT.__get__
 _slot_set = _SLOT.__set__
+# A symbolic tensor keeps its _Info in the slot provenance uses for eager tensors (provenance
+# sees None there: see SymbolicTensor._origin).
+_info_get = Tensor.__dict__["_origin"].__get__
+_info_set = Tensor.__dict__["_origin"].__set__
 
 
 class Untraceable(Exception):
@@ -51,7 +54,7 @@ tracing = _Tracing()
 class _Info:
     """What a symbolic tensor knows about itself (kept outside: the class has no room)."""
 
-    __slots__ = ("name", "shape", "owner", "__weakref__")
+    __slots__ = ("name", "shape", "owner")
 
     def __init__(self, name: str, shape: tuple, owner):
         self.name = name
@@ -59,20 +62,16 @@ class _Info:
         self.owner = owner  # the tracer whose graph holds the tensor
 
 
-_INFO: dict[int, _Info] = {}
-
-
 def make_symbolic(tensor: Tensor, name: str, owner, shape: tuple | None = None) -> Tensor:
     """Turn ``tensor`` (a plain Tensor the tracer just saw) into a symbolic one."""
     tensor.__class__ = SymbolicTensor
-    key = id(tensor)
-    _INFO[key] = _Info(name, tuple(_slot_get(tensor).shape) if shape is None else shape, owner)
-    weakref.finalize(tensor, _INFO.pop, key, None)
+    _info_set(tensor, _Info(name, tuple(_slot_get(tensor).shape) if shape is None else shape,
+                            owner))
     return tensor
 
 
 def info_of(tensor) -> _Info:
-    return _INFO[id(tensor)]
+    return _info_get(tensor)
 
 
 def user_location(depth: int = 2) -> str:
@@ -92,18 +91,15 @@ def value_used(what: str):
 
 
 def _leaked(tensor) -> TypeError:
-    info = _INFO.get(id(tensor))
-    name = info.name if info is not None else "?"
     return TypeError(
-        f"<tf.Tensor '{name}' shape={_shape_text(tensor)} dtype={tensor.dtype.name}> is out of "
-        "scope and cannot be used here. Use return values, explicit Python locals or "
-        "TensorFlow collections to access it. (A tensor created while tracing a tf.function "
+        f"<tf.Tensor '{_info_get(tensor).name}' shape={_shape_text(tensor)} "
+        f"dtype={tensor.dtype.name}> is out of scope and cannot be used here. Use return "
+        "values, explicit Python locals or TensorFlow collections to access it. (A tensor created while tracing a tf.function "
         "was kept after the trace; return it from the function instead.)")
 
 
 def _shape_text(tensor) -> str:
-    info = _INFO.get(id(tensor))
-    dims = info.shape if info is not None else _slot_get(tensor).shape
+    dims = _info_get(tensor).shape
     return "(" + ", ".join("None" if d is None else str(d) for d in dims) + \
         ("," if len(dims) == 1 else "") + ")"
 
@@ -152,8 +148,7 @@ class SymbolicTensor(Tensor):
     @property
     def _value(self):
         array = _slot_get(self)
-        info = _INFO.get(id(self))
-        if info is not None and not info.owner.open:
+        if not _info_get(self).owner.open:
             raise _leaked(self)
         stack = tracing.stack
         if not stack or sys._getframe(1).f_code in _TRUSTED or stack[-1].converting is self:
@@ -175,12 +170,19 @@ class SymbolicTensor(Tensor):
 
     @property
     def shape(self) -> TensorShape:
-        info = _INFO.get(id(self))
-        return TensorShape(info.shape if info is not None else _slot_get(self).shape)
+        return TensorShape(_info_get(self).shape)
 
     @property
     def name(self) -> str:
-        return _INFO[id(self)].name
+        return _info_get(self).name
+
+    @property
+    def _origin(self):
+        return None  # no provenance record (the slot holds the tensor's _Info)
+
+    @_origin.setter
+    def _origin(self, value):
+        pass
 
     def numpy(self):
         raise AttributeError("'SymbolicTensor' object has no attribute 'numpy' (inside a "
@@ -221,8 +223,7 @@ class SymbolicTensor(Tensor):
         value_used("converting a tensor to a NumPy array")
 
     def _check_open(self):
-        info = _INFO.get(id(self))
-        if info is not None and not info.owner.open:
+        if not _info_get(self).owner.open:
             raise _leaked(self)
 
 

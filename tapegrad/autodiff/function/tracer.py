@@ -93,7 +93,6 @@ class Tracer(Recorder):
         register = self.graph.new_register(tensor)
         self.graph.arguments.append(register)
         self.refs[id(tensor)] = register
-        self.keep.append(tensor)
         return tensor
 
     def ref(self, value) -> int:
@@ -110,7 +109,6 @@ class Tracer(Recorder):
             graph.constants[register] = _slot_get(value) if type(value) is not Tensor \
                 else value._value
             self.refs[id(value)] = register
-            self.keep.append(value)
             return register
         if isinstance(value, Variable):
             return self.variable_value(value)
@@ -123,29 +121,38 @@ class Tracer(Recorder):
             raise Untraceable(f"{op.name} returned a value the tracer cannot follow",
                               user_location(4))
         make_symbolic(tensor, self.unique_name(op.name), self)
-        register = self.graph.new_register(tensor)
+        values = self.graph.values
+        register = len(values)
+        values.append(tensor)
         self.refs[id(tensor)] = register
-        self.keep.append(tensor)
         return register
 
     # -- recorder protocol ----------------------------------------------------------------
     def _record1(self, op, x, output, attrs):
-        self._add(op, (x,), output, attrs, "1")
+        self.converting = None
+        register = self.refs.get(id(x))
+        self._add(op, (self.ref(x) if register is None else register,), output, attrs, "1")
 
     def _record2(self, op, x, y, output, attrs):
-        self._add(op, (x, y), output, attrs, "2")
+        self.converting = None
+        refs = self.refs
+        first, second = refs.get(id(x)), refs.get(id(y))
+        self._add(op, (self.ref(x) if first is None else first,
+                       self.ref(y) if second is None else second), output, attrs, "2")
 
     def _record(self, op, inputs, output, attrs):
-        self._add(op, inputs, output, attrs, "n")
-
-    def _add(self, op, inputs, output, attrs, call):
         self.converting = None
+        self._add(op, tuple([self.ref(value) for value in inputs]), output, attrs, "n")
+
+    def _add(self, op, ins, output, attrs, call):
         if op.forward is None and op.name != "CustomGradient":
             raise Untraceable(f"op {op.name} cannot be replayed", user_location(4))
-        ins = tuple(self.ref(value) for value in inputs)
-        multi = type(output) is tuple
-        outs = tuple(self._output(o, op) for o in output) if multi else (self._output(output, op),)
-        self.graph.steps.append(Step("op", op, ins, attrs, outs, call, multi))
+        if type(output) is tuple:
+            outs = tuple([self._output(o, op) for o in output])
+            self.graph.steps.append(Step("op", op, ins, attrs, outs, call, True))
+        else:
+            self.graph.steps.append(Step("op", op, ins, attrs, (self._output(output, op),),
+                                         call, False))
 
     def variable_value(self, variable: Variable, tensor: Tensor | None = None) -> int:
         """The register holding ``variable``'s value where the trace now is (``tensor``: the
