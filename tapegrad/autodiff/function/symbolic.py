@@ -94,8 +94,9 @@ def _leaked(tensor) -> TypeError:
     return TypeError(
         f"<tf.Tensor '{_info_get(tensor).name}' shape={_shape_text(tensor)} "
         f"dtype={tensor.dtype.name}> is out of scope and cannot be used here. Use return "
-        "values, explicit Python locals or TensorFlow collections to access it. (A tensor created while tracing a tf.function "
-        "was kept after the trace; return it from the function instead.)")
+        "values, explicit Python locals or TensorFlow collections to access it. (A tensor "
+        "created while tracing a tf.function was kept after the trace; return it from the "
+        "function instead.)")
 
 
 def _shape_text(tensor) -> str:
