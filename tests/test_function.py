@@ -139,7 +139,7 @@ def test_leaked_tensor_raises_type_error():
 
 
 def test_input_signature_with_none_dims_and_mismatch_error():
-    spec = _spec([None], tf.float32)
+    spec = tf.TensorSpec([None], tf.float32)
 
     @tf.function(input_signature=[spec])
     def f(x):
@@ -180,7 +180,7 @@ def test_get_concrete_function_and_signatures():
     def f(x):
         return x * 2
 
-    concrete = f.get_concrete_function(_spec([None, 3], tf.float32))
+    concrete = f.get_concrete_function(tf.TensorSpec([None, 3], tf.float32))
     np.testing.assert_array_equal(concrete(tf.ones([2, 3])).numpy(), np.full((2, 3), 2.0))
     assert concrete.structured_input_signature[0][0].shape == (None, 3)
     assert f.python_function(3) == 6
@@ -385,15 +385,3 @@ def test_nested_functions():
         y = outer(x)
     assert float(y) == 10.0
     assert float(tape.gradient(y, x)) == 6.0
-
-
-def _spec(shape, dtype):
-    spec_type = getattr(tf, "TensorSpec", None)
-    if spec_type is not None:
-        return spec_type(shape, dtype)
-
-    class Spec:  # the public attributes tf.function reads
-        def __init__(self, shape, dtype):
-            self.shape, self.dtype, self.name = shape, dtype, None
-
-    return Spec(shape, dtype)

@@ -26,6 +26,7 @@ from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor, next_uid, state
+from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace
@@ -92,9 +93,7 @@ def _check_input_signature(signature) -> None:
 
 
 def _is_spec(value) -> bool:
-    return not isinstance(value, (Tensor, Variable)) and hasattr(value, "shape") and \
-        hasattr(value, "dtype") and not isinstance(value, np.ndarray) and \
-        not isinstance(value, np.generic)
+    return isinstance(value, TensorSpec)
 
 
 def _as_spec(value) -> _Spec:
@@ -479,6 +478,8 @@ class Function:
                 value = convert_to_tensor(value)
             shape = key[2] if isinstance(key, tuple) and len(key) == 3 and key[0] == "T" \
                 else tuple(value.shape)
+            if shape is None:  # a spec of unknown rank: this call's rank, every size unknown
+                shape = (None,) * value.ndim
             return tracer.placeholder(value._value, name, shape)
 
         if bound is not None:
