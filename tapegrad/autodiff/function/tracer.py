@@ -216,8 +216,9 @@ class Tracer(Recorder):
 
 
 def active_tracer() -> Tracer | None:
-    """The innermost tracer when it is the innermost recorder too, else None."""
+    """The innermost trace when its tracer records now (tapes inside the function may sit
+    above it), else None."""
     stack = symbolic.tracing.stack
-    if stack and state.recorders and state.recorders[-1] is stack[-1]:
+    if stack and any(recorder is stack[-1] for recorder in state.recorders):
         return stack[-1]
     return None
