@@ -93,3 +93,93 @@ def test_effects_inside_a_branch_fall_back_to_eager(caplog, capsys):
         assert float(f(tf.constant(-1.0))) == -1.0
     assert "runs eagerly" in caplog.text
     assert capsys.readouterr().err == "positive\n"
+
+
+# -- AutoGraph-lite ---------------------------------------------------------------------------
+
+C = tf.constant(10.0)
+
+
+@tf.function
+def _if_elif_else(x):
+    if tf.reduce_sum(x) > 0:
+        y = x * 2.0
+    elif tf.reduce_sum(x) < -C:
+        y = x * 0.0
+    else:
+        y = -x
+    return y
+
+
+def test_autograph_if_elif_else_on_tensors():
+    x = tf.constant([1.0, 2.0])
+    np.testing.assert_array_equal(_if_elif_else(x).numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(_if_elif_else(tf.constant([-1.0, -2.0])).numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(_if_elif_else(tf.constant([-11.0, -1.0])).numpy(), [0.0, 0.0])
+    assert _if_elif_else.experimental_get_tracing_count() == 1
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = _if_elif_else(x)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [2.0, 2.0])
+
+
+def test_autograph_python_conditions_keep_python_semantics():
+    @tf.function
+    def f(x, flag):
+        if flag:
+            y = x + 1.0
+        else:
+            y = x - 1.0
+        return y
+
+    assert float(f(tf.constant(1.0), True)) == 2.0
+    assert float(f(tf.constant(1.0), False)) == 0.0
+    assert f.experimental_get_tracing_count() == 2
+
+
+def test_autograph_while_and_for_range():
+    @tf.function
+    def doubling(x):
+        while tf.reduce_sum(x) < 100.0:
+            x = x * 2.0
+        return x
+
+    @tf.function
+    def total(n):
+        s = 0
+        for i in tf.range(n):
+            s = s + i
+        return s
+
+    np.testing.assert_array_equal(doubling(tf.constant([1.0, 2.0])).numpy(), [64.0, 128.0])
+    np.testing.assert_array_equal(doubling(tf.constant([30.0, 40.0])).numpy(), [60.0, 80.0])
+    assert [int(total(tf.constant(n))) for n in (0, 4, 5)] == [0, 6, 10]
+    assert doubling.experimental_get_tracing_count() == total.experimental_get_tracing_count() \
+        == 1
+
+
+def test_autograph_inside_a_tape_in_the_function():
+    @tf.function
+    def grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if x > 0:
+                y = x * x
+            else:
+                y = -x
+        return tape.gradient(y, x)
+
+    assert [float(grad(tf.constant(v))) for v in (3.0, -3.0)] == [6.0, -1.0]
+    assert grad.experimental_get_tracing_count() == 1
+
+
+def test_autograph_unconvertible_falls_back_with_one_warning(caplog):
+    @tf.function
+    def f(x):
+        if x > 0:
+            y = x
+        return y  # y has no value when the condition is false: a tensor condition cannot trace
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert float(f(tf.constant(2.0))) == 2.0
+    assert "'y' must have a value before this if statement" in caplog.text
