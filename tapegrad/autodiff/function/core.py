@@ -31,7 +31,12 @@ from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace
 from tapegrad.autodiff.function.program import trace_value
-from tapegrad.autodiff.function.symbolic import SymbolicTensor, Untraceable, zeros_like_spec
+from tapegrad.autodiff.function.symbolic import (
+    SymbolicTensor,
+    Untraceable,
+    _slot_get,
+    zeros_like_spec,
+)
 from tapegrad.autodiff.function.tracer import Tracer
 
 logger = logging.getLogger("tapegrad")
@@ -334,11 +339,13 @@ class Function:
         return tuple((name, _structure_key(value)) for name, value in bound.arguments.items())
 
     def _check_signature(self, args, kwargs):
-        flat = nest.flatten(list(args) + [kwargs[k] for k in sorted(kwargs)])
+        given = list(args) + [kwargs[k] for k in sorted(kwargs)]
+        structure = list(self._signature_structure)
+        if len(given) != len(structure):
+            raise TypeError(f"{self.__name__}() takes {len(structure)} positional arguments "
+                            f"as given by its input_signature, but {len(given)} were given.")
+        flat = _flatten_up_to(structure, given)
         specs = self._input_signature
-        if len(flat) != len(specs):
-            raise TypeError(f"{self.__name__}() takes {len(specs)} positional arguments as "
-                            f"given by its input_signature, but {len(flat)} were given.")
         converted = []
         for value, spec in zip(flat, specs):
             if not isinstance(value, (Tensor, Variable)):
@@ -554,8 +561,11 @@ class Function:
                 raise TypeError(f"tf.function {self.__name__} cannot be traced for these "
                                 f"arguments: {reason}") from None
             self._tracing_count += 1
-            shapes = tuple(tuple(v.shape) for v in _flat_tensors(bound, args, kwargs)
-                           ) if not any(_is_spec(a) for a in nest.flatten(list(args))) else None
+            from_specs = any(_is_spec(a) for a in nest.flatten(list(args)))
+            if from_specs:
+                outputs = _unknown_output_dims(trace, outputs)
+            shapes = None if from_specs else \
+                tuple(tuple(v.shape) for v in _flat_tensors(bound, args, kwargs))
             concrete = ConcreteFunction(self, general, bound_specs,
                                         {shapes: trace} if shapes is not None else {},
                                         outputs)
@@ -572,6 +582,49 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<tapegrad.function {self.__name__}>"
+
+
+def _flatten_up_to(structure, value) -> list:
+    """``value``'s items at the leaves (specs) of ``structure`` (a list given for a spec stays
+    one value: it is converted to a tensor)."""
+    if _is_spec(structure):
+        return [value]
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in
+                _flatten_up_to(structure[key], value[key])]
+    if not isinstance(value, (list, tuple)) or len(value) != len(structure):
+        raise TypeError(f"the arguments do not match the structure of the input_signature: "
+                        f"{value!r} for {structure!r}.")
+    return [leaf for s, v in zip(structure, value) for leaf in _flatten_up_to(s, v)]
+
+
+def _unknown_output_dims(trace: CompiledTrace, structure):
+    """Output specs of a trace from specs with None where a size follows an unknown input
+    size: the program runs once more with those sizes changed (TensorFlow infers shapes; a
+    program that prints or assigns keeps the sizes it traced)."""
+    graph = trace.graph
+    inputs = [symbolic.info_of(graph.values[r]) for r in graph.arguments]
+    if structure is None or all(None not in info.shape for info in inputs) or \
+            any(step.kind in ("assign", "effect") for step in graph.steps):
+        return structure
+    values = [np.zeros(tuple(3 if d is None else d for d in info.shape),
+                       _slot_get(graph.values[r]).dtype)
+              for info, r in zip(inputs, graph.arguments)]
+    values += [trace.variables[i]._value for i in trace.input_variables]
+    try:
+        with np.errstate(all="ignore"):
+            results = trace.compile().replay(*values)
+    except Exception:  # the program is specialised to the sizes it traced: keep them
+        return structure
+    flat = nest.flatten(structure)
+    for position, value in zip(trace.order, results):
+        spec = flat[position]
+        if isinstance(spec, _Spec) and spec.shape is not None and \
+                len(spec.shape) == np.ndim(value):
+            flat[position] = _Spec(tuple(None if a != b else a
+                                         for a, b in zip(spec.shape, np.shape(value))),
+                                   spec.dtype)
+    return nest.pack_sequence_as(structure, flat)
 
 
 def _signature_key(function: Function, key):

@@ -12,9 +12,14 @@ from tapegrad.autodiff.function.tracer import active_tracer
 
 def _scalar_text(value) -> str:
     if isinstance(value, (np.floating, float)):
-        if isinstance(value, (np.float16, np.float32)):
-            return f"{float(value):.9g}"
-        return repr(float(value))
+        # As TensorFlow's float formatting: the short form when it reads back as the same
+        # value, else the round-trip precision (9 digits for float32, 17 for float64).
+        single = isinstance(value, (np.float16, np.float32))
+        short = f"{float(value):.{6 if single else 15}g}"
+        kind = np.float32 if single else np.float64
+        if kind(short) == kind(value):
+            return short
+        return f"{float(value):.{9 if single else 17}g}"
     if isinstance(value, np.bool_):
         return "1" if value else "0"
     if isinstance(value, bytes):
