@@ -42,8 +42,10 @@ from tapegrad._core.tape import UnconnectedGradients, get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
 from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
-from tapegrad.autodiff.control import cond, device, function, is_tensor, map_fn, while_loop
+from tapegrad.autodiff.control import cond, device, is_tensor, map_fn, while_loop
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
+from tapegrad.autodiff.function import config, function
+from tapegrad.autodiff.function import print_ as print
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.module import Module, name_scope
 from tapegrad.ops.array import (

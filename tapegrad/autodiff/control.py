@@ -1,62 +1,45 @@
-"""Eager stand-ins for graph-building helpers: ``function``, ``cond``, ``while_loop``,
-``map_fn`` and ``device``."""
+"""Control flow and placement as functions: ``cond``, ``while_loop``, ``map_fn`` and
+``device``."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import nest
 from tapegrad._core.tensor import Tensor, convert_to_tensor
-from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
-
-
-def function(func=None, input_signature=None, autograph=True, jit_compile=None,
-             reduce_retracing=False, **unused):
-    """Run ``func`` eagerly, so ``@tf.function`` code works unchanged (no graph is built).
-
-    >>> import tapegrad as tf
-    >>> @tf.function
-    ... def f(x):
-    ...     return x * 2.0
-    >>> float(f(tf.constant(1.5)))
-    3.0
-    """
-    if input_signature is not None:
-        _check_input_signature(input_signature)
-    if func is None:
-        return lambda f: function(f, input_signature, autograph, jit_compile)
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, **kwargs)
-
-    wrapper.python_function = func
-    return wrapper
-
-
-def _check_input_signature(signature) -> None:
-    """TensorFlow's checks of ``input_signature`` (its specs do not change eager calls here)."""
-    if not isinstance(signature, (list, tuple)):
-        raise TypeError(f"input_signature must be either a tuple or a list, got "
-                        f"{type(signature)}.")
-    invalid = [item for item in nest.flatten(signature) if not isinstance(item, TensorSpec)]
-    if invalid:
-        raise TypeError(f"input_signature must be a possibly nested sequence of TensorSpec "
-                        f"objects, got invalid args {invalid} with types "
-                        f"{[type(item) for item in invalid]}.")
+from tapegrad.autodiff.function import control_flow as _traced
 
 
 def cond(pred, true_fn=None, false_fn=None, name=None):
-    """Call ``true_fn()`` or ``false_fn()`` depending on ``pred`` (eagerly)."""
-    return true_fn() if bool(pred) else false_fn()
+    """Call ``true_fn()`` or ``false_fn()`` depending on ``pred``; inside ``tf.function`` both
+    branches are traced and the call is one op.
+
+    >>> import tapegrad as tf
+    >>> f = tf.function(lambda x: tf.cond(x > 0, lambda: x * x, lambda: -x))
+    >>> float(f(tf.constant(3.0))), float(f(tf.constant(-2.0)))
+    (9.0, 2.0)
+    """
+    if true_fn is None or false_fn is None:
+        raise TypeError("cond(): true_fn and false_fn are required, e.g. "
+                        "tf.cond(x > 0, lambda: x, lambda: -x).")
+    return _traced.cond(pred, true_fn, false_fn)
 
 
 def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10,
                back_prop=True, swap_memory=False, maximum_iterations=None, name=None):
-    """Run ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` holds (eagerly)."""
+    """Run ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` holds; inside
+    ``tf.function`` condition and body are traced once and the loop is one op.
+
+    >>> import tapegrad as tf
+    >>> f = tf.function(lambda n: tf.while_loop(lambda i, s: i < n, lambda i, s: (i + 1, s + i),
+    ...                                         (0, 0))[1])
+    >>> int(f(tf.constant(4))), int(f(tf.constant(5)))
+    (6, 10)
+    """
+    if _traced.active_tracer() is not None:
+        return _traced.while_loop(cond, body, loop_vars, maximum_iterations)
     single = not isinstance(loop_vars, (list, tuple))
     state = [loop_vars] if single else list(loop_vars)
     count = 0

@@ -1,0 +1,41 @@
+"""``tf.function``: tracing, the compiled NumPy replay and its gradients.
+
+Modules: :mod:`.symbolic` (the tensors a trace runs on), :mod:`.tracer` (the recorder that
+writes the program), :mod:`.program` (optimisation passes and code generation),
+:mod:`.compiled` (a compiled trace and its gradient programs), :mod:`.core` (``Function``:
+signatures, retracing, introspection), :mod:`.printing` (``tf.print``), :mod:`.autograph`
+(Python control flow on tensors).
+"""
+
+from tapegrad._core import forward as _forward
+from tapegrad._core import indexed_slices as _indexed_slices
+from tapegrad._core import tape as _tape
+from tapegrad._core import tensor as _tensor
+from tapegrad.autodiff import arguments as _arguments
+from tapegrad.autodiff import custom as _custom
+from tapegrad.autodiff import tape as _tape_facade
+from tapegrad.autodiff.function import compiled as _compiled
+from tapegrad.autodiff.function import control_flow as _control_flow
+from tapegrad.autodiff.function import program as _program
+from tapegrad.autodiff.function import symbolic as _symbolic
+from tapegrad.autodiff.function import tracer as _tracer
+from tapegrad.autodiff.function.core import (
+    ConcreteFunction,
+    Function,
+    function,
+    functions_run_eagerly,
+    run_functions_eagerly,
+)
+from tapegrad.autodiff.function.printing import print_
+
+# Code that passes symbolic values only to recorded forwards and rules reads them directly: the
+# dispatcher, the Tensor class itself (SymbolicTensor overrides what reads a value), the
+# backward and forward engines, the tape façade, custom gradients and this package.
+_symbolic.trust_functions(_tensor.apply, _tensor.apply1, _tensor.apply2, _tensor._input,
+                          _tensor._mismatch, _tensor._dtype_name, _tensor._shape_error)
+_symbolic._trust_object(_tensor.Tensor, _tensor.__name__)
+_symbolic.trust(_tape, _forward, _indexed_slices, _tape_facade, _arguments, _custom, _compiled,
+                _control_flow, _program, _tracer)
+
+__all__ = ["function", "Function", "ConcreteFunction", "run_functions_eagerly",
+           "functions_run_eagerly", "print_"]

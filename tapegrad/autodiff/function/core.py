@@ -1,0 +1,776 @@
+"""``tf.function``: trace once per input signature, replay the compiled NumPy program.
+
+Semantics follow TensorFlow 2.21: tensors are keyed by dtype and shape, Python values by value
+(``1``, ``1.0`` and ``True`` share a trace), other objects by identity; ``input_signature``
+fixes the trace (None dimensions accepted); ``reduce_retracing=True`` generalises the shapes
+that differ between traces. Python side effects run while tracing only; ``tf.print`` runs on
+every call; variables may be created on the first trace only.
+
+A trace runs the Python function once on symbolic tensors (see :mod:`.symbolic`); variables
+are restored afterwards and the call itself is the replay. Where the function needs a value
+the trace cannot have (Python control flow on a tensor, ``float(t)``, a random op, an op
+computing attributes from a value), that signature runs eagerly, with one warning naming the
+line: results are never different from eager execution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import io
+import logging
+import weakref
+
+from tapegrad._core import nest
+from tapegrad._core.backend import np
+from tapegrad._core.dtypes import as_dtype
+from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor, next_uid, state
+from tapegrad._core.tensor_spec import TensorSpec
+from tapegrad._core.variable import Variable
+from tapegrad.autodiff.function import symbolic
+from tapegrad.autodiff.function.compiled import CompiledTrace
+from tapegrad.autodiff.function.program import trace_value
+from tapegrad.autodiff.function.symbolic import (
+    SymbolicTensor,
+    Untraceable,
+    _slot_get,
+    zeros_like_spec,
+)
+from tapegrad.autodiff.function.tracer import Tracer
+
+logger = logging.getLogger("tapegrad")
+
+_RUN_EAGERLY = [False]
+
+
+def run_functions_eagerly(run_eagerly: bool) -> None:
+    """Run every ``tf.function`` as plain Python (as ``tf.config.run_functions_eagerly``)."""
+    _RUN_EAGERLY[0] = bool(run_eagerly)
+
+
+def functions_run_eagerly() -> bool:
+    """Whether :func:`run_functions_eagerly` turned compilation off."""
+    return _RUN_EAGERLY[0]
+
+
+# -- input signatures -------------------------------------------------------------------------
+
+class _Spec:
+    """A tensor argument's trace type: dtype and shape (None dimensions match any size)."""
+
+    __slots__ = ("shape", "dtype", "name")
+
+    def __init__(self, shape, dtype, name=None):
+        self.shape = None if shape is None else tuple(None if d is None else int(d)
+                                                      for d in shape)
+        self.dtype = as_dtype(dtype)
+        self.name = name
+
+    def key(self):
+        return ("T", self.dtype.name, self.shape)
+
+    def matches(self, shape, dtype) -> bool:
+        if as_dtype(dtype) != self.dtype:
+            return False
+        if self.shape is None:
+            return True
+        return len(shape) == len(self.shape) and all(
+            s is None or s == d for s, d in zip(self.shape, shape))
+
+    def __repr__(self) -> str:
+        shape = "None" if self.shape is None else "(" + ", ".join(
+            "None" if d is None else str(d) for d in self.shape) + \
+            ("," if len(self.shape) == 1 else "") + ")"
+        return f"TensorSpec(shape={shape}, dtype=tf.{self.dtype.name}, name={self.name!r})"
+
+
+def _check_input_signature(signature) -> None:
+    """TensorFlow's checks of ``input_signature``: a list or tuple of (nested) TensorSpecs."""
+    if not isinstance(signature, (list, tuple)):
+        raise TypeError(f"input_signature must be either a tuple or a list, got "
+                        f"{type(signature)}.")
+    invalid = [item for item in nest.flatten(signature) if not _is_spec(item)]
+    if invalid:
+        raise TypeError(f"input_signature must be a possibly nested sequence of TensorSpec "
+                        f"objects, got invalid args {invalid} with types "
+                        f"{[type(item) for item in invalid]}.")
+
+
+def _is_spec(value) -> bool:
+    return isinstance(value, TensorSpec)
+
+
+def _as_spec(value) -> _Spec:
+    shape = value.shape
+    shape = None if shape is None or getattr(shape, "rank", 0) is None else \
+        [None if d is None else d for d in (shape.as_list() if hasattr(shape, "as_list")
+                                              else shape)]
+    return _Spec(shape, value.dtype, getattr(value, "name", None))
+
+
+def _leaf_key(value):
+    """The trace type of one argument leaf (hashable)."""
+    if isinstance(value, Tensor):
+        return ("T", value.dtype.name, tuple(value.shape) if type(value) is not SymbolicTensor
+                else tuple(symbolic.info_of(value).shape))
+    if isinstance(value, Variable):
+        return ("V", id(value))
+    if _is_spec(value):
+        return _as_spec(value).key()
+    if isinstance(value, np.ndarray):
+        return ("T", as_dtype(_to_array(value).dtype).name, value.shape)
+    try:
+        hash(value)
+    except TypeError:
+        return ("O", id(value))
+    return ("P", value)
+
+
+def _relax(key, other):
+    """The most specific key matching both (None where the shapes differ), or None."""
+    if type(key) is not tuple or type(other) is not tuple or len(key) != len(other):
+        return None
+    if key and key[0] == "T" and other[0] == "T" and len(key) == 3:
+        if key[1] != other[1] or key[2] is None or other[2] is None or \
+                len(key[2]) != len(other[2]):
+            return None
+        return ("T", key[1], tuple(a if a == b else None for a, b in zip(key[2], other[2])))
+    parts = []
+    for a, b in zip(key, other):
+        if a == b:
+            parts.append(a)
+            continue
+        relaxed = _relax(a, b)
+        if relaxed is None:
+            return None
+        parts.append(relaxed)
+    return tuple(parts)
+
+
+def _key_matches(general, key) -> bool:
+    if general == key:
+        return True
+    if type(general) is not tuple or type(key) is not tuple or len(general) != len(key):
+        return False
+    if general and general[0] == "T" and key[0] == "T" and len(general) == 3:
+        return general[1] == key[1] and _Spec(general[2], general[1]).matches(key[2], key[1]) \
+            if general[2] is not None else general[1] == key[1]
+    return all(_key_matches(a, b) for a, b in zip(general, key))
+
+
+def _structure_key(value):
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _structure_key(value[k])) for k in sorted(value, key=str)))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_structure_key(v) for v in value))
+    return _leaf_key(value)
+
+
+# -- ConcreteFunction -------------------------------------------------------------------------
+
+class ConcreteFunction:
+    """One trace of a :class:`Function` (``f.get_concrete_function(...)``): callable with the
+    tensors of its signature."""
+
+    def __init__(self, function: Function, key, bound: inspect.BoundArguments, traces: dict,
+                 structured_outputs):
+        self._function = function
+        self._key = key
+        self._bound = bound  # the arguments as traced (tensors as specs)
+        self._traces = traces  # concrete shapes -> CompiledTrace
+        self.structured_outputs = structured_outputs
+
+    @property
+    def structured_input_signature(self):
+        args = tuple(self._bound.arguments[name] for name in self._bound.arguments)
+        return args, {}
+
+    @property
+    def graph(self):
+        return next(iter(self._traces.values())).graph
+
+    @property
+    def python_function(self):
+        return self._function.python_function
+
+    def __call__(self, *args, **kwargs):
+        flat = [a for a in nest.flatten(list(args) + [kwargs[k] for k in sorted(kwargs)])
+                if isinstance(a, (Tensor, Variable)) or isinstance(a, np.ndarray)]
+        flat = [convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in flat]
+        specs = [leaf for leaf in self._flat_specs()]
+        if len(flat) != len(specs):
+            raise TypeError(f"{self._function.__name__}: this concrete function takes "
+                            f"{len(specs)} tensor argument(s), got {len(flat)}.")
+        for value, spec in zip(flat, specs):
+            if not spec.matches(tuple(value.shape), value.dtype):
+                raise TypeError(
+                    f"Binding inputs to tf.function failed due to `Can not cast "
+                    f"{_spec_of(value)!r} to {spec!r}`. Received args: {args} and kwargs: "
+                    f"{kwargs} for signature: {self.pretty_printed_signature()}.")
+        return self._function._run(self, flat)
+
+    def _flat_specs(self) -> list:
+        return [leaf for leaf in nest.flatten(list(self._bound.arguments.values()))
+                if isinstance(leaf, _Spec)]
+
+    def pretty_printed_signature(self, verbose: bool = True) -> str:
+        lines = ["Input Parameters:"]
+        parameters = self._bound.signature.parameters
+        for name, value in self._bound.arguments.items():
+            kind = parameters[name].kind.name if name in parameters else "POSITIONAL_OR_KEYWORD"
+            lines.append(f"  {name} ({kind}): {_type_text(value)}")
+        lines.append("Output Type:")
+        lines.append(f"  {_type_text(self.structured_outputs)}")
+        lines.append("Captures:")
+        lines.append("  None")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"ConcreteFunction {self.pretty_printed_signature()}"
+
+    __str__ = __repr__
+
+
+def _spec_of(value) -> _Spec:
+    return _Spec(tuple(value.shape), value.dtype)
+
+
+def _type_text(value) -> str:
+    if isinstance(value, _Spec):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_type_text(v) for v in value)
+        if isinstance(value, list):
+            return f"List[{inner}]"
+        return f"Tuple[{inner}]"
+    if isinstance(value, dict):
+        return "Dict[" + ", ".join(f"[Literal[{k!r}], {_type_text(v)}]"
+                                   for k, v in value.items()) + "]"
+    if value is None:
+        return "NoneTensorSpec()"
+    if isinstance(value, Variable):
+        return f"VariableSpec(shape={tuple(value.shape)}, dtype=tf.{value.dtype.name})"
+    return f"Literal[{value!r}]"
+
+
+# -- Function ---------------------------------------------------------------------------------
+
+class Function:
+    """A Python function compiled per input signature (``tf.function``).
+
+    >>> import tapegrad as tf
+    >>> @tf.function
+    ... def f(x):
+    ...     return x * x + 1.0
+    >>> float(f(tf.constant(2.0)))
+    5.0
+    >>> f.experimental_get_tracing_count()
+    1
+    """
+
+    def __init__(self, python_function, input_signature=None, autograph: bool = True,
+                 jit_compile=None, reduce_retracing: bool = False, name: str | None = None):
+        if input_signature is not None:
+            _check_input_signature(input_signature)
+        self._python_function = python_function
+        self._input_signature = None if input_signature is None else \
+            [_as_spec(s) if _is_spec(s) else s for s in nest.flatten(list(input_signature))]
+        self._signature_structure = input_signature
+        self._autograph = autograph
+        self._jit_compile = jit_compile
+        self._reduce_retracing = reduce_retracing
+        self._concrete: dict = {}  # trace key -> ConcreteFunction (or "eager")
+        self._tracing_count = 0
+        self._created_variables = False
+        self._warned: set = set()
+        self._history: list = []  # whether each of the last calls traced (retracing warning)
+        self._warned_retracing = False
+        self.__name__ = name or getattr(python_function, "__name__", "function")
+        functools.update_wrapper(self, python_function)
+        try:
+            self._signature = inspect.signature(python_function)
+        except (TypeError, ValueError):
+            self._signature = None
+
+    @property
+    def python_function(self):
+        """The Python function this Function compiles."""
+        return self._python_function
+
+    @property
+    def input_signature(self):
+        return self._signature_structure
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        # A method: one Function per instance (as TensorFlow), keeping its traces.
+        cache = self.__dict__.setdefault("_bound_functions", weakref.WeakKeyDictionary())
+        try:
+            bound = cache.get(instance)
+        except TypeError:
+            bound = None
+        if bound is None:
+            bound = Function(self._python_function.__get__(instance, owner),
+                             self._signature_structure, self._autograph, self._jit_compile,
+                             self._reduce_retracing, self.__name__)
+            try:
+                cache[instance] = bound
+            except TypeError:
+                pass
+        return bound
+
+    def experimental_get_tracing_count(self) -> int:
+        """How many times the Python function was traced."""
+        return self._tracing_count
+
+    # -- binding --------------------------------------------------------------------------
+    def _bind(self, args, kwargs) -> inspect.BoundArguments | None:
+        if self._signature is None:
+            return None
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound
+
+    def _key(self, bound, args, kwargs):
+        if bound is None:
+            return _structure_key((list(args), kwargs))
+        return tuple((name, _structure_key(value)) for name, value in bound.arguments.items())
+
+    def _check_signature(self, args, kwargs):
+        given = list(args) + [kwargs[k] for k in sorted(kwargs)]
+        structure = list(self._signature_structure)
+        if len(given) != len(structure):
+            raise TypeError(f"{self.__name__}() takes {len(structure)} positional arguments "
+                            f"as given by its input_signature, but {len(given)} were given.")
+        flat = _flatten_up_to(structure, given)
+        specs = self._input_signature
+        converted = []
+        for value, spec in zip(flat, specs):
+            if not isinstance(value, (Tensor, Variable)):
+                try:
+                    value = convert_to_tensor(value, dtype=spec.dtype)
+                except (TypeError, ValueError):
+                    value = convert_to_tensor(value)
+            if not spec.matches(tuple(value.shape), value.dtype):
+                raise TypeError(
+                    f"Binding inputs to tf.function failed due to `Can not cast "
+                    f"{_spec_of(value)!r} to {spec!r}`. Received args: {args} and kwargs: "
+                    f"{kwargs} for signature: (" + ", ".join(repr(s) for s in specs) + ").")
+            converted.append(value)
+        return nest.pack_sequence_as(list(self._signature_structure), converted)
+
+    # -- calls ----------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if _RUN_EAGERLY[0]:
+            return self._python_function(*args, **kwargs)
+        if self._input_signature is not None:
+            args, kwargs = tuple(self._check_signature(args, kwargs)), {}
+        bound = self._bind(args, kwargs)
+        key = self._key(bound, args, kwargs)
+        concrete = self._lookup(key)
+        traced = concrete is None
+        self._note_call(traced)
+        if concrete is None:
+            concrete = self._trace(bound, args, kwargs, key)
+        if concrete == "eager":
+            return self._python_function(*args, **kwargs)
+        flat = [leaf for leaf in nest.flatten(list(bound.arguments.values()) if bound is not None
+                                              else [list(args), kwargs])
+                if isinstance(leaf, Tensor) or isinstance(leaf, np.ndarray)]
+        flat = [convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in flat]
+        return self._run(concrete, flat)
+
+    def _lookup(self, key):
+        found = self._concrete.get(key)
+        if found is not None:
+            return found
+        for general, concrete in self._concrete.items():
+            if _key_matches(general, key):
+                return concrete
+        return None
+
+    def _note_call(self, traced: bool) -> None:
+        history = self._history
+        history.append(traced)
+        del history[:-10]
+        if traced and sum(history) >= 5 and self._tracing_count >= 4 and \
+                not self._warned_retracing:
+            self._warned_retracing = True
+            logger.warning(
+                f"5 out of the last {len(history)} calls to {self._python_function} triggered "
+                "tf.function retracing. Tracing is expensive and the excessive number of "
+                "tracings could be due to (1) creating @tf.function repeatedly in a loop, (2) "
+                "passing tensors with different shapes, (3) passing Python objects instead of "
+                "tensors. For (1), please define your @tf.function outside of the loop. For "
+                "(2), @tf.function has reduce_retracing=True option that can avoid unnecessary "
+                "retracing. For (3), please refer to "
+                "https://www.tensorflow.org/guide/function#controlling_retracing and "
+                "https://www.tensorflow.org/api_docs/python/tf/function for  more details.")
+
+    def _general_key(self, key):
+        if self._input_signature is not None:
+            return _signature_key(self, key)
+        if self._reduce_retracing:
+            for existing in list(self._concrete):
+                relaxed = _relax(existing, key)
+                if relaxed is not None:
+                    return relaxed
+        return key
+
+    def _run(self, concrete: ConcreteFunction, flat: list):
+        shapes = tuple(tuple(t.shape) for t in flat)
+        trace = concrete._traces.get(shapes)
+        if trace is None:
+            args, kwargs = _arguments_for(concrete, flat)
+            trace = self._retrace_quietly(concrete, flat, args, kwargs)
+            if trace is None:
+                return self._python_function(*args, **kwargs)
+        if state.recorders:
+            outputs = trace.call_recorded(flat)
+        else:
+            outputs = trace.run(flat)
+        return _pack(concrete.structured_outputs, outputs)
+
+    # -- tracing --------------------------------------------------------------------------
+    def _trace(self, bound, args, kwargs, key):
+        general = self._general_key(key)
+        try:
+            trace, bound_specs, outputs = self._trace_once(bound, args, kwargs, general)
+        except Untraceable as reason:
+            self._fall_back(key, reason)
+            return "eager"
+        self._tracing_count += 1
+        shapes = tuple(tuple(v.shape) for v in _flat_tensors(bound, args, kwargs))
+        concrete = ConcreteFunction(self, general, bound_specs, {shapes: trace}, outputs)
+        self._concrete[general] = concrete
+        return concrete
+
+    def _retrace_quietly(self, concrete, flat, args, kwargs):
+        """A new concrete shape under a relaxed signature: the program is shape-specialised,
+        so it is traced again for these shapes (Python output of that trace suppressed)."""
+        bound = self._bind(args, kwargs)
+        sink = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                trace, _, _ = self._trace_once(bound, args, kwargs, concrete._key, quiet=True)
+        except Untraceable as reason:
+            self._fall_back(None, reason)
+            return None
+        concrete._traces[tuple(tuple(t.shape) for t in flat)] = trace
+        return trace
+
+    def _fall_back(self, key, reason: Untraceable) -> None:
+        if key is not None:
+            self._concrete[key] = "eager"
+        if reason.where not in self._warned:
+            self._warned.add(reason.where)
+            logger.warning(f"tf.function {self.__name__}: {reason.reason} at {reason.where}; "
+                           "this call signature runs eagerly (same results, no compilation).")
+
+    def _trace_once(self, bound, args, kwargs, general_key, specs_only: bool = False,
+                    quiet: bool = False):
+        tracer = Tracer(self.__name__)
+        arg_keys = dict(general_key) if bound is not None and isinstance(general_key, tuple) \
+            and all(isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], str)
+                    for k in general_key) else {}
+
+        def placeholder_for(value, name, key):
+            if _is_spec(value):
+                spec = _as_spec(value)
+                shape = spec.shape
+                return tracer.placeholder(zeros_like_spec(shape, spec.dtype._np), name, shape)
+            if isinstance(value, np.ndarray):
+                value = convert_to_tensor(value)
+            shape = key[2] if isinstance(key, tuple) and len(key) == 3 and key[0] == "T" \
+                else tuple(value.shape)
+            if shape is None:  # a spec of unknown rank: this call's rank, every size unknown
+                shape = (None,) * value.ndim
+            return tracer.placeholder(value._value, name, shape)
+
+        if bound is not None:
+            new_arguments = {}
+            specs = {}
+            for name, value in bound.arguments.items():
+                new_arguments[name], specs[name] = _placeholders(
+                    value, name, arg_keys.get(name), placeholder_for)
+            call_args, call_kwargs = _rebind(bound, new_arguments)
+            bound_specs = self._signature.bind_partial()
+            bound_specs.arguments.update(specs)
+        else:
+            call_args, call_kwargs = args, kwargs
+            bound_specs = None
+        function = self._python_function
+        if self._autograph:
+            from tapegrad.autodiff.function import autograph
+            function = autograph.convert(function)
+        stack = state.recorders
+        saved = stack[:]
+        stack[:] = [tracer]
+        symbolic.tracing.stack.append(tracer)
+        marker = next_uid()
+        random_state = _random_state()
+        try:
+            with np.errstate(all="ignore"):
+                result = function(*call_args, **call_kwargs)
+            if _random_state() != random_state:
+                raise Untraceable("a random op draws new values on every call",
+                                  f"{self.__name__}")
+            outputs = _output_registers(tracer, result)
+        finally:
+            symbolic.tracing.stack.pop()
+            stack[:] = saved
+            tracer.open = False
+            for variable, value in tracer.original.values():
+                variable._value = value
+            _restore_random(random_state)
+        created = next_uid() - marker - 1
+        if created and quiet:
+            raise Untraceable("creating variables while tracing for new shapes", self.__name__)
+        if created and self._created_variables:
+            raise ValueError(
+                "tf.function only supports singleton tf.Variables created on the first "
+                "call. Make sure the tf.Variable is only created once or created outside "
+                "tf.function. See https://www.tensorflow.org/guide/function#creating_"
+                "tfvariables for more information.")
+        if created:
+            self._created_variables = True
+        graph = tracer.graph
+        graph.outputs, graph.output_structure = outputs
+        pure = not any(step.kind in ("assign", "effect") for step in graph.steps)
+        first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
+            if pure and not specs_only else None
+        return CompiledTrace(graph, tracer, first), bound_specs, _output_specs(result)
+
+    # -- introspection --------------------------------------------------------------------
+    def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
+        """The ConcreteFunction for these arguments (tensors, specs or Python values),
+        tracing it if needed."""
+        if not args and not kwargs and self._input_signature is not None:
+            args = tuple(self._signature_structure)
+        bound = self._bind(args, kwargs)
+        key = self._key(bound, args, kwargs)
+        concrete = self._lookup(key)
+        if concrete is None:
+            general = self._general_key(key)
+            try:
+                trace, bound_specs, outputs = self._trace_once(bound, args, kwargs, general,
+                                                               specs_only=True)
+            except Untraceable as reason:
+                raise TypeError(f"tf.function {self.__name__} cannot be traced for these "
+                                f"arguments: {reason}") from None
+            self._tracing_count += 1
+            from_specs = any(_is_spec(a) for a in nest.flatten(list(args)))
+            if from_specs:
+                outputs = _unknown_output_dims(trace, outputs)
+            shapes = None if from_specs else \
+                tuple(tuple(v.shape) for v in _flat_tensors(bound, args, kwargs))
+            concrete = ConcreteFunction(self, general, bound_specs,
+                                        {shapes: trace} if shapes is not None else {},
+                                        outputs)
+            self._concrete[general] = concrete
+        if concrete == "eager":
+            raise TypeError(f"tf.function {self.__name__} runs eagerly for these arguments "
+                            "(it could not be traced); there is no concrete function.")
+        return concrete
+
+    def pretty_printed_concrete_signatures(self, verbose: bool = True) -> str:
+        """Every traced signature, as TensorFlow prints them."""
+        return "\n\n".join(c.pretty_printed_signature(verbose)
+                           for c in self._concrete.values() if c != "eager")
+
+    def __repr__(self) -> str:
+        return f"<tapegrad.function {self.__name__}>"
+
+
+def _flatten_up_to(structure, value) -> list:
+    """``value``'s items at the leaves (specs) of ``structure`` (a list given for a spec stays
+    one value: it is converted to a tensor)."""
+    if _is_spec(structure):
+        return [value]
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in
+                _flatten_up_to(structure[key], value[key])]
+    if not isinstance(value, (list, tuple)) or len(value) != len(structure):
+        raise TypeError(f"the arguments do not match the structure of the input_signature: "
+                        f"{value!r} for {structure!r}.")
+    return [leaf for s, v in zip(structure, value) for leaf in _flatten_up_to(s, v)]
+
+
+def _unknown_output_dims(trace: CompiledTrace, structure):
+    """Output specs of a trace from specs with None where a size follows an unknown input
+    size: the program runs once more with those sizes changed (TensorFlow infers shapes; a
+    program that prints or assigns keeps the sizes it traced)."""
+    graph = trace.graph
+    inputs = [symbolic.info_of(graph.values[r]) for r in graph.arguments]
+    if structure is None or all(None not in info.shape for info in inputs) or \
+            any(step.kind in ("assign", "effect") for step in graph.steps):
+        return structure
+    values = [np.zeros(tuple(3 if d is None else d for d in info.shape),
+                       _slot_get(graph.values[r]).dtype)
+              for info, r in zip(inputs, graph.arguments)]
+    values += [trace.variables[i]._value for i in trace.input_variables]
+    try:
+        with np.errstate(all="ignore"):
+            results = trace.compile().replay(*values)
+    except Exception:  # the program is specialised to the sizes it traced: keep them
+        return structure
+    flat = nest.flatten(structure)
+    for position, value in zip(trace.order, results):
+        spec = flat[position]
+        if isinstance(spec, _Spec) and spec.shape is not None and \
+                len(spec.shape) == np.ndim(value):
+            flat[position] = _Spec(tuple(None if a != b else a
+                                         for a, b in zip(spec.shape, np.shape(value))),
+                                   spec.dtype)
+    return nest.pack_sequence_as(structure, flat)
+
+
+def _signature_key(function: Function, key):
+    specs = iter(function._input_signature)
+
+    def replace(part):
+        if isinstance(part, tuple) and len(part) == 3 and part[0] == "T":
+            return next(specs).key()
+        if isinstance(part, tuple):
+            return tuple(replace(p) for p in part)
+        return part
+
+    return replace(key)
+
+
+def _placeholders(value, name: str, key, make):
+    """(the value with its tensors replaced by placeholders, its signature with specs)."""
+    if isinstance(value, (Tensor, np.ndarray)) or _is_spec(value):
+        tensor = make(value, name, key)
+        return tensor, _Spec(symbolic.info_of(tensor).shape, tensor.dtype)
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        keys = key[1] if isinstance(key, tuple) and len(key) == 2 else [None] * len(value)
+        pairs = [_placeholders(v, f"{name}_{k}" if k else name, kk, make)
+                 for k, (v, kk) in enumerate(zip(value, keys))]
+        return type(value)(p[0] for p in pairs), type(value)(p[1] for p in pairs)
+    if isinstance(value, dict):
+        out, specs = {}, {}
+        for k in value:
+            out[k], specs[k] = _placeholders(value[k], f"{name}_{k}", None, make)
+        return out, specs
+    return value, value
+
+
+def _arguments_for(concrete: ConcreteFunction, flat: list):
+    """The call's (args, kwargs): the traced arguments with ``flat`` in place of the specs."""
+    tensors = iter(flat)
+    arguments = {name: nest.map_structure(
+        lambda leaf: next(tensors) if isinstance(leaf, _Spec) else leaf, value)
+        for name, value in concrete._bound.arguments.items()}
+    return _rebind(concrete._bound, arguments)
+
+
+def _rebind(bound, arguments: dict):
+    parameters = bound.signature.parameters
+    args, kwargs = [], {}
+    for name, value in arguments.items():
+        kind = parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            args.extend(value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            kwargs.update(value)
+        elif kind is inspect.Parameter.KEYWORD_ONLY:
+            kwargs[name] = value
+        else:
+            args.append(value)
+    return args, kwargs
+
+
+def _flat_tensors(bound, args, kwargs) -> list:
+    values = list(bound.arguments.values()) if bound is not None else [list(args), kwargs]
+    flat = [leaf for leaf in nest.flatten(values)
+            if isinstance(leaf, (Tensor, np.ndarray)) or _is_spec(leaf)]
+    return [convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in flat]
+
+
+def _output_registers(tracer: Tracer, result):
+    """(flat output registers, structure): return values become tensors, as TensorFlow."""
+    flat = nest.flatten(result)
+    registers = []
+    for item in flat:
+        if item is None:
+            registers.append(None)
+        elif isinstance(item, Tensor):
+            registers.append(tracer.ref(item))
+        elif isinstance(item, Variable):
+            registers.append(tracer.variable_value(item))
+        else:
+            try:
+                tensor = convert_to_tensor(item)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"To be compatible with tf.function, Python functions must return zero or "
+                    f"more Tensors or ExtensionTypes or None values; in compilation of "
+                    f"{tracer.function_name}, found return value of type {type(item)}, which "
+                    "is not a Tensor or ExtensionType.") from None
+            registers.append(tracer.ref(tensor))
+    return registers, result
+
+
+def _output_specs(result):
+    def spec(item):
+        if isinstance(item, (Tensor, Variable)):
+            shape = symbolic.info_of(item).shape if type(item) is SymbolicTensor \
+                else tuple(item.shape)
+            return _Spec(shape, item.dtype)
+        if item is None:
+            return None
+        return _Spec((), convert_to_tensor(item).dtype)
+    return nest.map_structure(spec, result) if result is not None else None
+
+
+def _pack(structure, outputs: list):
+    if structure is None:
+        return None
+    return nest.pack_sequence_as(structure, outputs)
+
+
+def _random_state() -> dict:
+    """The global random stream's state and each op-seeded stream's (a trace must not draw)."""
+    from tapegrad.ops import random as _random
+
+    streams = {None: _random.global_rng()}
+    streams.update(_random._state.op_streams)
+    return {key: (generator, generator.bit_generator.state)
+            for key, generator in streams.items()}
+
+
+def _restore_random(snapshot: dict) -> None:
+    """Undo what a trace drew: its draws are replayed by the eager run instead."""
+    from tapegrad.ops import random as _random
+
+    for key in [k for k in _random._state.op_streams if k not in snapshot]:
+        del _random._state.op_streams[key]
+    for generator, state_before in snapshot.values():
+        if generator.bit_generator.state != state_before:
+            generator.bit_generator.state = state_before
+
+
+def function(func=None, input_signature=None, autograph: bool = True, jit_compile=None,
+             reduce_retracing: bool = False, experimental_implements=None,
+             experimental_autograph_options=None, experimental_attributes=None,
+             experimental_relax_shapes=None, experimental_compile=None,
+             experimental_follow_type_hints=None):
+    """Compile ``func`` per input signature (as ``tf.function``): the first call traces it,
+    later calls replay the optimised NumPy program.
+
+    >>> import tapegrad as tf
+    >>> @tf.function
+    ... def f(x):
+    ...     return x * 2.0
+    >>> float(f(tf.constant(1.5)))
+    3.0
+    """
+    if experimental_relax_shapes:
+        reduce_retracing = True
+    if func is None:
+        return lambda f: Function(f, input_signature, autograph, jit_compile, reduce_retracing)
+    return Function(func, input_signature, autograph, jit_compile, reduce_retracing)
+

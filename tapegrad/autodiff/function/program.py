@@ -1,0 +1,213 @@
+"""From a traced :class:`Graph` to a compiled NumPy program.
+
+Passes, in order (each one a function with its own tests):
+
+* :func:`fold_constants`: an op whose inputs are all constants computed its value at trace
+  time already; that value becomes a constant (the op never runs again);
+* :func:`eliminate_common_subexpressions`: two ops with the same inputs and attributes compute
+  the same value once;
+* :func:`eliminate_dead_code`: ops that nothing returned, assigned or printed depends on are
+  dropped.
+
+The result is generated as the source of one Python function (``r3 = f3(r0, r1)`` per step),
+so a replay is a straight run of NumPy forwards with no dispatch, no dtype or broadcasting
+checks (the trace fixed every shape and dtype) and no tape bookkeeping.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from tapegrad._core.backend import np
+from tapegrad._core.variable import Variable
+from tapegrad.autodiff.function.symbolic import _slot_get
+from tapegrad.autodiff.function.tracer import Graph, Step
+
+_ndarray = np.ndarray
+_generic = np.generic
+
+
+def _as_array(value):
+    """As the dispatcher stores a result: arrays and NumPy scalars kept, the rest converted."""
+    if type(value) is _ndarray or isinstance(value, _generic):
+        return value
+    return np.asarray(value)
+
+
+def trace_value(graph: Graph, register: int):
+    """The value register ``register`` held during the trace."""
+    if register in graph.constants:
+        return graph.constants[register]
+    value = graph.values[register]
+    return value._value if isinstance(value, Variable) else _slot_get(value)
+
+
+def _depends_on_input(graph: Graph) -> set:
+    """Registers whose value depends on an argument, a variable or a replayed effect."""
+    dynamic = set(graph.arguments) | set(graph.variable_inputs.values())
+    for step in graph.steps:
+        if step.kind == "read" or any(i in dynamic for i in step.ins) or step.kind == "effect":
+            dynamic.update(step.outs)
+    return dynamic
+
+
+def fold_constants(graph: Graph) -> int:
+    """Replace every op step that depends on no input by its trace-time value; returns how
+    many steps were folded."""
+    dynamic = _depends_on_input(graph)
+    kept, folded = [], 0
+    for step in graph.steps:
+        if step.kind == "op" and not any(o in dynamic for o in step.outs) and \
+                step.op.name != "CustomGradient":
+            for register in step.outs:
+                graph.constants[register] = _slot_get(graph.values[register])
+            folded += 1
+        else:
+            kept.append(step)
+    graph.steps = kept
+    return folded
+
+
+_SIMPLE = (int, float, bool, str, type(None), np.dtype, _generic)
+
+
+def _attrs_key(attrs):
+    """A hashable key of ``attrs`` when they hold only simple values (else None: not merged)."""
+    if not attrs:
+        return ()
+    items = []
+    for name in sorted(attrs):
+        value = attrs[name]
+        if isinstance(value, _SIMPLE) or (isinstance(value, tuple) and
+                                          all(isinstance(v, _SIMPLE) for v in value)):
+            items.append((name, type(value).__name__, value))
+        else:
+            return None
+    return tuple(items)
+
+
+def eliminate_common_subexpressions(graph: Graph) -> int:
+    """Merge op steps with the same op, inputs and attributes; returns how many merged."""
+    alias: dict = {}
+    seen: dict = {}
+    kept, merged = [], 0
+    for step in graph.steps:
+        ins = tuple(alias.get(i, i) for i in step.ins)
+        if ins != step.ins:
+            step = step._replace(ins=ins)
+        if step.kind == "op" and step.op.name != "CustomGradient":
+            attrs = _attrs_key(step.attrs)
+            if attrs is not None:
+                key = (step.op.name, ins, attrs, step.call)
+                earlier = seen.get(key)
+                if earlier is not None:
+                    for mine, theirs in zip(step.outs, earlier.outs):
+                        alias[mine] = theirs
+                    merged += 1
+                    continue
+                seen[key] = step
+        kept.append(step)
+    graph.steps = kept
+    graph.outputs = [alias.get(r, r) if r is not None else None for r in graph.outputs]
+    return merged
+
+
+def eliminate_dead_code(graph: Graph, roots=()) -> int:
+    """Drop op and read steps whose outputs nothing needs; returns how many were dropped."""
+    needed = {r for r in graph.outputs if r is not None} | set(roots)
+    kept, dropped = [], 0
+    for step in reversed(graph.steps):
+        if step.kind in ("assign", "effect") or any(o in needed for o in step.outs):
+            needed.update(step.ins)
+            kept.append(step)
+        else:
+            dropped += 1
+    kept.reverse()
+    graph.steps = kept
+    return dropped
+
+
+def optimise(graph: Graph, roots=()) -> dict:
+    """Run every pass; returns what each did."""
+    return {"folded": fold_constants(graph),
+            "merged": eliminate_common_subexpressions(graph),
+            "dropped": eliminate_dead_code(graph, roots)}
+
+
+_counter = itertools.count()
+
+
+def generate(graph: Graph, parameters: list, returns: list, saved: list | None = None):
+    """Compile ``graph`` to a Python function of the registers ``parameters`` returning the
+    tuple of ``returns`` (and, with ``saved``, the tuple of those registers too)."""
+    env: dict = {"_as_array": _as_array, "np": np}
+    names: dict = {}
+    for register in parameters:
+        names[register] = f"r{register}"
+    for register, value in graph.constants.items():
+        names[register] = f"c{register}"
+        env[f"c{register}"] = value
+    lines = [f"def replay({', '.join(names[r] for r in parameters)}):"]
+    for index, step in enumerate(graph.steps):
+        args = ", ".join(names.get(i, f"r{i}") for i in step.ins)
+        outs = [f"r{o}" for o in step.outs]
+        for o in step.outs:
+            names[o] = f"r{o}"
+        if step.kind == "op":
+            lines.extend(_op_lines(graph, env, index, step, args, outs))
+        elif step.kind == "read":
+            env[f"v{index}"] = step.op
+            lines.append(f"    {outs[0]} = v{index}._value")
+        elif step.kind == "assign":
+            env[f"v{index}"] = step.op
+            value = _assigned_value(graph, env, index, step, args)
+            mode = step.attrs["mode"]
+            if mode == "assign":
+                lines.append(f"    v{index}._value = {value}")
+            else:
+                sign = "+" if mode == "assign_add" else "-"
+                lines.append(f"    v{index}._value = v{index}._value {sign} {value}")
+        else:
+            env[f"e{index}"] = step.op
+            lines.append(f"    e{index}({args})")
+    result = "(" + "".join(f"{_name(names, r)}, " for r in returns) + ")"
+    if saved is not None:
+        result += ", (" + "".join(f"{_name(names, r)}, " for r in saved) + ")"
+    lines.append(f"    return {result}")
+    source = "\n".join(lines)
+    exec(compile(source, f"<tf.function replay {next(_counter)}>", "exec"), env)
+    replay = env["replay"]
+    replay.source = source
+    return replay
+
+
+def _name(names: dict, register) -> str:
+    return "None" if register is None else names[register]
+
+
+def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: list) -> list:
+    op = step.op
+    if op.name == "CustomGradient":  # its outputs are the function's own (the last inputs)
+        sources = args.split(", ")[-len(outs):]
+        return [f"    {o} = {s}" for o, s in zip(outs, sources)]
+    env[f"f{index}"] = op.forward
+    call = f"f{index}({args}{', ' if args and step.attrs else ''}" \
+           f"{f'**a{index}' if step.attrs else ''})"
+    if step.attrs:
+        env[f"a{index}"] = step.attrs
+    if step.multi:
+        lines = [f"    _m{index} = {call}"]
+        lines += [f"    {o} = _as_array(_m{index}[{k}])" for k, o in enumerate(outs)]
+        return lines
+    if step.call != "1" and np.ndim(trace_value(graph, step.outs[0])) == 0:
+        call = f"_as_array({call})"
+    return [f"    {outs[0]} = {call}"]
+
+
+def _assigned_value(graph: Graph, env: dict, index: int, step: Step, args: str) -> str:
+    """The assigned register, converted to the variable's dtype where the trace's was not."""
+    target = np.dtype(step.op.dtype._np)
+    if np.asarray(trace_value(graph, step.ins[0])).dtype != target:
+        env[f"t{index}"] = target
+        return f"np.asarray({args}, dtype=t{index})"
+    return args

@@ -1,0 +1,224 @@
+"""tf.function semantics probed under TensorFlow 2.21 and under tapegrad: retracing counts,
+Python side effects at trace time against tf.print on every call, variable creation, signature
+mismatches, leaked tensors, control flow.
+
+Each probe is a snippet whose last line is its result expression; ``tf``, ``np`` and a flushing
+``print`` are defined. A probe's description is its result (tests/api/probes.describe) and the
+text it printed (stdout and stderr together, in order).
+"""
+
+from __future__ import annotations
+
+import linecache
+
+import numpy as np
+
+from tests.api.probes import describe
+
+PRELUDE = """
+import functools
+print = functools.partial(print, flush=True)
+"""
+
+PROBES: dict[str, str] = {
+    "trace_print_vs_tf_print": """
+@tf.function
+def f(x):
+    print("Traced with", x)
+    tf.print("Executed with", x)
+f(1)
+f(1)
+f(2)
+f.experimental_get_tracing_count()""",
+    "symbolic_tensor_str_and_repr": """
+@tf.function
+def f(x):
+    print(x)
+    print(repr(x))
+    return x
+f(tf.constant([1, 2]))
+f.experimental_get_tracing_count()""",
+    "retrace_per_dtype_and_shape": """
+f = tf.function(lambda x: x + x)
+f(tf.constant(1.0)); f(tf.constant(2.0)); f(tf.constant([1.0])); f(tf.constant(1))
+f(tf.constant([[1.0]])); f(tf.constant([3.0]))
+f.experimental_get_tracing_count()""",
+    "python_values_by_value": """
+@tf.function
+def f(x, n):
+    return x * n
+x = tf.constant(2.0)
+r = [f(x, 1), f(x, 1.0), f(x, True), f(x, 2), f(x, 2)]
+(r, f.experimental_get_tracing_count())""",
+    "lists_and_dicts": """
+@tf.function
+def f(pair, d):
+    return pair[0] + pair[1] + d["a"]
+a = tf.constant(1.0)
+r = [f([a, a], {"a": a}), f((a, a), {"a": a}), f([a, a], {"a": a})]
+(r, f.experimental_get_tracing_count())""",
+    "return_python_value_is_a_tensor": """
+tf.function(lambda: 1)()""",
+    "return_float_and_none": """
+tf.function(lambda x: (x, None, 2.5))(tf.constant(1.0))""",
+    "return_object_raises": """
+tf.function(lambda: object())()""",
+    "input_signature_none_dims": """
+f = tf.function(lambda x: tf.reduce_sum(x), input_signature=[tf.TensorSpec([None], tf.float32)])
+r = [f(tf.constant([1.0, 2.0])), f(tf.constant([1.0, 2.0, 3.0])), f([4.0, 5.0])]
+(r, f.experimental_get_tracing_count())""",
+    "input_signature_dtype_mismatch": """
+f = tf.function(lambda x: x, input_signature=[tf.TensorSpec([None], tf.float32)])
+f(tf.constant([1, 2]))""",
+    "input_signature_rank_mismatch": """
+f = tf.function(lambda x: x, input_signature=[tf.TensorSpec([None], tf.float32)])
+f(tf.constant([[1.0]]))""",
+    "input_signature_not_specs": """
+tf.function(lambda x: x, input_signature=[1.0])""",
+    "reduce_retracing": """
+f = tf.function(lambda x: x * 2.0, reduce_retracing=True)
+r = [f(tf.ones([n])) for n in (1, 2, 3, 4, 5)]
+(r[-1], f.experimental_get_tracing_count())""",
+    "variable_created_once": """
+class Counter:
+    def __init__(self):
+        self.v = None
+    @tf.function
+    def __call__(self, x):
+        if self.v is None:
+            self.v = tf.Variable(0.0)
+        self.v.assign_add(x)
+        return self.v.read_value()
+c = Counter()
+[c(tf.constant(1.0)), c(tf.constant(2.0)), c(tf.constant(3.0))]""",
+    "variable_created_on_second_trace": """
+@tf.function
+def f(x):
+    v = tf.Variable(1.0)
+    return x * v
+f(tf.constant(1.0))
+f(tf.constant([1.0]))""",
+    "variable_reads_replay_current_value": """
+v = tf.Variable(1.0)
+f = tf.function(lambda x: x * v)
+r = [f(tf.constant(2.0))]
+v.assign(5.0)
+r.append(f(tf.constant(2.0)))
+(r, f.experimental_get_tracing_count())""",
+    "assign_in_function": """
+v = tf.Variable(1.0)
+@tf.function
+def step(x):
+    v.assign_add(x)
+    v.assign(v * 2.0)
+    return v.read_value() + 1.0
+[step(tf.constant(1.0)), step(tf.constant(2.0)), v.read_value()]""",
+    "leaked_tensor_raises": """
+leak = []
+@tf.function
+def f(x):
+    leak.append(x * 2.0)
+    return x
+f(tf.constant(1.0))
+leak[0] + 1.0""",
+    "numpy_inside_raises": """
+@tf.function
+def f(x):
+    return x.numpy()
+f(tf.constant(1.0))""",
+    "get_concrete_function_signature": """
+@tf.function
+def f(x):
+    return x * 2
+c = f.get_concrete_function(tf.TensorSpec([None, 3], tf.float32))
+(c(tf.ones([2, 3])), f.pretty_printed_concrete_signatures(), f.experimental_get_tracing_count())""",
+    "python_function_attribute": """
+f = tf.function(lambda x: x + 1)
+f.python_function(2)""",
+    "gradient_through_a_call": """
+w = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+f = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, w) ** 2))
+x = tf.constant([[1.0, 1.0]])
+with tf.GradientTape() as tape:
+    loss = f(x)
+tape.gradient(loss, w)""",
+    "tape_inside_the_function": """
+@tf.function
+def g(x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.sin(x) * x
+    return tape.gradient(y, x)
+[g(tf.constant(1.0)), g(tf.constant(2.0)), g.experimental_get_tracing_count()]""",
+    "cond_in_function": """
+f = tf.function(lambda x: tf.cond(x > 0, lambda: x * x, lambda: -x))
+r = []
+for v in (3.0, -2.0):
+    x = tf.constant(v)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = f(x)
+    r.append((y, tape.gradient(y, x)))
+(r, f.experimental_get_tracing_count())""",
+    "while_loop_in_function": """
+f = tf.function(lambda n: tf.while_loop(lambda i, s: i < n, lambda i, s: (i + 1, s + i), (0, 0)))
+([f(tf.constant(4)), f(tf.constant(5))], f.experimental_get_tracing_count())""",
+    "autograph_if_and_while": """
+@tf.function
+def f(x):
+    if tf.reduce_sum(x) > 0:
+        y = x * 2.0
+    else:
+        y = -x
+    while tf.reduce_sum(y) < 100.0:
+        y = y * 3.0
+    return y
+([f(tf.constant([1.0, 2.0])), f(tf.constant([-1.0, -2.0]))], f.experimental_get_tracing_count())""",
+    "autograph_for_range": """
+@tf.function
+def f(n):
+    s = 0
+    for i in tf.range(n):
+        s = s + i * i
+    return s
+([f(tf.constant(3)), f(tf.constant(6))], f.experimental_get_tracing_count())""",
+    "run_functions_eagerly": """
+calls = []
+@tf.function
+def f(x):
+    calls.append(1)
+    return x
+tf.config.run_functions_eagerly(True)
+try:
+    f(tf.constant(1.0)); f(tf.constant(1.0))
+finally:
+    tf.config.run_functions_eagerly(False)
+(len(calls), f.experimental_get_tracing_count())""",
+    "tf_print_formats": """
+tf.print(tf.constant(0.1234567), tf.constant([1.5, 2.0]), tf.range(10), "text", 2.5, [1, 2])
+tf.print(tf.constant([[1, 2], [3, 4]]))
+tf.print(tf.constant(True), tf.constant(1e-5), tf.constant(0.1, tf.float64))
+None""",
+}
+
+
+def run_probe(tf, name: str, source: str, capture) -> dict:
+    """``{"result": ..., "output": ...}`` for ``source``; ``capture(thunk)`` runs the thunk and
+    returns (its result, the text printed meanwhile). The snippet gets a file name in the line
+    cache, so AutoGraph (TensorFlow's and tapegrad's) can read its functions' source."""
+    namespace = {"tf": tf, "np": np}
+    exec(PRELUDE, namespace)
+    lines = source.strip().splitlines()
+    body = "\n".join(lines[:-1]) + "\n"
+    filename = f"<function probe {name}>"
+    linecache.cache[filename] = (len(body), None, body.splitlines(keepends=True), filename)
+
+    def run():
+        try:
+            exec(compile(body, filename, "exec"), namespace)
+            return describe(eval(lines[-1], namespace))
+        except Exception as error:
+            return describe(error)
+
+    result, text = capture(run)
+    return {"result": result, "output": text}

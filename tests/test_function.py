@@ -1,0 +1,387 @@
+"""tf.function: tracing per signature, the compiled replay, its passes and its gradients.
+
+Expected values come from NumPy or analytic derivatives; TensorFlow's observed behaviour for
+the tracing semantics is recorded in tests/conformance/function_tf.json (see
+tests/test_function_conformance.py).
+"""
+
+import logging
+
+import numpy as np
+import pytest
+
+import tapegrad as tf
+from tapegrad.autodiff.function import program
+from tapegrad.autodiff.function.compiled import CompiledTrace
+
+
+def _only_trace(function) -> CompiledTrace:
+    (concrete,) = [c for c in function._concrete.values() if c != "eager"]
+    (trace,) = concrete._traces.values()
+    return trace.compile()
+
+
+# -- tracing semantics ------------------------------------------------------------------------
+
+def test_traces_once_per_dtype_and_shape_and_python_value():
+    calls = []
+
+    @tf.function
+    def f(x, n=1):
+        calls.append(1)
+        return x * n
+
+    f(tf.constant(1.0))
+    f(tf.constant(2.0))
+    assert f.experimental_get_tracing_count() == 1
+    f(tf.constant([1.0, 2.0]))
+    f(tf.constant(1))
+    assert f.experimental_get_tracing_count() == 3
+    f(tf.constant(1.0), 2)
+    f(tf.constant(1.0), 2.0)  # 2 == 2.0: one Python value, one trace (as TensorFlow)
+    assert f.experimental_get_tracing_count() == 4
+    assert len(calls) == 4
+
+
+def test_python_side_effects_at_trace_time_tf_print_every_call(capsys):
+    @tf.function
+    def f(x):
+        print("traced", x)
+        tf.print("executed", x)
+        return x + 1
+
+    f(tf.constant(1))
+    f(tf.constant(2))
+    captured = capsys.readouterr()
+    assert captured.out == 'traced Tensor("x:0", shape=(), dtype=int32)\n'
+    assert captured.err == "executed 1\nexecuted 2\n"
+
+
+def test_return_values_become_tensors():
+    assert isinstance(tf.function(lambda: 1)(), tf.Tensor)
+    assert tf.function(lambda: 1)().dtype == tf.int32
+    out = tf.function(lambda x: (x, None, 2.0))(tf.constant(1.0))
+    assert out[1] is None and out[2].dtype == tf.float32
+
+
+def test_non_tensor_return_raises_type_error():
+    with pytest.raises(TypeError, match="must return zero or more Tensors"):
+        tf.function(lambda: object())()
+
+
+def test_variables_replay_reads_and_assignments_against_current_values():
+    v = tf.Variable(1.0)
+
+    @tf.function
+    def step(x):
+        v.assign_add(x)
+        v.assign(v * 2.0)
+        return v.read_value() + 1.0
+
+    expected = 1.0
+    for x in (1.0, 2.0, 3.0):
+        expected = (expected + x) * 2.0
+        assert float(step(tf.constant(x))) == expected + 1.0
+        assert float(v) == expected
+    v.assign(10.0)  # changed outside: the next call reads the new value
+    assert float(step(tf.constant(0.0))) == 21.0
+    assert step.experimental_get_tracing_count() == 1
+
+
+def test_variables_created_on_first_trace_only():
+    holder = []
+
+    @tf.function
+    def f(x):
+        if not holder:
+            holder.append(tf.Variable(2.0))
+        return x * holder[0]
+
+    assert float(f(tf.constant(3.0))) == 6.0
+    assert float(f(tf.constant(4.0))) == 8.0
+
+    @tf.function
+    def g(x):
+        w = tf.Variable(1.0)
+        return x * w
+
+    g(tf.constant(1.0))
+    with pytest.raises(ValueError, match="singleton tf.Variables created on the first call"):
+        g(tf.constant([1.0]))
+
+
+def test_symbolic_tensors_print_as_tensorflow_and_have_no_numpy():
+    seen = []
+
+    @tf.function
+    def f(x):
+        seen.append(str(x))
+        with pytest.raises(AttributeError):
+            x.numpy()
+        return x
+
+    f(tf.constant([1, 2]))
+    assert seen == ['Tensor("x:0", shape=(2,), dtype=int32)']
+
+
+def test_leaked_tensor_raises_type_error():
+    leaked = []
+
+    @tf.function
+    def f(x):
+        leaked.append(x * 2.0)
+        return x
+
+    f(tf.constant(1.0))
+    assert str(leaked[0]).startswith('Tensor("')
+    with pytest.raises(TypeError, match="out of scope"):
+        leaked[0] + 1.0
+
+
+def test_input_signature_with_none_dims_and_mismatch_error():
+    spec = tf.TensorSpec([None], tf.float32)
+
+    @tf.function(input_signature=[spec])
+    def f(x):
+        return tf.reduce_sum(x * x)
+
+    assert float(f(tf.constant([1.0, 2.0]))) == 5.0
+    assert float(f(tf.constant([1.0, 2.0, 3.0]))) == 14.0
+    assert f.experimental_get_tracing_count() == 1
+    with pytest.raises(TypeError, match="Can not cast"):
+        f(tf.constant([1, 2]))
+    with pytest.raises(TypeError, match="Can not cast"):
+        f(tf.constant([[1.0]]))
+
+
+def test_reduce_retracing_generalises_shapes():
+    @tf.function(reduce_retracing=True)
+    def f(x):
+        return x + 1.0
+
+    for n in (1, 2, 3, 4, 5):
+        np.testing.assert_array_equal(f(tf.ones([n])).numpy(), np.full(n, 2.0, np.float32))
+    assert f.experimental_get_tracing_count() == 2
+
+
+def test_retracing_warning(caplog):
+    @tf.function
+    def f(x):
+        return x
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        for n in range(6):
+            f(tf.ones([n]))
+    assert "triggered tf.function retracing" in caplog.text
+
+
+def test_get_concrete_function_and_signatures():
+    @tf.function
+    def f(x):
+        return x * 2
+
+    concrete = f.get_concrete_function(tf.TensorSpec([None, 3], tf.float32))
+    np.testing.assert_array_equal(concrete(tf.ones([2, 3])).numpy(), np.full((2, 3), 2.0))
+    assert concrete.structured_input_signature[0][0].shape == (None, 3)
+    assert f.python_function(3) == 6
+    text = f.pretty_printed_concrete_signatures()
+    assert "x (POSITIONAL_OR_KEYWORD): TensorSpec(shape=(None, 3), dtype=tf.float32" in text
+    with pytest.raises(TypeError):
+        concrete(tf.ones([2, 4]))
+
+
+def test_value_dependent_python_falls_back_to_eager_with_one_warning(caplog):
+    @tf.function
+    def f(x):
+        if x > 0:
+            return x
+        return -x
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        values = [float(f(tf.constant(v))) for v in (-2.0, 3.0, -4.0)]
+    assert values == [2.0, 3.0, 4.0]
+    assert caplog.text.count("runs eagerly") == 1
+    assert "test_function.py" in caplog.text
+
+
+def test_random_ops_are_not_frozen_into_a_trace():
+    @tf.function
+    def f():
+        return tf.random.normal([3])
+
+    assert not np.array_equal(f().numpy(), f().numpy())
+
+
+def test_run_functions_eagerly_turns_compilation_off():
+    calls = []
+
+    @tf.function
+    def f(x):
+        calls.append(1)
+        return x
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        f(tf.constant(1.0))
+        f(tf.constant(1.0))
+    finally:
+        tf.config.run_functions_eagerly(False)
+    assert len(calls) == 2 and f.experimental_get_tracing_count() == 0
+
+
+def test_methods_trace_per_instance():
+    class Model(tf.Module):
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = tf.Variable(scale)
+
+        @tf.function
+        def __call__(self, x):
+            return x * self.scale
+
+    a, b = Model(2.0), Model(3.0)
+    assert float(a(tf.constant(1.0))) == 2.0
+    assert float(b(tf.constant(1.0))) == 3.0
+
+
+# -- passes -----------------------------------------------------------------------------------
+
+def test_dead_code_is_pruned():
+    @tf.function
+    def f(x):
+        unused = tf.exp(x) * 3.0  # noqa: F841
+        return x + 1.0
+
+    f(tf.constant(1.0))
+    assert [s.op.name for s in _only_trace(f).graph.steps] == ["AddV2"] or \
+        len(_only_trace(f).graph.steps) == 1
+
+
+def test_common_subexpressions_merge():
+    @tf.function
+    def f(x):
+        return tf.sin(x) + tf.sin(x)
+
+    f(tf.constant(1.0))
+    names = [s.op.name for s in _only_trace(f).graph.steps]
+    assert names.count("Sin") == 1
+    assert float(f(tf.constant(0.5))) == pytest.approx(2 * np.sin(np.float32(0.5)))
+
+
+def test_constants_fold():
+    @tf.function
+    def f(x):
+        c = tf.exp(tf.constant(1.0)) * 2.0
+        return x * c
+
+    assert float(f(tf.constant(1.0))) == pytest.approx(2 * np.e, rel=1e-6)
+    steps = _only_trace(f).graph.steps
+    assert len(steps) == 1 and _only_trace(f).report["folded"] == 2
+
+
+def test_pass_functions_report_their_work():
+    @tf.function
+    def f(x):
+        a = tf.cos(x)
+        b = tf.cos(x)
+        tf.exp(x)
+        return a * b
+
+    f(tf.constant(1.0))
+    assert _only_trace(f).report == {"folded": 0, "merged": 1, "dropped": 1}
+    assert "def replay" in _only_trace(f).replay.source
+    assert isinstance(program.optimise, object)
+
+
+# -- gradients --------------------------------------------------------------------------------
+
+def _mlp_params(rng):
+    return [tf.Variable(rng.standard_normal((4, 5)).astype(np.float32)),
+            tf.Variable(rng.standard_normal(5).astype(np.float32)),
+            tf.Variable(rng.standard_normal((5, 2)).astype(np.float32))]
+
+
+def _mlp_loss(params, x):
+    w1, b1, w2 = params
+    return tf.reduce_mean(tf.tanh(tf.matmul(x, w1) + b1) @ w2)
+
+
+def test_tape_outside_a_call_records_one_op_and_matches_eager():
+    rng = np.random.default_rng(0)
+    params = _mlp_params(rng)
+    x = tf.constant(rng.standard_normal((3, 4)).astype(np.float32))
+    compiled = tf.function(lambda x: _mlp_loss(params, x))
+    with tf.GradientTape() as tape:
+        expected_loss = _mlp_loss(params, x)
+    expected = tape.gradient(expected_loss, params)
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = compiled(x)
+        assert [r.op.name for r in tape._recording.records()
+                if r.op.name != "ReadVariableOp"] == ["FunctionCall"]
+        grads = tape.gradient(loss, params)
+        assert float(loss) == float(expected_loss)
+        for g, e in zip(grads, expected):
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_tape_inside_the_function():
+    @tf.function
+    def grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.sin(x) * x
+        return tape.gradient(y, x)
+
+    for v in (1.0, 2.0):
+        assert float(grad(tf.constant(v))) == pytest.approx(np.sin(v) + v * np.cos(v),
+                                                            rel=1e-6)
+    assert grad.experimental_get_tracing_count() == 1
+
+
+def test_second_order_persistent_and_jacobian_through_a_call():
+    cube = tf.function(lambda x: x * x * x)
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape(persistent=True) as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = cube(x)
+        g = inner.gradient(y, x)
+    np.testing.assert_allclose(g.numpy(), [3.0, 12.0])
+    np.testing.assert_allclose(outer.gradient(g, x).numpy(), [6.0, 12.0])
+    np.testing.assert_allclose(outer.jacobian(g, x).numpy(), [[6.0, 0.0], [0.0, 12.0]])
+    np.testing.assert_allclose(outer.gradient(g, x).numpy(), [6.0, 12.0])  # persistent
+
+
+def test_forward_mode_through_a_call():
+    f = tf.function(lambda x: tf.exp(x) * x)
+    x = tf.constant(0.5)
+    f(x)
+    with tf.autodiff.ForwardAccumulator(x, tf.constant(1.0)) as acc:
+        y = f(x)
+    assert float(acc.jvp(y)) == pytest.approx(np.exp(0.5) * 1.5, rel=1e-6)
+
+
+def test_explain_sees_the_call():
+    f = tf.function(lambda x: x * 2.0)
+    x = tf.constant(1.0)
+    with tf.GradientTape() as tape:
+        y = f(x)  # x never watched
+    report = tape.explain(y, x)
+    assert report[0].reason == "not_watched"
+
+
+def test_nested_functions():
+    inner = tf.function(lambda x: x * x)
+
+    @tf.function
+    def outer(x):
+        return inner(x) + 1.0
+
+    x = tf.constant(3.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = outer(x)
+    assert float(y) == 10.0
+    assert float(tape.gradient(y, x)) == 6.0

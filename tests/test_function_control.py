@@ -1,0 +1,185 @@
+"""tf.cond and tf.while_loop inside tf.function: traced once for every value, exact gradients.
+
+Expected values are analytic."""
+
+import logging
+
+import numpy as np
+import pytest
+
+import tapegrad as tf
+
+
+def _gradient(function, value):
+    x = tf.constant(value)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = function(x)
+    return float(y), float(tape.gradient(y, x))
+
+
+def test_cond_traces_both_branches_once_and_picks_per_call():
+    f = tf.function(lambda x: tf.cond(x > 0, lambda: x * x, lambda: -x))
+    assert _gradient(f, 3.0) == (9.0, 6.0)
+    assert _gradient(f, -2.0) == (2.0, -1.0)
+    assert _gradient(f, 4.0) == (16.0, 8.0)
+    assert f.experimental_get_tracing_count() == 1
+
+
+def test_cond_gradient_of_the_branch_not_taken_is_not_computed():
+    # sqrt's derivative at a negative number is NaN; the branch is not taken, so no NaN.
+    @tf.function
+    def grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.cond(x > 0, lambda: tf.sqrt(x), lambda: x * 0.0)
+        return tape.gradient(y, x)
+
+    assert float(grad(tf.constant(4.0))) == 0.25
+    assert float(grad(tf.constant(-1.0))) == 0.0
+    assert grad.experimental_get_tracing_count() == 1
+
+
+def test_cond_reads_variables_and_second_order():
+    v = tf.Variable(2.0)
+    f = tf.function(lambda x: tf.cond(x > 0, lambda: v * x * x * x, lambda: x))
+    x = tf.constant(1.5)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = f(x)
+        g, gv = inner.gradient(y, [x, v])
+    assert float(g) == pytest.approx(3 * 2.0 * 1.5 ** 2)
+    assert float(gv) == pytest.approx(1.5 ** 3)
+    assert float(outer.gradient(g, x)) == pytest.approx(6 * 2.0 * 1.5)
+    v.assign(3.0)
+    assert float(f(x)) == pytest.approx(3.0 * 1.5 ** 3)
+
+
+def test_cond_forward_mode():
+    f = tf.function(lambda x: tf.cond(x > 0, lambda: tf.exp(x), lambda: x))
+    x = tf.constant(0.5)
+    f(x)
+    with tf.autodiff.ForwardAccumulator(x, tf.constant(2.0)) as acc:
+        y = f(x)
+    assert float(acc.jvp(y)) == pytest.approx(2.0 * np.exp(0.5), rel=1e-6)
+
+
+def test_while_loop_one_trace_for_every_count():
+    f = tf.function(lambda n: tf.while_loop(lambda i, s: i < n, lambda i, s: (i + 1, s + i),
+                                            (0, 0))[1])
+    assert [int(f(tf.constant(n))) for n in (0, 4, 5)] == [0, 6, 10]
+    assert f.experimental_get_tracing_count() == 1
+
+
+def test_while_loop_gradient_and_maximum_iterations():
+    f = tf.function(lambda x: tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x),
+                                            (0, x))[1])
+    for _ in range(2):
+        assert _gradient(f, 2.0) == (16.0, 32.0)  # x**4, 4 x**3
+    g = tf.function(lambda x: tf.while_loop(lambda y: y < 100.0, lambda y: y * 2.0, [x],
+                                            maximum_iterations=3)[0])
+    assert float(g(tf.constant(1.0))) == 8.0
+
+
+def test_effects_inside_a_branch_fall_back_to_eager(caplog, capsys):
+    @tf.function
+    def f(x):
+        return tf.cond(x > 0, lambda: (tf.print("positive"), x)[1], lambda: x)
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert float(f(tf.constant(1.0))) == 1.0
+        assert float(f(tf.constant(-1.0))) == -1.0
+    assert "runs eagerly" in caplog.text
+    assert capsys.readouterr().err == "positive\n"
+
+
+# -- AutoGraph-lite ---------------------------------------------------------------------------
+
+C = tf.constant(10.0)
+
+
+@tf.function
+def _if_elif_else(x):
+    if tf.reduce_sum(x) > 0:
+        y = x * 2.0
+    elif tf.reduce_sum(x) < -C:
+        y = x * 0.0
+    else:
+        y = -x
+    return y
+
+
+def test_autograph_if_elif_else_on_tensors():
+    x = tf.constant([1.0, 2.0])
+    np.testing.assert_array_equal(_if_elif_else(x).numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(_if_elif_else(tf.constant([-1.0, -2.0])).numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(_if_elif_else(tf.constant([-11.0, -1.0])).numpy(), [0.0, 0.0])
+    assert _if_elif_else.experimental_get_tracing_count() == 1
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = _if_elif_else(x)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [2.0, 2.0])
+
+
+def test_autograph_python_conditions_keep_python_semantics():
+    @tf.function
+    def f(x, flag):
+        if flag:
+            y = x + 1.0
+        else:
+            y = x - 1.0
+        return y
+
+    assert float(f(tf.constant(1.0), True)) == 2.0
+    assert float(f(tf.constant(1.0), False)) == 0.0
+    assert f.experimental_get_tracing_count() == 2
+
+
+def test_autograph_while_and_for_range():
+    @tf.function
+    def doubling(x):
+        while tf.reduce_sum(x) < 100.0:
+            x = x * 2.0
+        return x
+
+    @tf.function
+    def total(n):
+        s = 0
+        for i in tf.range(n):
+            s = s + i
+        return s
+
+    np.testing.assert_array_equal(doubling(tf.constant([1.0, 2.0])).numpy(), [64.0, 128.0])
+    np.testing.assert_array_equal(doubling(tf.constant([30.0, 40.0])).numpy(), [60.0, 80.0])
+    assert [int(total(tf.constant(n))) for n in (0, 4, 5)] == [0, 6, 10]
+    assert doubling.experimental_get_tracing_count() == total.experimental_get_tracing_count() \
+        == 1
+
+
+def test_autograph_inside_a_tape_in_the_function():
+    @tf.function
+    def grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if x > 0:
+                y = x * x
+            else:
+                y = -x
+        return tape.gradient(y, x)
+
+    assert [float(grad(tf.constant(v))) for v in (3.0, -3.0)] == [6.0, -1.0]
+    assert grad.experimental_get_tracing_count() == 1
+
+
+def test_autograph_unconvertible_falls_back_with_one_warning(caplog):
+    @tf.function
+    def f(x):
+        if x > 0:
+            y = x
+        return y  # y has no value when the condition is false: a tensor condition cannot trace
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert float(f(tf.constant(2.0))) == 2.0
+    assert "'y' must have a value before this if statement" in caplog.text
