@@ -28,7 +28,7 @@ from tapegrad.ops import math as math_ops
 __all__ = ["KerasTensor", "Node", "symbolic_call", "build_graph", "run_graph"]
 
 _node_ids = itertools.count()
-_PROBE_SIZES = (2, 3)      # the batch axis
+_PROBE_SIZES = (1, 2)      # the batch axis (outputs keep it as their first axis)
 _FREE_SIZES = (32, 35)     # other unknown axes (large enough for a few poolings)
 
 
@@ -136,7 +136,7 @@ def symbolic_call(layer, inputs, args, kwargs):
         if len(flat) > 1:
             other = list(flat[1][index].shape)
             shape = [None if a != b else a for a, b in zip(shape, other)]
-        if batch_unknown and shape and shape[0] == _PROBE_SIZES[0]:
+        if batch_unknown and shape:
             shape[0] = None
         symbolic.append(KerasTensor(tuple(shape), value.dtype, name=f"keras_tensor_{index}"))
     outputs = nest.pack_sequence_as(results[0], symbolic)

@@ -462,6 +462,22 @@ class Layer(Module):
         self.built = True
         self._build_shapes = shapes
 
+    @property
+    def output(self):
+        """The symbolic output of this layer's call in a functional graph."""
+        return self._only_node("output").outputs
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's call in a functional graph."""
+        return self._only_node("input").inputs
+
+    def _only_node(self, what: str):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} has no {what}: it was never called on a "
+                                 "symbolic input (keras.Input).")
+        return self._inbound_nodes[0]
+
     def count_params(self) -> int:
         return int(sum(int(np.prod(v._value.shape)) for v in self.weights))
 
@@ -526,17 +542,25 @@ class InputLayer(Layer):
             batch_shape = (batch_size,) + tuple(shape) if shape is not None else None
         self._input_shape_arg = tuple(batch_shape[1:]) if batch_shape is not None else None
         self.batch_shape = tuple(batch_shape) if batch_shape is not None else None
-        self.output = KerasTensor(self.batch_shape or (None,), dtype or "float32",
-                                  name=self._name)
-        self.output._input_layer = self
+        self._output_tensor = KerasTensor(self.batch_shape or (None,), dtype or "float32",
+                                          name=self._name)
+        self._output_tensor._input_layer = self
         self._output_shape = self.batch_shape
         self.built = True
+
+    @property
+    def output(self):
+        return self._output_tensor
+
+    @property
+    def input(self):
+        return self._output_tensor
 
     def call(self, inputs):
         return inputs
 
     def get_config(self) -> dict:
-        return {"batch_shape": self.batch_shape, "dtype": self.output.dtype.name,
+        return {"batch_shape": self.batch_shape, "dtype": self._output_tensor.dtype.name,
                 "sparse": False, "name": self._name}
 
 
