@@ -40,15 +40,20 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = _dt.as_dtype(dtype)
+        self._dtype = _dt.as_dtype(dtype)
         self.name = name
+
+    @property
+    def dtype(self) -> str:
+        """The dtype's name (``"float32"``), as Keras 3's KerasTensor."""
+        return self._dtype.name
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
 
     def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no truth value: it stands for a value "
@@ -92,7 +97,7 @@ class Node:
 def _probe_value(tensor: KerasTensor, probe: int):
     shape = tuple((_PROBE_SIZES[probe] if i == 0 else _FREE_SIZES[probe]) if d is None else d
                   for i, d in enumerate(tensor.shape))
-    return _wrap(np.zeros(shape, dtype=tensor.dtype._np))
+    return _wrap(np.zeros(shape, dtype=tensor._dtype._np))
 
 
 def _substitute(structure, mapping):
@@ -227,13 +232,13 @@ def run_graph(model, inputs, training=None):
 def _as_input(value, spec: KerasTensor):
     if isinstance(value, Tensor) or hasattr(value, "_read_for_op"):
         array_dtype = value.dtype
-        if array_dtype != spec.dtype and np.dtype(spec.dtype._np).kind == "f" and \
+        if array_dtype != spec._dtype and np.dtype(spec._dtype._np).kind == "f" and \
                 np.dtype(array_dtype._np).kind in "fiub":
-            return math_ops.cast(value, spec.dtype)
+            return math_ops.cast(value, spec._dtype)
         return value
     array = np.asarray(_to_array(value) if hasattr(value, "_value") else value)
-    if np.dtype(spec.dtype._np).kind == "f":
-        array = array.astype(spec.dtype._np)
+    if np.dtype(spec._dtype._np).kind == "f":
+        array = array.astype(spec._dtype._np)
     return _wrap(array)
 
 

@@ -560,7 +560,7 @@ class InputLayer(Layer):
         return inputs
 
     def get_config(self) -> dict:
-        return {"batch_shape": self.batch_shape, "dtype": self._output_tensor.dtype.name,
+        return {"batch_shape": self.batch_shape, "dtype": self._output_tensor.dtype,
                 "sparse": False, "name": self._name}
 
 

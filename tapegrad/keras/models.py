@@ -383,4 +383,4 @@ def _clone_layer(layer, clone_function):
 
 def _fresh_input(spec):
     from tapegrad.keras.layers import Input
-    return Input(batch_shape=spec.shape, dtype=spec.dtype.name)
+    return Input(batch_shape=spec.shape, dtype=spec.dtype)

@@ -141,7 +141,7 @@ def _tensor_ref(tensor, node_index_of) -> dict:
     else:
         history = [tensor._node.layer.name, node_index_of[id(tensor._node)], tensor._index]
     return {"class_name": "__keras_tensor__",
-            "config": {"shape": list(tensor.shape), "dtype": tensor.dtype.name,
+            "config": {"shape": list(tensor.shape), "dtype": tensor.dtype,
                        "keras_history": history}}
 
 
