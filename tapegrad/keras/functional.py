@@ -18,6 +18,7 @@ TensorShape([3, 2])
 from __future__ import annotations
 
 import itertools
+import operator
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import nest
@@ -59,6 +60,47 @@ class KerasTensor:
         raise TypeError("A symbolic KerasTensor has no truth value: it stands for a value "
                         "known only when the model runs.")
 
+    # Operators on symbolic tensors become graph nodes (as Keras 3's ops on KerasTensors).
+    def _op(self, function, other=None, reverse=False, name=None):
+        inputs = (self,) if other is None else ((other, self) if reverse else (self, other))
+        return Operation(function, name or function.__name__)(inputs)
+
+    def __add__(self, other):
+        return self._op(operator.add, other)
+
+    def __radd__(self, other):
+        return self._op(operator.add, other, reverse=True)
+
+    def __sub__(self, other):
+        return self._op(operator.sub, other)
+
+    def __rsub__(self, other):
+        return self._op(operator.sub, other, reverse=True)
+
+    def __mul__(self, other):
+        return self._op(operator.mul, other)
+
+    def __rmul__(self, other):
+        return self._op(operator.mul, other, reverse=True)
+
+    def __truediv__(self, other):
+        return self._op(operator.truediv, other)
+
+    def __rtruediv__(self, other):
+        return self._op(operator.truediv, other, reverse=True)
+
+    def __pow__(self, other):
+        return self._op(operator.pow, other)
+
+    def __matmul__(self, other):
+        return self._op(operator.matmul, other)
+
+    def __neg__(self):
+        return self._op(operator.neg)
+
+    def __getitem__(self, key):
+        return Operation(lambda x: x[key], "getitem")((self,))
+
     def __array__(self, dtype=None, copy=None):
         raise TypeError("A symbolic KerasTensor cannot be converted to a NumPy array: it "
                         "stands for a model input. Call a layer on it, or call the model on "
@@ -74,6 +116,27 @@ def _leaves(value):
             yield from _leaves(item)
     else:
         yield value
+
+
+class Operation:
+    """A function applied to symbolic tensors (``x + y``, ``x[:, 0]``, a ``keras.ops`` call):
+    a graph node without weights, replayed on real values by the model."""
+
+    _call_takes_training = False
+
+    def __init__(self, function, name: str):
+        self.function = function
+        self.name = name
+        self._inbound_nodes: list = []
+        self._output_shape = None
+
+    def __call__(self, inputs, *args, **kwargs):
+        if any(isinstance(t, KerasTensor) for t in _leaves((inputs, args, kwargs))):
+            return symbolic_call(self, inputs, args, kwargs)
+        return self.function(*inputs, *args, **kwargs)
+
+    def _clear_losses(self) -> None:
+        """An operation adds no losses."""
 
 
 class Node:

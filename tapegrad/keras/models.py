@@ -72,7 +72,7 @@ class Model(Trainer, Layer):
         object.__setattr__(self, "_flat_inputs", nest.flatten(inputs))
         input_layers = [getattr(t, "_input_layer", None) for t in self._flat_inputs]
         for layer in input_layers + [node.layer for node in nodes]:
-            if layer is not None and not any(layer is seen for seen in self._layers):
+            if isinstance(layer, Layer) and not any(layer is seen for seen in self._layers):
                 self._layers.append(layer)
         self.built = True
         self._output_shape = functional._shape_structure(outputs)

@@ -11,10 +11,14 @@ each a thin call of the matching tapegrad op, so gradients flow through the tape
 
 from __future__ import annotations
 
+import builtins
+import functools
+
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor
 from tapegrad._core.variable import Variable
+from tapegrad.keras.functional import KerasTensor, Operation, _leaves
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import linalg as linalg_ops
 from tapegrad.ops import math as math_ops
@@ -77,23 +81,24 @@ def cast(x, dtype):
     return math_ops.cast(_tensor(x), _dt.as_dtype(dtype))
 
 
-def _reduction(name):
+def _reduction(name, keras_name):
     function = getattr(reduction_ops, name)
 
     def reduce(x, axis=None, keepdims=False):
         return function(_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    reduce.__name__ = keras_name
     return reduce
 
 
-mean = _reduction("reduce_mean")
-sum = _reduction("reduce_sum")  # noqa: A001 - Keras' name
-max = _reduction("reduce_max")  # noqa: A001
-min = _reduction("reduce_min")  # noqa: A001
-prod = _reduction("reduce_prod")
-all = _reduction("reduce_all")  # noqa: A001
-any = _reduction("reduce_any")  # noqa: A001
-var = _reduction("reduce_variance")
-std = _reduction("reduce_std")
+mean = _reduction("reduce_mean", "mean")
+sum = _reduction("reduce_sum", "sum")  # noqa: A001 - Keras' name
+max = _reduction("reduce_max", "max")  # noqa: A001
+min = _reduction("reduce_min", "min")  # noqa: A001
+prod = _reduction("reduce_prod", "prod")
+all = _reduction("reduce_all", "all")  # noqa: A001
+any = _reduction("reduce_any", "any")  # noqa: A001
+var = _reduction("reduce_variance", "var")
+std = _reduction("reduce_std", "std")
 
 
 def argmax(x, axis=None, keepdims=False):
@@ -190,7 +195,8 @@ def dot(x1, x2):
     x1, x2 = _tensor(x1), _tensor(x2)
     if len(x1.shape) == 0 or len(x2.shape) == 0:
         return math_ops.multiply(x1, x2)
-    return array_ops.tensordot(x1, x2, axes=[[len(x1.shape) - 1], [max(len(x2.shape) - 2, 0)]])
+    second = builtins.max(len(x2.shape) - 2, 0)    # NumPy's dot: last axis by second-to-last
+    return array_ops.tensordot(x1, x2, axes=[[len(x1.shape) - 1], [second]])
 
 
 def tensordot(x1, x2, axes=2):
@@ -365,3 +371,19 @@ def binary_crossentropy(target, output, from_logits=False):
     output = clip(output, 1e-7, 1.0 - 1e-7)
     target = cast(target, output.dtype)
     return -(target * log(output) + (1.0 - target) * log(1.0 - output))
+
+
+def _symbolic_aware(function):
+    """Let a keras.ops function take symbolic tensors (it then records a graph node)."""
+
+    @functools.wraps(function)
+    def op(*args, **kwargs):
+        if builtins.any(isinstance(t, KerasTensor) for t in _leaves((args, kwargs))):
+            return Operation(function, function.__name__)(args, **kwargs)
+        return function(*args, **kwargs)
+    return op
+
+
+for _name in __all__:
+    if _name not in ("convert_to_numpy", "shape", "ndim", "size"):
+        globals()[_name] = _symbolic_aware(globals()[_name])

@@ -163,6 +163,13 @@ def functional_config(model) -> dict:
     for layer in model.layers:
         for index, node in enumerate(layer._inbound_nodes):
             node_index_of[id(node)] = index
+    operations = [node.layer.name for node in model._nodes
+                  if not isinstance(node.layer, layers.Layer)]
+    if operations:
+        raise NotImplementedError(
+            f"Model {model.name} applies operations directly to symbolic tensors "
+            f"({', '.join(operations)}), which tapegrad cannot serialize; wrap them in layers "
+            "(layers.Add, layers.Lambda or a custom Layer with get_config).")
     model_nodes = {id(node) for node in model._nodes}
     layer_configs = []
     for layer in model.layers:
