@@ -260,6 +260,34 @@ def test_bad_input_raises_keras_errors(regression):
         model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(4), validation_split=0.5)
 
 
+def test_bad_losses_name_the_fix():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    def over_the_batch(y_true, y_pred):
+        return tf.reduce_mean(y_pred, axis=0)
+
+    model.compile("sgd", over_the_batch)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one value per example"):
+        model.fit(np.zeros((8, 3)), np.zeros((8, 2)), sample_weight=np.ones(8), verbose=0)
+    model.compile("sgd", lambda y_true, y_pred: None)
+    with pytest.raises(ValueError, match="returned None"):
+        model.fit(np.zeros((8, 3)), np.zeros((8, 2)), verbose=0)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="for one-hot labels use categorical_crossentropy"):
+        model.fit(np.zeros((8, 3)), np.zeros((8, 2)), verbose=0)
+
+
+def test_initial_epoch_and_validation_freq():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.ones((4, 1), np.float32)
+    history = model.fit(x, x, epochs=5, initial_epoch=2, verbose=0, validation_data=(x, x),
+                        validation_freq=2)
+    assert history.epoch == [2, 3, 4]
+    assert len(history.history["loss"]) == 3
+    assert len(history.history["val_loss"]) == 1        # only "Epoch 4/5" (index 3) validates
+
+
 def test_functional_model_input_shape_error():
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
