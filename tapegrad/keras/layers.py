@@ -592,6 +592,12 @@ class _KernelLayer(Layer):
     def _activate(self, x):
         return x if self.activation is activations.linear else self.activation(x)
 
+    def _bias_and_activation(self, x):
+        """``activation(x + bias)`` for channels-last outputs."""
+        if self.bias is not None:
+            x = x + self.bias
+        return self._activate(x)
+
     def _float_input(self, inputs, channel_axis: int):
         """Integer inputs are cast to the layer's float dtype (Keras 3); the channel axis must
         match the built kernel (Keras' input_spec check, with its message)."""
@@ -642,9 +648,7 @@ class Dense(_KernelLayer):
             flat = array_ops.reshape(inputs, (-1, shape[-1]))
             x = array_ops.reshape(linalg_ops.matmul(flat, self.kernel),
                                   shape[:-1] + (self.units,))
-        if self.bias is not None:
-            x = x + self.bias
-        return self._activate(x)
+        return self._bias_and_activation(x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -1199,9 +1203,7 @@ class Conv2DTranspose(_KernelLayer):
                      self.filters]
         x = _nn("conv2d_transpose")(inputs, self.kernel, out_shape, strides=list(self.strides),
                                     padding=self.padding)
-        if self.bias is not None:
-            x = x + self.bias
-        return self._activate(x)
+        return self._bias_and_activation(x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
@@ -1253,9 +1255,7 @@ class Conv1D(_KernelLayer):
             padding = "VALID"
         x = _nn("conv1d")(inputs, self.kernel, stride=self.strides, padding=padding,
                           dilations=self.dilation_rate)
-        if self.bias is not None:
-            x = x + self.bias
-        return self._activate(x)
+        return self._bias_and_activation(x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
