@@ -181,7 +181,7 @@ class Model(Trainer, Layer):
         for layer in self._summary_layers():
             shape = layer._output_shape
             shape_text = "?" if shape is None else _shape_text(_batchless(shape, self))
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape_text,
+            rows.append((f"{layer.name} ({_class_name(layer)})", shape_text,
                          f"{layer.count_params() if layer.built else 0:,}"))
         # Keras 3's table: columns 33, 24 and 15 wide (wider when a cell needs it).
         widths = [max([33, 24, 15][c], *(len(row[c]) + 2 for row in rows)) for c in range(3)]
@@ -215,6 +215,13 @@ class Model(Trainer, Layer):
         if self._is_graph:
             return list(self._layers)
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+
+def _class_name(layer) -> str:
+    """The class Keras 3's summary shows: a functional model is a ``Functional``."""
+    if type(layer) is Model and layer._is_graph:
+        return "Functional"
+    return type(layer).__name__
 
 
 def _shape_text(shape) -> str:

@@ -221,6 +221,19 @@ def test_progress_output_like_keras(regression, monkeypatch):
     assert buffer.getvalue() == ""
 
 
+def test_progress_bar_redraws_in_place_on_a_terminal(regression, monkeypatch):
+    x, y, w, b = regression
+    model = _linear_model(w, b)
+    model.compile("sgd", "mse")
+    buffer = io.StringIO()
+    buffer.isatty = lambda: True
+    monkeypatch.setattr(sys, "stdout", buffer)
+    model.fit(x, y, batch_size=2, epochs=1, verbose=1)
+    text = buffer.getvalue()
+    assert text.startswith("\r") and text.endswith("\n") and text.count("\n") == 1
+    assert "10/10 ━━━━━━━━━━━━━━━━━━━━" in text
+
+
 def test_bad_input_raises_keras_errors(regression):
     x, y, w, b = regression
     model = _linear_model(w, b)
