@@ -303,6 +303,8 @@ class Sequential(Model):
         self._output_shape = functional._shape_structure(x)
 
     def call(self, inputs, training=None, mask=None):
+        if self._input_spec is not None and hasattr(inputs, "shape"):
+            functional._check_input_shape(self, 0, self._input_spec, inputs)
         x = inputs
         for layer in self._layers:
             if layer._call_takes_training:

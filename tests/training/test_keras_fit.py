@@ -249,8 +249,13 @@ def test_bad_input_raises_keras_errors(regression):
     with pytest.raises(ValueError, match=r"Data cardinality is ambiguous.*'x' sizes: 20\n'y' "
                                          r"sizes: 5"):
         model.fit(x, y[:5], verbose=0)
-    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 3\), found shape=\(4, 5\)"):
         model.fit(np.zeros((4, 5)), np.zeros((4, 1)), verbose=0)
+    unbuilt = keras.Sequential([keras.layers.Dense(1)])
+    unbuilt.compile("sgd", "mse")
+    unbuilt.fit(np.zeros((4, 3)), np.zeros((4, 1)), verbose=0)
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
+        unbuilt.fit(np.zeros((4, 5)), np.zeros((4, 1)), verbose=0)
     with pytest.raises(ValueError, match="`y` should not be passed"):
         model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(4), y, verbose=0)
     with pytest.raises(ValueError, match="validation_split` is only supported for Tensors"):
