@@ -18,13 +18,16 @@ initializers, with Keras 3's names, arguments and defaults.
 
 from tapegrad.keras import (
     activations,
+    applications,
     callbacks,
     initializers,
     layers,
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
     regularizers,
     saving,
     utils,
@@ -34,6 +37,7 @@ from tapegrad.keras.models import Model, Sequential
 
 Variable = KerasVariable
 
-__all__ = ["activations", "callbacks", "initializers", "layers", "losses", "metrics", "models",
-           "optimizers", "regularizers", "saving", "utils", "Input", "InputSpec", "Layer",
-           "Model", "Sequential", "KerasTensor", "Variable"]
+__all__ = ["activations", "applications", "ops", "random", "callbacks", "initializers",
+           "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
+           "utils", "Input", "InputSpec", "Layer", "Model", "Sequential", "KerasTensor",
+           "Variable"]

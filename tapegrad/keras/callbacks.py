@@ -138,9 +138,15 @@ class CallbackList(Callback):
 
 
 def _dispatch(hook):
-    def call(self, *args, **kwargs):
-        for callback in self.callbacks:
-            getattr(callback, hook)(*args, **kwargs)
+    # Keras passes `logs` positionally (user hooks may declare it without a default).
+    if "batch" in hook or "epoch" in hook:
+        def call(self, index, logs=None):
+            for callback in self.callbacks:
+                getattr(callback, hook)(index, logs)
+    else:
+        def call(self, logs=None):
+            for callback in self.callbacks:
+                getattr(callback, hook)(logs)
     call.__name__ = hook
     return call
 

@@ -18,6 +18,7 @@ TensorShape([3, 2])
 from __future__ import annotations
 
 import itertools
+import operator
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import nest
@@ -28,7 +29,7 @@ from tapegrad.ops import math as math_ops
 __all__ = ["KerasTensor", "Node", "symbolic_call", "build_graph", "run_graph"]
 
 _node_ids = itertools.count()
-_PROBE_SIZES = (2, 3)      # the batch axis
+_PROBE_SIZES = (1, 2)      # the batch axis (outputs keep it as their first axis)
 _FREE_SIZES = (32, 35)     # other unknown axes (large enough for a few poolings)
 
 
@@ -40,19 +41,65 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = _dt.as_dtype(dtype)
+        self._dtype = _dt.as_dtype(dtype)
         self.name = name
+
+    @property
+    def dtype(self) -> str:
+        """The dtype's name (``"float32"``), as Keras 3's KerasTensor."""
+        return self._dtype.name
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
 
     def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no truth value: it stands for a value "
                         "known only when the model runs.")
+
+    # Operators on symbolic tensors become graph nodes (as Keras 3's ops on KerasTensors).
+    def _op(self, function, other=None, reverse=False, name=None):
+        inputs = (self,) if other is None else ((other, self) if reverse else (self, other))
+        return Operation(function, name or function.__name__)(inputs)
+
+    def __add__(self, other):
+        return self._op(operator.add, other)
+
+    def __radd__(self, other):
+        return self._op(operator.add, other, reverse=True)
+
+    def __sub__(self, other):
+        return self._op(operator.sub, other)
+
+    def __rsub__(self, other):
+        return self._op(operator.sub, other, reverse=True)
+
+    def __mul__(self, other):
+        return self._op(operator.mul, other)
+
+    def __rmul__(self, other):
+        return self._op(operator.mul, other, reverse=True)
+
+    def __truediv__(self, other):
+        return self._op(operator.truediv, other)
+
+    def __rtruediv__(self, other):
+        return self._op(operator.truediv, other, reverse=True)
+
+    def __pow__(self, other):
+        return self._op(operator.pow, other)
+
+    def __matmul__(self, other):
+        return self._op(operator.matmul, other)
+
+    def __neg__(self):
+        return self._op(operator.neg)
+
+    def __getitem__(self, key):
+        return Operation(lambda x: x[key], "getitem")((self,))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError("A symbolic KerasTensor cannot be converted to a NumPy array: it "
@@ -69,6 +116,27 @@ def _leaves(value):
             yield from _leaves(item)
     else:
         yield value
+
+
+class Operation:
+    """A function applied to symbolic tensors (``x + y``, ``x[:, 0]``, a ``keras.ops`` call):
+    a graph node without weights, replayed on real values by the model."""
+
+    _call_takes_training = False
+
+    def __init__(self, function, name: str):
+        self.function = function
+        self.name = name
+        self._inbound_nodes: list = []
+        self._output_shape = None
+
+    def __call__(self, inputs, *args, **kwargs):
+        if any(isinstance(t, KerasTensor) for t in _leaves((inputs, args, kwargs))):
+            return symbolic_call(self, inputs, args, kwargs)
+        return self.function(*inputs, *args, **kwargs)
+
+    def _clear_losses(self) -> None:
+        """An operation adds no losses."""
 
 
 class Node:
@@ -92,7 +160,7 @@ class Node:
 def _probe_value(tensor: KerasTensor, probe: int):
     shape = tuple((_PROBE_SIZES[probe] if i == 0 else _FREE_SIZES[probe]) if d is None else d
                   for i, d in enumerate(tensor.shape))
-    return _wrap(np.zeros(shape, dtype=tensor.dtype._np))
+    return _wrap(np.zeros(shape, dtype=tensor._dtype._np))
 
 
 def _substitute(structure, mapping):
@@ -136,7 +204,7 @@ def symbolic_call(layer, inputs, args, kwargs):
         if len(flat) > 1:
             other = list(flat[1][index].shape)
             shape = [None if a != b else a for a, b in zip(shape, other)]
-        if batch_unknown and shape and shape[0] == _PROBE_SIZES[0]:
+        if batch_unknown and shape:
             shape[0] = None
         symbolic.append(KerasTensor(tuple(shape), value.dtype, name=f"keras_tensor_{index}"))
     outputs = nest.pack_sequence_as(results[0], symbolic)
@@ -227,13 +295,13 @@ def run_graph(model, inputs, training=None):
 def _as_input(value, spec: KerasTensor):
     if isinstance(value, Tensor) or hasattr(value, "_read_for_op"):
         array_dtype = value.dtype
-        if array_dtype != spec.dtype and np.dtype(spec.dtype._np).kind == "f" and \
+        if array_dtype != spec._dtype and np.dtype(spec._dtype._np).kind == "f" and \
                 np.dtype(array_dtype._np).kind in "fiub":
-            return math_ops.cast(value, spec.dtype)
+            return math_ops.cast(value, spec._dtype)
         return value
     array = np.asarray(_to_array(value) if hasattr(value, "_value") else value)
-    if np.dtype(spec.dtype._np).kind == "f":
-        array = array.astype(spec.dtype._np)
+    if np.dtype(spec._dtype._np).kind == "f":
+        array = array.astype(spec._dtype._np)
     return _wrap(array)
 
 

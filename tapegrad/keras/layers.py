@@ -462,6 +462,22 @@ class Layer(Module):
         self.built = True
         self._build_shapes = shapes
 
+    @property
+    def output(self):
+        """The symbolic output of this layer's call in a functional graph."""
+        return self._only_node("output").outputs
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's call in a functional graph."""
+        return self._only_node("input").inputs
+
+    def _only_node(self, what: str):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} has no {what}: it was never called on a "
+                                 "symbolic input (keras.Input).")
+        return self._inbound_nodes[0]
+
     def count_params(self) -> int:
         return int(sum(int(np.prod(v._value.shape)) for v in self.weights))
 
@@ -526,17 +542,25 @@ class InputLayer(Layer):
             batch_shape = (batch_size,) + tuple(shape) if shape is not None else None
         self._input_shape_arg = tuple(batch_shape[1:]) if batch_shape is not None else None
         self.batch_shape = tuple(batch_shape) if batch_shape is not None else None
-        self.output = KerasTensor(self.batch_shape or (None,), dtype or "float32",
-                                  name=self._name)
-        self.output._input_layer = self
+        self._output_tensor = KerasTensor(self.batch_shape or (None,), dtype or "float32",
+                                          name=self._name)
+        self._output_tensor._input_layer = self
         self._output_shape = self.batch_shape
         self.built = True
+
+    @property
+    def output(self):
+        return self._output_tensor
+
+    @property
+    def input(self):
+        return self._output_tensor
 
     def call(self, inputs):
         return inputs
 
     def get_config(self) -> dict:
-        return {"batch_shape": self.batch_shape, "dtype": self.output.dtype.name,
+        return {"batch_shape": self.batch_shape, "dtype": self._output_tensor.dtype,
                 "sparse": False, "name": self._name}
 
 
@@ -567,6 +591,12 @@ class _KernelLayer(Layer):
 
     def _activate(self, x):
         return x if self.activation is activations.linear else self.activation(x)
+
+    def _bias_and_activation(self, x):
+        """``activation(x + bias)`` for channels-last outputs."""
+        if self.bias is not None:
+            x = x + self.bias
+        return self._activate(x)
 
     def _float_input(self, inputs, channel_axis: int):
         """Integer inputs are cast to the layer's float dtype (Keras 3); the channel axis must
@@ -618,9 +648,7 @@ class Dense(_KernelLayer):
             flat = array_ops.reshape(inputs, (-1, shape[-1]))
             x = array_ops.reshape(linalg_ops.matmul(flat, self.kernel),
                                   shape[:-1] + (self.units,))
-        if self.bias is not None:
-            x = x + self.bias
-        return self._activate(x)
+        return self._bias_and_activation(x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -1175,9 +1203,7 @@ class Conv2DTranspose(_KernelLayer):
                      self.filters]
         x = _nn("conv2d_transpose")(inputs, self.kernel, out_shape, strides=list(self.strides),
                                     padding=self.padding)
-        if self.bias is not None:
-            x = x + self.bias
-        return self._activate(x)
+        return self._bias_and_activation(x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
@@ -1229,9 +1255,7 @@ class Conv1D(_KernelLayer):
             padding = "VALID"
         x = _nn("conv1d")(inputs, self.kernel, stride=self.strides, padding=padding,
                           dilations=self.dilation_rate)
-        if self.bias is not None:
-            x = x + self.bias
-        return self._activate(x)
+        return self._bias_and_activation(x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,

@@ -142,7 +142,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if labels.shape != tuple(y_pred.shape)[:-1]:
         raise ValueError("Arguments `target` and `output` must have the same shape up until "
                          f"the last dimension: target.shape={labels.shape}, "
-                         f"output.shape={tuple(y_pred.shape)}")
+                         f"output.shape={tuple(y_pred.shape)} (sparse categorical "
+                         "cross-entropy takes integer class labels, one per example; for "
+                         "one-hot labels use categorical_crossentropy)")
     labels = labels.astype(np.int64)
     classes = y_pred.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
@@ -228,6 +230,11 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         values = self.call(y_true, y_pred)
+        if values is None:
+            raise ValueError(f"The loss {self.name} returned None; a loss must return a tensor "
+                             "of per-example values (or a scalar).")
+        if not isinstance(values, Tensor):
+            values = convert_to_tensor(values)
         return _reduce(values, sample_weight, self.reduction)
 
     def get_config(self) -> dict:
@@ -238,11 +245,23 @@ class Loss:
         return cls(**config)
 
 
+def _check_weights_fit(values_shape: tuple, weight_shape: tuple) -> None:
+    try:
+        np.broadcast_shapes(values_shape, weight_shape)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"The loss returned values of shape {values_shape}, which sample weights of shape "
+            f"{weight_shape} cannot weight. A loss function must return one value per example "
+            "(shape (batch,) or (batch, ...)), e.g. reduce with axis=-1, not over the batch.")\
+            from None
+
+
 def _reduce(values, sample_weight, reduction):
     if sample_weight is not None:
         weight = _float(sample_weight, values.dtype)
         while len(weight.shape) > len(values.shape) and weight.shape[-1] == 1:
             weight = array_ops.squeeze(weight, axis=-1)
+        _check_weights_fit(tuple(values.shape), tuple(weight.shape))
         values = values * weight
     if reduction is None or reduction == "none" or tuple(values.shape) in ((), (0,)):
         return values

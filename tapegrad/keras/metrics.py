@@ -17,8 +17,9 @@ from tapegrad._core.variable import Variable
 
 __all__ = ["Metric", "Mean", "Sum", "Accuracy", "SparseCategoricalAccuracy",
            "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanMetricWrapper",
-           "MeanAbsoluteError", "RootMeanSquaredError", "SparseCategoricalCrossentropy",
-           "CategoricalCrossentropy", "BinaryCrossentropy", "get"]
+           "MeanAbsoluteError", "RootMeanSquaredError", "MeanAbsolutePercentageError",
+           "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
+           "get"]
 
 
 def _array(x):
@@ -262,6 +263,15 @@ class _LossMetric(MeanMetricWrapper):
                          dtype=dtype, **kwargs)
 
 
+class MeanAbsolutePercentageError(_LossMetric):
+    """Mean absolute percentage error over every example seen."""
+
+    _loss_name = "mean_absolute_percentage_error"
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
 class SparseCategoricalCrossentropy(_LossMetric):
     _loss_name = "sparse_categorical_crossentropy"
 
@@ -294,6 +304,8 @@ _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "root_mean_squared_error": RootMeanSquaredError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,

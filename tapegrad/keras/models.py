@@ -72,7 +72,7 @@ class Model(Trainer, Layer):
         object.__setattr__(self, "_flat_inputs", nest.flatten(inputs))
         input_layers = [getattr(t, "_input_layer", None) for t in self._flat_inputs]
         for layer in input_layers + [node.layer for node in nodes]:
-            if layer is not None and not any(layer is seen for seen in self._layers):
+            if isinstance(layer, Layer) and not any(layer is seen for seen in self._layers):
                 self._layers.append(layer)
         self.built = True
         self._output_shape = functional._shape_structure(outputs)
@@ -181,7 +181,7 @@ class Model(Trainer, Layer):
         for layer in self._summary_layers():
             shape = layer._output_shape
             shape_text = "?" if shape is None else _shape_text(_batchless(shape, self))
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape_text,
+            rows.append((f"{layer.name} ({_class_name(layer)})", shape_text,
                          f"{layer.count_params() if layer.built else 0:,}"))
         # Keras 3's table: columns 33, 24 and 15 wide (wider when a cell needs it).
         widths = [max([33, 24, 15][c], *(len(row[c]) + 2 for row in rows)) for c in range(3)]
@@ -215,6 +215,13 @@ class Model(Trainer, Layer):
         if self._is_graph:
             return list(self._layers)
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+
+def _class_name(layer) -> str:
+    """The class Keras 3's summary shows: a functional model is a ``Functional``."""
+    if type(layer) is Model and layer._is_graph:
+        return "Functional"
+    return type(layer).__name__
 
 
 def _shape_text(shape) -> str:
@@ -296,6 +303,8 @@ class Sequential(Model):
         self._output_shape = functional._shape_structure(x)
 
     def call(self, inputs, training=None, mask=None):
+        if self._input_spec is not None and hasattr(inputs, "shape"):
+            functional._check_input_shape(self, 0, self._input_spec, inputs)
         x = inputs
         for layer in self._layers:
             if layer._call_takes_training:
@@ -383,4 +392,4 @@ def _clone_layer(layer, clone_function):
 
 def _fresh_input(spec):
     from tapegrad.keras.layers import Input
-    return Input(batch_shape=spec.shape, dtype=spec.dtype.name)
+    return Input(batch_shape=spec.shape, dtype=spec.dtype)

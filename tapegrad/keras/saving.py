@@ -141,7 +141,7 @@ def _tensor_ref(tensor, node_index_of) -> dict:
     else:
         history = [tensor._node.layer.name, node_index_of[id(tensor._node)], tensor._index]
     return {"class_name": "__keras_tensor__",
-            "config": {"shape": list(tensor.shape), "dtype": tensor.dtype.name,
+            "config": {"shape": list(tensor.shape), "dtype": tensor.dtype,
                        "keras_history": history}}
 
 
@@ -163,6 +163,13 @@ def functional_config(model) -> dict:
     for layer in model.layers:
         for index, node in enumerate(layer._inbound_nodes):
             node_index_of[id(node)] = index
+    operations = [node.layer.name for node in model._nodes
+                  if not isinstance(node.layer, layers.Layer)]
+    if operations:
+        raise NotImplementedError(
+            f"Model {model.name} applies operations directly to symbolic tensors "
+            f"({', '.join(operations)}), which tapegrad cannot serialize; wrap them in layers "
+            "(layers.Add, layers.Lambda or a custom Layer with get_config).")
     model_nodes = {id(node) for node in model._nodes}
     layer_configs = []
     for layer in model.layers:

@@ -14,6 +14,8 @@ loop around it: batching, callbacks, validation and the progress bar.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import warnings
 
@@ -603,8 +605,8 @@ class Trainer:
         return total
 
     def _compute_loss(self, x, y, y_pred, sample_weight, training):
-        import inspect
-        if "training" in inspect.signature(self.compute_loss).parameters:
+        # compute_loss overrides written before Keras 3.3 take no `training` argument.
+        if _takes_training(type(self).compute_loss):
             return self.compute_loss(x, y, y_pred, sample_weight, training=training)
         return self.compute_loss(x, y, y_pred, sample_weight)
 
@@ -809,6 +811,11 @@ class Trainer:
 
     def get_compile_config(self):
         return dict(getattr(self, "_compile_config", {})) if self.compiled else None
+
+
+@functools.cache
+def _takes_training(function) -> bool:
+    return "training" in inspect.signature(function).parameters
 
 
 def _first_dim(x) -> int:

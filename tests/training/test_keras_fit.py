@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
+from tests.keras_guides.sections import _custom_model_class
 
 keras = tf.keras
 
@@ -145,29 +146,12 @@ def test_on_batch_methods_and_predict_structure(regression):
     np.testing.assert_allclose(model.predict(x, batch_size=7, verbose=0), pred, rtol=1e-5)
 
 
-class _GuideModel(keras.Model):
-    """The train_step of Keras' "Customizing what happens in fit()" guide."""
-
-    def train_step(self, data):
-        x, y = data
-        with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(y=y, y_pred=y_pred)
-        gradients = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss)
-            else:
-                metric.update_state(y, y_pred)
-        return {m.name: m.result() for m in self.metrics}
-
-
 def test_custom_train_step_from_the_guide(regression):
+    """The train_step of Keras' "Customizing what happens in fit()" guide, checked exactly."""
     x, y, w, b = regression
     inputs = keras.Input((3,))
     dense = keras.layers.Dense(1)
-    model = _GuideModel(inputs, dense(inputs))
+    model = _custom_model_class(keras, tf)(inputs, dense(inputs))
     dense.set_weights([w, b])
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
     history = model.fit(x, y, batch_size=20, epochs=3, shuffle=False, verbose=0)
@@ -237,6 +221,19 @@ def test_progress_output_like_keras(regression, monkeypatch):
     assert buffer.getvalue() == ""
 
 
+def test_progress_bar_redraws_in_place_on_a_terminal(regression, monkeypatch):
+    x, y, w, b = regression
+    model = _linear_model(w, b)
+    model.compile("sgd", "mse")
+    buffer = io.StringIO()
+    buffer.isatty = lambda: True
+    monkeypatch.setattr(sys, "stdout", buffer)
+    model.fit(x, y, batch_size=2, epochs=1, verbose=1)
+    text = buffer.getvalue()
+    assert text.startswith("\r") and text.endswith("\n") and text.count("\n") == 1
+    assert "10/10 ━━━━━━━━━━━━━━━━━━━━" in text
+
+
 def test_bad_input_raises_keras_errors(regression):
     x, y, w, b = regression
     model = _linear_model(w, b)
@@ -252,12 +249,45 @@ def test_bad_input_raises_keras_errors(regression):
     with pytest.raises(ValueError, match=r"Data cardinality is ambiguous.*'x' sizes: 20\n'y' "
                                          r"sizes: 5"):
         model.fit(x, y[:5], verbose=0)
-    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 3\), found shape=\(4, 5\)"):
         model.fit(np.zeros((4, 5)), np.zeros((4, 1)), verbose=0)
+    unbuilt = keras.Sequential([keras.layers.Dense(1)])
+    unbuilt.compile("sgd", "mse")
+    unbuilt.fit(np.zeros((4, 3)), np.zeros((4, 1)), verbose=0)
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
+        unbuilt.fit(np.zeros((4, 5)), np.zeros((4, 1)), verbose=0)
     with pytest.raises(ValueError, match="`y` should not be passed"):
         model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(4), y, verbose=0)
     with pytest.raises(ValueError, match="validation_split` is only supported for Tensors"):
         model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(4), validation_split=0.5)
+
+
+def test_bad_losses_name_the_fix():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    def over_the_batch(y_true, y_pred):
+        return tf.reduce_mean(y_pred, axis=0)
+
+    model.compile("sgd", over_the_batch)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one value per example"):
+        model.fit(np.zeros((8, 3)), np.zeros((8, 2)), sample_weight=np.ones(8), verbose=0)
+    model.compile("sgd", lambda y_true, y_pred: None)
+    with pytest.raises(ValueError, match="returned None"):
+        model.fit(np.zeros((8, 3)), np.zeros((8, 2)), verbose=0)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="for one-hot labels use categorical_crossentropy"):
+        model.fit(np.zeros((8, 3)), np.zeros((8, 2)), verbose=0)
+
+
+def test_initial_epoch_and_validation_freq():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.ones((4, 1), np.float32)
+    history = model.fit(x, x, epochs=5, initial_epoch=2, verbose=0, validation_data=(x, x),
+                        validation_freq=2)
+    assert history.epoch == [2, 3, 4]
+    assert len(history.history["loss"]) == 3
+    assert len(history.history["val_loss"]) == 1        # only "Epoch 4/5" (index 3) validates
 
 
 def test_functional_model_input_shape_error():

@@ -67,6 +67,9 @@ def test_multiple_inputs_outputs_shared_and_nested():
     outer_in = keras.Input((3,))
     outer = keras.Model(outer_in, layers.Dense(1)(inner(outer_in)))
     assert outer.get_layer("inner") is inner and outer.count_params() == 8 + 3
+    lines = []
+    outer.summary(print_fn=lines.append)
+    assert "│ inner (Functional)" in lines[0]
     x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
     w, b_ = inner.layers[1].get_weights()
     w2, b2 = outer.layers[2].get_weights()
