@@ -158,21 +158,62 @@ def _weights_limit(model) -> int:
 
 # -- safe mode: what a config may name --------------------------------------------------------
 
-_CODE_MARKERS = ("__lambda__", "__python_function__", "__bytes__")
+_CODE_MARKERS = ("Lambda", "__lambda__", "__python_function__", "__bytes__")
+_NOT_OBJECTS = ("__keras_tensor__", "DTypePolicy", "FloatDTypePolicy", "function")
 
 
-def _refuse_code(config, safe_mode: bool, where: str = "config") -> None:
-    """Refuse any part of the config that would run code from the file."""
+def _kerasy_bases() -> tuple:
+    from tapegrad.keras import initializers, layers, losses, metrics, optimizers, regularizers
+    return (layers.Layer, optimizers.Optimizer, optimizers.LearningRateSchedule, losses.Loss,
+            metrics.Metric, initializers.Initializer, regularizers.Regularizer)
+
+
+def _resolve(config: dict, custom_objects):
+    """(class, custom?) for an object config, or (None, False) when nothing safe matches.
+    Only registered objects and tapegrad's own Keras classes qualify; no module is imported.
+    """
+    from tapegrad.keras import (
+        initializers,
+        layers,
+        losses,
+        metrics,
+        object_registry,
+        optimizers,
+        regularizers,
+    )
+    name, registered = config.get("class_name"), config.get("registered_name")
+    for key in (registered, name):
+        if key:
+            found = object_registry.get_registered_object(key, custom_objects)
+            if found is not None:
+                return found, True
+    if not isinstance(name, str) or (registered and ">" in str(registered)):
+        return None, False
+    module = str(config.get("module") or "")
+    places = {"initializers": (initializers,), "regularizers": (regularizers,),
+              "optimizers": (optimizers,), "losses": (losses,), "metrics": (metrics,)}
+    search = next((where for key, where in places.items() if key in module),
+                  (layers, losses, metrics, optimizers, initializers, regularizers))
+    candidates = [object_registry.BUILTINS.get(name)] + [getattr(m, name, None) for m in search]
+    for found in candidates:
+        if isinstance(found, type) and issubclass(found, _kerasy_bases()):
+            return found, False
+    return None, False
+
+
+def _vet(config, safe_mode: bool, custom_objects, where: str = "config") -> None:
+    """Refuse, before anything is built, any part of the config that would run code from
+    the file or that names a class that is neither tapegrad's nor registered."""
     if isinstance(config, list):
         for index, item in enumerate(config):
-            _refuse_code(item, safe_mode, f"{where}[{index}]")
+            _vet(item, safe_mode, custom_objects, f"{where}[{index}]")
         return
     if not isinstance(config, dict):
         return
     class_name = config.get("class_name")
-    if class_name == "Lambda" or class_name in _CODE_MARKERS:
-        name = (config.get("config") or {}).get("name", "") if \
-            isinstance(config.get("config"), dict) else ""
+    if class_name in _CODE_MARKERS:
+        inner = config.get("config")
+        name = inner.get("name", "") if isinstance(inner, dict) else ""
         mode = ("This carries a risk of arbitrary code execution, so it is refused in "
                 "safe mode (the default)." if safe_mode else
                 "tapegrad never runs code read from a file, even with safe_mode=False.")
@@ -180,8 +221,18 @@ def _refuse_code(config, safe_mode: bool, where: str = "config") -> None:
                          f"Python code stored in the file. {mode} Rebuild the model in code "
                          "(define the layer as a registered Layer subclass) and load only its "
                          "weights with model.load_weights(path).")
+    if class_name is not None and "config" in config and class_name not in _NOT_OBJECTS:
+        cls, _ = _resolve(config, custom_objects)
+        if cls is None:
+            raise TypeError(f"Could not locate class {class_name!r} (module "
+                            f"{config.get('module')!r}, registered name "
+                            f"{config.get('registered_name')!r}) named at {where}. Make sure "
+                            "custom classes are decorated with "
+                            "`@keras.saving.register_keras_serializable()` or passed in "
+                            "`custom_objects`; tapegrad never imports a module a file names. "
+                            "Nothing was loaded.")
     for key, value in config.items():
-        _refuse_code(value, safe_mode, f"{where}.{key}")
+        _vet(value, safe_mode, custom_objects, f"{where}.{key}")
 
 
 # -- Keras 3 configs -> tapegrad --------------------------------------------------------------
@@ -223,27 +274,7 @@ def _accepted_arguments(cls) -> set | None:
     return names
 
 
-def _tapegrad_class(config: dict):
-    from tapegrad.keras import initializers, object_registry, optimizers, regularizers, saving
-    name = config.get("class_name")
-    module = config.get("module") or ""
-    if config.get("registered_name") and ">" in str(config.get("registered_name")):
-        return None                      # a registered custom class: its config is its own
-    for where in (initializers, regularizers) if "initializers" in module or \
-            "regularizers" in module else ():
-        found = getattr(where, name, None)
-        if isinstance(found, type):
-            return found
-    if "optimizers" in module:
-        found = getattr(optimizers, name, None)
-        return found if isinstance(found, type) else None
-    try:
-        return saving._find_class(config, None)
-    except TypeError:
-        return object_registry.BUILTINS.get(name)
-
-
-def from_keras_config(config):
+def from_keras_config(config, custom_objects=None):
     """A Keras 3 config (as real Keras writes it) made ready for tapegrad's
     ``deserialize_keras_object``: dtype policies become dtype names, and options tapegrad
     lacks are dropped when they hold their "not used" value; any other option tapegrad lacks
@@ -255,18 +286,18 @@ def from_keras_config(config):
     {'units': 2, 'dtype': 'float32'}
     """
     if isinstance(config, list):
-        return [from_keras_config(item) for item in config]
+        return [from_keras_config(item, custom_objects) for item in config]
     if not isinstance(config, dict):
         return config
     if config.get("class_name") in _DTYPE_POLICIES and isinstance(config.get("config"), dict):
         return config["config"].get("name", "float32")
-    out = {key: from_keras_config(value) for key, value in config.items()
+    out = {key: from_keras_config(value, custom_objects) for key, value in config.items()
            if key != "shared_object_id"}
     inner = out.get("config")
     if "class_name" in out and isinstance(inner, dict) and out["class_name"] != \
             "__keras_tensor__":
-        cls = _tapegrad_class(out)
-        accepted = _accepted_arguments(cls) if isinstance(cls, type) else None
+        cls, custom = _resolve(out, custom_objects)
+        accepted = _accepted_arguments(cls) if cls is not None and not custom else None
         if accepted is not None and not _reads_its_own_config(cls):
             out["config"] = _drop_unused(out["class_name"], inner, accepted)
     return out
@@ -367,8 +398,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True,
         config = archive.read_json(CONFIG)
         if not isinstance(config, dict) or "class_name" not in config:
             raise archive._damaged(f"{CONFIG} does not describe a model")
-        _refuse_code(config, safe_mode)
-        config = from_keras_config(config)
+        _vet(config, safe_mode, custom_objects)
+        config = from_keras_config(config, custom_objects)
         compile_config = config.pop("compile_config", None)
         model = saving.deserialize_keras_object(config, custom_objects, safe_mode=safe_mode)
         _build_from_config(model, config.get("build_config"))
