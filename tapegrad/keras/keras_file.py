@@ -291,6 +291,8 @@ def from_keras_config(config, custom_objects=None):
         return config
     if config.get("class_name") in _DTYPE_POLICIES and isinstance(config.get("config"), dict):
         return config["config"].get("name", "float32")
+    if config.get("class_name") == "function" and isinstance(config.get("config"), str):
+        return config["config"]         # a function by its (registered) name
     out = {key: from_keras_config(value, custom_objects) for key, value in config.items()
            if key != "shared_object_id"}
     inner = out.get("config")
