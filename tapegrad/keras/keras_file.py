@@ -334,12 +334,25 @@ def to_keras_config(config):
         return [to_keras_config(item) for item in config]
     if not isinstance(config, dict):
         return config
-    out = {key: to_keras_config(value) for key, value in config.items()}
+    out = {key: _keras_function(key, value) if isinstance(value, str) else
+           to_keras_config(value) for key, value in config.items()}
     if "class_name" in out and "config" in out and "module" not in out:
         module = _keras_module(out["class_name"])
         if module is not None:
             out = {"module": module, **out, "registered_name": out.get("registered_name")}
     return out
+
+
+def _keras_function(key: str, value: str):
+    """A custom function named in a config, in the form Keras reads (``"function"`` objects);
+    built-in activation names and other strings stay as they are."""
+    from tapegrad.keras import activations, object_registry
+    found = object_registry.get_registered_object(value)
+    custom = callable(found) and not isinstance(found, type)
+    if custom or (key.endswith("activation") and value not in activations._BY_NAME):
+        return {"module": "builtins", "class_name": "function", "config": value,
+                "registered_name": "function"}
+    return value
 
 
 def _keras_module(class_name: str):

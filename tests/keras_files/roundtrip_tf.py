@@ -4,7 +4,8 @@ Run by hand where TensorFlow 2.21 (Keras 3) and h5py are installed, from the rep
 
     PYTHONPATH=. python -m tests.keras_files.roundtrip_tf
 
-For every model of ``fixture_models.py``: tapegrad builds it, trains it a few steps (so
+For every model of ``fixture_models.py`` (and the serialization guide's model with a registered
+custom layer and custom activation): tapegrad builds it, trains it a few steps (so
 batch-normalization statistics and the Adam state are not at their initial values) and writes
 ``model.save("<name>.keras")`` and ``model.save_weights("<name>.weights.h5")``; Keras then
 loads the ``.keras`` file with ``keras.models.load_model`` (safe mode) and the weights file
@@ -23,6 +24,7 @@ import numpy as np  # noqa: E402
 
 import tapegrad as tf  # noqa: E402
 from tests.keras_files.fixture_models import fixture_inputs, fixture_models  # noqa: E402
+from tests.keras_files.guide_sections import _custom_model_file, _custom_objects  # noqa: E402
 
 TOLERANCE = 1e-5
 
@@ -66,6 +68,16 @@ def main() -> int:
                 failures += not ok
                 print(f"{'ok  ' if ok else 'FAIL'} {name}{how}: Keras {keras.__version__} "
                       f"loads it, max |prediction difference| {gap:.2e}{state}")
+        # the guide's custom objects, registered under the same names in both
+        layer, fn = _custom_objects(tf.keras, register=True)
+        model, path, probe = _custom_model_file(tf.keras, folder, layer, fn)
+        _custom_objects(keras, register=True)
+        loaded = keras.models.load_model(path)
+        gap = float(np.max(np.abs(loaded.predict(probe, verbose=0) -
+                                  model.predict(probe, verbose=0))))
+        failures += gap > TOLERANCE
+        print(f"{'ok  ' if gap <= TOLERANCE else 'FAIL'} custom_objects.keras (registered "
+              f"layer and activation): Keras loads it, max |prediction difference| {gap:.2e}")
     print("all files load in Keras with equal predictions" if not failures
           else f"{failures} failure(s)")
     return 1 if failures else 0

@@ -116,3 +116,20 @@ def test_weights_h5_without_h5py_names_the_extra(tmp_path, monkeypatch):
         tf.keras.models.load_model(fixture("dense_bn", ".keras"))
     model.save_weights(str(tmp_path / "m.npz"))        # the NumPy format needs nothing more
     model.load_weights(str(tmp_path / "m.npz"))
+
+
+def test_custom_activation_is_written_as_keras_writes_it(tmp_path):
+    # Keras 3.15 writes a registered activation as a "function" object naming it
+    # (observed with TF 2.21); a bare string would not load in Keras.
+    import json
+    import zipfile
+
+    from tests.keras_files.guide_sections import _custom_model_file, _custom_objects
+    layer, fn = _custom_objects(tf.keras, register=True)
+    _, path, _ = _custom_model_file(tf.keras, str(tmp_path), layer, fn)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    dense = [entry for entry in config["config"]["layers"] if entry["class_name"] == "Dense"]
+    assert dense[0]["config"]["activation"] == {
+        "module": "builtins", "class_name": "function", "config": "my_package>custom_fn",
+        "registered_name": "function"}
+    assert tf.keras.models.load_model(path).layers[-1].activation is fn
