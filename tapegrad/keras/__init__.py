@@ -36,6 +36,9 @@ from tapegrad.keras.layers import Input, InputSpec, KerasTensor, KerasVariable, 
 from tapegrad.keras.models import Model, Sequential
 
 Variable = KerasVariable
+# keras.saving.load_model/save_model: attached here because the model-file code needs the
+# serialization code (tapegrad.keras.saving cannot import it back without an import cycle).
+saving.load_model, saving.save_model = models.load_model, models.save_model
 
 __all__ = ["activations", "applications", "ops", "random", "callbacks", "initializers",
            "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tapegrad._core.tensor import convert_to_tensor
+from tapegrad.keras import object_registry
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
@@ -106,9 +107,14 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]
+    if isinstance(identifier, str):     # a registered or in-scope custom function
+        found = object_registry.get_registered_object(identifier)
+        if callable(found):
+            return found
     raise ValueError(f"Could not interpret activation function identifier: {identifier!r}; "
                      f"known names: {sorted(_BY_NAME)}.")
 
 
 def serialize(activation) -> str:
-    return getattr(activation, "__name__", str(activation))
+    return object_registry.get_registered_name(activation) if callable(activation) else \
+        str(activation)

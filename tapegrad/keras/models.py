@@ -20,7 +20,8 @@ from tapegrad.keras import functional, object_registry
 from tapegrad.keras.layers import InputLayer, KerasTensor, Layer, _unique_name
 from tapegrad.keras.trainer import Trainer
 
-__all__ = ["Model", "Sequential", "Functional", "model_from_json", "clone_model"]
+__all__ = ["Model", "Sequential", "Functional", "model_from_json", "clone_model", "load_model",
+           "save_model"]
 
 
 class Model(Trainer, Layer):
@@ -154,23 +155,40 @@ class Model(Trainer, Layer):
         from tapegrad.keras import saving
         return json.dumps(saving.serialize_keras_object(self), **kwargs)
 
-    # -- weights files ------------------------------------------------------------------------
+    # -- weights and model files -----------------------------------------------------------
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        """Write every weight to ``filepath`` (a NumPy ``.npz`` archive, written atomically)."""
+        """Write every weight to ``filepath``: a Keras 3 ``.weights.h5`` file (needs h5py,
+        ``tapegrad[keras-files]``) or, for any other name, a NumPy ``.npz`` archive; written
+        atomically."""
         import os
 
         from tapegrad import train
+        if str(filepath).endswith(".weights.h5"):
+            from tapegrad.keras import h5_weights
+            h5_weights.save_weights(self, filepath, overwrite=overwrite)
+            return
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
         train._write_arrays(os.fspath(filepath), train._object_arrays(self, "model"))
 
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
-        """Load weights written by :meth:`save_weights`; every name, shape and dtype is checked
+        """Load weights from a ``.weights.h5`` or ``.keras`` file (Keras 3's formats) or a
+        ``.npz`` archive from :meth:`save_weights`; every name, shape and dtype is checked
         before any weight changes."""
         import os
 
         from tapegrad import train
+        if str(filepath).endswith((".weights.h5", ".keras")):
+            from tapegrad.keras import keras_file
+            keras_file.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+            return
         train._load_weights(self, os.fspath(filepath))
+
+    def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
+        """Save the architecture, weights and optimizer state to a Keras 3 ``.keras`` file
+        (load it with ``keras.models.load_model``, here or in Keras)."""
+        from tapegrad.keras import keras_file
+        keras_file.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     # -- summary ------------------------------------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
@@ -336,6 +354,18 @@ class Sequential(Model):
 Functional = Model
 object_registry.BUILTINS.update(Model=Model, Functional=Model, Sequential=Sequential)
 
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
+    """The model in a Keras 3 ``.keras`` file (see :mod:`tapegrad.keras.keras_file`)."""
+    from tapegrad.keras import keras_file
+    return keras_file.load_model(filepath, custom_objects=custom_objects, compile=compile,
+                                 safe_mode=safe_mode)
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
+    """``model.save(filepath)``: a Keras 3 ``.keras`` file."""
+    model.save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
 
 def model_from_json(json_string: str, custom_objects=None):

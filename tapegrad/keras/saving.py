@@ -16,7 +16,7 @@ and the functional model's config (its layers and the calls between them).
 from __future__ import annotations
 
 from tapegrad._core import nest
-from tapegrad.keras import layers, losses, metrics, optimizers
+from tapegrad.keras import initializers, layers, losses, metrics, optimizers, regularizers
 from tapegrad.keras.object_registry import (
     _GLOBAL_CUSTOM_NAMES,
     BUILTINS,
@@ -36,7 +36,9 @@ _InputLayer = layers.InputLayer
 _PUBLIC_MODULES = {"tapegrad.keras.models": "keras", "tapegrad.keras.layers": "keras.layers",
                    "tapegrad.keras.losses": "keras.losses",
                    "tapegrad.keras.metrics": "keras.metrics",
-                   "tapegrad.keras.optimizers": "keras.optimizers"}
+                   "tapegrad.keras.optimizers": "keras.optimizers",
+                   "tapegrad.keras.initializers": "keras.initializers",
+                   "tapegrad.keras.regularizers": "keras.regularizers"}
 
 
 def _module_of(obj) -> str:
@@ -79,7 +81,7 @@ def _find_class(config: dict, custom_objects):
         return found
     if config["class_name"] in BUILTINS:
         return BUILTINS[config["class_name"]]
-    for module in (layers, losses, metrics, optimizers):
+    for module in (layers, losses, metrics, optimizers, initializers, regularizers):
         found = getattr(module, config["class_name"], None)
         if isinstance(found, type):
             return found

@@ -1,0 +1,135 @@
+"""Files written by real Keras 3 (TF 2.21) load in tapegrad with Keras's predictions, and the
+weights files tapegrad writes have exactly Keras's layout (make_fixtures_tf.py wrote the
+fixtures and recorded the predictions)."""
+
+import os
+import re
+import sys
+
+import numpy as np
+import pytest
+
+import tapegrad as tf
+from tests.keras_files.fixture_models import fixture_models
+
+h5py = pytest.importorskip("h5py")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PREDICTIONS = np.load(os.path.join(HERE, "predictions.npz"))
+MODELS = fixture_models(tf.keras)
+NAMES = sorted(MODELS)
+TRAINING_STEPS = 6          # 3 epochs of 16 samples in batches of 8, in make_fixtures_tf.py
+
+
+def fixture(name: str, suffix: str) -> str:
+    return os.path.join(HERE, f"{name}{suffix}")
+
+
+def keras_prediction(name: str):
+    return PREDICTIONS[f"{name}/x"], PREDICTIONS[f"{name}/y"]
+
+
+def layout(path: str) -> dict:
+    """Every group and dataset of an HDF5 file: path -> (shape, dtype), or for a group its
+    name attribute without the counter Keras appends to automatic names (``dense_7``)."""
+    found = {}
+    with h5py.File(path, "r") as file:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                found[name] = (obj.shape, obj.dtype.str)
+            else:
+                found[name] = re.sub(r"_\d+$", "", str(dict(obj.attrs).get("name")))
+        file.visititems(visit)
+    return found
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_weights_file_gives_keras_predictions(name):
+    model = MODELS[name][0]()
+    model.load_weights(fixture(name, ".weights.h5"))
+    x, expected = keras_prediction(name)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_model_file_gives_keras_predictions_and_training_state(name):
+    model = tf.keras.models.load_model(fixture(name, ".keras"))
+    x, expected = keras_prediction(name)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    assert type(model.optimizer).__name__ == "Adam"
+    assert int(model.optimizer.iterations) == TRAINING_STEPS
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.01, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_weights_file_written_by_tapegrad_has_keras_layout(name, tmp_path):
+    model = tf.keras.models.load_model(fixture(name, ".keras"))    # compiled, with Adam state
+    path = str(tmp_path / "w.weights.h5")
+    model.save_weights(path)
+    assert layout(path) == layout(fixture(name, ".weights.h5"))
+    with h5py.File(path, "r") as mine, h5py.File(fixture(name, ".weights.h5"), "r") as keras:
+        def same(key, obj):
+            if isinstance(obj, h5py.Dataset):
+                np.testing.assert_array_equal(mine[key][()], obj[()])
+        keras.visititems(same)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_file_round_trips_through_tapegrad(name, tmp_path):
+    model = tf.keras.models.load_model(fixture(name, ".keras"))
+    path = str(tmp_path / "again.keras")
+    model.save(path)
+    again = tf.keras.models.load_model(path)
+    x, expected = keras_prediction(name)
+    np.testing.assert_allclose(again.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    for a, b in zip(model.optimizer.variables, again.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_load_weights_from_a_keras_file():
+    model = MODELS["conv"][0]()
+    model.load_weights(fixture("conv", ".keras"))
+    x, expected = keras_prediction("conv")
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_functional_layers_are_numbered_in_keras_order(tmp_path):
+    # Keras numbers layers by depth from the inputs, not by creation: "late" is created
+    # first but sits deeper, so it is layers/dense_1 (tapegrad must agree, or same-shaped
+    # weights would be swapped silently).
+    inputs = tf.keras.Input((3,))
+    late = tf.keras.layers.Dense(3, name="late")
+    early = tf.keras.layers.Dense(3, name="early")
+    model = tf.keras.Model(inputs, late(early(inputs)))
+    from tapegrad.keras.h5_weights import keras_paths
+    assert [(path, obj.name) for path, obj in keras_paths(model)][1:] == [
+        ("layers/input_layer", model.layers[0].name), ("layers/dense", "early"),
+        ("layers/dense_1", "late")]
+
+
+def test_weights_h5_without_h5py_names_the_extra(tmp_path, monkeypatch):
+    model = MODELS["dense_bn"][0]()
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(ImportError, match=r"tapegrad\[keras-files\]"):
+        model.save_weights(str(tmp_path / "m.weights.h5"))
+    with pytest.raises(ImportError, match=r"tapegrad\[keras-files\]"):
+        tf.keras.models.load_model(fixture("dense_bn", ".keras"))
+    model.save_weights(str(tmp_path / "m.npz"))        # the NumPy format needs nothing more
+    model.load_weights(str(tmp_path / "m.npz"))
+
+
+def test_custom_activation_is_written_as_keras_writes_it(tmp_path):
+    # Keras 3.15 writes a registered activation as a "function" object naming it
+    # (observed with TF 2.21); a bare string would not load in Keras.
+    import json
+    import zipfile
+
+    from tests.keras_files.guide_sections import _custom_model_file, _custom_objects
+    layer, fn = _custom_objects(tf.keras, register=True)
+    _, path, _ = _custom_model_file(tf.keras, str(tmp_path), layer, fn)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    dense = [entry for entry in config["config"]["layers"] if entry["class_name"] == "Dense"]
+    assert dense[0]["config"]["activation"] == {
+        "module": "builtins", "class_name": "function", "config": "my_package>custom_fn",
+        "registered_name": "function"}
+    assert tf.keras.models.load_model(path).layers[-1].activation is fn
