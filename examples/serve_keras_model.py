@@ -49,7 +49,8 @@ def load(path: str):
 
 def predict(model, instances) -> list:
     """The model's predictions for a batch given as nested lists."""
-    dtype = model.inputs[0].dtype.name if getattr(model, "inputs", None) else "float32"
+    # Keras 3 spells a symbolic input's dtype as a string ("float32")
+    dtype = str(model.inputs[0].dtype) if getattr(model, "inputs", None) else "float32"
     batch = np.asarray(instances, dtype=dtype)
     return model.predict(batch, verbose=0).tolist()
 
