@@ -10,10 +10,13 @@
 
 from tapegrad import (
     errors,
+    io,
     linalg,
     math,
     nn,
+    ragged,
     sparse,
+    strings,
 )
 from tapegrad import ops as _ops  # registers every op
 from tapegrad._core.dtypes import (
@@ -95,7 +98,6 @@ from tapegrad.ops.array import (
 from tapegrad.ops.array import slice_ as slice
 from tapegrad.ops.linalg import matmul, norm
 from tapegrad.ops.math import (
-    abs,
     acos,
     acosh,
     add,
@@ -111,7 +113,6 @@ from tapegrad.ops.math import (
     cosh,
     divide,
     equal,
-    exp,
     floor,
     floordiv,
     greater,
@@ -119,7 +120,6 @@ from tapegrad.ops.math import (
     identity,
     less,
     less_equal,
-    log,
     logical_and,
     logical_not,
     logical_or,
@@ -136,8 +136,6 @@ from tapegrad.ops.math import (
     sign,
     sin,
     sinh,
-    sqrt,
-    square,
     stop_gradient,
     subtract,
     tan,
@@ -146,6 +144,18 @@ from tapegrad.ops.math import (
     zeros_like,
 )
 from tapegrad.ops.math import complex_ as complex
+from tapegrad.ops.ragged import (  # noqa: F401 - these accept RaggedTensors too
+    RaggedTensor,
+    abs,
+    exp,
+    log,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_sum,
+    sqrt,
+    square,
+)
 from tapegrad.ops.reduction import (
     argmax,
     argmin,
@@ -154,11 +164,7 @@ from tapegrad.ops.reduction import (
     reduce_all,
     reduce_any,
     reduce_logsumexp,
-    reduce_max,
-    reduce_mean,
-    reduce_min,
     reduce_prod,
-    reduce_sum,
 )
 from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
 from tapegrad.ops.sparse import SparseTensor

@@ -24,6 +24,11 @@ def describe(value):
     """A JSON-able description of a probe's result."""
     if isinstance(value, BaseException):
         return {"raises": type(value).__name__}
+    if type(value).__name__ == "IndexedSlices":  # compared as the dense gradient it stands for
+        dense = np.zeros(value.dense_shape.numpy(), dtype=value.values.numpy().dtype)
+        np.add.at(dense, value.indices.numpy(), value.values.numpy())
+        return {"dtype": value.values.dtype.name, "shape": list(dense.shape),
+                "value": describe(dense.tolist())}
     if hasattr(value, "numpy") and hasattr(value, "dtype") and hasattr(value, "shape"):
         return {"dtype": value.dtype.name, "shape": list(value.shape),
                 "value": describe(value.numpy().tolist() if value.ndim else value.numpy())}
@@ -229,4 +234,96 @@ PROBES: dict[str, str] = {
                                "tf.constant([[1.0, 2.0], [10.0, 20.0], [100.0, 200.0]]))",
     "sparse_matmul_bad_shape": "tf.sparse.sparse_dense_matmul(tf.sparse.SparseTensor([[0, 1]], "
                                "[2.0], [2, 3]), tf.ones([2, 2]))",
+    # tf.ragged
+    "ragged_repr": "repr(tf.ragged.constant([[1.0, 2.0], [], [3.5]]))",
+    "ragged_str_float32": "str(tf.ragged.constant([[0.1, 1.4142135]]))",
+    "ragged_str_strings": "str(tf.ragged.constant([[b'a', 'bc'], []]))",
+    "ragged_fields": "rt = tf.ragged.constant([[1, 2, 3], [], [4]])\n"
+                     "(str(rt.shape), rt.dtype.name, rt.ragged_rank, rt.row_lengths(), "
+                     "rt.row_splits, rt.values, rt.flat_values, rt.nrows(), rt.to_list())",
+    "ragged_nested": "rt = tf.ragged.constant([[[1, 2], [3]], [[4]]])\n"
+                     "(str(rt), str(rt.shape), rt.ragged_rank, rt.row_lengths(), "
+                     "str(rt.row_lengths(axis=2)), rt.to_tensor())",
+    "ragged_ragged_rank_1": "rt = tf.ragged.constant([[[1, 2]], [[3, 4], [5, 6]]], "
+                            "ragged_rank=1)\n(str(rt.shape), rt.to_tensor())",
+    "ragged_to_tensor": "tf.ragged.constant([[1.0, 2.0], [], [3.5]]).to_tensor()",
+    "ragged_to_tensor_default": "tf.ragged.constant([[1.0, 2.0], [], [3.5]]).to_tensor("
+                                "default_value=-1.0)",
+    "ragged_to_tensor_shape": "tf.ragged.constant([[1, 2, 3], [4]]).to_tensor(shape=[3, 2])",
+    "ragged_to_tensor_gradient": "grad(lambda v: tf.RaggedTensor.from_row_lengths(v, [2, 0, 1])"
+                                 ".to_tensor() * [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "
+                                 "tf.constant([1.0, 2.0, 3.0]))",
+    "ragged_from_row_splits": "str(tf.RaggedTensor.from_row_splits([1, 2, 3], [0, 2, 2, 3]))",
+    "ragged_from_value_rowids": "str(tf.RaggedTensor.from_value_rowids([1, 2, 3], [0, 0, 2]))",
+    "ragged_bad_splits": "tf.RaggedTensor.from_row_splits([1, 2, 3], [0, 2])",
+    "ragged_add_scalar": "str(tf.ragged.constant([[1.0, 2.0], [3.0]]) + 1.0)",
+    "ragged_mul_ragged": "rt = tf.ragged.constant([[1.0, 2.0], [3.0]])\nstr(rt * rt)",
+    "ragged_sub_rsub_div": "rt = tf.ragged.constant([[1.0, 2.0], [4.0]])\n"
+                           "(str(rt - 1.0), str(10.0 - rt), str(rt / 2.0), str(-rt))",
+    "ragged_compare": "str(tf.ragged.constant([[1, 5], [3]]) > 2)",
+    "ragged_mismatched_rows": "tf.ragged.constant([[1.0, 2.0], [3.0]]) + "
+                              "tf.ragged.constant([[1.0], [2.0, 3.0]])",
+    "ragged_sqrt": "str(tf.math.sqrt(tf.ragged.constant([[1.0, 2.0], [], [3.5]])))",
+    "ragged_map_flat_values": "str(tf.ragged.map_flat_values(tf.square, "
+                              "tf.ragged.constant([[1, 2], [3]])))",
+    "ragged_reduce_max_rows": "tf.reduce_max(tf.ragged.constant([[1.0, 2.0], [], [3.5]]), "
+                              "axis=1)",
+    "ragged_reduce_min_rows_int": "tf.reduce_min(tf.ragged.constant([[1, 2], [], [-3]]), axis=1)",
+    "ragged_reduce_mean_rows": "tf.reduce_mean(tf.ragged.constant([[1.0, 2.0], [], [3.5]]), "
+                               "axis=1)",
+    "ragged_reduce_mean_int": "tf.reduce_mean(tf.ragged.constant([[1, 2], [-7, 2]]), axis=1)",
+    "ragged_reduce_sum_columns": "tf.reduce_sum(tf.ragged.constant([[1.0, 2.0], [], [3.5]]), "
+                                 "axis=0)",
+    "ragged_reduce_sum_all": "tf.reduce_sum(tf.ragged.constant([[1.0, 2.0], [], [3.5]]))",
+    "ragged_reduce_sum_keepdims": "tf.reduce_sum(tf.ragged.constant([[1.0, 2.0], [3.5]]), "
+                                  "axis=1, keepdims=True)",
+    "ragged_reduce_sum_gradient": "grad(lambda v: tf.reduce_sum(tf.RaggedTensor."
+                                  "from_row_lengths(v, [2, 1]), axis=1) * [2.0, 5.0], "
+                                  "tf.constant([1.0, 2.0, 3.0]))",
+    "ragged_reduce_max_gradient": "grad(lambda v: tf.reduce_max(tf.RaggedTensor."
+                                  "from_row_lengths(v, [2, 1]), axis=1) * [2.0, 5.0], "
+                                  "tf.constant([1.0, 2.0, 3.0]))",
+    "ragged_reduce_mean_gradient": "grad(lambda v: tf.reduce_mean(tf.RaggedTensor."
+                                   "from_row_lengths(v, [2, 1]), axis=1), "
+                                   "tf.constant([1.0, 2.0, 3.0]))",
+    "ragged_getitem": "rt = tf.ragged.constant([[1, 2], [3]])\n(rt[0], rt[-1])",
+    "ragged_constant_mixed_depth": "tf.ragged.constant([[1, [2]], [3]])",
+    # tf.strings and tf.io.decode_raw
+    "strings_split_scalar": 'tf.strings.split(tf.constant("Gray wolf"), sep=" ")',
+    "strings_split_whitespace": 'tf.strings.split(tf.constant(" a  bc d "))',
+    "strings_split_sep_keeps_empty": 'tf.strings.split(tf.constant("a,,b"), sep=",")',
+    "strings_split_maxsplit": 'tf.strings.split(tf.constant("a b c"), maxsplit=1)',
+    "strings_split_vector": 'str(tf.strings.split(tf.constant(["Gray wolf", "Quick brown fox",'
+                            ' "Lazy dog"])))',
+    "strings_split_numbers": "tf.strings.split(tf.constant([1, 2]))",
+    "strings_to_number_split": 'tf.strings.to_number(tf.strings.split(tf.constant("1 10 100"), '
+                               '" "))',
+    "strings_to_number_int": 'tf.strings.to_number(["7", "-3"], out_type=tf.int64)',
+    "strings_to_number_bad": 'tf.strings.to_number(["x1"])',
+    "strings_to_number_ragged": 'str(tf.strings.to_number(tf.strings.split(["1 2", "3"])))',
+    "strings_bytes_split": 'tf.strings.bytes_split(tf.constant("Duck"))',
+    "strings_bytes_split_vector": 'str(tf.strings.bytes_split(["ab", "c"]))',
+    "strings_unicode_split": 'tf.strings.unicode_split(tf.constant("アヒル 🦆"), "UTF-8")',
+    "strings_unicode_decode": 'tf.strings.unicode_decode(tf.constant("アヒル 🦆"), "UTF-8")',
+    "strings_unicode_decode_vector": 'str(tf.strings.unicode_decode(["añ", "b"], "UTF-8"))',
+    "strings_length": 'tf.strings.length(["ab", "ñ", ""])',
+    "strings_length_chars": 'tf.strings.length(["ab", "ñ"], unit="UTF8_CHAR")',
+    "strings_length_bad_unit": 'tf.strings.length(["ab"], unit="WORD")',
+    "strings_lower_upper": '(tf.strings.lower(["AbC", "ÑA"]), tf.strings.upper(["abc"]))',
+    "strings_lower_utf8": 'tf.strings.lower(["ÑA"], encoding="utf-8")',
+    "strings_join": 'tf.strings.join(["a", ["x", "y"]], separator="-")',
+    "strings_join_two": 'tf.strings.join([["a", "b"], ["c", "d"]])',
+    "strings_join_mismatch": 'tf.strings.join([["a", "b"], ["c", "d", "e"]])',
+    "strings_as_string_float": "tf.strings.as_string([1.5, -2.0, 3.14159])",
+    "strings_as_string_precision": "tf.strings.as_string([1.5, 2.0], precision=2)",
+    "strings_as_string_int": "tf.strings.as_string(tf.constant([7, -3]))",
+    "strings_as_string_width": "tf.strings.as_string(tf.constant([7, 42]), width=4, fill='0')",
+    "strings_as_string_scientific": "tf.strings.as_string([1234.5], scientific=True)",
+    "strings_as_string_shortest": "tf.strings.as_string([0.5, 100.0], shortest=True)",
+    "strings_as_string_bool": "tf.strings.as_string([True, False])",
+    "strings_as_string_of_string": 'tf.strings.as_string(["a"])',
+    "strings_numbers_rejected": "tf.strings.upper(tf.constant([1, 2]))",
+    "io_decode_raw": 'tf.io.decode_raw(tf.constant("Duck"), tf.uint8)',
+    "io_decode_raw_int16": 'tf.io.decode_raw(tf.constant(["abcd", "efgh"]), tf.int16)',
+    "io_decode_raw_bad_length": 'tf.io.decode_raw(tf.constant("abc"), tf.int16)',
 }

@@ -1,0 +1,7 @@
+"""``tapegrad.ragged``: ragged tensors under TensorFlow's ``tf.ragged`` names."""
+
+from tapegrad.ops.ragged import (  # noqa: F401
+    RaggedTensor,
+    constant,
+    map_flat_values,
+)
