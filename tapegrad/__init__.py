@@ -10,6 +10,7 @@
 
 from tapegrad import (
     errors,
+    image,
     io,
     linalg,
     math,

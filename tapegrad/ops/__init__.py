@@ -7,13 +7,17 @@ Loading this package also fills the core's table of the few ops its engine uses
 from tapegrad._core import hooks
 from tapegrad.ops import (  # noqa: F401
     array,
+    image,
     linalg,
     math,
     nn,
     numpy_interop,
     operators,
+    ragged,
     reduction,
     scatter,
+    sparse,
+    strings,
 )
 
 hooks.add = math.add

@@ -326,4 +326,55 @@ PROBES: dict[str, str] = {
     "io_decode_raw": 'tf.io.decode_raw(tf.constant("Duck"), tf.uint8)',
     "io_decode_raw_int16": 'tf.io.decode_raw(tf.constant(["abcd", "efgh"]), tf.int16)',
     "io_decode_raw_bad_length": 'tf.io.decode_raw(tf.constant("abc"), tf.int16)',
+    # tf.image
+    "image_resize_bilinear_up": "tf.image.resize(tf.reshape(tf.range(12.0), [1, 3, 4, 1]), "
+                                "[5, 7])",
+    "image_resize_bilinear_down": "tf.image.resize(tf.reshape(tf.range(48.0), [4, 6, 2]), "
+                                  "[3, 4])",
+    "image_resize_nearest_up": "tf.image.resize(tf.reshape(tf.range(12.0), [3, 4, 1]), [5, 7], "
+                               "method='nearest')",
+    "image_resize_nearest_down": "tf.image.resize(tf.reshape(tf.range(30.0), [5, 6, 1]), [2, 4],"
+                                 " method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)",
+    "image_resize_nearest_int": "tf.image.resize(tf.cast(tf.reshape(tf.range(12), [3, 4, 1]), "
+                                "tf.uint8), [2, 6], method='nearest')",
+    "image_resize_bilinear_int": "tf.image.resize(tf.reshape(tf.range(12, dtype=tf.int32), "
+                                 "[3, 4, 1]), [2, 3])",
+    "image_resize_bilinear_float64": "tf.image.resize(tf.ones([2, 2, 1], tf.float64), [3, 3])",
+    "image_resize_gradient_bilinear": "grad(lambda x: tf.image.resize(x, [5, 3]) * "
+                                      "tf.reshape(tf.range(15.0), [1, 5, 3, 1]), "
+                                      "tf.ones([1, 3, 4, 1]))",
+    "image_resize_gradient_nearest": "grad(lambda x: tf.image.resize(x, [5, 3], "
+                                     "method='nearest') * tf.reshape(tf.range(15.0), "
+                                     "[1, 5, 3, 1]), tf.ones([1, 3, 4, 1]))",
+    "image_resize_bad_rank": "tf.image.resize(tf.ones([3, 4]), [2, 2])",
+    "image_resize_bad_method": "tf.image.resize(tf.ones([3, 4, 1]), [2, 2], method='cubicx')",
+    "image_flip_left_right": "tf.image.flip_left_right(tf.reshape(tf.range(12), [2, 3, 2]))",
+    "image_flip_up_down": "tf.image.flip_up_down(tf.reshape(tf.range(12), [1, 2, 3, 2]))",
+    "image_flip_gradient": "grad(lambda x: tf.image.flip_left_right(x) * "
+                           "tf.reshape(tf.range(6.0), [1, 3, 2]), tf.ones([1, 3, 2]))",
+    "image_flip_bad_rank": "tf.image.flip_left_right(tf.ones([3]))",
+    "image_grayscale_float": "tf.image.rgb_to_grayscale([[[1.0, 0.5, 0.25], [0.0, 1.0, 0.0]]])",
+    "image_grayscale_uint8": "tf.image.rgb_to_grayscale(tf.constant([[[255, 128, 0]]], "
+                             "tf.uint8))",
+    "image_grayscale_gradient": "grad(tf.image.rgb_to_grayscale, "
+                                "tf.constant([[[1.0, 0.5, 0.25]]]))",
+    "image_grayscale_bad_channels": "tf.image.rgb_to_grayscale(tf.ones([2, 2, 4]))",
+    "image_convert_uint8_float": "tf.image.convert_image_dtype(tf.constant([0, 128, 255], "
+                                 "tf.uint8), tf.float32)",
+    "image_convert_float_uint8": "tf.image.convert_image_dtype(tf.constant([0.0, 0.5, 1.0]), "
+                                 "tf.uint8)",
+    "image_convert_float_uint8_saturate": "tf.image.convert_image_dtype(tf.constant([-0.5, 2.0]),"
+                                          " tf.uint8, saturate=True)",
+    "image_convert_int8_int16": "tf.image.convert_image_dtype(tf.constant([1, 127], tf.int8), "
+                                "tf.int16)",
+    "image_convert_int16_uint8": "tf.image.convert_image_dtype(tf.constant([1000, 4000], "
+                                 "tf.int16), tf.uint8)",
+    "image_convert_float_float": "tf.image.convert_image_dtype(tf.constant([0.25]), tf.float64)",
+    "image_convert_gradient": "grad(lambda x: tf.image.convert_image_dtype(x, tf.float64), "
+                              "tf.constant([0.25, 0.5]))",
+    "image_convert_bad_dtype": "tf.image.convert_image_dtype(tf.constant([0.25]), tf.string)",
+    "image_adjust_contrast": "tf.image.adjust_contrast(tf.reshape(tf.range(8.0), [2, 2, 2]), "
+                             "2.0)",
+    "image_adjust_contrast_no_gradient": "grad(lambda x: tf.image.adjust_contrast(x, 2.0), "
+                                         "tf.ones([2, 2, 1]))",
 }

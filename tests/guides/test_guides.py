@@ -22,7 +22,6 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
     "autodiff": {
         "26": "type(x).__name__ is Variable/Tensor, not ResourceVariable/EagerTensor",
         "27": "np.mean on a tensor keeps recording (NumPy-on-tensors item, another developer's)",
-        "30": TODO,
     },
     "basic_training_loops": {"12": KERAS, "13": KERAS, "14": KERAS},
     "intro_to_modules": {
