@@ -155,8 +155,19 @@ class Module:
                 return method(self, *args, **kwargs)
         return wrapped
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__module__}.{type(self).__name__} name={self._name!r}>"
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        if attribute_observers:
+            for observer in tuple(attribute_observers):
+                observer(self)
+
+    # (no __repr__: TensorFlow's tf.Module keeps Python's default object repr)
+
+
+#: Called as ``observer(module)`` after any attribute of a Module is set, while the list is not
+#: empty: a checkpoint restore that waits for variables not created yet completes this way
+#: (tapegrad.train), as TensorFlow restores a variable when it is attached.
+attribute_observers: list = []
 
 
 def _valid_identifier(name: str) -> bool:

@@ -41,6 +41,7 @@ import re
 import secrets
 import stat
 import struct
+import weakref
 import zipfile
 import zlib
 from typing import NamedTuple
@@ -51,7 +52,8 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import DataLossError, NotFoundError
 from tapegrad._core.variable import Variable
 
-__all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "CheckpointNotFoundError"]
+__all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "list_variables",
+           "CheckpointNotFoundError"]
 
 _SUFFIX = ".npz"
 
@@ -93,6 +95,8 @@ def _object_targets(obj, prefix: str) -> dict:
         return out
     if _names_its_variables(obj):
         return {f"{prefix}/{k}": v for k, v in obj.checkpoint_variables().items()}
+    if _is_plain_module(obj):
+        return _module_targets(obj, prefix)
     variables = getattr(obj, "variables", None)
     if variables is None:
         raise TypeError(f"Checkpoint cannot save {type(obj).__name__} object {prefix!r}: "
@@ -101,6 +105,74 @@ def _object_targets(obj, prefix: str) -> dict:
         variables = variables()
     return {f"{prefix}/{i}/{_clean(getattr(v, 'name', 'variable'))}": v
             for i, v in enumerate(variables)}
+
+
+def _is_plain_module(obj) -> bool:
+    from tapegrad.keras.layers import Layer
+    from tapegrad.module import Module
+    return isinstance(obj, Module) and not isinstance(obj, Layer)
+
+
+def _module_targets(module, prefix: str) -> dict:
+    """A tf.Module's variables named by attribute path (``model/dense_1/w``), as TensorFlow's
+    object graph names them, so a value can find its variable before the others exist."""
+    targets: dict = {}
+    seen: set = set()
+    for path, variable in module._flatten(predicate=lambda v: isinstance(v, Variable),
+                                          with_path=True):
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            targets["/".join([prefix, *(_clean(str(part)) for part in path)])] = variable
+    return targets
+
+
+# Restores waiting for tf.Module variables that do not exist yet: completed when they are
+# attached (tapegrad.module calls _complete_deferred after every Module attribute assignment).
+_DEFERRED: list = []
+
+
+class _DeferredRestore:
+    """Checkpoint values for variables of ``module`` (object ``key``) not created yet."""
+
+    def __init__(self, module, key: str, values: dict):
+        self.module = weakref.ref(module)
+        self.key = key
+        self.values = values  # checkpoint name -> array, removed once assigned
+
+    def complete(self) -> None:
+        module = self.module()
+        if module is None:
+            self.values.clear()
+            return
+        ready = {name: var for name, var in _module_targets(module, self.key).items()
+                 if name in self.values}
+        for name, var in ready.items():
+            array = self.values[name]
+            if array.shape != var._value.shape or array.dtype != var._value.dtype:
+                raise ValueError(f"Deferred checkpoint value {name} has shape {array.shape} "
+                                 f"and dtype {array.dtype}, but the variable created for it "
+                                 f"has {var._value.shape} and {var._value.dtype}.")
+        for name, var in ready.items():
+            var._apply_update(self.values.pop(name))
+
+
+def _complete_deferred(_module) -> None:
+    from tapegrad import module as _module_layer
+    for restore in tuple(_DEFERRED):
+        restore.complete()
+        if not restore.values:
+            _DEFERRED.remove(restore)
+    if not _DEFERRED and _complete_deferred in _module_layer.attribute_observers:
+        _module_layer.attribute_observers.remove(_complete_deferred)
+
+
+def _defer(module, key: str, values: dict) -> _DeferredRestore:
+    from tapegrad import module as _module_layer
+    restore = _DeferredRestore(module, key, values)
+    _DEFERRED.append(restore)
+    if _complete_deferred not in _module_layer.attribute_observers:
+        _module_layer.attribute_observers.append(_complete_deferred)
+    return restore
 
 
 def _object_arrays(obj, prefix: str) -> dict:
@@ -432,11 +504,12 @@ class _LoadStatus:
     Checkpoint does not hold, objects the file has no values for, and optimizer slots still
     waiting for their optimizer to build."""
 
-    def __init__(self, path, unused=(), unmatched=(), pending=None):
+    def __init__(self, path, unused=(), unmatched=(), pending=None, deferred=()):
         self._path = path
         self._unused = sorted(unused)
         self._unmatched = sorted(unmatched)
         self._pending = pending or {}    # optimizer -> (object name, the values it waits with)
+        self._deferred = list(deferred)  # _DeferredRestore of Modules still to build variables
 
     def _require_path(self):
         if self._path is None:
@@ -458,6 +531,11 @@ class _LoadStatus:
             raise AssertionError(f"Optimizer slot values for {waiting} from {self._path} wait "
                                  "for the optimizer's first apply_gradients (they are restored "
                                  "when it creates its slots).")
+        unbuilt = sorted(name for restore in self._deferred for name in restore.values)
+        if unbuilt:
+            raise AssertionError(f"Values {unbuilt[:10]} from {self._path} wait for variables "
+                                 "their modules have not created yet (each is restored when "
+                                 "its variable is attached, e.g. on the module's first call).")
         return self
 
     def assert_existing_objects_matched(self):
@@ -572,15 +650,19 @@ class Checkpoint:
             _check_built(self._objects, wanted, path)
             deferred = _deferred_slots(self._objects, wanted, targets)
             deferred_names = [name for _, names in deferred.values() for name in names]
+            waiting = _waiting_module_values(self._objects, wanted, targets)
+            deferred_names += [name for names in waiting.values() for name in names]
             _check_names(wanted, targets, path, deferred_names)
             arrays = _read_checked(archive, targets, deferred_names)
         _assign(arrays, targets)
+        restores = [_defer(self._objects[key], key, {name: arrays[name] for name in names})
+                    for key, names in waiting.items()]
         pending = {}
         for optimizer, (key, names) in deferred.items():
             values = {name[len(key) + 1:]: arrays[name] for name in names}
             optimizer.defer_restore(values)
             pending[optimizer] = (key, values)
-        return _LoadStatus(path, unused, unmatched, pending)
+        return _LoadStatus(path, unused, unmatched, pending, restores)
 
 
 def _object_of(name: str) -> str:
@@ -594,6 +676,18 @@ def _check_built(objects: dict, names, path: str) -> None:
             raise ValueError(f"Cannot restore {key!r} from {path}: the model has no variables "
                              "yet (Keras models create them on their first call). Call it on a "
                              "batch, e.g. model(x[:1]), then restore; nothing was restored.")
+
+
+def _waiting_module_values(objects: dict, names, targets: dict) -> dict:
+    """Values of tf.Modules' variables that do not exist yet: object name -> checkpoint names
+    (restored when the module attaches those variables, as TensorFlow defers them)."""
+    out = {}
+    for key, obj in objects.items():
+        if _is_plain_module(obj):
+            waiting = sorted(k for k in names if _object_of(k) == key and k not in targets)
+            if waiting:
+                out[key] = waiting
+    return out
 
 
 def _deferred_slots(objects: dict, names, targets: dict) -> dict:
@@ -656,6 +750,27 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None) -> str | None:
         return None
     path = latest if os.path.isabs(latest) else os.path.join(checkpoint_dir, latest)
     return path if os.path.exists(_file_of(path)) else None
+
+
+def list_variables(ckpt_dir_or_file) -> list:
+    """``(name, shape)`` of every value in a checkpoint (a folder means its latest one), sorted
+    by name; names are tapegrad's (``model/dense_1/w``), see docs/differences-from-tensorflow.md.
+
+    >>> import os, tempfile
+    >>> import tapegrad as tf
+    >>> prefix = os.path.join(tempfile.mkdtemp(), "ckpt")
+    >>> tf.train.list_variables(tf.train.Checkpoint(v=tf.Variable([1.0, 2.0])).write(prefix))
+    [('save_counter', []), ('v', [2])]
+    """
+    path = os.fspath(ckpt_dir_or_file)
+    if os.path.isdir(path):
+        latest = latest_checkpoint(path)
+        if latest is None:
+            raise ValueError(f"Couldn't find 'checkpoint' file or checkpoints in given "
+                             f"directory {path}")
+        path = latest
+    with _Archive(_file_of(path)) as archive:
+        return sorted((key, list(archive.header(key).shape)) for key in archive.keys())
 
 
 class CheckpointManager:
