@@ -18,13 +18,17 @@ import itertools
 
 from tapegrad._core import nest
 from tapegrad._core.backend import np
-from tapegrad._core.errors import FailedPreconditionError, InvalidArgumentError
+from tapegrad._core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from tapegrad._core.tensor import Tensor, _to_array, _wrap
 from tapegrad._core.variable import Variable
 from tapegrad.ops import random
 
-__all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
-           "experimental"]
+__all__ = ["Dataset", "TextLineDataset", "AUTOTUNE", "INFINITE_CARDINALITY",
+           "UNKNOWN_CARDINALITY", "experimental"]
 
 AUTOTUNE = -1
 INFINITE_CARDINALITY = -1
@@ -586,6 +590,82 @@ def _normalize_output(value):
         value = tuple(value)
     return nest.map_structure(
         lambda v: v if isinstance(v, Tensor) else _wrap(_leaf_array(v)), value)
+
+
+class TextLineDataset(_GeneratorDataset):
+    """The lines of one or more text files, as scalar string tensors (without the line end,
+    ``\\n`` or ``\\r\\n``); files are read when the dataset is iterated.
+
+    >>> import os, tempfile
+    >>> import tapegrad as tf
+    >>> path = os.path.join(tempfile.mkdtemp(), "lines.txt")
+    >>> _ = open(path, "w").write("first\\nsecond\\n")
+    >>> list(tf.data.TextLineDataset(path).as_numpy_iterator())
+    [b'first', b'second']
+    """
+
+    def __init__(self, filenames, compression_type=None, buffer_size=None,
+                 num_parallel_reads=None, name=None):
+        paths = _file_names(filenames)
+        opener = _OPENERS.get(compression_type or "")
+        if opener is None:
+            raise InvalidArgumentError(f"Unsupported compression_type {compression_type!r}: "
+                                       f"use None, '', 'GZIP' or 'ZLIB'.")
+
+        def lines():
+            for path in paths:
+                for line in opener(path).split(b"\n") if path else ():
+                    yield _wrap(np.array(line[:-1] if line.endswith(b"\r") else line,
+                                         dtype=object))
+
+        def make():
+            # a final newline ends the last line rather than starting an empty one
+            for path in paths:
+                content = opener(path)
+                parts = content.split(b"\n")
+                if parts and parts[-1] == b"":
+                    parts.pop()
+                for line in parts:
+                    yield _wrap(np.array(line[:-1] if line.endswith(b"\r") else line,
+                                         dtype=object))
+
+        super().__init__(make)
+
+
+def _file_names(filenames) -> list:
+    value = filenames.numpy() if isinstance(filenames, Tensor) else filenames
+    items = [value] if isinstance(value, (str, bytes)) or np.ndim(value) == 0 else \
+        list(np.asarray(value, dtype=object).reshape(-1))
+    names = []
+    for item in items:
+        item = item.item() if isinstance(item, np.ndarray) else item
+        if not isinstance(item, (str, bytes)):
+            raise TypeError(f"filenames must be strings, got {type(item).__name__}.")
+        names.append(item.decode() if isinstance(item, bytes) else item)
+    return names
+
+
+def _read_file(path: str, decompress=None) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            content = file.read()
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}; No such file or directory") from None
+    return decompress(content) if decompress else content
+
+
+def _gunzip(content: bytes) -> bytes:
+    import gzip
+    return gzip.decompress(content)
+
+
+def _inflate(content: bytes) -> bytes:
+    import zlib
+    return zlib.decompress(content)
+
+
+_OPENERS = {"": _read_file, "GZIP": lambda path: _read_file(path, _gunzip),
+            "ZLIB": lambda path: _read_file(path, _inflate)}
 
 
 class _Experimental:

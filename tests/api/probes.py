@@ -72,6 +72,14 @@ def same(expected, actual, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
     return type(expected) is type(actual) and expected == actual
 
 
+# two small text files for the TextLineDataset probes (CRLF, an empty line, no final newline)
+TEXT_FILES = """import os, tempfile
+folder = tempfile.mkdtemp()
+first, second = os.path.join(folder, "a.txt"), os.path.join(folder, "b.txt")
+_ = open(first, "wb").write(b"hello world\\nsecond line\\r\\nthird\\n\\nlast no newline")
+_ = open(second, "wb").write(b"x\\ny\\n")
+"""
+
 PROBES: dict[str, str] = {
     # formatting and printing
     "format_scalar_spec": 'f"{tf.constant(3.14159):.3f}"',
@@ -377,4 +385,20 @@ PROBES: dict[str, str] = {
                              "2.0)",
     "image_adjust_contrast_no_gradient": "grad(lambda x: tf.image.adjust_contrast(x, 2.0), "
                                          "tf.ones([2, 2, 1]))",
+    # tf.data.TextLineDataset
+    "textline_lines": TEXT_FILES + "list(tf.data.TextLineDataset(first).as_numpy_iterator())",
+    "textline_two_files": TEXT_FILES + "list(tf.data.TextLineDataset([first, second])"
+                                       ".as_numpy_iterator())",
+    "textline_tensor_of_names": TEXT_FILES + "list(tf.data.TextLineDataset(tf.constant("
+                                             "[second, first])).as_numpy_iterator())",
+    "textline_element": TEXT_FILES + "next(iter(tf.data.TextLineDataset(first)))",
+    "textline_cardinality": TEXT_FILES + "tf.data.TextLineDataset(first).cardinality()",
+    "textline_pipeline": TEXT_FILES + "list(tf.data.TextLineDataset(first).skip(1)"
+                                      ".map(tf.strings.upper).batch(2).as_numpy_iterator())",
+    "textline_gzip": TEXT_FILES + "import gzip\nzipped = os.path.join(folder, 'c.gz')\n"
+                                  "_ = open(zipped, 'wb').write(gzip.compress(b'p\\nq\\n'))\n"
+                                  "list(tf.data.TextLineDataset(zipped, compression_type='GZIP')"
+                                  ".as_numpy_iterator())",
+    "textline_missing_file": TEXT_FILES + "list(tf.data.TextLineDataset(os.path.join(folder, "
+                                          "'none.txt')))",
 }
