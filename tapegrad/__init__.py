@@ -9,6 +9,7 @@
 """
 
 from tapegrad import (
+    config,
     errors,
     image,
     io,

@@ -401,4 +401,15 @@ PROBES: dict[str, str] = {
                                   ".as_numpy_iterator())",
     "textline_missing_file": TEXT_FILES + "list(tf.data.TextLineDataset(os.path.join(folder, "
                                           "'none.txt')))",
+    # tf.config
+    "config_physical_devices": "[repr(d) for d in tf.config.list_physical_devices()]",
+    "config_physical_gpus": "tf.config.list_physical_devices('GPU')",
+    "config_physical_lowercase": "tf.config.list_physical_devices('cpu')",
+    "config_logical_devices": "[repr(d) for d in tf.config.list_logical_devices('CPU')]",
+    "config_device_fields": "d = tf.config.list_physical_devices('CPU')[0]\n"
+                            "(d.name, d.device_type, isinstance(d, tuple))",
+    "config_run_eagerly": "before = tf.config.functions_run_eagerly()\n"
+                          "tf.config.run_functions_eagerly(True)\n"
+                          "after = tf.config.functions_run_eagerly()\n"
+                          "tf.config.run_functions_eagerly(False)\n(before, after)",
 }

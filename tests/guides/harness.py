@@ -75,11 +75,12 @@ class _Anything:
 
 
 def _install_stubs(backend: str) -> None:
-    for name in ("matplotlib", "matplotlib.pyplot"):
+    for name in ("matplotlib", "matplotlib.pyplot", "matplotlib.image"):
         stub = types.ModuleType(name)
         stub.__getattr__ = lambda attr: _Anything()
         sys.modules[name] = stub
     sys.modules["matplotlib"].pyplot = sys.modules["matplotlib.pyplot"]
+    sys.modules["matplotlib"].image = sys.modules["matplotlib.image"]
     if backend == "tapegrad":
         import tapegrad
         sys.modules["tensorflow"] = tapegrad
@@ -112,12 +113,19 @@ def run_script(backend: str, script: Path, seed: int) -> dict[str, str | None]:
     import tensorflow
     np.random.seed(seed)
     tensorflow.random.set_seed(seed)
+    # a guide's own set_seed(n) becomes set_seed(n + seed), so that the recording's two runs
+    # (seeds 1 and 2) tell which cells depend on the random stream even in seeded guides
+    fixed_seed = tensorflow.random.set_seed
+    tensorflow.random.set_seed = lambda value: fixed_seed(value + seed)
     namespace: dict = {"__name__": "__main__"}
     outputs: dict[str, str | None] = {}
+    # the library's version string differs by definition (guides print tf.__version__)
+    version = re.compile(rf"(?<![\w.]){re.escape(tensorflow.__version__)}(?![\w.])")
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         for cell in load_cells(script):
-            outputs[cell.number] = None if cell.skip else run_cell(cell.source, namespace)
+            outputs[cell.number] = None if cell.skip else version.sub(
+                "<version>", run_cell(cell.source, namespace))
     return outputs
 
 
