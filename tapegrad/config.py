@@ -1,4 +1,5 @@
-"""``tapegrad.config``: the device queries of ``tf.config`` (tapegrad computes on the CPU only).
+"""``tapegrad.config``: ``tf.config``'s device queries (tapegrad computes on the CPU only) and the
+switches for compiled functions.
 
 >>> import tapegrad as tf
 >>> tf.config.list_physical_devices("GPU")
@@ -10,6 +11,11 @@
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from tapegrad.autodiff.function.config import (  # noqa: F401
+    functions_run_eagerly,
+    run_functions_eagerly,
+)
 
 
 class PhysicalDevice(NamedTuple):
@@ -24,7 +30,6 @@ class LogicalDevice(NamedTuple):
 
 _CPU = PhysicalDevice("/physical_device:CPU:0", "CPU")
 _LOGICAL_CPU = LogicalDevice("/device:CPU:0", "CPU")
-_run_eagerly = False
 
 
 def list_physical_devices(device_type=None) -> list:
@@ -35,14 +40,3 @@ def list_physical_devices(device_type=None) -> list:
 def list_logical_devices(device_type=None) -> list:
     """The logical devices of ``device_type`` (None for all): one CPU."""
     return [_LOGICAL_CPU] if device_type in (None, "CPU") else []
-
-
-def run_functions_eagerly(run_eagerly: bool) -> None:
-    """Record the setting (``tf.function`` always runs eagerly in tapegrad)."""
-    global _run_eagerly
-    _run_eagerly = bool(run_eagerly)
-
-
-def functions_run_eagerly() -> bool:
-    """The value last given to :func:`run_functions_eagerly` (False at first)."""
-    return _run_eagerly
