@@ -435,7 +435,7 @@ def ragged_reduction(function, kind: str):
 
     @functools.wraps(function)
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
-        if isinstance(input_tensor, RaggedTensor):
+        if type(input_tensor) is RaggedTensor:
             return _reduce_ragged(kind, input_tensor, axis, keepdims)
         return function(input_tensor, axis, keepdims, name)
 
@@ -446,10 +446,10 @@ def ragged_elementwise(function):
     """A one-input elementwise ``function`` that also maps over a RaggedTensor's values."""
 
     @functools.wraps(function)
-    def elementwise(x, *args, **kwargs):
-        if isinstance(x, RaggedTensor):
-            return x.with_flat_values(function(x.flat_values, *args, **kwargs))
-        return function(x, *args, **kwargs)
+    def elementwise(x, name=None):
+        if type(x) is RaggedTensor:
+            return x.with_flat_values(function(x.flat_values))
+        return function(x, name)
 
     return elementwise
 
