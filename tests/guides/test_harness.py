@@ -1,0 +1,56 @@
+"""The guide harness itself: cells, notebook-style display, and what the comparison ignores."""
+
+from __future__ import annotations
+
+import json
+
+from tests.guides.extract_cells import script_text
+from tests.guides.harness import compare, load_cells, normalise, run_cell
+
+
+def test_cells_are_split_at_markers_with_skip_reasons(tmp_path):
+    script = tmp_path / "guide.py"
+    script.write_text('"""header"""\n\n# %% cell 1\nx = 1\n\n# %% cell 2 skip: SavedModel\n'
+                      "save()\n")
+    cells = load_cells(script)
+    assert [(c.number, c.skip) for c in cells] == [("1", None), ("2", "SavedModel")]
+    assert cells[0].source.strip() == "x = 1"
+
+
+def test_a_cell_prints_its_output_and_the_repr_of_its_last_expression():
+    namespace: dict = {}
+    assert run_cell("x = 2\nprint('x is', x)\n[x, 'a']", namespace) == "x is 2\n[2, 'a']\n"
+    assert run_cell("x = None\nx", namespace) == ""  # None is not displayed, as in a notebook
+
+
+def test_an_exception_ends_the_cell_with_its_type_and_the_next_cell_runs():
+    namespace: dict = {}
+    assert run_cell("print(1)\n1 / 0\nprint(2)", namespace) == "1\n<raised ZeroDivisionError>\n"
+    assert run_cell("print(3)", namespace) == "3\n"
+
+
+def test_normalise_drops_addresses_and_error_messages_and_masks_floats_when_random():
+    text = "<obj at 0x7f12ab> \nInvalidArgumentError: shapes [2] and [3]\nloss 0.25 step 3"
+    assert normalise(text, random=False) == \
+        "<obj at 0x?>\nInvalidArgumentError: ...\nloss 0.25 step 3"
+    assert normalise("[ 0.5, -1.25e-03] 7", random=True) == "[ <float> , <float> ] 7"
+
+
+def test_compare_scores_only_cells_run_by_both():
+    expected = {"1": {"output": "a\n", "random": False}, "2": None,
+                "3": {"output": "b\n", "random": False}}
+    assert compare(expected, {"1": "a\n", "2": None, "3": "c\n"}) == \
+        {"1": "match", "3": "mismatch"}
+
+
+def test_extracted_script_keeps_code_cells_and_marks_magics(tmp_path):
+    notebook = tmp_path / "n.ipynb"
+    cells = [{"cell_type": "code", "source": ["#@title Licensed under the Apache License\n"]},
+             {"cell_type": "markdown", "source": ["# text"]},
+             {"cell_type": "code", "source": ["import tensorflow as tf\n", "x = 1"]},
+             {"cell_type": "code", "source": ["!pip install x"]}]
+    notebook.write_text(json.dumps({"cells": cells}))
+    script = tmp_path / "n.py"
+    script.write_text(script_text(notebook, "n.ipynb"))
+    assert [(c.number, c.skip) for c in load_cells(script)] == [
+        ("1", None), ("2", "IPython magic or shell command")]
