@@ -36,8 +36,9 @@ _LAUNCHER_SIZE_ENVS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 
 
 class TensorMismatchError(FailedPreconditionError):
-    """Ranks called a collective with different tensors (name, dtype or shape) or different
-    collectives; the message names the tensors and the ranks."""
+    """Ranks called a collective with different tensors (a dtype or shape differs at some
+    position, or one rank has more) or called different collectives; the message names the
+    tensors and the ranks."""
 
 
 class _State:

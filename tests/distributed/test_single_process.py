@@ -285,3 +285,16 @@ def test_tensorflow_strategies_are_pointed_to_the_horovod_api():
         hvd.MirroredStrategy()
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         hvd.nonsense  # noqa: B018
+
+
+def test_a_launcher_of_another_mpi_is_detected(monkeypatch):
+    pytest.importorskip("mpi4py", reason="needs mpi4py")
+    hvd.shutdown()
+    monkeypatch.setenv("PMI_SIZE", "3")
+    try:
+        with pytest.raises(RuntimeError, match="started 3 processes but MPI reports 1"):
+            hvd.init()
+    finally:
+        monkeypatch.delenv("PMI_SIZE")
+        hvd.init()
+    assert hvd.size() == 1
