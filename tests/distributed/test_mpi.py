@@ -37,7 +37,8 @@ def run_worker(*args, timeout=120):
     env.pop("TAPEGRAD_COLLECTIVE_TIMEOUT", None)
     start = time.monotonic()
     done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(WORKER), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+                          capture_output=True, text=True, timeout=timeout, env=env,
+                          stdin=subprocess.DEVNULL)
     return done, time.monotonic() - start
 
 
@@ -105,7 +106,8 @@ def test_distributed_digits_example_keeps_ranks_identical():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([_mpiexec(), "-n", "2", sys.executable,
                            str(ROOT / "examples" / "distributed_digits.py"), "--epochs", "2"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=120, env=env,
+                          stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(2 process(es), 22 steps of 32 x 2 images)" in done.stdout
     assert "weights identical on all ranks: True" in done.stdout
