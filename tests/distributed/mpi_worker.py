@@ -154,6 +154,14 @@ FP16_TOLERANCE = 2e-3
 
 
 def training(rank, size):
+    model = make_model()
+    x, ids, y = data()
+    part = slice(rank * GLOBAL_BATCH // size, (rank + 1) * GLOBAL_BATCH // size)
+    with tf.GradientTape() as tape:
+        loss = loss_of(model, x[part], ids[part], y[part])
+    grads = hvd.DistributedGradientTape(tape).gradient(loss, model)
+    check("gradients identical on ranks", isinstance(grads[0], tf.IndexedSlices)
+          and same_on_all_ranks([tf.convert_to_tensor(g).numpy() for g in grads]))
     for name, make in OPTIMIZERS.items():
         references = {dense: train(make(), 5, densify=dense) for dense in (False, True)}
         for sparse_as_dense, reference in references.items():

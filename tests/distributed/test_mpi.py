@@ -62,7 +62,8 @@ CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "al
 TRAINING = [f"tape {opt} sparse_as_dense={dense} {compression}{suffix}"
             for opt in ("sgd", "adam") for dense in (False, True)
             for compression in ("none", "fp16") for suffix in ("", " identical on ranks")]
-TRAINING += ["DistributedOptimizer sgd", "DistributedOptimizer adam",
+TRAINING += ["gradients identical on ranks", "DistributedOptimizer sgd",
+             "DistributedOptimizer adam",
              "fit with DistributedOptimizer and broadcast", "fit weights identical on ranks",
              "MetricAverageCallback averages the loss",
              "LearningRateWarmupCallback ramps the learning rate",
