@@ -110,19 +110,23 @@ def _scale(array, factor: float, what: str):
     return array * np.asarray(factor, dtype=array.dtype)
 
 
+def _check_reducible(dtype, op: ReduceOp) -> None:
+    if dtype == np.bool_ and op in (Sum, Average):
+        raise TypeError("Sum and Average of boolean tensors are not defined; cast them to an "
+                        "integer dtype or use op=hvd.Max (any) / hvd.Min (all).")
+    if dtype.kind == "c" and op in (Min, Max):
+        raise TypeError("Min and Max are not defined for complex tensors.")
+    if dtype.kind in "iub" and op is Average:
+        raise TypeError(f"Average of {dtype.name} tensors is not exact; use op=hvd.Sum and "
+                        "divide, or cast to a floating-point dtype.")
+
+
 def _reduce_dense(arrays: list, op: ReduceOp, compression, prescale: float, postscale: float):
     """The dense part of a grouped allreduce (already checked across ranks)."""
     state = _engine.state
     sending, contexts = [], []
     for array in arrays:
-        if array.dtype == np.bool_ and op in (Sum, Average):
-            raise TypeError("Sum and Average of boolean tensors are not defined; cast them to an "
-                            "integer dtype or use op=hvd.Max (any) / hvd.Min (all).")
-        if array.dtype.kind == "c" and op in (Min, Max):
-            raise TypeError("Min and Max are not defined for complex tensors.")
-        if array.dtype.kind in "iub" and op is Average:
-            raise TypeError(f"Average of {array.dtype.name} tensors is not exact; use op=hvd.Sum "
-                            "and divide, or cast to a floating-point dtype.")
+        _check_reducible(array.dtype, op)
         array = _scale(array, prescale, "prescale_factor")
         if compression is not NoneCompressor:
             compressed, ctx = compression.compress(_wrap(array))
@@ -146,6 +150,7 @@ def _reduce_sparse(slices: IndexedSlices, op: ReduceOp, prescale: float, postsca
     if prescale != 1.0 or postscale != 1.0:
         raise NotImplementedError("prescale_factor/postscale_factor are not supported with "
                                   "IndexedSlices; pass sparse_as_dense=True.")
+    _check_reducible(_array(slices.values).dtype, op)
     values, _ = _engine.allgather_rows(_array(slices.values), f"allgather of {name} values")
     indices, _ = _engine.allgather_rows(_array(slices.indices), f"allgather of {name} indices")
     if op is Average:
