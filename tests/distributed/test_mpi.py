@@ -58,6 +58,8 @@ CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "al
           "broadcast_variables", "broadcast_object", "allgather_object",
           "mismatch shape", "mismatch dtype", "mismatch missing variable",
           "mismatch None gradient", "mismatch different collectives",
+          "one rank's failure raises on all: fp16 overflow",
+          "one rank's failure raises on all: string tensor",
           "collectives work after a mismatch", "names may differ across ranks"]
 TRAINING = [f"tape {opt} sparse_as_dense={dense} {compression}{suffix}"
             for opt in ("sgd", "adam") for dense in (False, True)
