@@ -4,9 +4,10 @@ Everything here works on NumPy arrays. Without mpi4py (or outside ``mpiexec``) t
 process and every collective returns its input unchanged. With several processes:
 
 - every collective first checks that all ranks called the same collective on tensors of the same
-  dtypes and shapes in the same order (one 16-byte ``Allreduce`` of a digest; only on a mismatch
-  are the descriptions gathered to say which tensor, by name, differs on which ranks), as
-  Horovod's coordinator does, so a mismatch is an error and never a hang or a wrong sum;
+  dtypes and shapes in the same order, and that none failed to prepare its part (one 24-byte
+  ``Allreduce`` of a digest and a flag; only on a mismatch are the descriptions gathered to say
+  which tensor, by name, differs on which ranks), as Horovod's coordinator does, so a mismatch
+  or a failure on one rank is an error on all, never a hang or a wrong sum;
 - tensors are fused: packed per dtype into contiguous buffers of at most the fusion threshold and
   reduced with one buffer ``Allreduce`` each (never pickled objects);
 - a watchdog thread aborts the job when a collective has not finished within the timeout (a
@@ -36,8 +37,9 @@ _LAUNCHER_SIZE_ENVS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 
 
 class TensorMismatchError(FailedPreconditionError):
-    """Ranks called a collective with different tensors (name, dtype or shape) or different
-    collectives; the message names the tensors and the ranks."""
+    """Ranks called a collective with different tensors (a dtype or shape differs at some
+    position, or one rank has more) or called different collectives; the message names the
+    tensors and the ranks."""
 
 
 class _State:
@@ -235,22 +237,59 @@ def _check_carriable(array) -> None:
                         "allgather_object.")
 
 
-def check_same_call(header: dict, tensors: list) -> None:
+# Errors a collective's local preparation may raise on some ranks only (a value too large for
+# fp16 here, a string tensor there): every rank must learn of them, or the others would wait.
+_LOCAL_ERRORS = (TypeError, ValueError, NotImplementedError)
+
+
+def agree(header: dict, prepare):
+    """Run ``prepare()`` (this rank's checks and conversions; returns ``(tensors, payload)``,
+    ``tensors`` as for :func:`check_same_call`), then make sure that every rank makes the same
+    call and that none failed to prepare it; returns ``payload``.
+
+    A rank whose preparation raised re-raises its error; the others raise the same type of
+    error naming that rank, so that no rank is left waiting in a collective.
+    """
+    try:
+        tensors, payload = prepare()
+        problem = None
+    except _LOCAL_ERRORS as error:
+        if state.comm is None or state.size == 1:
+            raise
+        tensors, payload, problem = [], None, error
+    check_same_call(header, tensors, problem)
+    return payload
+
+
+def check_same_call(header: dict, tensors: list, problem: Exception | None = None) -> None:
     """Raise TensorMismatchError unless every rank passes an identical ``header`` (the collective,
     its op and root) and the same tensor descriptions, position by position (``tensors`` holds
     ``[name, description]`` pairs; names only label the error: layers built in a different
-    order get different automatic names, yet their gradients still line up)."""
+    order get different automatic names, yet their gradients still line up). A ``problem``
+    (this rank could not prepare the call) is raised on every rank."""
     if state.comm is None or state.size == 1:
         return
-    both = np.array([_digest(header, tensors)] * 2, dtype=np.int64)
+    both = np.array([_digest(header, tensors)] * 2 + [problem is not None], dtype=np.int64)
     both[1] = ~both[1]                                       # max of ~d is ~(min of d)
     with watched(f"{header['collective']} (metadata check)"):
         state.comm.Allreduce(state.MPI.IN_PLACE, both, op=state.MPI.MAX)
+    if both[2]:
+        _raise_problem(header["collective"], problem)
     if both[0] == ~both[1]:
         return
     full = json.dumps([header, tensors], separators=(",", ":")).encode()
     every = [json.loads(part) for part in allgather_bytes(full, header["collective"])]
     raise TensorMismatchError(_mismatch_message(every))
+
+
+def _raise_problem(collective: str, problem: Exception | None):
+    mine = json.dumps(None if problem is None else [type(problem).__name__, str(problem)])
+    every = [json.loads(part) for part in allgather_bytes(mine.encode(), collective)]
+    if problem is not None:
+        raise problem
+    rank, (kind, message) = next((r, p) for r, p in enumerate(every) if p is not None)
+    error_type = next((e for e in _LOCAL_ERRORS if e.__name__ == kind), ValueError)
+    raise error_type(f"{collective} failed on rank {rank}, so on every rank: {kind}: {message}")
 
 
 _DIGESTS: dict = {}

@@ -86,6 +86,14 @@ def _resolve_op(op, average) -> ReduceOp:
     return op
 
 
+def _op_label(op, average) -> str:
+    """The op as the metadata check compares it (hvd.Sum, 1 and average=False agree)."""
+    try:
+        return _resolve_op(op, average).name
+    except (ValueError, NotImplementedError):
+        return repr((op, average))
+
+
 def _check_process_set(process_set) -> None:
     if process_set is not None:
         raise NotImplementedError("tapegrad.distribute has one process set (all ranks); call "
@@ -110,42 +118,50 @@ def _scale(array, factor: float, what: str):
     return array * np.asarray(factor, dtype=array.dtype)
 
 
-def _reduce_dense(arrays: list, op: ReduceOp, compression, prescale: float, postscale: float):
-    """The dense part of a grouped allreduce (already checked across ranks)."""
-    state = _engine.state
+def _check_reducible(dtype, op: ReduceOp) -> None:
+    if dtype == np.bool_ and op in (Sum, Average):
+        raise TypeError("Sum and Average of boolean tensors are not defined; cast them to an "
+                        "integer dtype or use op=hvd.Max (any) / hvd.Min (all).")
+    if dtype.kind == "c" and op in (Min, Max):
+        raise TypeError("Min and Max are not defined for complex tensors.")
+    if dtype.kind in "iub" and op is Average:
+        raise TypeError(f"Average of {dtype.name} tensors is not exact; use op=hvd.Sum and "
+                        "divide, or cast to a floating-point dtype.")
+
+
+def _prepare_dense(arrays: list, op: ReduceOp, compression, prescale: float):
+    """What this rank sends for the dense tensors: checked, prescaled, compressed."""
     sending, contexts = [], []
     for array in arrays:
-        if array.dtype == np.bool_ and op in (Sum, Average):
-            raise TypeError("Sum and Average of boolean tensors are not defined; cast them to an "
-                            "integer dtype or use op=hvd.Max (any) / hvd.Min (all).")
-        if array.dtype.kind == "c" and op in (Min, Max):
-            raise TypeError("Min and Max are not defined for complex tensors.")
-        if array.dtype.kind in "iub" and op is Average:
-            raise TypeError(f"Average of {array.dtype.name} tensors is not exact; use op=hvd.Sum "
-                            "and divide, or cast to a floating-point dtype.")
+        _check_reducible(array.dtype, op)
         array = _scale(array, prescale, "prescale_factor")
         if compression is not NoneCompressor:
             compressed, ctx = compression.compress(_wrap(array))
             array = _array(compressed)
             contexts.append(ctx)
         sending.append(array)
-    reduced = _engine.fused_allreduce(sending, "sum" if op is Average else op.name.lower(),
-                                      f"allreduce of {len(arrays)} tensor(s)")
+    return sending, contexts
+
+
+def _finish_dense(reduced: list, op: ReduceOp, compression, contexts: list, postscale: float):
     if contexts:
         reduced = [_array(compression.decompress(_wrap(r), ctx))
                    for r, ctx in zip(reduced, contexts)]
-    factor = postscale / state.size if op is Average else postscale
+    factor = postscale / _engine.state.size if op is Average else postscale
     return [_scale(r, factor, "postscale_factor") for r in reduced]
 
 
-def _reduce_sparse(slices: IndexedSlices, op: ReduceOp, prescale: float, postscale: float,
-                   name: str) -> IndexedSlices:
+def _check_sparse(slices: IndexedSlices, op: ReduceOp, prescale: float, postscale: float):
     if op not in (Sum, Average):
         raise NotImplementedError("Only Sum and Average ops are supported with IndexedSlices "
                                   "(sparse gradients); pass sparse_as_dense=True for others.")
     if prescale != 1.0 or postscale != 1.0:
         raise NotImplementedError("prescale_factor/postscale_factor are not supported with "
                                   "IndexedSlices; pass sparse_as_dense=True.")
+    _check_reducible(_array(slices.values).dtype, op)
+
+
+def _gather_sparse(slices: IndexedSlices, op: ReduceOp, name: str) -> IndexedSlices:
     values, _ = _engine.allgather_rows(_array(slices.values), f"allgather of {name} values")
     indices, _ = _engine.allgather_rows(_array(slices.indices), f"allgather of {name} indices")
     if op is Average:
@@ -163,20 +179,35 @@ def _describe(value):
     return _engine.describe(_array(value))
 
 
-def reduce_group(values: list, names: list, op: ReduceOp, compression=NoneCompressor,
-                 prescale: float = 1.0, postscale: float = 1.0) -> list:
-    """Allreduce a list of tensors, IndexedSlices and Nones (kept as None), checked by name."""
-    _engine.check_same_call({"collective": "allreduce", "op": op.name},
-                            [[n, _describe(v)] for n, v in zip(names, values)])
-    out: list = [None] * len(values)
+def reduce_group(values: list, names: list, op, compression=NoneCompressor,
+                 prescale: float = 1.0, postscale: float = 1.0, average=None) -> list:
+    """Allreduce a list of tensors, IndexedSlices and Nones (kept as None), checked across
+    ranks (``op`` may be None: Horovod's default, or ``average``'s)."""
     dense = [i for i, v in enumerate(values) if v is not None and not isinstance(v, IndexedSlices)]
-    reduced = _reduce_dense([_array(values[i]) for i in dense], op, compression, prescale,
-                            postscale) if dense else []
-    for i, array in zip(dense, reduced):
-        out[i] = _wrap(array)
+
+    def prepare():
+        resolved = _resolve_op(op, average)
+        tensors = [[n, _describe(v)] for n, v in zip(names, values)]
+        for value in values:
+            if isinstance(value, IndexedSlices):
+                _check_sparse(value, resolved, prescale, postscale)
+        sending, contexts = _prepare_dense([_array(values[i]) for i in dense], resolved,
+                                           compression, prescale)
+        return tensors, (resolved, sending, contexts)
+
+    header = {"collective": "allreduce", "op": _op_label(op, average)}
+    resolved, sending, contexts = _engine.agree(header, prepare)
+    out: list = [None] * len(values)
+    if dense:
+        reduced = _engine.fused_allreduce(sending, "sum" if resolved is Average
+                                          else resolved.name.lower(),
+                                          f"allreduce of {len(dense)} tensor(s)")
+        for i, array in zip(dense, _finish_dense(reduced, resolved, compression, contexts,
+                                                 postscale)):
+            out[i] = _wrap(array)
     for i, value in enumerate(values):
         if isinstance(value, IndexedSlices):
-            out[i] = _reduce_sparse(value, op, prescale, postscale, names[i])
+            out[i] = _gather_sparse(value, resolved, names[i])
     return out
 
 
@@ -197,9 +228,8 @@ def allreduce(tensor, average=None, device_dense="", device_sparse="",
     """
     require_init()
     _check_process_set(process_set)
-    op = _resolve_op(op, average)
     return reduce_group([tensor], [name or "allreduce"], op, compression, prescale_factor,
-                        postscale_factor)[0]
+                        postscale_factor, average)[0]
 
 
 def grouped_allreduce(tensors, average=None, device_dense="", device_sparse="",
@@ -220,9 +250,8 @@ def grouped_allreduce(tensors, average=None, device_dense="", device_sparse="",
     tensors = list(tensors)
     if not tensors:
         return tensors
-    op = _resolve_op(op, average)
     return reduce_group(tensors, _names(name, len(tensors), "grouped_allreduce"), op,
-                        compression, prescale_factor, postscale_factor)
+                        compression, prescale_factor, postscale_factor, average)
 
 
 def allgather(tensor, name: str | None = None, process_set=None,
@@ -238,13 +267,16 @@ def allgather(tensor, name: str | None = None, process_set=None,
     """
     require_init()
     _check_process_set(process_set)
-    array = _array(tensor)
-    if array.ndim == 0:
-        raise ValueError("allgather needs a tensor of rank >= 1 (it concatenates along the first "
-                         "axis); reshape a scalar to [1].")
     label = name or "allgather"
-    _engine.check_same_call({"collective": "allgather"},
-                            [[label, _engine.describe(array, rows_may_differ=True)]])
+
+    def prepare():
+        array = _array(tensor)
+        if array.ndim == 0:
+            raise ValueError("allgather needs a tensor of rank >= 1 (it concatenates along the "
+                             "first axis); reshape a scalar to [1].")
+        return [[label, _engine.describe(array, rows_may_differ=True)]], array
+
+    array = _engine.agree({"collective": "allgather"}, prepare)
     return _wrap(_engine.allgather_rows(array, label)[0])
 
 
@@ -260,11 +292,13 @@ def broadcast(tensor, root_rank: int, name: str | None = None, process_set=None,
     """
     require_init()
     _check_process_set(process_set)
-    array = _array(tensor)
-    root = _check_root(root_rank)
     label = name or "broadcast"
-    _engine.check_same_call({"collective": "broadcast", "root": root},
-                            [[label, _engine.describe(array)]])
+
+    def prepare():
+        array = _array(tensor)
+        return [[label, _engine.describe(array)]], (array, _check_root(root_rank))
+
+    array, root = _engine.agree({"collective": "broadcast", "root": repr(root_rank)}, prepare)
     return _wrap(_engine.fused_broadcast([array], root, f"broadcast of {label}")[0])
 
 
@@ -292,25 +326,29 @@ def alltoall(tensor, splits=None, name: str | None = None, process_set=None,
     """
     state = require_init()
     _check_process_set(process_set)
-    array = _array(tensor)
-    if array.ndim == 0:
-        raise ValueError("alltoall needs a tensor of rank >= 1 (it splits the first axis).")
-    if splits is None:
-        if array.shape[0] % state.size:
-            raise ValueError(f"alltoall without splits divides the first dimension "
-                             f"({array.shape[0]}) equally among {state.size} ranks; it does not "
-                             "divide. Pass splits.")
-        counts = np.full(state.size, array.shape[0] // state.size, dtype=np.int64)
-    else:
-        counts = _array(splits).astype(np.int64).ravel()
-        if counts.shape[0] != state.size or (counts < 0).any() or \
-                int(counts.sum()) != array.shape[0]:
-            raise ValueError(f"splits must hold {state.size} non-negative row counts (one per "
-                             f"rank) adding up to the first dimension {array.shape[0]}; got "
-                             f"{counts.tolist()}.")
     label = name or "alltoall"
-    _engine.check_same_call({"collective": "alltoall"},
-                            [[label, _engine.describe(array, rows_may_differ=True)]])
+
+    def prepare():
+        array = _array(tensor)
+        if array.ndim == 0:
+            raise ValueError("alltoall needs a tensor of rank >= 1 (it splits the first axis).")
+        if splits is None:
+            if array.shape[0] % state.size:
+                raise ValueError(f"alltoall without splits divides the first dimension "
+                                 f"({array.shape[0]}) equally among {state.size} ranks; it does "
+                                 "not divide. Pass splits.")
+            counts = np.full(state.size, array.shape[0] // state.size, dtype=np.int64)
+        else:
+            counts = _array(splits).astype(np.int64).ravel()
+            if counts.shape[0] != state.size or (counts < 0).any() or \
+                    int(counts.sum()) != array.shape[0]:
+                raise ValueError(f"splits must hold {state.size} non-negative row counts (one "
+                                 f"per rank) adding up to the first dimension {array.shape[0]}; "
+                                 f"got {counts.tolist()}.")
+        return [[label, _engine.describe(array, rows_may_differ=True)]], (array, counts)
+
+    array, counts = _engine.agree({"collective": "alltoall", "splits": splits is not None},
+                                  prepare)
     received, received_splits = _engine.alltoall_rows(array, counts, label)
     if splits is None:
         return _wrap(received)
@@ -321,7 +359,7 @@ def barrier(process_set=None) -> None:
     """Wait until every rank has reached this call."""
     require_init()
     _check_process_set(process_set)
-    _engine.check_same_call({"collective": "barrier"}, [])
+    _engine.agree({"collective": "barrier"}, lambda: ([], None))
     _engine.barrier()
 
 
@@ -341,11 +379,15 @@ def broadcast_variables(variables, root_rank: int, process_set=None,
     state = require_init()
     _check_process_set(process_set)
     variables = list(variables)
-    root = _check_root(root_rank)
-    arrays = [_array(v) for v in variables]
-    _engine.check_same_call({"collective": "broadcast_variables", "root": root},
-                            [[getattr(v, "name", f"variable {i}"), _engine.describe(a)]
-                             for i, (v, a) in enumerate(zip(variables, arrays))])
+
+    def prepare():
+        arrays = [_array(v) for v in variables]
+        tensors = [[getattr(v, "name", f"variable {i}"), _engine.describe(a)]
+                   for i, (v, a) in enumerate(zip(variables, arrays))]
+        return tensors, (arrays, _check_root(root_rank))
+
+    arrays, root = _engine.agree({"collective": "broadcast_variables", "root": repr(root_rank)},
+                                 prepare)
     received = _engine.fused_broadcast(arrays, root, f"broadcast of {len(arrays)} variable(s)")
     if state.rank != root:
         for variable, value in zip(variables, received):
@@ -364,9 +406,13 @@ def broadcast_object(obj, root_rank: int = 0, session=None, name: str | None = N
     """
     state = require_init()
     _check_process_set(process_set)
-    root = _check_root(root_rank)
-    data = _objects.encode(obj) if state.rank == root else None
-    _engine.check_same_call({"collective": "broadcast_object", "root": root}, [])
+
+    def prepare():
+        root = _check_root(root_rank)
+        return [], (root, _objects.encode(obj) if state.rank == root else None)
+
+    root, data = _engine.agree({"collective": "broadcast_object", "root": repr(root_rank)},
+                               prepare)
     return _objects.decode(_engine.broadcast_bytes(data, root, name or "broadcast_object"))
 
 
@@ -380,7 +426,7 @@ def allgather_object(obj, session=None, name: str | None = None, process_set=Non
     """
     require_init()
     _check_process_set(process_set)
-    data = _objects.encode(obj)
-    _engine.check_same_call({"collective": "allgather_object"}, [])
+    data = _engine.agree({"collective": "allgather_object"},
+                         lambda: ([], _objects.encode(obj)))
     return [_objects.decode(part)
             for part in _engine.allgather_bytes(data, name or "allgather_object")]

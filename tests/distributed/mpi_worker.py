@@ -44,7 +44,7 @@ def collectives(rank, size):
     for op, value in expected.items():
         got = hvd.allreduce(mine, op=op).numpy()
         check(f"allreduce {op.name}", np.allclose(got, value) and got.dtype == np.float32, got)
-    halves = [np.array([1.5, -2.25, 1000.0], np.float16) * (r + 1) for r in range(size)]
+    halves = [np.array([1.5, -2.25, 100.0], np.float16) * (r + 1) for r in range(size)]
     for op, ufunc in ((hvd.Sum, np.add), (hvd.Min, np.minimum), (hvd.Max, np.maximum),
                       (hvd.Product, np.multiply)):
         got = hvd.allreduce(tf.constant(halves[rank]), op=op).numpy()
@@ -154,6 +154,14 @@ FP16_TOLERANCE = 2e-3
 
 
 def training(rank, size):
+    model = make_model()
+    x, ids, y = data()
+    part = slice(rank * GLOBAL_BATCH // size, (rank + 1) * GLOBAL_BATCH // size)
+    with tf.GradientTape() as tape:
+        loss = loss_of(model, x[part], ids[part], y[part])
+    grads = hvd.DistributedGradientTape(tape).gradient(loss, model)
+    check("gradients identical on ranks", isinstance(grads[0], tf.IndexedSlices)
+          and same_on_all_ranks([tf.convert_to_tensor(g).numpy() for g in grads]))
     for name, make in OPTIMIZERS.items():
         references = {dense: train(make(), 5, densify=dense) for dense in (False, True)}
         for sparse_as_dense, reference in references.items():
@@ -232,6 +240,22 @@ def mismatch(label, call, *expected_parts):
     check(f"mismatch {label}", False, "no error raised")
 
 
+def local_failure(rank, label, error_type, call, text):
+    """A call that fails on one rank only raises on both (the failing one its own error, the
+    other the same type naming it) instead of leaving one waiting in the collective."""
+    try:
+        call()
+    except error_type as error:
+        check(f"one rank's failure raises on all: {label}", text in str(error)
+              and ("failed on rank" in str(error)) != (rank == failing_rank(label)), str(error))
+        return
+    check(f"one rank's failure raises on all: {label}", False, "no error raised")
+
+
+def failing_rank(label):
+    return 0 if label == "fp16 overflow" else 1
+
+
 def mismatches(rank):
     mismatch("shape", lambda: hvd.allreduce(tf.zeros([2 + rank]), name="w"),
              "tensor 'w' (#0) has dtype float32 shape (2,) on rank 0",
@@ -253,6 +277,12 @@ def mismatches(rank):
     mismatch("different collectives",
              lambda: hvd.broadcast(tf.zeros([1]), 0) if rank else hvd.allreduce(tf.zeros([1])),
              "different collectives", "rank 0", "rank 1")
+    local_failure(rank, "fp16 overflow", ValueError, lambda: hvd.allreduce(
+        tf.constant([1e5 if rank == 0 else 1.0]), compression=hvd.Compression.fp16),
+        "Compression.fp16 cannot carry values of magnitude 100000")
+    local_failure(rank, "string tensor", TypeError, lambda: hvd.broadcast(
+        tf.constant(["text"]) if rank == 1 else tf.constant([1.0]), root_rank=0),
+        "got dtype object")
     got = hvd.allreduce(tf.constant(1.0), op=hvd.Sum).numpy()
     check("collectives work after a mismatch", got == 2.0, got)
     # Layers built in another order get other automatic names: positions, not names, match.

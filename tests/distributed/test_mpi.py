@@ -37,7 +37,8 @@ def run_worker(*args, timeout=120):
     env.pop("TAPEGRAD_COLLECTIVE_TIMEOUT", None)
     start = time.monotonic()
     done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(WORKER), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+                          capture_output=True, text=True, timeout=timeout, env=env,
+                          stdin=subprocess.DEVNULL)
     return done, time.monotonic() - start
 
 
@@ -57,11 +58,14 @@ CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "al
           "broadcast_variables", "broadcast_object", "allgather_object",
           "mismatch shape", "mismatch dtype", "mismatch missing variable",
           "mismatch None gradient", "mismatch different collectives",
+          "one rank's failure raises on all: fp16 overflow",
+          "one rank's failure raises on all: string tensor",
           "collectives work after a mismatch", "names may differ across ranks"]
 TRAINING = [f"tape {opt} sparse_as_dense={dense} {compression}{suffix}"
             for opt in ("sgd", "adam") for dense in (False, True)
             for compression in ("none", "fp16") for suffix in ("", " identical on ranks")]
-TRAINING += ["DistributedOptimizer sgd", "DistributedOptimizer adam",
+TRAINING += ["gradients identical on ranks", "DistributedOptimizer sgd",
+             "DistributedOptimizer adam",
              "fit with DistributedOptimizer and broadcast", "fit weights identical on ranks",
              "MetricAverageCallback averages the loss",
              "LearningRateWarmupCallback ramps the learning rate",
@@ -105,7 +109,8 @@ def test_distributed_digits_example_keeps_ranks_identical():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([_mpiexec(), "-n", "2", sys.executable,
                            str(ROOT / "examples" / "distributed_digits.py"), "--epochs", "2"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=120, env=env,
+                          stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(2 process(es), 22 steps of 32 x 2 images)" in done.stdout
     assert "weights identical on all ranks: True" in done.stdout

@@ -89,6 +89,11 @@ def test_indexed_slices_are_gathered_not_densified():
                                   [[0, 0], [4, 4], [0, 0], [2, 2]])
     with pytest.raises(NotImplementedError, match="Only Sum and Average"):
         hvd.allreduce(grad, op=hvd.Max)
+    integer_rows = tf.IndexedSlices(tf.constant([[1, 2]]), tf.constant([0]), tf.constant([3, 2]))
+    with pytest.raises(TypeError, match="Average of int32 tensors is not exact"):
+        hvd.allreduce(integer_rows)
+    summed = hvd.allreduce(integer_rows, op=hvd.Sum)
+    assert summed.values.dtype == tf.int32
 
 
 def test_distributed_tape_gives_the_plain_gradients():
@@ -285,3 +290,16 @@ def test_tensorflow_strategies_are_pointed_to_the_horovod_api():
         hvd.MirroredStrategy()
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         hvd.nonsense  # noqa: B018
+
+
+def test_a_launcher_of_another_mpi_is_detected(monkeypatch):
+    pytest.importorskip("mpi4py", reason="needs mpi4py")
+    hvd.shutdown()
+    monkeypatch.setenv("PMI_SIZE", "3")
+    try:
+        with pytest.raises(RuntimeError, match="started 3 processes but MPI reports 1"):
+            hvd.init()
+    finally:
+        monkeypatch.delenv("PMI_SIZE")
+        hvd.init()
+    assert hvd.size() == 1
