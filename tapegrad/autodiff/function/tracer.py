@@ -60,6 +60,9 @@ class Graph:
         return len(self.values) - 1
 
 
+_new_step = tuple.__new__  # Step(...) without its generated __new__ (the tracer's hot path)
+
+
 def _pick(frame_locals: dict):
     return frame_locals.get("value", frame_locals.get("delta"))
 
@@ -149,10 +152,10 @@ class Tracer(Recorder):
             raise Untraceable(f"op {op.name} cannot be replayed", user_location(4))
         if type(output) is tuple:
             outs = tuple([self._output(o, op) for o in output])
-            self.graph.steps.append(Step("op", op, ins, attrs, outs, call, True))
+            self.graph.steps.append(_new_step(Step, ("op", op, ins, attrs, outs, call, True)))
         else:
-            self.graph.steps.append(Step("op", op, ins, attrs, (self._output(output, op),),
-                                         call, False))
+            self.graph.steps.append(_new_step(Step, ("op", op, ins, attrs,
+                                                     (self._output(output, op),), call, False)))
 
     def variable_value(self, variable: Variable, tensor: Tensor | None = None) -> int:
         """The register holding ``variable``'s value where the trace now is (``tensor``: the
