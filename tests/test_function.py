@@ -385,3 +385,13 @@ def test_nested_functions():
         y = outer(x)
     assert float(y) == 10.0
     assert float(tape.gradient(y, x)) == 6.0
+
+
+def test_callable_objects_and_keras_models_compile():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(2)])
+    x = tf.ones([3, 4])
+    eager = model(x).numpy()
+    compiled = tf.function(model)
+    np.testing.assert_array_equal(compiled(x).numpy(), eager)
+    np.testing.assert_array_equal(compiled(x).numpy(), eager)
+    assert compiled.experimental_get_tracing_count() == 1

@@ -286,8 +286,11 @@ class Function:
         self._warned: set = set()
         self._history: list = []  # whether each of the last calls traced (retracing warning)
         self._warned_retracing = False
-        self.__name__ = name or getattr(python_function, "__name__", "function")
-        functools.update_wrapper(self, python_function)
+        self.__name__ = name or getattr(python_function, "__name__",
+                                        type(python_function).__name__)
+        if inspect.isfunction(python_function) or inspect.ismethod(python_function):
+            # (a callable object, a Keras model say, keeps its attributes to itself)
+            functools.update_wrapper(self, python_function)
         try:
             self._signature = inspect.signature(python_function)
         except (TypeError, ValueError):
