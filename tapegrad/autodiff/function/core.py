@@ -540,7 +540,7 @@ class Function:
         if created:
             self._created_variables = True
         graph = tracer.graph
-        graph.outputs, graph.output_structure = outputs
+        graph.outputs = outputs
         pure = not any(step.kind in ("assign", "effect") for step in graph.steps)
         first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
             if pure and not specs_only else None
@@ -693,8 +693,8 @@ def _flat_tensors(bound, args, kwargs) -> list:
     return [convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in flat]
 
 
-def _output_registers(tracer: Tracer, result):
-    """(flat output registers, structure): return values become tensors, as TensorFlow."""
+def _output_registers(tracer: Tracer, result) -> list:
+    """The registers of the flat outputs: return values become tensors, as TensorFlow."""
     flat = nest.flatten(result)
     registers = []
     for item in flat:
@@ -714,7 +714,7 @@ def _output_registers(tracer: Tracer, result):
                     f"{tracer.function_name}, found return value of type {type(item)}, which "
                     "is not a Tensor or ExtensionType.") from None
             registers.append(tracer.ref(tensor))
-    return registers, result
+    return registers
 
 
 def _output_specs(result):

@@ -53,7 +53,6 @@ class Graph:
         self.variable_inputs: dict = {}  # variable index -> register of its value at call start
         self.steps: list = []
         self.outputs: list = []  # registers (or None) of the flat outputs
-        self.output_structure = None  # the returned nest, leaves replaced by output positions
 
     def new_register(self, value) -> int:
         self.values.append(value)
