@@ -395,3 +395,22 @@ def test_callable_objects_and_keras_models_compile():
     np.testing.assert_array_equal(compiled(x).numpy(), eager)
     np.testing.assert_array_equal(compiled(x).numpy(), eager)
     assert compiled.experimental_get_tracing_count() == 1
+
+
+def test_ops_whose_wrappers_read_values_are_never_frozen(caplog):
+    @tf.function
+    def positives(x):
+        return tf.reduce_sum(tf.boolean_mask(x, x > 0))
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert float(positives(tf.constant([1.0, -2.0, 3.0]))) == 4.0
+        assert float(positives(tf.constant([-1.0, 5.0, -3.0]))) == 5.0
+    assert caplog.text.count("runs eagerly") == 1
+
+
+def test_closure_python_values_are_frozen_into_the_trace():
+    scale = [2.0]
+    f = tf.function(lambda x: x * scale[0])
+    assert float(f(tf.constant(1.0))) == 2.0
+    scale[0] = 3.0  # as TensorFlow: the trace keeps the value it read
+    assert float(f(tf.constant(1.0))) == 2.0
