@@ -414,3 +414,11 @@ def test_closure_python_values_are_frozen_into_the_trace():
     assert float(f(tf.constant(1.0))) == 2.0
     scale[0] = 3.0  # as TensorFlow: the trace keeps the value it read
     assert float(f(tf.constant(1.0))) == 2.0
+
+
+def test_ops_with_value_dependent_result_shapes_run_eagerly(caplog):
+    f = tf.function(lambda x: tf.size(tf.unique(x)[0]))
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert int(f(tf.constant([1, 1, 2]))) == 2
+        assert int(f(tf.constant([1, 2, 3]))) == 3
+    assert "depends on its input values" in caplog.text

@@ -59,6 +59,10 @@ class Graph:
         return len(self.values) - 1
 
 
+#: Ops whose forward gives a result whose shape depends on the input values: a program
+#: specialised to the traced shapes cannot replay what follows them.
+DYNAMIC_SHAPES = frozenset({"Unique"})
+
 _new_step = tuple.__new__  # Step(...) without its generated __new__ (the tracer's hot path)
 
 
@@ -149,6 +153,9 @@ class Tracer(Recorder):
     def _add(self, op, ins, output, attrs, call):
         if op.forward is None and op.name != "CustomGradient":
             raise Untraceable(f"op {op.name} cannot be replayed", user_location(4))
+        if op.name in DYNAMIC_SHAPES:
+            raise Untraceable(f"the shape of {op.name}'s result depends on its input values",
+                              user_location(4))
         if type(output) is tuple:
             outs = tuple([self._output(o, op) for o in output])
             self.graph.steps.append(_new_step(Step, ("op", op, ins, attrs, outs, call, True)))
