@@ -45,7 +45,14 @@ _RUN_EAGERLY = [False]
 
 
 def run_functions_eagerly(run_eagerly: bool) -> None:
-    """Run every ``tf.function`` as plain Python (as ``tf.config.run_functions_eagerly``)."""
+    """Run every ``tf.function`` as plain Python (as ``tf.config.run_functions_eagerly``).
+
+    >>> import tapegrad as tf
+    >>> tf.config.run_functions_eagerly(True)
+    >>> tf.config.functions_run_eagerly()
+    True
+    >>> tf.config.run_functions_eagerly(False)
+    """
     _RUN_EAGERLY[0] = bool(run_eagerly)
 
 
@@ -171,7 +178,16 @@ def _structure_key(value):
 
 class ConcreteFunction:
     """One trace of a :class:`Function` (``f.get_concrete_function(...)``): callable with the
-    tensors of its signature."""
+    tensors of its signature.
+
+    >>> import tapegrad as tf
+    >>> f = tf.function(lambda x: x * 2.0)
+    >>> concrete = f.get_concrete_function(tf.TensorSpec([None], tf.float32))
+    >>> concrete(tf.constant([1.0, 2.0])).numpy().tolist()
+    [2.0, 4.0]
+    >>> concrete.structured_input_signature[0][0]
+    TensorSpec(shape=(None,), dtype=tf.float32, name=None)
+    """
 
     def __init__(self, function: Function, key, bound: inspect.BoundArguments, traces: dict,
                  structured_outputs):
@@ -760,7 +776,7 @@ def function(func=None, input_signature=None, autograph: bool = True, jit_compil
              reduce_retracing: bool = False, experimental_implements=None,
              experimental_autograph_options=None, experimental_attributes=None,
              experimental_relax_shapes=None, experimental_compile=None,
-             experimental_follow_type_hints=None):
+             experimental_follow_type_hints=None) -> Function:
     """Compile ``func`` per input signature (as ``tf.function``): the first call traces it,
     later calls replay the optimised NumPy program.
 
