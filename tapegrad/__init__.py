@@ -49,7 +49,13 @@ from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.control import cond, device, is_tensor, map_fn, while_loop
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
-from tapegrad.autodiff.function import function
+from tapegrad.autodiff.function import (
+    TensorArray,
+    config,
+    function,
+    init_scope,
+    py_function,
+)
 from tapegrad.autodiff.function import print_ as print
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.module import Module, name_scope

@@ -385,3 +385,40 @@ def test_nested_functions():
         y = outer(x)
     assert float(y) == 10.0
     assert float(tape.gradient(y, x)) == 6.0
+
+
+def test_callable_objects_and_keras_models_compile():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(2)])
+    x = tf.ones([3, 4])
+    eager = model(x).numpy()
+    compiled = tf.function(model)
+    np.testing.assert_array_equal(compiled(x).numpy(), eager)
+    np.testing.assert_array_equal(compiled(x).numpy(), eager)
+    assert compiled.experimental_get_tracing_count() == 1
+
+
+def test_ops_whose_wrappers_read_values_are_never_frozen(caplog):
+    @tf.function
+    def positives(x):
+        return tf.reduce_sum(tf.boolean_mask(x, x > 0))
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert float(positives(tf.constant([1.0, -2.0, 3.0]))) == 4.0
+        assert float(positives(tf.constant([-1.0, 5.0, -3.0]))) == 5.0
+    assert caplog.text.count("runs eagerly") == 1
+
+
+def test_closure_python_values_are_frozen_into_the_trace():
+    scale = [2.0]
+    f = tf.function(lambda x: x * scale[0])
+    assert float(f(tf.constant(1.0))) == 2.0
+    scale[0] = 3.0  # as TensorFlow: the trace keeps the value it read
+    assert float(f(tf.constant(1.0))) == 2.0
+
+
+def test_ops_with_value_dependent_result_shapes_run_eagerly(caplog):
+    f = tf.function(lambda x: tf.size(tf.unique(x)[0]))
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert int(f(tf.constant([1, 1, 2]))) == 2
+        assert int(f(tf.constant([1, 2, 3]))) == 3
+    assert "depends on its input values" in caplog.text

@@ -183,3 +183,66 @@ def test_autograph_unconvertible_falls_back_with_one_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="tapegrad"):
         assert float(f(tf.constant(2.0))) == 2.0
     assert "'y' must have a value before this if statement" in caplog.text
+
+
+# -- host helpers -----------------------------------------------------------------------------
+
+def test_py_function_runs_on_every_call_and_is_differentiable():
+    calls = []
+
+    def host(v):
+        calls.append(float(v.numpy()))
+        return v * v
+
+    f = tf.function(lambda x: tf.py_function(host, [x], tf.float32) + 1.0)
+    assert float(f(tf.constant(1.5))) == 3.25
+    assert float(f(tf.constant(2.0))) == 5.0
+    assert calls == [1.5, 2.0]
+    assert _gradient(f, 3.0) == (10.0, 6.0)
+
+
+def test_py_function_is_never_folded_merged_or_dropped():
+    calls = []
+
+    @tf.function
+    def f(x):
+        tf.py_function(lambda: calls.append(1) or 0.0, [], tf.float32)  # result unused
+        tf.py_function(lambda: calls.append(1) or 0.0, [], tf.float32)
+        return x
+
+    f(tf.constant(1.0))
+    f(tf.constant(1.0))
+    assert len(calls) == 4
+
+
+def test_init_scope_lifts_out_of_the_trace():
+    @tf.function
+    def f(x):
+        with tf.init_scope():
+            c = tf.constant(2.0) * 3.0
+            with pytest.raises(TypeError, match="out of scope"):
+                x + 1.0
+        return x * c
+
+    assert float(f(tf.constant(1.0))) == 6.0
+    assert float(f(tf.constant(2.0))) == 12.0
+
+
+def test_tensor_array_eager_and_in_a_function():
+    def fill(x):
+        ta = tf.TensorArray(tf.float32, size=3)
+        for i in range(3):
+            ta = ta.write(i, x * float(i))
+        return ta.stack(), ta.read(1), ta.size()
+
+    for function in (fill, tf.function(fill)):
+        stacked, one, size = function(tf.constant(2.0))
+        np.testing.assert_array_equal(stacked.numpy(), [0.0, 2.0, 4.0])
+        assert float(one) == 2.0 and int(size) == 3
+    with pytest.raises(IndexError):
+        tf.TensorArray(tf.float32, size=1).write(1, 1.0)
+    dynamic = tf.TensorArray(tf.float32, size=0, dynamic_size=True).write(2, 5.0)
+    assert int(dynamic.size()) == 3
+    np.testing.assert_array_equal(
+        tf.TensorArray(tf.float32, size=0).unstack(tf.constant([[1.0], [2.0]])).concat().numpy(),
+        [1.0, 2.0])

@@ -45,7 +45,14 @@ _RUN_EAGERLY = [False]
 
 
 def run_functions_eagerly(run_eagerly: bool) -> None:
-    """Run every ``tf.function`` as plain Python (as ``tf.config.run_functions_eagerly``)."""
+    """Run every ``tf.function`` as plain Python (as ``tf.config.run_functions_eagerly``).
+
+    >>> import tapegrad as tf
+    >>> tf.config.run_functions_eagerly(True)
+    >>> tf.config.functions_run_eagerly()
+    True
+    >>> tf.config.run_functions_eagerly(False)
+    """
     _RUN_EAGERLY[0] = bool(run_eagerly)
 
 
@@ -171,7 +178,16 @@ def _structure_key(value):
 
 class ConcreteFunction:
     """One trace of a :class:`Function` (``f.get_concrete_function(...)``): callable with the
-    tensors of its signature."""
+    tensors of its signature.
+
+    >>> import tapegrad as tf
+    >>> f = tf.function(lambda x: x * 2.0)
+    >>> concrete = f.get_concrete_function(tf.TensorSpec([None], tf.float32))
+    >>> concrete(tf.constant([1.0, 2.0])).numpy().tolist()
+    [2.0, 4.0]
+    >>> concrete.structured_input_signature[0][0]
+    TensorSpec(shape=(None,), dtype=tf.float32, name=None)
+    """
 
     def __init__(self, function: Function, key, bound: inspect.BoundArguments, traces: dict,
                  structured_outputs):
@@ -286,8 +302,11 @@ class Function:
         self._warned: set = set()
         self._history: list = []  # whether each of the last calls traced (retracing warning)
         self._warned_retracing = False
-        self.__name__ = name or getattr(python_function, "__name__", "function")
-        functools.update_wrapper(self, python_function)
+        self.__name__ = name or getattr(python_function, "__name__",
+                                        type(python_function).__name__)
+        if inspect.isfunction(python_function) or inspect.ismethod(python_function):
+            # (a callable object, a Keras model say, keeps its attributes to itself)
+            functools.update_wrapper(self, python_function)
         try:
             self._signature = inspect.signature(python_function)
         except (TypeError, ValueError):
@@ -537,7 +556,7 @@ class Function:
         if created:
             self._created_variables = True
         graph = tracer.graph
-        graph.outputs, graph.output_structure = outputs
+        graph.outputs = outputs
         pure = not any(step.kind in ("assign", "effect") for step in graph.steps)
         first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
             if pure and not specs_only else None
@@ -690,8 +709,8 @@ def _flat_tensors(bound, args, kwargs) -> list:
     return [convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in flat]
 
 
-def _output_registers(tracer: Tracer, result):
-    """(flat output registers, structure): return values become tensors, as TensorFlow."""
+def _output_registers(tracer: Tracer, result) -> list:
+    """The registers of the flat outputs: return values become tensors, as TensorFlow."""
     flat = nest.flatten(result)
     registers = []
     for item in flat:
@@ -711,7 +730,7 @@ def _output_registers(tracer: Tracer, result):
                     f"{tracer.function_name}, found return value of type {type(item)}, which "
                     "is not a Tensor or ExtensionType.") from None
             registers.append(tracer.ref(tensor))
-    return registers, result
+    return registers
 
 
 def _output_specs(result):
@@ -757,7 +776,7 @@ def function(func=None, input_signature=None, autograph: bool = True, jit_compil
              reduce_retracing: bool = False, experimental_implements=None,
              experimental_autograph_options=None, experimental_attributes=None,
              experimental_relax_shapes=None, experimental_compile=None,
-             experimental_follow_type_hints=None):
+             experimental_follow_type_hints=None) -> Function:
     """Compile ``func`` per input signature (as ``tf.function``): the first call traces it,
     later calls replay the optimised NumPy program.
 

@@ -42,6 +42,15 @@ def trace_value(graph: Graph, register: int):
     return value._value if isinstance(value, Variable) else _slot_get(value)
 
 
+#: Ops run for what they do besides their result (a Python function on every call): never
+#: folded, merged or dropped.
+IMPURE = frozenset({"EagerPyFunc"})
+
+
+def has_effect(step: Step) -> bool:
+    return step.kind in ("assign", "effect") or (step.kind == "op" and step.op.name in IMPURE)
+
+
 def _depends_on_input(graph: Graph) -> set:
     """Registers whose value depends on an argument, a variable or a replayed effect."""
     dynamic = set(graph.arguments) | set(graph.variable_inputs.values())
@@ -58,7 +67,7 @@ def fold_constants(graph: Graph) -> int:
     kept, folded = [], 0
     for step in graph.steps:
         if step.kind == "op" and not any(o in dynamic for o in step.outs) and \
-                step.op.name != "CustomGradient":
+                step.op.name != "CustomGradient" and not has_effect(step):
             for register in step.outs:
                 graph.constants[register] = _slot_get(graph.values[register])
             folded += 1
@@ -95,7 +104,7 @@ def eliminate_common_subexpressions(graph: Graph) -> int:
         ins = tuple(alias.get(i, i) for i in step.ins)
         if ins != step.ins:
             step = step._replace(ins=ins)
-        if step.kind == "op" and step.op.name != "CustomGradient":
+        if step.kind == "op" and step.op.name != "CustomGradient" and not has_effect(step):
             attrs = _attrs_key(step.attrs)
             if attrs is not None:
                 key = (step.op.name, ins, attrs, step.call)
@@ -117,7 +126,7 @@ def eliminate_dead_code(graph: Graph, roots=()) -> int:
     needed = {r for r in graph.outputs if r is not None} | set(roots)
     kept, dropped = [], 0
     for step in reversed(graph.steps):
-        if step.kind in ("assign", "effect") or any(o in needed for o in step.outs):
+        if has_effect(step) or any(o in needed for o in step.outs):
             needed.update(step.ins)
             kept.append(step)
         else:

@@ -25,6 +25,7 @@ from tapegrad._core.backend import np
 from tapegrad._core.dtypes import from_numpy as _from_numpy
 from tapegrad._core.tensor import Tensor, TensorShape
 
+_getframe = sys._getframe
 _SLOT = Tensor.__dict__["_value"]  # the array slot every Tensor has
 _slot_get = _SLOT.__get__
 _slot_set = _SLOT.__set__
@@ -105,7 +106,9 @@ def _shape_text(tensor) -> str:
         ("," if len(dims) == 1 else "") + ")"
 
 
-#: Code that hands values only to recorded forwards and rules (filled by trust()).
+#: ids of the code objects that hand values only to recorded forwards and rules (filled by
+#: trust(); ids, as a code object's hash is computed afresh on every lookup; the functions
+#: live as long as their modules).
 _TRUSTED: set = set()
 
 
@@ -130,15 +133,15 @@ def _trust_object(value, module_name: str) -> None:
         return
     code = getattr(value, "__code__", None)
     if code is not None and getattr(value, "__module__", None) == module_name:
-        _TRUSTED.add(code)
+        _TRUSTED.add(id(code))
         for constant in code.co_consts:  # nested functions (closures of decorators)
             if hasattr(constant, "co_code"):
-                _TRUSTED.add(constant)
+                _TRUSTED.add(id(constant))
 
 
 def trust_functions(*functions) -> None:
     for function in functions:
-        _TRUSTED.add(function.__code__)
+        _TRUSTED.add(id(function.__code__))
 
 
 class SymbolicTensor(Tensor):
@@ -148,13 +151,14 @@ class SymbolicTensor(Tensor):
 
     @property
     def _value(self):
-        array = _slot_get(self)
         if not _info_get(self).owner.open:
             raise _leaked(self)
+        if id(_getframe(1).f_code) in _TRUSTED:
+            return _slot_get(self)
         stack = tracing.stack
-        if not stack or sys._getframe(1).f_code in _TRUSTED or stack[-1].converting is self:
-            return array
-        return _Guard(array)
+        if not stack or stack[-1].converting is self:
+            return _slot_get(self)
+        return _Guard(_slot_get(self))
 
     @_value.setter
     def _value(self, value):

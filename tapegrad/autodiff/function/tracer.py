@@ -53,11 +53,17 @@ class Graph:
         self.variable_inputs: dict = {}  # variable index -> register of its value at call start
         self.steps: list = []
         self.outputs: list = []  # registers (or None) of the flat outputs
-        self.output_structure = None  # the returned nest, leaves replaced by output positions
 
     def new_register(self, value) -> int:
         self.values.append(value)
         return len(self.values) - 1
+
+
+#: Ops whose forward gives a result whose shape depends on the input values: a program
+#: specialised to the traced shapes cannot replay what follows them.
+DYNAMIC_SHAPES = frozenset({"Unique"})
+
+_new_step = tuple.__new__  # Step(...) without its generated __new__ (the tracer's hot path)
 
 
 def _pick(frame_locals: dict):
@@ -147,12 +153,15 @@ class Tracer(Recorder):
     def _add(self, op, ins, output, attrs, call):
         if op.forward is None and op.name != "CustomGradient":
             raise Untraceable(f"op {op.name} cannot be replayed", user_location(4))
+        if op.name in DYNAMIC_SHAPES:
+            raise Untraceable(f"the shape of {op.name}'s result depends on its input values",
+                              user_location(4))
         if type(output) is tuple:
             outs = tuple([self._output(o, op) for o in output])
-            self.graph.steps.append(Step("op", op, ins, attrs, outs, call, True))
+            self.graph.steps.append(_new_step(Step, ("op", op, ins, attrs, outs, call, True)))
         else:
-            self.graph.steps.append(Step("op", op, ins, attrs, (self._output(output, op),),
-                                         call, False))
+            self.graph.steps.append(_new_step(Step, ("op", op, ins, attrs,
+                                                     (self._output(output, op),), call, False)))
 
     def variable_value(self, variable: Variable, tensor: Tensor | None = None) -> int:
         """The register holding ``variable``'s value where the trace now is (``tensor``: the

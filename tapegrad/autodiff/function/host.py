@@ -1,0 +1,176 @@
+"""Host-side helpers that work inside and outside ``tf.function``: ``tf.py_function``,
+``tf.init_scope`` and ``tf.TensorArray``."""
+
+from __future__ import annotations
+
+import contextlib
+
+from tapegrad._core import nest
+from tapegrad._core.dtypes import as_dtype
+from tapegrad._core.registry import register
+from tapegrad._core.tape import TRAINABLE_KINDS
+from tapegrad._core.tensor import Tensor, _wrap, apply, convert_to_tensor, state
+from tapegrad.autodiff.function import symbolic
+
+
+@contextlib.contextmanager
+def _outside_traces():
+    """Nothing records and every trace is closed (its tensors raise if used) meanwhile."""
+    stack = state.recorders
+    saved = stack[:]
+    traces = list(symbolic.tracing.stack)
+    stack[:] = []
+    symbolic.tracing.stack[:] = []
+    opened = [t for t in traces if t.open]
+    for tracer in opened:
+        tracer.open = False
+    try:
+        yield
+    finally:
+        for tracer in opened:
+            tracer.open = True
+        symbolic.tracing.stack[:] = traces
+        stack[:] = saved
+
+
+def init_scope():
+    """Run a block outside the function being traced, eagerly (as ``tf.init_scope``): what it
+    computes is a constant of the trace; the trace's tensors cannot be used inside.
+
+    >>> import tapegrad as tf
+    >>> @tf.function
+    ... def f(x):
+    ...     with tf.init_scope():
+    ...         c = tf.constant(2.0) * 3.0   # computed once, at trace time
+    ...     return x * c
+    >>> float(f(tf.constant(1.0)))
+    6.0
+    """
+    return _outside_traces()
+
+
+def _py_forward(*values, function, dtypes, structure, name):
+    with _outside_traces():
+        result = function(*[_wrap(v) for v in values])
+    flat = nest.flatten(result) if structure else [result]
+    arrays = [convert_to_tensor(item, dtype=dtype)._value for item, dtype in zip(flat, dtypes)]
+    if len(arrays) != len(dtypes):
+        raise ValueError(f"py_function: the function returned {len(arrays)} values, Tout "
+                         f"declares {len(dtypes)}.")
+    return arrays
+
+
+def _py_vjp(inputs, output, attrs, upstream, needs):
+    from tapegrad.autodiff.tape import GradientTape
+
+    if any(type(x) is symbolic.SymbolicTensor for x in inputs):
+        # a Python function's gradient needs its inputs' values: never part of a trace
+        raise symbolic.Untraceable("the gradient of a tf.py_function", attrs["name"])
+    sources = [x for x, need in zip(inputs, needs)
+               if need and x._value.dtype.kind in TRAINABLE_KINDS]
+    with GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(sources)
+        result = attrs["function"](*inputs)
+    flat = nest.flatten(result) if attrs["structure"] else [result]
+    upstreams = upstream if type(upstream) is tuple else (upstream,)
+    pairs = [(o, u) for o, u in zip(flat, upstreams)
+             if isinstance(o, Tensor) and o._value.dtype.kind in TRAINABLE_KINDS]
+    grads = iter(tape.gradient([o for o, _ in pairs], sources,
+                               output_gradients=[u for _, u in pairs]) if pairs else
+                 [None] * len(sources))
+    return tuple(next(grads) if x in sources else None for x in inputs)
+
+
+PY_FUNCTION = register("EagerPyFunc", _py_forward, _py_vjp, None, samples=(), n_outputs=2,
+                       sample_note="tf.py_function: tests/test_function_control.py")
+
+
+def py_function(func, inp, Tout, name=None):
+    """Run the Python ``func`` on eager tensors, on every call even inside ``tf.function``
+    (as ``tf.py_function``); differentiable through ``func``'s own ops.
+
+    >>> import tapegrad as tf
+    >>> f = tf.function(lambda x: tf.py_function(lambda v: v.numpy() * 2, [x], tf.float32))
+    >>> float(f(tf.constant(1.5)))
+    3.0
+    """
+    structure = isinstance(Tout, (list, tuple))
+    dtypes = [as_dtype(d) for d in (Tout if structure else [Tout])]
+    outputs = apply(PY_FUNCTION, [convert_to_tensor(x) for x in inp],
+                    {"function": func, "dtypes": [d._np for d in dtypes],
+                     "structure": structure, "name": getattr(func, "__name__", "py_function")})
+    return list(outputs) if structure else outputs[0]
+
+
+class TensorArray:
+    """A list of tensors written by index, as ``tf.TensorArray`` (eager: a Python list; inside
+    ``tf.function`` with Python indices, unrolled into the trace).
+
+    >>> import tapegrad as tf
+    >>> ta = tf.TensorArray(tf.float32, size=2)
+    >>> ta = ta.write(0, 1.0).write(1, 2.0)
+    >>> ta.stack().numpy().tolist()
+    [1.0, 2.0]
+    """
+
+    def __init__(self, dtype, size=None, dynamic_size=None, clear_after_read=None,
+                 tensor_array_name=None, handle=None, flow=None, infer_shape=True,
+                 element_shape=None, colocate_with_first_write_call=True, name=None):
+        self._dtype = as_dtype(dtype)
+        self._dynamic = bool(dynamic_size)
+        self._items: list = [None] * (int(size) if size is not None else 0)
+        self._element_shape = element_shape
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    def _copy(self, items) -> TensorArray:
+        copy = TensorArray(self._dtype, dynamic_size=self._dynamic,
+                           element_shape=self._element_shape)
+        copy._items = items
+        return copy
+
+    def write(self, index, value, name=None) -> TensorArray:
+        index = int(index)
+        value = convert_to_tensor(value, dtype=self._dtype)
+        items = list(self._items)
+        if index >= len(items):
+            if not self._dynamic:
+                raise IndexError(f"Tried to write to index {index} but array is not resizeable "
+                                 f"and size is: {len(items)}")
+            items.extend([None] * (index + 1 - len(items)))
+        items[index] = value
+        return self._copy(items)
+
+    def read(self, index, name=None) -> Tensor:
+        value = self._items[int(index)]
+        if value is None:
+            raise ValueError(f"Could not read from TensorArray index {int(index)}: it has not "
+                             "been written.")
+        return value
+
+    def size(self, name=None) -> Tensor:
+        return convert_to_tensor(len(self._items))
+
+    def stack(self, name=None) -> Tensor:
+        from tapegrad.ops.array import stack, zeros
+
+        if not self._items:
+            return zeros((0,), self._dtype)
+        return stack([self.read(i) for i in range(len(self._items))])
+
+    def gather(self, indices, name=None) -> Tensor:
+        from tapegrad.ops.array import stack
+
+        return stack([self.read(i) for i in nest.flatten(list(indices))])
+
+    def concat(self, name=None) -> Tensor:
+        from tapegrad.ops.array import concat
+
+        return concat([self.read(i) for i in range(len(self._items))], 0)
+
+    def unstack(self, value, name=None) -> TensorArray:
+        from tapegrad.ops.array import unstack
+
+        return self._copy(list(unstack(convert_to_tensor(value, dtype=self._dtype))))
