@@ -51,7 +51,6 @@ from tapegrad.autodiff.control import cond, device, is_tensor, map_fn, while_loo
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
 from tapegrad.autodiff.function import (
     TensorArray,
-    config,
     function,
     init_scope,
     py_function,
