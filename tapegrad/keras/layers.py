@@ -272,6 +272,11 @@ class Layer(Module):
         return self._name
 
     @property
+    def submodules(self):
+        # A Keras 3 layer is not a tf.Module: it has no `submodules` (use `layers`).
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute 'submodules'")
+
+    @property
     def dtype(self):
         return self._dtype.name
 

@@ -15,8 +15,8 @@ TensorShape([3, 2])
 from __future__ import annotations
 
 from tapegrad._core import nest
-from tapegrad._core.backend import np
 from tapegrad.keras import functional, object_registry
+from tapegrad.keras import summary as summary_module
 from tapegrad.keras.layers import InputLayer, KerasTensor, Layer, _unique_name
 from tapegrad.keras.trainer import Trainer
 
@@ -193,75 +193,11 @@ class Model(Trainer, Layer):
     # -- summary ------------------------------------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None) -> None:
-        """Print a table of the layers, their output shapes and parameter counts."""
-        print_fn = print_fn or print
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer in self._summary_layers():
-            shape = layer._output_shape
-            shape_text = "?" if shape is None else _shape_text(_batchless(shape, self))
-            rows.append((f"{layer.name} ({_class_name(layer)})", shape_text,
-                         f"{layer.count_params() if layer.built else 0:,}"))
-        # Keras 3's table: columns 33, 24 and 15 wide (wider when a cell needs it).
-        widths = [max([33, 24, 15][c], *(len(row[c]) + 2 for row in rows)) for c in range(3)]
-
-        def rule(left, middle, right, fill):
-            return left + middle.join(fill * w for w in widths) + right
-
-        def cells(row, edge):
-            texts = [f" {row[0]:<{widths[0] - 2}} ", f" {row[1]:<{widths[1] - 2}} ",
-                     f" {row[2]:>{widths[2] - 2}} "]
-            return edge + edge.join(texts) + edge
-        lines = [f'Model: "{self.name}"', rule("┏", "┳", "┓", "━"), cells(rows[0], "┃"),
-                 rule("┡", "╇", "┩", "━")]
-        for i, row in enumerate(rows[1:]):
-            if i:
-                lines.append(rule("├", "┼", "┤", "─"))
-            lines.append(cells(row, "│"))
-        lines.append(rule("└", "┴", "┘", "─"))
-        total = self.count_params() if self.built else 0
-        trainable = int(sum(int(np.prod(v._value.shape)) for v in self.trainable_weights))
-        nbytes = int(sum(v._value.nbytes for v in self.weights))
-        tbytes = int(sum(v._value.nbytes for v in self.trainable_weights))
-        lines += [f" Total params: {total:,} ({_size(nbytes)})",
-                  f" Trainable params: {trainable:,} ({_size(tbytes)})",
-                  f" Non-trainable params: {total - trainable:,} ({_size(nbytes - tbytes)})"]
-        if not self.built:
-            lines.append(" (the model is not built yet: call it on a batch first)")
-        print_fn("\n".join(lines))
-
-    def _summary_layers(self):
-        if self._is_graph:
-            return list(self._layers)
-        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
-
-
-def _class_name(layer) -> str:
-    """The class Keras 3's summary shows: a functional model is a ``Functional``."""
-    if type(layer) is Model and layer._is_graph:
-        return "Functional"
-    return type(layer).__name__
-
-
-def _shape_text(shape) -> str:
-    if shape and isinstance(shape[0], tuple):
-        return ", ".join(str(s) for s in shape)
-    return str(shape)
-
-
-def _batchless(shape, model):
-    if shape and isinstance(shape[0], tuple):
-        return tuple(_batchless(s, model) for s in shape)
-    if isinstance(model, Sequential) and shape and isinstance(shape[0], int):
-        return (None,) + tuple(shape[1:])
-    return tuple(shape)
-
-
-def _size(nbytes: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
-            return f"{nbytes:.2f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.2f} GB"
+        """Print a table of the layers, their output shapes and parameter counts (and, for a
+        functional model that is not a chain, what each layer is connected to)."""
+        lines = summary_module.summary_lines(self, summary_module.layers_of(self),
+                                             sequential=isinstance(self, Sequential))
+        (print_fn or print)("\n".join(lines))
 
 
 class Sequential(Model):

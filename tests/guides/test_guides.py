@@ -27,13 +27,12 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
         "4": NUMPY,
         "9": "Dataset.shuffle order: tapegrad's random stream is not TensorFlow's (integers)",
     },
-    "customization_custom_layers": {"14": KERAS, "16": KERAS},
     "basic_training_loops": {"12": KERAS, "13": KERAS, "14": KERAS},
     "intro_to_modules": {
         "12": "checkpoint keys are tapegrad's (model/dense_1/w, with save_counter); TensorFlow's "
               "add /.ATTRIBUTES/VARIABLE_VALUE and an object-graph entry",
         "30": "the error message text of a failed call (Keras wraps it)",
-        "33": KERAS, "34": KERAS, "36": KERAS, "37": KERAS, "38": KERAS,
+        "36": KERAS, "37": KERAS, "38": KERAS,
     },
     "tensor": {
         "10": "softmax differs from TensorFlow's in the last float32 digit",

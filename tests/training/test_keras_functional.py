@@ -35,6 +35,39 @@ def test_summary_is_keras_3s_table(capsys):
                                                                       d1=d1)
 
 
+# Printed by TF 2.21 / Keras 3.15 for the model of test_summary_connected_to_column.
+KERAS_GRAPH_SUMMARY = """\
+┏━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┓
+┃ Layer (type)        ┃ Output Shape      ┃    Param # ┃ Connected to      ┃
+┡━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━┩
+│ a (InputLayer)      │ (None, 4)         │          0 │ -                 │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ b (InputLayer)      │ (None, 2)         │          0 │ -                 │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ shared (Dense)      │ (None, 5)         │         25 │ a[0][0]           │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ d (Dense)           │ (None, 5)         │         15 │ b[0][0]           │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ cat (Concatenate)   │ (None, 10)        │          0 │ shared[0][0],     │
+│                     │                   │            │ d[0][0]           │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ o (Dense)           │ (None, 1)         │         11 │ cat[0][0]         │
+└─────────────────────┴───────────────────┴────────────┴───────────────────┘
+ Total params: 51 (204.00 B)
+ Trainable params: 51 (204.00 B)
+ Non-trainable params: 0 (0.00 B)"""
+
+
+def test_summary_connected_to_column():
+    a, b = keras.Input((4,), name="a"), keras.Input((2,), name="b")
+    shared = layers.Dense(5, name="shared")(a)
+    merged = layers.Concatenate(name="cat")([shared, layers.Dense(5, name="d")(b)])
+    model = keras.Model([a, b], layers.Dense(1, name="o")(merged))
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert lines[0].split("\n", 1)[1] == KERAS_GRAPH_SUMMARY
+
+
 def test_summary_shows_the_declared_shape_not_the_last_calls():
     inputs = keras.Input((None, None, 1))
     model = keras.Model(inputs, layers.Conv2D(2, 3, padding="same")(inputs))
@@ -212,6 +245,12 @@ def test_add_weight_positional_name_and_list_input_raise_as_keras():
     with pytest.raises(ValueError, match="Only input tensors may be passed as positional"):
         Identity()([1.0, 2.0])
     assert len(Identity()([np.zeros((1, 2)), np.zeros((1, 2))])) == 2
+
+
+def test_keras_layers_have_no_submodules():
+    model = keras.Sequential([keras.Input((2,)), layers.Dense(1)])
+    with pytest.raises(AttributeError, match="has no attribute 'submodules'"):
+        getattr(model, "submodules")  # noqa: B009 - the attribute access is the test
 
 
 def test_integer_inputs_are_cast_and_variable_repr():
