@@ -20,6 +20,7 @@ from tapegrad.keras import (
     activations,
     applications,
     callbacks,
+    datasets,
     initializers,
     layers,
     losses,
@@ -40,7 +41,8 @@ Variable = KerasVariable
 # serialization code (tapegrad.keras.saving cannot import it back without an import cycle).
 saving.load_model, saving.save_model = models.load_model, models.save_model
 
-__all__ = ["activations", "applications", "ops", "random", "callbacks", "initializers",
+__all__ = ["activations", "applications", "ops", "random", "callbacks", "datasets",
+           "initializers",
            "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
            "utils", "Input", "InputSpec", "Layer", "Model", "Sequential", "KerasTensor",
            "Variable"]

@@ -23,7 +23,7 @@ from tapegrad.keras.utils import Progbar
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-           "TerminateOnNaN", "LambdaCallback"]
+           "TerminateOnNaN", "LambdaCallback", "TensorBoard"]
 
 _HOOKS = ("on_batch_begin", "on_batch_end", "on_epoch_begin", "on_epoch_end",
           "on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
@@ -597,3 +597,14 @@ class LambdaCallback(Callback):
                                  f"{', '.join(_HOOKS)}")
             if function is not None:
                 setattr(self, name, function)
+
+
+class TensorBoard(Callback):
+    """Not available: tapegrad writes no TensorBoard event files. Constructing one raises,
+    naming the alternatives (``CSVLogger``, or ``fit``'s returned ``History``)."""
+
+    def __init__(self, log_dir="logs", *args, **kwargs):
+        raise NotImplementedError("tapegrad writes no TensorBoard event files: remove the "
+                                  "TensorBoard callback, log with "
+                                  "keras.callbacks.CSVLogger(filename), or plot the History "
+                                  "that fit() returns.")

@@ -197,3 +197,10 @@ def test_normalization_adapt_and_merge_layers():
         layers.Add()(a)
     with pytest.raises(ValueError, match="no longer supported"):
         layers.LeakyReLU(alpha=0.1)
+
+
+def test_tensorboard_and_datasets_say_what_to_do_instead():
+    with pytest.raises(NotImplementedError, match="CSVLogger"):
+        keras.callbacks.TensorBoard(log_dir="logs")
+    with pytest.raises(RuntimeError, match="tapegrad downloads nothing"):
+        keras.datasets.mnist.load_data()
