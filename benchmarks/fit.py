@@ -4,7 +4,7 @@ same initial weights, same batch size.
 
 Run by hand, with an interpreter that has TensorFlow (the tapegrad row runs anyway):
 ``PYTHONPATH=. python benchmarks/fit.py [--model conv|mlp] [--epochs 15] [--rounds 2]
-[--tf-threads 1]``.
+[--blas-threads 1] [--tf-threads 1]``.
 
 Both run ``model.compile(Adam(3e-3), SparseCategoricalCrossentropy(from_logits=True),
 metrics=["accuracy"])`` then ``model.fit(x, y, batch_size=32, epochs=..., verbose=0)`` on the
@@ -25,6 +25,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from mlp_step import blas_limit  # noqa: E402
 
 
 def build(keras, kind="conv"):
@@ -70,6 +73,8 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--model", choices=("conv", "mlp"), default="conv")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="NumPy's BLAS threads (needs threadpoolctl)")
     parser.add_argument("--tf-threads", type=int, default=1,
                         help="TensorFlow intra- and inter-op threads (0: TF's default)")
     args = parser.parse_args(argv)
@@ -94,13 +99,14 @@ def main(argv=None) -> None:
     except ImportError:
         print("TensorFlow: not installed (tapegrad row only)")
     print(f"model.fit of the digits {args.model} net: {len(y)} images, batch 32, "
-          f"{args.epochs} epochs, best of {args.rounds} (TF threads: "
-          f"{args.tf_threads or 'default'})\n")
+          f"{args.epochs} epochs, best of {args.rounds} (BLAS threads: {args.blas_threads}; "
+          f"TF threads: {args.tf_threads or 'default'})\n")
     print(f"{'':24s}{'best s':>9s}{'s/epoch':>9s}{'loss':>8s}{'acc':>7s}")
     results = {name: [] for name in frameworks}
-    for _ in range(args.rounds):
-        for name, keras in frameworks.items():
-            results[name].append(timed_fit(keras, weights, args.model, x, y, args.epochs))
+    with blas_limit(args.blas_threads):
+        for _ in range(args.rounds):
+            for name, keras in frameworks.items():
+                results[name].append(timed_fit(keras, weights, args.model, x, y, args.epochs))
     for name, runs in results.items():
         seconds, loss, accuracy = min(runs)
         print(f"{name:24s}{seconds:9.2f}{seconds / args.epochs:9.3f}{loss:8.4f}{accuracy:7.3f}")
