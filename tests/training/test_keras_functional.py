@@ -163,6 +163,24 @@ def test_every_layer_round_trips_its_config(layer, shape):
     np.testing.assert_allclose(clone(x).numpy(), expected.numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("cls", ["Add", "Subtract", "Multiply", "Average", "Maximum",
+                                 "Minimum", "Concatenate"])
+def test_merge_layers_round_trip_their_config(cls):
+    layer = getattr(layers, cls)(name=f"m_{cls.lower()}")
+    config = json.loads(json.dumps(layer.get_config()))
+    clone = type(layer).from_config(config)
+    a, b = np.ones((2, 3), np.float32), np.full((2, 3), 2.0, np.float32)
+    np.testing.assert_array_equal(clone([a, b]).numpy(), layer([a, b]).numpy())
+    assert json.loads(json.dumps(clone.get_config())) == config
+
+
+def test_other_layers_round_trip_their_config():
+    for layer in (layers.AveragePooling1D(3, strides=1), layers.GlobalMaxPooling1D(),
+                  layers.InputLayer(shape=(3,), name="x_in"), layers.Dropout(0.1, seed=3)):
+        config = json.loads(json.dumps(layer.get_config()))
+        assert json.loads(json.dumps(type(layer).from_config(config).get_config())) == config
+
+
 def test_sequential_and_functional_configs_json_and_clone():
     seq = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Dense(1)])
     rebuilt = keras.Sequential.from_config(seq.get_config())
