@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import warnings
@@ -40,7 +41,7 @@ from tapegrad.keras.optimizers import Optimizer
 from tapegrad.keras.trainer import Trainer
 
 __all__ = ["keras_paths", "own_variables", "write_h5", "save_weights", "load_weights",
-           "require_h5py"]
+           "require_h5py", "read_checked", "open_h5", "assign", "check_built"]
 
 _NUMERIC_KINDS = "biuf"
 _MAX_OBJECTS = 100_000       # groups and datasets listed when looking for unused weights
@@ -93,21 +94,29 @@ def _keras_graph_layers(model) -> list:
     def key_of(tensor):
         return ("input", id(tensor)) if tensor._node is None else ("node", id(tensor._node))
 
-    def visit(tensor):
-        key = key_of(tensor)
-        if key in finished:
-            return
-        if tensor._node is not None and id(tensor) in input_ids:
-            finished.add(key)
-            return
-        layer = tensor._input_layer if tensor._node is None else tensor._node.layer
-        first_seen.setdefault(id(layer), len(first_seen))
-        layer_of[id(layer)] = layer
-        parents = [] if tensor._node is None else tensor._node.input_tensors
-        for parent in parents:
-            visit(parent)
-        finished.add(key)
-        ordered.append((key, layer, [key_of(p) for p in parents]))
+    def visit(output):
+        # depth-first, parents in order, without recursion (deep models); a tensor is
+        # numbered when first entered and listed when all its parents are
+        stack = [(output, False)]
+        while stack:
+            tensor, parents_done = stack.pop()
+            key = key_of(tensor)
+            parents = [] if tensor._node is None else tensor._node.input_tensors
+            layer = tensor._input_layer if tensor._node is None else tensor._node.layer
+            if parents_done:
+                if key not in finished:
+                    finished.add(key)
+                    ordered.append((key, layer, [key_of(p) for p in parents]))
+                continue
+            if key in finished:
+                continue
+            if tensor._node is not None and id(tensor) in input_ids:
+                finished.add(key)
+                continue
+            first_seen.setdefault(id(layer), len(first_seen))
+            layer_of[id(layer)] = layer
+            stack.append((tensor, True))
+            stack.extend((parent, False) for parent in reversed(parents))
 
     from tapegrad._core import nest
     for tensor in nest.flatten(model._outputs_structure):
@@ -139,15 +148,11 @@ def _children(obj):
              if name not in _INTERNAL_ATTRIBUTES and not name.startswith("__")}
     if isinstance(obj, Trainer):        # a Model
         names |= {"layers", "optimizer"}
-        if _is_graph(obj):
-            yield "layers", _keras_graph_layers(obj)
-        elif _is_sequential(obj):
-            yield "layers", obj.layers
+        if _is_graph(obj) or _is_sequential(obj):   # their layers first, as Keras does
+            names.discard("layers")
+            yield "layers", _keras_graph_layers(obj) if _is_graph(obj) else obj.layers
     for name in sorted(names, key=lambda n: "~" + n if n.startswith("_") else n):
-        if name == "layers" and _is_graph(obj):
-            yield name, _keras_graph_layers(obj)
-        else:
-            yield name, getattr(obj, name, None)
+        yield name, getattr(obj, name, None)
 
 
 def _join(path: str, name: str) -> str:
@@ -216,7 +221,6 @@ def _group_name(obj) -> str:
 def write_h5(model) -> bytes:
     """The bytes of ``model``'s ``.weights.h5`` file."""
     h5py = require_h5py()
-    _check_built(model)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as file:
         for path, obj in keras_paths(model):
@@ -227,10 +231,11 @@ def write_h5(model) -> bytes:
     return buffer.getvalue()
 
 
-def _check_built(model) -> None:
-    if not model.built or not model.weights:
+def check_built(model) -> None:
+    """Loading weights needs the model's variables: refuse an unbuilt model clearly."""
+    if not model.built:
         raise ValueError(f"Model {model.name!r} has no weights yet: build it first (call it "
-                         "on a batch, or give it an Input) before saving or loading weights.")
+                         "on a batch, or give it an Input) before loading weights.")
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
@@ -295,45 +300,57 @@ def _check_dataset(dataset, where: str, variable) -> None:
                        f"{variable.name!r}'s {expected}")
 
 
+def _stored_names(group, expected: int) -> list:
+    """The dataset names of a ``vars`` group (listed only when their number is plausible)."""
+    if group is None:
+        return []
+    count = len(group)
+    if count != expected:
+        return [*itertools.islice(group.keys(), 8)] + (["..."] if count > 8 else [])
+    return sorted(group.keys())
+
+
+def _plan_object(file, path: str, obj) -> list | None:
+    """[(variable, dataset)] for ``obj``'s own variables, checked; None for an optimizer
+    whose saved state does not fit (Keras skips it with a warning)."""
+    h5py = require_h5py()
+    variables = own_variables(obj)
+    where = "/" + _join(path, "vars")
+    group = _vars_group(file, path)
+    stored = _stored_names(group, len(variables))
+    if isinstance(obj, Optimizer) and len(stored) != len(variables):
+        if stored:
+            warnings.warn(f"Skipping variable loading for optimizer {obj.name!r}, because it "
+                          f"has {len(variables)} variables whereas the saved optimizer has "
+                          f"{len(group)} variables.", stacklevel=5)
+        return None
+    if stored != sorted(str(i) for i in range(len(variables))):
+        count = 0 if group is None else len(group)
+        raise _Hostile(f"{where} holds {count} values {stored}, but {type(obj).__name__} "
+                       f"{_group_name(obj)!r} has {len(variables)} variables "
+                       f"{[v.name for v in variables]}")
+    entries = []
+    for index, variable in enumerate(variables):
+        dataset = _child(group, str(index), h5py.Dataset, where)
+        _check_dataset(dataset, f"{where}/{index}", variable)
+        entries.append((variable, dataset))
+    return entries
+
+
 def _plan(file, model, skip_mismatch: bool) -> tuple[list, set]:
     """[(variable, dataset)] for every variable, every problem checked; and the paths used.
     """
-    h5py = require_h5py()
     plan, used, problems = [], set(), []
     for path, obj in keras_paths(model):
-        variables = own_variables(obj)
-        where = "/" + _join(path, "vars")
         try:
-            group = _vars_group(file, path)
-            stored = sorted(group.keys()) if group is not None else []
-            if isinstance(obj, Optimizer):
-                if not stored or len(stored) != len(variables):
-                    if stored:
-                        warnings.warn(f"Skipping variable loading for optimizer {obj.name!r}, "
-                                      f"because it has {len(variables)} variables whereas the "
-                                      f"saved optimizer has {len(stored)} variables.",
-                                      stacklevel=4)
-                    used.add(path)
-                    continue
-            if sorted(stored) != sorted(str(i) for i in range(len(variables))):
-                raise _Hostile(f"{where} holds {len(stored)} values {stored[:8]}, but "
-                               f"{type(obj).__name__} {_group_name(obj)!r} has "
-                               f"{len(variables)} variables "
-                               f"{[v.name for v in variables]}")
-            entries = []
-            for index, variable in enumerate(variables):
-                dataset = _child(group, str(index), h5py.Dataset, where)
-                _check_dataset(dataset, f"{where}/{index}", variable)
-                entries.append((variable, dataset))
-            plan.extend(entries)
-            used.add(path)
+            plan.extend(_plan_object(file, path, obj) or ())
         except _Hostile as problem:
             if not skip_mismatch:
                 problems.append(str(problem))
-            else:
-                warnings.warn(f"Skipping loading weights for {_group_name(obj)!r}: {problem}",
-                              stacklevel=4)
-                used.add(path)
+                continue
+            warnings.warn(f"Skipping loading weights for {_group_name(obj)!r}: {problem}",
+                          stacklevel=4)
+        used.add(path)
     if problems:
         raise _Hostile("; ".join(problems[:10]) + (" ..." if len(problems) > 10 else ""))
     return plan, used
@@ -366,7 +383,6 @@ def _unused_paths(file, used: set) -> list:
 def read_checked(file, model, source: str, skip_mismatch: bool = False) -> list:
     """``[(variable, array)]`` for every weight of ``model`` from an open h5py ``file``;
     raises ValueError (changing nothing) when the file does not fit the model."""
-    _check_built(model)
     try:
         plan, used = _plan(file, model, skip_mismatch)
         unused = _unused_paths(file, used)
@@ -413,6 +429,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         if not os.path.exists(filepath):
             raise FileNotFoundError(f"No weights file at {filepath}.")
         raise ValueError(f"{filepath} is not a regular file.")
+    check_built(model)
     with open_h5(filepath, filepath) as file:
         values = read_checked(file, model, filepath, skip_mismatch)
     assign(values)

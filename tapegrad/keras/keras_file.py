@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import inspect
 import io
@@ -40,8 +41,8 @@ import zlib
 from tapegrad._core.backend import np
 from tapegrad.keras import h5_weights
 
-__all__ = ["save_model", "load_model", "load_weights", "from_keras_config",
-           "to_keras_config"]
+__all__ = ["save_model", "load_model", "load_weights", "is_keras_weights",
+           "from_keras_config", "to_keras_config"]
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 KERAS_VERSION = "3.15.1"            # the Keras of TensorFlow 2.21, whose format is written
@@ -141,12 +142,6 @@ class _KerasArchive:
         if getattr(self, "_zip", None) is not None:
             self._zip.close()
         self._file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _weights_limit(model) -> int:
@@ -409,7 +404,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True,
                          "Keras 3's native .keras files; load .weights.h5/.npz weights into "
                          "a model built in code with model.load_weights(path).")
     h5_weights.require_h5py()
-    with _KerasArchive(filepath) as archive:
+    with contextlib.closing(_KerasArchive(filepath)) as archive:
         config = archive.read_json(CONFIG)
         if not isinstance(config, dict) or "class_name" not in config:
             raise archive._damaged(f"{CONFIG} does not describe a model")
@@ -428,16 +423,44 @@ def load_model(filepath, custom_objects=None, compile: bool = True,
     return model
 
 
-def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
-    """``model.load_weights`` for ``.weights.h5`` files and the weights inside ``.keras``
-    files; everything is checked before any weight changes."""
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def is_keras_weights(filepath) -> bool:
+    """Whether ``load_weights`` reads ``filepath`` as a Keras file (``.weights.h5``,
+    ``.keras``, or any HDF5 file) rather than as a NumPy ``.npz`` archive."""
     filepath = os.fspath(filepath)
-    if filepath.endswith(".weights.h5"):
+    if filepath.endswith((".weights.h5", ".keras")):
+        return True
+    try:
+        with open(filepath, "rb") as file:
+            return file.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def _refuse_legacy_h5(filepath: str) -> None:
+    with h5_weights.open_h5(filepath, filepath) as file:
+        if "layer_names" in file.attrs or "model_weights" in file:
+            raise ValueError(f"{filepath} is a legacy Keras 2 HDF5 file, which tapegrad does "
+                             "not read. Load it in Keras and save it again as Keras 3 files: "
+                             "model.save_weights('model.weights.h5') or "
+                             "model.save('model.keras').")
+
+
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
+    """``model.load_weights`` for ``.weights.h5`` files (Keras 3's layout in any HDF5 file)
+    and the weights inside ``.keras`` files; everything is checked before any weight
+    changes."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        if os.path.isfile(filepath):
+            _refuse_legacy_h5(filepath)
         h5_weights.load_weights(model, filepath, skip_mismatch=skip_mismatch)
         return
     h5_weights.require_h5py()
-    h5_weights._check_built(model)
-    with _KerasArchive(filepath) as archive:
+    h5_weights.check_built(model)
+    with contextlib.closing(_KerasArchive(filepath)) as archive:
         data = archive.read(WEIGHTS, _weights_limit(model),
                             "larger than this model's weights and optimizer state")
     with h5_weights.open_h5(data, f"{filepath}:{WEIGHTS}") as file:

@@ -178,8 +178,8 @@ class Model(Trainer, Layer):
         import os
 
         from tapegrad import train
-        if str(filepath).endswith((".weights.h5", ".keras")):
-            from tapegrad.keras import keras_file
+        from tapegrad.keras import keras_file
+        if keras_file.is_keras_weights(filepath):
             keras_file.load_weights(self, filepath, skip_mismatch=skip_mismatch)
             return
         train._load_weights(self, os.fspath(filepath))

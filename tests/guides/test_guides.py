@@ -32,7 +32,6 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
         "12": "checkpoint keys are tapegrad's (model/dense_1/w, with save_counter); TensorFlow's "
               "add /.ATTRIBUTES/VARIABLE_VALUE and an object-graph entry",
         "30": "the error message text of a failed call (Keras wraps it)",
-        "36": KERAS, "37": KERAS, "38": KERAS,
     },
     "tensor": {
         "10": "softmax differs from TensorFlow's in the last float32 digit",

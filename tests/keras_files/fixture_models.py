@@ -104,3 +104,18 @@ def fixture_inputs(name: str, rng) -> np.ndarray:
     if name == "embedding":
         return rng.integers(0, 20, size=(16, 5)).astype(np.int32)
     return rng.normal(size=(16, 6)).astype(np.float32)
+
+
+def trained(keras, name: str, rng, epochs: int):
+    """The fixture model ``name`` built with ``keras``, compiled with Adam(0.01) and trained
+    ``epochs`` epochs (batches of 8) on seeded data, so batch-normalization statistics and
+    the optimizer state are not at their initial values."""
+    build, loss, outputs = fixture_models(keras)[name]
+    model = build()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
+    x = fixture_inputs(name, rng)
+    y = rng.uniform(size=(len(x), outputs)).astype(np.float32)
+    if loss == "categorical_crossentropy":
+        y = y / y.sum(axis=1, keepdims=True)
+    model.fit(x, y, epochs=epochs, batch_size=8, verbose=0)
+    return model

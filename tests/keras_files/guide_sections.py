@@ -82,33 +82,33 @@ def _custom_model_file(keras, folder, custom_layer, custom_fn):
     return model, path, rng.random((4, 4))
 
 
-@section
-def registered_custom_objects(keras, folder):
-    layer, fn = _custom_objects(keras, register=True)
+def _reloads_identically(keras, folder, register: bool, load) -> None:
+    """Save the guide's custom model, reload it with ``load(path, custom_objects)`` and
+    compare predictions."""
+    layer, fn = _custom_objects(keras, register=register)
     model, path, x = _custom_model_file(keras, folder, layer, fn)
-    reconstructed = keras.models.load_model(path)
+    reconstructed = load(path, {"CustomLayer": layer, "custom_fn": fn})
     np.testing.assert_allclose(model.predict(x, verbose=0), reconstructed.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+@section
+def registered_custom_objects(keras, folder):
+    _reloads_identically(keras, folder, True, lambda path, _: keras.models.load_model(path))
 
 
 @section
 def custom_objects_argument(keras, folder):
-    layer, fn = _custom_objects(keras, register=False)
-    model, path, x = _custom_model_file(keras, folder, layer, fn)
-    reconstructed = keras.models.load_model(
-        path, custom_objects={"CustomLayer": layer, "custom_fn": fn})
-    np.testing.assert_allclose(model.predict(x, verbose=0), reconstructed.predict(x, verbose=0),
-                               rtol=1e-6)
+    _reloads_identically(keras, folder, False, lambda path, objects: keras.models.load_model(
+        path, custom_objects=objects))
 
 
 @section
 def custom_object_scope(keras, folder):
-    layer, fn = _custom_objects(keras, register=False)
-    model, path, x = _custom_model_file(keras, folder, layer, fn)
-    with keras.saving.custom_object_scope({"CustomLayer": layer, "custom_fn": fn}):
-        reconstructed = keras.models.load_model(path)
-    np.testing.assert_allclose(model.predict(x, verbose=0), reconstructed.predict(x, verbose=0),
-                               rtol=1e-6)
+    def load(path, objects):
+        with keras.saving.custom_object_scope(objects):
+            return keras.models.load_model(path)
+    _reloads_identically(keras, folder, False, load)
 
 
 @section

@@ -23,7 +23,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tapegrad as tf  # noqa: E402
-from tests.keras_files.fixture_models import fixture_inputs, fixture_models  # noqa: E402
+from tests.keras_files.fixture_models import (  # noqa: E402
+    fixture_inputs,
+    fixture_models,
+    trained,
+)
 from tests.keras_files.guide_sections import _custom_model_file, _custom_objects  # noqa: E402
 
 TOLERANCE = 1e-5
@@ -32,14 +36,8 @@ TOLERANCE = 1e-5
 def tapegrad_files(folder: str, rng) -> dict:
     """name -> (probe inputs, tapegrad's predictions, Adam iterations), files in ``folder``."""
     out = {}
-    for name, (build, loss, outputs) in fixture_models(tf.keras).items():
-        model = build()
-        model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss=loss)
-        x = fixture_inputs(name, rng)
-        y = rng.uniform(size=(len(x), outputs)).astype(np.float32)
-        if loss == "categorical_crossentropy":
-            y = y / y.sum(axis=1, keepdims=True)
-        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    for name in fixture_models(tf.keras):
+        model = trained(tf.keras, name, rng, epochs=2)
         model.save(os.path.join(folder, f"{name}.keras"))
         model.save_weights(os.path.join(folder, f"{name}.weights.h5"))
         probe = fixture_inputs(name, rng)[:4]

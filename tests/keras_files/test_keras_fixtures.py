@@ -133,3 +133,50 @@ def test_custom_activation_is_written_as_keras_writes_it(tmp_path):
         "module": "builtins", "class_name": "function", "config": "my_package>custom_fn",
         "registered_name": "function"}
     assert tf.keras.models.load_model(path).layers[-1].activation is fn
+
+
+def test_subclassed_layout_follows_keras_attribute_walk():
+    # Observed with Keras 3.15: attributes are walked alphabetically, private ones last, and a
+    # model's `layers` list is walked at its own place, so a layer held by an attribute that
+    # sorts after "layers" is stored under layers/<class>_<n> (numbered over all layers).
+    class Net(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.a = tf.keras.layers.Dense(2)
+            self.zz = tf.keras.layers.Dense(1)
+            self._priv = tf.keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.zz(self.a(x)) + self._priv(x)
+
+    model = Net()
+    model(np.ones((2, 4), np.float32))
+    model.compile(optimizer="sgd", loss="mse")
+    from tapegrad.keras.h5_weights import keras_paths
+    assert [path for path, _ in keras_paths(model)] == [
+        "", "a", "layers/dense_1", "layers/dense_2", "optimizer"]
+
+
+def test_legacy_keras2_h5_is_refused_but_npz_under_any_name_loads(tmp_path):
+    model = MODELS["dense_bn"][0]()
+    with pytest.raises(ValueError, match="legacy Keras 2 HDF5 file"):
+        model.load_weights(fixture("legacy", ".h5"))
+    path = str(tmp_path / "numpy.h5")        # tapegrad's .npz format, whatever the name
+    model.save_weights(path)
+    model.load_weights(path)
+
+
+def test_loading_into_an_unbuilt_model_asks_to_build_it():
+    unbuilt = tf.keras.Sequential([tf.keras.layers.Dense(8)])
+    with pytest.raises(ValueError, match="has no weights yet: build it first"):
+        unbuilt.load_weights(fixture("dense_bn", ".weights.h5"))
+
+
+def test_weightless_and_unbuilt_models_save_and_load(tmp_path):
+    flat = tf.keras.Sequential([tf.keras.Input((2, 3)), tf.keras.layers.Flatten()])
+    flat.save(str(tmp_path / "flat.keras"))
+    again = tf.keras.models.load_model(str(tmp_path / "flat.keras"))
+    assert again(np.ones((1, 2, 3), np.float32)).shape == (1, 6)
+    lazy = tf.keras.Sequential([tf.keras.layers.Dense(3)])
+    lazy.save(str(tmp_path / "lazy.keras"))
+    assert not tf.keras.models.load_model(str(tmp_path / "lazy.keras")).weights
