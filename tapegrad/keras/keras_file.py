@@ -408,8 +408,11 @@ def load_model(filepath, custom_objects=None, compile: bool = True,
         config = archive.read_json(CONFIG)
         if not isinstance(config, dict) or "class_name" not in config:
             raise archive._damaged(f"{CONFIG} does not describe a model")
-        _vet(config, safe_mode, custom_objects)
-        config = from_keras_config(config, custom_objects)
+        try:
+            _vet(config, safe_mode, custom_objects)
+            config = from_keras_config(config, custom_objects)
+        except RecursionError:
+            raise archive._damaged(f"{CONFIG} is nested too deeply") from None
         compile_config = config.pop("compile_config", None)
         model = saving.deserialize_keras_object(config, custom_objects, safe_mode=safe_mode)
         _build_from_config(model, config.get("build_config"))

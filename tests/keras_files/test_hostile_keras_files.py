@@ -115,6 +115,11 @@ def test_archive_without_weights_or_with_bad_json_is_refused(tmp_path):
     contents["config.json"] = b"[" * 100_000
     with pytest.raises(ValueError, match="config.json is not valid JSON"):
         tf.keras.models.load_model(write_zip(tmp_path / "b.keras", contents))
+    depth = 900                      # parses, but too deep to walk
+    contents["config.json"] = ('{"class_name": "Sequential", "config": ' + "[" * depth +
+                               "]" * depth + "}").encode()
+    with pytest.raises(ValueError, match="nested too deeply|not valid JSON"):
+        tf.keras.models.load_model(write_zip(tmp_path / "c.keras", contents))
 
 
 def test_weights_member_larger_than_the_model_can_hold_is_refused_unread(tmp_path):

@@ -86,6 +86,11 @@ def test_keras_file_round_trips_through_tapegrad(name, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_keras_saving_names_the_same_functions():
+    assert tf.keras.saving.load_model is tf.keras.models.load_model
+    assert tf.keras.saving.save_model is tf.keras.models.save_model
+
+
 def test_load_weights_from_a_keras_file():
     model = MODELS["conv"][0]()
     model.load_weights(fixture("conv", ".keras"))
