@@ -185,3 +185,16 @@ def test_weightless_and_unbuilt_models_save_and_load(tmp_path):
     lazy = tf.keras.Sequential([tf.keras.layers.Dense(3)])
     lazy.save(str(tmp_path / "lazy.keras"))
     assert not tf.keras.models.load_model(str(tmp_path / "lazy.keras")).weights
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_layout_stays_keras_after_training_in_tapegrad(name, tmp_path):
+    # fit() adds training state to the model; none of it may appear in the weights file
+    from tests.keras_files.fixture_models import trained
+    model = trained(tf.keras, name, np.random.default_rng(0), epochs=1)
+    path = str(tmp_path / "w.weights.h5")
+    model.save_weights(path)
+    mine, keras = layout(path), layout(fixture(name, ".weights.h5"))
+    assert {key: value for key, value in mine.items() if isinstance(value, tuple)} == \
+        {key: value for key, value in keras.items() if isinstance(value, tuple)}
+    assert set(mine) == set(keras)
