@@ -332,6 +332,8 @@ def _plan_object(file, path: str, obj) -> list | None:
     entries = []
     for index, variable in enumerate(variables):
         dataset = _child(group, str(index), h5py.Dataset, where)
+        if dataset is None:           # listed by the group, yet not there: a damaged file
+            raise _Hostile(f"{where}/{index} is listed but cannot be found")
         _check_dataset(dataset, f"{where}/{index}", variable)
         entries.append((variable, dataset))
     return entries
@@ -384,6 +386,11 @@ def read_checked(file, model, source: str, skip_mismatch: bool = False) -> list:
     """``[(variable, array)]`` for every weight of ``model`` from an open h5py ``file``;
     raises ValueError (changing nothing) when the file does not fit the model."""
     try:
+        if "layer_names" in file.attrs or "model_weights" in file:
+            raise _Hostile("it is a legacy Keras 2 HDF5 file, which tapegrad does not read. "
+                           "Load it in Keras and save it again as Keras 3 files: "
+                           "model.save_weights('model.weights.h5') or "
+                           "model.save('model.keras')")
         plan, used = _plan(file, model, skip_mismatch)
         unused = _unused_paths(file, used)
         if unused and not skip_mismatch:
@@ -399,7 +406,7 @@ def read_checked(file, model, source: str, skip_mismatch: bool = False) -> list:
     except _Hostile as problem:
         raise ValueError(f"Cannot load weights from {source}: {problem}. Nothing was "
                          "loaded.") from None
-    except (OSError, RuntimeError, KeyError, TypeError) as error:
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as error:
         raise ValueError(f"Cannot load weights from {source}: the HDF5 data is damaged "
                          f"({type(error).__name__}: {error}). Nothing was loaded.") from None
 

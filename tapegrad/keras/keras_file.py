@@ -442,23 +442,12 @@ def is_keras_weights(filepath) -> bool:
         return False
 
 
-def _refuse_legacy_h5(filepath: str) -> None:
-    with h5_weights.open_h5(filepath, filepath) as file:
-        if "layer_names" in file.attrs or "model_weights" in file:
-            raise ValueError(f"{filepath} is a legacy Keras 2 HDF5 file, which tapegrad does "
-                             "not read. Load it in Keras and save it again as Keras 3 files: "
-                             "model.save_weights('model.weights.h5') or "
-                             "model.save('model.keras').")
-
-
 def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """``model.load_weights`` for ``.weights.h5`` files (Keras 3's layout in any HDF5 file)
     and the weights inside ``.keras`` files; everything is checked before any weight
     changes."""
     filepath = os.fspath(filepath)
     if not filepath.endswith(".keras"):
-        if os.path.isfile(filepath):
-            _refuse_legacy_h5(filepath)
         h5_weights.load_weights(model, filepath, skip_mismatch=skip_mismatch)
         return
     h5_weights.require_h5py()

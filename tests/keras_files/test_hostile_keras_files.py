@@ -264,3 +264,24 @@ def test_member_names_are_read_in_memory_never_extracted(tmp_path):
         (tmp_path / "deep").mkdir() is None else None
     tf.keras.models.load_model(path)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["deep", "slip.keras"]
+
+
+def test_randomly_damaged_weights_files_fail_only_with_clear_errors(tmp_path):
+    # HDF5 has no checksums: a flipped byte in the data loads as another number (as in Keras),
+    # but one in the file's structure must give a clear ValueError, never h5py's own errors.
+    rng = np.random.default_rng(4)
+    data = open(WEIGHTS_FILE, "rb").read()
+    model = BUILD()
+    path = tmp_path / "damaged.weights.h5"
+    refused = 0
+    for _ in range(100):
+        damaged = bytearray(data)
+        for position in rng.integers(0, len(data), size=rng.integers(1, 9)):
+            damaged[position] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(damaged))
+        try:
+            model.load_weights(str(path))
+        except ValueError as error:
+            assert "Nothing was loaded" in str(error)
+            refused += 1
+    assert refused > 15
