@@ -69,12 +69,13 @@ class _KerasArchive:
             raise ValueError(f"{path} is not a regular file, so not a .keras model file.")
         self._size = info.st_size
         self._file = open(path, "rb")   # noqa: SIM115 - closed by close()
+        self._zip = None
         try:
-            self._zip = zipfile.ZipFile(self._file)
+            try:
+                self._zip = zipfile.ZipFile(self._file)
+            except _ZIP_DAMAGE as error:
+                raise self._damaged(f"it is not a valid zip archive ({error})") from None
             self._members = self._directory()
-        except _ZIP_DAMAGE as error:
-            self.close()
-            raise self._damaged(f"it is not a valid zip archive ({error})") from None
         except BaseException:
             self.close()
             raise
@@ -99,6 +100,10 @@ class _KerasArchive:
                                                    and info.compress_size != info.file_size):
                 raise self._damaged(f"member {name!r} declares sizes the file cannot hold")
             members[name] = info
+        if WEIGHTS not in members and "model.weights.npz" in members:
+            raise ValueError(f"Cannot load {self.path}: its weights are stored as "
+                             "model.weights.npz (Keras's weights_format='npz'), which tapegrad "
+                             "does not read; save the model with Keras's default format.")
         for required in (CONFIG, WEIGHTS):
             if required not in members:
                 found = sorted(members)[:10]
@@ -117,18 +122,16 @@ class _KerasArchive:
         data = bytearray()
         try:
             with self._zip.open(info) as member:
-                while True:    # zipfile checks the CRC when the declared end is reached
+                # zipfile checks the CRC when the declared end is reached
+                while len(data) <= limit:
                     chunk = member.read(min(_READ_CHUNK, limit + 1 - len(data)))
                     if not chunk:
                         break
                     data += chunk
-                    if len(data) > limit:
-                        raise self._damaged(f"member {name!r} inflates to more than {limit} "
-                                            f"bytes ({why})")
-        except ValueError:
-            raise
         except _ZIP_DAMAGE as error:
             raise self._damaged(f"member {name!r}: {type(error).__name__}: {error}") from None
+        if len(data) > limit:
+            raise self._damaged(f"member {name!r} inflates to more than {limit} bytes ({why})")
         return bytes(data)
 
     def read_json(self, name: str):
@@ -139,7 +142,7 @@ class _KerasArchive:
             raise self._damaged(f"{name} is not valid JSON ({error})") from None
 
     def close(self) -> None:
-        if getattr(self, "_zip", None) is not None:
+        if self._zip is not None:
             self._zip.close()
         self._file.close()
 
@@ -433,7 +436,7 @@ def is_keras_weights(filepath) -> bool:
     """Whether ``load_weights`` reads ``filepath`` as a Keras file (``.weights.h5``,
     ``.keras``, or any HDF5 file) rather than as a NumPy ``.npz`` archive."""
     filepath = os.fspath(filepath)
-    if filepath.endswith((".weights.h5", ".keras")):
+    if filepath.endswith((".weights.h5", ".keras", ".weights.json")):
         return True
     try:
         with open(filepath, "rb") as file:
@@ -447,6 +450,10 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     and the weights inside ``.keras`` files; everything is checked before any weight
     changes."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".weights.json"):
+        raise ValueError(f"{filepath}: sharded Keras weights (.weights.json and its shards) "
+                         "are not read by tapegrad. Save them unsharded in Keras: "
+                         "model.save_weights('model.weights.h5').")
     if not filepath.endswith(".keras"):
         h5_weights.load_weights(model, filepath, skip_mismatch=skip_mismatch)
         return

@@ -111,6 +111,9 @@ def test_archive_without_weights_or_with_bad_json_is_refused(tmp_path):
     del contents["model.weights.h5"]
     with pytest.raises(ValueError, match="has no model.weights.h5"):
         tf.keras.models.load_model(write_zip(tmp_path / "a.keras", contents))
+    contents["model.weights.npz"] = b"PK"
+    with pytest.raises(ValueError, match="stored as model.weights.npz"):
+        tf.keras.models.load_model(write_zip(tmp_path / "npz.keras", contents))
     contents = members()
     contents["config.json"] = b"[" * 100_000
     with pytest.raises(ValueError, match="config.json is not valid JSON"):

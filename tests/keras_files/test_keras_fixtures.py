@@ -166,6 +166,8 @@ def test_legacy_keras2_h5_is_refused_but_npz_under_any_name_loads(tmp_path):
     model = MODELS["dense_bn"][0]()
     with pytest.raises(ValueError, match="legacy Keras 2 HDF5 file"):
         model.load_weights(fixture("legacy", ".h5"))
+    with pytest.raises(ValueError, match="sharded Keras weights"):
+        model.load_weights(str(tmp_path / "model.weights.json"))
     path = str(tmp_path / "numpy.h5")        # tapegrad's .npz format, whatever the name
     model.save_weights(path)
     model.load_weights(path)
