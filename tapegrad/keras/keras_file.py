@@ -49,6 +49,8 @@ KERAS_VERSION = "3.15.1"            # the Keras of TensorFlow 2.21, whose format
 _MAX_CONFIG = 64 << 20               # bytes of config.json / metadata.json
 _WEIGHTS_SLACK = 16 << 20            # HDF5 bookkeeping allowed beyond the weights' bytes
 _READ_CHUNK = 1 << 20
+_MAX_EXPANSION = 100                 # how far a compressed weights member may inflate
+_MAX_PROBE_ELEMENTS = 1 << 28        # of an input tensor built from a config (1 GiB float32)
 _ZIP_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError,
                KeyError, RuntimeError, NotImplementedError, ValueError)
 
@@ -134,6 +136,12 @@ class _KerasArchive:
             raise self._damaged(f"member {name!r} inflates to more than {limit} bytes ({why})")
         return bytes(data)
 
+    def weights_budget(self) -> int:
+        """The most bytes of weights the archive's weights file can hold: its declared size,
+        and no more than a hundred times what it takes in the archive (compressed)."""
+        info = self._members[WEIGHTS]
+        return min(info.file_size, _MAX_EXPANSION * info.compress_size + _WEIGHTS_SLACK)
+
     def read_json(self, name: str):
         raw = self.read(name, _MAX_CONFIG, "a model config is far smaller")
         try:
@@ -145,6 +153,19 @@ class _KerasArchive:
         if self._zip is not None:
             self._zip.close()
         self._file.close()
+
+
+@contextlib.contextmanager
+def _weights_budget(nbytes: int):
+    """Layers built inside may create at most ``nbytes`` of weights (checked before each is
+    allocated), so a crafted config cannot exhaust memory."""
+    from tapegrad.keras import layers
+    state = layers._call_state
+    saved, state.weight_bytes_left = state.weight_bytes_left, nbytes
+    try:
+        yield
+    finally:
+        state.weight_bytes_left = saved
 
 
 def _weights_limit(model) -> int:
@@ -230,7 +251,32 @@ def _vet(config, safe_mode: bool, custom_objects, where: str = "config") -> None
                             "`custom_objects`; tapegrad never imports a module a file names. "
                             "Nothing was loaded.")
     for key, value in config.items():
+        if key in _SHAPE_KEYS and isinstance(value, list):
+            _check_shape(value, f"{where}.{key}")
         _vet(value, safe_mode, custom_objects, f"{where}.{key}")
+
+
+_SHAPE_KEYS = ("batch_shape", "input_shape", "batch_input_shape", "shape")
+
+
+def _check_shape(shape: list, where: str) -> None:
+    """An input shape from a config (batch first): dimensions are None or sizes, and two
+    examples (other unknown sizes taken as 32, as the symbolic build does) fit in memory."""
+    if shape and all(isinstance(item, list) for item in shape):
+        for index, item in enumerate(shape):
+            _check_shape(item, f"{where}[{index}]")
+        return
+    if not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
+               for d in shape):
+        raise ValueError(f"The model file gives {where} = {shape!r}: dimensions must be sizes "
+                         "or null. Nothing was loaded.")
+    elements = 2
+    for index, d in enumerate(shape):
+        elements *= (1 if index == 0 else 32) if d is None else d
+    if elements > _MAX_PROBE_ELEMENTS:
+        raise ValueError(f"The model file gives {where} = {shape!r}, an input of {elements} "
+                         f"values for two examples (more than {_MAX_PROBE_ELEMENTS}); the file "
+                         "is damaged or crafted. Nothing was loaded.")
 
 
 # -- Keras 3 configs -> tapegrad --------------------------------------------------------------
@@ -417,8 +463,14 @@ def load_model(filepath, custom_objects=None, compile: bool = True,
         except RecursionError:
             raise archive._damaged(f"{CONFIG} is nested too deeply") from None
         compile_config = config.pop("compile_config", None)
-        model = saving.deserialize_keras_object(config, custom_objects, safe_mode=safe_mode)
-        _build_from_config(model, config.get("build_config"))
+        with _weights_budget(archive.weights_budget()):
+            try:
+                model = saving.deserialize_keras_object(config, custom_objects,
+                                                        safe_mode=safe_mode)
+                _build_from_config(model, config.get("build_config"))
+            except (OverflowError, MemoryError) as error:
+                raise archive._damaged(f"{CONFIG} describes tensors too large to build "
+                                       f"({type(error).__name__})") from None
         if compile:
             _compile_from_config(model, compile_config, custom_objects)
         data = archive.read(WEIGHTS, _weights_limit(model),

@@ -60,9 +60,24 @@ class _CallState(threading.local):
     def __init__(self):
         self.path: list[str] = []        # names of the layers being built, outermost first
         self.training: list = []         # training flags of the enclosing calls
+        self.weight_bytes_left = None    # while a model file loads: what its weights may take
 
 
 _call_state = _CallState()
+
+
+def _charge_weight(shape: tuple, dtype) -> None:
+    """While a model file loads, refuse weights larger than the file can hold, before they
+    are allocated (a crafted config must not exhaust memory)."""
+    left = _call_state.weight_bytes_left
+    if left is None:
+        return
+    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype._np).itemsize if shape else 8
+    if nbytes > left:
+        raise ValueError(f"The model file describes a weight of shape {shape} ({nbytes} bytes), "
+                         f"more than its weights file can hold ({left} bytes left); the file "
+                         "is damaged or crafted. Nothing was loaded.")
+    _call_state.weight_bytes_left = left - nbytes
 
 
 class KerasVariable(Variable):
@@ -385,6 +400,7 @@ class Layer(Module):
                     overwrite_with_gradient=False, name=None) -> KerasVariable:
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = _dt.as_dtype(dtype or self._dtype)
+        _charge_weight(shape, dtype)
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype._np).kind == "f" else "zeros"
         init = initializers.get(initializer)

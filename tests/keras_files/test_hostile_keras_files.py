@@ -288,3 +288,18 @@ def test_randomly_damaged_weights_files_fail_only_with_clear_errors(tmp_path):
             assert "Nothing was loaded" in str(error)
             refused += 1
     assert refused > 15
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["config"]["layers"][1]["config"].update(units=10 ** 9),
+     r"weight of shape \(6, 1000000000\).*more than its weights file can hold"),
+    (lambda c: c["config"]["layers"][1]["config"].update(units=10 ** 30),
+     "more than its weights file can hold|too large to build"),
+    (lambda c: c["config"]["layers"][0]["config"].update(batch_shape=[None, 10 ** 12]),
+     r"batch_shape = \[None, 1000000000000\], an input of 2000000000000 values"),
+    (lambda c: c["config"]["layers"][0]["config"].update(batch_shape=[None, -3]),
+     "dimensions must be sizes or null"),
+])
+def test_config_asking_for_huge_tensors_is_refused_before_allocating(tmp_path, edit, message):
+    with pytest.raises(ValueError, match=message):
+        tf.keras.models.load_model(with_config(tmp_path, edit))
