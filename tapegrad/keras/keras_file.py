@@ -51,6 +51,7 @@ _WEIGHTS_SLACK = 16 << 20            # HDF5 bookkeeping allowed beyond the weigh
 _READ_CHUNK = 1 << 20
 _MAX_EXPANSION = 100                 # how far a compressed weights member may inflate
 _MAX_PROBE_ELEMENTS = 1 << 28        # of an input tensor built from a config (1 GiB float32)
+_MAX_OBJECTS = 100_000               # layers, initializers... in one config
 _ZIP_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError,
                KeyError, RuntimeError, NotImplementedError, ValueError)
 
@@ -144,6 +145,8 @@ class _KerasArchive:
 
     def read_json(self, name: str):
         raw = self.read(name, _MAX_CONFIG, "a model config is far smaller")
+        if raw.count(b'"class_name"') > _MAX_OBJECTS:      # bounds the time to build it
+            raise self._damaged(f"{name} describes more than {_MAX_OBJECTS} objects")
         try:
             return json.loads(raw.decode("utf-8")) if raw else {}
         except (UnicodeDecodeError, ValueError, RecursionError) as error:

@@ -118,6 +118,11 @@ def test_archive_without_weights_or_with_bad_json_is_refused(tmp_path):
     contents["config.json"] = b"[" * 100_000
     with pytest.raises(ValueError, match="config.json is not valid JSON"):
         tf.keras.models.load_model(write_zip(tmp_path / "b.keras", contents))
+    flatten = {"module": "keras.layers", "class_name": "Flatten", "config": {}}
+    contents["config.json"] = json.dumps({"class_name": "Sequential", "config": {
+        "layers": [flatten] * 100_001}}).encode()
+    with pytest.raises(ValueError, match="describes more than 100000 objects"):
+        tf.keras.models.load_model(write_zip(tmp_path / "many.keras", contents))
     depth = 900                      # parses, but too deep to walk
     contents["config.json"] = ('{"class_name": "Sequential", "config": ' + "[" * depth +
                                "]" * depth + "}").encode()
