@@ -524,8 +524,32 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
 
 # -- writing ----------------------------------------------------------------------------------
 
+# Options that change training; a built-in layer whose config leaves one out cannot be saved
+# faithfully (reloaded, it would train differently without a word).
+_TRAINING_OPTIONS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                     "kernel_constraint", "bias_constraint", "beta_regularizer",
+                     "gamma_regularizer", "beta_constraint", "gamma_constraint",
+                     "embeddings_regularizer", "embeddings_constraint")
+
+
+def _check_config_complete(model) -> None:
+    from tapegrad.keras import layers
+    for _, obj in h5_weights.keras_paths(model):
+        if type(obj).__module__ != layers.__name__:     # custom layers own their configs
+            continue
+        used = [option for option in _TRAINING_OPTIONS if getattr(obj, option, None) is not None]
+        missing = [option for option in used if option not in obj.get_config()] if used else []
+        if missing:
+            raise ValueError(f"Cannot save {type(obj).__name__} {obj.name!r} faithfully: "
+                             f"tapegrad does not serialize its {', '.join(missing)} yet, so the "
+                             "saved model would train differently. Save the weights only "
+                             "(model.save_weights('model.weights.h5')) and rebuild the model "
+                             "in code.")
+
+
 def _model_config(model) -> dict:
     from tapegrad.keras import saving
+    _check_config_complete(model)
     config = saving.serialize_keras_object(model)
     shape = getattr(model, "_build_shapes", None)
     if "build_config" not in config and shape is not None and not isinstance(shape, dict):

@@ -200,3 +200,16 @@ def test_layout_stays_keras_after_training_in_tapegrad(name, tmp_path):
     assert {key: value for key, value in mine.items() if isinstance(value, tuple)} == \
         {key: value for key, value in keras.items() if isinstance(value, tuple)}
     assert set(mine) == set(keras)
+
+
+def test_saving_refuses_to_drop_a_regularizer_silently(tmp_path):
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(
+        2, kernel_regularizer=tf.keras.regularizers.L2(0.01))])
+    if "kernel_regularizer" in model.layers[0].get_config():   # serialized: must round-trip
+        model.save(str(tmp_path / "m.keras"))
+        again = tf.keras.models.load_model(str(tmp_path / "m.keras"))
+        np.testing.assert_allclose(float(again.layers[0].kernel_regularizer.l2), 0.01)
+    else:
+        with pytest.raises(ValueError, match="does not serialize its kernel_regularizer"):
+            model.save(str(tmp_path / "m.keras"))
+        assert not (tmp_path / "m.keras").exists()
