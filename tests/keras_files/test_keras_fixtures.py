@@ -213,3 +213,18 @@ def test_saving_refuses_to_drop_a_regularizer_silently(tmp_path):
         with pytest.raises(ValueError, match="does not serialize its kernel_regularizer"):
             model.save(str(tmp_path / "m.keras"))
         assert not (tmp_path / "m.keras").exists()
+
+
+def test_branching_functional_layers_follow_keras_order():
+    # Keras 3.15 orders this graph's layers early, branch_a, late, branch_b (observed); the
+    # weights file numbers the Dense layers in that order.
+    inputs = tf.keras.Input((3,))
+    late, early = tf.keras.layers.Dense(3, name="late"), tf.keras.layers.Dense(3, name="early")
+    x = early(inputs)
+    b = tf.keras.layers.Dense(3, name="branch_b")(inputs)
+    a = tf.keras.layers.Dense(3, name="branch_a")(x)
+    model = tf.keras.Model(inputs, [late(a), b])
+    from tapegrad.keras.h5_weights import keras_paths
+    assert [(path, obj.name) for path, obj in keras_paths(model)][2:] == [
+        ("layers/dense", "early"), ("layers/dense_1", "branch_a"), ("layers/dense_2", "late"),
+        ("layers/dense_3", "branch_b")]
