@@ -33,13 +33,15 @@ from tapegrad.keras import (
     saving,
     utils,
 )
+from tapegrad.keras import keras_file as _keras_file
 from tapegrad.keras.layers import Input, InputSpec, KerasTensor, KerasVariable, Layer
 from tapegrad.keras.models import Model, Sequential
 
 Variable = KerasVariable
-# keras.saving.load_model/save_model: attached here because the model-file code needs the
+# keras.saving's file functions: attached here because the model-file code needs the
 # serialization code (tapegrad.keras.saving cannot import it back without an import cycle).
 saving.load_model, saving.save_model = models.load_model, models.save_model
+saving.load_weights, saving.save_weights = _keras_file.load_weights, _keras_file.save_weights
 
 __all__ = ["activations", "applications", "ops", "random", "callbacks", "datasets",
            "initializers",

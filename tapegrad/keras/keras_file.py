@@ -41,7 +41,7 @@ import zlib
 from tapegrad._core.backend import np
 from tapegrad.keras import h5_weights
 
-__all__ = ["save_model", "load_model", "load_weights", "is_keras_weights",
+__all__ = ["save_model", "load_model", "load_weights", "save_weights", "is_keras_weights",
            "from_keras_config", "to_keras_config"]
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -520,6 +520,17 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     with h5_weights.open_h5(data, f"{filepath}:{WEIGHTS}") as file:
         values = h5_weights.read_checked(file, model, f"{filepath}:{WEIGHTS}", skip_mismatch)
     h5_weights.assign(values)
+
+
+def save_weights(model, filepath, overwrite: bool = True, max_shard_size=None) -> None:
+    """``keras.saving.save_weights``: ``model``'s weights in a Keras 3 ``.weights.h5`` file.
+    """
+    if max_shard_size is not None:
+        raise ValueError("Sharded weights (max_shard_size) are not supported; save one "
+                         ".weights.h5 file.")
+    if not os.fspath(filepath).endswith(".weights.h5"):
+        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={filepath}")
+    h5_weights.save_weights(model, filepath, overwrite=overwrite)
 
 
 # -- writing ----------------------------------------------------------------------------------

@@ -86,9 +86,18 @@ def test_keras_file_round_trips_through_tapegrad(name, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_keras_saving_names_the_same_functions():
+def test_keras_saving_names_the_same_functions(tmp_path):
     assert tf.keras.saving.load_model is tf.keras.models.load_model
     assert tf.keras.saving.save_model is tf.keras.models.save_model
+    model = MODELS["conv"][0]()
+    tf.keras.saving.load_weights(model, fixture("conv", ".weights.h5"))
+    x, expected = keras_prediction("conv")
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"must end in `\.weights\.h5`"):
+        tf.keras.saving.save_weights(model, str(tmp_path / "w.h5"))
+    tf.keras.saving.save_weights(model, str(tmp_path / "w.weights.h5"))
+    assert layout(str(tmp_path / "w.weights.h5")).keys() == \
+        {k for k in layout(fixture("conv", ".weights.h5")) if not k.startswith("optimizer")}
 
 
 def test_load_weights_from_a_keras_file():
