@@ -4,8 +4,8 @@ TensorFlow/Keras 3 or by tapegrad) and answer JSON requests, with no TensorFlow 
 Installed size, measured with ``du -sm`` of a fresh Python 3.11 venv's site-packages (Linux
 x86-64 wheels; pip and setuptools left out):
 
-* NumPy 2.4 + tapegrad: 76 MB;
-* NumPy 2.4 + h5py 3.16 + tapegrad (what this example needs): 92 MB;
+* NumPy 2.4 + tapegrad: 77 MB;
+* NumPy 2.4 + h5py 3.16 + tapegrad (what this example needs): 93 MB;
 * tensorflow-cpu 2.21 with its dependencies and h5py: 1,723 MB (the ``tensorflow`` package
   folder alone: 1,289 MB),
 
