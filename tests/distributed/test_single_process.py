@@ -157,6 +157,12 @@ def test_distributed_optimizer_keeps_its_class_and_refuses_others():
     assert isinstance(opt, tf.keras.optimizers.Adam) and opt.name == "dist"
     with pytest.raises(TypeError, match="wraps a tapegrad.keras.optimizers optimizer"):
         hvd.DistributedOptimizer(object())
+    with pytest.raises(ValueError, match="Adam is already distributed"):
+        hvd.DistributedOptimizer(opt)
+    with tf.GradientTape() as tape:
+        pass
+    with pytest.raises(ValueError, match="GradientTape is already distributed"):
+        hvd.DistributedGradientTape(hvd.DistributedGradientTape(tape))
     with pytest.raises(NotImplementedError, match="backward_passes_per_step"):
         hvd.DistributedOptimizer(tf.keras.optimizers.SGD(), backward_passes_per_step=2)
 
