@@ -1,7 +1,7 @@
 """Gradient averaging for training loops: ``DistributedGradientTape`` and ``DistributedOptimizer``.
 
 Both wrap what you already have (a ``GradientTape``, a Keras optimizer) in a subclass of its own
-class whose gradients are reduced across ranks (fused, checked by variable name) before use.
+class whose gradients are reduced across ranks (fused, checked across ranks) before use.
 """
 
 from __future__ import annotations
