@@ -116,3 +116,13 @@ def test_distributed_digits_example_keeps_ranks_identical():
     assert "weights identical on all ranks: True" in done.stdout
     accuracy = float(done.stdout.split("test accuracy ")[1].split(";")[0])
     assert accuracy > 0.85
+
+
+def test_the_installation_check_sees_two_processes():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, "-m", "tapegrad.distribute"],
+                          capture_output=True, text=True, timeout=60, env=env,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tapegrad.distribute: 2 process(es) on 1 host(s)" in done.stdout
+    assert "MPI: MPICH Version: " in done.stdout and done.stdout.endswith("allreduce ok\n")
