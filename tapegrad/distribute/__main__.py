@@ -10,15 +10,15 @@ from __future__ import annotations
 import socket
 import sys
 
-import tapegrad as tf
 import tapegrad.distribute as hvd
+from tapegrad._core.tensor import convert_to_tensor
 from tapegrad.distribute import _engine
 
 
 def main() -> int:
     hvd.init()
     size, rank = hvd.size(), hvd.rank()
-    total = float(hvd.allreduce(tf.constant(float(rank)), op=hvd.Sum))
+    total = float(hvd.allreduce(convert_to_tensor(float(rank)), op=hvd.Sum))
     hosts = sorted(set(hvd.allgather_object(socket.gethostname())))
     ok = total == size * (size - 1) / 2
     if rank == 0:
