@@ -1,7 +1,7 @@
 """Gradient averaging for training loops: ``DistributedGradientTape`` and ``DistributedOptimizer``.
 
 Both wrap what you already have (a ``GradientTape``, a Keras optimizer) in a subclass of its own
-class whose gradients are reduced across ranks (fused, checked by variable name) before use.
+class whose gradients are reduced across ranks (fused, checked across ranks) before use.
 """
 
 from __future__ import annotations
@@ -44,11 +44,20 @@ def _label(source, index: int) -> str:
     return name if isinstance(name, str) else f"source {index}"
 
 
+_DERIVED: dict = {}     # (mixin, class) -> the class deriving from both, made once
+
+
 def _rebuild(instance, mixin: type, extra: dict):
     """A copy of ``instance`` whose class also derives from ``mixin`` (so isinstance checks and
     every other method are unchanged), with ``extra`` attributes."""
+    if isinstance(instance, mixin):
+        raise ValueError(f"{type(instance).__name__} is already distributed: wrapping it again "
+                         "would reduce its gradients twice.")
     base = type(instance)
-    cls = type(base.__name__, (mixin, base), {"__module__": base.__module__})
+    cls = _DERIVED.get((mixin, base))
+    if cls is None:
+        cls = _DERIVED[(mixin, base)] = type(base.__name__, (mixin, base),
+                                             {"__module__": base.__module__})
     wrapped = object.__new__(cls)
     wrapped.__dict__.update(instance.__dict__)
     wrapped.__dict__.update(extra)

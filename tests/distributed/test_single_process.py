@@ -1,12 +1,20 @@
 """tapegrad.distribute in one process (no mpiexec): results equal plain single-process ones,
 bad arguments give clear errors, and the pieces under the collectives work on their own."""
 
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tapegrad as tf
 import tapegrad.distribute as hvd
 from tapegrad.distribute import _engine, _objects
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -157,6 +165,12 @@ def test_distributed_optimizer_keeps_its_class_and_refuses_others():
     assert isinstance(opt, tf.keras.optimizers.Adam) and opt.name == "dist"
     with pytest.raises(TypeError, match="wraps a tapegrad.keras.optimizers optimizer"):
         hvd.DistributedOptimizer(object())
+    with pytest.raises(ValueError, match="Adam is already distributed"):
+        hvd.DistributedOptimizer(opt)
+    with tf.GradientTape() as tape:
+        pass
+    with pytest.raises(ValueError, match="GradientTape is already distributed"):
+        hvd.DistributedGradientTape(hvd.DistributedGradientTape(tape))
     with pytest.raises(NotImplementedError, match="backward_passes_per_step"):
         hvd.DistributedOptimizer(tf.keras.optimizers.SGD(), backward_passes_per_step=2)
 
@@ -239,7 +253,7 @@ def test_settings_are_validated(monkeypatch):
 
 
 def test_launched_under_mpiexec_without_mpi4py_is_an_error(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "mpi4py", None)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
     monkeypatch.setenv("PMI_SIZE", "4")
     with pytest.raises(ImportError, match=r"one of 4 started by an MPI launcher.*tapegrad\[mpi\]"):
         _engine._import_mpi()
@@ -249,9 +263,7 @@ def test_launched_under_mpiexec_without_mpi4py_is_an_error(monkeypatch):
 
 def test_distributed_digits_example_runs_in_one_process():
     pytest.importorskip("sklearn", reason="the digits example needs scikit-learn")
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "examples" / "distributed_digits.py"
+    path = ROOT / "examples" / "distributed_digits.py"
     spec = importlib.util.spec_from_file_location("distributed_digits", path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
@@ -303,3 +315,12 @@ def test_a_launcher_of_another_mpi_is_detected(monkeypatch):
         monkeypatch.delenv("PMI_SIZE")
         hvd.init()
     assert hvd.size() == 1
+
+
+def test_the_installation_check_runs_in_one_process():
+    done = subprocess.run([sys.executable, "-m", "tapegrad.distribute"], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("tapegrad.distribute: 1 process(es) on 1 host(s)")
+    assert done.stdout.endswith("allreduce ok\n")
