@@ -186,4 +186,9 @@ def __getattr__(name):
         module = importlib.import_module(f"tapegrad.{name}")
         globals()[name] = module
         return module
+    if name in ("losses", "optimizers", "metrics", "initializers"):
+        # TensorFlow's shortcuts to Keras's modules (tf.losses is tf.keras.losses)
+        module = importlib.import_module(f"tapegrad.keras.{name}")
+        globals()[name] = module
+        return module
     raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")

@@ -228,3 +228,10 @@ def test_forward_accumulator_tangents_are_the_same_with_and_without_an_outer_tap
     np.testing.assert_allclose(float(alone), numeric, rtol=1e-6)
     np.testing.assert_allclose(float(traced), float(alone), rtol=1e-12)
     assert outer.gradient(traced, b) is not None  # the outer tape saw the tangent's ops
+
+
+def test_tensorflow_shortcuts_to_keras_modules():
+    # TF 2.21: tf.losses, tf.optimizers, tf.metrics and tf.initializers are tf.keras's modules
+    assert tf.losses is tf.keras.losses and tf.optimizers is tf.keras.optimizers
+    assert tf.metrics is tf.keras.metrics and tf.initializers is tf.keras.initializers
+    assert tf.optimizers.Adam is tf.keras.optimizers.Adam
