@@ -87,6 +87,12 @@ def _install_stubs(backend: str) -> None:
         sys.modules["keras"] = tapegrad.keras
 
 
+def _ends_with_semicolon(source: str) -> bool:
+    code = [line.split("#", 1)[0].rstrip() for line in source.splitlines()]
+    code = [line for line in code if line]
+    return bool(code) and code[-1].endswith(";")
+
+
 def run_cell(source: str, namespace: dict) -> str:
     """Run one cell in ``namespace`` and return its output."""
     buffer = io.StringIO()
@@ -94,12 +100,14 @@ def run_cell(source: str, namespace: dict) -> str:
         try:
             tree = ast.parse(source)
             last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            if last is not None and _ends_with_semicolon(source):
+                last = None  # a trailing ";" hides the value in a notebook
             if last is not None:
                 tree.body.pop()
             exec(compile(tree, "<cell>", "exec"), namespace)
             if last is not None:
                 value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
-                if value is not None:
+                if value is not None and not isinstance(value, _Anything):  # (stub plots)
                     print(repr(value))
         except Exception as error:  # a notebook shows the error and goes on
             print(f"<raised {type(error).__name__}>")
@@ -145,16 +153,20 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 # Guides print caught errors as f"{type(e).__name__}: {e}"; the message texts of TensorFlow's
 # kernels are not part of the contract, the exception type is.
 _ERROR_LINE = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:Error|Exception)):.*$", re.MULTILINE)
-# NumPy pads printed floats to a common width, so the padding goes with the masked number
-_FLOAT = re.compile(r" *-?(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)? *")
+# In a cell whose output depends on the random stream, every number is masked (NumPy pads
+# printed numbers to a common width, so the padding goes with it) except the sizes in
+# "shape=(...)"; the text, structure, shapes and dtypes are still compared.
+_NUMBER = re.compile(r" *(?<![\w.])-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)? *")
+_SHAPE = re.compile(r"(shape=\([^)]*\))")
 
 
 def normalise(text: str, random: bool) -> str:
-    """What is compared: addresses and error messages dropped; floats masked in random cells."""
+    """What is compared: addresses and error messages dropped; numbers masked in random cells."""
     text = _ADDRESS.sub("0x?", text)
     text = _ERROR_LINE.sub(r"\1: ...", text)
     if random:
-        text = _FLOAT.sub(" <float> ", text)
+        text = "".join(part if _SHAPE.fullmatch(part) else _NUMBER.sub(" <n> ", part)
+                       for part in _SHAPE.split(text))
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 

@@ -21,6 +21,7 @@ def test_a_cell_prints_its_output_and_the_repr_of_its_last_expression():
     namespace: dict = {}
     assert run_cell("x = 2\nprint('x is', x)\n[x, 'a']", namespace) == "x is 2\n[2, 'a']\n"
     assert run_cell("x = None\nx", namespace) == ""  # None is not displayed, as in a notebook
+    assert run_cell("x = 3\nx;  # hidden", namespace) == ""  # nor a value after a semicolon
 
 
 def test_an_exception_ends_the_cell_with_its_type_and_the_next_cell_runs():
@@ -33,7 +34,10 @@ def test_normalise_drops_addresses_and_error_messages_and_masks_floats_when_rand
     text = "<obj at 0x7f12ab> \nInvalidArgumentError: shapes [2] and [3]\nloss 0.25 step 3"
     assert normalise(text, random=False) == \
         "<obj at 0x?>\nInvalidArgumentError: ...\nloss 0.25 step 3"
-    assert normalise("[ 0.5, -1.25e-03] 7", random=True) == "[ <float> , <float> ] 7"
+    assert normalise("[ 0.5, -1.25e-03] 7 x2 5ms", random=True) == \
+        "[ <n> , <n> ] <n> x2 <n> ms"
+    assert normalise("tf.Tensor([3 1], shape=(2,), dtype=int32)", random=True) == \
+        "tf.Tensor([ <n>  <n> ], shape=(2,), dtype=int32)"
 
 
 def test_compare_scores_only_cells_run_by_both():
