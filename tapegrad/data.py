@@ -64,7 +64,12 @@ class _Leaf:
 
 
 def _pack(skeleton, arrays):
-    return nest.pack_sequence_as(skeleton, [_wrap(a) for a in arrays])
+    return nest.pack_sequence_as(skeleton, [_wrap(_as_value(a)) for a in arrays])
+
+
+def _as_value(item):
+    # one element of a string (object) array is a bare bytes object: keep it a 0-d array
+    return item if isinstance(item, (np.ndarray, np.generic)) else np.array(item, dtype=object)
 
 
 def _call(fn, element):
@@ -247,7 +252,7 @@ class Dataset:
             for element in self:
                 flat = [t.numpy() for t in nest.flatten(element)]
                 for i in range(flat[0].shape[0]):
-                    yield nest.pack_sequence_as(element, [_wrap(a[i]) for a in flat])
+                    yield nest.pack_sequence_as(element, [_wrap(_as_value(a[i])) for a in flat])
         return _GeneratorDataset(make)
 
     def apply(self, transformation_func) -> Dataset:
@@ -611,12 +616,6 @@ class TextLineDataset(_GeneratorDataset):
         if opener is None:
             raise InvalidArgumentError(f"Unsupported compression_type {compression_type!r}: "
                                        f"use None, '', 'GZIP' or 'ZLIB'.")
-
-        def lines():
-            for path in paths:
-                for line in opener(path).split(b"\n") if path else ():
-                    yield _wrap(np.array(line[:-1] if line.endswith(b"\r") else line,
-                                         dtype=object))
 
         def make():
             # a final newline ends the last line rather than starting an empty one

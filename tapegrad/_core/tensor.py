@@ -518,6 +518,11 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
     return result
 
 
+def _as_value(out):
+    # an element of a string (object) array is bare bytes: a 0-d object array, not NumPy's 'S'
+    return np.array(out, dtype=object) if type(out) is bytes else np.asarray(out)
+
+
 def _as_array_result(out):
     # NumPy scalars are immutable and kept; anything else (a Python number) becomes an array.
     if isinstance(out, np.generic):
@@ -555,9 +560,9 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
     out = op.forward(*values, **attrs) if attrs else op.forward(*values)
     if op.n_outputs == 1:
         result = _new(Tensor)
-        result._value = out if isinstance(out, (_ndarray, np.generic)) else np.asarray(out)
+        result._value = out if isinstance(out, (_ndarray, np.generic)) else _as_value(out)
     else:
-        result = tuple(_wrap(o if isinstance(o, (_ndarray, np.generic)) else np.asarray(o))
+        result = tuple(_wrap(o if isinstance(o, (_ndarray, np.generic)) else _as_value(o))
                        for o in out)
     recorders = state.recorders
     if recorders:

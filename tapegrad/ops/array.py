@@ -346,11 +346,13 @@ def _is_mask(key) -> bool:
 
 def _getitem_forward(x, key):
     try:
-        return x[key]
+        out = x[key]
     except IndexError as error:
         raise InvalidArgumentError(f"slice index out of bounds for a tensor of shape "
                                    f"{list(np.shape(x))}: {error}. Use indices in "
                                    "[-size, size) along each axis.") from None
+    # one element of a string (object) array comes out as bare bytes: keep it a 0-d array
+    return out if type(out) is not bytes else np.array(out, dtype=object)
 
 
 def _getitem_vjp(inputs, output, attrs, upstream, needs):

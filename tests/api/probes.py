@@ -107,6 +107,18 @@ PROBES: dict[str, str] = {
     "string_dtype_arg": 'tf.constant(["a"], dtype=tf.string).numpy().tolist()',
     "string_variable_numpy": 'tf.Variable("ab").numpy()',
     "string_bad_element": 'tf.constant(["a", 1])',
+    "string_index_element": 't = tf.constant(["ab", "c"])\n(t[0], t[1:], repr(t[0]))',
+    "string_iterate_and_unstack": 't = tf.constant(["ab", "c"])\n'
+                                  '([x.numpy() for x in t], [x.numpy() for x in tf.unstack(t)])',
+    "string_gather_reshape": 't = tf.constant(["a", "b", "c"])\n'
+                             '(tf.gather(t, [2, 0]), tf.gather(t, 1), tf.reshape(t, [3, 1]))',
+    "string_equal": 'tf.constant(["a", "b"]) == tf.constant(["a", "c"])',
+    "string_variable_assign": 'v = tf.Variable(["a", "b"])\n_ = v.assign(["c", "d"])\n'
+                              'repr(v)',
+    "string_dataset_elements": 'ds = tf.data.Dataset.from_tensor_slices(["a", "bc"])\n'
+                               '([x for x in ds], list(ds.batch(2).as_numpy_iterator()))',
+    "string_dataset_pairs": 'list(tf.data.Dataset.from_tensor_slices((["a", "b"], [1, 2]))'
+                            '.as_numpy_iterator())',
     # TensorSpec
     "spec_repr": 'repr(tf.TensorSpec([None, 3], tf.float32, name="x"))',
     "spec_str": 'str(tf.TensorSpec([None, 3], tf.int32))',
