@@ -7,6 +7,7 @@ import contextlib
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import nest
+from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, convert_to_tensor
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import control_flow as _traced
@@ -149,9 +150,10 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap
                              f"signature has {len(expected_flat)}: {expected!r}.")
         for leaf, want in zip(leaves, expected_flat):
             if leaf.dtype != want:
-                raise TypeError(f"map_fn: fn returned a {leaf.dtype.name} value where "
-                                f"{want.name} was expected; pass fn_output_signature="
-                                f"tf.{leaf.dtype.name} when fn changes the dtype.")
+                raise InvalidArgumentError(f"map_fn: fn returned a {leaf.dtype.name} value where "
+                                           f"{want.name} was expected; pass "
+                                           f"fn_output_signature=tf.{leaf.dtype.name} when fn "
+                                           f"changes the dtype.")
         results.append(leaves)
     if count == 0:
         stacked = [zeros((0,), want) for want in expected_flat]  # shape (0,), as TensorFlow

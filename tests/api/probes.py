@@ -182,6 +182,13 @@ PROBES: dict[str, str] = {
     "map_fn_python_list": "tf.map_fn(lambda x: x * 2, [1.0, 2.0])",
     "map_fn_empty": "tf.map_fn(lambda x: x, tf.zeros([0, 2]))",
     "map_fn_scalar": "tf.map_fn(lambda x: x, tf.constant(1.0))",
+    "map_fn_dtype_change_unsigned": "tf.map_fn(lambda x: tf.cast(x, tf.int32), "
+                                    "tf.constant([1.0, 2.0]))",
+    "map_fn_mismatched_sizes": "tf.map_fn(lambda p: p[0], (tf.constant([1.0, 2.0]), "
+                               "tf.constant([1.0])))",
+    "map_fn_structure_mismatch": "tf.map_fn(lambda x: (x, x), tf.constant([1.0, 2.0]))",
+    "map_fn_dict": "tf.map_fn(lambda d: d['a'] * d['b'], {'a': tf.constant([1.0, 2.0]), "
+                   "'b': tf.constant([3.0, 4.0])}, fn_output_signature=tf.float32)",
     "map_fn_gradient": "grad(lambda x: tf.map_fn(lambda r: tf.reduce_sum(r * r), x), "
                        "tf.constant([[1.0, 2.0], [3.0, 4.0]]))",
     # tensor_scatter_nd_min / max
