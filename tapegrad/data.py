@@ -23,7 +23,7 @@ from tapegrad._core.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, _as_value, _to_array, _wrap
 from tapegrad._core.variable import Variable
 from tapegrad.ops import random
 
@@ -65,11 +65,6 @@ class _Leaf:
 
 def _pack(skeleton, arrays):
     return nest.pack_sequence_as(skeleton, [_wrap(_as_value(a)) for a in arrays])
-
-
-def _as_value(item):
-    # one element of a string (object) array is a bare bytes object: keep it a 0-d array
-    return item if isinstance(item, (np.ndarray, np.generic)) else np.array(item, dtype=object)
 
 
 def _call(fn, element):

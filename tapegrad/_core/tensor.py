@@ -519,7 +519,11 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
 
 
 def _as_value(out):
-    # an element of a string (object) array is bare bytes: a 0-d object array, not NumPy's 'S'
+    """An op's result as a tensor value: arrays and NumPy scalars as they are; an element of a
+    string (object) array, which NumPy hands out as bare bytes, as a 0-d object array (not
+    NumPy's 'S' dtype); anything else through np.asarray."""
+    if isinstance(out, (_ndarray, np.generic)):
+        return out
     return np.array(out, dtype=object) if type(out) is bytes else np.asarray(out)
 
 
@@ -560,10 +564,9 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
     out = op.forward(*values, **attrs) if attrs else op.forward(*values)
     if op.n_outputs == 1:
         result = _new(Tensor)
-        result._value = out if isinstance(out, (_ndarray, np.generic)) else _as_value(out)
+        result._value = _as_value(out)
     else:
-        result = tuple(_wrap(o if isinstance(o, (_ndarray, np.generic)) else _as_value(o))
-                       for o in out)
+        result = tuple(_wrap(_as_value(o)) for o in out)
     recorders = state.recorders
     if recorders:
         inputs = tuple(saved)
