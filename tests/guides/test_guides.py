@@ -35,7 +35,8 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
         "30": "the error message text of a failed call (Keras wraps it)",
     },
     "tensor": {
-        "10": "softmax differs from TensorFlow's in the last float32 digit",
+        "10": "softmax's last float32 digit: TF computes exp(x - max - log(sum)), tapegrad "
+              "exp(x - max) / sum",
     },
 }
 
