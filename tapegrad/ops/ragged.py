@@ -158,11 +158,13 @@ class RaggedTensor:
         return _array.where(_wrap(np.broadcast_to(unset, full)), default, dense)
 
     def numpy(self):
-        """An object array of the rows as NumPy arrays (TensorFlow's ``numpy()``)."""
-        rows = _rows(self, lambda flat: flat.numpy())
-        out = np.empty(len(rows), dtype=object)
-        out[:] = [np.asarray(row) if not isinstance(row, list) else _object_rows(row)
-                  for row in rows]
+        """An object array of the rows, each a NumPy array (an object array of rows again for
+        a deeper ragged rank), as TensorFlow's ``numpy()``."""
+        inner = self._values.numpy()
+        splits = self._row_splits
+        out = np.empty(len(splits) - 1, dtype=object)
+        for i in range(len(out)):  # item by item: equal-length rows must not become a 2-D array
+            out[i] = inner[splits[i]: splits[i + 1]]
         return out
 
     def __repr__(self) -> str:
@@ -286,13 +288,6 @@ def _rows(rt, leaf):
     inner = _rows(rt._values, leaf)
     splits = rt._row_splits
     return [list(inner[splits[i]: splits[i + 1]]) for i in range(len(splits) - 1)]
-
-
-def _object_rows(rows: list):
-    out = np.empty(len(rows), dtype=object)
-    out[:] = [np.asarray(row) if not isinstance(row, list) else _object_rows(row)
-              for row in rows]
-    return out
 
 
 def _text(item) -> str:

@@ -313,6 +313,12 @@ PROBES: dict[str, str] = {
     "ragged_reduce_mean_gradient": "grad(lambda v: tf.reduce_mean(tf.RaggedTensor."
                                    "from_row_lengths(v, [2, 1]), axis=1), "
                                    "tf.constant([1.0, 2.0, 3.0]))",
+    "ragged_numpy": "rt = tf.ragged.constant([[1, 2], [3]])\n"
+                    "[row.tolist() for row in rt.numpy()], str(rt.numpy().dtype)",
+    "ragged_numpy_nested": "rt = tf.ragged.constant([[[1, 2], [3]], [[4]]])\n"
+                           "[[r.tolist() for r in row] for row in rt.numpy()]",
+    "ragged_bounding_shape_rowids": "rt = tf.ragged.constant([[1, 2], [3], []])\n"
+                                    "(rt.bounding_shape(), rt.value_rowids())",
     "ragged_getitem": "rt = tf.ragged.constant([[1, 2], [3]])\n(rt[0], rt[-1])",
     "ragged_constant_mixed_depth": "tf.ragged.constant([[1, [2]], [3]])",
     # tf.strings and tf.io.decode_raw
