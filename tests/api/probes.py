@@ -437,4 +437,36 @@ PROBES: dict[str, str] = {
                           "tf.config.run_functions_eagerly(True)\n"
                           "after = tf.config.functions_run_eagerly()\n"
                           "tf.config.run_functions_eagerly(False)\n(before, after)",
+    # more shapes and edge cases of the new families
+    "ragged_empty_rows": "rt = tf.ragged.constant([[], []])\n"
+                         "(str(rt), rt.dtype.name, str(rt.shape))",
+    "ragged_nested_to_tensor_default": "tf.ragged.constant([[[1, 2], [3]], [[4]]]).to_tensor("
+                                       "default_value=9)",
+    "ragged_float_dtype_arg": "str(tf.ragged.constant([[1, 2], [3]], dtype=tf.float64))",
+    "sparse_to_dense_3d": "tf.sparse.to_dense(tf.sparse.SparseTensor([[0, 1, 1], [1, 0, 2]], "
+                          "[5, 6], [2, 2, 3]))",
+    "sparse_from_dense_float": "st = tf.sparse.from_dense(tf.constant([[0.0, 1.5], [0.0, 0.0]]))"
+                               "\n(st.indices, st.values, st.dense_shape)",
+    "sparse_empty": "tf.sparse.to_dense(tf.sparse.SparseTensor(tf.zeros([0, 2], tf.int64), "
+                    "tf.zeros([0]), [2, 2]))",
+    "image_resize_batch_tensor_size": "tf.image.resize(tf.reshape(tf.range(16.0), [2, 2, 2, 2]),"
+                                      " tf.constant([3, 1]))",
+    "image_resize_same_size": "tf.image.resize(tf.reshape(tf.range(4.0), [2, 2, 1]), (2, 2))",
+    "image_grayscale_batch": "tf.image.rgb_to_grayscale(tf.reshape(tf.range(12.0), "
+                             "[2, 2, 1, 3]) / 12.0)",
+    "image_flip_batch": "tf.image.flip_left_right(tf.reshape(tf.range(8), [2, 1, 2, 2]))",
+    "image_convert_uint8_float64": "tf.image.convert_image_dtype(tf.constant([51], tf.uint8), "
+                                   "tf.float64)",
+    "image_convert_float_int32": "tf.image.convert_image_dtype(tf.constant([0.5]), tf.int32)",
+    "strings_split_empty_string": 'tf.strings.split(tf.constant(""))',
+    "strings_join_numbers": "tf.strings.join([tf.constant([1, 2])])",
+    "strings_length_ragged": 'str(tf.strings.length(tf.strings.split(["a bc", "def"])))',
+    "strings_unicode_decode_bad_utf8_strict": 'tf.strings.unicode_decode(tf.constant(b"\\xff"), '
+                                              '"UTF-8", errors="strict")',
+    "strings_unicode_decode_bad_utf8_replace": 'tf.strings.unicode_decode(tf.constant(b"a\\xff"),'
+                                               ' "UTF-8")',
+    "spec_from_tensorshape": "repr(tf.TensorSpec(tf.zeros([2, 3]).shape, tf.int32))",
+    "format_int_tensor_width": "f'{tf.constant(5):>4}|{tf.constant(2.5):e}'",
+    "format_bool_tensor": "f'{tf.constant(True)}'",
+    "format_string_tensor": 'f"{tf.constant(\'ab\')}"',
 }
