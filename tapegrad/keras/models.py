@@ -158,8 +158,8 @@ class Model(Trainer, Layer):
     # -- weights and model files -----------------------------------------------------------
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Write every weight to ``filepath``: a Keras 3 ``.weights.h5`` file (needs h5py,
-        ``tapegrad[keras-files]``) or, for any other name, a NumPy ``.npz`` archive; written
-        atomically."""
+        ``tapegrad[keras-files]``) or a NumPy ``.npz`` archive (needs nothing more); written
+        atomically. Any other name is refused, as Keras 3 refuses it."""
         import os
 
         from tapegrad import train
@@ -167,6 +167,10 @@ class Model(Trainer, Layer):
             from tapegrad.keras import h5_weights
             h5_weights.save_weights(self, filepath, overwrite=overwrite)
             return
+        if not str(filepath).endswith(".npz"):
+            raise ValueError(f"The filename must end in `.weights.h5`. Received: "
+                             f"filepath={filepath} (tapegrad also writes NumPy `.npz` weights "
+                             "files, which need no h5py).")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
         train._write_arrays(os.fspath(filepath), train._object_arrays(self, "model"))

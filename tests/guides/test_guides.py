@@ -28,7 +28,7 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
         "21": "the predicted species' names depend on the random initial weights (words, not "
               "numbers, so the masking of random cells does not cover them)",
     },
-    "basic_training_loops": {"12": KERAS, "13": KERAS, "14": KERAS},
+    "basic_training_loops": {"13": KERAS, "14": KERAS},
     "intro_to_modules": {
         "12": "checkpoint keys are tapegrad's (model/dense_1/w, with save_counter); TensorFlow's "
               "add /.ATTRIBUTES/VARIABLE_VALUE and an object-graph entry",
