@@ -372,7 +372,7 @@ def test_explain_sees_the_call():
     assert report[0].reason == "not_watched"
 
 
-def test_nested_functions():
+def test_nested_functions(caplog):
     inner = tf.function(lambda x: x * x)
 
     @tf.function
@@ -380,11 +380,15 @@ def test_nested_functions():
         return inner(x) + 1.0
 
     x = tf.constant(3.0)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = outer(x)
-    assert float(y) == 10.0
-    assert float(tape.gradient(y, x)) == 6.0
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        for _ in range(2):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = outer(x)
+            assert float(y) == 10.0
+            assert float(tape.gradient(y, x)) == 6.0
+    assert "runs eagerly" not in caplog.text  # both compiled
+    assert [s.op.name for s in _only_trace(outer).graph.steps] == ["FunctionCall", "AddV2"]
 
 
 def test_callable_objects_and_keras_models_compile():

@@ -16,6 +16,7 @@ from tapegrad.autodiff import custom as _custom
 from tapegrad.autodiff import tape as _tape_facade
 from tapegrad.autodiff.function import compiled as _compiled
 from tapegrad.autodiff.function import control_flow as _control_flow
+from tapegrad.autodiff.function import core as _core
 from tapegrad.autodiff.function import host as _host
 from tapegrad.autodiff.function import program as _program
 from tapegrad.autodiff.function import symbolic as _symbolic
@@ -37,7 +38,7 @@ _symbolic.trust_functions(_tensor.apply, _tensor.apply1, _tensor.apply2, _tensor
                           _tensor._mismatch, _tensor._dtype_name, _tensor._shape_error)
 _symbolic._trust_object(_tensor.Tensor, _tensor.__name__)
 _symbolic.trust(_tape, _forward, _indexed_slices, _tape_facade, _arguments, _custom, _compiled,
-                _control_flow, _host, _program, _tracer)
+                _control_flow, _core, _host, _program, _tracer)
 
 __all__ = ["function", "Function", "ConcreteFunction", "run_functions_eagerly",
            "functions_run_eagerly", "print_", "py_function", "init_scope", "TensorArray"]
