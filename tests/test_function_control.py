@@ -83,16 +83,31 @@ def test_while_loop_gradient_and_maximum_iterations():
     assert float(g(tf.constant(1.0))) == 8.0
 
 
-def test_effects_inside_a_branch_fall_back_to_eager(caplog, capsys):
+def test_tf_print_inside_branches_and_loops_prints_at_every_call(capsys):
     @tf.function
     def f(x):
-        return tf.cond(x > 0, lambda: (tf.print("positive"), x)[1], lambda: x)
+        y = tf.cond(x > 0, lambda: (tf.print("positive", x), x)[1], lambda: x)
+        return tf.while_loop(lambda v: v < 3.0, lambda v: (tf.print("step", v), v + 1.0)[1],
+                             [y])[0]
+
+    assert float(f(tf.constant(1.0))) == 3.0
+    assert float(f(tf.constant(-1.0))) == 3.0
+    assert f.experimental_get_tracing_count() == 1
+    assert capsys.readouterr().err == ("positive 1\nstep 1\nstep 2\n"
+                                       "step -1\nstep 0\nstep 1\nstep 2\n")
+
+
+def test_assignments_inside_a_branch_fall_back_to_eager(caplog):
+    v = tf.Variable(0.0)
+
+    @tf.function
+    def f(x):
+        return tf.cond(x > 0, lambda: v.assign_add(x).read_value(), lambda: x)
 
     with caplog.at_level(logging.WARNING, logger="tapegrad"):
         assert float(f(tf.constant(1.0))) == 1.0
-        assert float(f(tf.constant(-1.0))) == -1.0
-    assert "runs eagerly" in caplog.text
-    assert capsys.readouterr().err == "positive\n"
+        assert float(f(tf.constant(2.0))) == 3.0
+    assert "runs eagerly" in caplog.text and float(v) == 3.0
 
 
 # -- AutoGraph-lite ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from tapegrad._core.tape import TRAINABLE_KINDS
 from tapegrad._core.tensor import apply, convert_to_tensor, state
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace, eager_replay
+from tapegrad.autodiff.function.program import has_effect
 from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
     Untraceable,
@@ -65,8 +66,6 @@ class BranchTracer(Tracer):
                               user_location(3))
         self.variable_value(variable, tensor)
 
-    def effect(self, function, inputs) -> None:
-        raise Untraceable("tf.print inside tf.cond or tf.while_loop", user_location(3))
 
 
 def _trace_part(parent: Tracer, function, arguments: list, name: str):
@@ -119,7 +118,7 @@ def _from_op_order(values, order: list) -> list:
     return original
 
 
-def _if_forward(pred, *values, branches, positions, order):
+def _if_forward(pred, *values, branches, positions, order, effects):
     taken = 0 if pred else 1
     trace = branches[taken].compile()
     return _to_op_order(_in_order(trace, trace.replay(*[values[p] for p in positions[taken]])),
@@ -200,8 +199,14 @@ def cond(pred, true_fn, false_fn):
     captures, positions = _union([true_tracer.captured, false_tracer.captured])
     order = _floating_first(true_values)
     outputs = apply(IF, (pred, *captures), {"branches": (true_trace, false_trace),
-                                            "positions": positions, "order": order})
+                                            "positions": positions, "order": order,
+                                            "effects": _effects(true_trace, false_trace)})
     return nest.pack_sequence_as(true_result, _from_op_order(outputs, order))
+
+
+def _effects(*traces) -> bool:
+    """Whether a part prints (or calls Python): the op then runs for that at every replay."""
+    return any(has_effect(step) for trace in traces for step in trace.graph.steps)
 
 
 def _union(captured_lists: list) -> tuple:
@@ -222,7 +227,8 @@ def _union(captured_lists: list) -> tuple:
 
 # -- while_loop -------------------------------------------------------------------------------
 
-def _while_forward(*values, condition, body, positions, n_vars, maximum_iterations, order):
+def _while_forward(*values, condition, body, positions, n_vars, maximum_iterations, order,
+                   effects):
     state_values = list(values[:n_vars])
     captures = values[n_vars:]
     condition_trace = condition.compile()
@@ -317,7 +323,7 @@ def while_loop(condition, body, loop_vars, maximum_iterations=None):
     outputs = apply(WHILE, (*flat, *captures),
                     {"condition": condition_trace, "body": body_trace, "positions": positions,
                      "n_vars": len(flat), "maximum_iterations": maximum_iterations,
-                     "order": order})
+                     "order": order, "effects": _effects(condition_trace, body_trace)})
     return nest.pack_sequence_as(loop_vars, _from_op_order(outputs, order))
 
 

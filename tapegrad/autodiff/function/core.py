@@ -25,12 +25,13 @@ import weakref
 from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import as_dtype
+from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor, next_uid, state
 from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace
-from tapegrad.autodiff.function.program import trace_value
+from tapegrad.autodiff.function.program import effect_at_replay, has_effect, trace_value
 from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
     Untraceable,
@@ -86,7 +87,7 @@ class _Spec:
             s is None or s == d for s, d in zip(self.shape, shape))
 
     def __repr__(self) -> str:
-        shape = "None" if self.shape is None else "(" + ", ".join(
+        shape = "<unknown>" if self.shape is None else "(" + ", ".join(
             "None" if d is None else str(d) for d in self.shape) + \
             ("," if len(self.shape) == 1 else "") + ")"
         return f"TensorSpec(shape={shape}, dtype=tf.{self.dtype.name}, name={self.name!r})"
@@ -186,7 +187,7 @@ class ConcreteFunction:
     >>> concrete(tf.constant([1.0, 2.0])).numpy().tolist()
     [2.0, 4.0]
     >>> concrete.structured_input_signature[0][0]
-    TensorSpec(shape=(None,), dtype=tf.float32, name=None)
+    TensorSpec(shape=(None,), dtype=tf.float32, name='x')
     """
 
     def __init__(self, function: Function, key, bound: inspect.BoundArguments, traces: dict,
@@ -199,7 +200,9 @@ class ConcreteFunction:
 
     @property
     def structured_input_signature(self):
-        args = tuple(self._bound.arguments[name] for name in self._bound.arguments)
+        """(positional specs and values, {}); a tensor argument's spec is named after it."""
+        args = tuple(_Spec(value.shape, value.dtype, name) if isinstance(value, _Spec)
+                     else value for name, value in self._bound.arguments.items())
         return args, {}
 
     @property
@@ -211,19 +214,42 @@ class ConcreteFunction:
         return self._function.python_function
 
     def __call__(self, *args, **kwargs):
-        flat = [a for a in nest.flatten(list(args) + [kwargs[k] for k in sorted(kwargs)])
-                if isinstance(a, (Tensor, Variable)) or isinstance(a, np.ndarray)]
-        flat = [convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in flat]
-        specs = [leaf for leaf in self._flat_specs()]
-        if len(flat) != len(specs):
-            raise TypeError(f"{self._function.__name__}: this concrete function takes "
-                            f"{len(specs)} tensor argument(s), got {len(flat)}.")
-        for value, spec in zip(flat, specs):
-            if not spec.matches(tuple(value.shape), value.dtype):
-                raise TypeError(
-                    f"Binding inputs to tf.function failed due to `Can not cast "
-                    f"{_spec_of(value)!r} to {spec!r}`. Received args: {args} and kwargs: "
-                    f"{kwargs} for signature: {self.pretty_printed_signature()}.")
+        try:
+            given = self._bound.signature.bind_partial(*args, **kwargs).arguments
+        except TypeError as error:
+            raise TypeError(f"{self._function.__name__}: {error}") from None
+        flat = []
+        for name, traced in self._bound.arguments.items():
+            specs = [leaf for leaf in nest.flatten(traced) if isinstance(leaf, _Spec)]
+            if name not in given:
+                if specs:
+                    raise TypeError(f"{self._function.__name__}: missing required argument "
+                                    f"{name!r}.")
+                continue
+            value = given[name]
+            if not specs:
+                if not _same_value(value, traced):
+                    raise TypeError(f"{self._function.__name__}: argument {name!r} was traced "
+                                    f"with the Python value {traced!r}; this concrete function "
+                                    f"cannot take {value!r} (call the tf.function instead).")
+                continue
+            leaves = [convert_to_tensor(leaf) if not isinstance(leaf, (Tensor, Variable))
+                      else leaf for leaf in nest.flatten(value)]
+            if len(leaves) != len(specs):
+                raise TypeError(f"{self._function.__name__}: argument {name!r} has "
+                                f"{len(leaves)} tensors, the trace {len(specs)}.")
+            for leaf, spec in zip(leaves, specs):
+                if leaf.dtype != spec.dtype:  # (as TensorFlow's graph call)
+                    raise InvalidArgumentError(
+                        f"cannot compute {self._function.__name__} as input {name!r} was "
+                        f"expected to be a {spec.dtype.name} tensor but is a "
+                        f"{leaf.dtype.name} tensor")
+                if not spec.matches(tuple(leaf.shape), leaf.dtype):
+                    raise TypeError(
+                        f"Binding inputs to tf.function failed due to `Can not cast "
+                        f"{_spec_of(leaf)!r} to {spec!r}`. Received args: {args} and kwargs: "
+                        f"{kwargs} for signature: {self.pretty_printed_signature()}.")
+            flat.extend(leaves)
         return self._function._run(self, flat)
 
     def _flat_specs(self) -> list:
@@ -246,6 +272,13 @@ class ConcreteFunction:
         return f"ConcreteFunction {self.pretty_printed_signature()}"
 
     __str__ = __repr__
+
+
+def _same_value(value, traced) -> bool:
+    try:
+        return bool(value == traced)
+    except (TypeError, ValueError):
+        return value is traced
 
 
 def _spec_of(value) -> _Spec:
@@ -557,7 +590,7 @@ class Function:
             self._created_variables = True
         graph = tracer.graph
         graph.outputs = outputs
-        pure = not any(step.kind in ("assign", "effect") for step in graph.steps)
+        pure = not any(effect_at_replay(step) for step in graph.steps)
         first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
             if pure and not specs_only else None
         return CompiledTrace(graph, tracer, first), bound_specs, _output_specs(result)
@@ -580,7 +613,7 @@ class Function:
                 raise TypeError(f"tf.function {self.__name__} cannot be traced for these "
                                 f"arguments: {reason}") from None
             self._tracing_count += 1
-            from_specs = any(_is_spec(a) for a in nest.flatten(list(args)))
+            from_specs = any(_is_spec(a) for a in nest.flatten([list(args), kwargs]))
             if from_specs:
                 outputs = _unknown_output_dims(trace, outputs)
             shapes = None if from_specs else \
@@ -623,8 +656,12 @@ def _unknown_output_dims(trace: CompiledTrace, structure):
     program that prints or assigns keeps the sizes it traced)."""
     graph = trace.graph
     inputs = [symbolic.info_of(graph.values[r]) for r in graph.arguments]
+    if any(info.shape is None for info in inputs):  # an unknown rank: every output's too
+        return nest.map_structure(
+            lambda spec: _Spec(None, spec.dtype) if isinstance(spec, _Spec) else spec,
+            structure)
     if structure is None or all(None not in info.shape for info in inputs) or \
-            any(step.kind in ("assign", "effect") for step in graph.steps):
+            any(has_effect(step) for step in graph.steps):
         return structure
     values = [np.zeros(tuple(3 if d is None else d for d in info.shape),
                        _slot_get(graph.values[r]).dtype)

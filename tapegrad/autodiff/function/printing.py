@@ -7,6 +7,7 @@ import sys
 from tapegrad._core.backend import np
 from tapegrad._core.tensor import Tensor
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.tracer import active_tracer
 
 
@@ -74,6 +75,8 @@ def print_(*inputs, output_stream=None, summarize: int = 3, sep: str = " ",
     fixed = [None if isinstance(item, (Tensor, Variable)) else str(item) for item in inputs]
 
     def emit(*values):
+        if symbolic.tracing.stack:
+            return  # a tf.cond/tf.while_loop run while tracing: the replay prints
         remaining = iter(values)
         texts = [format_array(next(remaining), summarize) if text is None else text
                  for text in fixed]

@@ -47,8 +47,15 @@ def trace_value(graph: Graph, register: int):
 IMPURE = frozenset({"EagerPyFunc"})
 
 
+def effect_at_replay(step: Step) -> bool:
+    """An assignment or print, or a tf.cond/tf.while_loop holding one: a trace records it
+    without running it."""
+    return step.kind in ("assign", "effect") or (
+        step.kind == "op" and step.attrs is not None and bool(step.attrs.get("effects")))
+
+
 def has_effect(step: Step) -> bool:
-    return step.kind in ("assign", "effect") or (step.kind == "op" and step.op.name in IMPURE)
+    return effect_at_replay(step) or (step.kind == "op" and step.op.name in IMPURE)
 
 
 def _depends_on_input(graph: Graph) -> set:

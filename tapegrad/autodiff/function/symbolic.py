@@ -23,7 +23,7 @@ import threading
 
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import from_numpy as _from_numpy
-from tapegrad._core.tensor import Tensor, TensorShape
+from tapegrad._core.tensor import Tensor, TensorShape, UnknownShape
 
 _getframe = sys._getframe
 _SLOT = Tensor.__dict__["_value"]  # the array slot every Tensor has
@@ -63,11 +63,15 @@ class _Info:
         self.owner = owner  # the tracer whose graph holds the tensor
 
 
-def make_symbolic(tensor: Tensor, name: str, owner, shape: tuple | None = None) -> Tensor:
-    """Turn ``tensor`` (a plain Tensor the tracer just saw) into a symbolic one."""
+_OWN_SHAPE = object()
+
+
+def make_symbolic(tensor: Tensor, name: str, owner, shape=_OWN_SHAPE) -> Tensor:
+    """Turn ``tensor`` (a plain Tensor the tracer just saw) into a symbolic one; ``shape``
+    (None dims, or None for an unknown rank) is what it shows, by default its value's."""
     tensor.__class__ = SymbolicTensor
-    _info_set(tensor, _Info(name, tuple(_slot_get(tensor).shape) if shape is None else shape,
-                            owner))
+    _info_set(tensor, _Info(name, tuple(_slot_get(tensor).shape) if shape is _OWN_SHAPE
+                            else shape, owner))
     return tensor
 
 
@@ -102,6 +106,8 @@ def _leaked(tensor) -> TypeError:
 
 def _shape_text(tensor) -> str:
     dims = _info_get(tensor).shape
+    if dims is None:
+        return "<unknown>"
     return "(" + ", ".join("None" if d is None else str(d) for d in dims) + \
         ("," if len(dims) == 1 else "") + ")"
 
@@ -175,7 +181,8 @@ class SymbolicTensor(Tensor):
 
     @property
     def shape(self) -> TensorShape:
-        return TensorShape(_info_get(self).shape)
+        dims = _info_get(self).shape
+        return UnknownShape() if dims is None else TensorShape(dims)
 
     @property
     def name(self) -> str:
@@ -285,7 +292,10 @@ for _name in ("__getitem__", "__iter__", "__len__", "__bool__", "__int__", "__fl
 _Guard.__hash__ = object.__hash__
 
 
-def zeros_like_spec(shape: tuple, dtype) -> np.ndarray:
+def zeros_like_spec(shape: tuple | None, dtype) -> np.ndarray:
     """The value a trace from a spec runs on: zeros (broadcast, so no memory) of that shape,
-    2 along unknown dimensions (not 1, which would broadcast where the real sizes cannot)."""
+    2 along unknown dimensions (not 1, which would broadcast where the real sizes cannot), a
+    scalar for an unknown rank."""
+    if shape is None:
+        return np.zeros((), dtype)
     return np.broadcast_to(np.zeros((), dtype), tuple(2 if d is None else d for d in shape))
