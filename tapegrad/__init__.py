@@ -54,6 +54,7 @@ from tapegrad.autodiff.function import (
     function,
     init_scope,
     py_function,
+    types,
 )
 from tapegrad.autodiff.function import print_ as print
 from tapegrad.autodiff.tape import GradientTape

@@ -21,6 +21,7 @@ from tapegrad.autodiff.function import host as _host
 from tapegrad.autodiff.function import program as _program
 from tapegrad.autodiff.function import symbolic as _symbolic
 from tapegrad.autodiff.function import tracer as _tracer
+from tapegrad.autodiff.function import types
 from tapegrad.autodiff.function.core import (
     ConcreteFunction,
     Function,
@@ -41,4 +42,4 @@ _symbolic.trust(_tape, _forward, _indexed_slices, _tape_facade, _arguments, _cus
                 _control_flow, _core, _host, _program, _tracer)
 
 __all__ = ["function", "Function", "ConcreteFunction", "run_functions_eagerly",
-           "functions_run_eagerly", "print_", "py_function", "init_scope", "TensorArray"]
+           "functions_run_eagerly", "print_", "py_function", "init_scope", "TensorArray", "types"]
