@@ -24,6 +24,7 @@ import textwrap
 import types
 
 from tapegrad.autodiff.function.control_flow import cond, while_loop
+from tapegrad.autodiff.function.host import outside_traces
 from tapegrad.autodiff.function.symbolic import SymbolicTensor, Untraceable, user_location
 
 
@@ -91,7 +92,11 @@ def for_range(range_function, range_args: tuple, body_block, values: tuple, name
     """``for i in tf.range(...)``: a Python loop over the eager range, or ``tf.while_loop``
     with a counter when a bound is a traced tensor."""
     if not any(type(a) is SymbolicTensor for a in range_args):
-        for index in range_function(*range_args):
+        # Known bounds: the loop unrolls over constants (computed outside the trace, so that
+        # each index is a value the body may use in Python, as a TensorArray index).
+        with outside_traces():
+            indices = list(range_function(*range_args))
+        for index in indices:
             values = tuple(body_block(index, *values))
         return tuple(values)
     _check_defined(values, names, "for loop")

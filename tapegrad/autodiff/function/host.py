@@ -14,7 +14,7 @@ from tapegrad.autodiff.function import symbolic
 
 
 @contextlib.contextmanager
-def _outside_traces():
+def outside_traces():
     """Nothing records and every trace is closed (its tensors raise if used) meanwhile."""
     stack = state.recorders
     saved = stack[:]
@@ -46,11 +46,11 @@ def init_scope():
     >>> float(f(tf.constant(1.0)))
     6.0
     """
-    return _outside_traces()
+    return outside_traces()
 
 
 def _py_forward(*values, function, dtypes, structure, name):
-    with _outside_traces():
+    with outside_traces():
         result = function(*[_wrap(v) for v in values])
     flat = nest.flatten(result) if structure else [result]
     arrays = [convert_to_tensor(item, dtype=dtype)._value for item, dtype in zip(flat, dtypes)]
