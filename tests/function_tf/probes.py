@@ -98,6 +98,13 @@ def f(x):
     return x * v
 f(tf.constant(1.0))
 f(tf.constant([1.0]))""",
+    "variable_created_on_every_trace": """
+@tf.function
+def f(x):
+    print("tracing")
+    v = tf.Variable(1.0)
+    return v
+f(1.0)""",
     "variable_reads_replay_current_value": """
 v = tf.Variable(1.0)
 f = tf.function(lambda x: x * v)

@@ -615,7 +615,10 @@ class Function:
                 "tf.function. See https://www.tensorflow.org/guide/function#creating_"
                 "tfvariables for more information.")
         if created:
+            # As TensorFlow: a trace that created variables is traced once more, and that
+            # trace must create none (so a function that always creates one raises at once).
             self._created_variables = True
+            return self._trace_once(bound, args, kwargs, general_key, specs_only, quiet)
         graph = tracer.graph
         graph.outputs = outputs
         pure = not any(effect_at_replay(step) for step in graph.steps)

@@ -197,8 +197,9 @@ class SymbolicTensor(Tensor):
         pass
 
     def numpy(self):
-        raise AttributeError("'SymbolicTensor' object has no attribute 'numpy' (inside a "
-                             "tf.function a tensor has no value; return it, or use tf.print)")
+        # (TensorFlow's message: inside a tf.function a tensor has no value; return it, or
+        # print it with tf.print)
+        raise AttributeError("'SymbolicTensor' object has no attribute 'numpy'")
 
     def _tensor_conversion(self):
         return self  # conversion keeps the tensor itself (its identity is its place in the trace)
