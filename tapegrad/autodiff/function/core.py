@@ -242,10 +242,20 @@ class ConcreteFunction:
         return self._function.python_function
 
     def __call__(self, *args, **kwargs):
-        try:
-            given = self._bound.signature.bind_partial(*args, **kwargs).arguments
-        except TypeError as error:
-            raise TypeError(f"{self._function.__name__}: {error}") from None
+        # Positional arguments go to the tensor parameters (the Python ones keep the values
+        # they were traced with, and may only be given again, by name, with those values).
+        tensor_parameters = [name for name, traced in self._bound.arguments.items()
+                             if any(isinstance(leaf, _Spec) for leaf in nest.flatten(traced))]
+        if len(args) > len(tensor_parameters):
+            raise TypeError(f"{self._function.__name__}: this concrete function takes "
+                            f"{len(tensor_parameters)} positional tensor argument(s), got "
+                            f"{len(args)}.")
+        given = dict(zip(tensor_parameters, args))
+        for name, value in kwargs.items():
+            if name in given or name not in self._bound.arguments:
+                raise TypeError(f"{self._function.__name__}: unexpected or repeated argument "
+                                f"{name!r}.")
+            given[name] = value
         flat = []
         for name, traced in self._bound.arguments.items():
             specs = [leaf for leaf in nest.flatten(traced) if isinstance(leaf, _Spec)]
@@ -303,10 +313,14 @@ class ConcreteFunction:
 
 
 def _same_value(value, traced) -> bool:
+    if value is traced:
+        return True
+    if isinstance(value, (Tensor, Variable)) or isinstance(traced, (Tensor, Variable)):
+        return False
     try:
         return bool(value == traced)
-    except (TypeError, ValueError):
-        return value is traced
+    except Exception:  # an object whose equality cannot answer: not the traced one
+        return False
 
 
 def _spec_of(value) -> _Spec:
@@ -589,7 +603,7 @@ class Function:
         saved = stack[:]
         stack[:] = [tracer]
         symbolic.tracing.stack.append(tracer)
-        marker = next_uid()
+        marker = _uid_mark()
         random_state = _random_state()
         try:
             with np.errstate(all="ignore"):
@@ -605,7 +619,7 @@ class Function:
             for variable, value in tracer.original.values():
                 variable._value = value
             _restore_random(random_state)
-        created = next_uid() - marker - 1
+        created = _created_between(marker, _uid_mark())
         if created and quiet:
             raise Untraceable("creating variables while tracing for new shapes", self.__name__)
         if created and self._created_variables:
@@ -817,6 +831,20 @@ def _pack(structure, outputs: list):
     if structure is None:
         return None
     return nest.pack_sequence_as(structure, outputs)
+
+
+_MARKS = [0]  # uids this module consumed as marks (nested traces take some)
+
+
+def _uid_mark() -> tuple:
+    """(the next uid, marks taken so far): Variables are the only other takers of uids."""
+    _MARKS[0] += 1
+    return next_uid(), _MARKS[0]
+
+
+def _created_between(start: tuple, end: tuple) -> int:
+    """How many variables were created between two marks."""
+    return (end[0] - start[0] - 1) - (end[1] - start[1] - 1)
 
 
 def _random_state() -> dict:
