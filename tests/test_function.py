@@ -426,3 +426,22 @@ def test_ops_with_value_dependent_result_shapes_run_eagerly(caplog):
         assert int(f(tf.constant([1, 1, 2]))) == 2
         assert int(f(tf.constant([1, 2, 3]))) == 3
     assert "depends on its input values" in caplog.text
+
+
+def test_dataset_iterators_are_never_frozen_into_a_trace(capsys):
+    @tf.function
+    def consume_next(iterator):
+        tf.print("Value:", next(iterator))
+
+    iterator = iter(tf.data.Dataset.from_tensor_slices([1, 2, 3]))
+    for _ in range(3):
+        consume_next(iterator)
+    assert capsys.readouterr().err == "Value: 1\nValue: 2\nValue: 3\n"
+
+    @tf.function
+    def first(dataset):
+        return next(iter(dataset))
+
+    tf.random.set_seed(1)
+    shuffled = tf.data.Dataset.range(50).shuffle(50)  # a new order on every iteration
+    assert len({int(first(shuffled)) for _ in range(6)}) > 1

@@ -312,6 +312,18 @@ class ConcreteFunction:
     __str__ = __repr__
 
 
+_DATA_MODULE = "tapegrad.data"  # (a layer above this one: recognised by name, not imported)
+
+
+def _is_data_stream(value) -> bool:
+    """A tf.data Dataset, or an iterator over one (a trace would freeze its elements)."""
+    if any(kind.__module__ == _DATA_MODULE and kind.__name__ == "Dataset"
+           for kind in type(value).__mro__):
+        return True
+    frame = getattr(value, "gi_frame", None) if inspect.isgenerator(value) else None
+    return frame is not None and frame.f_globals.get("__name__") == _DATA_MODULE
+
+
 def _same_value(value, traced) -> bool:
     if value is traced:
         return True
@@ -531,6 +543,9 @@ class Function:
     def _trace(self, bound, args, kwargs, key):
         general = self._general_key(key)
         try:
+            if any(_is_data_stream(leaf) for leaf in nest.flatten([list(args), kwargs])):
+                raise Untraceable("a tf.data Dataset or iterator argument (its elements are "
+                                  "read in Python, and change between calls)", self.__name__)
             trace, bound_specs, outputs = self._trace_once(bound, args, kwargs, general)
         except Untraceable as reason:
             self._fall_back(key, reason)
