@@ -261,3 +261,31 @@ def test_tensor_array_eager_and_in_a_function():
     np.testing.assert_array_equal(
         tf.TensorArray(tf.float32, size=0).unstack(tf.constant([[1.0], [2.0]])).concat().numpy(),
         [1.0, 2.0])
+
+
+def test_autograph_converts_methods_keeping_self_defaults_and_super():
+    class Base(tf.Module):
+        def scale(self):
+            return 2.0
+
+    class Model(Base):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(3.0)
+
+        def scale(self):
+            return super().scale() + 1.0
+
+        @tf.function
+        def __call__(self, x, k=1.0):
+            if tf.reduce_sum(x) > 0:
+                y = x * self.w * self.scale() * k
+            else:
+                y = x - 1.0
+            return y
+
+    model = Model()
+    assert float(model(tf.constant([1.0]))[0]) == 9.0
+    assert float(model(tf.constant([-1.0]))[0]) == -2.0
+    assert float(model(tf.constant([1.0]), k=2.0)[0]) == 18.0
+    assert model.__call__.experimental_get_tracing_count() == 2  # k=1.0 and k=2.0
