@@ -445,3 +445,13 @@ def test_dataset_iterators_are_never_frozen_into_a_trace(capsys):
     tf.random.set_seed(1)
     shuffled = tf.data.Dataset.range(50).shuffle(50)  # a new order on every iteration
     assert len({int(first(shuffled)) for _ in range(6)}) > 1
+
+
+def test_jit_composes_with_the_functional_transforms():
+    f = lambda x: tf.reduce_sum(tf.sin(x) * x)  # noqa: E731
+    fast = tf.autodiff.jit(tf.autodiff.grad(f))
+    x = np.array([0.5, 1.0], np.float32)
+    expected = np.sin(x) + x * np.cos(x)
+    for _ in range(2):
+        np.testing.assert_allclose(fast(tf.constant(x)).numpy(), expected, rtol=1e-6)
+    assert fast.experimental_get_tracing_count() == 1

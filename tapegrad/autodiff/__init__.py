@@ -6,4 +6,12 @@ from tapegrad._core.forward import ForwardAccumulator
 from tapegrad.autodiff.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __all__ = ["ForwardAccumulator", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp",
-           "vjp"]
+           "vjp", "jit"]
+
+
+def __getattr__(name):
+    # jit lives with tf.function, which imports this package's modules: loaded on first use
+    if name == "jit":
+        from tapegrad.autodiff.function.core import jit
+        return jit
+    raise AttributeError(f"module 'tapegrad.autodiff' has no attribute {name!r}")
