@@ -455,3 +455,20 @@ def test_jit_composes_with_the_functional_transforms():
     for _ in range(2):
         np.testing.assert_allclose(fast(tf.constant(x)).numpy(), expected, rtol=1e-6)
     assert fast.experimental_get_tracing_count() == 1
+
+
+def test_a_decorated_method_does_not_keep_its_instance_alive():
+    import gc
+    import weakref
+
+    class Model:
+        @tf.function
+        def __call__(self, x):
+            return x * 2.0
+
+    model = Model()
+    assert float(model(tf.constant(1.0))) == 2.0
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

@@ -205,6 +205,24 @@ def _structure_key(value):
 
 # -- ConcreteFunction -------------------------------------------------------------------------
 
+class _WeakMethod:
+    """A method bound to a weakly held instance: the per-instance cache of a decorated method
+    must not keep its instance alive."""
+
+    def __init__(self, function, instance):
+        self.__func__ = function
+        self._instance = weakref.ref(instance)
+        self.__name__ = getattr(function, "__name__", "method")
+        self.__signature__ = inspect.signature(function.__get__(instance))
+
+    @property
+    def __self__(self):
+        return self._instance()
+
+    def __call__(self, *args, **kwargs):
+        return self.__func__(self._instance(), *args, **kwargs)
+
+
 class ConcreteFunction:
     """One trace of a :class:`Function` (``f.get_concrete_function(...)``): callable with the
     tensors of its signature.
@@ -418,7 +436,7 @@ class Function:
         except TypeError:
             bound = None
         if bound is None:
-            bound = Function(self._python_function.__get__(instance, owner),
+            bound = Function(_WeakMethod(self._python_function, instance),
                              self._signature_structure, self._autograph, self._jit_compile,
                              self._reduce_retracing, self.__name__)
             try:
