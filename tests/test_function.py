@@ -472,3 +472,10 @@ def test_a_decorated_method_does_not_keep_its_instance_alive():
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_jit_compile_is_accepted_and_compiles_as_without_it():
+    f = tf.function(lambda x: x * x, jit_compile=True)
+    assert float(f(tf.constant(3.0))) == 9.0
+    assert float(f(tf.constant(4.0))) == 16.0
+    assert f.experimental_get_tracing_count() == 1
