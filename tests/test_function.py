@@ -479,3 +479,31 @@ def test_jit_compile_is_accepted_and_compiles_as_without_it():
     assert float(f(tf.constant(3.0))) == 9.0
     assert float(f(tf.constant(4.0))) == 16.0
     assert f.experimental_get_tracing_count() == 1
+
+
+def test_a_keras_training_step_compiles_and_equals_eager_bitwise():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(4, activation="relu"),
+                                 tf.keras.layers.Dense(1)])
+    x = tf.constant(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32))
+    y = tf.ones([8, 1])
+    model(x)
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        for v, g in zip(model.trainable_variables, grads):
+            v.assign_sub(0.1 * g)
+        return loss
+
+    start = [v.numpy() for v in model.trainable_variables]
+    eager = [float(step(x, y)) for _ in range(3)]
+    eager_weights = [v.numpy() for v in model.trainable_variables]
+    for v, value in zip(model.trainable_variables, start):
+        v.assign(value)
+    compiled = tf.function(step)
+    assert [float(compiled(x, y)) for _ in range(3)] == eager
+    for v, value in zip(model.trainable_variables, eager_weights):
+        np.testing.assert_array_equal(v.numpy(), value)
+    assert compiled.experimental_get_tracing_count() == 1 and "eager" not in \
+        compiled._concrete.values()
