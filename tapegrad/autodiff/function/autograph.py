@@ -247,9 +247,19 @@ def _arguments(names):
 
 
 @functools.lru_cache(maxsize=256)
-def _converted_code(function_code, source: str, filename: str, first_line: int):
-    """The rewritten function's code object (or None when nothing needs converting)."""
-    tree = ast.parse(source)
+def _converted_code(function_code):
+    """The rewritten function's code object, or None when nothing needs converting or the
+    source cannot be read (once per function: reading source is slow)."""
+    try:
+        lines, first_line = inspect.getsourcelines(function_code)
+    except (OSError, TypeError, ValueError):
+        return None
+    source = textwrap.dedent("".join(lines))
+    filename = function_code.co_filename
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # (a lambda's line, or source changed since import)
+        return None
     definition = tree.body[0]
     if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
@@ -280,14 +290,12 @@ def convert(function):
     code = getattr(plain, "__code__", None)
     if code is None or plain.__name__ == "<lambda>":
         return function
-    try:
-        lines, first_line = inspect.getsourcelines(plain)
-        cells = [cell.cell_contents for cell in (plain.__closure__ or ())]
-    except (OSError, TypeError, ValueError):
-        return function
-    compiled = _converted_code(code, textwrap.dedent("".join(lines)), code.co_filename,
-                               first_line)
+    compiled = _converted_code(code)
     if compiled is None:
+        return function
+    try:
+        cells = [cell.cell_contents for cell in (plain.__closure__ or ())]
+    except ValueError:  # a closure variable without a value yet
         return function
     namespace: dict = {}
     exec(compiled, plain.__globals__, namespace)
