@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from tapegrad._core import nest
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.registry import register
 from tapegrad._core.tape import TRAINABLE_KINDS
 from tapegrad._core.tensor import Tensor, _wrap, apply, convert_to_tensor, state
+from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
+from tapegrad.autodiff.function.tracer import active_tracer
 
 
 @contextlib.contextmanager
@@ -174,3 +177,53 @@ class TensorArray:
         from tapegrad.ops.array import unstack
 
         return self._copy(list(unstack(convert_to_tensor(value, dtype=self._dtype))))
+
+
+def host_call(method):
+    """Mark a method that updates state from tensors in Python (a Keras optimizer's
+    ``apply_gradients``) as one host step of any ``tf.function`` that calls it: the trace
+    records the call, and every replay makes it with that call's tensors; the variables among
+    its arguments are read afresh after it. Outside a trace it is the method itself.
+
+    >>> import tapegrad as tf
+    >>> from tapegrad.autodiff.function.host import host_call
+    >>> class Sgd:
+    ...     @host_call
+    ...     def apply(self, pairs):
+    ...         for g, v in pairs:
+    ...             v.assign_sub(0.5 * g.numpy())
+    >>> v = tf.Variable(1.0)
+    >>> step = tf.function(lambda: Sgd().apply([(tf.constant(1.0) * v, v)]))
+    >>> step(); step(); float(v)
+    0.25
+    """
+    def call(*args, **kwargs):
+        tracer = active_tracer()
+        if tracer is None:
+            return method(*args, **kwargs)
+        # Iterators (zip(grads, variables)) are read once, here, into lists.
+        args = [list(a) if _is_iterator(a) else a for a in args]
+        kwargs = {k: list(v) if _is_iterator(v) else v for k, v in kwargs.items()}
+        structure = [args, kwargs]
+        leaves = nest.flatten(structure)
+        tensors = [leaf for leaf in leaves if isinstance(leaf, Tensor)]
+
+        def run(*values):
+            remaining = iter(values)
+            eager = [_wrap(next(remaining)) if isinstance(leaf, Tensor) else leaf
+                     for leaf in leaves]
+            call_args, call_kwargs = nest.pack_sequence_as(structure, eager)
+            with outside_traces():
+                method(*call_args, **call_kwargs)
+
+        tracer.effect(run, tensors)
+        for leaf in leaves:
+            if isinstance(leaf, Variable):
+                tracer.assigned.add(id(leaf))  # later reads see the call's update
+        return None
+
+    return functools.wraps(method)(call)
+
+
+def _is_iterator(value) -> bool:
+    return hasattr(value, "__next__") and hasattr(value, "__iter__")
