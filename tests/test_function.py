@@ -509,3 +509,28 @@ def test_a_keras_training_step_compiles_and_equals_eager():
         np.testing.assert_allclose(v.numpy(), value, rtol=1e-6, atol=1e-7)
     assert compiled.experimental_get_tracing_count() == 1 and "eager" not in \
         compiled._concrete.values()
+
+
+def test_buffers_of_dead_results_are_reused_only_where_nothing_else_sees_them():
+    v = tf.Variable([0.0, 0.0])
+
+    @tf.function
+    def f(x):
+        a = tf.exp(x)             # fresh, read once by the add below: its buffer is reused
+        b = a + 1.0
+        t = tf.transpose(b)       # a view of b: b's buffer must not be written
+        c = b * 2.0
+        v.assign(c * 1.0)         # the variable keeps this array
+        return t + c, c
+
+    x = tf.constant([0.5, 1.5])
+    for _ in range(2):
+        total, c = f(x)
+    b = np.exp(np.float32([0.5, 1.5])) + np.float32(1.0)
+    np.testing.assert_array_equal(total.numpy(), b + b * np.float32(2.0))
+    np.testing.assert_array_equal(v.numpy(), b * np.float32(2.0))
+    trace = _only_trace(f)
+    plan = program.reusable_buffers(trace.graph, set(trace.returns))
+    reused_ops = {trace.graph.steps[i].op.name for i in plan}
+    assert reused_ops == {"AddV2"}  # b = a + 1 writes into a's array; nothing else
+    assert "out=" in trace.replay.source

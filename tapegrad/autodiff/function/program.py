@@ -153,9 +153,50 @@ def optimise(graph: Graph, roots=()) -> dict:
 _counter = itertools.count()
 
 
+#: Ops whose result is a new array of its own (never a view of an input).
+_FRESH_RESULTS = frozenset({"MatMul"})
+
+
+def reusable_buffers(graph: Graph, escaping: set) -> dict:
+    """In-place buffer reuse: {step index: input register whose array the step may write its
+    result into}. Only for a NumPy ufunc step reading, for the last time, an array that an
+    earlier ufunc (or matmul) step made, that only ufuncs read (no view of it exists), that
+    leaves neither the replay nor into a variable, and whose shape and dtype the result has."""
+    steps = graph.steps
+    readers: dict = {}
+    for index, step in enumerate(steps):
+        for register in step.ins:
+            readers.setdefault(register, []).append(index)
+        if step.kind == "assign" or has_effect(step):
+            escaping = escaping | set(step.ins)  # a variable or Python keeps the array
+
+    def ufunc(step) -> bool:
+        return step.kind == "op" and not step.multi and isinstance(step.op.forward, np.ufunc)
+
+    fresh: set = set()
+    plan: dict = {}
+    for index, step in enumerate(steps):
+        if ufunc(step) and not step.attrs and step.call in ("1", "2"):
+            result = np.asarray(trace_value(graph, step.outs[0]))
+            for register in step.ins:
+                value = np.asarray(trace_value(graph, register)) if register in fresh else None
+                if value is not None and register not in escaping and \
+                        readers[register][-1] == index and result.ndim and \
+                        value.shape == result.shape and value.dtype == result.dtype and \
+                        all(ufunc(steps[reader]) for reader in readers[register]):
+                    plan[index] = register
+                    fresh.discard(register)
+                    break
+        if step.kind == "op" and not step.multi and (
+                ufunc(step) or step.op.name in _FRESH_RESULTS):
+            fresh.add(step.outs[0])
+    return plan
+
+
 def generate(graph: Graph, parameters: list, returns: list, saved: list | None = None):
     """Compile ``graph`` to a Python function of the registers ``parameters`` returning the
     tuple of ``returns`` (and, with ``saved``, the tuple of those registers too)."""
+    reuse = reusable_buffers(graph, set(returns) | set(saved or ()))
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
     for register in parameters:
@@ -170,6 +211,8 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
         for o in step.outs:
             names[o] = f"r{o}"
         if step.kind == "op":
+            if index in reuse:  # the dead input's array takes the result
+                args += f", out={names.get(reuse[index], f'r{reuse[index]}')}"
             lines.extend(_op_lines(graph, env, index, step, args, outs))
         elif step.kind == "read":
             env[f"v{index}"] = step.op
