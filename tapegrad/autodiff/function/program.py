@@ -7,7 +7,9 @@ Passes, in order (each one a function with its own tests):
 * :func:`eliminate_common_subexpressions`: two ops with the same inputs and attributes compute
   the same value once;
 * :func:`eliminate_dead_code`: ops that nothing returned, assigned or printed depends on are
-  dropped.
+  dropped;
+* :func:`reusable_buffers` (at code generation): a ufunc writes its result into the array of
+  an input it reads for the last time, where nothing else can see that array.
 
 The result is generated as the source of one Python function (``r3 = f3(r0, r1)`` per step),
 so a replay is a straight run of NumPy forwards with no dispatch, no dtype or broadcasting
