@@ -557,7 +557,11 @@ def _multi_upstream(call, grads, tracked, keep):
             grads[slot] = None
     if output[0]._value.dtype.kind not in TRAINABLE_KINDS:
         return None
-    return tuple(hooks.zeros_like(o) if g is None else _dense(g)
+    upstream = [None if g is None else _dense(g) for g in upstream]
+    # An unused output's zeros carry the same leading batch axes (jacobian rows) as the
+    # used outputs' upstream, so the per-row rule sees one row of every output.
+    rows = next(g for g in upstream if g is not None)._value.shape[:state.batch_dims]
+    return tuple(_wrap(np.zeros(rows + o._value.shape, o._value.dtype)) if g is None else g
                  for g, o in zip(upstream, output))
 
 
