@@ -247,10 +247,20 @@ def test_ops_keep_the_float_dtype_in_values_and_gradients(dtype):
             tape.watch(x)
             y = getattr(tf.math, name)(x)
         assert y.dtype == dtype, name
+        if name == "digamma" and dtype == tf.float16:
+            # TensorFlow's gradient runs polygamma, which has no float16 kernel.
+            with pytest.raises(InvalidArgumentError, match="float16"):
+                tape.gradient(y, x)
+            continue
         g = tape.gradient(y, x)
         assert g is None or g.dtype == dtype, name
     for name in BINARY:
         for args in ((x, x), (x, 2.0), (2.0, x)):
+            if name == "add" and type(args[0]) is float and dtype != tf.float32:
+                # tf.math.add converts a leading Python number alone (to float32).
+                with pytest.raises(InvalidArgumentError, match="float32"):
+                    tf.math.add(*args)
+                continue
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = getattr(tf.math, name)(*args)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 #: Marks an op that has no gradient registered at all (``gradient()`` then raises LookupError).
 NO_GRADIENT = "no-gradient"
 
@@ -36,11 +38,11 @@ class Op:
     """One declared operation; immutable once :func:`register` returns it."""
 
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
-                 "batchable", "sample_note", "vjp_raw", "jvp_raw", "__weakref__")
+                 "batchable", "sample_note", "vjp_raw", "jvp_raw", "dtypes", "__weakref__")
 
     def __init__(self, name: str, forward: Callable | None, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
-                 vjp_raw=None, jvp_raw=None, sample_note: str | None = None):
+                 vjp_raw=None, jvp_raw=None, sample_note: str | None = None, dtypes=None):
         fields = {
             "name": name, "forward": forward, "vjp": vjp, "jvp": jvp, "samples": samples,
             "n_outputs": n_outputs, "differentiable": differentiable and vjp is not None,
@@ -52,6 +54,9 @@ class Op:
             # The sweep checks each twin against its rule.
             "vjp_raw": vjp_raw, "jvp_raw": jvp_raw,
             "sample_note": sample_note,  # why the samples are limited (an optional dependency)
+            # The NumPy dtypes the first input may have (None: any), as TensorFlow's kernels
+            # declare theirs; the dispatcher raises InvalidArgumentError for any other.
+            "dtypes": _dtype_set(dtypes),
         }
         for field, value in fields.items():
             object.__setattr__(self, field, value)
@@ -64,17 +69,44 @@ class Op:
         return f"<Op {self.name}>"
 
 
+#: Every dtype an op can declare, by NumPy kind ("b" bool, "i"/"u" (un)signed integers,
+#: "f" floats, "c" complex).
+_KNOWN_DTYPES = tuple(map(np.dtype, (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "complex64", "complex128")))
+
+
+def _dtype_set(dtypes) -> frozenset | None:
+    """``dtypes`` (NumPy kinds such as ``"f"`` and dtype names such as ``"int32"``) as a
+    frozenset of NumPy dtypes: membership of ``array.dtype`` is then one hash lookup."""
+    if dtypes is None:
+        return None
+    accepted = set()
+    for item in dtypes:
+        if len(item) == 1:
+            if item not in "biufc":
+                raise ValueError(f"unknown dtype kind {item!r} (kinds: b, i, u, f, c)")
+            accepted.update(d for d in _KNOWN_DTYPES if d.kind == item)
+        else:
+            accepted.add(np.dtype(item))
+    return frozenset(accepted)
+
+
 REGISTRY: dict[str, Op] = {}
 
 
 def register(name: str, forward: Callable | None, vjp=None, jvp=None, samples=None, *,
              n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
-             vjp_raw=None, jvp_raw=None, sample_note: str | None = None) -> Op:
+             vjp_raw=None, jvp_raw=None, sample_note: str | None = None, dtypes=None) -> Op:
     """Declare an op once, with every field; a second declaration under the same name is a
-    bug."""
+    bug.
+
+    ``dtypes`` lists the dtypes the op's first input accepts (NumPy kinds like ``"fc"`` or
+    names like ``"int32"``; None: any), e.g. ``register("Sqrt", np.sqrt, dtypes="fc")``.
+    """
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is registered twice")
     op = Op(name, forward, vjp, jvp, samples, n_outputs, differentiable, batchable, vjp_raw,
-            jvp_raw, sample_note)
+            jvp_raw, sample_note, dtypes)
     REGISTRY[name] = op
     return op

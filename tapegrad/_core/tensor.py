@@ -423,9 +423,11 @@ def _input(value, like):
         if like is None:
             value = _wrap(_to_array(value))
             return value, value._value
-        if kind is float and like.kind in "iub" and value != int(value):
-            raise TypeError(f"Cannot convert {value!r} to a tensor of dtype {like}: "
-                            "use a whole number or cast the tensor to a float dtype first.")
+        if kind is float and like.kind in "iub":
+            # TensorFlow converts the scalar to the tensor's dtype and refuses any float.
+            raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype "
+                            f"{_from_numpy(like).name}: cast the tensor first (tapegrad.cast(x, "
+                            f"tapegrad.float32)) or pass an int.")
         if like.kind == "b":
             value = _wrap(np.asarray(value, dtype=like))
             return value, value._value
@@ -453,6 +455,20 @@ def _mismatch(op: Op, a, b):
         f"tapegrad.{_dtype_name(a)}).")
 
 
+def _unsupported_dtype(op: Op, dtype):
+    """TensorFlow's error for a dtype the op's kernels do not take."""
+    names = sorted((_from_numpy(d).name for d in op.dtypes), key=_DTYPE_ORDER.index)
+    suggestion = "float32" if "float32" in names else names[-1]
+    raise InvalidArgumentError(
+        f"Value for attr 'T' of {_from_numpy(dtype).name} is not in the list of allowed "
+        f"values: {', '.join(names)} (op {op.name}); cast the input first, e.g. "
+        f"tapegrad.cast(x, tapegrad.{suggestion}).")
+
+
+_DTYPE_ORDER = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                "uint64", "float16", "float32", "float64", "complex64", "complex128"]
+
+
 def _dtype_name(value) -> str:
     return _from_numpy(value.dtype).name
 
@@ -468,6 +484,9 @@ def apply1(op: Op, x, attrs: dict | None = None):
         value = x._value
     else:
         x, value = _input(x, None)
+    accepted = op.dtypes
+    if accepted is not None and value.dtype not in accepted:
+        _unsupported_dtype(op, value.dtype)
     out = op.forward(value, **attrs) if attrs else op.forward(value)
     result = _new(Tensor)
     result._value = out
@@ -503,6 +522,11 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
         y, yv = _input(y, xv.dtype)
         if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
             _mismatch(op, xv, yv)
+    accepted = op.dtypes
+    if accepted is not None:
+        dtype = xv.dtype if type(xv) is _ndarray else np.result_type(xv, yv)
+        if dtype not in accepted:
+            _unsupported_dtype(op, dtype)
     try:
         out = op.forward(xv, yv, **attrs) if attrs else op.forward(xv, yv)
     except ValueError as error:
@@ -561,6 +585,9 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
         for value in values[1:]:
             if value.dtype != first.dtype:
                 _mismatch(op, first, value)
+    accepted = op.dtypes
+    if accepted is not None and values and np.asarray(values[0]).dtype not in accepted:
+        _unsupported_dtype(op, np.asarray(values[0]).dtype)
     out = op.forward(*values, **attrs) if attrs else op.forward(*values)
     if op.n_outputs == 1:
         result = _new(Tensor)

@@ -18,6 +18,14 @@ from tapegrad._core.tensor import (
 
 _ndarray = np.ndarray
 
+# The dtypes of TensorFlow's kernels, as ``register(..., dtypes=...)`` takes them.
+FLOATS = "f"
+INEXACT = "fc"  # floats and complex
+REAL = "iuf"  # TensorFlow's "realnumbertypes": no bool, no complex
+NUMBERS = "iufc"  # no bool
+SIGNED = "ifc"  # numbers without unsigned integers
+FLOAT32_64 = frozenset({"float32", "float64"})
+
 
 def fast_unary(op: Op):
     """Decorator for a public one-input op function ``f(x, name=None)`` whose work is
@@ -26,11 +34,13 @@ def fast_unary(op: Op):
 
     def decorate(function):
         forward = op.forward
+        accepted = op.dtypes
 
         @functools.wraps(function)
         def fast(x, name=None):
-            if type(x) is not Tensor:
-                return function(x, name)
+            if type(x) is not Tensor or (accepted is not None and
+                                         x._value.dtype not in accepted):
+                return function(x, name)  # (apply1 converts, or raises for the dtype)
             result = _new(Tensor)
             result._value = forward(x._value)
             recorders = state.recorders
@@ -44,18 +54,28 @@ def fast_unary(op: Op):
     return decorate
 
 
-def binary_operator(op: Op):
+def binary_operator(op: Op, refused_operand=TypeError):
     """A Python operator method running the two-input ``op``: two Tensors of one dtype run the
-    forward and are recorded directly; anything else goes through :func:`apply2`."""
+    forward and are recorded directly; anything else goes through :func:`apply2`.
+    ``refused_operand`` is the error type for an operand that cannot take the tensor's dtype
+    (TensorFlow's ``+`` raises InvalidArgumentError where the other operators raise
+    TypeError)."""
     forward = op.forward
+    accepted = op.dtypes
 
     def method(self, other):
         if type(other) is not Tensor or type(self) is not Tensor:
-            return apply2(op, self, other)
+            if refused_operand is TypeError:
+                return apply2(op, self, other)
+            try:
+                return apply2(op, self, other)
+            except TypeError as error:
+                raise refused_operand(str(error)) from None
         xv = self._value
         yv = other._value
-        if xv.dtype is not yv.dtype:
-            return apply2(op, self, other)  # (converts or raises the mismatch)
+        dtype = xv.dtype
+        if dtype is not yv.dtype or (accepted is not None and dtype not in accepted):
+            return apply2(op, self, other)  # (converts, or raises the mismatch or dtype)
         try:
             out = forward(xv, yv)
         except ValueError as error:

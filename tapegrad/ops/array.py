@@ -17,7 +17,7 @@ from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _to_array, _wrap, apply, apply1, convert_to_tensor
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import linear_jvp_raw, randn, shape_of, sum_tangents
+from tapegrad.ops._util import NUMBERS, linear_jvp_raw, randn, shape_of, sum_tangents
 from tapegrad.ops._vocab import batch_shape, unbroadcast
 
 # This module defines a public `range` (tf.range); internal code uses the builtin by this name.
@@ -1260,7 +1260,7 @@ CUMSUM = register("Cumsum", _cumulative(np.cumsum, 0), _cumsum_vjp,
                   lambda: [Sample((randn(4),), {"axis": 0}),
                            Sample((randn(2, 3),), {"axis": 1, "exclusive": True,
                                                    "reverse": True}),
-                           Sample((randn(3, 2),), {"axis": 0, "exclusive": True})])
+                           Sample((randn(3, 2),), {"axis": 0, "exclusive": True})], dtypes=NUMBERS)
 
 
 def _cumprod_vjp(inputs, output, attrs, upstream, needs):
@@ -1275,7 +1275,7 @@ CUMPROD = register("Cumprod", _cumulative(np.cumprod, 1), _cumprod_vjp,
                        output, apply1(CUMSUM, _math.divide(tangents[0], inputs[0]), attrs)),
                    lambda: [Sample((randn(4, low=0.5),), {"axis": 0}),
                             Sample((randn(2, 3, low=0.5),), {"axis": 1, "exclusive": True,
-                                                             "reverse": True})])
+                                                             "reverse": True})], dtypes=NUMBERS)
 
 
 def _scan(op, x, axis, exclusive, reverse):
@@ -1333,6 +1333,15 @@ def _last_axis_perm(ndim: int, axis: int):
     return tuple(i for i in _range(ndim) if i != axis) + (axis,)
 
 
+def _check_sortable(x, what: str):
+    """TensorFlow sorts (TopKV2) real numbers only: no bool, no complex."""
+    if x._value.dtype.kind not in "iuf":
+        raise InvalidArgumentError(
+            f"{what}: Value for attr 'T' of {x.dtype.name} is not in the list of allowed values "
+            "(real numbers); compare or cast first, e.g. tapegrad.math.real(x) or "
+            "tapegrad.cast(x, tapegrad.int32).")
+
+
 def sort(values, axis=-1, direction="ASCENDING", name=None) -> Tensor:
     """``values`` sorted along ``axis``; the gradient goes back to the entries' positions.
 
@@ -1342,6 +1351,7 @@ def sort(values, axis=-1, direction="ASCENDING", name=None) -> Tensor:
     """
     descending = _direction(direction)
     x = _operand(values)
+    _check_sortable(x, "sort")
     ndim = len(shape_of(x))
     axis = _axis(axis, ndim, "sort")
     perm = _last_axis_perm(ndim, axis)
@@ -1360,6 +1370,7 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None) -> 
     """
     descending = _direction(direction)
     x = _as_tensor(values)
+    _check_sortable(x, "argsort")
     ndim = x._value.ndim
     axis = _axis(axis, ndim, "argsort")
     moved = np.moveaxis(np.asarray(x._value), axis, -1)
@@ -1908,6 +1919,12 @@ def range(start, limit=None, delta=1, dtype=None, name=None) -> Tensor:  # noqa:
                 names.append("int32")
         dtype = builtins.max(names, key=lambda n: _RANGE_ORDER.index(n)
                              if n in _RANGE_ORDER else 0)
+    elif _dtype_np(dtype).kind in "iu":
+        for given, value in zip(args, values):
+            if not isinstance(given, Tensor) and float(value) != int(value):
+                raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype "
+                                f"{_dt.as_dtype(dtype).name}: an integer range needs integer "
+                                "bounds and step.")
     if values[2] == 0:
         raise InvalidArgumentError(f"Requires delta != 0: {values[2]}")
     if (values[2] > 0 and values[0] > values[1]) or (values[2] < 0 and values[0] < values[1]):

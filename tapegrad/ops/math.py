@@ -21,6 +21,12 @@ from tapegrad._core.tensor import (
     convert_to_tensor,
 )
 from tapegrad.ops._util import (
+    FLOAT32_64,
+    FLOATS,
+    INEXACT,
+    NUMBERS,
+    REAL,
+    SIGNED,
     broadcast_raw,
     fast_unary,
     randn,
@@ -81,6 +87,7 @@ def conj(x, name=None):
     [(1-2j)]
     """
     if isinstance(x, Tensor):
+        _check_numeric(x, "Expected numeric or variant tensor")
         return x if x._value.dtype.kind != "c" else apply1(CONJ, x)
     if type(x) is float or type(x) is int:
         return x
@@ -92,7 +99,7 @@ def conj(x, name=None):
 # -- unary ops from one derivative ---------------------------------------------------------
 
 def _unary(name: str, forward, derivative, samples, guarded: bool = False, *, vjp_raw=None,
-           fused=None, sample_note=None):
+           fused=None, sample_note=None, dtypes=INEXACT):
     """Register an elementwise op whose derivative is ``derivative(x, out)``.
 
     The reverse rule is ``upstream * conj(f'(x))`` and the forward rule ``tangent * f'(x)``:
@@ -121,7 +128,7 @@ def _unary(name: str, forward, derivative, samples, guarded: bool = False, *, vj
         vjp, jvp = _through_fused(fused, vjp, jvp)
     return register(name, forward, vjp, jvp, samples, batchable=True, vjp_raw=vjp_raw,
                     jvp_raw=None if vjp_raw is None else _forward_twin(vjp_raw),
-                    sample_note=sample_note)
+                    sample_note=sample_note, dtypes=dtypes)
 
 
 def _forward_twin(reverse_twin):
@@ -202,7 +209,7 @@ def _neg_vjp_raw(inputs, output, attrs, upstream, needs):
 
 NEG = _unary("Neg", np.negative, lambda x, y: -1.0 if not _is_complex(x) else
              _wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True),
-             vjp_raw=_neg_vjp_raw)
+             vjp_raw=_neg_vjp_raw, dtypes=SIGNED)
 
 
 def _exp_vjp_raw(inputs, output, attrs, upstream, needs):
@@ -340,7 +347,7 @@ def _square_vjp_raw(inputs, output, attrs, upstream, needs):
 
 
 SQUARE = _unary("Square", np.square, lambda x, y: 2.0 * x, _standard_unary_samples(complex_=True),
-                vjp_raw=_square_vjp_raw)
+                vjp_raw=_square_vjp_raw, dtypes=NUMBERS)
 RECIPROCAL = _unary("Reciprocal", np.reciprocal, lambda x, y: -(y * y),
                     _standard_unary_samples(positive=True, complex_=True,
                                             complex_positive=True), guarded=True)
@@ -386,15 +393,13 @@ SIGMOID = _unary("Sigmoid", _sigmoid_forward, lambda x, y: y * (1.0 - y),
 
 
 def _softplus_forward(x):
-    if x.dtype.kind not in "f":
-        raise TypeError(f"softplus needs a floating tensor, got {_dt.from_numpy(x.dtype).name}; "
-                        "cast it with tapegrad.cast(x, tapegrad.float32).")
     return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
 
 
 SOFTPLUS = _unary("Softplus", _softplus_forward, lambda x, y: sigmoid(x),
                   lambda: [Sample((randn(3),)), Sample((randn(2, 3),)), Sample((randn(),)),
-                           Sample((np.array([-30.0, 0.0, 30.0]),)), Sample((np.zeros((0, 2)),))])
+                           Sample((np.array([-30.0, 0.0, 30.0]),)), Sample((np.zeros((0, 2)),))],
+                  dtypes=FLOATS)
 
 
 def _softsign_forward(x):
@@ -404,7 +409,7 @@ def _softsign_forward(x):
 SOFTSIGN = _unary("Softsign", _softsign_forward,
                   lambda x, y: reciprocal(square(1.0 + abs(x))),
                   lambda: [Sample((randn(3),)), Sample((randn(2, 3),)),
-                           Sample((np.array([0.0]),), second_order=False)])
+                           Sample((np.array([0.0]),), second_order=False)], dtypes=FLOATS)
 
 
 def _abs_vjp(inputs, output, attrs, upstream, needs):
@@ -424,22 +429,24 @@ def _abs_jvp(inputs, output, attrs, tangents):
 
 ABS = register("Abs", np.abs, _abs_vjp, _abs_jvp,
                lambda: [Sample((np.array([-1.5, 0.7, 2.0]),)), Sample((randn(2, 3),)),
-                        Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))])
+                        Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))],
+               dtypes=SIGNED)
 
 SIGN = register("Sign", np.sign,
                 lambda inputs, output, attrs, upstream, needs: (zeros_like(inputs[0]),),
                 lambda inputs, output, attrs, tangents: zeros_like(output),
-                lambda: [Sample((np.array([-1.5, 0.7, 2.0]),), second_order=False)])
+                lambda: [Sample((np.array([-1.5, 0.7, 2.0]),), second_order=False)], dtypes=SIGNED)
 
 
-def _no_grad(name, forward):
-    return register(name, forward, None, None, samples=lambda: [Sample((randn(3),))])
+def _no_grad(name, forward, dtypes):
+    return register(name, forward, None, None, samples=lambda: [Sample((randn(3),))],
+                    dtypes=dtypes)
 
 
-ROUND = _no_grad("Round", np.round)
-RINT = _no_grad("Rint", np.rint)
-FLOOR = _no_grad("Floor", np.floor)
-CEIL = _no_grad("Ceil", np.ceil)
+ROUND = _no_grad("Round", np.round, REAL)
+RINT = _no_grad("Rint", np.rint, FLOAT32_64)
+FLOOR = _no_grad("Floor", np.floor, FLOATS)
+CEIL = _no_grad("Ceil", np.ceil, FLOATS)
 CONJ = register("Conj", np.conj,
                 lambda inputs, output, attrs, upstream, needs: (conj(upstream),),
                 lambda inputs, output, attrs, tangents: conj(tangents[0]),
@@ -494,22 +501,22 @@ _SCIPY_NOTE = 'needs SciPy (pip install "tapegrad[special]"); the sweep skips it
 
 ERF = _unary("Erf", _erf_forward, lambda x, y: _TWO_OVER_ROOT_PI * exp(-square(x)),
              _scipy_samples(_standard_unary_samples()),
-             sample_note=_SCIPY_NOTE)
+             sample_note=_SCIPY_NOTE, dtypes=FLOATS)
 ERFC = _unary("Erfc", _erfc_forward, lambda x, y: -_TWO_OVER_ROOT_PI * exp(-square(x)),
               _scipy_samples(_standard_unary_samples()),
-              sample_note=_SCIPY_NOTE)
+              sample_note=_SCIPY_NOTE, dtypes=FLOATS)
 ERFINV = _unary("Erfinv", _erfinv_forward, lambda x, y: _ROOT_PI_OVER_TWO * exp(square(y)),
                 _scipy_samples(_standard_unary_samples(unit=True)),
-                sample_note=_SCIPY_NOTE)
+                sample_note=_SCIPY_NOTE, dtypes=FLOAT32_64)
 LGAMMA = _unary("Lgamma", _lgamma_forward, lambda x, y: digamma(x),
                 _scipy_samples(lambda: _standard_unary_samples(positive=True)() + [
                     Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]),
-                sample_note=_SCIPY_NOTE)
+                sample_note=_SCIPY_NOTE, dtypes=FLOATS)
 DIGAMMA = _unary("Digamma", _digamma_forward,
                  lambda x, y: polygamma(_wrap(np.ones((), x._value.dtype)), x),
                  _scipy_samples(lambda: _standard_unary_samples(positive=True)() + [
                      Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]),
-                 sample_note=_SCIPY_NOTE)
+                 sample_note=_SCIPY_NOTE, dtypes=FLOATS)
 
 
 def _polygamma_forward(a, x):
@@ -541,7 +548,7 @@ POLYGAMMA = register("Polygamma", _polygamma_forward, _polygamma_vjp, _polygamma
                          Sample((np.array([0.0, 1.0, 2.0]), _positive(3)), wrt=(1,)),
                          Sample((np.array([[1.0], [3.0]]), _positive(3)), wrt=(1,)),
                          Sample((np.array(1.0), _positive(2, 2)), wrt=(1,))]),
-                     sample_note=_SCIPY_NOTE)
+                     sample_note=_SCIPY_NOTE, dtypes=FLOAT32_64)
 
 
 def _zeta_forward(x, q):
@@ -574,7 +581,7 @@ ZETA = register("Zeta", _zeta_forward, _zeta_vjp, _zeta_jvp,
                 _scipy_samples(lambda: [
                     Sample((np.array([2.0, 3.0, 2.5]), _positive(3)), wrt=(1,)),
                     Sample((np.array([[2.0], [4.0]]), _positive(3)), wrt=(1,))]),
-                sample_note=_SCIPY_NOTE)
+                sample_note=_SCIPY_NOTE, dtypes=FLOAT32_64)
 
 
 # -- binary ops ------------------------------------------------------------------------------
@@ -823,19 +830,19 @@ def _div_jvp_raw(inputs, output, attrs, tangents):
 
 ADD = register("AddV2", np.add, _add_vjp, _add_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               vjp_raw=_add_vjp_raw, jvp_raw=_add_jvp_raw)
+               vjp_raw=_add_vjp_raw, jvp_raw=_add_jvp_raw, dtypes=NUMBERS)
 SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               vjp_raw=_sub_vjp_raw, jvp_raw=_sub_jvp_raw)
+               vjp_raw=_sub_vjp_raw, jvp_raw=_sub_jvp_raw, dtypes=NUMBERS)
 MUL = register("Mul", np.multiply, _mul_vjp, _mul_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               vjp_raw=_mul_vjp_raw, jvp_raw=_mul_jvp_raw)
+               vjp_raw=_mul_vjp_raw, jvp_raw=_mul_jvp_raw, dtypes=NUMBERS)
 DIV = register("RealDiv", np.true_divide, _div_vjp, _div_jvp,
                lambda: [Sample((randn(3), randn(3, low=0.5))),
                         Sample((randn(2, 3), randn(3, low=0.5))),
                         Sample((randn(2, 1), randn(1, 3, low=0.5)))]
                + _complex_binary_samples(), batchable=True, vjp_raw=_div_vjp_raw,
-               jvp_raw=_div_jvp_raw)
+               jvp_raw=_div_jvp_raw, dtypes=NUMBERS)
 
 
 
@@ -848,11 +855,11 @@ POW = register("Pow", np.power, _pow_vjp, _pow_jvp,
                         Sample((randn(2, 1, low=0.5), randn(1, 3, seed=2))),
                         Sample((np.array([-1.5, 2.0, -0.5]), np.array(2.0)), wrt=(0,)),
                         Sample((_complex_sample(3, positive=True), _complex_sample(3) * 0.5))],
-               batchable=True)
+               batchable=True, dtypes=SIGNED)
 MAXIMUM = register("Maximum", np.maximum, _maximum_vjp, _maximum_jvp, _binary_samples,
-                   batchable=True)
+                   batchable=True, dtypes=REAL)
 MINIMUM = register("Minimum", np.minimum, _minimum_vjp, _minimum_jvp, _binary_samples,
-                   batchable=True)
+                   batchable=True, dtypes=REAL)
 
 
 def _squared_difference_forward(x, y):
@@ -882,9 +889,10 @@ def _squared_difference_jvp(inputs, output, attrs, tangents):
     return apply2(MUL, apply2(MUL, dt, 2.0), difference)
 
 
+_SQUARED_DIFFERENCE_DTYPES = frozenset({"int32", "int64", "f", "c"})
 SQUARED_DIFFERENCE = register("SquaredDifference", _squared_difference_forward,
                               _squared_difference_vjp, _squared_difference_jvp, _binary_samples,
-                              batchable=True)
+                              batchable=True, dtypes=_SQUARED_DIFFERENCE_DTYPES)
 
 
 def _like(value, tensor):
@@ -913,7 +921,7 @@ def _atan2_jvp(inputs, output, attrs, tangents):
             apply2(MUL, tx, apply2(MUL, _negate(y), scale)), shape))
 
 
-ATAN2 = register("Atan2", np.arctan2, _atan2_vjp, _atan2_jvp, _binary_samples)
+ATAN2 = register("Atan2", np.arctan2, _atan2_vjp, _atan2_jvp, _binary_samples, dtypes=FLOATS)
 
 
 def _nonzero(x):
@@ -970,20 +978,23 @@ XLOGY = register("Xlogy", _xlogy_forward, *_binary_from_partials(
     samples=lambda: [Sample((randn(3), randn(3, low=0.5))),
                      Sample((randn(2, 3), randn(3, low=0.5))),
                      Sample((randn(2, 1), randn(1, 3, low=0.5))),
-                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))])
+                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))],
+                 dtypes=INEXACT)
 XLOG1PY = register("Xlog1py", _xlog1py_forward, *_binary_from_partials(
     lambda x, y, out: xlog1py(_nonzero(x), y),
     lambda x, y, out: xdivy(x, apply2(ADD, y, 1.0))),
     samples=lambda: [Sample((randn(3), randn(3, low=-0.5))),
                      Sample((randn(2, 3), randn(3, low=-0.5))),
-                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))])
+                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))],
+                   dtypes=INEXACT)
 XDIVY = register("Xdivy", _xdivy_forward, *_binary_from_partials(
     lambda x, y, out: xdivy(_nonzero(x), y),
     lambda x, y, out: xdivy(_negate(x), square(y))),
     samples=lambda: [Sample((randn(3), randn(3, low=0.5))),
                      Sample((randn(2, 3), randn(3, low=0.5))),
                      Sample((randn(2, 1), randn(1, 3, low=0.5))),
-                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))])
+                     Sample((np.array([0.0, 1.5, 0.0]), randn(3, low=0.5)), wrt=(1,))],
+                 dtypes=INEXACT)
 
 
 def _div_no_nan_forward(x, y):
@@ -1050,25 +1061,25 @@ def _mul_no_nan_jvp(inputs, output, attrs, tangents):
 MUL_NO_NAN = register("MulNoNan", _mul_no_nan_forward, _mul_no_nan_vjp, _mul_no_nan_jvp,
                       lambda: _binary_samples() + _complex_binary_samples() + [
                           Sample((np.array([np.inf, 2.0, np.nan]), np.array([0.0, 1.5, 0.0])),
-                                 wrt=(1,), second_order=False)])
+                                 wrt=(1,), second_order=False)], dtypes=INEXACT)
 
 
-def _compare(name, forward):
+def _compare(name, forward, dtypes=None):
     return register(name, forward, None, None,
-                    samples=lambda: [Sample((randn(3), randn(3, seed=1)))])
+                    samples=lambda: [Sample((randn(3), randn(3, seed=1)))], dtypes=dtypes)
 
 
 EQUAL = _compare("Equal", np.equal)
 NOT_EQUAL = _compare("NotEqual", np.not_equal)
-LESS = _compare("Less", np.less)
-LESS_EQUAL = _compare("LessEqual", np.less_equal)
-GREATER = _compare("Greater", np.greater)
-GREATER_EQUAL = _compare("GreaterEqual", np.greater_equal)
+LESS = _compare("Less", np.less, REAL)
+LESS_EQUAL = _compare("LessEqual", np.less_equal, REAL)
+GREATER = _compare("Greater", np.greater, REAL)
+GREATER_EQUAL = _compare("GreaterEqual", np.greater_equal, REAL)
 LOGICAL_AND = _compare("LogicalAnd", np.logical_and)
 LOGICAL_OR = _compare("LogicalOr", np.logical_or)
 LOGICAL_NOT = register("LogicalNot", np.logical_not, None, None,
                        samples=lambda: [Sample((np.array([True, False]),))])
-FLOOR_DIV = _compare("FloorDiv", np.floor_divide)
+FLOOR_DIV = _compare("FloorDiv", np.floor_divide, REAL)
 
 
 def _floor_mod_vjp(inputs, output, attrs, upstream, needs):
@@ -1094,7 +1105,7 @@ def _floor_mod_jvp(inputs, output, attrs, tangents):
 FLOOR_MOD = register("FloorMod", np.mod, _floor_mod_vjp, _floor_mod_jvp,
                      lambda: [Sample((np.array([5.3, -5.3, 2.2]), np.array([2.1, 2.1, -0.9]))),
                               Sample((np.array([[7.3, -1.2, 0.4]]), np.array([[2.3], [-1.7]]))),
-                              Sample((np.array([4.7, -3.1]), np.array(1.3)))])
+                              Sample((np.array([4.7, -3.1]), np.array(1.3)))], dtypes=REAL)
 
 
 def _add_n_forward(*values):
@@ -1204,7 +1215,15 @@ def real(input, name=None):  # noqa: A002 - TensorFlow's argument name
     [1.0]
     """
     x = input if isinstance(input, Tensor) else convert_to_tensor(input)
+    _check_numeric(x, "input must be a numeric tensor")
     return apply1(REAL, x) if x._value.dtype.kind == "c" else x
+
+
+def _check_numeric(x, message: str):
+    """TensorFlow's Python-level refusal of bool (and string) tensors."""
+    if x._value.dtype.kind not in "iufc":
+        raise TypeError(f"{message}, but got tensor with dtype {x.dtype.name}; cast it first "
+                        "(tapegrad.cast(x, tapegrad.float32)).")
 
 
 def imag(input, name=None):  # noqa: A002 - TensorFlow's argument name
@@ -1247,6 +1266,10 @@ def angle(input, name=None):  # noqa: A002 - TensorFlow's argument name
     x = input if isinstance(input, Tensor) else convert_to_tensor(input)
     if x._value.dtype.kind == "c":
         return apply1(ANGLE, x)
+    if x._value.dtype.kind != "f":
+        raise TypeError(f"angle takes a float or complex tensor, got {x.dtype.name} (TensorFlow "
+                        "cannot convert pi to it); cast it first (tapegrad.cast(x, "
+                        "tapegrad.float32)).")
     return select(apply2(LESS, x, 0), _wrap(np.full(x._value.shape, np.pi, x._value.dtype)),
                   zeros_like(x))
 
@@ -1279,6 +1302,10 @@ def add(x, y, name=None) -> Tensor:
     >>> tf.add(tf.constant([1.0, 2.0]), 1.0).numpy().tolist()
     [2.0, 3.0]
     """
+    if type(x) in (int, float) and _operand_dtype(y) is not None:
+        # TensorFlow converts a leading Python number on its own (int32 or float32) here,
+        # unlike the other binary functions: tf.math.add(2, int64_tensor) is a mismatch.
+        x = convert_to_tensor(x)
     return apply2(ADD, x, y)
 
 
@@ -1328,14 +1355,26 @@ def truediv(x, y, name=None) -> Tensor:
         if dtype is None:
             x = convert_to_tensor(x)
             dtype = x._value.dtype
+    if dtype.kind == "b":
+        raise TypeError("Invalid dtype tf.bool in __truediv__: expected a number; cast it "
+                        "first (tapegrad.cast(x, tapegrad.float32)).")
     target = _TRUEDIV_TARGET.get(dtype)
     if target is not None:
-        other = _operand_dtype(y) if _operand_dtype(x) == dtype else _operand_dtype(x)
+        other_operand = y if _operand_dtype(x) == dtype else x
+        other = _operand_dtype(other_operand)
+        if type(other_operand) is float:
+            other = np.dtype(np.float32)  # (TensorFlow converts it alone: an int tensor refuses)
         if other is not None and other != dtype:
             raise TypeError(f"x and y must have the same dtype, got {_dt.from_numpy(dtype).name}"
                             f" != {_dt.from_numpy(other).name}; cast one with tapegrad.cast.")
         x = cast(x if _operand_dtype(x) is not None else convert_to_tensor(x, dtype), target)
         y = cast(y if _operand_dtype(y) is not None else convert_to_tensor(y, dtype), target)
+    else:
+        other = _operand_dtype(y)
+        if other is not None and other != dtype:
+            raise TypeError(f"`x` and `y` must have the same dtype, got "
+                            f"{_dt.from_numpy(dtype).name} != {_dt.from_numpy(other).name}; "
+                            "cast one with tapegrad.cast.")
     return apply2(DIV, x, y)
 
 
@@ -1480,6 +1519,16 @@ def divide_no_nan(x, y, name=None) -> Tensor:
     >>> tf.math.divide_no_nan(1.0, tf.constant([0.0, 2.0])).numpy().tolist()
     [0.0, 0.5]
     """
+    dtype = _operand_dtype(x) if _operand_dtype(x) is not None else _operand_dtype(y)
+    if dtype is not None and dtype.kind in "biu":
+        # Integers divide as floats (as truediv); TensorFlow refuses bool in Python.
+        if dtype.kind == "b":
+            raise TypeError("Invalid dtype tf.bool in tf.math.divide_no_nan: expected a "
+                            "number; cast it first (tapegrad.cast(x, tapegrad.float32)).")
+        x = cast(x if _operand_dtype(x) is not None else convert_to_tensor(x, dtype),
+                 _TRUEDIV_TARGET[dtype])
+        y = cast(y if _operand_dtype(y) is not None else convert_to_tensor(y, dtype),
+                 _TRUEDIV_TARGET[dtype])
     return apply2(DIV_NO_NAN, x, y)
 
 
@@ -2076,9 +2125,10 @@ def _no_grad_samples():
     return [Sample((np.array([1.0, np.inf, -np.inf, np.nan]),))]
 
 
-IS_FINITE = register("IsFinite", np.isfinite, None, None, samples=_no_grad_samples)
-IS_NAN = register("IsNan", np.isnan, None, None, samples=_no_grad_samples)
-IS_INF = register("IsInf", np.isinf, None, None, samples=_no_grad_samples)
+IS_FINITE = register("IsFinite", np.isfinite, None, None, samples=_no_grad_samples,
+                     dtypes=FLOATS)
+IS_NAN = register("IsNan", np.isnan, None, None, samples=_no_grad_samples, dtypes=FLOATS)
+IS_INF = register("IsInf", np.isinf, None, None, samples=_no_grad_samples, dtypes=FLOATS)
 
 
 def is_finite(x, name=None) -> Tensor:

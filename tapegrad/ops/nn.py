@@ -26,7 +26,7 @@ from tapegrad._core.tensor import (
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
-from tapegrad.ops._util import randn, shape_of, sum_tangents
+from tapegrad.ops._util import FLOATS, REAL, randn, shape_of, sum_tangents
 
 _as_strided = np.lib.stride_tricks.as_strided
 MUL, SUB, ADD = _math.MUL, _math.SUB, _math.ADD
@@ -43,7 +43,7 @@ def _tensor(x):
 def _float_tensor(x, what: str):
     x = _tensor(x)
     if x._value.dtype.kind != "f":
-        raise TypeError(f"{what} expects a floating-point tensor (float16/32/64), got "
+        raise InvalidArgumentError(f"{what} expects a floating-point tensor (float16/32/64), got "
                         f"{x.dtype.name}; convert it with tapegrad.cast(x, tapegrad.float32).")
     return x
 
@@ -57,7 +57,7 @@ def _zeros(x):
 # =============================================================================================
 
 def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samples,
-                wrt_saved=None, batchable: bool = False):
+                wrt_saved=None, batchable: bool = False, dtypes=None):
     """Register ``name`` and ``name + 'Grad'``.
 
     ``grad_forward(g, s)`` is the reverse rule given the saved tensor ``s`` (the op's input or
@@ -95,7 +95,8 @@ def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samp
         return (grad_forward(upstream, saved_value, **attrs) if attrs else
                 grad_forward(upstream, saved_value),)
 
-    op = register(name, forward, vjp, jvp, samples, batchable=batchable, vjp_raw=vjp_raw)
+    op = register(name, forward, vjp, jvp, samples, batchable=batchable, vjp_raw=vjp_raw,
+                  dtypes=dtypes)
     return op, GRAD
 
 
@@ -128,7 +129,7 @@ def _relu_grad_forward(g, y):
 
 
 RELU, RELU_GRAD = _activation("Relu", _relu_forward, _relu_grad_forward, "output",
-                              _act_samples(), _grad_samples(), batchable=True)
+                              _act_samples(), _grad_samples(), batchable=True, dtypes=REAL)
 
 
 def _relu6_forward(x):
@@ -142,7 +143,7 @@ def _relu6_grad_forward(g, x):
 RELU6, RELU6_GRAD = _activation(
     "Relu6", _relu6_forward, _relu6_grad_forward, "input",
     _act_samples((np.array([-1.0, 0.5, 5.5, 7.0]), {})),
-    lambda: [Sample((randn(4, seed=1), np.array([-1.0, 0.5, 5.5, 7.0])))])
+    lambda: [Sample((randn(4, seed=1), np.array([-1.0, 0.5, 5.5, 7.0])))], dtypes=REAL)
 
 
 def _leaky_relu_forward(x, alpha=0.2):
@@ -157,7 +158,7 @@ LEAKY_RELU, LEAKY_RELU_GRAD = _activation(
     "LeakyRelu", _leaky_relu_forward, _leaky_relu_grad_forward, "input",
     lambda: [Sample((randn(3),), {"alpha": 0.2}), Sample((randn(2, 3),), {"alpha": 0.01}),
              Sample((randn(2, 3),), {"alpha": 1.5})],
-    _grad_samples(attrs={"alpha": 0.3}))
+    _grad_samples(attrs={"alpha": 0.3}), dtypes=REAL)
 
 
 def _select_where_negative(s, value):
@@ -177,7 +178,7 @@ def _elu_grad_forward(g, y):
 ELU, ELU_GRAD = _activation(
     "Elu", _elu_forward, _elu_grad_forward, "output", _act_samples(),
     _grad_samples(_elu_forward),
-    wrt_saved=lambda g, y, v: _select_where_negative(y, apply2(MUL, v, g)))
+    wrt_saved=lambda g, y, v: _select_where_negative(y, apply2(MUL, v, g)), dtypes=FLOATS)
 
 _SELU_SCALE = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -197,7 +198,7 @@ def _selu_grad_forward(g, y):
 SELU, SELU_GRAD = _activation(
     "Selu", _selu_forward, _selu_grad_forward, "output", _act_samples(),
     _grad_samples(_selu_forward),
-    wrt_saved=lambda g, y, v: _select_where_negative(y, apply2(MUL, v, g)))
+    wrt_saved=lambda g, y, v: _select_where_negative(y, apply2(MUL, v, g)), dtypes=FLOATS)
 
 
 def relu(features, name=None) -> Tensor:
@@ -228,7 +229,10 @@ def leaky_relu(features, alpha: float = 0.2, name=None) -> Tensor:
     [-0.20000000298023224, 2.0]
     """
     x = _tensor(features)
-    if x._value.dtype.kind in "iub":
+    if x._value.dtype.kind == "b":
+        raise InvalidArgumentError("leaky_relu: Value for attr 'T' of bool is not in the list "
+                                   "of allowed values (numbers); cast it first.")
+    if x._value.dtype.kind in "iu":
         x = _math.cast(x, "float32")
     return apply1(LEAKY_RELU, x, {"alpha": float(alpha)})
 
@@ -377,9 +381,10 @@ def _softmax_samples():
             Sample((np.zeros((0, 3)),), {"axis": 1})]
 
 
-SOFTMAX = register("Softmax", _softmax_forward, _softmax_vjp, _softmax_jvp, _softmax_samples)
+SOFTMAX = register("Softmax", _softmax_forward, _softmax_vjp, _softmax_jvp, _softmax_samples,
+                   dtypes=FLOATS)
 LOG_SOFTMAX = register("LogSoftmax", _log_softmax_forward, _log_softmax_vjp, _log_softmax_jvp,
-                       _softmax_samples)
+                       _softmax_samples, dtypes=FLOATS)
 
 
 def _axis_of(x, axis, what: str) -> int:
@@ -708,7 +713,7 @@ def l2_loss(t, name=None) -> Tensor:
     >>> float(tf.nn.l2_loss(tf.constant([1.0, 2.0])))
     2.5
     """
-    t = _tensor(t)
+    t = _float_tensor(t, "l2_loss")
     return apply2(MUL, _reduction.reduce_sum(apply2(MUL, t, t)), 0.5)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 
+from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, apply1, apply2
 from tapegrad._core.variable import Variable
 from tapegrad.ops import array as _array
@@ -14,7 +15,7 @@ from tapegrad.ops._util import binary_operator
 ADD, SUB, MUL, POW = _math.ADD, _math.SUB, _math.MUL, _math.POW
 
 
-__add__ = binary_operator(ADD)
+__add__ = binary_operator(ADD, refused_operand=InvalidArgumentError)
 
 
 def __radd__(self, other):

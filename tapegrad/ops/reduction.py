@@ -14,8 +14,10 @@ from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor, state
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
-from tapegrad.ops._util import linear_jvp_raw, randn
+from tapegrad.ops._util import NUMBERS, REAL, linear_jvp_raw, randn
 from tapegrad.ops._vocab import batch_shape
+
+_ARG_DTYPES = "biuf"  # argmax/argmin: real numbers and bool
 
 
 def normalize_axis(axis, ndim: int):
@@ -111,7 +113,7 @@ def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
 
 
 SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples, batchable=True,
-               vjp_raw=_sum_vjp_raw, jvp_raw=linear_jvp_raw(_sum_forward))
+               vjp_raw=_sum_vjp_raw, jvp_raw=linear_jvp_raw(_sum_forward), dtypes=NUMBERS)
 
 
 def _mean_forward(x, axis=None, keepdims=False):
@@ -142,7 +144,8 @@ def _mean_jvp(inputs, output, attrs, tangents):
 
 MEAN = register("Mean", _mean_forward, _mean_vjp, _mean_jvp,
                 lambda: [s for s in _reduction_samples() if 0 not in s.inputs[0].shape],
-                batchable=True, vjp_raw=_mean_vjp_raw, jvp_raw=linear_jvp_raw(_mean_forward))
+                batchable=True, vjp_raw=_mean_vjp_raw, jvp_raw=linear_jvp_raw(_mean_forward),
+                dtypes=NUMBERS)
 
 
 def _extreme_weights(x, output, attrs):
@@ -197,8 +200,8 @@ def _extreme_samples():
             Sample((randn(2, 3, 2),), {"axis": (0, 2)})]
 
 
-MAX = register("Max", _max_forward, _extreme_vjp, _extreme_jvp, _extreme_samples)
-MIN = register("Min", _min_forward, _extreme_vjp, _extreme_jvp, _extreme_samples)
+MAX = register("Max", _max_forward, _extreme_vjp, _extreme_jvp, _extreme_samples, dtypes=REAL)
+MIN = register("Min", _min_forward, _extreme_vjp, _extreme_jvp, _extreme_samples, dtypes=REAL)
 
 
 def _prod_forward(x, axis=None, keepdims=False):
@@ -243,7 +246,8 @@ PROD = register("Prod", _prod_forward, _prod_vjp, _prod_jvp,
                                      "NaN at a zero (as TensorFlow)"),
                          Sample((np.array([[2.0, 0.0, 0.0], [1.0, 0.0, 3.0]]),), {"axis": (1,)},
                                 second_order=False, note="two zeros in a slice"),
-                         Sample((randn(2, 3, 2),), {"axis": (0, 2), "keepdims": True})])
+                         Sample((randn(2, 3, 2),), {"axis": (0, 2), "keepdims": True})],
+                dtypes=NUMBERS)
 
 
 def _tensor(x):
@@ -345,6 +349,11 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None) -> Tens
 
 def _floating(x, what: str):
     x = _tensor(x)
+    if x._value.dtype.kind == "b":  # (TensorFlow's kernel refuses it; integers are refused
+        # earlier, in Python)
+        raise InvalidArgumentError(f"{what}: Value for attr 'T' of bool is not in the list of "
+                                   "allowed values; cast it with tapegrad.cast(x, "
+                                   "tapegrad.float32).")
     if x._value.dtype.kind not in "fc":
         raise TypeError(f"Input must be either real or complex. Received integer type "
                         f"{x.dtype.name} ({what}); cast it with tapegrad.cast(x, "
@@ -388,6 +397,9 @@ def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None) ->
     5.0
     """
     x = _tensor(input_tensor)
+    if x._value.dtype.kind == "b":
+        raise InvalidArgumentError("reduce_euclidean_norm: Value for attr 'T' of bool is not in "
+                                   "the list of allowed values (numbers); cast it first.")
     if x._value.dtype.kind in "iu":
         axes = normalize_axis(axis, x._value.ndim)
         value = np.asarray(x._value).astype(np.float64)
@@ -423,7 +435,7 @@ def _logical(function, x, axis, keepdims, what):
         except (TypeError, ValueError):
             x = convert_to_tensor(x)
     if x._value.dtype != np.bool_:
-        raise TypeError(f"{what} takes a bool tensor, got {x.dtype.name}; compare first "
+        raise InvalidArgumentError(f"{what} takes a bool tensor, got {x.dtype.name}; compare first "
                         "(e.g. x > 0) or cast with tapegrad.cast(x, tapegrad.bool).")
     axes = normalize_axis(axis, x._value.ndim)
     return _wrap(np.asarray(function(x._value, axis=axes, keepdims=bool(keepdims))))
@@ -452,9 +464,9 @@ def _arg_samples():
 
 
 ARGMAX = register("ArgMax", lambda x, axis, output_type: np.argmax(x, axis=axis).astype(
-    output_type), None, None, _arg_samples)
+    output_type), None, None, _arg_samples, dtypes=_ARG_DTYPES)
 ARGMIN = register("ArgMin", lambda x, axis, output_type: np.argmin(x, axis=axis).astype(
-    output_type), None, None, _arg_samples)
+    output_type), None, None, _arg_samples, dtypes=_ARG_DTYPES)
 
 
 def _arg(op, x, axis, output_type):
