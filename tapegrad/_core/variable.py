@@ -5,6 +5,7 @@ from __future__ import annotations
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import hooks
 from tapegrad._core.backend import np
+from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.naming import current_name_scope
 from tapegrad._core.tensor import (
     Tensor,
@@ -17,6 +18,35 @@ from tapegrad._core.tensor import (
 )
 
 _name_counts: dict[str, int] = {}
+
+
+def check_nd_range(indices: np.ndarray, shape, what: str):
+    """Every row of ``indices`` (coordinates on its last axis) lies inside ``shape``: negative
+    or too large coordinates raise InvalidArgumentError, as TensorFlow's scatter/gather_nd."""
+    k = indices.shape[-1]
+    if k > len(shape):
+        raise InvalidArgumentError(f"index innermost dimension length must be <= params rank; "
+                                   f"saw: {k} vs. {len(shape)} ({what}).")
+    if indices.size and k:
+        limits = np.asarray(shape[:k])
+        bad = np.any((indices < 0) | (indices >= limits), axis=-1)
+        if bad.any():
+            at = np.argwhere(bad)[0]
+            position = ",".join(str(int(i)) for i in at)
+            raise InvalidArgumentError(
+                f"indices[{position}] = {indices[tuple(at)].tolist()} does not index into "
+                f"param shape {list(shape)} ({what}).")
+
+
+def check_nd_updates(indices: np.ndarray, updates_shape, shape, what: str):
+    """``updates`` has the shape scattering ``indices`` into ``shape`` needs."""
+    k = indices.shape[-1]
+    expected = tuple(indices.shape[:-1]) + tuple(shape[k:])
+    if tuple(updates_shape) != expected:
+        raise InvalidArgumentError(
+            f"{what}: updates has shape {list(updates_shape)} but indices of shape "
+            f"{list(indices.shape)} into a tensor of shape {list(shape)} need updates of shape "
+            f"{list(expected)} (indices.shape[:-1] + shape[indices.shape[-1]:]).")
 
 
 class Variable:
@@ -96,8 +126,19 @@ class Variable:
             recorder._read_variable(self, None)
 
     # -- writes -------------------------------------------------------------------------------
+    def _converted(self, value):
+        """``value`` as an array of the variable's dtype: Python values and NumPy arrays are
+        converted, but a Tensor (or Variable) of another dtype is refused, as TensorFlow."""
+        held = getattr(value, "_value", None)
+        if isinstance(held, np.ndarray) and held.dtype != self._value.dtype and \
+                isinstance(value, (Tensor, Variable)):
+            raise ValueError(f"Tensor conversion requested dtype {self.dtype.name} for Tensor "
+                             f"with dtype {_dt.from_numpy(held.dtype).name}; cast it first "
+                             f"(tapegrad.cast(value, tapegrad.{self.dtype.name})).")
+        return _to_array(value, self.dtype)
+
     def _new_value(self, value, what: str):
-        array = _to_array(value, self.dtype)
+        array = self._converted(value)
         if array.shape != self._value.shape:
             raise ValueError(f"Cannot {what} a value of shape {array.shape} to variable "
                              f"{self._name} of shape {self._value.shape}; reshape the value or "
@@ -131,14 +172,23 @@ class Variable:
     def _assign_at(self, key, value):
         self._accessed()
         updated = np.array(self._value, copy=True)
-        updated[key] = _to_array(value, self.dtype)
+        updated[key] = self._converted(value)
         self._value = updated
         return self
 
     def scatter_nd_update(self, indices, updates):
+        """Write ``updates`` at ``indices`` (as ``tf.Variable.scatter_nd_update``); negative or
+        out-of-range indices raise InvalidArgumentError."""
+        what = "ResourceScatterNdUpdate"
         indices = np.asarray(_to_array(indices))
+        if indices.dtype.kind not in "iu" or indices.ndim == 0:
+            raise InvalidArgumentError(f"{what}: indices must be an integer tensor of rank >= 1 "
+                                       f"(got {indices.dtype} of shape {list(indices.shape)}).")
+        check_nd_range(indices, self._value.shape, what)
+        values = self._converted(updates)
+        check_nd_updates(indices, values.shape, self._value.shape, what)
         updated = np.array(self._value, copy=True)
-        updated[tuple(np.moveaxis(indices, -1, 0))] = _to_array(updates, self.dtype)
+        updated[tuple(np.moveaxis(indices, -1, 0))] = values
         self._accessed()
         self._value = updated
         return self

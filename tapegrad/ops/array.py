@@ -15,6 +15,8 @@ from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _to_array, _wrap, apply, apply1, convert_to_tensor
+from tapegrad._core.variable import check_nd_range as _check_nd_range
+from tapegrad._core.variable import check_nd_updates as _check_updates
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops import math as _math
 from tapegrad.ops._util import NUMBERS, linear_jvp_raw, randn, shape_of, sum_tangents
@@ -691,32 +693,6 @@ def _nd_indices(indices, what: str) -> np.ndarray:
     return np.asarray(value)
 
 
-def _check_nd_range(indices: np.ndarray, shape, what: str):
-    k = indices.shape[-1]
-    if k > len(shape):
-        raise InvalidArgumentError(f"index innermost dimension length must be <= params rank; "
-                                   f"saw: {k} vs. {len(shape)} ({what}).")
-    if indices.size and k:
-        limits = np.asarray(shape[:k])
-        bad = np.any((indices < 0) | (indices >= limits), axis=-1)
-        if bad.any():
-            at = np.argwhere(bad)[0]
-            position = ",".join(str(int(i)) for i in at)
-            raise InvalidArgumentError(
-                f"indices[{position}] = {indices[tuple(at)].tolist()} does not index into "
-                f"param shape {list(shape)} ({what}).")
-
-
-def _check_updates(indices: np.ndarray, updates_shape, shape, what: str):
-    k = indices.shape[-1]
-    expected = tuple(indices.shape[:-1]) + tuple(shape[k:])
-    if tuple(updates_shape) != expected:
-        raise InvalidArgumentError(
-            f"{what}: updates has shape {list(updates_shape)} but indices of shape "
-            f"{list(indices.shape)} into a tensor of shape {list(shape)} need updates of shape "
-            f"{list(expected)} (indices.shape[:-1] + shape[indices.shape[-1]:]).")
-
-
 def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
     """Slices of ``params`` at the coordinates in the last axis of ``indices``.
 
@@ -1267,12 +1243,14 @@ def _cumprod_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow's rule: reverse cumsum of (output * upstream), divided by x.
     flipped = dict(attrs, reverse=not attrs.get("reverse", False))
     summed = apply1(CUMSUM, _math.multiply(output, upstream), flipped)
-    return (_math.divide(summed, inputs[0]),)
+    # divide_no_nan, as TensorFlow: finite (0) where x is 0, though not the exact derivative
+    return (_math.divide_no_nan(summed, inputs[0]),)
 
 
 CUMPROD = register("Cumprod", _cumulative(np.cumprod, 1), _cumprod_vjp,
                    lambda inputs, output, attrs, tangents: _math.multiply(
-                       output, apply1(CUMSUM, _math.divide(tangents[0], inputs[0]), attrs)),
+                       output, apply1(CUMSUM, _math.divide_no_nan(tangents[0], inputs[0]),
+                                      attrs)),
                    lambda: [Sample((randn(4, low=0.5),), {"axis": 0}),
                             Sample((randn(2, 3, low=0.5),), {"axis": 1, "exclusive": True,
                                                              "reverse": True})], dtypes=NUMBERS)
@@ -1944,7 +1922,7 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
     [0.0, 0.25, 0.5, 0.75, 1.0]
     """
     start_t = _operand(start)
-    if start_t.dtype.name not in ("float16", "float32", "float64"):
+    if start_t._value.dtype.kind not in "fc":  # (complex endpoints stay complex, as TF)
         start_t = _math.cast(start_t, _dt.float64)
     stop_t = _operand(stop) if isinstance(stop, Tensor) or hasattr(stop, "_read_for_op") else \
         convert_to_tensor(stop, dtype=start_t.dtype) if not isinstance(stop, (int, float)) \

@@ -168,9 +168,8 @@ def trace(x, name=None):
     >>> float(tf.linalg.trace(tf.eye(3)))
     3.0
     """
-    x = _tensor(x)
-    n = shape_of(x)[-1]
-    return _reduction.reduce_sum(_math.multiply(x, _array.eye(n, dtype=x.dtype)), axis=[-2, -1])
+    # (the diagonal of a non-square matrix too, as TensorFlow's sum of matrix_diag_part)
+    return _reduction.reduce_sum(diag_part(_tensor(x)), axis=-1)
 
 
 # -- small helpers for the rules -------------------------------------------------------------

@@ -103,18 +103,19 @@ def _unary(name: str, forward, derivative, samples, guarded: bool = False, *, vj
     """Register an elementwise op whose derivative is ``derivative(x, out)``.
 
     The reverse rule is ``upstream * conj(f'(x))`` and the forward rule ``tangent * f'(x)``:
-    TensorFlow's convention for complex inputs. ``guarded`` ops give exactly 0 wherever the
-    upstream (or tangent) is 0, even where ``f'`` is infinite (TensorFlow's SqrtGrad,
-    RsqrtGrad and ReciprocalGrad kernels). ``fused(y, g)``, when given, computes real values'
-    rules in one op (TensorFlow's TanhGrad). Elementwise rules take batched cotangents; a NumPy
-    reverse twin ``vjp_raw`` also serves as the forward twin (both multiply by f'(x)).
+    TensorFlow's convention for complex inputs. ``guarded`` ops' reverse rules give exactly 0
+    wherever the upstream is 0, even where ``f'`` is infinite (TensorFlow's SqrtGrad,
+    RsqrtGrad and ReciprocalGrad kernels); their forward rules are not guarded (TensorFlow's
+    forward mode gives ``0 * inf = nan`` there). ``fused(y, g)``, when given, computes real
+    values' rules in one op (TensorFlow's TanhGrad). Elementwise rules take batched cotangents;
+    a NumPy reverse twin ``vjp_raw`` also serves as the forward twin (both multiply by f'(x)).
     """
     if guarded:
         def vjp(inputs, output, attrs, upstream, needs):
             return (apply2(MUL_NO_NAN, conj(derivative(inputs[0], output)), upstream),)
 
         def jvp(inputs, output, attrs, tangents):
-            return apply2(MUL_NO_NAN, derivative(inputs[0], output), tangents[0])
+            return apply2(MUL, tangents[0], derivative(inputs[0], output))
     else:
         def vjp(inputs, output, attrs, upstream, needs):
             local = derivative(inputs[0], output)
@@ -432,10 +433,30 @@ ABS = register("Abs", np.abs, _abs_vjp, _abs_jvp,
                         Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))],
                dtypes=SIGNED)
 
-SIGN = register("Sign", np.sign,
-                lambda inputs, output, attrs, upstream, needs: (zeros_like(inputs[0]),),
-                lambda inputs, output, attrs, tangents: zeros_like(output),
-                lambda: [Sample((np.array([-1.5, 0.7, 2.0]),), second_order=False)], dtypes=SIGNED)
+def _complex_sign_derivative(x, output, v):
+    """``(v - conj(v) * sign(x)**2) / (2 |x|)``: how ``sign(x) = x / |x|`` moves along ``v`` for
+    complex ``x`` (both Wirtinger parts, as TensorFlow's rule), 0 at ``x = 0``."""
+    scale = apply2(DIV_NO_NAN, 0.5, apply1(ABS, x))
+    along = apply2(SUB, v, apply2(MUL, conj(v), apply2(MUL, output, output)))
+    return apply2(MUL, complex_(scale, zeros_like(scale)), along)
+
+
+def _sign_vjp(inputs, output, attrs, upstream, needs):
+    if _is_complex(inputs[0]):
+        return (_complex_sign_derivative(inputs[0], output, upstream),)
+    return (zeros_like(inputs[0]),)
+
+
+def _sign_jvp(inputs, output, attrs, tangents):
+    if _is_complex(inputs[0]):
+        return _complex_sign_derivative(inputs[0], output, tangents[0])
+    return zeros_like(output)
+
+
+SIGN = register("Sign", np.sign, _sign_vjp, _sign_jvp,
+                lambda: [Sample((np.array([-1.5, 0.7, 2.0]),), second_order=False),
+                         Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))],
+                dtypes=SIGNED)
 
 
 def _no_grad(name, forward, dtypes):

@@ -230,4 +230,105 @@ out = tape.gradient(z, x)
 """,
     "asin_branch_cut": "out = tf.math.asin(tf.constant([2.0 + 0.0j, 2.0 - 0.0j, -2.0 + 0.0j], tf.complex128))",
     "acos_branch_cut": "out = tf.math.acos(tf.constant([2.0 + 0.0j, -2.0 - 0.0j], tf.complex128))",
+    # -- more indices --------------------------------------------------------------------------
+    "gather_nd_2d_negative": "out = tf.gather_nd(tf.constant([[1.0, 2.0], [3.0, 4.0]]), [[0, -1]])",
+    "tensor_scatter_nd_update_2d_too_large": "out = tf.tensor_scatter_nd_update(tf.zeros([2, 2]), [[0, 2]], [1.0])",
+    "tensor_scatter_nd_update_slices_negative": "out = tf.tensor_scatter_nd_update(tf.zeros([2, 2]), [[-1]], [[1.0, 1.0]])",
+    "variable_scatter_nd_update_wrong_updates": "v = tf.Variable([1.0, 2.0]); v.scatter_nd_update([[0]], [1.0, 2.0]); out = v.value()",
+    "variable_scatter_nd_update_rows": "v = tf.Variable([[1.0, 2.0], [3.0, 4.0]]); v.scatter_nd_update([[1]], [[7.0, 8.0]]); out = v.value()",
+    "gather_batch_dims_too_large": "out = tf.gather(tf.constant([[1.0, 2.0], [3.0, 4.0]]), [[0], [2]], batch_dims=1)",
+    "gather_negative_axis_index": "out = tf.gather(tf.constant([[1.0, 2.0], [3.0, 4.0]]), [-1], axis=-1)",
+    "one_hot_tensor_negative": "out = tf.one_hot(tf.constant([-1, 0]), 2, on_value=5.0)",
+    "embedding_lookup_negative": "out = tf.nn.embedding_lookup(tf.constant([[1.0], [2.0]]), [-1])",
+    "slice_assign_step": "v = tf.Variable([1.0, 2.0, 3.0]); v[::2].assign([7.0, 8.0]); out = v.value()",
+    "slice_assign_wrong_shape": "v = tf.Variable([1.0, 2.0, 3.0]); v[0:2].assign([7.0, 8.0, 9.0]); out = v.value()",
+    "scatter_nd_update_int_variable_float": "v = tf.Variable([1, 2]); v.scatter_nd_update([[0]], [1.5]); out = v.value()",
+    # -- more values ---------------------------------------------------------------------------
+    "complex_sign_jvp": """
+x = tf.constant([3.0 + 4.0j, 0.5 - 2.0j], tf.complex128)
+with tf.autodiff.ForwardAccumulator(x, tf.constant([1.0 - 0.5j, 0.2 + 1.0j], tf.complex128)) as acc:
+    y = tf.math.sign(x)
+out = acc.jvp(y)
+""",
+    "cumprod_jvp_at_zero": """
+x = tf.constant([2.0, 0.0, 3.0])
+with tf.autodiff.ForwardAccumulator(x, tf.constant([1.0, 1.0, 1.0])) as acc:
+    y = tf.math.cumprod(x)
+out = acc.jvp(y)
+""",
+    "sqrt_jvp_zero_tangent_at_zero": """
+x = tf.constant([0.0, 4.0])
+with tf.autodiff.ForwardAccumulator(x, tf.constant([0.0, 1.0])) as acc:
+    y = tf.sqrt(x)
+out = acc.jvp(y)
+""",
+    "moments_axes_none_keepdims": "out = tf.nn.moments(tf.constant([[1.0, 2.0], [3.0, 5.0]]), axes=[0, 1], keepdims=True)",
+    "linspace_int": "out = tf.linspace(1, 3, 3)",
+    # -- more empty tensors --------------------------------------------------------------------
+    "reduce_logsumexp_empty": "out = tf.reduce_logsumexp(tf.zeros([0]))",
+    "reduce_min_empty_int": "out = tf.reduce_min(tf.zeros([0], tf.int32))",
+    "argmax_empty": "out = tf.argmax(tf.zeros([0]))",
+    "top_k_empty_rows": "out = tf.math.top_k(tf.zeros([0, 3]), 2)",
+    "concat_empty": "out = tf.concat([tf.zeros([0, 2]), tf.ones([1, 2])], 0)",
+    "cumsum_gradient_empty": GRAD + "out = grad(lambda x: tf.cumsum(x, axis=0), np.ones([0, 2], np.float32))",
+    "conv2d_empty_batch": "out = tf.nn.conv2d(tf.ones([0, 3, 3, 1]), tf.ones([2, 2, 1, 1]), 1, 'VALID')",
+    "max_pool_empty_batch": "out = tf.nn.max_pool2d(tf.ones([0, 4, 4, 1]), 2, 2, 'VALID')",
+    "one_hot_empty": "out = tf.one_hot(tf.zeros([0], tf.int32), 3)",
+    "gather_nd_empty": "out = tf.gather_nd(tf.ones([2, 3]), tf.zeros([0, 2], tf.int32))",
+    "tile_empty": "out = tf.tile(tf.zeros([0, 2]), [3, 1])",
+    "pad_empty": "out = tf.pad(tf.zeros([0, 2]), [[1, 1], [0, 0]])",
+    "matmul_gradient_empty_batch": GRAD + "out = grad(lambda x: tf.matmul(x, tf.ones([2, 3])), np.ones([0, 4, 2], np.float32))",
+    "softmax_gradient_empty": GRAD + "out = grad(lambda x: tf.nn.softmax(x), np.ones([0, 3], np.float32))",
+    "reduce_mean_gradient_empty": GRAD + "out = grad(lambda x: tf.reduce_mean(x, axis=1), np.ones([2, 0], np.float32))",
+    "reduce_max_gradient_empty_rows": GRAD + "out = grad(lambda x: tf.reduce_max(x, axis=1), np.ones([0, 3], np.float32))",
+    "eye_zero": "out = tf.eye(0)",
+    "det_gradient_empty_batch": GRAD + "out = grad(lambda x: tf.linalg.det(x), np.ones([0, 2, 2], np.float32))",
+    "inv_empty_matrix": "out = tf.linalg.inv(tf.zeros([0, 0]))",
+    "cholesky_empty_batch": "out = tf.linalg.cholesky(tf.zeros([0, 2, 2]))",
+    "norm_empty": "out = tf.norm(tf.zeros([0]))",
+    "l2_normalize_empty": "out = tf.nn.l2_normalize(tf.zeros([0, 2]), axis=1)",
+    # -- more operators ------------------------------------------------------------------------
+    "or_int": "out = tf.constant([5, 3]) | tf.constant([2, 1])",
+    "reflected_and_int": "out = 6 & tf.constant([5, 3])",
+    "xor_mixed_dtype": "out = tf.constant([True]) ^ tf.constant([1])",
+    "numpy_array_eq_tensor": "out = tf.constant([1.0, 2.0]) == np.array([1.0, 3.0])",
+    "eq_none": "out = tf.constant([1.0]) == None",
+    "eq_different_dtypes": "out = tf.constant([1.0]) == tf.constant([1])",
+    "eq_string_vs_number": "out = tf.constant(['a']) == tf.constant([1])",
+    "neg_uint8": "out = -tf.constant([1], tf.uint8)",
+    "abs_operator_bool": "out = abs(tf.constant([True]))",
+    "pow_int_negative": "out = tf.constant([2]) ** -1",
+    "floordiv_float_by_zero": "out = tf.constant([1.0, -1.0, 0.0]) // 0.0",
+    "mod_float_by_zero": "out = tf.constant([1.0]) % 0.0",
+    "int_division_by_zero": "out = tf.constant([1]) // 0",
+    "matmul_int_float": "out = tf.matmul(tf.ones([2, 2], tf.int32), tf.ones([2, 2]))",
+    "matmul_rank1": "out = tf.matmul(tf.ones([2]), tf.ones([2, 2]))",
+    "matmul_bool": "out = tf.matmul(tf.ones([2, 2], tf.bool), tf.ones([2, 2], tf.bool))",
+    "softmax_cross_entropy_shape_mismatch": "out = tf.nn.softmax_cross_entropy_with_logits(tf.ones([2, 3]), tf.ones([2, 4]))",
+    "sparse_softmax_label_out_of_range": "out = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.constant([3]), tf.ones([1, 3]))",
+    "conv2d_channel_mismatch": "out = tf.nn.conv2d(tf.ones([1, 3, 3, 2]), tf.ones([2, 2, 1, 1]), 1, 'VALID')",
+    "max_pool_bad_padding": "out = tf.nn.max_pool2d(tf.ones([1, 4, 4, 1]), 2, 2, 'SOMETIMES')",
+    "bias_add_rank1": "out = tf.nn.bias_add(tf.ones([3]), tf.ones([3]))",
+    "reshape_bad_size": "out = tf.reshape(tf.ones([2, 3]), [4, 2])",
+    "reshape_two_unknown": "out = tf.reshape(tf.ones([2, 3]), [-1, -1])",
+    "transpose_bad_perm": "out = tf.transpose(tf.ones([2, 3]), [0, 0])",
+    "concat_rank_mismatch": "out = tf.concat([tf.ones([2, 3]), tf.ones([3])], 0)",
+    "stack_shape_mismatch": "out = tf.stack([tf.ones([2]), tf.ones([3])])",
+    "split_uneven": "out = tf.split(tf.ones([5]), 2)",
+    "squeeze_non_one": "out = tf.squeeze(tf.ones([2, 3]), 0)",
+    "expand_dims_out_of_range": "out = tf.expand_dims(tf.ones([2]), 3)",
+    "broadcast_to_incompatible": "out = tf.broadcast_to(tf.ones([3]), [2, 2])",
+    "solve_singular": "out = tf.linalg.solve(tf.constant([[1.0, 2.0], [2.0, 4.0]]), tf.ones([2, 1]))",
+    "det_non_square": "out = tf.linalg.det(tf.ones([2, 3]))",
+    "lstsq_rank_deficient": "out = tf.linalg.lstsq(tf.constant([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]), tf.ones([3, 1]))",
+    "cholesky_nan": "out = tf.linalg.cholesky(tf.constant([[np.nan, 0.0], [0.0, 1.0]]))",
+    "qr_nan": "out = tf.linalg.qr(tf.constant([[np.nan, 1.0], [2.0, 3.0]]))",
+    "eigh_inf": "out = tf.linalg.eigh(tf.constant([[np.inf, 1.0], [1.0, 3.0]]))",
+    "pinv_nan_batch": "out = tf.linalg.pinv(np.full([2, 3, 4], -np.inf, np.float32))",
+    "norm_fro_inf": "out = tf.norm(tf.constant([[np.inf, 1.0], [2.0, 3.0]]), ord='fro', axis=[0, 1])",
+    "norm_nuclear_nan": "out = tf.norm(tf.constant([[np.nan, 1.0], [2.0, 3.0]]), ord='nuc', axis=[0, 1])" if False else "out = tf.norm(tf.constant([[np.nan, 1.0], [2.0, 3.0]]), ord=1, axis=[0, 1])",
+    "slogdet_nan": "out = tf.linalg.slogdet(tf.constant([[np.nan, 1.0], [2.0, 3.0]]))",
+    "logdet_inf": "out = tf.linalg.logdet(tf.constant([[np.inf, 0.0], [0.0, 1.0]]))",
+    "matrix_solve_nan": "out = tf.linalg.solve(tf.constant([[np.nan, 1.0], [2.0, 3.0]]), tf.ones([2, 1]))",
+    "expm_nan": "out = tf.linalg.expm(tf.constant([[np.nan, 1.0], [2.0, 3.0]]))",
 }
