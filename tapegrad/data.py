@@ -200,7 +200,8 @@ class Dataset:
         return _TakeDataset(self, int(count), skip=False)
 
     def skip(self, count: int, name=None) -> Dataset:
-        """All but the first ``count`` elements."""
+        """All but the first ``count`` elements (none when ``count`` is negative, as
+        TensorFlow: -1 skips the whole dataset)."""
         return _TakeDataset(self, int(count), skip=True)
 
     def shard(self, num_shards, index, name=None) -> Dataset:
@@ -397,6 +398,8 @@ class _TakeDataset(_IndexOnly):
 
     def _index_blocks(self):
         remaining = self._count
+        if self._skip and remaining < 0:
+            return
         for block in self._parent._index_blocks():
             if self._skip:
                 if remaining >= block.shape[0]:
@@ -415,6 +418,8 @@ class _TakeDataset(_IndexOnly):
 
     def _generic(self):
         if self._skip:
+            if self._count < 0:
+                return iter(())
             return itertools.islice(self._parent, self._count, None)
         if self._count < 0:
             return iter(self._parent)
@@ -425,6 +430,8 @@ class _TakeDataset(_IndexOnly):
         if n == UNKNOWN_CARDINALITY:
             return n
         if self._skip:
+            if self._count < 0:
+                return 0
             return n if n == INFINITE_CARDINALITY else max(n - self._count, 0)
         if self._count < 0:
             return n

@@ -21,6 +21,8 @@ DIFFERENCES = {
     "conv2d_valid_empty_output": "TensorFlow returns uninitialised memory of the input's shape",
     "conv2d_empty_batch": "TensorFlow returns the input's spatial shape for an empty batch",
     "lstsq_rank_deficient": "TensorFlow's normal-equations solve returns rounding noise",
+    "fill_fractional_dims": "TypeError for every shape argument holding a Python float",
+    "reshape_float_shape": "TypeError for every shape argument holding a Python float",
 }
 
 #: Cases not yet fixed (each fails until its item of issue 11 lands: strict xfail).
@@ -39,7 +41,6 @@ WAITING = {
     'xor_mixed_dtype': 'item 8 (operators and errors)',
     'and_int': 'item 8 (operators and errors)',
     'conv2d_int': 'item 8 (operators and errors)',
-    'dataset_skip_negative': 'item 6 (inputs)',
     'dtype/nn.silu/complex128': 'item 8 (operators and errors)',
     'dtype/nn.silu/complex64': 'item 8 (operators and errors)',
     'eq_not_broadcastable': 'item 8 (operators and errors)',
@@ -49,12 +50,9 @@ WAITING = {
     'ne_not_broadcastable': 'item 8 (operators and errors)',
     'norm_nan': 'item 8 (operators and errors)',
     'numpy_float_and': 'item 8 (operators and errors)',
-    'ones_string_shape': 'item 6 (inputs)',
     'pinv_minus_inf': 'item 8 (operators and errors)',
     'reduce_prod_gradient_empty': 'item 7 (empty tensors)',
     'reduce_prod_gradient_empty_all': 'item 7 (empty tensors)',
-    'reduce_sum_duplicate_axes': 'item 6 (inputs)',
-    'reduce_sum_duplicate_axes_negative': 'item 6 (inputs)',
     'reflected_and': 'item 8 (operators and errors)',
     'reflected_or': 'item 8 (operators and errors)',
     'reflected_xor': 'item 8 (operators and errors)',
@@ -66,8 +64,6 @@ WAITING = {
     'xlogy_complex_gradient': 'item 8 (operators and errors)',
     'xor_bool': 'item 8 (operators and errors)',
     'xor_int': 'item 8 (operators and errors)',
-    'zeros_float_whole_shape': 'item 6 (inputs)',
-    'zeros_fractional_shape': 'item 6 (inputs)',
 }
 
 #: TensorFlow raises NotFoundError where its op lists a dtype without a CPU kernel; tapegrad

@@ -36,13 +36,30 @@ def _operand(x):
 
 
 def _int_list(value) -> list:
-    if isinstance(value, Tensor) or hasattr(value, "_read_for_op"):
-        return [int(v) for v in np.ravel(value._value)]
+    """A shape-like argument (dims, perm, multiples) as a list of ints. As TensorFlow, integer
+    tensors and arrays are taken; a float tensor is InvalidArgumentError; Python floats and
+    strings are TypeError (TensorFlow cannot convert them to int32)."""
+    if isinstance(value, Tensor) or hasattr(value, "_read_for_op") or \
+            isinstance(value, np.ndarray):
+        array = np.asarray(value._value if not isinstance(value, np.ndarray) else value)
+        if array.dtype.kind not in "iu":
+            raise InvalidArgumentError(
+                f"Value for attr 'index_type' of {_dt.from_numpy(array.dtype).name} is not in "
+                "the list of allowed values: int32, int64; cast it with tapegrad.cast(x, "
+                "tapegrad.int32).")
+        return [int(v) for v in array.ravel()]
     if isinstance(value, (int, np.integer)):
         return [int(value)]
-    if isinstance(value, np.ndarray):
-        return [int(v) for v in value.ravel()]
-    return [int(v._value) if isinstance(v, Tensor) else int(v) for v in value]
+    if isinstance(value, np.floating) and float(value).is_integer():
+        return [int(value)]  # (TensorFlow converts a whole NumPy float scalar)
+    if isinstance(value, (str, bytes, float)):
+        raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype int32: pass "
+                        "integers (e.g. [2, 3]).")
+    items = [int(v._value) if isinstance(v, Tensor) else v for v in value]
+    if builtins.any(isinstance(v, (str, bytes, float)) for v in items):
+        raise TypeError(f"Cannot convert {list(value)!r} to EagerTensor of dtype int32: pass "
+                        "integers (e.g. [2, 3]).")
+    return [int(v) for v in items]
 
 
 def _int_scalar(value, what: str) -> int:

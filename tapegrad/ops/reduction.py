@@ -37,8 +37,12 @@ def normalize_axis(axis, ndim: int):
             raise InvalidArgumentError(
                 f"Invalid reduction dimension ({a} for input with {ndim} dimension(s)); axes "
                 f"must be in [-{ndim}, {ndim}).")
+        if a % ndim in result:
+            raise InvalidArgumentError(f"Invalid reduction arguments: Axes contains duplicate "
+                                       f"dimension: {a % ndim} (axes {list(axis)}); list each "
+                                       "axis once.")
         result.append(a % ndim)
-    return tuple(sorted(set(result)))
+    return tuple(sorted(result))
 
 
 def _kept_shape(shape: tuple, axes) -> tuple:

@@ -331,4 +331,15 @@ out = acc.jvp(y)
     "logdet_inf": "out = tf.linalg.logdet(tf.constant([[np.inf, 0.0], [0.0, 1.0]]))",
     "matrix_solve_nan": "out = tf.linalg.solve(tf.constant([[np.nan, 1.0], [2.0, 3.0]]), tf.ones([2, 1]))",
     "expm_nan": "out = tf.linalg.expm(tf.constant([[np.nan, 1.0], [2.0, 3.0]]))",
+    # -- more inputs ---------------------------------------------------------------------------
+    "zeros_float_tensor_shape": "out = tf.zeros(tf.constant([2.0]))",
+    "zeros_numpy_float_shape": "out = tf.zeros(np.float32(2))",
+    "fill_fractional_dims": "out = tf.fill([2.5], 1.0)",
+    "reshape_float_shape": "out = tf.reshape(tf.ones([4]), [2.0, 2])",
+    "reduce_sum_float_axis": "out = tf.reduce_sum(tf.ones([2, 3]), 2.0)",
+    "slice_assign_scalar": "v = tf.Variable([1.0, 2.0, 3.0]); v[0:2].assign(5.0); out = v.value()",
+    "constant_ragged": "out = tf.constant([[1], [2, 3]])",
+    "dataset_take_minus_five": "out = list(tf.data.Dataset.range(3).take(-5).as_numpy_iterator())",
+    "dataset_skip_minus_five": "out = list(tf.data.Dataset.range(3).skip(-5).as_numpy_iterator())",
+    "dataset_skip_negative_cardinality": "out = int(tf.data.Dataset.range(3).skip(-1).cardinality())",
 }
