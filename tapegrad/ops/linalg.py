@@ -378,8 +378,32 @@ _NOT_INVERTIBLE = ("Input is not invertible. (A matrix in the batch is singular;
                    "tapegrad.linalg.pinv or tapegrad.linalg.lstsq for singular systems.)")
 
 
+def _nan_where_not_finite(x, compute):
+    """``compute(x)`` (a LAPACK routine: an array or a tuple of arrays with ``x``'s batch
+    axes first) without ever handing LAPACK NaN or inf, which can hang it (SVD) or make it
+    fail: such matrices are replaced by zeros, and their results set to NaN, as TensorFlow's."""
+    bad = ~np.isfinite(x).all(axis=(-2, -1))
+    if not bad.any():
+        return compute(x)
+    outputs = compute(np.where(bad[..., None, None], np.zeros((), x.dtype), x))
+    single = not isinstance(outputs, tuple)
+    fixed = []
+    for out in (outputs,) if single else outputs:
+        out = np.array(out, copy=True)
+        if out.ndim >= bad.ndim and out.shape[:bad.ndim] == bad.shape:
+            out[bad] = np.nan
+        fixed.append(out)
+    return fixed[0] if single else tuple(fixed)
+
+
+def _check_finite(x, message: str):
+    if not np.isfinite(x).all():
+        raise InvalidArgumentError(message)
+
+
 def _inv_forward(x, adjoint=False):
     _check_square(x, "inv", "use tapegrad.linalg.pinv for a non-square matrix")
+    _check_finite(x, _NOT_INVERTIBLE)
     try:
         out = np.linalg.inv(x)
     except np.linalg.LinAlgError:
@@ -474,7 +498,7 @@ def det(input, name=None):  # noqa: A002
 
 def _slogdet_forward(x):
     _check_square(x, "slogdet")
-    sign, log_abs = np.linalg.slogdet(x)
+    sign, log_abs = _nan_where_not_finite(x, np.linalg.slogdet)
     return np.asarray(sign, dtype=x.dtype), np.asarray(log_abs, dtype=x.dtype)
 
 
@@ -548,6 +572,7 @@ def _solve_forward(a, b, adjoint=False):
             f"rhs shape {list(np.shape(b))}; rhs must be [..., n, k] with the matrix's batch "
             "shape and n rows.")
     try:
+        _check_finite(a, "Input matrix is not invertible. (It holds NaN or inf.)")
         return np.linalg.solve(_swap(a) if adjoint else a, b)
     except np.linalg.LinAlgError:
         raise InvalidArgumentError("Input matrix is not invertible. (A matrix in the batch is "
@@ -894,9 +919,10 @@ def _svd_forward(x, full_matrices=False, compute_uv=True):
         return (s, np.broadcast_to(np.eye(m, cu, dtype=x.dtype), x.shape[:-2] + (m, cu)).copy(),
                 np.broadcast_to(np.eye(n, cv, dtype=x.dtype), x.shape[:-2] + (n, cv)).copy())
     if not compute_uv:
-        s = np.linalg.svd(x, compute_uv=False)
+        s = _nan_where_not_finite(x, lambda a: np.linalg.svd(a, compute_uv=False))
         return s.astype(real_dtype), np.zeros((0,), x.dtype), np.zeros((0,), x.dtype)
-    u, s, vh = np.linalg.svd(x, full_matrices=full_matrices)
+    u, s, vh = _nan_where_not_finite(
+        x, lambda a: tuple(np.linalg.svd(a, full_matrices=full_matrices)))
     v = _swap(vh)
     if x.dtype.kind != "c":
         k = min(m, n)

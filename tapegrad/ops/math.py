@@ -1103,6 +1103,18 @@ LOGICAL_NOT = register("LogicalNot", np.logical_not, None, None,
 FLOOR_DIV = _compare("FloorDiv", np.floor_divide, REAL)
 
 
+def _integer_samples():
+    return [Sample((np.array([5, 3, -2], np.int32), np.array([1, 6, 3], np.int32)))]
+
+
+# Bitwise operators on integer tensors (``&``, ``|``, ``^``, ``~``; tf.bitwise's kernels).
+BITWISE_AND = register("BitwiseAnd", np.bitwise_and, None, None, _integer_samples, dtypes="iu")
+BITWISE_OR = register("BitwiseOr", np.bitwise_or, None, None, _integer_samples, dtypes="iu")
+BITWISE_XOR = register("BitwiseXor", np.bitwise_xor, None, None, _integer_samples, dtypes="iu")
+INVERT = register("Invert", np.invert, None, None,
+                  lambda: [Sample((np.array([5, -1, 0], np.int32),))], dtypes="iu")
+
+
 def _floor_mod_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow: upstream * (1, -floor_div(x, y))
     x, y = inputs

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import weakref
 
+from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, apply1, apply2
+from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2
 from tapegrad._core.variable import Variable
 from tapegrad.ops import array as _array
 from tapegrad.ops import linalg as _linalg
@@ -89,27 +90,51 @@ def __abs__(self):
 
 
 def __invert__(self):
-    return _math.logical_not(self)
+    if self._value.dtype.kind == "b":
+        return _math.logical_not(self)
+    return apply1(_math.INVERT, self)
 
 
-def __and__(self, other):
-    return _math.logical_and(self, other)
+def _logical_or_bitwise(logical, bitwise, reflected: bool):
+    """``&``, ``|``, ``^`` (and their reflected forms): logical on a bool tensor, bitwise on an
+    integer one, as TensorFlow's operators."""
+
+    def method(self, other):
+        x, y = (other, self) if reflected else (self, other)
+        if self._value.dtype.kind == "b":
+            return logical(x, y)
+        return apply2(bitwise, x, y)
+
+    return method
 
 
-def __or__(self, other):
-    return _math.logical_or(self, other)
+__and__ = _logical_or_bitwise(_math.logical_and, _math.BITWISE_AND, False)
+__rand__ = _logical_or_bitwise(_math.logical_and, _math.BITWISE_AND, True)
+__or__ = _logical_or_bitwise(_math.logical_or, _math.BITWISE_OR, False)
+__ror__ = _logical_or_bitwise(_math.logical_or, _math.BITWISE_OR, True)
+__xor__ = _logical_or_bitwise(_math.logical_xor, _math.BITWISE_XOR, False)
+__rxor__ = _logical_or_bitwise(_math.logical_xor, _math.BITWISE_XOR, True)
 
 
-def __eq__(self, other):
-    if other is None:
-        return False
-    return apply2(_math.EQUAL, self, other)
+def _equality(op, unequal_shapes: bool):
+    """``==``/``!=``: elementwise, but a plain bool when the shapes cannot broadcast (TensorFlow's
+    tensor_equals gives a scalar False for ``==`` there instead of raising)."""
+
+    def method(self, other):
+        if other is None:
+            return unequal_shapes
+        try:
+            return apply2(op, self, other)
+        except InvalidArgumentError as error:
+            if "Incompatible shapes" not in str(error):
+                raise
+            return _wrap(np.asarray(unequal_shapes))
+
+    return method
 
 
-def __ne__(self, other):
-    if other is None:
-        return True
-    return apply2(_math.NOT_EQUAL, self, other)
+__eq__ = _equality(_math.EQUAL, False)
+__ne__ = _equality(_math.NOT_EQUAL, True)
 
 
 def __lt__(self, other):
@@ -136,8 +161,8 @@ _SHARED = {name: globals()[name] for name in (
     "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
     "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__",
     "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__", "__invert__",
-    "__and__", "__or__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
-    "__getitem__")}
+    "__and__", "__rand__", "__or__", "__ror__", "__xor__", "__rxor__", "__eq__", "__ne__",
+    "__lt__", "__le__", "__gt__", "__ge__", "__getitem__")}
 
 class _SlicedRead(Tensor):
     """``v[key]``: the sliced read, which can also ``assign`` into that slice of the variable."""
