@@ -23,27 +23,14 @@ DIFFERENCES = {
     "lstsq_rank_deficient": "TensorFlow's normal-equations solve returns rounding noise",
     "fill_fractional_dims": "TypeError for every shape argument holding a Python float",
     "reshape_float_shape": "TypeError for every shape argument holding a Python float",
+    "eigh_inf": "TensorFlow returns NaN values with identity vectors for inf, raises for NaN",
+    "conv2d_int": "integer convolutions are not implemented",
+    "euclidean_norm_complex_gradient": "TensorFlow's EuclideanNorm rule g * x / norm",
 }
 
 #: Cases not yet fixed (each fails until its item of issue 11 lands: strict xfail).
 WAITING = {
-    'argmax_empty': 'item 7 (empty tensors)',
-    'bias_add_rank1': 'item 8 (operators and errors)',
-    'eigh_inf': 'item 8 (operators and errors)',
-    'matmul_bool': 'item 8 (operators and errors)',
-    'max_pool_bad_padding': 'item 8 (operators and errors)',
-    'slice_assign_wrong_shape': 'item 3 (indices)',
-    'conv2d_int': 'item 8 (operators and errors)',
-    'dtype/nn.silu/complex128': 'item 8 (operators and errors)',
-    'dtype/nn.silu/complex64': 'item 8 (operators and errors)',
-    'euclidean_norm_complex_gradient': 'item 8 (operators and errors)',
     'numpy_float_and': 'item 8 (operators and errors)',
-    'reduce_prod_gradient_empty': 'item 7 (empty tensors)',
-    'reduce_prod_gradient_empty_all': 'item 7 (empty tensors)',
-    'squared_difference_complex_jvp': 'item 8 (operators and errors)',
-    'xdivy_complex_gradient': 'item 8 (operators and errors)',
-    'xlog1py_complex_gradient': 'item 8 (operators and errors)',
-    'xlogy_complex_gradient': 'item 8 (operators and errors)',
 }
 
 #: TensorFlow raises NotFoundError where its op lists a dtype without a CPU kernel; tapegrad

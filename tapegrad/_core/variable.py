@@ -172,7 +172,13 @@ class Variable:
     def _assign_at(self, key, value):
         self._accessed()
         updated = np.array(self._value, copy=True)
-        updated[key] = self._converted(value)
+        values = self._converted(value)
+        target = updated[key].shape
+        if values.shape != target and values.ndim:  # (a scalar fills the slice, as TF)
+            raise InvalidArgumentError(f"sliced l-value shape {list(target)} does not match "
+                                       f"r-value shape {list(values.shape)}; give the value the "
+                                       "slice's shape.")
+        updated[key] = values
         self._value = updated
         return self
 

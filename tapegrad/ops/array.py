@@ -1234,7 +1234,7 @@ def _cumulative(function, identity):
         if reverse:
             x = np.flip(x, axis)
         out = function(x, axis=axis, dtype=x.dtype)
-        if exclusive:
+        if exclusive and out.shape[axis]:  # (an empty axis has no first entry to reset)
             out = np.roll(out, 1, axis=axis)
             index = [slice(None)] * out.ndim
             index[axis] = 0

@@ -119,7 +119,8 @@ MATMUL = register("MatMul", _matmul_forward, _matmul_vjp, _matmul_jvp,
                   lambda: [Sample((randn(2, 3), randn(3, 4, seed=1))),
                            Sample((randn(2, 2, 3), randn(3, 2, seed=1))),
                            Sample((randn(1, 2, 3), randn(4, 3, 2, seed=1)))],
-                  batchable=True, vjp_raw=_matmul_vjp_raw, jvp_raw=_matmul_jvp_raw)
+                  batchable=True, vjp_raw=_matmul_vjp_raw, jvp_raw=_matmul_jvp_raw,
+                  dtypes=frozenset({"int32", "int64", "f", "c"}))
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,

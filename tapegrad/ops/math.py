@@ -906,7 +906,9 @@ def _squared_difference_jvp(inputs, output, attrs, tangents):
                       None if ty is None else broadcast_tangent(apply1(NEG, ty), shape))
     difference = apply2(SUB, x, y)
     if _is_complex(difference):
-        return apply2(ADD, apply2(MUL, dt, conj(difference)), apply2(MUL, difference, conj(dt)))
+        # TensorFlow's forward mode (the transpose of its reverse rule 2 g (x - y)):
+        # 2 conj(x - y) dt, not the derivative 2 Re(conj(x - y) dt) of the real |x - y|^2.
+        difference = conj(difference)
     return apply2(MUL, apply2(MUL, dt, 2.0), difference)
 
 
@@ -953,13 +955,15 @@ def _nonzero(x):
 
 def _binary_from_partials(partial_x, partial_y):
     """Reverse and forward rules of an op with local derivatives ``partial_x(x, y, out)`` and
-    ``partial_y(x, y, out)`` (each called only when that input needs it)."""
+    ``partial_y(x, y, out)`` (each called only when that input needs it). For complex values
+    the reverse rule multiplies by the partials themselves, not their conjugates: TensorFlow's
+    XlogyGrad, Xlog1pyGrad and XdivyGrad do so (unlike its other complex rules)."""
 
     def vjp(inputs, output, attrs, upstream, needs):
         x, y = inputs
-        return (unbroadcast(apply2(MUL, upstream, conj(partial_x(x, y, output))), shape_of(x))
+        return (unbroadcast(apply2(MUL, upstream, partial_x(x, y, output)), shape_of(x))
                 if needs[0] else None,
-                unbroadcast(apply2(MUL, upstream, conj(partial_y(x, y, output))), shape_of(y))
+                unbroadcast(apply2(MUL, upstream, partial_y(x, y, output)), shape_of(y))
                 if needs[1] else None)
 
     def jvp(inputs, output, attrs, tangents):

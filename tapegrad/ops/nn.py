@@ -289,7 +289,9 @@ def silu(features, beta: float = 1.0) -> Tensor:
     >>> round(float(tf.nn.silu(tf.constant(1.0))), 4)
     0.7311
     """
-    x = _float_tensor(features, "silu")
+    x = _tensor(features)
+    if x._value.dtype.kind not in "fc":  # (TensorFlow's silu takes complex values too)
+        _float_tensor(x, "silu")
     inner = x if isinstance(beta, (int, float)) and beta == 1.0 else apply2(MUL, x, beta)
     return apply2(MUL, x, _math.sigmoid(inner))
 
@@ -693,8 +695,8 @@ def bias_add(value, bias, data_format: str | None = None, name=None) -> Tensor:
         raise ValueError(f"bias_add: bias must be 1-D, got shape {list(bias.shape)}.")
     ndim = value._value.ndim
     if ndim < 2:
-        raise ValueError(f"bias_add: value must have rank >= 2, got shape "
-                         f"{list(value.shape)}.")
+        raise InvalidArgumentError(f"bias_add: value must have rank >= 2, got shape "
+                                   f"{list(value.shape)}.")
     channels_first = data_format is not None and data_format.startswith("NC")
     axis = 1 if channels_first else ndim - 1
     if value._value.shape[axis] != bias._value.shape[0]:
@@ -1509,7 +1511,8 @@ def _pool2d(op, input, ksize, strides, padding, data_format, what):  # noqa: A00
     ksize = _spatial(ksize, 2, "ksize")
     strides = _spatial(strides, 2, "strides")
     if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
-        raise ValueError(f"{what}: padding must be 'SAME' or 'VALID', got {padding!r}.")
+        raise InvalidArgumentError(f"{what}: padding must be 'SAME' or 'VALID', got "
+                                   f"{padding!r}.")
     pads = _pads(padding, shape_of(x)[1:3], ksize, strides, (1, 1), what)
     if op is MAX_POOL and not isinstance(padding, str):
         for (before, after), k in zip(pads, ksize):

@@ -486,6 +486,9 @@ def _arg(op, x, axis, output_type):
     if out.name not in ("int16", "uint16", "int32", "int64"):
         raise InvalidArgumentError(f"Value for attr 'output_type' of {out.name} is not in the "
                                    "list of allowed values: int16, uint16, int32, int64.")
+    if x._value.shape[int(axis) % ndim] == 0:
+        raise InvalidArgumentError(f"Reduction axis {int(axis)} is empty in shape "
+                                   f"{list(x._value.shape)}: there is no index to return.")
     return apply1(op, x, {"axis": int(axis) % ndim, "output_type": out._np})
 
 
