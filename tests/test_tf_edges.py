@@ -72,3 +72,17 @@ def test_documented_differences_still_differ_and_are_documented(name):
             "differences-from-tensorflow.md").read_text()
     assert f"`{name}`" in page
     assert _agrees(EXPECTED[name], run(tapegrad, CASES[name], bases=True)) is not None
+
+
+def test_no_numpy_runtime_warning_escapes():
+    """NaN/inf results come silently, as TensorFlow's (NumPy's own warnings, raised from its
+    files, are silenced where tapegrad calls it)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        # (as tapegrad's backend: warnings attributed to tapegrad's own lines stay silent)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")
+        for name, code in CASES.items():
+            answer = run(tapegrad, code)
+            assert not (isinstance(answer, dict) and answer.get("raises") == "RuntimeWarning"), \
+                (name, answer)

@@ -464,7 +464,8 @@ def inv(input, adjoint=False, name=None):  # noqa: A002 - TensorFlow's argument 
 
 def _det_forward(x):
     _check_square(x, "det")
-    return np.asarray(np.linalg.det(x), dtype=x.dtype)
+    with np.errstate(invalid="ignore"):  # NaN for a matrix holding NaN, silently as TF
+        return np.asarray(np.linalg.det(x), dtype=x.dtype)
 
 
 def _det_vjp(inputs, output, attrs, upstream, needs):

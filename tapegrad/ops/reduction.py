@@ -4,6 +4,7 @@ clipping."""
 from __future__ import annotations
 
 import math
+import warnings
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
@@ -121,7 +122,13 @@ SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples, batc
 
 
 def _mean_forward(x, axis=None, keepdims=False):
-    if x.dtype.kind != "f" or x.dtype.itemsize < 4 or not x.size:
+    if not x.size:
+        # NaN for an empty slice, as TensorFlow, without NumPy's "Mean of empty slice" warning
+        # (raised from NumPy's own files, so the backend's filter does not catch it)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.mean(x, axis=axis, keepdims=keepdims)
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4:
         return np.mean(x, axis=axis, keepdims=keepdims)  # float16 accumulates in float32
     # np.mean's Python wrapper costs more than the reduction on small arrays
     total = np.add.reduce(x, axis=axis, keepdims=keepdims)
