@@ -25,12 +25,12 @@ DIFFERENCES = {
     "reshape_float_shape": "TypeError for every shape argument holding a Python float",
     "eigh_inf": "TensorFlow returns NaN values with identity vectors for inf, raises for NaN",
     "conv2d_int": "integer convolutions are not implemented",
+    "numpy_float_and": "a NumPy scalar on the left of & gets NumPy's answer",
     "euclidean_norm_complex_gradient": "TensorFlow's EuclideanNorm rule g * x / norm",
 }
 
 #: Cases not yet fixed (each fails until its item of issue 11 lands: strict xfail).
 WAITING = {
-    'numpy_float_and': 'item 8 (operators and errors)',
 }
 
 #: TensorFlow raises NotFoundError where its op lists a dtype without a CPU kernel; tapegrad

@@ -1,9 +1,11 @@
 """NumPy code on tapegrad values: ``__array_ufunc__`` and ``__array_function__``.
 
-``np.sin(t)``, ``np.sum(t, axis=0)``, ``t_array @ t`` or ``np.concatenate([...])`` on Tensors and
-Variables run the registered tapegrad op and are recorded like any other op. A NumPy function
-with no tapegrad counterpart raises TypeError naming it, so a value never drops off the tape
-silently; convert explicitly with ``t.numpy()`` when that is what you want.
+``np.sin(t)``, ``np.sum(t, axis=0)``, ``t_array @ t`` or ``np.concatenate([...])`` on floating
+Tensors and Variables run the registered tapegrad op and are recorded like any other op, when
+the op gives exactly NumPy's answer for those arguments. Anything else (a function without a
+tapegrad op, a keyword the op does not honour exactly, integer or bool values, mixed dtypes) is
+NumPy's own function on the values: an ``ndarray`` result, off the tape, as TensorFlow gives for
+every NumPy call on an eager tensor (see docs/differences-from-tensorflow.md).
 
 >>> import numpy as np
 >>> import tapegrad as tf
@@ -13,6 +15,8 @@ silently; convert explicitly with ``t.numpy()`` when that is what you want.
 ...     y = np.sum(np.sin(x) * 2.0)
 >>> [round(float(g), 4) for g in tape.gradient(y, x)]
 [2.0, 1.0806]
+>>> np.median(x)  # no tapegrad op: NumPy's answer, off the tape
+np.float32(0.5)
 """
 
 from __future__ import annotations
@@ -38,8 +42,6 @@ _UFUNCS = {
     np.maximum: _math.maximum, np.minimum: _math.minimum, np.equal: _math.equal,
     np.not_equal: _math.not_equal, np.less: _math.less, np.less_equal: _math.less_equal,
     np.greater: _math.greater, np.greater_equal: _math.greater_equal,
-    np.logical_and: _math.logical_and, np.logical_or: _math.logical_or,
-    np.logical_not: _math.logical_not, np.logical_xor: _math.logical_xor,
     np.floor: _math.floor, np.ceil: _math.ceil, np.rint: _math.rint, np.isnan: _math.is_nan,
     np.isfinite: _math.is_finite, np.isinf: _math.is_inf, np.conjugate: _math.conj,
     np.matmul: lambda a, b: _linalg.matmul(a, b),
@@ -49,33 +51,26 @@ _REDUCERS = {np.add: _reduction.reduce_sum, np.multiply: _reduction.reduce_prod,
              np.maximum: _reduction.reduce_max, np.minimum: _reduction.reduce_min}
 
 
-def _no_out(name: str, out=None, **kwargs):
-    if out is not None:
-        raise TypeError(f"numpy.{name}(..., out=...) cannot write into a tapegrad tensor "
-                        "(tensors are immutable); drop `out` and use the returned tensor.")
-    unsupported = {k: v for k, v in kwargs.items() if v is not None and k not in ("casting",)}
-    if unsupported:
-        raise TypeError(f"numpy.{name} on tapegrad values does not support "
-                        f"{sorted(unsupported)}; call the tapegrad op directly.")
+class _NotExact(Exception):
+    """The tapegrad op would not give NumPy's exact answer for these arguments."""
 
 
-def _axis_reduction(reduce):
-    def adapter(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-        _no_out(reduce.__name__, out, dtype=dtype, **kwargs)
+def _require(condition: bool):
+    if not condition:
+        raise _NotExact
+
+
+def _axis_reduction(reduce, empty_raises: bool = False):
+    def adapter(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        _require(dtype is None and out is None and initial is None and where is None)
+        # (NumPy raises for the max/min of nothing, where TensorFlow gives -inf/inf)
+        _require(not (empty_raises and 0 in tuple(a.shape)))
         return reduce(a, axis=axis, keepdims=bool(keepdims))
     return adapter
 
 
-def _flat_axis(function):
-    def adapter(a, axis=None, *args, **kwargs):
-        if axis is None:
-            return function(_array.reshape(a, [-1]), 0, *args, **kwargs)
-        return function(a, axis, *args, **kwargs)
-    return adapter
-
-
 def _dot(a, b, out=None):
-    _no_out("dot", out)
+    _require(out is None)
     a_rank = len(getattr(a, "shape", np.shape(a)))
     b_rank = len(getattr(b, "shape", np.shape(b)))
     if a_rank == 0 or b_rank == 0:
@@ -91,26 +86,13 @@ def _dot(a, b, out=None):
     return _array.tensordot(a, b, axes=[[-1], [-2]])
 
 
-def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    _no_out("std", out, dtype=dtype, **kwargs)
-    if ddof:
-        raise TypeError("numpy.std with ddof != 0 has no tapegrad op; use tapegrad.math.reduce_std "
-                        "and rescale by n / (n - ddof).")
-    return _reduction.reduce_std(a, axis=axis, keepdims=keepdims)
-
-
-def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    _no_out("var", out, dtype=dtype, **kwargs)
-    if ddof:
-        raise TypeError("numpy.var with ddof != 0 has no tapegrad op; use "
-                        "tapegrad.math.reduce_variance and rescale by n / (n - ddof).")
-    return _reduction.reduce_variance(a, axis=axis, keepdims=keepdims)
-
-
-def _where(condition, *branches):
-    if len(branches) != 2:
-        return _array.where(condition)
-    return _array.where(condition, *branches)
+def _moments(reduce):
+    def adapter(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None,
+                mean=None, correction=None):
+        _require(dtype is None and out is None and ddof == 0 and where is None and
+                 mean is None and correction is None and 0 not in tuple(a.shape))
+        return reduce(a, axis=axis, keepdims=bool(keepdims))
+    return adapter
 
 
 def _transpose(a, axes=None):
@@ -118,6 +100,7 @@ def _transpose(a, axes=None):
 
 
 def _moveaxis(a, source, destination):
+    _require(isinstance(source, int) and isinstance(destination, int))
     rank = len(a.shape)
     order = [i for i in range(rank) if i != source % rank]
     order.insert(destination % rank, source % rank)
@@ -130,95 +113,154 @@ def _swapaxes(a, axis1, axis2):
     return _array.transpose(a, order)
 
 
-def _value_only(function):
-    """Functions whose result is a plain value (shape, bool), not a tensor to differentiate."""
-    def adapter(*args, **kwargs):
-        plain = [np.asarray(a._value) if isinstance(a, (Tensor, Variable)) else a for a in args]
-        return function(*plain, **kwargs)
+def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    _require(order == "C")
+    return _array.reshape(a, shape if shape is not None else newshape)
+
+
+def _cumulative(function):
+    def adapter(a, axis=None, dtype=None, out=None):
+        _require(dtype is None and out is None)
+        if axis is None:
+            return function(_array.reshape(a, [-1]), 0)
+        return function(a, axis)
     return adapter
+
+
+def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    _require(order is None)  # (sorted values do not depend on the algorithm)
+    if axis is None:
+        return _array.sort(_array.reshape(a, [-1]), 0)
+    return _array.sort(a, axis)
+
+
+def _take(a, indices, axis=None, out=None, mode="raise"):
+    _require(out is None and mode == "raise" and np.all(np.asarray(_plain(indices)) >= 0))
+    return _array.gather(_array.reshape(a, [-1]) if axis is None else a, indices,
+                         axis=axis or 0)
+
+
+def _clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):  # noqa: A002
+    low = a_min if a_min is not None else min
+    high = a_max if a_max is not None else max
+    _require(out is None and not kwargs and low is not None and high is not None)
+    return _array.clip_by_value(a, low, high)
+
+
+def _round(a, decimals=0, out=None):
+    _require(decimals == 0 and out is None)  # (both round half to even)
+    return _math.round(a)
+
+
+def _norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argument name
+    # Only the Euclidean/Frobenius norm is the same in both; NumPy's matrix `ord`s differ.
+    _require(ord is None and (axis is None or isinstance(axis, int) or len(axis) <= 2))
+    return _linalg.norm(x, ord="euclidean", axis=axis, keepdims=keepdims)
+
+
+def _flip(m, axis=None):
+    axes = list(range(len(m.shape))) if axis is None else \
+        ([axis] if isinstance(axis, int) else list(axis))
+    return _array.reverse(m, axes)
 
 
 _FUNCTIONS = {
     np.sum: _axis_reduction(_reduction.reduce_sum),
-    np.mean: _axis_reduction(_reduction.reduce_mean),
-    np.max: _axis_reduction(_reduction.reduce_max),
-    np.min: _axis_reduction(_reduction.reduce_min),
+    np.mean: _axis_reduction(_reduction.reduce_mean, empty_raises=False),
+    np.max: _axis_reduction(_reduction.reduce_max, empty_raises=True),
+    np.min: _axis_reduction(_reduction.reduce_min, empty_raises=True),
     np.prod: _axis_reduction(_reduction.reduce_prod),
-    np.any: _axis_reduction(_reduction.reduce_any),
-    np.all: _axis_reduction(_reduction.reduce_all),
-    np.std: _std, np.var: _var,
-    np.argmax: _flat_axis(lambda a, axis: _reduction.argmax(a, axis)),
-    np.argmin: _flat_axis(lambda a, axis: _reduction.argmin(a, axis)),
-    np.cumsum: _flat_axis(lambda a, axis: _array.cumsum(a, axis)),
-    np.cumprod: _flat_axis(lambda a, axis: _array.cumprod(a, axis)),
+    np.std: _moments(_reduction.reduce_std), np.var: _moments(_reduction.reduce_variance),
+    np.cumsum: _cumulative(_array.cumsum), np.cumprod: _cumulative(_array.cumprod),
     np.dot: _dot,
-    np.concatenate: lambda arrays, axis=0, out=None: _array.concat(list(arrays), axis),
-    np.stack: lambda arrays, axis=0, out=None: _array.stack(list(arrays), axis),
-    np.where: _where,
-    np.reshape: lambda a, shape=None, newshape=None, order="C": _array.reshape(
-        a, shape if shape is not None else newshape),
+    np.concatenate: lambda arrays, axis=0: _array.concat(list(arrays), axis),
+    np.stack: lambda arrays, axis=0: _array.stack(list(arrays), axis),
+    np.where: lambda condition, x, y: _array.where(condition, x, y),
+    np.reshape: _reshape,
     np.transpose: _transpose, np.moveaxis: _moveaxis, np.swapaxes: _swapaxes,
     np.squeeze: lambda a, axis=None: _array.squeeze(a, axis),
     np.expand_dims: lambda a, axis: _array.expand_dims(a, axis),
-    np.clip: lambda a, a_min, a_max, out=None, **kwargs: _array.clip_by_value(a, a_min, a_max),
+    np.clip: _clip,
     np.tile: lambda a, reps: _array.tile(a, reps if not isinstance(reps, int) else [reps]),
     np.broadcast_to: lambda array, shape, subok=False: _array.broadcast_to(array, shape),
-    np.einsum: lambda subscripts, *operands, **kwargs: _array.einsum(subscripts, *operands),
+    np.einsum: lambda subscripts, *operands: _array.einsum(subscripts, *operands),
     np.tensordot: lambda a, b, axes=2: _array.tensordot(a, b, axes),
     np.outer: lambda a, b, out=None: _math.multiply(
-        _array.reshape(a, [-1, 1]), _array.reshape(b, [1, -1])),
-    np.trace: lambda a, offset=0, axis1=0, axis2=1, dtype=None, out=None: _linalg.trace(a),
-    np.flip: lambda m, axis=None: _array.reverse(
-        m, list(range(len(m.shape))) if axis is None else
-        ([axis] if isinstance(axis, int) else list(axis))),
-    np.roll: lambda a, shift, axis=None: _array.roll(a, shift, axis),
-    np.sort: lambda a, axis=-1, kind=None, order=None, stable=None: _array.sort(a, axis),
-    np.argsort: lambda a, axis=-1, kind=None, order=None, stable=None: _array.argsort(a, axis),
-    np.take: lambda a, indices, axis=None, out=None, mode="raise": _array.gather(
-        _array.reshape(a, [-1]) if axis is None else a, indices, axis=axis or 0),
-    np.round: lambda a, decimals=0, out=None: _math.round(a),
-    np.zeros_like: lambda a, dtype=None, **kwargs: _math.zeros_like(a, dtype),
-    np.ones_like: lambda a, dtype=None, **kwargs: _math.ones_like(a, dtype),
+        _array.reshape(a, [-1, 1]), _array.reshape(b, [1, -1])) if out is None else
+    _require(False),
+    np.trace: lambda a, offset=0, axis1=0, axis2=1, dtype=None, out=None: _linalg.trace(a)
+    if (offset, axis1, axis2, dtype, out) == (0, 0, 1, None, None) and len(a.shape) == 2
+    else _require(False),
+    np.flip: _flip,
+    np.roll: lambda a, shift, axis=None: _array.roll(a, shift, axis) if axis is not None
+    else _require(False),
+    np.sort: _sort,
+    np.take: _take,
+    np.round: _round,
     np.linalg.inv: _linalg.inv, np.linalg.det: _linalg.det, np.linalg.solve: _linalg.solve,
-    np.linalg.cholesky: lambda a, upper=False: _linalg.cholesky(a),
-    np.linalg.norm: lambda x, ord=None, axis=None, keepdims=False: _linalg.norm(
-        x, ord="euclidean" if ord is None else ord, axis=axis, keepdims=keepdims),
-    np.shape: _value_only(np.shape), np.ndim: _value_only(np.ndim),
-    np.size: _value_only(np.size), np.allclose: _value_only(np.allclose),
-    np.isclose: _value_only(np.isclose), np.array_equal: _value_only(np.array_equal),
+    np.linalg.cholesky: lambda a, upper=False: _linalg.cholesky(a) if not upper
+    else _require(False),
+    np.linalg.norm: _norm,
 }
 
 
-def _name(function) -> str:
-    module = getattr(function, "__module__", "numpy") or "numpy"
-    return f"{module.replace('numpy.', 'numpy.') if module != 'numpy' else 'numpy'}." \
-           f"{getattr(function, '__name__', repr(function))}"
+def _plain(value):
+    """``value`` with every Tensor or Variable in it (also in lists, tuples, dicts) replaced
+    by its NumPy array."""
+    if isinstance(value, (Tensor, Variable)):
+        return np.asarray(value._value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value) if type(value) in (list, tuple) \
+            else value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _dtypes(values) -> set:
+    """The dtypes of the arrays (Tensors, Variables, ndarrays) among ``values``, one level into
+    lists and tuples."""
+    found = set()
+    for value in values:
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        for item in items:
+            array = getattr(item, "_value", item)
+            if isinstance(array, (np.ndarray, np.generic)):
+                found.add(array.dtype)
+    return found
+
+
+def _recordable(values, exact: bool) -> bool:
+    """A tapegrad op gives NumPy's answer only on floating values of one dtype (NumPy
+    promotes mixed dtypes and computes int/bool results TensorFlow's kernels refuse). With
+    ``exact`` (ufuncs) every array must have that dtype; otherwise integer and bool arrays
+    (indices, conditions) may come along."""
+    dtypes = _dtypes(values)
+    inexact = {d for d in dtypes if d.kind in "fc"}
+    return len(inexact) == 1 and (not exact or len(dtypes) == 1)
 
 
 def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-    if method == "__call__":
-        function = _UFUNCS.get(ufunc)
-        if function is not None:
-            _no_out(ufunc.__name__, kwargs.pop("out", None), **kwargs)
-            return function(*inputs)
-    elif method == "reduce" and ufunc in _REDUCERS:
-        array, *rest = inputs
-        axis = kwargs.pop("axis", rest[0] if rest else 0)
-        keepdims = kwargs.pop("keepdims", False)
-        _no_out(f"{ufunc.__name__}.reduce", kwargs.pop("out", None), **kwargs)
-        return _REDUCERS[ufunc](array, axis=axis, keepdims=keepdims)
-    target = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-    raise TypeError(f"{target} has no tapegrad op, so it would drop this value off the tape; "
-                    "use the tapegrad op (tapegrad.math / tapegrad.nn / tapegrad.linalg) or "
-                    "convert explicitly with tensor.numpy().")
+    if _recordable(inputs, exact=True):
+        if method == "__call__":
+            function = _UFUNCS.get(ufunc)
+            if function is not None and not kwargs:
+                return function(*inputs)
+        elif method == "reduce" and ufunc in _REDUCERS and len(inputs) == 1 and \
+                set(kwargs) <= {"axis", "keepdims"} and 0 not in tuple(inputs[0].shape):
+            return _REDUCERS[ufunc](inputs[0], axis=kwargs.get("axis", 0),
+                                    keepdims=bool(kwargs.get("keepdims", False)))
+    return getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
 
 
 def __array_function__(self, func, types, args, kwargs):
     adapter = _FUNCTIONS.get(func)
-    if adapter is None:
-        raise TypeError(f"{_name(func)} has no tapegrad op, so it would drop this value off the "
-                        "tape; use the tapegrad op or convert explicitly with tensor.numpy().")
-    return adapter(*args, **kwargs)
+    if adapter is not None and _recordable(list(args) + list(kwargs.values()), exact=False):
+        try:
+            return adapter(*args, **kwargs)
+        except _NotExact:
+            pass
+    return func(*_plain(args), **_plain(kwargs))
 
 
 for _cls in (Tensor, Variable):
