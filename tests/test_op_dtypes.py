@@ -22,7 +22,7 @@ def test_kinds_and_names_become_numpy_dtypes():
     lambda: tf.math.tanh(tf.constant([1, 2])),  # the fast path (a Tensor input)
     lambda: tf.math.tanh([1, 2]),  # the converting path
     lambda: tf.math.multiply(tf.constant([True]), tf.constant([False])),
-    lambda: tf.constant([True]) * tf.constant([True]),  # the operator's fast path
+    lambda: tf.constant([True]) - tf.constant([True]),  # the operator's fast path
     lambda: tf.math.erfinv(tf.constant([0.5], tf.float16)),
     lambda: tf.math.reduce_max(tf.constant([1j])),
 ])
@@ -48,3 +48,9 @@ def test_python_floats_never_change_an_integer_tensor_dtype():
     with pytest.raises(InvalidArgumentError, match="int32"):
         x + 2.0  # (TensorFlow's + converts the number alone, then the kernel refuses it)
     assert (x * 2).dtype == tf.int32 and (x * 2).numpy().tolist() == [2, 4]
+
+
+def test_bool_times_is_logical_and_as_tensorflow():
+    x = tf.constant([True, True, False])
+    assert (x * tf.constant([True, False, True])).numpy().tolist() == [True, False, False]
+    assert (True * x).dtype == tf.bool

@@ -54,28 +54,35 @@ def fast_unary(op: Op):
     return decorate
 
 
-def binary_operator(op: Op, refused_operand=TypeError):
+def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
     """A Python operator method running the two-input ``op``: two Tensors of one dtype run the
     forward and are recorded directly; anything else goes through :func:`apply2`.
     ``refused_operand`` is the error type for an operand that cannot take the tensor's dtype
     (TensorFlow's ``+`` raises InvalidArgumentError where the other operators raise
-    TypeError)."""
+    TypeError). ``on_bool(x, y)`` runs instead for a bool tensor (TensorFlow's ``*`` is
+    logical_and there)."""
     forward = op.forward
     accepted = op.dtypes
 
+    def general(self, other):
+        """Every case but two Tensors of one accepted dtype (off the hot path)."""
+        if on_bool is not None and self._value.dtype.kind == "b":
+            return on_bool(self, other)
+        if refused_operand is TypeError:
+            return apply2(op, self, other)  # (converts, or raises the mismatch or dtype)
+        try:
+            return apply2(op, self, other)
+        except TypeError as error:
+            raise refused_operand(str(error)) from None
+
     def method(self, other):
         if type(other) is not Tensor or type(self) is not Tensor:
-            if refused_operand is TypeError:
-                return apply2(op, self, other)
-            try:
-                return apply2(op, self, other)
-            except TypeError as error:
-                raise refused_operand(str(error)) from None
+            return general(self, other)
         xv = self._value
         yv = other._value
         dtype = xv.dtype
         if dtype is not yv.dtype or (accepted is not None and dtype not in accepted):
-            return apply2(op, self, other)  # (converts, or raises the mismatch or dtype)
+            return general(self, other)
         try:
             out = forward(xv, yv)
         except ValueError as error:

@@ -30,10 +30,12 @@ def __rsub__(self, other):
     return apply2(SUB, other, self)
 
 
-__mul__ = binary_operator(MUL)
+__mul__ = binary_operator(MUL, on_bool=_math.logical_and)
 
 
 def __rmul__(self, other):
+    if self._value.dtype.kind == "b":  # (TensorFlow's * is logical_and for bool)
+        return _math.logical_and(other, self)
     return apply2(MUL, other, self)
 
 

@@ -227,7 +227,9 @@ def _others_product(x, axes):
     perm = kept + list(axes)
     moved = _array.transpose(x, perm) if perm != list(range(ndim)) else x
     moved_shape = moved._value.shape
-    flat = _array.reshape(moved, (*moved_shape[:len(kept)], -1))
+    # (the reduced size spelled out: -1 cannot be inferred when a kept axis is empty)
+    flat = _array.reshape(moved, (*moved_shape[:len(kept)],
+                                  int(np.prod(moved_shape[len(kept):], dtype=np.int64))))
     left = _array.cumprod(flat, axis=-1, exclusive=True)
     right = _array.cumprod(flat, axis=-1, exclusive=True, reverse=True)
     others = _array.reshape(apply2(_math.MUL, left, right), moved_shape)

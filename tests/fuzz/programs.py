@@ -1,0 +1,253 @@
+"""Random op programs for the differential fuzz test, as plain data (the same under tapegrad
+and TensorFlow): ``generate(seed)`` gives a program, ``execute(tf, program)`` runs it with a
+framework module and ``reference(program)`` with NumPy alone.
+
+A program is a chain: input 0 goes through 1-3 ops; a binary op takes a fresh input whose
+shape broadcasts against the running value. Shapes include empty and size-1 dimensions; dtypes
+are mostly float32/float64, sometimes int32, bool or complex128; inputs sometimes hold edge
+values (0, +-inf, nan, huge).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+
+_erf_float64 = np.vectorize(math.erf, otypes=[float])
+
+
+def _erf(x):
+    return _erf_float64(x).astype(x.dtype) if x.size else x
+
+
+def _mean(x, axis, keepdims):
+    """TensorFlow's mean: integer tensors divide with truncation, in their own dtype."""
+    if x.dtype.kind not in "iu":
+        return np.mean(x, axis=axis, keepdims=keepdims)
+    count = max(x.size // max(np.sum(x, axis=axis, keepdims=keepdims).size, 1), 1)
+    return np.trunc(np.sum(x, axis=axis, keepdims=keepdims) / count).astype(x.dtype)
+
+
+def _logsumexp(x, axis, keepdims):
+    if x.size == 0:
+        return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+    shift = np.max(x, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0)
+    out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+# name -> (call on the framework ``tf``, NumPy reference, smooth: twice differentiable at
+# random points; domain-limited ops see ``x**2 + 0.5`` so every chain stays in their domain)
+UNARY = {
+    "sin": (lambda tf, x: tf.math.sin(x), np.sin, True),
+    "cos": (lambda tf, x: tf.math.cos(x), np.cos, True),
+    "tanh": (lambda tf, x: tf.math.tanh(x), np.tanh, True),
+    "exp": (lambda tf, x: tf.math.exp(x), np.exp, True),
+    "square": (lambda tf, x: tf.math.square(x), np.square, True),
+    "negative": (lambda tf, x: tf.math.negative(x), np.negative, True),
+    "abs": (lambda tf, x: tf.math.abs(x), np.abs, False),
+    "sigmoid": (lambda tf, x: tf.math.sigmoid(x), lambda x: 1 / (1 + np.exp(-x)), True),
+    "softplus": (lambda tf, x: tf.math.softplus(x), lambda x: np.logaddexp(0, x), True),
+    "atan": (lambda tf, x: tf.math.atan(x), np.arctan, True),
+    "asinh": (lambda tf, x: tf.math.asinh(x), np.arcsinh, True),
+    "erf": (lambda tf, x: tf.math.erf(x), _erf, True),
+    "expm1": (lambda tf, x: tf.math.expm1(x), np.expm1, True),
+    "relu": (lambda tf, x: tf.nn.relu(x), lambda x: np.maximum(x, 0), False),
+    "elu": (lambda tf, x: tf.nn.elu(x), lambda x: np.where(x > 0, x, np.expm1(x)), False),
+    "softsign": (lambda tf, x: tf.math.softsign(x), lambda x: x / (1 + np.abs(x)), False),
+    "log": (lambda tf, x: tf.math.log(tf.math.square(x) + 0.5),
+            lambda x: np.log(np.square(x) + 0.5), True),
+    "sqrt": (lambda tf, x: tf.math.sqrt(tf.math.square(x) + 0.5),
+             lambda x: np.sqrt(np.square(x) + 0.5), True),
+    "rsqrt": (lambda tf, x: tf.math.rsqrt(tf.math.square(x) + 0.5),
+              lambda x: 1 / np.sqrt(np.square(x) + 0.5), True),
+    "reciprocal": (lambda tf, x: tf.math.reciprocal(tf.math.square(x) + 0.5),
+                   lambda x: 1 / (np.square(x) + 0.5), True),
+    "cumsum": (lambda tf, x: tf.math.cumsum(x, axis=-1) if len(x.shape) else x,
+               lambda x: np.cumsum(x, axis=-1, dtype=x.dtype) if x.ndim else x, True),
+    "softmax": (lambda tf, x: tf.nn.softmax(x) if len(x.shape) else x,
+                lambda x: _softmax(x) if x.ndim else x, True),
+    "transpose": (lambda tf, x: tf.transpose(x), lambda x: np.transpose(x), True),
+    "flatten": (lambda tf, x: tf.reshape(x, [-1]), lambda x: np.reshape(x, -1), True),
+}
+
+BINARY = {
+    "add": (lambda tf, x, y: x + y, np.add, True),
+    "subtract": (lambda tf, x, y: x - y, np.subtract, True),
+    "multiply": (lambda tf, x, y: x * y, np.multiply, True),
+    "divide": (lambda tf, x, y: x / (y * y + 0.5), lambda x, y: x / (y * y + 0.5), True),
+    "maximum": (lambda tf, x, y: tf.math.maximum(x, y), np.maximum, False),
+    "minimum": (lambda tf, x, y: tf.math.minimum(x, y), np.minimum, False),
+    "squared_difference": (lambda tf, x, y: tf.math.squared_difference(x, y),
+                           lambda x, y: (x - y) * np.conj(x - y), True),
+    "atan2": (lambda tf, x, y: tf.math.atan2(x, y * y + 0.5),
+              lambda x, y: np.arctan2(x, y * y + 0.5), True),
+    "pow": (lambda tf, x, y: tf.math.pow(x * x + 0.5, y),
+            lambda x, y: np.power(x * x + 0.5, y), True),
+}
+
+REDUCTIONS = {
+    "reduce_sum": (lambda tf, x, a, k: tf.reduce_sum(x, a, k),
+                   lambda x, axis, keepdims: np.sum(x, axis, x.dtype, keepdims=keepdims), True),
+    "reduce_mean": (lambda tf, x, a, k: tf.reduce_mean(x, a, k), _mean, True),
+    "reduce_max": (lambda tf, x, a, k: tf.reduce_max(x, a, k), None, False),
+    "reduce_min": (lambda tf, x, a, k: tf.reduce_min(x, a, k), None, False),
+    "reduce_prod": (lambda tf, x, a, k: tf.reduce_prod(x, a, k),
+                    lambda x, axis, keepdims: np.prod(x, axis, x.dtype, keepdims=keepdims), True),
+    "reduce_logsumexp": (lambda tf, x, a, k: tf.reduce_logsumexp(x, a, k), _logsumexp, True),
+}
+
+
+def _softmax(x):
+    shifted = np.exp(x - np.max(x, axis=-1, keepdims=True)) if x.size else x
+    return shifted / np.sum(shifted, axis=-1, keepdims=True) if x.size else x
+
+
+def _extreme(function, x, axis, keepdims):
+    if x.size == 0:  # TensorFlow: the identity of max/min (-inf/inf, or the dtype's limit)
+        identity = -np.inf if function is np.max else np.inf
+        if x.dtype.kind in "iu":
+            info = np.iinfo(x.dtype)
+            identity = info.min if function is np.max else info.max
+        shape = np.sum(np.zeros(x.shape), axis=axis, keepdims=keepdims).shape
+        return np.full(shape, identity, x.dtype)
+    return function(x, axis=axis, keepdims=keepdims)
+
+
+def _shape(rng: random.Random) -> list:
+    rank = rng.choice([0, 1, 1, 2, 2, 3])
+    return [rng.choice([0, 1, 2, 3, 3]) if rng.random() < 0.1 else rng.choice([1, 2, 3, 4])
+            for _ in range(rank)]
+
+
+def _broadcasting(shape: list, rng: random.Random) -> list:
+    """A shape that broadcasts against ``shape``: equal, with some dims 1, fewer dims, or
+    (rarely) incompatible."""
+    choice = rng.random()
+    if choice < 0.5:
+        return list(shape)
+    if choice < 0.75:
+        return [1 if rng.random() < 0.5 else d for d in shape]
+    if choice < 0.95:
+        return list(shape[rng.randint(0, len(shape)):])
+    return [d + 1 for d in shape] or [2]
+
+
+def _values(shape: list, dtype: str, rng: random.Random, edges: bool) -> list:
+    generator = np.random.default_rng(rng.randrange(2 ** 32))
+    size = int(np.prod(shape)) if shape else 1
+    if dtype == "bool":
+        values = generator.random(size) < 0.5
+    elif dtype == "int32":
+        values = generator.integers(-5, 6, size)
+    else:
+        values = generator.standard_normal(size)
+        if dtype == "complex128":
+            values = values + 1j * generator.standard_normal(size)
+        if edges and size:
+            for index in generator.integers(0, size, max(1, size // 3)):
+                values[index] = rng.choice([0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e-30])
+    values = np.asarray(values).reshape(shape)
+    if dtype == "complex128":  # (JSON has no complex numbers)
+        return {"re": values.real.tolist(), "im": values.imag.tolist()}
+    return values.tolist()
+
+
+def _array(spec: dict, dtype: str) -> np.ndarray:
+    values = spec["values"]
+    if isinstance(values, dict):
+        values = np.asarray(values["re"]) + 1j * np.asarray(values["im"])
+    return np.asarray(values, dtype).reshape(spec["shape"])
+
+
+def generate(seed: int) -> dict:
+    """Program ``seed`` (deterministic, JSON-able)."""
+    rng = random.Random(seed)
+    dtype = rng.choices(["float32", "float64", "int32", "bool", "complex128"],
+                        [50, 35, 6, 3, 6])[0]
+    edges = rng.random() < 0.15
+    shape = _shape(rng)
+    inputs = [{"shape": shape, "values": _values(shape, dtype, rng, edges)}]
+    steps = []
+    current = list(shape)
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.choices(["unary", "binary", "reduction"], [50, 30, 20])[0]
+        if kind == "unary":
+            name = rng.choice(sorted(UNARY))
+            steps.append({"op": name})
+            if name == "transpose":
+                current = current[::-1]
+            elif name == "flatten":
+                current = [int(np.prod(current))] if current else [1]
+        elif kind == "binary":
+            other = _broadcasting(current, rng)
+            inputs.append({"shape": other, "values": _values(other, dtype, rng, edges)})
+            steps.append({"op": rng.choice(sorted(BINARY)), "input": len(inputs) - 1})
+            try:
+                current = list(np.broadcast_shapes(tuple(current), tuple(other)))
+            except ValueError:
+                pass
+        else:
+            axis = None if not current or rng.random() < 0.4 else rng.randrange(-len(current),
+                                                                               len(current))
+            keepdims = rng.random() < 0.3
+            steps.append({"op": rng.choice(sorted(REDUCTIONS)), "axis": axis,
+                          "keepdims": keepdims})
+            if axis is None:
+                current = [1] * len(current) if keepdims else []
+            else:
+                current = [1 if i == axis % len(current) else d for i, d in enumerate(current)] \
+                    if keepdims else [d for i, d in enumerate(current) if i != axis % len(current)]
+    return {"seed": seed, "dtype": dtype, "edges": edges, "inputs": inputs, "steps": steps}
+
+
+def smooth(program: dict) -> bool:
+    """Every op of the program is twice differentiable at random points."""
+    for step in program["steps"]:
+        table = UNARY if step["op"] in UNARY else BINARY if step["op"] in BINARY else REDUCTIONS
+        if not table[step["op"]][2]:
+            return False
+    return True
+
+
+def execute(tf, program: dict, sources=None):
+    """The program's result under the framework module ``tf``; ``sources`` replaces the
+    inputs (tensors to differentiate)."""
+    if sources is None:
+        sources = [tf.constant(_array(i, program["dtype"])) for i in program["inputs"]]
+    value = sources[0]
+    for step in program["steps"]:
+        name = step["op"]
+        if name in UNARY:
+            value = UNARY[name][0](tf, value)
+        elif name in BINARY:
+            value = BINARY[name][0](tf, value, sources[step["input"]])
+        else:
+            value = REDUCTIONS[name][0](tf, value, step["axis"], step["keepdims"])
+    return value
+
+
+def reference(program: dict):
+    """The program's result computed with NumPy (float64 inside for float32 programs)."""
+    arrays = [_array(i, program["dtype"]) for i in program["inputs"]]
+    value = arrays[0]
+    with np.errstate(all="ignore"):
+        for step in program["steps"]:
+            name = step["op"]
+            if name in UNARY:
+                value = UNARY[name][1](value)
+            elif name in BINARY:
+                value = BINARY[name][1](value, arrays[step["input"]])
+            else:
+                function = REDUCTIONS[name][1]
+                axis, keepdims = step["axis"], step["keepdims"]
+                if function is None:
+                    function = np.max if name == "reduce_max" else np.min
+                    value = _extreme(function, value, axis, keepdims)
+                else:
+                    value = function(value, axis=axis, keepdims=keepdims)
+            value = np.asarray(value)
+    return value
