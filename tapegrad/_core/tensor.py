@@ -8,7 +8,7 @@ import threading
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import hooks
 from tapegrad._core.backend import np
-from tapegrad._core.errors import InvalidArgumentError
+from tapegrad._core.errors import InvalidArgumentError, OpError
 from tapegrad._core.registry import NO_GRADIENT, Op
 
 _ndarray = np.ndarray
@@ -455,6 +455,16 @@ def _mismatch(op: Op, a, b):
         f"tapegrad.{_dtype_name(a)}).")
 
 
+def _numpy_error(op: Op, error: Exception):
+    """NumPy's ValueError/IndexError/LinAlgError from inside an op's forward never escape as
+    such: TensorFlow's kernels raise InvalidArgumentError (errors tapegrad raises itself pass
+    unchanged)."""
+    if isinstance(error, OpError):
+        raise error
+    raise InvalidArgumentError(f"{op.name}: {error} (the inputs' shapes or values do not fit "
+                               "this op)") from error
+
+
 def _unsupported_dtype(op: Op, dtype):
     """TensorFlow's error for a dtype the op's kernels do not take."""
     names = sorted((_from_numpy(d).name for d in op.dtypes), key=_DTYPE_ORDER.index)
@@ -487,7 +497,10 @@ def apply1(op: Op, x, attrs: dict | None = None):
     accepted = op.dtypes
     if accepted is not None and value.dtype not in accepted:
         _unsupported_dtype(op, value.dtype)
-    out = op.forward(value, **attrs) if attrs else op.forward(value)
+    try:
+        out = op.forward(value, **attrs) if attrs else op.forward(value)
+    except (ValueError, IndexError) as error:
+        _numpy_error(op, error)
     result = _new(Tensor)
     result._value = out
     recorders = state.recorders
@@ -588,7 +601,10 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
     accepted = op.dtypes
     if accepted is not None and values and np.asarray(values[0]).dtype not in accepted:
         _unsupported_dtype(op, np.asarray(values[0]).dtype)
-    out = op.forward(*values, **attrs) if attrs else op.forward(*values)
+    try:
+        out = op.forward(*values, **attrs) if attrs else op.forward(*values)
+    except (ValueError, IndexError) as error:
+        _numpy_error(op, error)
     if op.n_outputs == 1:
         result = _new(Tensor)
         result._value = _as_value(out)

@@ -1557,6 +1557,13 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _einsum_forward(*operands, equation):
+    sizes = {}
+    for labels, operand in zip(equation.split("->")[0].split(","), operands):
+        for label, size in zip(labels.replace("...", ""), operand.shape[-len(labels):]):
+            if sizes.setdefault(label, size) != size and 1 not in (size, sizes[label]):
+                # (NumPy accepts some of these when one size is 0; TensorFlow never does)
+                raise InvalidArgumentError(f"Einsum: label {label!r} has sizes {sizes[label]} "
+                                           f"and {size} in {equation!r}; the sizes must agree.")
     if len(operands) > 2 or builtins.max((o.size for o in operands), default=0) > 4096:
         try:
             return np.einsum(equation, *operands, optimize=True)
