@@ -35,12 +35,16 @@ def fast_unary(op: Op):
     def decorate(function):
         forward = op.forward
         accepted = op.dtypes
+        usual = _usual_dtype(accepted)
 
         @functools.wraps(function)
         def fast(x, name=None):
-            if type(x) is not Tensor or (accepted is not None and
-                                         x._value.dtype not in accepted):
-                return function(x, name)  # (apply1 converts, or raises for the dtype)
+            if type(x) is not Tensor:
+                return function(x, name)  # (apply1 converts)
+            if accepted is not None:
+                dtype = x._value.dtype
+                if dtype is not usual and dtype not in accepted:
+                    return function(x, name)  # (apply1 raises for the dtype)
             result = _new(Tensor)
             result._value = forward(x._value)
             recorders = state.recorders
@@ -54,6 +58,15 @@ def fast_unary(op: Op):
     return decorate
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _usual_dtype(accepted):
+    """float32 when the op takes it: an identity test then stands for the set lookup on the
+    hot path (most tensors are float32)."""
+    return _FLOAT32 if accepted is None or _FLOAT32 in accepted else None
+
+
 def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
     """A Python operator method running the two-input ``op``: two Tensors of one dtype run the
     forward and are recorded directly; anything else goes through :func:`apply2`.
@@ -63,6 +76,7 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
     logical_and there)."""
     forward = op.forward
     accepted = op.dtypes
+    usual = _usual_dtype(accepted)
 
     def general(self, other):
         """Every case but two Tensors of one accepted dtype (off the hot path)."""
@@ -81,7 +95,8 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
         xv = self._value
         yv = other._value
         dtype = xv.dtype
-        if dtype is not yv.dtype or (accepted is not None and dtype not in accepted):
+        if dtype is not yv.dtype or (dtype is not usual and accepted is not None and
+                                     dtype not in accepted):
             return general(self, other)
         try:
             out = forward(xv, yv)
