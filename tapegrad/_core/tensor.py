@@ -429,8 +429,9 @@ def _input(value, like):
                             f"{_from_numpy(like).name}: cast the tensor first (tapegrad.cast(x, "
                             f"tapegrad.float32)) or pass an int.")
         if like.kind == "b":
-            value = _wrap(np.asarray(value, dtype=like))
-            return value, value._value
+            # (TensorFlow converts no Python number to bool: `bool_tensor > 0` is refused)
+            raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype bool: compare "
+                            "or combine bool tensors with bool values (True/False).")
         return value, value
     read = getattr(value, "_read_for_op", None)
     if read is not None:

@@ -728,7 +728,18 @@ def l2_normalize(x, axis=None, epsilon: float = 1e-12, name=None, dim=None) -> T
     """
     if dim is not None:
         axis = dim
-    x = _float_tensor(x, "l2_normalize")
+    x = _tensor(x)
+    if x._value.dtype.kind == "c":  # the norm of the moduli, applied to the complex values
+        magnitude = _math.abs(x)
+        square_sum = _reduction.reduce_sum(_math.square(magnitude), axis, keepdims=True)
+        inv_norm = _math.reciprocal(_math.sqrt(_math.maximum(square_sum, epsilon)))
+        return apply2(MUL, x, _math.complex_(inv_norm, _math.zeros_like(inv_norm)))
+    if x._value.dtype.kind == "b":
+        _float_tensor(x, "l2_normalize")  # (InvalidArgumentError, as TensorFlow's Square)
+    if x._value.dtype.kind != "f":
+        raise TypeError(f"Cannot convert {epsilon!r} to EagerTensor of dtype {x.dtype.name}: "
+                        "l2_normalize needs a float or complex tensor; cast it first "
+                        "(tapegrad.cast(x, tapegrad.float32)).")
     square_sum = _reduction.reduce_sum(_math.square(x), axis, keepdims=True)
     inv_norm = _math.reciprocal(_math.sqrt(_math.maximum(square_sum, epsilon)))
     return apply2(MUL, x, inv_norm)

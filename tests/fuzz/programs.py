@@ -71,6 +71,28 @@ UNARY = {
     "softmax": (lambda tf, x: tf.nn.softmax(x) if len(x.shape) else x,
                 lambda x: _softmax(x) if x.ndim else x, True),
     "transpose": (lambda tf, x: tf.transpose(x), lambda x: np.transpose(x), True),
+    "cumprod": (lambda tf, x: tf.math.cumprod(x, axis=-1) if len(x.shape) else x,
+                lambda x: np.cumprod(x, axis=-1, dtype=x.dtype) if x.ndim else x, True),
+    "reverse": (lambda tf, x: tf.reverse(x, [-1]) if len(x.shape) else x,
+                lambda x: np.flip(x, -1) if x.ndim else x, True),
+    "tile": (lambda tf, x: tf.tile(x, [2] * len(x.shape)), lambda x: np.tile(x, [2] * x.ndim),
+             True),
+    "pad": (lambda tf, x: tf.pad(x, [[1, 0]] * len(x.shape)),
+            lambda x: np.pad(x, [(1, 0)] * x.ndim), True),
+    "sort": (lambda tf, x: tf.sort(x) if len(x.shape) else x,
+             lambda x: np.sort(x) if x.ndim else x, False),
+    "clip": (lambda tf, x: tf.clip_by_value(x, -0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5),
+             False),
+    "l2_normalize": (lambda tf, x: tf.math.l2_normalize(x, axis=-1) if len(x.shape) else x,
+                     lambda x: x / np.sqrt(np.maximum(np.sum(np.abs(x) ** 2, -1, keepdims=True),
+                                                      1e-12)).astype(x.dtype)
+                     if x.ndim else x, True),
+    "log_softmax": (lambda tf, x: tf.nn.log_softmax(x) if len(x.shape) else x,
+                    lambda x: _log_softmax(x) if x.ndim else x, True),
+    "matmul_self": (lambda tf, x: tf.matmul(x, x, transpose_b=True) if len(x.shape) >= 2 else x,
+                    lambda x: x @ np.swapaxes(x, -1, -2) if x.ndim >= 2 else x, True),
+    "where_positive": (lambda tf, x: tf.where(x > 0, x, tf.zeros_like(x)),
+                       lambda x: np.where(x > 0, x, np.zeros_like(x)), False),
     "flatten": (lambda tf, x: tf.reshape(x, [-1]), lambda x: np.reshape(x, -1), True),
 }
 
@@ -98,12 +120,25 @@ REDUCTIONS = {
     "reduce_prod": (lambda tf, x, a, k: tf.reduce_prod(x, a, k),
                     lambda x, axis, keepdims: np.prod(x, axis, x.dtype, keepdims=keepdims), True),
     "reduce_logsumexp": (lambda tf, x, a, k: tf.reduce_logsumexp(x, a, k), _logsumexp, True),
+    "reduce_std": (lambda tf, x, a, k: tf.math.reduce_std(x, a, k), np.std, False),
+    "reduce_variance": (lambda tf, x, a, k: tf.math.reduce_variance(x, a, k), np.var, True),
+    "reduce_euclidean_norm": (lambda tf, x, a, k: tf.math.reduce_euclidean_norm(x, a, k),
+                              lambda x, axis, keepdims: np.sqrt(np.sum(
+                                  x * np.conj(x), axis, keepdims=keepdims)).astype(x.dtype),
+                              False),
 }
 
 
 def _softmax(x):
     shifted = np.exp(x - np.max(x, axis=-1, keepdims=True)) if x.size else x
     return shifted / np.sum(shifted, axis=-1, keepdims=True) if x.size else x
+
+
+def _log_softmax(x):
+    if not x.size:
+        return x
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
 def _extreme(function, x, axis, keepdims):
@@ -180,6 +215,12 @@ def generate(seed: int) -> dict:
             steps.append({"op": name})
             if name == "transpose":
                 current = current[::-1]
+            elif name == "tile":
+                current = [2 * d for d in current]
+            elif name == "pad":
+                current = [d + 1 for d in current]
+            elif name == "matmul_self" and len(current) >= 2:
+                current = current[:-1] + current[-2:-1]
             elif name == "flatten":
                 current = [int(np.prod(current))] if current else [1]
         elif kind == "binary":
