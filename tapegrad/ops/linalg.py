@@ -16,7 +16,7 @@ from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, convert_
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
-from tapegrad.ops._util import randn, shape_of, sum_tangents, unbroadcast_raw
+from tapegrad.ops._util import INEXACT, randn, shape_of, sum_tangents, unbroadcast_raw
 from tapegrad.ops._vocab import unbroadcast
 
 
@@ -52,11 +52,15 @@ def _matmul_forward(a, b):
     try:
         if a.ndim > 2 and b.ndim == 2 and a.shape[-1] == b.shape[0]:
             # A stack times one matrix is one GEMM on the stacked rows (NumPy would loop).
-            return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
+            # (row counts spelled out: -1 cannot be inferred when an axis is empty)
+            rows = a.size // a.shape[-1] if a.shape[-1] else int(np.prod(a.shape[:-1]))
+            return np.matmul(a.reshape(rows, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
         if a.ndim == 2 and b.ndim > 2 and a.shape[-1] == b.shape[-2]:
             # One matrix times a stack, as one GEMM: (a @ b_i)^T = b_i^T @ a^T for every i.
             # The stacked b_i^T is a view when b_i are columns (a Jacobian's rows).
-            stacked = b.swapaxes(-1, -2).reshape(-1, b.shape[-2])
+            rows = b.size // b.shape[-2] if b.shape[-2] else int(np.prod(b.shape[:-2])) * \
+                b.shape[-1]
+            stacked = b.swapaxes(-1, -2).reshape(rows, b.shape[-2])
             product = np.matmul(stacked, a.T)
             return product.reshape(b.shape[:-2] + (b.shape[-1], a.shape[0])).swapaxes(-1, -2)
         return np.matmul(a, b)
@@ -447,7 +451,7 @@ INV = register("MatrixInverse", _inv_forward, _inv_vjp, _inv_jvp,
                         Sample((_well_conditioned(3, 3, seed=2),), {"adjoint": True}),
                         Sample((_well_conditioned(2, 2, seed=3, complex_=True),)),
                         Sample((randn(1, 1, low=0.5),)),
-                        Sample((np.zeros((0, 2, 2)),))])
+                        Sample((np.zeros((0, 2, 2)),))], dtypes=INEXACT)
 
 
 def inv(input, adjoint=False, name=None):  # noqa: A002 - TensorFlow's argument names
@@ -485,7 +489,7 @@ DET = register("MatrixDeterminant", _det_forward, _det_vjp, _det_jvp,
                lambda: [Sample((randn(3, 3),)),
                         Sample((randn(2, 2, 2, seed=1),)),
                         Sample((randn(1, 1, low=0.5),)),
-                        Sample((_well_conditioned(2, 2, seed=3, complex_=True),))])
+                        Sample((_well_conditioned(2, 2, seed=3, complex_=True),))], dtypes=INEXACT)
 
 
 def det(input, name=None):  # noqa: A002
@@ -526,7 +530,7 @@ SLOGDET = register("LogMatrixDeterminant", _slogdet_forward, _slogdet_vjp, _slog
                    lambda: [Sample((randn(3, 3),)),
                             Sample((randn(2, 3, 3, seed=1),)),
                             Sample((np.array([[0.0, 2.0], [1.5, 0.3]]),))],
-                   n_outputs=2)
+                   n_outputs=2, dtypes=INEXACT)
 
 LogMatrixDeterminant = namedtuple("LogMatrixDeterminant", ["sign", "log_abs_determinant"])
 
@@ -609,7 +613,7 @@ SOLVE = register("MatrixSolve", _solve_forward, _solve_vjp, _solve_jvp,
                           Sample((_well_conditioned(3, 3, seed=4), randn(3, 2, seed=5)),
                                  {"adjoint": True}),
                           Sample((_well_conditioned(2, 2, seed=6, complex_=True),
-                                  randn(2, 1, seed=7) + 1j * randn(2, 1, seed=8)))])
+                                  randn(2, 1, seed=7) + 1j * randn(2, 1, seed=8)))], dtypes=INEXACT)
 
 
 def solve(matrix, rhs, adjoint=False, name=None):
@@ -770,7 +774,7 @@ CHOLESKY = register("Cholesky", _cholesky_forward, _cholesky_vjp, _cholesky_jvp,
                     lambda: [Sample((_spd(3, 3),)),
                              Sample((_spd(2, 3, 3, seed=1),)),
                              Sample((_spd(1, 1, seed=2),)),
-                             Sample((_spd(2, 2, seed=3, complex_=True),))])
+                             Sample((_spd(2, 2, seed=3, complex_=True),))], dtypes=INEXACT)
 
 
 def cholesky(input, name=None):  # noqa: A002
@@ -876,7 +880,7 @@ EIGH = register("SelfAdjointEigV2", _eigh_forward, _eigh_vjp, _eigh_jvp,
                          Sample((_symmetric_distinct(2, 3, 3, seed=1),)),
                          Sample((_symmetric_distinct(4, 4, seed=2),), {"compute_v": False}),
                          Sample((_symmetric_distinct(1, 1, seed=3),))],
-                n_outputs=2)
+                n_outputs=2, dtypes=INEXACT)
 
 
 def eigh(tensor, name=None):
@@ -1050,7 +1054,7 @@ SVD = register("Svd", _svd_forward, _svd_vjp, _svd_jvp,
                         Sample((_distinct_singular(3, 3, seed=4),), {"full_matrices": True}),
                         Sample((_distinct_singular(3, 4, seed=5),), {"compute_uv": False}),
                         Sample((_distinct_singular(1, 1, seed=6),))],
-               n_outputs=3)
+               n_outputs=3, dtypes=INEXACT)
 
 
 def svd(tensor, full_matrices=False, compute_uv=True, name=None):
@@ -1164,7 +1168,7 @@ QR = register("Qr", _qr_forward, _qr_vjp, _qr_jvp,
                        Sample((randn(2, 3, 2, seed=3),)),
                        Sample((_well_conditioned(3, 3, seed=4),), {"full_matrices": True}),
                        Sample((randn(3, 2, seed=5) + 1j * randn(3, 2, seed=6),))],
-              n_outputs=2)
+              n_outputs=2, dtypes=INEXACT)
 
 Qr = namedtuple("Qr", ["q", "r"])
 

@@ -91,6 +91,20 @@ UNARY = {
                     lambda x: _log_softmax(x) if x.ndim else x, True),
     "matmul_self": (lambda tf, x: tf.matmul(x, x, transpose_b=True) if len(x.shape) >= 2 else x,
                     lambda x: x @ np.swapaxes(x, -1, -2) if x.ndim >= 2 else x, True),
+    "det": (lambda tf, x: tf.linalg.det(_spd(tf, x)) if len(x.shape) >= 2 else x,
+            lambda x: np.linalg.det(_spd_np(x)).astype(x.dtype) if x.ndim >= 2 else x, True),
+    "inv": (lambda tf, x: tf.linalg.inv(_spd(tf, x)) if len(x.shape) >= 2 else x,
+            lambda x: np.linalg.inv(_spd_np(x)).astype(x.dtype) if x.ndim >= 2 else x, True),
+    "cholesky": (lambda tf, x: tf.linalg.cholesky(_spd(tf, x)) if len(x.shape) >= 2 else x,
+                 lambda x: np.linalg.cholesky(_spd_np(x)).astype(x.dtype) if x.ndim >= 2 else x,
+                 True),
+    "logdet": (lambda tf, x: tf.linalg.logdet(_spd(tf, x)) if len(x.shape) >= 2 else x,
+               lambda x: np.linalg.slogdet(_spd_np(x))[1].astype(np.abs(x[..., :0]).dtype)
+               if x.ndim >= 2
+               else x, True),
+    "singular_values": (lambda tf, x: tf.linalg.svd(x, compute_uv=False) if len(x.shape) >= 2
+                        else x, lambda x: np.linalg.svd(x, compute_uv=False).astype(
+                            np.abs(x[..., :0]).dtype) if x.ndim >= 2 else x, False),
     "where_positive": (lambda tf, x: tf.where(x > 0, x, tf.zeros_like(x)),
                        lambda x: np.where(x > 0, x, np.zeros_like(x)), False),
     "flatten": (lambda tf, x: tf.reshape(x, [-1]), lambda x: np.reshape(x, -1), True),
@@ -107,6 +121,10 @@ BINARY = {
                            lambda x, y: (x - y) * np.conj(x - y), True),
     "atan2": (lambda tf, x, y: tf.math.atan2(x, y * y + 0.5),
               lambda x, y: np.arctan2(x, y * y + 0.5), True),
+    "matmul": (lambda tf, x, y: tf.matmul(x, y, transpose_b=True),
+               lambda x, y: np.matmul(x, np.swapaxes(y, -1, -2)), True),
+    "concat": (lambda tf, x, y: tf.concat([x, y], axis=-1),
+               lambda x, y: np.concatenate([x, y], axis=-1), True),
     "pow": (lambda tf, x, y: tf.math.pow(x * x + 0.5, y),
             lambda x, y: np.power(x * x + 0.5, y), True),
 }
@@ -127,6 +145,22 @@ REDUCTIONS = {
                                   x * np.conj(x), axis, keepdims=keepdims)).astype(x.dtype),
                               False),
 }
+
+
+#: Ops on LAPACK, whose NumPy references cannot take inf/nan (edge values skip them; tests/
+#: test_tf_edges.py records TensorFlow's answers for those).
+_LAPACK = {"det", "inv", "cholesky", "logdet", "singular_values"}
+
+
+def _spd(tf, x):
+    """``x x^H + 1``: a Hermitian positive definite matrix for any square-able ``x``."""
+    square = tf.matmul(x, x, adjoint_b=True)
+    return square + tf.eye(square.shape[-1], dtype=x.dtype)
+
+
+def _spd_np(x):
+    square = x @ np.conj(np.swapaxes(x, -1, -2))
+    return square + np.eye(square.shape[-1], dtype=x.dtype)
 
 
 def _softmax(x):
@@ -211,7 +245,7 @@ def generate(seed: int) -> dict:
     for _ in range(rng.randint(1, 3)):
         kind = rng.choices(["unary", "binary", "reduction"], [50, 30, 20])[0]
         if kind == "unary":
-            name = rng.choice(sorted(UNARY))
+            name = rng.choice(sorted(set(UNARY) - (_LAPACK if edges else set())))
             steps.append({"op": name})
             if name == "transpose":
                 current = current[::-1]
@@ -219,8 +253,12 @@ def generate(seed: int) -> dict:
                 current = [2 * d for d in current]
             elif name == "pad":
                 current = [d + 1 for d in current]
-            elif name == "matmul_self" and len(current) >= 2:
+            elif name in ("matmul_self", "inv", "cholesky") and len(current) >= 2:
                 current = current[:-1] + current[-2:-1]
+            elif name in ("det", "logdet") and len(current) >= 2:
+                current = current[:-2]
+            elif name == "singular_values" and len(current) >= 2:
+                current = current[:-2] + [min(current[-2:])]
             elif name == "flatten":
                 current = [int(np.prod(current))] if current else [1]
         elif kind == "binary":
@@ -228,8 +266,13 @@ def generate(seed: int) -> dict:
             inputs.append({"shape": other, "values": _values(other, dtype, rng, edges)})
             steps.append({"op": rng.choice(sorted(BINARY)), "input": len(inputs) - 1})
             try:
-                current = list(np.broadcast_shapes(tuple(current), tuple(other)))
-            except ValueError:
+                if steps[-1]["op"] == "matmul" and len(current) >= 2:
+                    current = current[:-1] + other[-2:-1]
+                elif steps[-1]["op"] == "concat" and current and len(other) == len(current):
+                    current = current[:-1] + [current[-1] + other[-1]]
+                else:
+                    current = list(np.broadcast_shapes(tuple(current), tuple(other)))
+            except (ValueError, IndexError):
                 pass
         else:
             axis = None if not current or rng.random() < 0.4 else rng.randrange(-len(current),
