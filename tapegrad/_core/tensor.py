@@ -412,6 +412,11 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
 
 # -- dispatch ---------------------------------------------------------------------------------
 
+class RefusedScalar(TypeError):
+    """A Python number that cannot take the other operand's dtype (TensorFlow's TypeError
+    "Cannot convert 2.5 to EagerTensor of dtype int32")."""
+
+
 def _input(value, like):
     """(object to save, array or Python scalar to compute with) for one op input.
 
@@ -425,12 +430,12 @@ def _input(value, like):
             return value, value._value
         if kind is float and like.kind in "iub":
             # TensorFlow converts the scalar to the tensor's dtype and refuses any float.
-            raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype "
+            raise RefusedScalar(f"Cannot convert {value!r} to EagerTensor of dtype "
                             f"{_from_numpy(like).name}: cast the tensor first (tapegrad.cast(x, "
                             f"tapegrad.float32)) or pass an int.")
         if like.kind == "b":
             # (TensorFlow converts no Python number to bool: `bool_tensor > 0` is refused)
-            raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype bool: compare "
+            raise RefusedScalar(f"Cannot convert {value!r} to EagerTensor of dtype bool: compare "
                             "or combine bool tensors with bool values (True/False).")
         return value, value
     read = getattr(value, "_read_for_op", None)

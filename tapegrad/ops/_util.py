@@ -8,6 +8,7 @@ import functools
 from tapegrad._core.backend import np, ones
 from tapegrad._core.registry import Op
 from tapegrad._core.tensor import (
+    RefusedScalar,
     Tensor,
     _as_array_result,
     _new,
@@ -86,7 +87,7 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
             return apply2(op, self, other)  # (converts, or raises the mismatch or dtype)
         try:
             return apply2(op, self, other)
-        except TypeError as error:
+        except RefusedScalar as error:
             raise refused_operand(str(error)) from None
 
     def method(self, other):
