@@ -584,8 +584,39 @@ def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, name=None)
             f"softmax_cross_entropy_with_logits: labels are {labels.dtype.name} but logits are "
             f"{logits.dtype.name}; cast the labels with tapegrad.cast(labels, logits.dtype).")
     axis = _axis_of(logits, axis, "softmax_cross_entropy_with_logits")
+    if shape_of(labels) != shape_of(logits) and axis == len(shape_of(logits)) - 1:
+        logits, labels = _broadcast_rows_and_classes(logits, labels)
     return apply2(SOFTMAX_XENT, _move_last(logits, axis), _move_last(labels, axis),
                   {"saved": [None]})
+
+
+def _as_matrix_shape(shape) -> tuple:
+    return int(np.prod(shape[:-1], dtype=np.int64)), shape[-1]
+
+
+def _broadcast_rows_and_classes(logits, labels):
+    """Logits and labels as TensorFlow's kernel broadcasts them: both as (rows, classes)
+    matrices, a row or column of size 1 repeated ([2] labels for [4, 2] logits)."""
+    logits_shape, labels_shape = tuple(shape_of(logits)), tuple(shape_of(labels))
+    if not labels_shape:
+        raise InvalidArgumentError("softmax_cross_entropy_with_logits: labels must have rank "
+                                   ">= 1 (one distribution per row).")
+    try:
+        rows, classes = np.broadcast_shapes(_as_matrix_shape(logits_shape),
+                                            _as_matrix_shape(labels_shape))
+    except ValueError:
+        raise InvalidArgumentError(
+            f"softmax_cross_entropy_with_logits: logits of shape {list(logits_shape)} and "
+            f"labels of shape {list(labels_shape)} do not broadcast (as [rows, classes] "
+            "matrices); give labels the logits' shape.") from None
+    longer = logits_shape if _as_matrix_shape(logits_shape)[0] == rows else labels_shape
+    shape = longer[:-1] + (classes,)
+
+    def spread(tensor, original):
+        matrix = _array.reshape(tensor, _as_matrix_shape(original))
+        return _array.reshape(_array.broadcast_to(matrix, (rows, classes)), shape)
+
+    return spread(logits, logits_shape), spread(labels, labels_shape)
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tensor:

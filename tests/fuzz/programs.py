@@ -105,6 +105,8 @@ UNARY = {
     "singular_values": (lambda tf, x: tf.linalg.svd(x, compute_uv=False) if len(x.shape) >= 2
                         else x, lambda x: np.linalg.svd(x, compute_uv=False).astype(
                             np.abs(x[..., :0]).dtype) if x.ndim >= 2 else x, False),
+    "gather_first": (lambda tf, x: tf.gather(x, [0, 0], axis=-1) if len(x.shape) else x,
+                     lambda x: np.take(x, [0, 0], axis=-1) if x.ndim else x, True),
     "where_positive": (lambda tf, x: tf.where(x > 0, x, tf.zeros_like(x)),
                        lambda x: np.where(x > 0, x, np.zeros_like(x)), False),
     "flatten": (lambda tf, x: tf.reshape(x, [-1]), lambda x: np.reshape(x, -1), True),
@@ -125,6 +127,20 @@ BINARY = {
                lambda x, y: np.matmul(x, np.swapaxes(y, -1, -2)), True),
     "concat": (lambda tf, x, y: tf.concat([x, y], axis=-1),
                lambda x, y: np.concatenate([x, y], axis=-1), True),
+    "floordiv": (lambda tf, x, y: tf.math.floordiv(x, y * y + 0.5),
+                 lambda x, y: np.floor_divide(x, y * y + 0.5), False),
+    "floormod": (lambda tf, x, y: tf.math.floormod(x, y * y + 0.5),
+                 lambda x, y: np.mod(x, y * y + 0.5), False),
+    "xlogy": (lambda tf, x, y: tf.math.xlogy(x, y * y + 0.5),
+              lambda x, y: np.where(x == 0, 0, x * np.log(y * y + 0.5)).astype(x.dtype), True),
+    "sigmoid_cross_entropy": (
+        lambda tf, x, y: tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.math.sigmoid(y),
+                                                                  logits=x),
+        lambda x, y: _sigmoid_cross_entropy(x, 1 / (1 + np.exp(-y))), True),
+    "softmax_cross_entropy": (
+        lambda tf, x, y: tf.nn.softmax_cross_entropy_with_logits(
+            labels=tf.nn.softmax(y) if len(y.shape) else y, logits=x),
+        lambda x, y: _softmax_cross_entropy(x, _softmax(y) if y.ndim else y), True),
     "pow": (lambda tf, x, y: tf.math.pow(x * x + 0.5, y),
             lambda x, y: np.power(x * x + 0.5, y), True),
 }
@@ -148,7 +164,8 @@ REDUCTIONS = {
 
 
 #: Ops on LAPACK, whose NumPy references cannot take inf/nan (edge values skip them; tests/
-#: test_tf_edges.py records TensorFlow's answers for those).
+#: test_tf_edges.py records TensorFlow's answers for those). Bool programs skip them too:
+#: TensorFlow's error type for a bool matrix depends on its rank (conj or the kernel refuses).
 _LAPACK = {"det", "inv", "cholesky", "logdet", "singular_values"}
 
 
@@ -166,6 +183,29 @@ def _spd_np(x):
 def _softmax(x):
     shifted = np.exp(x - np.max(x, axis=-1, keepdims=True)) if x.size else x
     return shifted / np.sum(shifted, axis=-1, keepdims=True) if x.size else x
+
+
+def _sigmoid_cross_entropy(x, z):
+    if x.shape != z.shape:
+        _refuse()
+    return np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))
+
+
+def _softmax_cross_entropy(x, z):
+    """TensorFlow's: logits and labels broadcast as [rows, classes] matrices."""
+    if x.ndim == 0 or z.ndim == 0:
+        _refuse()
+    x_matrix = (int(np.prod(x.shape[:-1])), x.shape[-1])
+    z_matrix = (int(np.prod(z.shape[:-1])), z.shape[-1])
+    rows, classes = np.broadcast_shapes(x_matrix, z_matrix)
+    shape = (x.shape if x_matrix[0] == rows else z.shape)[:-1] + (classes,)
+    x = np.broadcast_to(np.reshape(x, x_matrix), (rows, classes)).reshape(shape)
+    z = np.broadcast_to(np.reshape(z, z_matrix), (rows, classes)).reshape(shape)
+    return -np.sum(z * _log_softmax(x), axis=-1)
+
+
+def _refuse():
+    raise ValueError("TensorFlow requires equal shapes here")
 
 
 def _log_softmax(x):
@@ -245,10 +285,13 @@ def generate(seed: int) -> dict:
     for _ in range(rng.randint(1, 3)):
         kind = rng.choices(["unary", "binary", "reduction"], [50, 30, 20])[0]
         if kind == "unary":
-            name = rng.choice(sorted(set(UNARY) - (_LAPACK if edges else set())))
+            name = rng.choice(sorted(set(UNARY) - (_LAPACK if edges or dtype == "bool" else
+                                                   set())))
             steps.append({"op": name})
             if name == "transpose":
                 current = current[::-1]
+            elif name == "gather_first" and current:
+                current = current[:-1] + [2]
             elif name == "tile":
                 current = [2 * d for d in current]
             elif name == "pad":
@@ -264,10 +307,13 @@ def generate(seed: int) -> dict:
         elif kind == "binary":
             other = _broadcasting(current, rng)
             inputs.append({"shape": other, "values": _values(other, dtype, rng, edges)})
-            steps.append({"op": rng.choice(sorted(BINARY)), "input": len(inputs) - 1})
+            steps.append({"op": rng.choice(sorted(BINARY)), "input": len(inputs) - 1,
+                          "broadcast": other != current})
             try:
                 if steps[-1]["op"] == "matmul" and len(current) >= 2:
                     current = current[:-1] + other[-2:-1]
+                elif steps[-1]["op"] == "softmax_cross_entropy" and current:
+                    current = current[:-1]
                 elif steps[-1]["op"] == "concat" and current and len(other) == len(current):
                     current = current[:-1] + [current[-1] + other[-1]]
                 else:

@@ -342,4 +342,22 @@ out = acc.jvp(y)
     "dataset_take_minus_five": "out = list(tf.data.Dataset.range(3).take(-5).as_numpy_iterator())",
     "dataset_skip_minus_five": "out = list(tf.data.Dataset.range(3).skip(-5).as_numpy_iterator())",
     "dataset_skip_negative_cardinality": "out = int(tf.data.Dataset.range(3).skip(-1).cardinality())",
+    # -- found by the fuzz test ---------------------------------------------------------------
+    "softmax_ce_labels_row_broadcast": "out = tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant([0.3, 0.7]), logits=tf.constant([[1.0, 2.0], [0.5, -1.0]]))",
+    "softmax_ce_labels_column_broadcast": "out = tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant([[0.5]]), logits=tf.constant([[1.0, 2.0, 3.0]]))",
+    "softmax_ce_logits_broadcast": "out = tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant([0.4, 0.6]), logits=tf.constant([1.5]))",
+    "softmax_ce_scalar_labels": "out = tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant(0.5), logits=tf.constant([1.0, 2.0]))",
+    "softmax_ce_3d_no_broadcast": "out = tf.nn.softmax_cross_entropy_with_logits(labels=tf.ones([2, 1, 2]), logits=tf.ones([2, 2, 2]))",
+    "l2_normalize_complex": "out = tf.math.l2_normalize(tf.constant([1 + 2j, 3 - 1j]))",
+    "l2_normalize_int": "out = tf.math.l2_normalize(tf.constant([2, 0, 5]))",
+    "bool_greater_than_number": "out = tf.constant([True]) > 0",
+    "bool_times_bool": "out = tf.constant([True, True]) * tf.constant([True, False])",
+    "matmul_empty_jacobian": """
+x = tf.zeros([0, 4], tf.float64)
+with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = tf.matmul(x, x, transpose_b=True)
+out = tape.jacobian(y, x)
+""",
+    "reduce_prod_gradient_kept_axis_empty": GRAD + "out = grad(lambda x: tf.reduce_prod(x, axis=1), np.ones([0, 3], np.float64))",
 }
