@@ -107,6 +107,15 @@ UNARY = {
                             np.abs(x[..., :0]).dtype) if x.ndim >= 2 else x, False),
     "gather_first": (lambda tf, x: tf.gather(x, [0, 0], axis=-1) if len(x.shape) else x,
                      lambda x: np.take(x, [0, 0], axis=-1) if x.ndim else x, True),
+    "avg_pool": (lambda tf, x: tf.nn.avg_pool2d(x, 2, 1, "VALID") if _pooling(x) else x,
+                 lambda x: _windows(x).mean(axis=(-2, -1)).astype(x.dtype) if _pooling(x)
+                 else x, True),
+    "max_pool": (lambda tf, x: tf.nn.max_pool2d(x, 2, 1, "VALID") if _pooling(x) else x,
+                 lambda x: _windows(x).max(axis=(-2, -1)) if _pooling(x) else x, False),
+    "conv2d": (lambda tf, x: tf.nn.conv2d(x, tf.ones([2, 2, x.shape[-1], 1], x.dtype), 1,
+                                          "VALID") if _pooling(x) else x,
+               lambda x: _windows(x).sum(axis=(-3, -2, -1))[..., None].astype(x.dtype)
+               if _pooling(x) else x, True),
     "where_positive": (lambda tf, x: tf.where(x > 0, x, tf.zeros_like(x)),
                        lambda x: np.where(x > 0, x, np.zeros_like(x)), False),
     "flatten": (lambda tf, x: tf.reshape(x, [-1]), lambda x: np.reshape(x, -1), True),
@@ -169,6 +178,17 @@ REDUCTIONS = {
 _LAPACK = {"det", "inv", "cholesky", "logdet", "singular_values"}
 
 
+def _pooling(x) -> bool:
+    """A 2x2 VALID window fits: rank 4 (NHWC) with height and width of 2 or more."""
+    shape = tuple(x.shape)
+    return len(shape) == 4 and shape[1] >= 2 and shape[2] >= 2 and shape[3] >= 1
+
+
+def _windows(x):
+    """The 2x2 windows of an NHWC array: [N, H-1, W-1, C, 2, 2]."""
+    return np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(1, 2))
+
+
 def _spd(tf, x):
     """``x x^H + 1``: a Hermitian positive definite matrix for any square-able ``x``."""
     square = tf.matmul(x, x, adjoint_b=True)
@@ -227,7 +247,7 @@ def _extreme(function, x, axis, keepdims):
 
 
 def _shape(rng: random.Random) -> list:
-    rank = rng.choice([0, 1, 1, 2, 2, 3])
+    rank = rng.choice([0, 1, 1, 2, 2, 3, 4])
     return [rng.choice([0, 1, 2, 3, 3]) if rng.random() < 0.1 else rng.choice([1, 2, 3, 4])
             for _ in range(rank)]
 
@@ -290,6 +310,10 @@ def generate(seed: int) -> dict:
             steps.append({"op": name})
             if name == "transpose":
                 current = current[::-1]
+            elif name in ("avg_pool", "max_pool", "conv2d") and len(current) == 4 and \
+                    current[1] >= 2 and current[2] >= 2 and current[3] >= 1:
+                current = [current[0], current[1] - 1, current[2] - 1,
+                           1 if name == "conv2d" else current[3]]
             elif name == "gather_first" and current:
                 current = current[:-1] + [2]
             elif name == "tile":
