@@ -116,6 +116,10 @@ UNARY = {
                                           "VALID") if _pooling(x) else x,
                lambda x: _windows(x).sum(axis=(-3, -2, -1))[..., None].astype(x.dtype)
                if _pooling(x) else x, True),
+    "logical_not": (lambda tf, x: tf.math.logical_not(x), np.logical_not, False),
+    "sign": (lambda tf, x: tf.math.sign(x), np.sign, False),
+    "round": (lambda tf, x: tf.math.round(x), np.round, False),
+    "boolean_mask": (lambda tf, x: tf.boolean_mask(x, x > 0), lambda x: x[x > 0], False),
     "where_positive": (lambda tf, x: tf.where(x > 0, x, tf.zeros_like(x)),
                        lambda x: np.where(x > 0, x, np.zeros_like(x)), False),
     "flatten": (lambda tf, x: tf.reshape(x, [-1]), lambda x: np.reshape(x, -1), True),
@@ -136,6 +140,7 @@ BINARY = {
                lambda x, y: np.matmul(x, np.swapaxes(y, -1, -2)), True),
     "concat": (lambda tf, x, y: tf.concat([x, y], axis=-1),
                lambda x, y: np.concatenate([x, y], axis=-1), True),
+    "logical_and": (lambda tf, x, y: tf.math.logical_and(x, y), np.logical_and, False),
     "floordiv": (lambda tf, x, y: tf.math.floordiv(x, y * y + 0.5),
                  lambda x, y: np.floor_divide(x, y * y + 0.5), False),
     "floormod": (lambda tf, x, y: tf.math.floormod(x, y * y + 0.5),
@@ -163,6 +168,7 @@ REDUCTIONS = {
     "reduce_prod": (lambda tf, x, a, k: tf.reduce_prod(x, a, k),
                     lambda x, axis, keepdims: np.prod(x, axis, x.dtype, keepdims=keepdims), True),
     "reduce_logsumexp": (lambda tf, x, a, k: tf.reduce_logsumexp(x, a, k), _logsumexp, True),
+    "reduce_any": (lambda tf, x, a, k: tf.reduce_any(x, a, k), np.any, False),
     "reduce_std": (lambda tf, x, a, k: tf.math.reduce_std(x, a, k), np.std, False),
     "reduce_variance": (lambda tf, x, a, k: tf.math.reduce_variance(x, a, k), np.var, True),
     "reduce_euclidean_norm": (lambda tf, x, a, k: tf.math.reduce_euclidean_norm(x, a, k),
@@ -326,6 +332,8 @@ def generate(seed: int) -> dict:
                 current = current[:-2]
             elif name == "singular_values" and len(current) >= 2:
                 current = current[:-2] + [min(current[-2:])]
+            elif name == "boolean_mask":
+                current = [rng.randint(0, 2)]  # (data dependent: only the rank matters)
             elif name == "flatten":
                 current = [int(np.prod(current))] if current else [1]
         elif kind == "binary":
