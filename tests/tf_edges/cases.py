@@ -10,6 +10,19 @@ def grad(f, x):
     return tape.gradient(y, x)
 """
 
+
+
+def _complex_pair_gradient(function: str) -> str:
+    """Gradients of ``tf.math.<function>(x, y)`` for complex x and y."""
+    return f"""
+x = tf.constant([1.0 + 2.0j], tf.complex128); y = tf.constant([2.0 - 1.0j], tf.complex128)
+with tf.GradientTape() as tape:
+    tape.watch([x, y])
+    z = tf.math.{function}(x, y)
+out = tape.gradient(z, [x, y])
+"""
+
+
 CASES = {
     # -- silent dtype changes ------------------------------------------------------------------
     "int_times_float": "out = tf.constant([1, 2]) * 2.0",
@@ -187,27 +200,9 @@ out = tape.gradient(y, x)
     "eigh_nan": "out = tf.linalg.eigvalsh(tf.constant([[np.nan, 1.0], [1.0, 3.0]]))",
     "inv_singular": "out = tf.linalg.inv(tf.constant([[1.0, 2.0], [2.0, 4.0]]))",
     "cholesky_not_pd": "out = tf.linalg.cholesky(tf.constant([[1.0, 2.0], [2.0, 1.0]]))",
-    "xlogy_complex_gradient": """
-x = tf.constant([1.0 + 2.0j], tf.complex128); y = tf.constant([2.0 - 1.0j], tf.complex128)
-with tf.GradientTape() as tape:
-    tape.watch([x, y])
-    z = tf.math.xlogy(x, y)
-out = tape.gradient(z, [x, y])
-""",
-    "xdivy_complex_gradient": """
-x = tf.constant([1.0 + 2.0j], tf.complex128); y = tf.constant([2.0 - 1.0j], tf.complex128)
-with tf.GradientTape() as tape:
-    tape.watch([x, y])
-    z = tf.math.xdivy(x, y)
-out = tape.gradient(z, [x, y])
-""",
-    "xlog1py_complex_gradient": """
-x = tf.constant([1.0 + 2.0j], tf.complex128); y = tf.constant([2.0 - 1.0j], tf.complex128)
-with tf.GradientTape() as tape:
-    tape.watch([x, y])
-    z = tf.math.xlog1py(x, y)
-out = tape.gradient(z, [x, y])
-""",
+    "xlogy_complex_gradient": _complex_pair_gradient("xlogy"),
+    "xdivy_complex_gradient": _complex_pair_gradient("xdivy"),
+    "xlog1py_complex_gradient": _complex_pair_gradient("xlog1py"),
     "euclidean_norm_complex_gradient": """
 x = tf.constant([3.0 + 4.0j, 1.0 - 1.0j], tf.complex128)
 with tf.GradientTape() as tape:
