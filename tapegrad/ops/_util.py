@@ -35,19 +35,20 @@ def fast_unary(op: Op):
 
     def decorate(function):
         forward = op.forward
-        accepted = op.dtypes
+        # (an identity test for float32 stands for the set lookup of the input's dtype)
+        accepted = op.dtypes if op.dtypes is not None else _EVERY_DTYPE
         usual = _usual_dtype(accepted)
 
         @functools.wraps(function)
         def fast(x, name=None):
             if type(x) is not Tensor:
                 return function(x, name)  # (apply1 converts)
-            if accepted is not None:
-                dtype = x._value.dtype
-                if dtype is not usual and dtype not in accepted:
-                    return function(x, name)  # (apply1 raises for the dtype)
+            value = x._value
+            dtype = value.dtype
+            if dtype is not usual and dtype not in accepted:
+                return function(x, name)  # (apply1 raises for the dtype)
             result = _new(Tensor)
-            result._value = forward(x._value)
+            result._value = forward(value)
             recorders = state.recorders
             if recorders:
                 for recorder in recorders:
@@ -60,6 +61,10 @@ def fast_unary(op: Op):
 
 
 _FLOAT32 = np.dtype(np.float32)
+#: The numeric dtypes, for an op that declares none (others take the general path).
+_EVERY_DTYPE = frozenset(np.dtype(name) for name in (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "complex64", "complex128"))
 
 
 def _usual_dtype(accepted):
