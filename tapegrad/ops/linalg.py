@@ -19,6 +19,10 @@ from tapegrad.ops import reduction as _reduction
 from tapegrad.ops._util import INEXACT, randn, shape_of, sum_tangents, unbroadcast_raw
 from tapegrad.ops._vocab import unbroadcast
 
+#: The dtypes of TensorFlow's CPU kernels for det, slogdet, solve, cholesky, eigh and svd (no
+#: float16; inv and qr take it).
+_NO_HALF = frozenset({"float32", "float64", "c"})
+
 
 def _tensor(x):
     """A Tensor for ``x`` (a Variable is read, and the read is recorded)."""
@@ -410,10 +414,15 @@ def _inv_forward(x, adjoint=False):
     _check_square(x, "inv", "use tapegrad.linalg.pinv for a non-square matrix")
     _check_finite(x, _NOT_INVERTIBLE)
     try:
-        out = np.linalg.inv(x)
+        out = np.linalg.inv(_single_if_half(x)).astype(x.dtype, copy=False)
     except np.linalg.LinAlgError:
         raise InvalidArgumentError(_NOT_INVERTIBLE) from None
     return _swap(out) if adjoint else out
+
+
+def _single_if_half(x):
+    """float16 matrices as float32 for LAPACK (which has no half precision)."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
 def _inv_vjp(inputs, output, attrs, upstream, needs):
@@ -489,7 +498,7 @@ DET = register("MatrixDeterminant", _det_forward, _det_vjp, _det_jvp,
                lambda: [Sample((randn(3, 3),)),
                         Sample((randn(2, 2, 2, seed=1),)),
                         Sample((randn(1, 1, low=0.5),)),
-                        Sample((_well_conditioned(2, 2, seed=3, complex_=True),))], dtypes=INEXACT)
+                        Sample((_well_conditioned(2, 2, seed=3, complex_=True),))], dtypes=_NO_HALF)
 
 
 def det(input, name=None):  # noqa: A002
@@ -530,7 +539,7 @@ SLOGDET = register("LogMatrixDeterminant", _slogdet_forward, _slogdet_vjp, _slog
                    lambda: [Sample((randn(3, 3),)),
                             Sample((randn(2, 3, 3, seed=1),)),
                             Sample((np.array([[0.0, 2.0], [1.5, 0.3]]),))],
-                   n_outputs=2, dtypes=INEXACT)
+                   n_outputs=2, dtypes=_NO_HALF)
 
 LogMatrixDeterminant = namedtuple("LogMatrixDeterminant", ["sign", "log_abs_determinant"])
 
@@ -613,7 +622,8 @@ SOLVE = register("MatrixSolve", _solve_forward, _solve_vjp, _solve_jvp,
                           Sample((_well_conditioned(3, 3, seed=4), randn(3, 2, seed=5)),
                                  {"adjoint": True}),
                           Sample((_well_conditioned(2, 2, seed=6, complex_=True),
-                                  randn(2, 1, seed=7) + 1j * randn(2, 1, seed=8)))], dtypes=INEXACT)
+                                  randn(2, 1, seed=7) + 1j * randn(2, 1, seed=8)))],
+                 dtypes=_NO_HALF)
 
 
 def solve(matrix, rhs, adjoint=False, name=None):
@@ -774,7 +784,7 @@ CHOLESKY = register("Cholesky", _cholesky_forward, _cholesky_vjp, _cholesky_jvp,
                     lambda: [Sample((_spd(3, 3),)),
                              Sample((_spd(2, 3, 3, seed=1),)),
                              Sample((_spd(1, 1, seed=2),)),
-                             Sample((_spd(2, 2, seed=3, complex_=True),))], dtypes=INEXACT)
+                             Sample((_spd(2, 2, seed=3, complex_=True),))], dtypes=_NO_HALF)
 
 
 def cholesky(input, name=None):  # noqa: A002
@@ -880,7 +890,7 @@ EIGH = register("SelfAdjointEigV2", _eigh_forward, _eigh_vjp, _eigh_jvp,
                          Sample((_symmetric_distinct(2, 3, 3, seed=1),)),
                          Sample((_symmetric_distinct(4, 4, seed=2),), {"compute_v": False}),
                          Sample((_symmetric_distinct(1, 1, seed=3),))],
-                n_outputs=2, dtypes=INEXACT)
+                n_outputs=2, dtypes=_NO_HALF)
 
 
 def eigh(tensor, name=None):
@@ -1054,7 +1064,7 @@ SVD = register("Svd", _svd_forward, _svd_vjp, _svd_jvp,
                         Sample((_distinct_singular(3, 3, seed=4),), {"full_matrices": True}),
                         Sample((_distinct_singular(3, 4, seed=5),), {"compute_uv": False}),
                         Sample((_distinct_singular(1, 1, seed=6),))],
-               n_outputs=3, dtypes=INEXACT)
+               n_outputs=3, dtypes=_NO_HALF)
 
 
 def svd(tensor, full_matrices=False, compute_uv=True, name=None):
@@ -1080,7 +1090,8 @@ def _qr_forward(x, full_matrices=False):
     if np.ndim(x) < 2:
         raise InvalidArgumentError(f"qr: input must be at least rank 2, got shape "
                                    f"{list(np.shape(x))}.")
-    q, r = np.linalg.qr(x, mode="complete" if full_matrices else "reduced")
+    # (LAPACK has no float16: such matrices are factored in float32, as TensorFlow's kernel)
+    q, r = np.linalg.qr(_single_if_half(x), mode="complete" if full_matrices else "reduced")
     return q.astype(x.dtype, copy=False), r.astype(x.dtype, copy=False)
 
 

@@ -3,9 +3,9 @@ and TensorFlow): ``generate(seed)`` gives a program, ``execute(tf, program)`` ru
 framework module and ``reference(program)`` with NumPy alone.
 
 A program is a chain: input 0 goes through 1-3 ops; a binary op takes a fresh input whose
-shape broadcasts against the running value. Shapes include empty and size-1 dimensions; dtypes
-are mostly float32/float64, sometimes int32, bool or complex128; inputs sometimes hold edge
-values (0, +-inf, nan, huge).
+shape broadcasts against the running value. Shapes include empty and size-1 dimensions;
+dtypes are mostly float32/float64, sometimes float16, int32, int64, bool or complex128;
+inputs sometimes hold edge values (0, +-inf, nan, huge).
 """
 
 from __future__ import annotations
@@ -202,6 +202,8 @@ def _spd(tf, x):
 
 
 def _spd_np(x):
+    if x.dtype == np.float16:  # (NumPy's LAPACK has no float16; compute in float32)
+        x = x.astype(np.float32)
     square = x @ np.conj(np.swapaxes(x, -1, -2))
     return square + np.eye(square.shape[-1], dtype=x.dtype)
 
@@ -276,7 +278,7 @@ def _values(shape: list, dtype: str, rng: random.Random, edges: bool) -> list:
     size = int(np.prod(shape)) if shape else 1
     if dtype == "bool":
         values = generator.random(size) < 0.5
-    elif dtype == "int32":
+    elif dtype in ("int32", "int64"):
         values = generator.integers(-5, 6, size)
     else:
         values = generator.standard_normal(size)
@@ -301,8 +303,8 @@ def _array(spec: dict, dtype: str) -> np.ndarray:
 def generate(seed: int) -> dict:
     """Program ``seed`` (deterministic, JSON-able)."""
     rng = random.Random(seed)
-    dtype = rng.choices(["float32", "float64", "int32", "bool", "complex128"],
-                        [50, 35, 6, 3, 6])[0]
+    dtype = rng.choices(["float32", "float64", "int32", "bool", "complex128", "float16",
+                         "int64"], [46, 33, 6, 3, 6, 3, 3])[0]
     edges = rng.random() < 0.15
     shape = _shape(rng)
     inputs = [{"shape": shape, "values": _values(shape, dtype, rng, edges)}]
