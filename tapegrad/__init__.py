@@ -45,7 +45,6 @@ from tapegrad._core.dtypes import (
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tape import UnconnectedGradients, get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
-from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.control import cond, device, is_tensor, map_fn, while_loop
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
@@ -58,6 +57,7 @@ from tapegrad.autodiff.function import (
 )
 from tapegrad.autodiff.function import print_ as print
 from tapegrad.autodiff.tape import GradientTape
+from tapegrad.autodiff.tensor_spec import TensorSpec
 from tapegrad.module import Module, name_scope
 from tapegrad.ops.array import (
     argsort,

@@ -84,7 +84,7 @@ class TensorShape(tuple):
         return None not in self
 
     def is_compatible_with(self, other) -> bool:
-        if isinstance(other, UnknownShape):
+        if getattr(other, "rank", 0) is None:  # a shape of unknown rank fits any
             return True
         other = tuple(other)
         return len(other) == len(self) and all(
@@ -95,47 +95,6 @@ class TensorShape(tuple):
 
     def __str__(self) -> str:
         return str(tuple(self)) if len(self) != 1 else f"({self[0]},)"
-
-
-class UnknownShape(TensorShape):
-    """The shape of unknown rank (``TensorShape(None)`` in TensorFlow), as a spec may have it.
-
-    >>> from tapegrad._core.tensor import UnknownShape
-    >>> str(UnknownShape()), UnknownShape().rank
-    ('<unknown>', None)
-    """
-
-    __slots__ = ()
-
-    @property
-    def rank(self) -> None:
-        return None
-
-    ndims = rank
-
-    def as_list(self) -> list:
-        raise ValueError("as_list() is not defined on an unknown TensorShape.")
-
-    def num_elements(self) -> None:
-        return None
-
-    def is_fully_defined(self) -> bool:
-        return False
-
-    def is_compatible_with(self, other) -> bool:
-        return True
-
-    def __repr__(self) -> str:
-        return "TensorShape(None)"
-
-    def __str__(self) -> str:
-        return "<unknown>"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, UnknownShape)
-
-    def __hash__(self) -> int:
-        return hash(UnknownShape)
 
 
 class Tensor:

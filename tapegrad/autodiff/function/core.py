@@ -27,7 +27,6 @@ from tapegrad._core.backend import np
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor, next_uid, state
-from tapegrad._core.tensor_spec import TensorSpec
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace
@@ -39,6 +38,7 @@ from tapegrad.autodiff.function.symbolic import (
     zeros_like_spec,
 )
 from tapegrad.autodiff.function.tracer import Tracer
+from tapegrad.autodiff.tensor_spec import TensorSpec
 
 logger = logging.getLogger("tapegrad")
 

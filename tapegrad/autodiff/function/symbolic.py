@@ -23,7 +23,8 @@ import threading
 
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import from_numpy as _from_numpy
-from tapegrad._core.tensor import Tensor, TensorShape, UnknownShape
+from tapegrad._core.tensor import Tensor, TensorShape
+from tapegrad.autodiff.tensor_spec import UnknownShape
 
 _getframe = sys._getframe
 _SLOT = Tensor.__dict__["_value"]  # the array slot every Tensor has

@@ -5,7 +5,48 @@ from __future__ import annotations
 import operator
 
 from tapegrad._core import dtypes as _dt
-from tapegrad._core.tensor import Tensor, TensorShape, UnknownShape
+from tapegrad._core.tensor import Tensor, TensorShape
+
+
+class UnknownShape(TensorShape):
+    """The shape of unknown rank (``TensorShape(None)`` in TensorFlow), as a spec may have it.
+
+    >>> from tapegrad.autodiff.tensor_spec import UnknownShape
+    >>> str(UnknownShape()), UnknownShape().rank
+    ('<unknown>', None)
+    """
+
+    __slots__ = ()
+
+    @property
+    def rank(self) -> None:
+        return None
+
+    ndims = rank
+
+    def as_list(self) -> list:
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    def num_elements(self) -> None:
+        return None
+
+    def is_fully_defined(self) -> bool:
+        return False
+
+    def is_compatible_with(self, other) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "TensorShape(None)"
+
+    def __str__(self) -> str:
+        return "<unknown>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, UnknownShape)
+
+    def __hash__(self) -> int:
+        return hash(UnknownShape)
 
 
 def _as_shape(shape) -> TensorShape:
