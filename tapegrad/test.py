@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import REGISTRY, Op
-from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply, convert_to_tensor
 from tapegrad.autodiff.tape import GradientTape
+from tapegrad.ops._sample import Sample
 
 
 def _values(xs) -> list:

@@ -263,13 +263,9 @@ def _to_array(value, dtype=None):
     """NumPy value for ``value`` following TensorFlow's rules (Python float -> float32 ...)."""
     if dtype is not None:
         dtype = _dt.as_dtype(dtype)
-    if isinstance(value, Tensor):
-        value = value._value
-        if dtype is not None and value.dtype != dtype._np:
-            return np.asarray(value, dtype=dtype._np)
-        return value
-    if hasattr(value, "_read_for_conversion"):
-        value = value._read_for_conversion()._value
+    if isinstance(value, Tensor) or hasattr(value, "_read_for_conversion"):
+        value = value._value if isinstance(value, Tensor) else \
+            value._read_for_conversion()._value
         if dtype is not None and value.dtype != dtype._np:
             return np.asarray(value, dtype=dtype._np)
         return value
@@ -283,13 +279,24 @@ def _to_array(value, dtype=None):
         raise ValueError("Attempt to convert a value (None) with an unsupported type "
                          "(<class 'NoneType'>) to a Tensor.")
     if dtype is not None:
-        if dtype is _dt.string:
-            return _dt.string_array(value)
-        array = np.asarray(value)
-        if array.dtype.kind == "O":
-            array = np.asarray(_materialize(value))
-        _check_safe_cast(array, dtype._np)
-        return np.asarray(array, dtype=dtype._np)
+        return _python_to_array(value, dtype)
+    return _default_array(value)
+
+
+def _python_to_array(value, dtype: _dt.DType):
+    """A Python value (number, nested list) as an array of ``dtype``."""
+    if dtype is _dt.string:
+        return _dt.string_array(value)
+    array = np.asarray(value)
+    if array.dtype.kind == "O":
+        array = np.asarray(_materialize(value))
+    _check_safe_cast(array, dtype._np)
+    return np.asarray(array, dtype=dtype._np)
+
+
+def _default_array(value):
+    """A Python value as TensorFlow types it: floats float32, ints int32 (int64 when one does
+    not fit), complex complex128, strings bytes."""
     array = np.asarray(value)
     kind = array.dtype.kind
     if kind == "f":
@@ -477,29 +484,13 @@ def apply1(op: Op, x, attrs: dict | None = None):
 
 def apply2(op: Op, x, y, attrs: dict | None = None):
     """Run a two-input op (with broadcasting and TensorFlow's dtype rules) and record it."""
-    if type(x) is Tensor:
+    if type(x) is Tensor and type(y) is Tensor:
         xv = x._value
-        if type(y) is Tensor:
-            yv = y._value
-            if xv.dtype is not yv.dtype and xv.dtype != yv.dtype:
-                _mismatch(op, xv, yv)
-        else:
-            y, yv = _input(y, xv.dtype)
-            if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
-                _mismatch(op, xv, yv)
-    elif type(y) is Tensor:
         yv = y._value
-        x, xv = _input(x, yv.dtype)
-        if type(xv) is not float and type(xv) is not int and xv.dtype != yv.dtype:
+        if xv.dtype is not yv.dtype and xv.dtype != yv.dtype:
             _mismatch(op, xv, yv)
-    elif type(x) is float or type(x) is int:
-        y, yv = _input(y, None)
-        x, xv = _input(x, yv.dtype)
     else:
-        x, xv = _input(x, None)
-        y, yv = _input(y, xv.dtype)
-        if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
-            _mismatch(op, xv, yv)
+        x, xv, y, yv = _two_operands(op, x, y)
     accepted = op.dtypes
     if accepted is not None:
         dtype = xv.dtype if type(xv) is _ndarray else np.result_type(xv, yv)
@@ -520,6 +511,30 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
     return result
 
 
+def _two_operands(op: Op, x, y) -> tuple:
+    """``(x, x's value, y, y's value)`` for two operands that are not both Tensors: the others
+    are converted to a tensor operand's dtype (TensorFlow's rule; Python scalars stay scalars)."""
+    if type(x) is Tensor:
+        xv = x._value
+        y, yv = _input(y, xv.dtype)
+        if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
+            _mismatch(op, xv, yv)
+    elif type(y) is Tensor:
+        yv = y._value
+        x, xv = _input(x, yv.dtype)
+        if type(xv) is not float and type(xv) is not int and xv.dtype != yv.dtype:
+            _mismatch(op, xv, yv)
+    elif type(x) is float or type(x) is int:
+        y, yv = _input(y, None)
+        x, xv = _input(x, yv.dtype)
+    else:
+        x, xv = _input(x, None)
+        y, yv = _input(y, xv.dtype)
+        if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
+            _mismatch(op, xv, yv)
+    return x, xv, y, yv
+
+
 def _as_value(out):
     """An op's result as a tensor value: arrays and NumPy scalars as they are; an element of a
     string (object) array, which NumPy hands out as bare bytes, as a 0-d object array (not
@@ -538,6 +553,30 @@ def _as_array_result(out):
 
 def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False):
     """Run an op on any number of inputs (``same_dtype`` enforces one dtype across them)."""
+    saved, values = _operands(op, inputs, same_dtype)
+    accepted = op.dtypes
+    if accepted is not None and values and np.asarray(values[0]).dtype not in accepted:
+        _unsupported_dtype(op, np.asarray(values[0]).dtype)
+    try:
+        out = op.forward(*values, **attrs) if attrs else op.forward(*values)
+    except (ValueError, IndexError) as error:
+        _numpy_error(op, error)
+    if op.n_outputs == 1:
+        result = _new(Tensor)
+        result._value = _as_value(out)
+    else:
+        result = tuple(_wrap(_as_value(o)) for o in out)
+    recorders = state.recorders
+    if recorders:
+        inputs = tuple(saved)
+        for recorder in recorders:
+            recorder._record(op, inputs, result, attrs)
+    return result
+
+
+def _operands(op: Op, inputs, same_dtype: bool) -> tuple[list, list]:
+    """The objects to record and the values to compute with, for each input: the first
+    tensor's dtype is the one Python numbers (and, with ``same_dtype``, every input) take."""
     saved = []
     values = []
     like = None
@@ -563,24 +602,7 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
         for value in values[1:]:
             if value.dtype != first.dtype:
                 _mismatch(op, first, value)
-    accepted = op.dtypes
-    if accepted is not None and values and np.asarray(values[0]).dtype not in accepted:
-        _unsupported_dtype(op, np.asarray(values[0]).dtype)
-    try:
-        out = op.forward(*values, **attrs) if attrs else op.forward(*values)
-    except (ValueError, IndexError) as error:
-        _numpy_error(op, error)
-    if op.n_outputs == 1:
-        result = _new(Tensor)
-        result._value = _as_value(out)
-    else:
-        result = tuple(_wrap(_as_value(o)) for o in out)
-    recorders = state.recorders
-    if recorders:
-        inputs = tuple(saved)
-        for recorder in recorders:
-            recorder._record(op, inputs, result, attrs)
-    return result
+    return saved, values
 
 
 # -- helpers shared by the tape and the ops ---------------------------------------------------

@@ -2,7 +2,7 @@
 and ``tapegrad.autodiff`` itself: ForwardAccumulator (TensorFlow's) and the functional
 transforms (JAX's)."""
 
-from tapegrad._core.forward import ForwardAccumulator
+from tapegrad.autodiff.forward import ForwardAccumulator
 from tapegrad.autodiff.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __all__ = ["ForwardAccumulator", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp",

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from tapegrad._core import nest
-from tapegrad._core.forward import ForwardAccumulator
 from tapegrad._core.tensor import Tensor, convert_to_tensor
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.forward import ForwardAccumulator
 from tapegrad.autodiff.tape import GradientTape
 
 __all__ = ["ForwardAccumulator", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp",

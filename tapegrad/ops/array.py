@@ -13,12 +13,12 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
-from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _to_array, _wrap, apply, apply1, convert_to_tensor
 from tapegrad._core.variable import check_nd_range as _check_nd_range
 from tapegrad._core.variable import check_nd_updates as _check_updates
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops import math as _math
+from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import NUMBERS, linear_jvp_raw, randn, shape_of, sum_tangents
 from tapegrad.ops._vocab import batch_shape, unbroadcast
 

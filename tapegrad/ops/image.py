@@ -12,10 +12,10 @@ from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import NO_GRADIENT, register
-from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, apply, convert_to_tensor
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
+from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import randn
 
 

@@ -11,11 +11,11 @@ from collections import namedtuple
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
-from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, convert_to_tensor
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
+from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import INEXACT, randn, shape_of, sum_tangents, unbroadcast_raw
 from tapegrad.ops._vocab import unbroadcast
 

@@ -11,7 +11,6 @@ from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
-from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import (
     Tensor,
     _wrap,
@@ -20,6 +19,7 @@ from tapegrad._core.tensor import (
     apply2,
     convert_to_tensor,
 )
+from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import (
     FLOAT32_64,
     FLOATS,

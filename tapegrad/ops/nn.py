@@ -14,7 +14,6 @@ import numbers
 from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
-from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import (
     Tensor,
     _wrap,
@@ -26,6 +25,7 @@ from tapegrad._core.tensor import (
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
+from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import FLOATS, REAL, randn, shape_of, sum_tangents
 
 _as_strided = np.lib.stride_tricks.as_strided

@@ -11,10 +11,10 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
-from tapegrad._core.sample import Sample
 from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor, state
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
+from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import NUMBERS, REAL, linear_jvp_raw, randn
 from tapegrad.ops._vocab import batch_shape
 

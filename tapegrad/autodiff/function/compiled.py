@@ -296,7 +296,7 @@ def _call_vjp(inputs, output, attrs, upstream, needs):
 
 
 def _call_jvp(inputs, output, attrs, tangents):
-    from tapegrad._core.forward import ForwardAccumulator
+    from tapegrad.autodiff.forward import ForwardAccumulator
 
     trace = attrs["trace"]
     primals = [x for x, t in zip(inputs, tangents) if t is not None]

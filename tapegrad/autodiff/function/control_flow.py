@@ -164,7 +164,7 @@ def _if_vjp(inputs, output, attrs, upstream, needs):
 
 
 def _if_jvp(inputs, output, attrs, tangents):
-    from tapegrad._core.forward import ForwardAccumulator
+    from tapegrad.autodiff.forward import ForwardAccumulator
 
     pred, captures = inputs[0], inputs[1:]
     taken = 0 if bool(pred._value) else 1
@@ -265,7 +265,7 @@ def _while_vjp(inputs, output, attrs, upstream, needs):
 
 
 def _while_jvp(inputs, output, attrs, tangents):
-    from tapegrad._core.forward import ForwardAccumulator
+    from tapegrad.autodiff.forward import ForwardAccumulator
 
     primals = [x for x, t in zip(inputs, tangents) if t is not None]
     with ForwardAccumulator(primals, [t for t in tangents if t is not None]) as accumulator:
