@@ -58,7 +58,6 @@ from tapegrad.autodiff.function import (
 from tapegrad.autodiff.function import print_ as print
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.autodiff.tensor_spec import TensorSpec
-from tapegrad.module import Module, name_scope
 from tapegrad.ops.array import (
     argsort,
     boolean_mask,
@@ -176,6 +175,7 @@ from tapegrad.ops.reduction import (
 )
 from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
 from tapegrad.ops.sparse import SparseTensor
+from tapegrad.training.module import Module, name_scope
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 """The package's layers import only downward, and no modules import each other in a loop.
 
 Layers, lowest first: ``_core`` <- ``ops`` <- ``diagnostics`` <- ``autodiff`` <- training
-(``module``, ``data``, ``train``, ``keras``, ``distribute``, ``training``) <- the public fronts
+(``training``, ``keras``, ``distribute``) <- the public fronts
 (``tapegrad`` itself, ``math``, ``nn``, ``random``, ...), which may import anything below them.
 Imports inside functions count too: a lazy import is still a dependency.
 """
@@ -18,8 +18,7 @@ LAYERS = [
     ("ops", ("tapegrad.ops",)),
     ("diagnostics", ("tapegrad.diagnostics",)),
     ("autodiff", ("tapegrad.autodiff",)),
-    ("training", ("tapegrad.module", "tapegrad.data", "tapegrad.train", "tapegrad.keras",
-                  "tapegrad.distribute", "tapegrad.training")),
+    ("training", ("tapegrad.training", "tapegrad.keras", "tapegrad.distribute")),
 ]
 FRONT = len(LAYERS)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
+from tapegrad._core.backend import np
 
 #: Marks an op that has no gradient registered at all (``gradient()`` then raises LookupError).
 NO_GRADIENT = "no-gradient"

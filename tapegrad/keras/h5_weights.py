@@ -241,7 +241,7 @@ def check_built(model) -> None:
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write ``model``'s weights (and its optimizer's state) to a Keras 3 ``.weights.h5``
     file, atomically."""
-    from tapegrad import train
+    from tapegrad.training import checkpoint as train
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")

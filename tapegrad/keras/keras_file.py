@@ -574,7 +574,7 @@ def _model_config(model) -> dict:
 
 def save_model(model, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
     """Write ``model`` to a Keras 3 ``.keras`` file (atomically)."""
-    from tapegrad import train
+    from tapegrad.training import checkpoint as train
     filepath = os.fspath(filepath)
     if kwargs:
         raise ValueError(f"Unrecognized keyword arguments: {sorted(kwargs)}.")

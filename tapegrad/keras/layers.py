@@ -24,13 +24,13 @@ from tapegrad._core.tensor import Tensor, _to_array, _wrap, convert_to_tensor
 from tapegrad._core.variable import Variable
 from tapegrad.keras import activations, initializers
 from tapegrad.keras.functional import KerasTensor, _leaves, symbolic_call
-from tapegrad.module import Module, _camel_to_snake
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import linalg as linalg_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import random
 from tapegrad.ops import reduction as reduction_ops
+from tapegrad.training.module import Module, _camel_to_snake
 
 __all__ = ["Layer", "KerasVariable", "Input", "InputLayer", "Dense", "Conv2D", "MaxPooling2D",
            "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",

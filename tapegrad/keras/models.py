@@ -162,7 +162,7 @@ class Model(Trainer, Layer):
         atomically. Any other name is refused, as Keras 3 refuses it."""
         import os
 
-        from tapegrad import train
+        from tapegrad.training import checkpoint as train
         if str(filepath).endswith(".weights.h5"):
             from tapegrad.keras import h5_weights
             h5_weights.save_weights(self, filepath, overwrite=overwrite)
@@ -181,8 +181,8 @@ class Model(Trainer, Layer):
         before any weight changes."""
         import os
 
-        from tapegrad import train
         from tapegrad.keras import keras_file
+        from tapegrad.training import checkpoint as train
         if keras_file.is_keras_weights(filepath):
             keras_file.load_weights(self, filepath, skip_mismatch=skip_mismatch)
             return

@@ -454,7 +454,7 @@ def _pack(x, y, weight):
 
 
 def _is_dataset(x) -> bool:
-    from tapegrad.data import Dataset
+    from tapegrad.training.data import Dataset
     return isinstance(x, Dataset)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
-from tapegrad import train
+from tapegrad.training import checkpoint as train
 
 
 def _model(seed=0):
@@ -183,7 +183,7 @@ import os, sys, time
 sys.path.insert(0, sys.argv[2])
 import numpy as np
 import tapegrad as tf
-from tapegrad import train
+from tapegrad.training import checkpoint as train
 real_savez = train._savez
 
 def slow_savez(file, arrays):

@@ -62,7 +62,7 @@ def test_small_shuffle_buffer_only_mixes_nearby_elements():
 
 
 def test_batching_slices_whole_arrays_not_elements(monkeypatch):
-    from tapegrad import data
+    from tapegrad.training import data
 
     calls = []
     original = data._pack

@@ -330,7 +330,8 @@ class ConcreteFunction:
     __str__ = __repr__
 
 
-_DATA_MODULE = "tapegrad.data"  # (a layer above this one: recognised by name, not imported)
+# (tf.data is a layer above this one: recognised by module name, not imported)
+_DATA_MODULE = "tapegrad.training.data"
 
 
 def _is_data_stream(value) -> bool:
