@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import REGISTRY, Op
-from tapegrad._core.tensor import Tensor, _wrap, apply, convert_to_tensor
+from tapegrad._core.tensor import Tensor, apply, convert_to_tensor, wrap
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.ops._sample import Sample
 
@@ -23,7 +23,7 @@ def _values(xs) -> list:
 
 
 def _theoretical(f, values: list) -> list:
-    sources = [_wrap(v) for v in values]
+    sources = [wrap(v) for v in values]
     with GradientTape(persistent=True) as tape:
         tape.watch(sources)
         y = convert_to_tensor(f(*sources))
@@ -32,7 +32,7 @@ def _theoretical(f, values: list) -> list:
     for row in range(y_size):
         seed = np.zeros(y._value.shape, dtype=y._value.dtype)
         seed.reshape(-1)[row] = 1
-        grads = tape.gradient(y, sources, output_gradients=_wrap(seed))
+        grads = tape.gradient(y, sources, output_gradients=wrap(seed))
         for jacobian, grad in zip(jacobians, grads):
             if grad is not None:
                 jacobian[row] = np.asarray(convert_to_tensor(grad)._value,
@@ -49,11 +49,11 @@ def _numerical(f, values: list, delta: float) -> list:
             for sign in (1.0, -1.0):
                 probe = [v.copy() for v in values]
                 probe[index].reshape(-1)[element] += sign * delta
-                out = f(*[_wrap(p) for p in probe])
+                out = f(*[wrap(p) for p in probe])
                 shifted.append(np.asarray(convert_to_tensor(out)._value, dtype=np.float64))
             columns.append(((shifted[0] - shifted[1]) / (2 * delta)).reshape(-1))
         y_size = columns[0].size if columns else int(np.prod(np.shape(
-            convert_to_tensor(f(*[_wrap(v) for v in values]))._value)))
+            convert_to_tensor(f(*[wrap(v) for v in values]))._value)))
         jacobians.append(np.stack(columns, axis=1) if columns else np.zeros((y_size, 0)))
     return jacobians
 
@@ -101,7 +101,7 @@ def op_function(op: Op, sample: Sample) -> tuple[Callable, list]:
 
     wrt = sample.wrt if sample.wrt is not None else tuple(
         i for i, v in enumerate(sample.inputs) if np.asarray(v).dtype.kind in "fc")
-    fixed = [_wrap(np.asarray(v)) for v in sample.inputs]
+    fixed = [wrap(np.asarray(v)) for v in sample.inputs]
     arguments = []
     for i in wrt:
         value = np.asarray(sample.inputs[i])

@@ -9,7 +9,7 @@ import pytest
 
 import tapegrad as tf
 from tapegrad._core.registry import REGISTRY
-from tapegrad._core.tensor import _wrap, apply
+from tapegrad._core.tensor import apply, wrap
 
 from .test_op_sweep import CASES, _ids
 
@@ -31,7 +31,7 @@ def _assert_same(got, expected, what):
 def test_compiled_replay_equals_eager(case, caplog):
     name, _, sample = case
     op = REGISTRY[name]
-    inputs = [_wrap(np.asarray(v)) for v in sample.inputs]
+    inputs = [wrap(np.asarray(v)) for v in sample.inputs]
     attrs = sample.attrs or None
     expected = _flat(apply(op, tuple(inputs), attrs))
     compiled = tf.function(lambda *xs: apply(op, xs, attrs))
@@ -44,7 +44,7 @@ def test_compiled_replay_equals_eager(case, caplog):
     if not op.differentiable or not floating or any(
             e._value.dtype.kind != "f" for e in expected):
         return
-    weights = [_wrap(np.random.default_rng(1).standard_normal(e._value.shape)
+    weights = [wrap(np.random.default_rng(1).standard_normal(e._value.shape)
                      .astype(e._value.dtype)) for e in expected]
 
     def gradients(function):

@@ -6,7 +6,7 @@ import pytest
 
 import tapegrad as tf
 from tapegrad._core.registry import REGISTRY
-from tapegrad._core.tensor import _wrap, apply
+from tapegrad._core.tensor import apply, wrap
 
 MULTI_OUTPUT = sorted(name for name, op in REGISTRY.items()
                       if op.n_outputs != 1 and op.differentiable)
@@ -17,7 +17,7 @@ def _samples(op):
 
 
 def _output_count(op, sample):
-    out = apply(op, tuple(_wrap(np.asarray(v)) for v in sample.inputs), sample.attrs or None)
+    out = apply(op, tuple(wrap(np.asarray(v)) for v in sample.inputs), sample.attrs or None)
     return len(out) if isinstance(out, tuple) else 1
 
 
@@ -27,21 +27,21 @@ CASES = [(name, i, k) for name in MULTI_OUTPUT
 
 
 def _central_jacobian(f, x, h=1e-6):
-    y0 = np.asarray(f(_wrap(x))._value)
+    y0 = np.asarray(f(wrap(x))._value)
     columns = []
     for index in range(x.size):
         step = np.zeros(x.size)
         step[index] = h
         step = step.reshape(x.shape)
-        columns.append((np.asarray(f(_wrap(x + step))._value) -
-                        np.asarray(f(_wrap(x - step))._value)) / (2 * h))
+        columns.append((np.asarray(f(wrap(x + step))._value) -
+                        np.asarray(f(wrap(x - step))._value)) / (2 * h))
     return np.stack(columns, axis=-1).reshape(y0.shape + x.shape)
 
 
 def _check(f, x):
     expected = _central_jacobian(f, x)
     for use_pfor in (True, False):
-        source = _wrap(x)
+        source = wrap(x)
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(source)
             y = f(source)
@@ -63,13 +63,13 @@ def test_jacobian_of_one_output_matches_finite_differences(case):
     position = wrt[0]
 
     def f(x):
-        inputs = [_wrap(np.asarray(v)) for v in sample.inputs]
+        inputs = [wrap(np.asarray(v)) for v in sample.inputs]
         inputs[position] = x
         out = apply(op, tuple(inputs), sample.attrs or None)
         return out[k] if isinstance(out, tuple) else out
 
     x = np.asarray(sample.inputs[position], dtype=np.float64)
-    if f(_wrap(x))._value.dtype.kind != "f":
+    if f(wrap(x))._value.dtype.kind != "f":
         pytest.skip("integer output")
     _check(f, x)
 

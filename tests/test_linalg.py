@@ -7,7 +7,7 @@ import pytest
 
 import tapegrad as tf
 from tapegrad._core.registry import REGISTRY
-from tapegrad._core.tensor import _wrap, apply
+from tapegrad._core.tensor import apply, wrap
 from tapegrad.errors import InvalidArgumentError
 from tapegrad.test import assert_gradients_close
 
@@ -328,7 +328,7 @@ def test_forward_rule_is_adjoint_of_reverse_rule(case):
     name, x, attrs = case
     op = REGISTRY[name]
     rng = np.random.default_rng(4)
-    xt = _wrap(np.asarray(x))
+    xt = wrap(np.asarray(x))
     out = apply(op, (xt,), attrs)
     outs = out if isinstance(out, tuple) else (out,)
     tangent = rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)
@@ -337,11 +337,11 @@ def test_forward_rule_is_adjoint_of_reverse_rule(case):
         seed = rng.standard_normal(o._value.shape)
         if o._value.dtype.kind == "c":
             seed = seed + 1j * rng.standard_normal(o._value.shape)
-        seeds.append(_wrap(seed.astype(o._value.dtype)))
+        seeds.append(wrap(seed.astype(o._value.dtype)))
     if name == "LogMatrixDeterminant":   # no gradient flows through the sign (as TF)
-        seeds[0] = _wrap(np.zeros_like(seeds[0]._value))
-        seeds[1] = _wrap(seeds[1]._value.real.astype(seeds[1]._value.dtype))
-    jvp = op.jvp((xt,), out, attrs, [_wrap(tangent)])
+        seeds[0] = wrap(np.zeros_like(seeds[0]._value))
+        seeds[1] = wrap(seeds[1]._value.real.astype(seeds[1]._value.dtype))
+    jvp = op.jvp((xt,), out, attrs, [wrap(tangent)])
     jvps = jvp if isinstance(jvp, tuple) else (jvp,)
     vjp = op.vjp((xt,), out, attrs, tuple(seeds) if isinstance(out, tuple) else seeds[0],
                  [True])[0]

@@ -6,7 +6,7 @@ import pytest
 
 import tapegrad as tf
 from tapegrad._core.registry import REGISTRY
-from tapegrad._core.tensor import _wrap, apply
+from tapegrad._core.tensor import apply, wrap
 from tapegrad.test import compute_gradient, op_function
 
 # Ops that cannot be called through `apply` and are covered by dedicated tests instead.
@@ -49,7 +49,7 @@ def test_reverse_rule_matches_finite_differences(case):
     if not args:
         pytest.skip("sample has no floating inputs")
     if not op.differentiable:
-        sources = [_wrap(a) for a in args]
+        sources = [wrap(a) for a in args]
         with tf.GradientTape() as tape:
             tape.watch(sources)
             out = f(*sources)
@@ -73,18 +73,18 @@ def test_forward_rule_matches_finite_differences(case):
     rng = np.random.default_rng(3)
     tangents = [rng.standard_normal(a.shape) for a in args]
     h = 1e-6
-    plus = f(*[_wrap(a + h * t) for a, t in zip(args, tangents)])._value
-    minus = f(*[_wrap(a - h * t) for a, t in zip(args, tangents)])._value
+    plus = f(*[wrap(a + h * t) for a, t in zip(args, tangents)])._value
+    minus = f(*[wrap(a - h * t) for a, t in zip(args, tangents)])._value
     expected = (np.asarray(plus) - np.asarray(minus)) / (2 * h)
     wrt = sample.wrt if sample.wrt is not None else tuple(
         i for i, v in enumerate(sample.inputs) if np.asarray(v).dtype.kind == "f")
-    inputs = [_wrap(np.asarray(v)) for v in sample.inputs]
+    inputs = [wrap(np.asarray(v)) for v in sample.inputs]
     for position, a in zip(wrt, args):
-        inputs[position] = _wrap(a)
+        inputs[position] = wrap(a)
     out = apply(op, tuple(inputs), sample.attrs or None)
     input_tangents = [None] * len(inputs)
     for position, t in zip(wrt, tangents):
-        input_tangents[position] = _wrap(t)
+        input_tangents[position] = wrap(t)
     got = op.jvp(tuple(inputs), out, sample.attrs or None, input_tangents)
     if got is not None and not isinstance(got, tuple) and got._value.dtype.kind == "c":
         got = tf.math.real(got) + 0.5 * tf.math.imag(got)
@@ -106,8 +106,8 @@ def test_second_order_matches_finite_differences(case):
     if not args or any(a.size == 0 for a in args):
         pytest.skip("no non-empty floating inputs")
     rng = np.random.default_rng(5)
-    out_shape = np.shape(f(*[_wrap(a) for a in args])._value)
-    weights = _wrap(rng.standard_normal(out_shape))
+    out_shape = np.shape(f(*[wrap(a) for a in args])._value)
+    weights = wrap(rng.standard_normal(out_shape))
 
     def first_gradient(*xs):
         with tf.GradientTape() as tape:
@@ -132,7 +132,7 @@ def test_batchable_rules_match_the_per_row_loop(case):
     f, args = op_function(REGISTRY[name], sample)
     if not args or any(a.size == 0 for a in args):
         pytest.skip("no non-empty floating inputs")
-    sources = [_wrap(a) for a in args]
+    sources = [wrap(a) for a in args]
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(sources)
         y = f(*sources)
@@ -158,12 +158,12 @@ def test_raw_rules_match_the_tapegrad_rules(case):
     agree with it."""
     name, _, sample = case
     op = REGISTRY[name]
-    inputs = tuple(_wrap(np.asarray(v)) for v in sample.inputs)
+    inputs = tuple(wrap(np.asarray(v)) for v in sample.inputs)
     out = apply(op, inputs, sample.attrs or None)
     upstream = np.random.default_rng(7).standard_normal(np.shape(out._value)).astype(
         out._value.dtype)
     needs = tuple(np.asarray(v).dtype.kind in "fc" for v in sample.inputs)
-    expected = op.vjp(inputs, out, sample.attrs or None, _wrap(upstream), needs)
+    expected = op.vjp(inputs, out, sample.attrs or None, wrap(upstream), needs)
     got = op.vjp_raw(inputs, out, sample.attrs or None, upstream, needs)
     for e, g in zip(expected, got):
         assert (e is None) == (g is None)
@@ -180,7 +180,7 @@ def test_raw_forward_rules_match_the_tapegrad_rules(case):
     real values) must agree with it, for each input alone and for all together."""
     name, _, sample = case
     op = REGISTRY[name]
-    inputs = tuple(_wrap(np.asarray(v)) for v in sample.inputs)
+    inputs = tuple(wrap(np.asarray(v)) for v in sample.inputs)
     out = apply(op, inputs, sample.attrs or None)
     rng = np.random.default_rng(11)
     floats = [i for i, v in enumerate(sample.inputs) if np.asarray(v).dtype.kind == "f"]
@@ -188,7 +188,7 @@ def test_raw_forward_rules_match_the_tapegrad_rules(case):
         tangents = [rng.standard_normal(np.shape(v)) if i in chosen else None
                     for i, v in enumerate(sample.inputs)]
         expected = op.jvp(inputs, out, sample.attrs or None,
-                          [None if t is None else _wrap(t) for t in tangents])
+                          [None if t is None else wrap(t) for t in tangents])
         got = op.jvp_raw(inputs, out, sample.attrs or None, tangents)
         assert (expected is None) == (got is None), f"{name} {sample}"
         if expected is not None:

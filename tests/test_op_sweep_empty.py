@@ -10,7 +10,7 @@ import pytest
 import tapegrad as tf
 from tapegrad._core.errors import OpError
 from tapegrad._core.registry import REGISTRY
-from tapegrad._core.tensor import _wrap, apply
+from tapegrad._core.tensor import apply, wrap
 
 SKIP = {"ReadVariableOp", "CustomGradient"}  # (not callable through apply: tested elsewhere)
 
@@ -39,7 +39,7 @@ def test_empty_batch_gives_empty_results_or_an_op_error(case):
     name, index = case
     op = REGISTRY[name]
     sample = _samples(op)[index]
-    inputs = [_wrap(v) for v in _emptied(sample)]
+    inputs = [wrap(v) for v in _emptied(sample)]
     floats = [x for x in inputs if x._value.dtype.kind == "f"]
     try:
         with tf.GradientTape() as tape, warnings.catch_warnings():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Recorder, Tensor, _wrap, state
+from tapegrad._core.tensor import Recorder, Tensor, state, wrap
 
 
 def _hide_from(accumulator) -> list:
@@ -59,7 +59,7 @@ class TangentRecorder(Recorder):
                 # nothing outside records the tangents' computation: the NumPy twin does it
                 raw = raw_rule(inputs, output, attrs,
                                [None if t is None else t._value for t in input_tangents])
-                output_tangent = None if raw is None else _wrap(raw)
+                output_tangent = None if raw is None else wrap(raw)
             else:
                 output_tangent = op.jvp(inputs, output, attrs, input_tangents)
         except (InvalidArgumentError, ValueError) as error:  # (a NumPy twin's shape error)

@@ -12,7 +12,7 @@ from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, Op, register
-from tapegrad._core.tensor import Recorder, Tensor, _wrap, state
+from tapegrad._core.tensor import Recorder, Tensor, state, wrap
 from tapegrad._core.variable import Variable
 
 _ndarray_type = np.ndarray
@@ -221,9 +221,9 @@ def _sum_gradients(old, new):
     if old_raw and new_raw:
         return old + new
     if old_raw:
-        old = _wrap(old)
+        old = wrap(old)
     if new_raw:
-        new = _wrap(new)
+        new = wrap(new)
     if type(old) is IndexedSlices or type(new) is IndexedSlices:
         if type(old) is IndexedSlices and type(new) is IndexedSlices:
             return hooks.concat_rows(new, old)  # earlier-recorded use first, as TensorFlow
@@ -327,8 +327,8 @@ def _place_seeds(grads: list, tracked: dict, targets: list, seeds: list) -> dict
                 seed._value.dtype != value.dtype:
             raise InvalidArgumentError(
                 f"output_gradients has dtype {seed.dtype.name} but its target has dtype "
-                f"{_wrap(value).dtype.name}; pass output_gradients of the target's dtype (e.g. "
-                f"tapegrad.cast(seed, tapegrad.{_wrap(value).dtype.name})).")
+                f"{wrap(value).dtype.name}; pass output_gradients of the target's dtype (e.g. "
+                f"tapegrad.cast(seed, tapegrad.{wrap(value).dtype.name})).")
         slot = tracked.get(id(target))
         if slot is None:
             key = id(target)
@@ -505,7 +505,7 @@ class _Sweep:
         if type(upstream) is IndexedSlices and op is not READ_VARIABLE:
             upstream = upstream.to_dense()
         elif type(upstream) is _ndarray_type or isinstance(upstream, _np_generic):
-            upstream = _wrap(upstream)
+            upstream = wrap(upstream)
         if batch_dims and not op.batchable:
             return _per_row(rule, inputs, output, attrs, upstream, needs)
         return rule(inputs, output, attrs, upstream, needs)
@@ -537,7 +537,7 @@ def _ones_seed(value):
 def _as_gradient(grad):
     """Gradients leave the engine as Tensors (raw-mode arrays are wrapped)."""
     if type(grad) is _ndarray_type or isinstance(grad, _np_generic):
-        return _wrap(grad)
+        return wrap(grad)
     return grad
 
 
@@ -561,7 +561,7 @@ def _multi_upstream(call, grads, tracked, keep):
     # An unused output's zeros carry the same leading batch axes (jacobian rows) as the
     # used outputs' upstream, so the per-row rule sees one row of every output.
     rows = next(g for g in upstream if g is not None)._value.shape[:state.batch_dims]
-    return tuple(_wrap(np.zeros(rows + o._value.shape, o._value.dtype)) if g is None else g
+    return tuple(wrap(np.zeros(rows + o._value.shape, o._value.dtype)) if g is None else g
                  for g, o in zip(upstream, output))
 
 

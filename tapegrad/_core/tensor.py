@@ -114,7 +114,7 @@ class Tensor:
     __array_priority__ = 100
 
     def __init__(self, value, dtype=None):
-        self._value = _to_array(value, dtype)
+        self._value = to_array(value, dtype)
 
     # -- metadata -------------------------------------------------------------------------
     @property
@@ -248,7 +248,9 @@ class _Reference:
         return isinstance(other, _Reference) and other._obj is self._obj
 
 
-def _wrap(value) -> Tensor:
+def wrap(value) -> Tensor:
+    """A Tensor around the NumPy value ``value``, as it is (no conversion, no copy): the one
+    way the layers above make Tensors of arrays they computed."""
     t = _new(Tensor)
     t._value = value
     return t
@@ -259,8 +261,9 @@ _new = object.__new__
 
 # -- conversion -------------------------------------------------------------------------------
 
-def _to_array(value, dtype=None):
-    """NumPy value for ``value`` following TensorFlow's rules (Python float -> float32 ...)."""
+def to_array(value, dtype=None):
+    """NumPy value for ``value`` following TensorFlow's rules (Python float -> float32 ...):
+    the one conversion of Python and NumPy values the layers above use."""
     if dtype is not None:
         dtype = _dt.as_dtype(dtype)
     if isinstance(value, Tensor) or hasattr(value, "_read_for_conversion"):
@@ -312,7 +315,7 @@ def _default_array(value):
         # from the Python objects, so that a number among strings is refused as TensorFlow does
         return _dt.string_array(np.array(value, dtype=object))
     if kind == "O":
-        return _to_array(_materialize(value))
+        return to_array(_materialize(value))
     return array
 
 
@@ -366,11 +369,11 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
     result = None
     if dtype is None and dtype_hint is not None:
         try:
-            result = _wrap(_to_array(value, dtype_hint))
+            result = wrap(to_array(value, dtype_hint))
         except (TypeError, ValueError):
             pass
     if result is None:
-        result = _wrap(_to_array(value, dtype))
+        result = wrap(to_array(value, dtype))
     if hooks.provenance is not None:
         hooks.provenance.constant_created(value, result)
     return result
@@ -392,7 +395,7 @@ def _input(value, like):
     kind = type(value)
     if kind is float or kind is int:
         if like is None:
-            value = _wrap(_to_array(value))
+            value = wrap(to_array(value))
             return value, value._value
         if kind is float and like.kind in "iub":
             # TensorFlow converts the scalar to the tensor's dtype and refuses any float.
@@ -413,7 +416,7 @@ def _input(value, like):
     if hasattr(value, "_tensor_conversion"):
         tensor = value._tensor_conversion()
         return tensor, tensor._value
-    tensor = _wrap(_to_array(value, like))
+    tensor = wrap(to_array(value, like))
     if hooks.provenance is not None:
         hooks.provenance.constant_created(value, tensor)
     return tensor, tensor._value
@@ -565,7 +568,7 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
         result = _new(Tensor)
         result._value = _as_value(out)
     else:
-        result = tuple(_wrap(_as_value(o)) for o in out)
+        result = tuple(wrap(_as_value(o)) for o in out)
     recorders = state.recorders
     if recorders:
         inputs = tuple(saved)
@@ -591,7 +594,7 @@ def _operands(op: Op, inputs, same_dtype: bool) -> tuple[list, list]:
         else:
             obj, value = _input(item, like if same_dtype else None)
             if type(value) is float or type(value) is int:
-                obj = _wrap(_to_array(value, like))
+                obj = wrap(to_array(value, like))
                 value = obj._value
             saved.append(obj)
             values.append(value)
@@ -615,4 +618,4 @@ def next_uid() -> int:
 
 
 __all__ = ["Tensor", "TensorShape", "convert_to_tensor", "apply", "apply1", "apply2", "state",
-           "NO_GRADIENT"]
+           "wrap", "to_array", "NO_GRADIENT"]

@@ -10,11 +10,11 @@ from tapegrad._core.naming import current_name_scope
 from tapegrad._core.tensor import (
     Tensor,
     TensorShape,
-    _to_array,
     _value_text,
-    _wrap,
     next_uid,
     state,
+    to_array,
+    wrap,
 )
 
 _name_counts: dict[str, int] = {}
@@ -72,7 +72,7 @@ class Variable:
             raise ValueError("initial_value must be specified, e.g. tapegrad.Variable(0.0).")
         if callable(initial_value):
             initial_value = initial_value()
-        self._value = _to_array(initial_value, dtype)
+        self._value = to_array(initial_value, dtype)
         if not isinstance(self._value, np.ndarray):
             self._value = np.asarray(self._value)
         if shape is not None and validate_shape and tuple(shape) != self._value.shape and \
@@ -88,7 +88,7 @@ class Variable:
 
     # -- reads --------------------------------------------------------------------------------
     def _read_for_op(self) -> Tensor:
-        tensor = _wrap(self._value)
+        tensor = wrap(self._value)
         recorders = state.recorders
         if recorders:
             for recorder in recorders:
@@ -116,7 +116,7 @@ class Variable:
     def _leaving(self) -> Tensor:
         """The value as a Tensor about to leave for NumPy/Python; provenance (when on) links
         it to this variable, so a diagnosis can say where the value left the tape."""
-        tensor = _wrap(self._value)
+        tensor = wrap(self._value)
         if hooks.provenance is not None:
             hooks.provenance._read_variable(self, tensor)
         return tensor
@@ -135,7 +135,7 @@ class Variable:
             raise ValueError(f"Tensor conversion requested dtype {self.dtype.name} for Tensor "
                              f"with dtype {_dt.from_numpy(held.dtype).name}; cast it first "
                              f"(tapegrad.cast(value, tapegrad.{self.dtype.name})).")
-        return _to_array(value, self.dtype)
+        return to_array(value, self.dtype)
 
     def _new_value(self, value, what: str):
         array = self._converted(value)
@@ -186,7 +186,7 @@ class Variable:
         """Write ``updates`` at ``indices`` (as ``tf.Variable.scatter_nd_update``); negative or
         out-of-range indices raise InvalidArgumentError."""
         what = "ResourceScatterNdUpdate"
-        indices = np.asarray(_to_array(indices))
+        indices = np.asarray(to_array(indices))
         if indices.dtype.kind not in "iu" or indices.ndim == 0:
             raise InvalidArgumentError(f"{what}: indices must be an integer tensor of rank >= 1 "
                                        f"(got {indices.dtype} of shape {list(indices.shape)}).")

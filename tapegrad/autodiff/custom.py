@@ -8,7 +8,7 @@ import inspect
 from tapegrad._core import nest
 from tapegrad._core.registry import register
 from tapegrad._core.tape import Recording
-from tapegrad._core.tensor import Recorder, Tensor, _wrap, convert_to_tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, convert_to_tensor, state, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.tape import GradientTape
 
@@ -130,7 +130,7 @@ def custom_gradient(f=None):
                 "add `variables=None` to grad_fn and return (input_grads, variable_grads)).")
         flat_outputs = [o if isinstance(o, Tensor) else convert_to_tensor(o)
                         for o in nest.flatten(outputs)]
-        new_outputs = [_wrap(o._value) for o in flat_outputs]
+        new_outputs = [wrap(o._value) for o in flat_outputs]
         if recorders:
             for variable in variables:
                 for recorder in recorders:

@@ -8,7 +8,7 @@ from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tape import UnconnectedGradients, backward, parse_unconnected
-from tapegrad._core.tensor import Tensor, _wrap
+from tapegrad._core.tensor import Tensor, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.arguments import CONSUMED, check_differentiable_value
 
@@ -65,7 +65,7 @@ def _rows_to(grad, batched_shape, shape):
 
 def _dense(grad, like):
     if grad is None:
-        return _wrap(np.zeros(like._value.shape, like._value.dtype))
+        return wrap(np.zeros(like._value.shape, like._value.dtype))
     return grad.to_dense() if type(grad) is IndexedSlices else grad
 
 
@@ -92,14 +92,14 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
     _check_pfor(tape, parallel_iterations, use_pfor, "jacobian", size)
     if use_pfor and size:
         # One backward pass: the seed carries all rows of the identity on a leading axis.
-        seed = _wrap(np.eye(size, dtype=target_value.dtype).reshape((size,) + target_value.shape))
+        seed = wrap(np.eye(size, dtype=target_value.dtype).reshape((size,) + target_value.shape))
         columns = _batched(tape, target, flat_sources, seed)
         results = []
         for source, grad in zip(flat_sources, columns):
             shape = tuple(target_value.shape) + tuple(source._value.shape)
             if grad is None:
                 results.append(None if unconnected is UnconnectedGradients.NONE else
-                               _wrap(np.zeros(shape, dtype=source._value.dtype)))
+                               wrap(np.zeros(shape, dtype=source._value.dtype)))
             else:
                 results.append(_rows_to(grad, (size,) + tuple(source._value.shape), shape))
         return nest.pack_sequence_as(sources, results)
@@ -107,7 +107,7 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
     for row in range(size):
         seed = np.zeros(target_value.shape, dtype=target_value.dtype)
         seed.reshape(-1)[row] = 1
-        seeds.append(_wrap(seed))
+        seeds.append(wrap(seed))
     rows = _rows(tape, target, flat_sources, seeds)
     results = []
     for index, source in enumerate(flat_sources):
@@ -115,10 +115,10 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
         shape = tuple(target_value.shape) + tuple(source._value.shape)
         if size and all(g is None for g in column):
             results.append(None if unconnected is UnconnectedGradients.NONE else
-                           _wrap(np.zeros(shape, dtype=source._value.dtype)))
+                           wrap(np.zeros(shape, dtype=source._value.dtype)))
             continue
         if not size:
-            results.append(_wrap(np.zeros(shape, dtype=source._value.dtype)))
+            results.append(wrap(np.zeros(shape, dtype=source._value.dtype)))
             continue
         stack, reshape = _stack_ops()
         results.append(reshape(stack([_dense(g, source) for g in column]), shape))
@@ -148,10 +148,10 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
         # only on its own source row, so one batched backward pass gives every block.
         seed = np.zeros((row_size, batch, row_size), dtype=target._value.dtype)
         seed[np.arange(row_size), :, np.arange(row_size)] = 1
-        (grad,) = _batched(tape, target, [source], _wrap(seed.reshape((row_size,) +
+        (grad,) = _batched(tape, target, [source], wrap(seed.reshape((row_size,) +
                                                                       target_shape)))
         if grad is None:
-            return _wrap(np.zeros(out_shape, dtype=source._value.dtype))
+            return wrap(np.zeros(out_shape, dtype=source._value.dtype))
         from tapegrad.ops.array import transpose
         rows_first = _rows_to(grad, (row_size,) + source_shape,
                               (row_size, batch, math.prod(source_shape[1:])))
@@ -160,12 +160,12 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
     for row in range(row_size):
         seed = np.zeros((batch, row_size), dtype=target._value.dtype)
         seed[:, row] = 1
-        seeds.append(_wrap(seed.reshape(target_shape)))
+        seeds.append(wrap(seed.reshape(target_shape)))
     rows = _rows(tape, target, [source], seeds)
     columns = [row[0] for row in rows]
     if not columns or all(g is None for g in columns):
         # TensorFlow returns zeros here even with unconnected_gradients=NONE.
-        return _wrap(np.zeros(out_shape, dtype=source._value.dtype))
+        return wrap(np.zeros(out_shape, dtype=source._value.dtype))
     stack, reshape = _stack_ops()
     return reshape(stack([_dense(g, source) for g in columns], axis=1), out_shape)
 

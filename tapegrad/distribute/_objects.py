@@ -11,7 +11,7 @@ import base64
 import json
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array
+from tapegrad._core.tensor import Tensor, to_array
 
 
 def encode(value) -> bytes:
@@ -47,7 +47,7 @@ def _to_json(value):
     if isinstance(value, np.ndarray):
         return _array_json(value)
     if isinstance(value, Tensor) or hasattr(value, "_read_for_conversion"):
-        return _array_json(np.asarray(_to_array(value)))
+        return _array_json(np.asarray(to_array(value)))
     raise TypeError(
         f"broadcast_object/allgather_object send JSON-like values (None, bool, int, float, str, "
         f"list, tuple, dict, bytes), NumPy arrays and tensors; got {type(value).__name__}. "

@@ -18,7 +18,7 @@ Use them with a ``DistributedOptimizer``:
 from __future__ import annotations
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import _to_array
+from tapegrad._core.tensor import to_array
 from tapegrad.distribute import collectives
 from tapegrad.distribute._engine import require_init
 from tapegrad.keras.callbacks import Callback
@@ -67,8 +67,8 @@ class MetricAverageCallback(Callback):
         if not logs:
             return
         state = require_init()
-        numbers = {key: float(np.asarray(_to_array(value))) for key, value in logs.items()
-                   if np.ndim(np.asarray(_to_array(value))) == 0}
+        numbers = {key: float(np.asarray(to_array(value))) for key, value in logs.items()
+                   if np.ndim(np.asarray(to_array(value))) == 0}
         every = collectives.allgather_object(numbers)
         keys = [sorted(rank_logs) for rank_logs in every]
         if any(k != keys[0] for k in keys):
@@ -114,7 +114,7 @@ class LearningRateWarmupCallback(Callback):
         # Counting the current batch as done makes the last warmup batch reach initial_lr.
         progress = self._epoch + (batch + 1) / steps
         optimizer = self.model.optimizer
-        old_lr = float(np.asarray(_to_array(optimizer.learning_rate)))
+        old_lr = float(np.asarray(to_array(optimizer.learning_rate)))
         new_lr = self.initial_lr * self.multiplier(progress)
         optimizer.learning_rate = new_lr
         momentum = getattr(optimizer, "momentum", 0.0)

@@ -6,7 +6,7 @@ import enum
 
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad.distribute import _engine, _objects
 from tapegrad.distribute._engine import require_init
 
@@ -49,7 +49,7 @@ class FP16Compressor(Compressor):
 
     @staticmethod
     def compress(tensor):
-        array = np.asarray(_to_array(tensor))
+        array = np.asarray(to_array(tensor))
         if array.dtype.kind != "f" or array.dtype == np.float16:
             return tensor, None
         finite = array[np.isfinite(array)]
@@ -58,13 +58,13 @@ class FP16Compressor(Compressor):
                 f"Compression.fp16 cannot carry values of magnitude "
                 f"{float(np.max(np.abs(finite))):g} (float16's largest is 65504): they would "
                 "become inf. Use Compression.none or scale the loss down.")
-        return _wrap(array.astype(np.float16)), array.dtype
+        return wrap(array.astype(np.float16)), array.dtype
 
     @staticmethod
     def decompress(tensor, ctx):
         if ctx is None:
             return tensor
-        return _wrap(np.asarray(_to_array(tensor)).astype(ctx))
+        return wrap(np.asarray(to_array(tensor)).astype(ctx))
 
 
 class Compression:
@@ -101,7 +101,7 @@ def _check_process_set(process_set) -> None:
 
 
 def _array(value):
-    return np.asarray(_to_array(value))
+    return np.asarray(to_array(value))
 
 
 def _names(name, count: int, default: str) -> list:
@@ -136,7 +136,7 @@ def _prepare_dense(arrays: list, op: ReduceOp, compression, prescale: float):
         _check_reducible(array.dtype, op)
         array = _scale(array, prescale, "prescale_factor")
         if compression is not NoneCompressor:
-            compressed, ctx = compression.compress(_wrap(array))
+            compressed, ctx = compression.compress(wrap(array))
             array = _array(compressed)
             contexts.append(ctx)
         sending.append(array)
@@ -145,7 +145,7 @@ def _prepare_dense(arrays: list, op: ReduceOp, compression, prescale: float):
 
 def _finish_dense(reduced: list, op: ReduceOp, compression, contexts: list, postscale: float):
     if contexts:
-        reduced = [_array(compression.decompress(_wrap(r), ctx))
+        reduced = [_array(compression.decompress(wrap(r), ctx))
                    for r, ctx in zip(reduced, contexts)]
     factor = postscale / _engine.state.size if op is Average else postscale
     return [_scale(r, factor, "postscale_factor") for r in reduced]
@@ -166,7 +166,7 @@ def _gather_sparse(slices: IndexedSlices, op: ReduceOp, name: str) -> IndexedSli
     indices, _ = _engine.allgather_rows(_array(slices.indices), f"allgather of {name} indices")
     if op is Average:
         values = values / np.asarray(_engine.state.size, dtype=values.dtype)
-    return IndexedSlices(_wrap(values), _wrap(indices), slices.dense_shape)
+    return IndexedSlices(wrap(values), wrap(indices), slices.dense_shape)
 
 
 def _describe(value):
@@ -204,7 +204,7 @@ def reduce_group(values: list, names: list, op, compression=NoneCompressor,
                                           f"allreduce of {len(dense)} tensor(s)")
         for i, array in zip(dense, _finish_dense(reduced, resolved, compression, contexts,
                                                  postscale)):
-            out[i] = _wrap(array)
+            out[i] = wrap(array)
     for i, value in enumerate(values):
         if isinstance(value, IndexedSlices):
             out[i] = _gather_sparse(value, resolved, names[i])
@@ -277,7 +277,7 @@ def allgather(tensor, name: str | None = None, process_set=None,
         return [[label, _engine.describe(array, rows_may_differ=True)]], array
 
     array = _engine.agree({"collective": "allgather"}, prepare)
-    return _wrap(_engine.allgather_rows(array, label)[0])
+    return wrap(_engine.allgather_rows(array, label)[0])
 
 
 def broadcast(tensor, root_rank: int, name: str | None = None, process_set=None,
@@ -299,7 +299,7 @@ def broadcast(tensor, root_rank: int, name: str | None = None, process_set=None,
         return [[label, _engine.describe(array)]], (array, _check_root(root_rank))
 
     array, root = _engine.agree({"collective": "broadcast", "root": repr(root_rank)}, prepare)
-    return _wrap(_engine.fused_broadcast([array], root, f"broadcast of {label}")[0])
+    return wrap(_engine.fused_broadcast([array], root, f"broadcast of {label}")[0])
 
 
 def _check_root(root_rank) -> int:
@@ -351,8 +351,8 @@ def alltoall(tensor, splits=None, name: str | None = None, process_set=None,
                                   prepare)
     received, received_splits = _engine.alltoall_rows(array, counts, label)
     if splits is None:
-        return _wrap(received)
-    return _wrap(received), _wrap(received_splits.astype(np.int32))
+        return wrap(received)
+    return wrap(received), wrap(received_splits.astype(np.int32))
 
 
 def barrier(process_set=None) -> None:

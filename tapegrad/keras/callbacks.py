@@ -18,7 +18,7 @@ import os
 import warnings
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array
+from tapegrad._core.tensor import Tensor, to_array
 from tapegrad.keras.utils import Progbar
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
@@ -249,7 +249,7 @@ class ProgbarLogger(Callback):
 
 def _scalar(value):
     if isinstance(value, Tensor):
-        value = _to_array(value)
+        value = to_array(value)
     return float(np.asarray(value))
 
 

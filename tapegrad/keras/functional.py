@@ -23,7 +23,7 @@ import operator
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import nest
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad.ops import math as math_ops
 
 __all__ = ["KerasTensor", "Node", "symbolic_call", "build_graph", "run_graph"]
@@ -160,7 +160,7 @@ class Node:
 def _probe_value(tensor: KerasTensor, probe: int):
     shape = tuple((_PROBE_SIZES[probe] if i == 0 else _FREE_SIZES[probe]) if d is None else d
                   for i, d in enumerate(tensor.shape))
-    return _wrap(np.zeros(shape, dtype=tensor._dtype._np))
+    return wrap(np.zeros(shape, dtype=tensor._dtype._np))
 
 
 def _substitute(structure, mapping):
@@ -299,10 +299,10 @@ def _as_input(value, spec: KerasTensor):
                 np.dtype(array_dtype._np).kind in "fiub":
             return math_ops.cast(value, spec._dtype)
         return value
-    array = np.asarray(_to_array(value) if hasattr(value, "_value") else value)
+    array = np.asarray(to_array(value) if hasattr(value, "_value") else value)
     if np.dtype(spec._dtype._np).kind == "f":
         array = array.astype(spec._dtype._np)
-    return _wrap(array)
+    return wrap(array)
 
 
 def _check_input_shape(model, position, spec: KerasTensor, value) -> None:

@@ -11,7 +11,7 @@ import math
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad.ops import random
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
@@ -59,14 +59,14 @@ class Zeros(Initializer):
     """
 
     def __call__(self, shape, dtype=None) -> Tensor:
-        return _wrap(np.zeros(tuple(shape), dtype=_np_dtype(dtype)))
+        return wrap(np.zeros(tuple(shape), dtype=_np_dtype(dtype)))
 
 
 class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype=None) -> Tensor:
-        return _wrap(np.ones(tuple(shape), dtype=_np_dtype(dtype)))
+        return wrap(np.ones(tuple(shape), dtype=_np_dtype(dtype)))
 
 
 class Constant(Initializer):
@@ -76,9 +76,9 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype=None) -> Tensor:
-        value = np.asarray(_to_array(self.value) if isinstance(self.value, Tensor)
+        value = np.asarray(to_array(self.value) if isinstance(self.value, Tensor)
                            else self.value, dtype=_np_dtype(dtype))
-        return _wrap(np.array(np.broadcast_to(value, tuple(shape))))
+        return wrap(np.array(np.broadcast_to(value, tuple(shape))))
 
     def get_config(self) -> dict:
         return {"value": self.value}
@@ -109,7 +109,7 @@ class RandomNormal(_Seeded):
     def __call__(self, shape, dtype=None) -> Tensor:
         nd = _np_dtype(dtype)
         draw = self._generator().standard_normal(tuple(shape))
-        return _wrap((draw * self.stddev + self.mean).astype(nd))
+        return wrap((draw * self.stddev + self.mean).astype(nd))
 
     def get_config(self) -> dict:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -124,7 +124,7 @@ class TruncatedNormal(_Seeded):
         self.stddev = stddev
 
     def __call__(self, shape, dtype=None) -> Tensor:
-        return _wrap((_truncated(self._generator(), tuple(shape)) * self.stddev
+        return wrap((_truncated(self._generator(), tuple(shape)) * self.stddev
                       + self.mean).astype(_np_dtype(dtype)))
 
     def get_config(self) -> dict:
@@ -150,7 +150,7 @@ class RandomUniform(_Seeded):
 
     def __call__(self, shape, dtype=None) -> Tensor:
         draw = self._generator().random(tuple(shape))
-        return _wrap((self.minval + draw * (self.maxval - self.minval)).astype(
+        return wrap((self.minval + draw * (self.maxval - self.minval)).astype(
             _np_dtype(dtype)))
 
     def get_config(self) -> dict:
@@ -210,7 +210,7 @@ class VarianceScaling(_Seeded):
         else:
             limit = math.sqrt(3.0 * scale)
             values = rng.uniform(-limit, limit, shape)
-        return _wrap(values.astype(_np_dtype(dtype)))
+        return wrap(values.astype(_np_dtype(dtype)))
 
     def get_config(self) -> dict:
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
@@ -284,7 +284,7 @@ class Identity(Initializer):
     def __call__(self, shape, dtype=None) -> Tensor:
         if len(shape) != 2:
             raise ValueError(f"Identity initializer needs a 2-D shape, got {tuple(shape)}.")
-        return _wrap((np.eye(*shape) * self.gain).astype(_np_dtype(dtype)))
+        return wrap((np.eye(*shape) * self.gain).astype(_np_dtype(dtype)))
 
 
 class Orthogonal(_Seeded):
@@ -303,7 +303,7 @@ class Orthogonal(_Seeded):
         q = q * np.sign(np.diag(r))
         if rows < cols:
             q = q.T
-        return _wrap((self.gain * q[:rows, :cols]).reshape(shape).astype(_np_dtype(dtype)))
+        return wrap((self.gain * q[:rows, :cols]).reshape(shape).astype(_np_dtype(dtype)))
 
 
 _ALIASES = {

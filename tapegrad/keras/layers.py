@@ -20,7 +20,7 @@ import threading
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, _wrap, convert_to_tensor
+from tapegrad._core.tensor import Tensor, convert_to_tensor, to_array, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.keras import activations, initializers
 from tapegrad.keras.functional import KerasTensor, _leaves, symbolic_call
@@ -375,7 +375,7 @@ class Layer(Module):
                              f"list has {len(weights)}.")
         arrays = []
         for var, value in zip(params, weights):
-            array = np.asarray(_to_array(value) if isinstance(value, (Tensor, Variable))
+            array = np.asarray(to_array(value) if isinstance(value, (Tensor, Variable))
                                else value)
             if array.shape != var._value.shape:
                 raise ValueError(f"Layer {self.name} weight shape {var._value.shape} is not "
@@ -405,7 +405,7 @@ class Layer(Module):
             initializer = "glorot_uniform" if np.dtype(dtype._np).kind == "f" else "zeros"
         init = initializers.get(initializer)
         value = init(shape, dtype=dtype)
-        value = np.asarray(_to_array(value), dtype=dtype._np)
+        value = np.asarray(to_array(value), dtype=dtype._np)
         name = name or "variable"
         path = "/".join(_call_state.path + [name]) if _call_state.path else \
             f"{self._name}/{name}"
@@ -875,16 +875,16 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return inputs
         rng = self._rng if self._rng is not None else random.global_rng()
-        value = np.asarray(_to_array(inputs))
+        value = np.asarray(to_array(inputs))
         shape = value.shape
         if self.noise_shape is not None:
             shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
         keep = 1.0 - self.rate
         if keep == 0:
-            return inputs * _wrap(np.zeros(shape, dtype=value.dtype))
+            return inputs * wrap(np.zeros(shape, dtype=value.dtype))
         mask = (rng.random(shape) < keep).astype(value.dtype) / np.asarray(keep,
                                                                           dtype=value.dtype)
-        return inputs * _wrap(mask)
+        return inputs * wrap(mask)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
@@ -954,8 +954,8 @@ class BatchNormalization(Layer):
         if training and self.trainable:
             mean, variance = _moments(inputs, reduction)
             momentum = self.momentum
-            m_value = np.asarray(_to_array(mean))
-            v_value = np.asarray(_to_array(variance))
+            m_value = np.asarray(to_array(mean))
+            v_value = np.asarray(to_array(variance))
             dtype = self.moving_mean._value.dtype
             self.moving_mean.assign((self.moving_mean._value * np.asarray(momentum, dtype)
                                      + m_value * np.asarray(1.0 - momentum, dtype)).astype(dtype))
@@ -1537,7 +1537,7 @@ class Normalization(Layer):
         """Set the mean and variance from ``data`` (an array, tensor or Dataset)."""
         if hasattr(data, "as_numpy_iterator"):
             data = np.concatenate([np.asarray(b) for b in data.as_numpy_iterator()], axis=0)
-        array = np.asarray(_to_array(data) if isinstance(data, (Tensor, Variable)) else data,
+        array = np.asarray(to_array(data) if isinstance(data, (Tensor, Variable)) else data,
                            dtype=np.float64)
         if not self.built:
             self.build(array.shape)
@@ -1557,7 +1557,7 @@ class Normalization(Layer):
             mean = np.broadcast_to(np.asarray(self.input_mean, np.float32), self._broadcast)
             variance = np.broadcast_to(np.asarray(self.input_variance, np.float32),
                                        self._broadcast)
-            mean, variance = _wrap(mean.copy()), _wrap(variance.copy())
+            mean, variance = wrap(mean.copy()), wrap(variance.copy())
         else:
             mean = array_ops.reshape(self.adapt_mean, self._broadcast)
             variance = array_ops.reshape(self.adapt_variance, self._broadcast)
@@ -1646,7 +1646,7 @@ class _RNN(Layer):
         return self.bias_initializer
 
     def _initial_state(self, batch, dtype):
-        zeros = _wrap(np.zeros((batch, self.units), dtype=dtype))
+        zeros = wrap(np.zeros((batch, self.units), dtype=dtype))
         return [zeros]
 
     def call(self, inputs, mask=None, training=None, initial_state=None):
@@ -1718,7 +1718,7 @@ class LSTM(_RNN):
         units, base = self.units, self.bias_initializer
 
         def init(shape, dtype=None):
-            value = np.asarray(_to_array(base((units,), dtype=dtype)))
+            value = np.asarray(to_array(base((units,), dtype=dtype)))
             return np.concatenate([value, np.ones(units, value.dtype), value, value])
         return init
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, _wrap, convert_to_tensor
+from tapegrad._core.tensor import Tensor, convert_to_tensor, wrap
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
@@ -151,9 +151,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         raise InvalidArgumentError(f"Received a label value of {int(labels.max())} which is "
                                    f"outside the valid range of [0, {classes}).")
     logits = y_pred if from_logits else math_ops.log(_clip(y_pred, EPSILON, 1.0 - EPSILON))
-    values = nn_ops.sparse_softmax_cross_entropy_with_logits(labels=_wrap(labels), logits=logits)
+    values = nn_ops.sparse_softmax_cross_entropy_with_logits(labels=wrap(labels), logits=logits)
     if ignore_class is not None:
-        keep = _wrap((labels != ignore_class).astype(y_pred._value.dtype))
+        keep = wrap((labels != ignore_class).astype(y_pred._value.dtype))
         values = values * keep
     return values
 

@@ -12,7 +12,7 @@ State is kept in float32 ``total``/``count`` variables, as Keras.
 from __future__ import annotations
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad._core.variable import Variable
 
 __all__ = ["Metric", "Mean", "Sum", "Accuracy", "SparseCategoricalAccuracy",
@@ -24,7 +24,7 @@ __all__ = ["Metric", "Mean", "Sum", "Accuracy", "SparseCategoricalAccuracy",
 
 def _array(x):
     if isinstance(x, (Tensor, Variable)):
-        return np.asarray(_to_array(x))
+        return np.asarray(to_array(x))
     return np.asarray(x)
 
 
@@ -105,7 +105,7 @@ class Mean(Metric):
 
     def result(self) -> Tensor:
         count = self.count._value
-        return _wrap(np.asarray(self.total._value / count if count else 0.0, dtype=np.float32))
+        return wrap(np.asarray(self.total._value / count if count else 0.0, dtype=np.float32))
 
 
 class Sum(Metric):
@@ -122,7 +122,7 @@ class Sum(Metric):
         self.total._apply_update(np.asarray(self.total._value + values.sum(), dtype=np.float32))
 
     def result(self) -> Tensor:
-        return _wrap(np.array(self.total._value))
+        return wrap(np.array(self.total._value))
 
 
 class MeanMetricWrapper(Mean):
@@ -248,7 +248,7 @@ class RootMeanSquaredError(Mean):
         super().update_state(np.square(_array(y_true) - _array(y_pred)), sample_weight)
 
     def result(self) -> Tensor:
-        return _wrap(np.sqrt(_array(super().result())).astype(np.float32))
+        return wrap(np.sqrt(_array(super().result())).astype(np.float32))
 
 
 class _LossMetric(MeanMetricWrapper):

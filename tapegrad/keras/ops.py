@@ -16,7 +16,7 @@ import functools
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor
+from tapegrad._core.tensor import Tensor, convert_to_tensor, to_array
 from tapegrad._core.variable import Variable
 from tapegrad.keras.functional import KerasTensor, Operation, _leaves
 from tapegrad.ops import array as array_ops
@@ -60,7 +60,7 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):  # noqa: F811
 def convert_to_numpy(x):
     """``x`` as a NumPy array."""
     if isinstance(x, (Tensor, Variable)):
-        return np.array(_to_array(x))
+        return np.array(to_array(x))
     return np.asarray(x)
 
 

@@ -25,7 +25,7 @@ import warnings
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad._core.variable import Variable
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get"]
@@ -50,7 +50,7 @@ class LearningRateSchedule:
 
 
 def _step_array(step, dtype):
-    return np.asarray(_to_array(step), dtype=dtype) if not isinstance(step, (int, float)) \
+    return np.asarray(to_array(step), dtype=dtype) if not isinstance(step, (int, float)) \
         else np.asarray(step, dtype=dtype)
 
 
@@ -75,12 +75,12 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        initial = np.asarray(_to_array(self.initial_learning_rate))
+        initial = np.asarray(to_array(self.initial_learning_rate))
         dtype = initial.dtype
         p = _step_array(step, dtype) / np.asarray(self.decay_steps, dtype=dtype)
         if self.staircase:
             p = np.floor(p)
-        return _wrap(np.asarray(initial * np.power(np.asarray(self.decay_rate, dtype=dtype), p),
+        return wrap(np.asarray(initial * np.power(np.asarray(self.decay_rate, dtype=dtype), p),
                                 dtype=dtype))
 
     def get_config(self) -> dict:
@@ -121,13 +121,13 @@ class CosineDecay(LearningRateSchedule):
         return np.multiply(decay_from, decayed)
 
     def __call__(self, step):
-        initial = np.asarray(_to_array(self.initial_learning_rate))
+        initial = np.asarray(to_array(self.initial_learning_rate))
         dtype = initial.dtype
         decay_steps = np.asarray(self.decay_steps, dtype=dtype)
         step = _step_array(step, dtype)
         if self.warmup_target is None:
             step = np.minimum(step, decay_steps)
-            return _wrap(np.asarray(self._decay(step, decay_steps, initial, dtype), dtype=dtype))
+            return wrap(np.asarray(self._decay(step, decay_steps, initial, dtype), dtype=dtype))
         warmup_steps = np.asarray(self.warmup_steps, dtype=dtype)
         target = np.asarray(self.warmup_target, dtype=dtype)
         step = np.minimum(step, decay_steps + warmup_steps)
@@ -135,7 +135,7 @@ class CosineDecay(LearningRateSchedule):
             value = (target - initial) * (step / warmup_steps) + initial
         else:
             value = self._decay(step - warmup_steps, decay_steps, target, dtype)
-        return _wrap(np.asarray(value, dtype=dtype))
+        return wrap(np.asarray(value, dtype=dtype))
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -162,16 +162,16 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        values = [np.asarray(_to_array(v)) for v in self.values]
+        values = [np.asarray(to_array(v)) for v in self.values]
         dtype = values[0].dtype
-        step = np.asarray(_to_array(step))
-        bounds = [np.asarray(_to_array(b)) for b in self.boundaries]
+        step = np.asarray(to_array(step))
+        bounds = [np.asarray(to_array(b)) for b in self.boundaries]
         result = np.asarray(0, dtype=dtype)
         result = result + np.asarray(step <= bounds[0], dtype=dtype) * values[0]
         result = result + np.asarray(step > bounds[-1], dtype=dtype) * values[-1]
         for low, high, value in zip(bounds[:-1], bounds[1:], values[1:-1]):
             result = result + np.asarray((step > low) & (step <= high), dtype=dtype) * value
-        return _wrap(np.asarray(result, dtype=dtype))
+        return wrap(np.asarray(result, dtype=dtype))
 
     def get_config(self) -> dict:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -189,13 +189,13 @@ class InverseTimeDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        initial = np.asarray(_to_array(self.initial_learning_rate))
+        initial = np.asarray(to_array(self.initial_learning_rate))
         dtype = initial.dtype
         p = _step_array(step, dtype) / np.asarray(self.decay_steps, dtype=dtype)
         if self.staircase:
             p = np.floor(p)
         denom = np.asarray(1, dtype=dtype) + np.asarray(self.decay_rate, dtype=dtype) * p
-        return _wrap(np.asarray(initial / denom, dtype=dtype))
+        return wrap(np.asarray(initial / denom, dtype=dtype))
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -245,12 +245,12 @@ def _grad_array(grad, variable):
     dtype."""
     dtype = variable._value.dtype
     if isinstance(grad, IndexedSlices):
-        values = np.asarray(_to_array(grad.values))
-        indices = np.asarray(_to_array(grad.indices)).astype(np.int64).ravel()
+        values = np.asarray(to_array(grad.values))
+        indices = np.asarray(to_array(grad.indices)).astype(np.int64).ravel()
         if values.dtype != dtype:
             values = values.astype(dtype)
         return None, (values, indices)
-    array = grad._value if isinstance(grad, Tensor) else _to_array(grad)
+    array = grad._value if isinstance(grad, Tensor) else to_array(grad)
     array = np.asarray(array)
     if array.dtype != dtype:
         array = array.astype(dtype)
@@ -307,7 +307,7 @@ class Optimizer:
         elif callable(learning_rate):
             self._learning_rate = learning_rate
         else:
-            self._learning_rate = Variable(np.asarray(_to_array(learning_rate),
+            self._learning_rate = Variable(np.asarray(to_array(learning_rate),
                                                       dtype=np.float32),
                                            trainable=False, name=f"{self.name}/learning_rate")
         self._slots: dict = {}          # id(variable) -> {slot name: Variable}
@@ -337,9 +337,9 @@ class Optimizer:
                                                        and not isinstance(value, Variable)):
             self._learning_rate = value
         elif isinstance(self._learning_rate, Variable):
-            self._learning_rate.assign(np.asarray(_to_array(value), dtype=np.float32))
+            self._learning_rate.assign(np.asarray(to_array(value), dtype=np.float32))
         else:
-            self._learning_rate = Variable(np.asarray(_to_array(value), dtype=np.float32),
+            self._learning_rate = Variable(np.asarray(to_array(value), dtype=np.float32),
                                            trainable=False, name=f"{self.name}/learning_rate")
 
     lr = learning_rate
@@ -467,7 +467,7 @@ class Optimizer:
             if self.loss_scale_factor is not None:
                 prepared = [_scale(p, 1.0 / self.loss_scale_factor) for p in prepared]
             prepared = self._clip(prepared)
-            lr = np.asarray(_to_array(self._current_learning_rate()), dtype=np.float32)
+            lr = np.asarray(to_array(self._current_learning_rate()), dtype=np.float32)
             self._apply_weight_decay(variables, lr)
             for (dense, sparse), var in zip(prepared, variables):
                 var_lr = lr.astype(var._value.dtype)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad.ops import random as random_ops
 
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout",
@@ -60,13 +60,13 @@ def _float(dtype):
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
     """Samples of a normal distribution."""
     dtype = _float(dtype)
-    return _wrap((_rng(seed).standard_normal(tuple(shape)) * stddev + mean).astype(dtype))
+    return wrap((_rng(seed).standard_normal(tuple(shape)) * stddev + mean).astype(dtype))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tensor:
     """Samples of a uniform distribution on ``[minval, maxval)``."""
     dtype = _float(dtype)
-    return _wrap(_rng(seed).uniform(minval, maxval, tuple(shape)).astype(dtype))
+    return wrap(_rng(seed).uniform(minval, maxval, tuple(shape)).astype(dtype))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
@@ -78,24 +78,24 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tens
     while bad.any():
         values[bad] = rng.standard_normal(int(bad.sum()))
         bad = np.abs(values) > 2
-    return _wrap((values * stddev + mean).astype(dtype))
+    return wrap((values * stddev + mean).astype(dtype))
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None) -> Tensor:
     """Integers uniform on ``[minval, maxval)``."""
-    return _wrap(_rng(seed).integers(minval, maxval, tuple(shape)).astype(
+    return wrap(_rng(seed).integers(minval, maxval, tuple(shape)).astype(
         _dt.as_dtype(dtype)._np))
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None) -> Tensor:
     """Class indices drawn from the softmax of each row of ``logits``."""
-    values = np.asarray(_to_array(logits) if isinstance(logits, Tensor) else logits,
+    values = np.asarray(to_array(logits) if isinstance(logits, Tensor) else logits,
                         dtype=np.float64)
     probs = np.exp(values - values.max(axis=-1, keepdims=True))
     probs /= probs.sum(axis=-1, keepdims=True)
     rng = _rng(seed)
     draws = [rng.choice(probs.shape[-1], size=num_samples, p=row) for row in probs]
-    return _wrap(np.asarray(draws).astype(_dt.as_dtype(dtype)._np))
+    return wrap(np.asarray(draws).astype(_dt.as_dtype(dtype)._np))
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):
@@ -107,11 +107,11 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
         s if n is None else n for s, n in zip(inputs.shape, noise_shape))
     dtype = np.dtype(inputs.dtype._np) if hasattr(inputs.dtype, "_np") else np.float32
     keep = (_rng(seed).random(shape) >= rate).astype(dtype) / dtype.type(1.0 - rate)
-    return inputs * _wrap(keep)
+    return inputs * wrap(keep)
 
 
 def shuffle(x, axis=0, seed=None) -> Tensor:
     """``x`` with its slices along ``axis`` in a random order (not differentiable)."""
-    array = np.asarray(_to_array(x) if isinstance(x, Tensor) else x)
+    array = np.asarray(to_array(x) if isinstance(x, Tensor) else x)
     order = _rng(seed).permutation(array.shape[axis])
-    return _wrap(np.take(array, order, axis=axis))
+    return wrap(np.take(array, order, axis=axis))

@@ -21,7 +21,7 @@ import warnings
 
 from tapegrad._core import nest
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.keras import losses as losses_module
@@ -257,7 +257,7 @@ class CompileLoss:
                                flat_weight[index])
             if self.metrics:
                 batch = _batch_size(flat_pred[index])
-                self.metrics[position].update_state(_to_array(value), sample_weight=batch)
+                self.metrics[position].update_state(to_array(value), sample_weight=batch)
             weighted = value * self._weights[index] if self._weights[index] != 1.0 else value
             total = weighted if total is None else total + weighted
         return total
@@ -269,7 +269,7 @@ def _call_loss(loss, y_true, y_pred, sample_weight):
                          "pass y to fit/evaluate (or yield (x, y) pairs from the dataset).")
     value = loss(y_true, y_pred, sample_weight=sample_weight)
     if not isinstance(value, Tensor):
-        value = _wrap(np.asarray(value, dtype=np.float32))
+        value = wrap(np.asarray(value, dtype=np.float32))
     return value
 
 
@@ -289,7 +289,7 @@ def _is_array_like(x) -> bool:
 
 def _as_array(value):
     if isinstance(value, (Tensor, Variable)):
-        value = np.asarray(_to_array(value))
+        value = np.asarray(to_array(value))
     else:
         value = np.asarray(value)
     if value.dtype == np.float64:
@@ -303,7 +303,7 @@ def _to_batch_tensor(value):
     array = np.asarray(value)
     if array.dtype == np.float64:
         array = array.astype(np.float32)
-    return _wrap(array)
+    return wrap(array)
 
 
 class _DataHandler:
@@ -428,7 +428,7 @@ class _DataHandler:
         if self._class_weight is None:
             return data
         x, y, weight = unpack_x_y_sample_weight(data)
-        labels = np.asarray(_to_array(y) if isinstance(y, (Tensor, Variable)) else y)
+        labels = np.asarray(to_array(y) if isinstance(y, (Tensor, Variable)) else y)
         if labels.ndim > 1 and labels.shape[-1] > 1:
             labels = np.argmax(labels, axis=-1)
         elif labels.ndim > 1:
@@ -441,8 +441,8 @@ class _DataHandler:
                              "`class_weight`.")
         table = np.asarray([self._class_weight[c] for c in labels], dtype=np.float32)
         if weight is not None:
-            table = table * np.asarray(_to_array(weight), dtype=np.float32).reshape(-1)
-        return (x, y, _wrap(table))
+            table = table * np.asarray(to_array(weight), dtype=np.float32).reshape(-1)
+        return (x, y, wrap(table))
 
 
 def _pack(x, y, weight):
@@ -505,7 +505,7 @@ def _pythonify_logs(logs) -> dict:
             out.update(_pythonify_logs(value))
             continue
         if isinstance(value, (Tensor, Variable)):
-            value = np.asarray(_to_array(value))
+            value = np.asarray(to_array(value))
         if isinstance(value, (np.ndarray, np.generic)) and value.ndim == 0:
             value = value.item()
         out[key] = value
@@ -634,7 +634,7 @@ class Trainer:
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
-        self._loss_tracker.update_state(_to_array(loss), sample_weight=_batch_size(x))
+        self._loss_tracker.update_state(to_array(loss), sample_weight=_batch_size(x))
         variables = self.trainable_weights
         if variables:
             gradients = tape.gradient(loss, variables)
@@ -648,7 +648,7 @@ class Trainer:
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
         loss = self._compute_loss(x, y, y_pred, sample_weight, training=False)
-        self._loss_tracker.update_state(_to_array(loss), sample_weight=_batch_size(x))
+        self._loss_tracker.update_state(to_array(loss), sample_weight=_batch_size(x))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def predict_step(self, data):
@@ -773,7 +773,7 @@ class Trainer:
         for step, batch in data.epoch():
             callbacks.on_predict_batch_begin(step)
             result = self.predict_step(batch)
-            outputs.append(nest.map_structure(lambda t: np.asarray(_to_array(t)), result))
+            outputs.append(nest.map_structure(lambda t: np.asarray(to_array(t)), result))
             callbacks.on_predict_batch_end(step, {"outputs": outputs[-1]})
         callbacks.on_predict_end()
         if not outputs:
@@ -807,7 +807,7 @@ class Trainer:
     def predict_on_batch(self, x):
         """The model's output on exactly this batch, as NumPy."""
         result = self.predict_step((_to_batch_input(x),))
-        return nest.map_structure(lambda t: np.asarray(_to_array(t)), result)
+        return nest.map_structure(lambda t: np.asarray(to_array(t)), result)
 
     def get_compile_config(self):
         return dict(getattr(self, "_compile_config", {})) if self.compiled else None

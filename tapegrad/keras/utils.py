@@ -12,7 +12,7 @@ import sys
 import time
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array
+from tapegrad._core.tensor import Tensor, to_array
 
 __all__ = ["Progbar", "to_categorical", "set_random_seed", "PyDataset", "Sequence",
            "unpack_x_y_sample_weight", "pack_x_y_sample_weight"]
@@ -25,7 +25,7 @@ def to_categorical(x, num_classes=None):
     >>> tf.keras.utils.to_categorical([1, 0]).tolist()
     [[0.0, 1.0], [1.0, 0.0]]
     """
-    labels = np.asarray(_to_array(x) if isinstance(x, Tensor) else x)
+    labels = np.asarray(to_array(x) if isinstance(x, Tensor) else x)
     if labels.ndim > 1 and labels.shape[-1] == 1:
         labels = labels[..., 0]
     labels = labels.astype(np.int64)
@@ -178,7 +178,7 @@ class Progbar:
         for name, value in values or ():
             if name not in self._values_order:
                 self._values_order.append(name)
-            value = float(np.asarray(_to_array(value) if isinstance(value, Tensor) else value))
+            value = float(np.asarray(to_array(value) if isinstance(value, Tensor) else value))
             if name in self.stateful_metrics or finalize:
                 self._values[name] = [value, 1]
             else:

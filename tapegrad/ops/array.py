@@ -13,7 +13,7 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
-from tapegrad._core.tensor import Tensor, _to_array, _wrap, apply, apply1, convert_to_tensor
+from tapegrad._core.tensor import Tensor, apply, apply1, convert_to_tensor, to_array, wrap
 from tapegrad._core.variable import check_nd_range as _check_nd_range
 from tapegrad._core.variable import check_nd_updates as _check_updates
 from tapegrad.ops import _vocab as vocab
@@ -99,7 +99,7 @@ def _like(value, other):
     """``value`` as a tensor of ``other``'s dtype when it is not a tensor already."""
     if isinstance(value, Tensor) or hasattr(value, "_read_for_op"):
         return value
-    return _wrap(_to_array(value, other.dtype))
+    return wrap(to_array(value, other.dtype))
 
 
 # -- reshape / transpose / broadcast ---------------------------------------------------------
@@ -304,11 +304,11 @@ def where(condition, x=None, y=None, name=None) -> Tensor:
     """
     condition = _as_tensor(condition)
     if x is None and y is None:
-        return _wrap(np.argwhere(condition._value).astype(np.int64))
+        return wrap(np.argwhere(condition._value).astype(np.int64))
     if x is None or y is None:
         raise ValueError("where: give both x and y, or neither.")
     if condition._value.dtype != np.bool_:
-        condition = _wrap(condition._value.astype(bool))
+        condition = wrap(condition._value.astype(bool))
     x, y = _same_dtype(x, y)
     return apply(SELECT, (condition, x, y))
 
@@ -318,14 +318,14 @@ def _same_dtype(x, y):
     x_is = isinstance(x, Tensor) or hasattr(x, "_read_for_op")
     y_is = isinstance(y, Tensor) or hasattr(y, "_read_for_op")
     if x_is and not y_is:
-        y = convert_to_tensor(y, dtype=x.dtype) if not isinstance(y, (float, int)) else _wrap(
-            _to_array(y, x.dtype))
+        y = convert_to_tensor(y, dtype=x.dtype) if not isinstance(y, (float, int)) else wrap(
+            to_array(y, x.dtype))
     elif y_is and not x_is:
-        x = convert_to_tensor(x, dtype=y.dtype) if not isinstance(x, (float, int)) else _wrap(
-            _to_array(x, y.dtype))
+        x = convert_to_tensor(x, dtype=y.dtype) if not isinstance(x, (float, int)) else wrap(
+            to_array(x, y.dtype))
     elif not x_is and not y_is:
         x = convert_to_tensor(x)
-        y = _wrap(_to_array(y, x.dtype))
+        y = wrap(to_array(y, x.dtype))
     if x.dtype != y.dtype:
         raise InvalidArgumentError(f"cannot combine a {x.dtype.name} tensor with a "
                                    f"{y.dtype.name} tensor; convert one with tapegrad.cast.")
@@ -538,9 +538,9 @@ def _gather_vjp(inputs, output, attrs, upstream, needs):
     params_shape = shape_of(params)
     if axis == 0 and batch_dims == 0 and not attrs.get("dense", False):
         index_values = indices._value
-        flat_indices = _wrap(np.reshape(index_values, (-1,)))
+        flat_indices = wrap(np.reshape(index_values, (-1,)))
         values = reshape(upstream, (-1,) + tuple(params_shape[1:]))
-        dense_shape = _wrap(np.asarray(params_shape, dtype=np.int32))
+        dense_shape = wrap(np.asarray(params_shape, dtype=np.int32))
         return (IndexedSlices(values, flat_indices, dense_shape), None)
     return (apply(GATHER_GRAD, (upstream, indices), {"shape": params_shape, "axis": axis,
                                                       "batch_dims": batch_dims}), None)
@@ -634,7 +634,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
 
 def _take_dense(x, indices, axis, batch_dims):
     """Gather whose gradient is dense (as TensorFlow's sort/top_k/repeat gradients)."""
-    return apply(GATHER, (x, _wrap(indices)), {"axis": axis, "batch_dims": batch_dims,
+    return apply(GATHER, (x, wrap(indices)), {"axis": axis, "batch_dims": batch_dims,
                                                "dense": True})
 
 
@@ -735,7 +735,7 @@ def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
         index_values = np.concatenate(
             [np.stack(coords, axis=-1).astype(index_values.dtype), index_values], axis=-1)
     _check_nd_range(index_values, shape, "gather_nd")
-    return apply(GATHER_ND, (params, _wrap(index_values)))
+    return apply(GATHER_ND, (params, wrap(index_values)))
 
 
 def scatter_nd(indices, updates, shape, name=None) -> Tensor:
@@ -750,7 +750,7 @@ def scatter_nd(indices, updates, shape, name=None) -> Tensor:
     shape = tuple(_int_list(shape))
     _check_nd_range(index_values, shape, "scatter_nd")
     _check_updates(index_values, shape_of(updates), shape, "scatter_nd")
-    return apply(SCATTER_ND, (_wrap(index_values), updates), {"shape": shape})
+    return apply(SCATTER_ND, (wrap(index_values), updates), {"shape": shape})
 
 
 def _tensor_scatter_update_forward(tensor, indices, updates):
@@ -802,7 +802,7 @@ def _tensor_scatter(op, tensor, indices, updates, what):
     shape = shape_of(tensor)
     _check_nd_range(index_values, shape, what)
     _check_updates(index_values, shape_of(updates), shape, what)
-    return apply(op, (tensor, _wrap(index_values), updates))
+    return apply(op, (tensor, wrap(index_values), updates))
 
 
 def tensor_scatter_nd_update(tensor, indices, updates, name=None) -> Tensor:
@@ -863,7 +863,7 @@ def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
                          f"{tuple(shape)}.")
     flat_shape = tuple(shape[:axis]) + (int(np.prod(covered)),) + tuple(shape[axis + mask.ndim:])
     flat = reshape(x, flat_shape)
-    return apply(GATHER, (flat, _wrap(np.flatnonzero(mask))), {"axis": axis, "batch_dims": 0})
+    return apply(GATHER, (flat, wrap(np.flatnonzero(mask))), {"axis": axis, "batch_dims": 0})
 
 
 # -- joining and splitting -------------------------------------------------------------------
@@ -1370,7 +1370,7 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None) -> 
     axis = _axis(axis, ndim, "argsort")
     moved = np.moveaxis(np.asarray(x._value), axis, -1)
     order = np.moveaxis(_sort_order(moved, descending), -1, axis)
-    return _wrap(order.astype(np.int32))
+    return wrap(order.astype(np.int32))
 
 
 TopKV2 = namedtuple("TopKV2", ["values", "indices"])
@@ -1414,7 +1414,7 @@ def top_k(input, k=1, sorted=True, index_type=_dt.int32, name=None):  # noqa: A0
     order = _top_k_order(np.asarray(x._value), k)
     ndim = len(shape)
     values = _take_dense(x, order, ndim - 1, ndim - 1)
-    return TopKV2(values, _wrap(order.astype(_dt.as_dtype(index_type)._np)))
+    return TopKV2(values, wrap(order.astype(_dt.as_dtype(index_type)._np)))
 
 
 Unique = namedtuple("Unique", ["y", "idx"])
@@ -1495,7 +1495,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     result = np.where(hot, on_v, off_v)
     if axis != -1:
         result = np.moveaxis(result, -1, axis)
-    return _wrap(np.ascontiguousarray(result))
+    return wrap(np.ascontiguousarray(result))
 
 
 def repeat(input, repeats, axis=None, name=None) -> Tensor:  # noqa: A002
@@ -1623,7 +1623,7 @@ def _einsum_vjp(inputs, output, attrs, upstream, needs):
                 else:
                     seen.add(c)
                     spread.append(c)
-            eyes = [_wrap(np.eye(sizes[link[0]], dtype=grad._value.dtype)) for link in links]
+            eyes = [wrap(np.eye(sizes[link[0]], dtype=grad._value.dtype)) for link in links]
             grad = apply(EINSUM, [grad] + eyes,
                          {"equation": ",".join([unique] + links) + "->" + "".join(spread)})
         grads.append(grad)
@@ -1814,7 +1814,7 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     >>> tf.constant(2.0)
     <tf.Tensor: shape=(), dtype=float32, numpy=2.0>
     """
-    array = _to_array(value, dtype)
+    array = to_array(value, dtype)
     if shape is not None:
         shape = tuple(_int_list(shape))
         if array.size == 1:
@@ -1825,7 +1825,7 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
             array = array.reshape(shape)
     if isinstance(value, Tensor) and array is value._value:
         return value
-    result = _wrap(array)
+    result = wrap(array)
     if hooks.provenance is not None:
         hooks.provenance.constant_created(value, result)
     return result
@@ -1849,7 +1849,7 @@ def zeros(shape, dtype=_dt.float32, name=None) -> Tensor:
     >>> tf.zeros([2]).numpy().tolist()
     [0.0, 0.0]
     """
-    return _wrap(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_np(dtype)))
+    return wrap(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_np(dtype)))
 
 
 def ones(shape, dtype=_dt.float32, name=None) -> Tensor:
@@ -1859,7 +1859,7 @@ def ones(shape, dtype=_dt.float32, name=None) -> Tensor:
     >>> tf.ones([2], tf.int32).numpy().tolist()
     [1, 1]
     """
-    return _wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_np(dtype)))
+    return wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_np(dtype)))
 
 
 def fill(dims, value, name=None) -> Tensor:
@@ -1876,10 +1876,10 @@ def fill(dims, value, name=None) -> Tensor:
             raise InvalidArgumentError(f"value must be a scalar, got shape "
                                        f"{list(shape_of(value))}.")
         return broadcast_to(value, dims)
-    array = _to_array(value)
+    array = to_array(value)
     if array.ndim:
         raise InvalidArgumentError(f"value must be a scalar, got shape {list(array.shape)}.")
-    return _wrap(np.full(dims, array, dtype=array.dtype))
+    return wrap(np.full(dims, array, dtype=array.dtype))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=_dt.float32, name=None) -> Tensor:
@@ -1892,7 +1892,7 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=_dt.float32, name=No
     matrix = np.eye(num_rows, num_columns, dtype=_dtype_np(dtype))
     if batch_shape is not None:
         matrix = np.broadcast_to(matrix, tuple(_int_list(batch_shape)) + matrix.shape).copy()
-    return _wrap(matrix)
+    return wrap(matrix)
 
 
 _RANGE_ORDER = ("int32", "int64", "float16", "float32", "float64")
@@ -1934,7 +1934,7 @@ def range(start, limit=None, delta=1, dtype=None, name=None) -> Tensor:  # noqa:
                                    f"{values[0]}/{values[1]}" if values[2] > 0 else
                                    f"Requires start >= limit when delta < 0: "
                                    f"{values[0]}/{values[1]}")
-    return _wrap(np.arange(*values, dtype=_dtype_np(dtype)))
+    return wrap(np.arange(*values, dtype=_dtype_np(dtype)))
 
 
 def linspace(start, stop, num, name=None, axis=0) -> Tensor:
@@ -1950,7 +1950,7 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
         start_t = _math.cast(start_t, _dt.float64)
     stop_t = _operand(stop) if isinstance(stop, Tensor) or hasattr(stop, "_read_for_op") else \
         convert_to_tensor(stop, dtype=start_t.dtype) if not isinstance(stop, (int, float)) \
-        else _wrap(_to_array(stop, start_t.dtype))
+        else wrap(to_array(stop, start_t.dtype))
     if stop_t.dtype != start_t.dtype:
         stop_t = _math.cast(stop_t, start_t.dtype) if stop_t.dtype.name.startswith("int") \
             else stop_t
@@ -1967,7 +1967,7 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
     delta = (last - first) / float(num - 1)
     steps_shape = [1] * ndim
     steps_shape[axis] = num - 2
-    steps = _wrap(np.arange(1, num - 1, dtype=first._value.dtype).reshape(steps_shape))
+    steps = wrap(np.arange(1, num - 1, dtype=first._value.dtype).reshape(steps_shape))
     return concat([first, first + delta * steps, last], axis)
 
 
@@ -1978,7 +1978,7 @@ def shape(input, out_type=_dt.int32, name=None) -> Tensor:  # noqa: A002
     >>> tf.shape(tf.zeros([2, 3])).numpy().tolist()
     [2, 3]
     """
-    return _wrap(np.asarray(shape_of(input), dtype=_dtype_np(out_type)))
+    return wrap(np.asarray(shape_of(input), dtype=_dtype_np(out_type)))
 
 
 def size(input, out_type=_dt.int32, name=None) -> Tensor:  # noqa: A002
@@ -1988,7 +1988,7 @@ def size(input, out_type=_dt.int32, name=None) -> Tensor:  # noqa: A002
     >>> int(tf.size(tf.zeros([2, 3])))
     6
     """
-    return _wrap(np.asarray(int(np.prod(shape_of(input))), dtype=_dtype_np(out_type)))
+    return wrap(np.asarray(int(np.prod(shape_of(input))), dtype=_dtype_np(out_type)))
 
 
 def rank(input, name=None) -> Tensor:  # noqa: A002
@@ -1998,5 +1998,5 @@ def rank(input, name=None) -> Tensor:  # noqa: A002
     >>> int(tf.rank(tf.zeros([2, 3])))
     2
     """
-    return _wrap(np.asarray(len(shape_of(input)), dtype=np.int32))
+    return wrap(np.asarray(len(shape_of(input)), dtype=np.int32))
 

@@ -11,7 +11,7 @@ from collections import namedtuple
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
-from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, convert_to_tensor
+from tapegrad._core.tensor import Tensor, apply, apply1, apply2, convert_to_tensor, wrap
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
@@ -252,7 +252,7 @@ def band_part(input, num_lower, num_upper, name=None):  # noqa: A002 - TensorFlo
             f"band_part: num_lower ({num_lower}) must be at most the number of rows ({rows}) "
             f"and num_upper ({num_upper}) at most the number of columns ({cols}); use -1 to "
             "keep a whole triangle.")
-    mask = _wrap(_band_mask(rows, cols, num_lower, num_upper))
+    mask = wrap(_band_mask(rows, cols, num_lower, num_upper))
     return _array.where(mask, x, _math.zeros_like(x))
 
 
@@ -378,7 +378,7 @@ def set_diag(input, diagonal, name="set_diag", k=0, align="RIGHT_LEFT"):  # noqa
     idx = np.arange(length)
     mask[idx + max(-k, 0), idx + max(k, 0)] = True
     placed = apply1(MATRIX_DIAG, d, {"k": k, "num_rows": rows, "num_cols": cols})
-    return _array.where(_wrap(mask), placed, x)
+    return _array.where(wrap(mask), placed, x)
 
 
 # -- inverse, determinants --------------------------------------------------------------------
@@ -756,7 +756,7 @@ def _cholesky_forward(x):
 def _cholesky_vjp(inputs, output, attrs, upstream, needs):
     l_factor = output
     n = shape_of(l_factor)[-1]
-    identity = _wrap(np.broadcast_to(np.eye(n, dtype=l_factor._value.dtype),
+    identity = wrap(np.broadcast_to(np.eye(n, dtype=l_factor._value.dtype),
                                      shape_of(l_factor)).copy())
     l_inverse = _apply_solve(TRIANGULAR_SOLVE, l_factor, identity,
                              {"lower": True, "adjoint": False})
@@ -1219,7 +1219,7 @@ def pinv(a, rcond=None, validate_args=False, name=None):
     s, u, v = svd(a, full_matrices=False, compute_uv=True)
     cutoff = _array.expand_dims(rcond * _reduction.reduce_max(s, axis=-1), -1)
     s = _array.where(_math.greater(s, cutoff), s,
-                     _wrap(np.full(shape_of(s), np.inf, dtype=real_dtype)))
+                     wrap(np.full(shape_of(s), np.inf, dtype=real_dtype)))
     scaled = v / _as_dtype_of(_array.expand_dims(s, -2), v)
     return matmul(scaled, u, adjoint_b=True)
 

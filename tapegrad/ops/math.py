@@ -13,11 +13,11 @@ from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
 from tapegrad._core.tensor import (
     Tensor,
-    _wrap,
     apply,
     apply1,
     apply2,
     convert_to_tensor,
+    wrap,
 )
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import (
@@ -209,7 +209,7 @@ def _neg_vjp_raw(inputs, output, attrs, upstream, needs):
 
 
 NEG = _unary("Neg", np.negative, lambda x, y: -1.0 if not _is_complex(x) else
-             _wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True),
+             wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True),
              vjp_raw=_neg_vjp_raw, dtypes=SIGNED)
 
 
@@ -534,7 +534,7 @@ LGAMMA = _unary("Lgamma", _lgamma_forward, lambda x, y: digamma(x),
                     Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]),
                 sample_note=_SCIPY_NOTE, dtypes=FLOATS)
 DIGAMMA = _unary("Digamma", _digamma_forward,
-                 lambda x, y: polygamma(_wrap(np.ones((), x._value.dtype)), x),
+                 lambda x, y: polygamma(wrap(np.ones((), x._value.dtype)), x),
                  _scipy_samples(lambda: _standard_unary_samples(positive=True)() + [
                      Sample((np.array([-1.5, -0.3, 2.5, 7.0]),))]),
                  sample_note=_SCIPY_NOTE, dtypes=FLOATS)
@@ -690,7 +690,7 @@ def _negate(x):
 
 def _pow_log_x(x, output):
     """log(x) where it is defined, 0 elsewhere (TensorFlow's PowGrad, no false singularity)."""
-    x_tensor = x if isinstance(x, Tensor) else _wrap(np.asarray(x, output._value.dtype))
+    x_tensor = x if isinstance(x, Tensor) else wrap(np.asarray(x, output._value.dtype))
     mask = (apply2(NOT_EQUAL, x_tensor, 0.0) if _is_complex(x_tensor)
             else apply2(GREATER, x_tensor, 0.0))
     safe_x = select(mask, x_tensor, ones_like(x_tensor))
@@ -922,7 +922,7 @@ def _like(value, tensor):
     """A Python scalar operand as a constant of ``tensor``'s dtype; tensors pass through."""
     if isinstance(value, Tensor):
         return value
-    return _wrap(np.asarray(getattr(value, "_value", value), tensor._value.dtype))
+    return wrap(np.asarray(getattr(value, "_value", value), tensor._value.dtype))
 
 
 def _atan2_vjp(inputs, output, attrs, upstream, needs):
@@ -950,7 +950,7 @@ ATAN2 = register("Atan2", np.arctan2, _atan2_vjp, _atan2_jvp, _binary_samples, d
 def _nonzero(x):
     """1 where ``x`` is nonzero, else 0, in ``x``'s dtype (a constant, cut from the tape)."""
     value = x._value
-    return _wrap(np.asarray(value != 0).astype(value.dtype))
+    return wrap(np.asarray(value != 0).astype(value.dtype))
 
 
 def _binary_from_partials(partial_x, partial_y):
@@ -1307,7 +1307,7 @@ def angle(input, name=None):  # noqa: A002 - TensorFlow's argument name
         raise TypeError(f"angle takes a float or complex tensor, got {x.dtype.name} (TensorFlow "
                         "cannot convert pi to it); cast it first (tapegrad.cast(x, "
                         "tapegrad.float32)).")
-    return select(apply2(LESS, x, 0), _wrap(np.full(x._value.shape, np.pi, x._value.dtype)),
+    return select(apply2(LESS, x, 0), wrap(np.full(x._value.shape, np.pi, x._value.dtype)),
                   zeros_like(x))
 
 
@@ -1587,7 +1587,7 @@ def reciprocal_no_nan(x, name=None) -> Tensor:
     [0.0, 0.25]
     """
     x = x if isinstance(x, Tensor) else convert_to_tensor(x)
-    return apply2(DIV_NO_NAN, _wrap(np.ones((), x._value.dtype)), x)
+    return apply2(DIV_NO_NAN, wrap(np.ones((), x._value.dtype)), x)
 
 
 def scalar_mul(scalar, x, name=None) -> Tensor:
@@ -2141,7 +2141,7 @@ def zeros_like(x, dtype=None, name=None) -> Tensor:
     if value is None:
         value = convert_to_tensor(x)._value
     target = _dt.as_dtype(dtype)._np if dtype is not None else value.dtype
-    return _wrap(np.zeros(value.shape, dtype=target))
+    return wrap(np.zeros(value.shape, dtype=target))
 
 
 def ones_like(x, dtype=None, name=None) -> Tensor:
@@ -2155,7 +2155,7 @@ def ones_like(x, dtype=None, name=None) -> Tensor:
     if value is None:
         value = convert_to_tensor(x)._value
     target = _dt.as_dtype(dtype)._np if dtype is not None else value.dtype
-    return _wrap(np.ones(value.shape, dtype=target))
+    return wrap(np.ones(value.shape, dtype=target))
 
 
 def _no_grad_samples():

@@ -16,11 +16,11 @@ from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import register
 from tapegrad._core.tensor import (
     Tensor,
-    _wrap,
     apply,
     apply1,
     apply2,
     convert_to_tensor,
+    wrap,
 )
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
@@ -163,7 +163,7 @@ LEAKY_RELU, LEAKY_RELU_GRAD = _activation(
 
 def _select_where_negative(s, value):
     """``value`` where ``s < 0``, else 0 (an op, so it is differentiable in ``value``)."""
-    negative = _wrap(np.asarray(s._value < 0))
+    negative = wrap(np.asarray(s._value < 0))
     return apply(_array.SELECT, (negative, value, _zeros(value)))
 
 
@@ -528,7 +528,7 @@ def _one_hot_like(logits, labels):
     hot = np.zeros(value.shape, value.dtype)
     if value.size:
         np.put_along_axis(hot, labels._value[..., None].astype(np.intp), 1, axis=-1)
-    return _wrap(hot)
+    return wrap(hot)
 
 
 def _sparse_xent_vjp(inputs, output, attrs, upstream, needs):
@@ -855,7 +855,7 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
         shape = tuple(noise)
     keep = _uniform(shape, x._value.dtype, seed) >= x._value.dtype.type(rate)
     factor = keep.astype(x._value.dtype) * x._value.dtype.type(1.0 / (1.0 - rate))
-    return apply2(MUL, x, _wrap(factor))
+    return apply2(MUL, x, wrap(factor))
 
 
 def embedding_lookup(params, ids, max_norm=None, name=None) -> Tensor:

@@ -6,7 +6,7 @@ import weakref
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2
+from tapegrad._core.tensor import Tensor, apply1, apply2, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.ops import array as _array
 from tapegrad.ops import linalg as _linalg
@@ -130,7 +130,7 @@ def _equality(op, unequal_shapes: bool):
         except InvalidArgumentError as error:
             if "Incompatible shapes" not in str(error):
                 raise
-            return _wrap(np.asarray(unequal_shapes))
+            return wrap(np.asarray(unequal_shapes))
 
     return method
 

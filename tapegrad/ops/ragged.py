@@ -13,7 +13,7 @@ import functools
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, TensorShape, _wrap, apply, convert_to_tensor
+from tapegrad._core.tensor import Tensor, TensorShape, apply, convert_to_tensor, wrap
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
@@ -81,7 +81,7 @@ class RaggedTensor:
 
     @property
     def row_splits(self) -> Tensor:
-        return _wrap(self._row_splits.copy())
+        return wrap(self._row_splits.copy())
 
     @property
     def ragged_rank(self) -> int:
@@ -104,19 +104,19 @@ class RaggedTensor:
         return len(self._row_splits) - 1
 
     def nrows(self, out_type=_dt.int64, name=None) -> Tensor:
-        return _wrap(np.asarray(self.nrows_int(), dtype=_dt.as_dtype(out_type)._np))
+        return wrap(np.asarray(self.nrows_int(), dtype=_dt.as_dtype(out_type)._np))
 
     def row_lengths(self, axis=1, name=None):
         """The length of each row along ``axis`` (a RaggedTensor for axis > 1)."""
         if axis == 1:
-            return _wrap(np.diff(self._row_splits))
+            return wrap(np.diff(self._row_splits))
         if axis < 1 or not isinstance(self._values, RaggedTensor):
             raise ValueError(f"axis={axis} is not a ragged axis of this RaggedTensor "
                              f"(ragged rank {self.ragged_rank}).")
         return self.with_values(self._values.row_lengths(axis - 1))
 
     def value_rowids(self, name=None) -> Tensor:
-        return _wrap(_row_ids(self._row_splits))
+        return wrap(_row_ids(self._row_splits))
 
     def with_values(self, new_values) -> RaggedTensor:
         return RaggedTensor(_as_values(new_values), self._row_splits)
@@ -128,7 +128,7 @@ class RaggedTensor:
 
     def bounding_shape(self, axis=None, name=None, out_type=_dt.int64) -> Tensor:
         shape = np.asarray(_bounding_shape(self), dtype=_dt.as_dtype(out_type)._np)
-        return _wrap(shape if axis is None else shape[axis])
+        return wrap(shape if axis is None else shape[axis])
 
     # -- conversion ------------------------------------------------------------------------
     def to_list(self) -> list:
@@ -144,8 +144,8 @@ class RaggedTensor:
         inside = np.all(coords[:, : len(full) - flat.ndim + 1] <
                         np.asarray(full[: len(full) - flat.ndim + 1]), axis=1) \
             if len(coords) else np.zeros(0, dtype=bool)
-        rows = _wrap(coords[inside, : self.ragged_rank + 1])
-        kept = _array.boolean_mask(flat, _wrap(inside)) if not inside.all() else flat
+        rows = wrap(coords[inside, : self.ragged_rank + 1])
+        kept = _array.boolean_mask(flat, wrap(inside)) if not inside.all() else flat
         cut = [slice(None)] + [slice(0, n) for n in full[self.ragged_rank + 1:]]
         kept = kept[tuple(cut)] if len(cut) > 1 else kept
         dense = apply(SCATTER_ND, (rows, kept), {"shape": tuple(full)})
@@ -155,7 +155,7 @@ class RaggedTensor:
         unset[tuple(coords[inside, : self.ragged_rank + 1].T)] = False
         unset = unset.reshape(unset.shape + (1,) * (len(full) - unset.ndim))
         default = _math.cast(convert_to_tensor(default_value, dtype_hint=self.dtype), self.dtype)
-        return _array.where(_wrap(np.broadcast_to(unset, full)), default, dense)
+        return _array.where(wrap(np.broadcast_to(unset, full)), default, dense)
 
     def numpy(self):
         """An object array of the rows, each a NumPy array (an object array of rows again for
@@ -403,21 +403,21 @@ def _reduce_ragged(kind: str, rt: RaggedTensor, axis, keepdims: bool):
         raise ValueError(f"axis {axis} is out of range for a rank-2 RaggedTensor.")
     segment = coords[:, 0] if axis == 1 else coords[:, 1]
     count = rt.nrows_int() if axis == 1 else _bounding_shape(rt)[1]
-    index = _wrap(segment.reshape(-1, 1))
+    index = wrap(segment.reshape(-1, 1))
     sizes = np.bincount(segment, minlength=count)
     if kind in ("sum", "mean"):
         total = apply(SCATTER_ND, (index, flat), {"shape": (count,)})
         if kind == "sum":
             result = total
         elif flat.dtype.is_integer:  # TensorFlow's ragged mean of integers is float64
-            result = _wrap(total.numpy().astype(np.float64) / sizes)
+            result = wrap(total.numpy().astype(np.float64) / sizes)
         else:
-            result = _math.truediv(total, _math.cast(_wrap(sizes), flat.dtype))
+            result = _math.truediv(total, _math.cast(wrap(sizes), flat.dtype))
     elif kind in ("max", "min"):
         limits = np.finfo(flat.dtype._np) if flat.dtype.is_floating else np.iinfo(flat.dtype._np)
         start = np.full(count, limits.min if kind == "max" else limits.max, dtype=flat.dtype._np)
         scatter = tensor_scatter_nd_max if kind == "max" else tensor_scatter_nd_min
-        result = scatter(_wrap(start), index, flat)
+        result = scatter(wrap(start), index, flat)
     else:  # prod
         raise NotImplementedError("reduce_prod over a RaggedTensor is not supported here; use "
                                   "to_tensor(default_value=1) first.")

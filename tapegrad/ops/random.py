@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, to_array, wrap
 
 __all__ = ["set_seed", "get_global_generator", "set_global_generator", "Generator", "normal",
            "uniform", "truncated_normal", "shuffle", "categorical", "stateless_normal",
@@ -71,7 +71,7 @@ def _rng(seed) -> np.random.Generator:
 
 def _shape(shape) -> tuple:
     if isinstance(shape, Tensor) or hasattr(shape, "_read_for_conversion"):
-        shape = np.asarray(_to_array(shape)).tolist()
+        shape = np.asarray(to_array(shape)).tolist()
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
     return tuple(int(d) for d in shape)
@@ -85,14 +85,14 @@ def _float_dtype(dtype, what: str):
 
 
 def _scalar(value, np_dtype):
-    return np.asarray(_to_array(value) if isinstance(value, Tensor) else value, dtype=np_dtype)
+    return np.asarray(to_array(value) if isinstance(value, Tensor) else value, dtype=np_dtype)
 
 
 def _normal(rng, shape, mean, stddev, dtype):
     dtype = _float_dtype(dtype, "normal")
     nd = dtype._np
     draw = rng.standard_normal(_shape(shape), dtype=np.float64).astype(nd)
-    return _wrap(np.asarray(draw * _scalar(stddev, nd) + _scalar(mean, nd), dtype=nd))
+    return wrap(np.asarray(draw * _scalar(stddev, nd) + _scalar(mean, nd), dtype=nd))
 
 
 def _uniform(rng, shape, minval, maxval, dtype):
@@ -102,12 +102,12 @@ def _uniform(rng, shape, minval, maxval, dtype):
     if nd.kind in "iu":
         if maxval is None:
             raise ValueError("Must specify maxval for integer dtype in tapegrad.random.uniform.")
-        return _wrap(rng.integers(int(minval), int(maxval), size=shape).astype(nd))
+        return wrap(rng.integers(int(minval), int(maxval), size=shape).astype(nd))
     if maxval is None:
         maxval = 1
     low, high = _scalar(minval, nd), _scalar(maxval, nd)
     draw = rng.random(shape, dtype=np.float64).astype(nd)
-    return _wrap(np.asarray(low + draw * (high - low), dtype=nd))
+    return wrap(np.asarray(low + draw * (high - low), dtype=nd))
 
 
 def _truncated(rng, shape, mean, stddev, dtype):
@@ -119,7 +119,7 @@ def _truncated(rng, shape, mean, stddev, dtype):
     while bad.any():  # resample the (few) values outside two standard deviations
         draw[bad] = rng.standard_normal(int(bad.sum()))
         bad = np.abs(draw) > 2.0
-    return _wrap(np.asarray(draw.astype(nd) * _scalar(stddev, nd) + _scalar(mean, nd),
+    return wrap(np.asarray(draw.astype(nd) * _scalar(stddev, nd) + _scalar(mean, nd),
                             dtype=nd))
 
 
@@ -161,10 +161,10 @@ def shuffle(value, seed=None, name=None) -> Tensor:
     >>> sorted(tf.random.shuffle(tf.constant([1, 2, 3]), seed=4).numpy().tolist())
     [1, 2, 3]
     """
-    array = np.asarray(_to_array(value))
+    array = np.asarray(to_array(value))
     if array.ndim == 0:
         raise ValueError("tapegrad.random.shuffle needs a tensor of rank >= 1.")
-    return _wrap(array[_rng(seed).permutation(array.shape[0])])
+    return wrap(array[_rng(seed).permutation(array.shape[0])])
 
 
 def categorical(logits, num_samples: int, dtype=None, seed=None, name=None) -> Tensor:
@@ -174,15 +174,15 @@ def categorical(logits, num_samples: int, dtype=None, seed=None, name=None) -> T
     >>> tf.random.categorical([[0.0, -1e9]], 3, seed=1).numpy().tolist()
     [[0, 0, 0]]
     """
-    logits = np.asarray(_to_array(logits), dtype=np.float64)
+    logits = np.asarray(to_array(logits), dtype=np.float64)
     gumbel = -np.log(-np.log(_rng(seed).random((logits.shape[0], int(num_samples),
                                                 logits.shape[1]))))
     out = np.argmax(logits[:, None, :] + gumbel, axis=-1)
-    return _wrap(out.astype(_dt.as_dtype(dtype or _dt.int64)._np))
+    return wrap(out.astype(_dt.as_dtype(dtype or _dt.int64)._np))
 
 
 def _stateless_rng(seed) -> np.random.Generator:
-    pair = np.asarray(_to_array(seed)).astype(np.int64).ravel().tolist()
+    pair = np.asarray(to_array(seed)).astype(np.int64).ravel().tolist()
     if len(pair) != 2:
         raise ValueError(f"A stateless seed must be a shape [2] tensor, got {pair!r}.")
     return np.random.default_rng([int(p) & 0xFFFFFFFFFFFFFFFF for p in pair] + [2])
@@ -250,12 +250,12 @@ class Generator:
     def uniform_full_int(self, shape, dtype=_dt.uint64, name=None) -> Tensor:
         nd = np.dtype(_dt.as_dtype(dtype)._np)
         info = np.iinfo(nd)
-        return _wrap(self._rng.integers(info.min, info.max, size=_shape(shape), dtype=nd,
+        return wrap(self._rng.integers(info.min, info.max, size=_shape(shape), dtype=nd,
                                         endpoint=True))
 
     def make_seeds(self, count: int = 1) -> Tensor:
         """A ``[2, count]`` int64 tensor of seeds for the stateless functions."""
-        return _wrap(self._rng.integers(0, 2 ** 62, size=(2, int(count)), dtype=np.int64))
+        return wrap(self._rng.integers(0, 2 ** 62, size=(2, int(count)), dtype=np.int64))
 
     def split(self, count: int = 1) -> list:
         """``count`` new independent generators (this one's state advances)."""

@@ -11,7 +11,7 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
-from tapegrad._core.tensor import Tensor, _wrap, apply1, apply2, convert_to_tensor, state
+from tapegrad._core.tensor import Tensor, apply1, apply2, convert_to_tensor, state, wrap
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
@@ -308,7 +308,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
         value = np.asarray(x._value)
         total = np.sum(value, axis=axes, keepdims=bool(keepdims), dtype=np.int64)
         n = max(_count(value.shape, axes), 1)
-        return _wrap(np.asarray(np.sign(total) * (np.abs(total) // n), dtype=value.dtype))
+        return wrap(np.asarray(np.sign(total) * (np.abs(total) // n), dtype=value.dtype))
     return _reduce(MEAN, x, axis, keepdims)
 
 
@@ -417,7 +417,7 @@ def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None) ->
         axes = normalize_axis(axis, x._value.ndim)
         value = np.asarray(x._value).astype(np.float64)
         norm_ = np.sqrt(np.sum(value * value, axis=axes, keepdims=bool(keepdims)))
-        return _wrap(np.asarray(norm_).astype(x._value.dtype))
+        return wrap(np.asarray(norm_).astype(x._value.dtype))
     return _math.sqrt(reduce_sum(x * _math.conj(x), axis, keepdims))
 
 
@@ -451,7 +451,7 @@ def _logical(function, x, axis, keepdims, what):
         raise InvalidArgumentError(f"{what} takes a bool tensor, got {x.dtype.name}; compare first "
                         "(e.g. x > 0) or cast with tapegrad.cast(x, tapegrad.bool).")
     axes = normalize_axis(axis, x._value.ndim)
-    return _wrap(np.asarray(function(x._value, axis=axes, keepdims=bool(keepdims))))
+    return wrap(np.asarray(function(x._value, axis=axes, keepdims=bool(keepdims))))
 
 
 def count_nonzero(input, axis=None, keepdims=None, dtype=_dt.int64, name=None):  # noqa: A002
@@ -466,7 +466,7 @@ def count_nonzero(input, axis=None, keepdims=None, dtype=_dt.int64, name=None): 
     nonzero = (value != b"") if value.dtype.kind in "OSU" else (value != 0)
     axes = normalize_axis(axis, value.ndim)
     counts = np.sum(nonzero, axis=axes, keepdims=bool(keepdims), dtype=np.int64)
-    return _wrap(np.asarray(counts, dtype=_dt.as_dtype(dtype)._np))
+    return wrap(np.asarray(counts, dtype=_dt.as_dtype(dtype)._np))
 
 
 # -- arg-extremes ----------------------------------------------------------------------------
@@ -585,7 +585,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     """
     items = _check_list(t_list)
     use_norm = global_norm(items) if use_norm is None else _tensor(use_norm)
-    one = _wrap(np.asarray(1.0, dtype=use_norm._value.dtype))
+    one = wrap(np.asarray(1.0, dtype=use_norm._value.dtype))
     scale = clip_norm * _math.minimum(1.0 / use_norm, one / clip_norm)
     scale = scale + (use_norm - use_norm)
     clipped = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, TensorShape, _wrap, apply, convert_to_tensor
+from tapegrad._core.tensor import Tensor, TensorShape, apply, convert_to_tensor, wrap
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops.array import GATHER_ND, SCATTER_ND
@@ -18,7 +18,7 @@ def _int64_tensor(value, what: str) -> Tensor:
     array = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
     if array.size and array.dtype.kind not in "iu":
         raise TypeError(f"SparseTensor {what} must be integers, got {array.dtype}.")
-    return _wrap(array.astype(np.int64))
+    return wrap(array.astype(np.int64))
 
 
 class SparseTensor:
@@ -132,7 +132,7 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None) -> 
     unset = np.ones(shape, dtype=bool)
     unset[tuple(sp.indices.numpy().T)] = False
     default = _math.cast(convert_to_tensor(default_value, dtype_hint=sp.dtype), sp.dtype)
-    return _array.where(_wrap(unset), default, dense)
+    return _array.where(wrap(unset), default, dense)
 
 
 def from_dense(tensor, name=None) -> SparseTensor:
@@ -145,7 +145,7 @@ def from_dense(tensor, name=None) -> SparseTensor:
     tensor = convert_to_tensor(tensor)
     value = tensor.numpy()
     indices = np.argwhere(value != (b"" if tensor.dtype.name == "string" else 0))
-    values = apply(GATHER_ND, (tensor, _wrap(indices.astype(np.int64))))
+    values = apply(GATHER_ND, (tensor, wrap(indices.astype(np.int64))))
     return SparseTensor(indices, values, np.asarray(value.shape, dtype=np.int64))
 
 
@@ -154,7 +154,7 @@ def reorder(sp_input, name=None) -> SparseTensor:
     sp = _check_sparse(sp_input, "tf.sparse.reorder")
     indices = sp.indices.numpy()
     order = np.lexsort(indices.T[::-1]) if indices.size else np.arange(len(indices))
-    values = _array.gather(sp.values, _wrap(order.astype(np.int64)))
+    values = _array.gather(sp.values, wrap(order.astype(np.int64)))
     return SparseTensor(indices[order], values, sp.dense_shape)
 
 
@@ -186,13 +186,13 @@ def add(a, b, threshold=0) -> SparseTensor | Tensor:
     merged, position = np.unique(both, axis=0, return_inverse=True)
     position = position.reshape(-1, 1).astype(np.int64)
     count = len(a.indices.numpy())
-    values = (apply(SCATTER_ND, (_wrap(position[:count]), a.values), {"shape": (len(merged),)})
-              + apply(SCATTER_ND, (_wrap(position[count:]), b.values),
+    values = (apply(SCATTER_ND, (wrap(position[:count]), a.values), {"shape": (len(merged),)})
+              + apply(SCATTER_ND, (wrap(position[count:]), b.values),
                       {"shape": (len(merged),)}))
     if threshold:
         keep = np.abs(values.numpy()) >= threshold
         merged = merged[keep]
-        values = _array.boolean_mask(values, _wrap(keep))
+        values = _array.boolean_mask(values, wrap(keep))
     return SparseTensor(merged.reshape(-1, a.indices.shape[1]), values, a.dense_shape)
 
 
@@ -221,7 +221,7 @@ def sparse_dense_matmul(sp_a, b, adjoint_a=False, adjoint_b=False, name=None) ->
                                    f"[{rows}, {cols}] sparse matrix by a "
                                    f"{list(b.shape)} dense one.")
     # gather_nd rather than gather: b's gradient is then dense, as TensorFlow returns it
-    rows_of_b = apply(GATHER_ND, (b, _wrap(col.reshape(-1, 1).astype(np.int64))))
+    rows_of_b = apply(GATHER_ND, (b, wrap(col.reshape(-1, 1).astype(np.int64))))
     products = rows_of_b * _array.expand_dims(values, 1)
-    return apply(SCATTER_ND, (_wrap(row.reshape(-1, 1).astype(np.int64)), products),
+    return apply(SCATTER_ND, (wrap(row.reshape(-1, 1).astype(np.int64)), products),
                  {"shape": (rows, b.shape[1])})

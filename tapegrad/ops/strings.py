@@ -9,7 +9,7 @@ from __future__ import annotations
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import _wrap, convert_to_tensor
+from tapegrad._core.tensor import convert_to_tensor, wrap
 from tapegrad.ops.ragged import RaggedTensor
 
 
@@ -32,7 +32,7 @@ def _map(input, function, dtype, what: str):
     out = np.empty(np.shape(array), dtype=np.object_ if dtype is _dt.string else dtype._np)
     for index, item in np.ndenumerate(np.asarray(array, dtype=object)):
         out[index] = function(item)
-    return _wrap(out)
+    return wrap(out)
 
 
 def _rows_of(input, pieces, what: str, dtype=_dt.string):
@@ -43,7 +43,7 @@ def _rows_of(input, pieces, what: str, dtype=_dt.string):
     def vector(items):
         out = np.empty(len(items), dtype=np.object_ if dtype is _dt.string else dtype._np)
         out[:] = items
-        return _wrap(out)
+        return wrap(out)
 
     if array.ndim == 0:
         return vector(pieces(array[()]))
@@ -154,7 +154,7 @@ def join(inputs, separator="", name=None):
     out = np.empty(parts[0].shape, dtype=object)
     for index in np.ndindex(out.shape):
         out[index] = sep.join(part[index] for part in parts)
-    return _wrap(out)
+    return wrap(out)
 
 
 def to_number(string_tensor, out_type=_dt.float32, name=None):
@@ -200,13 +200,13 @@ def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, f
         spec += (f".{precision}" if precision > -1 else "") + (
             "e" if scientific else "g" if shortest else "f")
     elif tensor.dtype.is_bool:
-        return _wrap(np.vectorize(lambda b: b"true" if b else b"false", otypes=[object])(
+        return wrap(np.vectorize(lambda b: b"true" if b else b"false", otypes=[object])(
             tensor.numpy()))
     elif tensor.dtype.is_integer:
         spec += "d"
     else:
         raise TypeError(f"tf.strings.as_string does not format {tensor.dtype.name} values.")
-    return _wrap(np.vectorize(lambda v: (spec % v).encode(), otypes=[object])(tensor.numpy()))
+    return wrap(np.vectorize(lambda v: (spec % v).encode(), otypes=[object])(tensor.numpy()))
 
 
 def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, name=None):
@@ -229,5 +229,5 @@ def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, nam
     if len({len(row) for row in rows}) > 1:
         raise InvalidArgumentError("DecodeRaw requires input strings to all be the same size.")
     width = len(rows[0]) if rows else 0
-    return _wrap(np.stack(rows).reshape(array.shape + (width,)) if rows
+    return wrap(np.stack(rows).reshape(array.shape + (width,)) if rows
                  else np.zeros(array.shape + (0,), dtype=dtype._np))

@@ -23,7 +23,7 @@ from tapegrad._core.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
-from tapegrad._core.tensor import Tensor, _as_value, _to_array, _wrap
+from tapegrad._core.tensor import Tensor, _as_value, to_array, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.ops import random
 
@@ -37,8 +37,8 @@ UNKNOWN_CARDINALITY = -2
 
 def _leaf_array(value):
     if isinstance(value, (Tensor, Variable)):
-        return np.asarray(_to_array(value))
-    return np.asarray(_to_array(value))
+        return np.asarray(to_array(value))
+    return np.asarray(to_array(value))
 
 
 def _split(structure):
@@ -64,7 +64,7 @@ class _Leaf:
 
 
 def _pack(skeleton, arrays):
-    return nest.pack_sequence_as(skeleton, [_wrap(_as_value(a)) for a in arrays])
+    return nest.pack_sequence_as(skeleton, [wrap(_as_value(a)) for a in arrays])
 
 
 def _call(fn, element):
@@ -133,7 +133,7 @@ class Dataset:
         """Elements produced by calling ``generator()`` (converted to tensors)."""
         def make():
             for item in generator(*(args or ())):
-                yield nest.map_structure(lambda v: _wrap(_leaf_array(v)), item)
+                yield nest.map_structure(lambda v: wrap(_leaf_array(v)), item)
         return _GeneratorDataset(make)
 
     # -- iteration --------------------------------------------------------------------------
@@ -150,7 +150,7 @@ class Dataset:
 
     def cardinality(self) -> Tensor:
         """Number of elements (-1 infinite, -2 unknown) as an int64 scalar tensor."""
-        return _wrap(np.asarray(self._cardinality(), dtype=np.int64))
+        return wrap(np.asarray(self._cardinality(), dtype=np.int64))
 
     def _cardinality(self) -> int:
         return UNKNOWN_CARDINALITY
@@ -239,7 +239,7 @@ class Dataset:
         """Pairs ``(index, element)``."""
         def make():
             for i, element in enumerate(self, start):
-                yield _wrap(np.asarray(i, dtype=np.int64)), element
+                yield wrap(np.asarray(i, dtype=np.int64)), element
         return _GeneratorDataset(make, self._cardinality())
 
     def unbatch(self, name=None) -> Dataset:
@@ -248,7 +248,7 @@ class Dataset:
             for element in self:
                 flat = [t.numpy() for t in nest.flatten(element)]
                 for i in range(flat[0].shape[0]):
-                    yield nest.pack_sequence_as(element, [_wrap(_as_value(a[i])) for a in flat])
+                    yield nest.pack_sequence_as(element, [wrap(_as_value(a[i])) for a in flat])
         return _GeneratorDataset(make)
 
     def apply(self, transformation_func) -> Dataset:
@@ -444,7 +444,7 @@ _SHARD_HINT = -1
 def _int64_scalar(value) -> int:
     """An integer argument as TensorFlow takes it (a Python or NumPy int, or a scalar integer
     tensor); anything else is the TypeError TensorFlow raises."""
-    array = np.asarray(_to_array(value)) if isinstance(value, (Tensor, Variable)) else None
+    array = np.asarray(to_array(value)) if isinstance(value, (Tensor, Variable)) else None
     if array is not None and array.ndim == 0 and array.dtype.kind in "iu":
         return int(array)
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -573,9 +573,9 @@ def _rows(array, index):
 def _stack(elements):
     first = elements[0]
     flat = [nest.flatten(e) for e in elements]
-    stacked = [np.stack([np.asarray(_to_array(item[i])) for item in flat])
+    stacked = [np.stack([np.asarray(to_array(item[i])) for item in flat])
                for i in range(len(flat[0]))]
-    return nest.pack_sequence_as(first, [_wrap(a) for a in stacked])
+    return nest.pack_sequence_as(first, [wrap(a) for a in stacked])
 
 
 class _MapDataset(Dataset):
@@ -596,7 +596,7 @@ def _normalize_output(value):
     if isinstance(value, list):
         value = tuple(value)
     return nest.map_structure(
-        lambda v: v if isinstance(v, Tensor) else _wrap(_leaf_array(v)), value)
+        lambda v: v if isinstance(v, Tensor) else wrap(_leaf_array(v)), value)
 
 
 class TextLineDataset(_GeneratorDataset):
@@ -627,7 +627,7 @@ class TextLineDataset(_GeneratorDataset):
                 if parts and parts[-1] == b"":
                     parts.pop()
                 for line in parts:
-                    yield _wrap(np.array(line[:-1] if line.endswith(b"\r") else line,
+                    yield wrap(np.array(line[:-1] if line.endswith(b"\r") else line,
                                          dtype=object))
 
         super().__init__(make)

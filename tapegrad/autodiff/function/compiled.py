@@ -16,7 +16,7 @@ from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
 from tapegrad._core.tape import TRAINABLE_KINDS, Recording, backward
-from tapegrad._core.tensor import Tensor, _wrap, apply, apply1, apply2, state
+from tapegrad._core.tensor import Tensor, apply, apply1, apply2, state, wrap
 from tapegrad.autodiff.function import program as _program
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.symbolic import Untraceable, _slot_get
@@ -79,13 +79,13 @@ class CompiledTrace:
         first = self._first_results
         if first is not None:
             self._first_results = None
-            return [None if value is None else _wrap(value) for value in first]
+            return [None if value is None else wrap(value) for value in first]
         replay = self.replay
         values = [a._value for a in flat_args]
         values += [self.variables[i]._value for i in self.input_variables]
         flat = [None] * self.n_outputs
         for position, value in zip(self.order, replay(*values)):
-            flat[position] = _wrap(value)
+            flat[position] = wrap(value)
         return flat
 
     def call_recorded(self, flat_args: list) -> list:
@@ -226,8 +226,8 @@ def _call_vjp_raw(inputs, output, attrs, upstream, needs):
 
 def _wrap_all(upstream):
     if type(upstream) is tuple:
-        return tuple(_wrap(u) if not isinstance(u, Tensor) else u for u in upstream)
-    return _wrap(upstream) if not isinstance(upstream, Tensor) else upstream
+        return tuple(wrap(u) if not isinstance(u, Tensor) else u for u in upstream)
+    return wrap(upstream) if not isinstance(upstream, Tensor) else upstream
 
 
 def _dense(grad):
@@ -247,7 +247,7 @@ def eager_replay(trace: CompiledTrace, inputs, saved: dict | None) -> list:
             return env[register]
         if register in graph.constants:
             constant = graph.constants[register]
-            return _wrap(constant) if isinstance(constant, np.ndarray) else constant
+            return wrap(constant) if isinstance(constant, np.ndarray) else constant
         raise KeyError(register)
 
     for step in graph.steps:
@@ -268,7 +268,7 @@ def eager_replay(trace: CompiledTrace, inputs, saved: dict | None) -> list:
             register = step.outs[0]
             array = registers[saved_index[register]] if registers is not None and \
                 register in saved_index else step.op._value
-            env[register] = _wrap(array)
+            env[register] = wrap(array)
     return [value(r) for r in trace.returns]
 
 

@@ -26,7 +26,7 @@ from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, _to_array, convert_to_tensor, next_uid, state
+from tapegrad._core.tensor import Tensor, convert_to_tensor, next_uid, state, to_array
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace
@@ -155,7 +155,7 @@ def _leaf_key(value):
     if _is_spec(value):
         return _as_spec(value).key()
     if isinstance(value, np.ndarray):
-        return ("T", as_dtype(_to_array(value).dtype).name, value.shape)
+        return ("T", as_dtype(to_array(value).dtype).name, value.shape)
     try:
         hash(value)
     except TypeError:

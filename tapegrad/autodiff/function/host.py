@@ -10,7 +10,7 @@ from tapegrad._core import nest
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.registry import register
 from tapegrad._core.tape import TRAINABLE_KINDS
-from tapegrad._core.tensor import Tensor, _wrap, apply, convert_to_tensor, state
+from tapegrad._core.tensor import Tensor, apply, convert_to_tensor, state, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.tracer import active_tracer
@@ -54,7 +54,7 @@ def init_scope():
 
 def _py_forward(*values, function, dtypes, structure, name):
     with outside_traces():
-        result = function(*[_wrap(v) for v in values])
+        result = function(*[wrap(v) for v in values])
     flat = nest.flatten(result) if structure else [result]
     arrays = [convert_to_tensor(item, dtype=dtype)._value for item, dtype in zip(flat, dtypes)]
     if len(arrays) != len(dtypes):
@@ -210,7 +210,7 @@ def host_call(method):
 
         def run(*values):
             remaining = iter(values)
-            eager = [_wrap(next(remaining)) if isinstance(leaf, Tensor) else leaf
+            eager = [wrap(next(remaining)) if isinstance(leaf, Tensor) else leaf
                      for leaf in leaves]
             call_args, call_kwargs = nest.pack_sequence_as(structure, eager)
             with outside_traces():

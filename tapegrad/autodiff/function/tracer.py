@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import Op
-from tapegrad._core.tensor import Recorder, Tensor, _to_array, state
+from tapegrad._core.tensor import Recorder, Tensor, state, to_array
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.symbolic import (
@@ -213,7 +213,7 @@ class Tracer(Recorder):
             register = self.ref(value)
             self.converting = value
         else:  # a Python value or array: converted once, a constant of the variable's dtype
-            register = self.ref(Tensor(_to_array(value, variable.dtype)))
+            register = self.ref(Tensor(to_array(value, variable.dtype)))
         self.graph.steps.append(Step("assign", variable, (register,), {"mode": method}, (),
                                      "1", False))
         self.assigned.add(id(variable))
