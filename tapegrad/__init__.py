@@ -9,7 +9,6 @@
 """
 
 from tapegrad import (
-    config,
     errors,
     image,
     io,
@@ -48,14 +47,6 @@ from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.control import cond, device, is_tensor, map_fn, while_loop
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
-from tapegrad.autodiff.function import (
-    TensorArray,
-    function,
-    init_scope,
-    py_function,
-    types,
-)
-from tapegrad.autodiff.function import print_ as print
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.autodiff.tensor_spec import TensorSpec
 from tapegrad.ops.array import (
@@ -180,13 +171,24 @@ from tapegrad.training.module import Module, name_scope
 __version__ = "0.1.0"
 
 
+_FUNCTION_NAMES = {"function": "function", "TensorArray": "TensorArray",
+                   "init_scope": "init_scope", "py_function": "py_function", "types": "types",
+                   "print": "print_"}
+
+
 def __getattr__(name):
     # Heavier sub-packages load on first use, keeping `import tapegrad` fast.
     import importlib
-    if name in ("autodiff", "keras", "random", "data", "train", "debugging", "test"):
+    if name in ("autodiff", "keras", "random", "data", "train", "debugging", "test", "config"):
         module = importlib.import_module(f"tapegrad.{name}")
         globals()[name] = module
         return module
+    if name in _FUNCTION_NAMES:
+        # tf.function's tracing compiler loads on first use, as the sub-packages do
+        value = getattr(importlib.import_module("tapegrad.autodiff.function"),
+                        _FUNCTION_NAMES[name])
+        globals()[name] = value
+        return value
     if name in ("losses", "optimizers", "metrics", "initializers"):
         # TensorFlow's shortcuts to Keras's modules (tf.losses is tf.keras.losses)
         module = importlib.import_module(f"tapegrad.keras.{name}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import logging
 import sys
 from typing import NamedTuple
 
@@ -19,12 +18,13 @@ _ndarray_type = np.ndarray
 _np_generic = np.generic
 
 TRAINABLE_KINDS = "fc"
-logger = logging.getLogger("tapegrad")
 
 
-def get_logger() -> logging.Logger:
-    """The logger tapegrad warns through (as ``tf.get_logger()``)."""
-    return logger
+def get_logger():
+    """The logger tapegrad warns through (as ``tf.get_logger()``; ``logging`` is imported on
+    first use, keeping ``import tapegrad`` light)."""
+    import logging
+    return logging.getLogger("tapegrad")
 
 
 _warned_at: dict = {}
@@ -36,7 +36,7 @@ def warn_once_per_line(message: str, limit: int = 5, depth: int = 3):
     count = _warned_at.get(key, 0)
     if count < limit:
         _warned_at[key] = count + 1
-        logger.warning(message)
+        get_logger().warning(message)
 
 
 class UnconnectedGradients(enum.Enum):

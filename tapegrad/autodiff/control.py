@@ -10,7 +10,6 @@ from tapegrad._core import nest
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, convert_to_tensor
 from tapegrad._core.variable import Variable
-from tapegrad.autodiff.function import control_flow as _traced
 
 
 def cond(pred, true_fn=None, false_fn=None, name=None):
@@ -25,6 +24,7 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
     if true_fn is None or false_fn is None:
         raise TypeError("cond(): true_fn and false_fn are required, e.g. "
                         "tf.cond(x > 0, lambda: x, lambda: -x).")
+    from tapegrad.autodiff.function import control_flow as _traced  # (loaded on first use)
     return _traced.cond(pred, true_fn, false_fn)
 
 
@@ -39,6 +39,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     >>> int(f(tf.constant(4))), int(f(tf.constant(5)))
     (6, 10)
     """
+    from tapegrad.autodiff.function import control_flow as _traced  # (loaded on first use)
     if _traced.active_tracer() is not None:
         return _traced.while_loop(cond, body, loop_vars, maximum_iterations)
     single = not isinstance(loop_vars, (list, tuple))

@@ -19,13 +19,13 @@ import contextlib
 import functools
 import inspect
 import io
-import logging
 import weakref
 
 from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.errors import InvalidArgumentError
+from tapegrad._core.tape import get_logger
 from tapegrad._core.tensor import Tensor, convert_to_tensor, next_uid, state, to_array
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
@@ -39,8 +39,6 @@ from tapegrad.autodiff.function.symbolic import (
 )
 from tapegrad.autodiff.function.tracer import Tracer
 from tapegrad.autodiff.tensor_spec import TensorSpec
-
-logger = logging.getLogger("tapegrad")
 
 _RUN_EAGERLY = [False]
 
@@ -523,7 +521,7 @@ class Function:
         if traced and sum(history) >= 5 and self._tracing_count >= 4 and \
                 not self._warned_retracing:
             self._warned_retracing = True
-            logger.warning(
+            get_logger().warning(
                 f"5 out of the last {len(history)} calls to {self._python_function} triggered "
                 "tf.function retracing. Tracing is expensive and the excessive number of "
                 "tracings could be due to (1) creating @tf.function repeatedly in a loop, (2) "
@@ -594,8 +592,9 @@ class Function:
             self._concrete[key] = "eager"
         if reason.where not in self._warned:
             self._warned.add(reason.where)
-            logger.warning(f"tf.function {self.__name__}: {reason.reason} at {reason.where}; "
-                           "this call signature runs eagerly (same results, no compilation).")
+            get_logger().warning(f"tf.function {self.__name__}: {reason.reason} at "
+                                 f"{reason.where}; this call signature runs eagerly (same "
+                                 "results, no compilation).")
 
     def _trace_once(self, bound, args, kwargs, general_key, specs_only: bool = False,
                     quiet: bool = False):
