@@ -277,19 +277,37 @@ def _reduce(values, sample_weight, reduction):
     return total / divisor
 
 
-class _Wrapper(Loss):
+class LossFunctionWrapper(Loss):
+    """A Loss from a function ``fn(y_true, y_pred, **kwargs)`` returning per-example values.
+
+    >>> import tapegrad as tf
+    >>> loss = tf.keras.losses.LossFunctionWrapper(tf.keras.losses.mean_absolute_error)
+    >>> float(loss([[1.0], [3.0]], [[2.0], [2.0]]))
+    1.0
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction,
+                         dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **self._fn_kwargs}
+
+
+class _Wrapper(LossFunctionWrapper):
+    """A built-in loss class: its function is the class's ``_fn`` (as Keras 3's)."""
+
     _fn = None
     _default_name = ""
 
     def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
-        super().__init__(name=name or self._default_name, reduction=reduction, dtype=dtype)
-        self._kwargs = kwargs
-
-    def call(self, y_true, y_pred):
-        return type(self)._fn(y_true, y_pred, **self._kwargs)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), **self._kwargs}
+        super().__init__(type(self)._fn, reduction=reduction, name=name or self._default_name,
+                         dtype=dtype, **kwargs)
 
 
 class MeanSquaredError(_Wrapper):
@@ -369,28 +387,6 @@ class SparseCategoricalCrossentropy(_Wrapper):
                  name="sparse_categorical_crossentropy", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype, from_logits=from_logits,
                          ignore_class=ignore_class)
-
-
-class LossFunctionWrapper(Loss):
-    """A Loss from a function ``fn(y_true, y_pred, **kwargs)`` returning per-example values.
-
-    >>> import tapegrad as tf
-    >>> loss = tf.keras.losses.LossFunctionWrapper(tf.keras.losses.mean_absolute_error)
-    >>> float(loss([[1.0], [3.0]], [[2.0], [2.0]]))
-    1.0
-    """
-
-    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
-        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction,
-                         dtype=dtype)
-        self.fn = fn
-        self._fn_kwargs = kwargs
-
-    def call(self, y_true, y_pred):
-        return self.fn(y_true, y_pred, **self._fn_kwargs)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), **self._fn_kwargs}
 
 
 class KLDivergence(_Wrapper):
