@@ -96,6 +96,7 @@ from tapegrad.ops.array import (
 from tapegrad.ops.array import slice_ as slice
 from tapegrad.ops.linalg import matmul, norm
 from tapegrad.ops.math import (
+    abs,
     acos,
     acosh,
     add,
@@ -111,6 +112,7 @@ from tapegrad.ops.math import (
     cosh,
     divide,
     equal,
+    exp,
     floor,
     floordiv,
     greater,
@@ -118,6 +120,7 @@ from tapegrad.ops.math import (
     identity,
     less,
     less_equal,
+    log,
     logical_and,
     logical_not,
     logical_or,
@@ -134,6 +137,8 @@ from tapegrad.ops.math import (
     sign,
     sin,
     sinh,
+    sqrt,
+    square,
     stop_gradient,
     subtract,
     tan,
@@ -142,18 +147,7 @@ from tapegrad.ops.math import (
     zeros_like,
 )
 from tapegrad.ops.math import complex_ as complex
-from tapegrad.ops.ragged import (  # noqa: F401 - these accept RaggedTensors too
-    RaggedTensor,
-    abs,
-    exp,
-    log,
-    reduce_max,
-    reduce_mean,
-    reduce_min,
-    reduce_sum,
-    sqrt,
-    square,
-)
+from tapegrad.ops.ragged import RaggedTensor
 from tapegrad.ops.reduction import (
     argmax,
     argmin,
@@ -162,7 +156,11 @@ from tapegrad.ops.reduction import (
     reduce_all,
     reduce_any,
     reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
     reduce_prod,
+    reduce_sum,
 )
 from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
 from tapegrad.ops.sparse import SparseTensor

@@ -2,6 +2,7 @@
 
 from tapegrad.ops.array import cumprod, cumsum, top_k  # noqa: F401
 from tapegrad.ops.math import (  # noqa: F401
+    abs,
     acos,
     acosh,
     add,
@@ -23,6 +24,7 @@ from tapegrad.ops.math import (  # noqa: F401
     erf,
     erfc,
     erfinv,
+    exp,
     expm1,
     floor,
     floordiv,
@@ -36,6 +38,7 @@ from tapegrad.ops.math import (  # noqa: F401
     less,
     less_equal,
     lgamma,
+    log,
     log1p,
     log_sigmoid,
     logical_and,
@@ -64,6 +67,8 @@ from tapegrad.ops.math import (  # noqa: F401
     sinh,
     softplus,
     softsign,
+    sqrt,
+    square,
     squared_difference,
     subtract,
     tan,
@@ -75,17 +80,6 @@ from tapegrad.ops.math import (  # noqa: F401
     zeta,
 )
 from tapegrad.ops.nn import l2_normalize, log_softmax, softmax
-from tapegrad.ops.ragged import (  # noqa: F401 - these accept RaggedTensors too
-    abs,
-    exp,
-    log,
-    reduce_max,
-    reduce_mean,
-    reduce_min,
-    reduce_sum,
-    sqrt,
-    square,
-)
 from tapegrad.ops.reduction import (  # noqa: F401
     argmax,
     argmin,
@@ -94,7 +88,11 @@ from tapegrad.ops.reduction import (  # noqa: F401
     reduce_any,
     reduce_euclidean_norm,
     reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
     reduce_prod,
     reduce_std,
+    reduce_sum,
     reduce_variance,
 )

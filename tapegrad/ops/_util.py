@@ -31,7 +31,9 @@ FLOAT32_64 = frozenset({"float32", "float64"})
 def fast_unary(op: Op):
     """Decorator for a public one-input op function ``f(x, name=None)`` whose work is
     ``apply1(op, x)``: a Tensor input runs the forward and is recorded directly (one call
-    less on the hottest path); anything else goes through ``f``."""
+    less on the hottest path); a composite tensor (one with ``__tapegrad_elementwise__``, such
+    as a RaggedTensor) maps the function over its values, as TensorFlow's dispatch does;
+    anything else goes through ``f``."""
 
     def decorate(function):
         forward = op.forward
@@ -42,7 +44,8 @@ def fast_unary(op: Op):
         @functools.wraps(function)
         def fast(x, name=None):
             if type(x) is not Tensor:
-                return function(x, name)  # (apply1 converts)
+                composite = getattr(x, "__tapegrad_elementwise__", None)  # (tf.ragged)
+                return function(x, name) if composite is None else composite(fast)
             value = x._value
             dtype = value.dtype
             if dtype is not usual and dtype not in accepted:

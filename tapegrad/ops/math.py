@@ -1646,6 +1646,8 @@ def abs(x, name=None) -> Tensor:  # noqa: A001 - TensorFlow's public name
     >>> tf.abs(tf.constant([-2.0, 3.0])).numpy().tolist()
     [2.0, 3.0]
     """
+    if type(x) is not Tensor and hasattr(x, "__tapegrad_elementwise__"):  # (tf.ragged)
+        return x.__tapegrad_elementwise__(abs)
     return apply1(ABS, x)
 
 

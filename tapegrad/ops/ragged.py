@@ -8,8 +8,6 @@ gradients reach the flat values, as in TensorFlow.
 
 from __future__ import annotations
 
-import functools
-
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
@@ -120,6 +118,15 @@ class RaggedTensor:
 
     def with_values(self, new_values) -> RaggedTensor:
         return RaggedTensor(_as_values(new_values), self._row_splits)
+
+    def __tapegrad_elementwise__(self, function) -> RaggedTensor:
+        """A one-input elementwise op (``tf.exp``, ``tf.abs``, ...) maps over the values, as
+        TensorFlow's dispatch does."""
+        return self.with_flat_values(function(self.flat_values))
+
+    def __tapegrad_reduce__(self, op_name: str, axis, keepdims: bool):
+        """``tf.reduce_sum``/``mean``/``max``/``min`` over a RaggedTensor (op ``Sum``, ...)."""
+        return _reduce_ragged(op_name.lower(), self, axis, keepdims)
 
     def with_flat_values(self, new_values) -> RaggedTensor:
         if isinstance(self._values, RaggedTensor):
@@ -422,41 +429,3 @@ def _reduce_ragged(kind: str, rt: RaggedTensor, axis, keepdims: bool):
         raise NotImplementedError("reduce_prod over a RaggedTensor is not supported here; use "
                                   "to_tensor(default_value=1) first.")
     return _array.expand_dims(result, axis) if keepdims else result
-
-
-def ragged_reduction(function, kind: str):
-    """``function`` (a ``tf.reduce_*``) that also accepts a RaggedTensor, as TensorFlow's
-    dispatch does; dense inputs go straight to ``function``."""
-
-    @functools.wraps(function)
-    def reduce(input_tensor, axis=None, keepdims=False, name=None):
-        if type(input_tensor) is RaggedTensor:
-            return _reduce_ragged(kind, input_tensor, axis, keepdims)
-        return function(input_tensor, axis, keepdims, name)
-
-    return reduce
-
-
-def ragged_elementwise(function):
-    """A one-input elementwise ``function`` that also maps over a RaggedTensor's values."""
-
-    @functools.wraps(function)
-    def elementwise(x, name=None):
-        if type(x) is RaggedTensor:
-            return x.with_flat_values(function(x.flat_values))
-        return function(x, name)
-
-    return elementwise
-
-
-# The public reductions and common elementwise functions, accepting RaggedTensors too (the
-# fronts export these; the dense paths are the ops' own functions).
-reduce_sum = ragged_reduction(_reduction.reduce_sum, "sum")
-reduce_mean = ragged_reduction(_reduction.reduce_mean, "mean")
-reduce_max = ragged_reduction(_reduction.reduce_max, "max")
-reduce_min = ragged_reduction(_reduction.reduce_min, "min")
-abs = ragged_elementwise(_math.abs)  # noqa: A001 - TensorFlow's public name
-exp = ragged_elementwise(_math.exp)
-log = ragged_elementwise(_math.log)
-sqrt = ragged_elementwise(_math.sqrt)
-square = ragged_elementwise(_math.square)

@@ -272,6 +272,8 @@ _NO_BOOL = {"Sum": "reduce_sum", "Mean": "reduce_mean", "Prod": "reduce_prod",
 
 
 def _reduce(op, x, axis, keepdims):
+    if type(x) is not Tensor and hasattr(x, "__tapegrad_reduce__"):  # (tf.ragged)
+        return x.__tapegrad_reduce__(op.name, axis, keepdims)
     x = x if isinstance(x, Tensor) or hasattr(x, "_read_for_op") else convert_to_tensor(x)
     kind = x._value.dtype.kind
     if kind in "bOSU":
@@ -301,6 +303,8 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
     >>> float(tf.reduce_mean(tf.constant([1.0, 2.0])))
     1.5
     """
+    if type(input_tensor) is not Tensor and hasattr(input_tensor, "__tapegrad_reduce__"):
+        return input_tensor.__tapegrad_reduce__(MEAN.name, axis, keepdims)  # (tf.ragged)
     x = input_tensor if isinstance(input_tensor, Tensor) or hasattr(
         input_tensor, "_read_for_op") else convert_to_tensor(input_tensor)
     if x._value.dtype.kind in "iu":
