@@ -6,7 +6,8 @@ from tapegrad.training.checkpoint import (
     CheckpointNotFoundError,
     latest_checkpoint,
     list_variables,
+    load_variable,
 )
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "list_variables",
-           "CheckpointNotFoundError"]
+           "load_variable", "CheckpointNotFoundError"]

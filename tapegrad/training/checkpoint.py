@@ -52,7 +52,7 @@ from tapegrad._core.variable import Variable
 from tapegrad.training import module as module_layer
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "list_variables",
-           "CheckpointNotFoundError"]
+           "load_variable", "CheckpointNotFoundError"]
 
 _SUFFIX = ".npz"
 
@@ -589,9 +589,11 @@ class Checkpoint:
         return targets
 
     def write(self, file_prefix) -> str:
-        """Write without counting; returns ``file_prefix``."""
+        """Write without counting; returns ``file_prefix``. As TensorFlow, the save counter is
+        written only once a ``save()`` has created it (counted)."""
         file_prefix = os.fspath(file_prefix)
-        arrays = {name: np.asarray(var._value) for name, var in self._targets().items()}
+        arrays = {name: np.asarray(var._value) for name, var in self._targets().items()
+                  if name != "save_counter" or int(var._value)}
         _write_arrays(_file_of(file_prefix), arrays)
         return file_prefix
 
@@ -749,16 +751,14 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None) -> str | None:
     return path if os.path.exists(_file_of(path)) else None
 
 
-def list_variables(ckpt_dir_or_file) -> list:
-    """``(name, shape)`` of every value in a checkpoint (a folder means its latest one), sorted
-    by name; names are tapegrad's (``model/dense_1/w``), see docs/differences-from-tensorflow.md.
+# TensorFlow's names for the values of a checkpoint: each variable's object path with this
+# suffix, beside the serialized object graph (tapegrad's files key values by the path alone).
+_TF_VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+_TF_OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
-    >>> import os, tempfile
-    >>> import tapegrad as tf
-    >>> prefix = os.path.join(tempfile.mkdtemp(), "ckpt")
-    >>> tf.train.list_variables(tf.train.Checkpoint(v=tf.Variable([1.0, 2.0])).write(prefix))
-    [('save_counter', []), ('v', [2])]
-    """
+
+def _checkpoint_file(ckpt_dir_or_file) -> str:
+    """The checkpoint file of a prefix, or of a folder's latest checkpoint."""
     path = os.fspath(ckpt_dir_or_file)
     if os.path.isdir(path):
         latest = latest_checkpoint(path)
@@ -766,8 +766,42 @@ def list_variables(ckpt_dir_or_file) -> list:
             raise ValueError(f"Couldn't find 'checkpoint' file or checkpoints in given "
                              f"directory {path}")
         path = latest
-    with _Archive(_file_of(path)) as archive:
-        return sorted((key, list(archive.header(key).shape)) for key in archive.keys())
+    return _file_of(path)
+
+
+def list_variables(ckpt_dir_or_file) -> list:
+    """``(name, shape)`` of every value in a checkpoint (a folder means its latest one), sorted
+    by name, with TensorFlow's names (``model/dense_1/w/.ATTRIBUTES/VARIABLE_VALUE``, and the
+    object graph's entry).
+
+    >>> import os, tempfile
+    >>> import tapegrad as tf
+    >>> prefix = os.path.join(tempfile.mkdtemp(), "ckpt")
+    >>> tf.train.list_variables(tf.train.Checkpoint(v=tf.Variable([1.0, 2.0])).write(prefix))
+    [('_CHECKPOINTABLE_OBJECT_GRAPH', []), ('v/.ATTRIBUTES/VARIABLE_VALUE', [2])]
+    """
+    with _Archive(_checkpoint_file(ckpt_dir_or_file)) as archive:
+        return [(_TF_OBJECT_GRAPH, [])] + sorted(
+            (key + _TF_VALUE_SUFFIX, list(archive.header(key).shape)) for key in archive.keys())
+
+
+def load_variable(ckpt_dir_or_file, name: str):
+    """The NumPy value of one variable of a checkpoint, by a name ``list_variables`` gives.
+
+    >>> import os, tempfile
+    >>> import tapegrad as tf
+    >>> prefix = os.path.join(tempfile.mkdtemp(), "ckpt")
+    >>> path = tf.train.Checkpoint(v=tf.Variable([1.0, 2.0])).write(prefix)
+    >>> tf.train.load_variable(path, "v/.ATTRIBUTES/VARIABLE_VALUE").tolist()
+    [1.0, 2.0]
+    """
+    key = name[:-len(_TF_VALUE_SUFFIX)] if name.endswith(_TF_VALUE_SUFFIX) else name
+    with _Archive(_checkpoint_file(ckpt_dir_or_file)) as archive:
+        if key not in archive.keys():
+            raise NotFoundError(f"Key {name} not found in checkpoint "
+                                f"{_checkpoint_file(ckpt_dir_or_file)}; "
+                                "tf.train.list_variables lists the names it holds.")
+        return archive.read(key, archive.header(key))
 
 
 class CheckpointManager:

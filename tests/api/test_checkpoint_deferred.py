@@ -77,17 +77,35 @@ def test_a_variable_created_with_another_shape_is_refused(tmp_path):
 
 def test_list_variables_names_and_shapes(tmp_path):
     _, _, prefix = _saved(tmp_path)
-    assert tf.train.list_variables(prefix) == [
-        ("model/dense_1/b", [3]), ("model/dense_1/w", [3, 3]), ("model/dense_2/b", [2]),
-        ("model/dense_2/w", [3, 2]), ("save_counter", [])]
+    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"   # TensorFlow 2.21's names
+    assert tf.train.list_variables(prefix) == [("_CHECKPOINTABLE_OBJECT_GRAPH", [])] + [
+        (name + suffix, shape) for name, shape in [
+            ("model/dense_1/b", [3]), ("model/dense_1/w", [3, 3]), ("model/dense_2/b", [2]),
+            ("model/dense_2/w", [3, 2])]]    # (write() before any save(): no save_counter)
 
 
 def test_list_variables_of_a_folder_reads_its_latest_checkpoint(tmp_path):
     checkpoint = tf.train.Checkpoint(v=tf.Variable([1.0, 2.0, 3.0]))
     checkpoint.save(str(tmp_path / "ckpt"))
-    assert ("v", [3]) in tf.train.list_variables(str(tmp_path))
+    assert ("v/.ATTRIBUTES/VARIABLE_VALUE", [3]) in tf.train.list_variables(str(tmp_path))
+    assert tf.train.load_variable(str(tmp_path), "v/.ATTRIBUTES/VARIABLE_VALUE").tolist() == \
+        [1.0, 2.0, 3.0]
+    with pytest.raises(tf.errors.NotFoundError, match="list_variables"):
+        tf.train.load_variable(str(tmp_path), "w")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="Couldn't find"):
         tf.train.list_variables(str(tmp_path / "empty"))
     with pytest.raises(tf.errors.NotFoundError):
         tf.train.list_variables(str(tmp_path / "missing"))
+
+
+def test_write_stores_the_save_counter_only_after_a_save(tmp_path):
+    # TensorFlow 2.21: write() before any save() holds no save_counter; after a save it does
+    checkpoint = tf.train.Checkpoint(v=tf.Variable([1.0, 2.0]))
+    names = [n for n, _ in tf.train.list_variables(checkpoint.write(str(tmp_path / "a")))]
+    assert names == ["_CHECKPOINTABLE_OBJECT_GRAPH", "v/.ATTRIBUTES/VARIABLE_VALUE"]
+    saved = checkpoint.save(str(tmp_path / "b"))
+    assert "save_counter/.ATTRIBUTES/VARIABLE_VALUE" in [n for n, _ in
+                                                        tf.train.list_variables(saved)]
+    again = [n for n, _ in tf.train.list_variables(checkpoint.write(str(tmp_path / "c")))]
+    assert "save_counter/.ATTRIBUTES/VARIABLE_VALUE" in again

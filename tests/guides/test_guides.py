@@ -30,8 +30,6 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
     },
     "basic_training_loops": {"13": KERAS, "14": KERAS},
     "intro_to_modules": {
-        "12": "checkpoint keys are tapegrad's (model/dense_1/w, with save_counter); TensorFlow's "
-              "add /.ATTRIBUTES/VARIABLE_VALUE and an object-graph entry",
         "30": "the error message text of a failed call (Keras wraps it)",
     },
     "tensor": {
