@@ -165,11 +165,17 @@ def require_init() -> _State:
 def _abort(message: str) -> None:
     sys.stderr.write(f"\ntapegrad.distribute: {message}\n")
     sys.stderr.flush()
+    # MPI_Abort ends every process at once; the launcher forwards each rank's output through a
+    # pipe, and a line written just before the abort can be lost with it: give it time to pass.
+    time.sleep(0.25)
     state.MPI.COMM_WORLD.Abort(1)
 
 
 def _abort_on_uncaught(exc_type, exc, tb):
-    """``sys.excepthook`` on every rank of a multi-process job: print, then end the whole job."""
+    """``sys.excepthook`` on every rank of a multi-process job: say which rank failed and why,
+    print the traceback, then end the whole job."""
+    sys.stderr.write(f"\ntapegrad.distribute: rank {state.rank} of {state.size} failed with "
+                     f"{exc_type.__name__}: {exc}\n")
     (state.previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
     _abort(f"rank {state.rank} of {state.size} failed with {exc_type.__name__}: {exc}\n"
            f"tapegrad.distribute: aborting all {state.size} ranks so that none waits for it.")
