@@ -235,3 +235,19 @@ def test_tensorflow_shortcuts_to_keras_modules():
     assert tf.losses is tf.keras.losses and tf.optimizers is tf.keras.optimizers
     assert tf.metrics is tf.keras.metrics and tf.initializers is tf.keras.initializers
     assert tf.optimizers.Adam is tf.keras.optimizers.Adam
+
+
+def test_a_multi_output_call_whose_first_output_is_integer_passes_the_float_gradient():
+    # (the engine used to look at the first output's dtype alone and drop the whole call)
+    @tf.custom_gradient
+    def f(x):
+        def grad(d_index, d_value):
+            return d_value * 3.0
+        return (tf.cast(x, tf.int32), x * 3.0), grad
+
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        index, value = f(x)
+    np.testing.assert_array_equal(tape.gradient(value, x).numpy(), [3.0, 3.0])  # d(3x)/dx
+    assert tape.gradient(index, x) is None  # an integer target has no gradient

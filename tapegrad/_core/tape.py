@@ -555,9 +555,11 @@ def _multi_upstream(call, grads, tracked, keep):
     for slot in slots:
         if slot not in keep:
             grads[slot] = None
-    if output[0]._value.dtype.kind not in TRAINABLE_KINDS:
+    # Only floating outputs carry a gradient (an integer output's seed is ignored, as TF does)
+    upstream = [None if g is None or o._value.dtype.kind not in TRAINABLE_KINDS else _dense(g)
+                for g, o in zip(upstream, output)]
+    if all(g is None for g in upstream):
         return None
-    upstream = [None if g is None else _dense(g) for g in upstream]
     # An unused output's zeros carry the same leading batch axes (jacobian rows) as the
     # used outputs' upstream, so the per-row rule sees one row of every output.
     rows = next(g for g in upstream if g is not None)._value.shape[:state.batch_dims]
