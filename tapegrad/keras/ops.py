@@ -101,20 +101,23 @@ var = _reduction("reduce_variance", "var")
 std = _reduction("reduce_std", "std")
 
 
-def argmax(x, axis=None, keepdims=False):
-    x = _tensor(x)
-    if axis is None:
-        x, axis = array_ops.reshape(x, (-1,)), 0
-    out = reduction_ops.argmax(x, axis=axis, output_type=_dt.int32)
-    return array_ops.expand_dims(out, axis) if keepdims else out
+def _arg(function):
+    """Keras's argmax/argmin: int32 positions, over the flattened tensor when ``axis`` is
+    None."""
+
+    def arg(x, axis=None, keepdims=False):
+        x = _tensor(x)
+        if axis is None:
+            x, axis = array_ops.reshape(x, (-1,)), 0
+        out = function(x, axis=axis, output_type=_dt.int32)
+        return array_ops.expand_dims(out, axis) if keepdims else out
+
+    arg.__name__ = function.__name__
+    return arg
 
 
-def argmin(x, axis=None, keepdims=False):
-    x = _tensor(x)
-    if axis is None:
-        x, axis = array_ops.reshape(x, (-1,)), 0
-    out = reduction_ops.argmin(x, axis=axis, output_type=_dt.int32)
-    return array_ops.expand_dims(out, axis) if keepdims else out
+argmax = _arg(reduction_ops.argmax)
+argmin = _arg(reduction_ops.argmin)
 
 
 def _binary(function):
