@@ -392,12 +392,14 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             calls[index] = (op, keys, dtype)
         grads[index] = None
         first = parents[0]
-        second = parents[1] if len(parents) == 2 else None
+        if len(parents) == 1:
+            second, needs = None, _ONLY
+        else:
+            second = parents[1]
+            needs = _BOTH if first is not None and second is not None else \
+                (first is not None, second is not None)
         try:
-            input_grads = rule(inputs, output, attrs, upstream,
-                               _ONLY if second is None and len(parents) == 1 else
-                               _BOTH if first is not None and second is not None else
-                               (first is not None, second is not None))
+            input_grads = rule(inputs, output, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
         grad = input_grads[0]
