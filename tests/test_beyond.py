@@ -205,7 +205,7 @@ def test_hessian_by_jacobian_of_gradient_in_nested_tapes():
 
 
 def test_forward_accumulator_tangents_are_the_same_with_and_without_an_outer_tape():
-    # Alone, the accumulator runs NumPy twins of the forward rules; under an outer tape it
+    # Alone, the accumulator runs the forward rules on arrays; under an outer tape it
     # runs the tapegrad rules (so the tape can differentiate them). Both agree with central
     # differences.
     x0, w0, b0 = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 2)), RNG.standard_normal(2)

@@ -502,7 +502,7 @@ def test_a_keras_training_step_compiles_and_equals_eager():
     for v, value in zip(model.trainable_variables, start):
         v.assign(value)
     compiled = tf.function(step)
-    # (the traced backward runs the rules with tapegrad ops, eager their NumPy twins: equal
+    # (the traced backward runs the rules with tapegrad ops, eager on arrays: equal
     # to rounding)
     np.testing.assert_allclose([float(compiled(x, y)) for _ in range(3)], eager, rtol=1e-6)
     for v, value in zip(model.trainable_variables, eager_weights):

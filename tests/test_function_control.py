@@ -319,7 +319,7 @@ def test_host_call_compiles_a_training_step_with_a_keras_optimizer():
                np.full((3, 1), -0.2, np.float32), np.zeros(1, np.float32)]
     eager_losses, eager_weights, _ = run(False)
     losses, final, step = run(True)
-    # (the traced backward runs the rules with tapegrad ops, eager their NumPy twins: equal
+    # (the traced backward runs the rules with tapegrad ops, eager on arrays: equal
     # to rounding)
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
     for got, expected in zip(final, eager_weights):

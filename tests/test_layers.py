@@ -107,4 +107,4 @@ def test_an_op_cannot_be_changed_after_its_declaration():
     op = REGISTRY["Tanh"]
     with pytest.raises(AttributeError, match="declare 'batchable' in its register"):
         op.batchable = False
-    assert op.batchable and op.vjp_raw is not None and op.jvp_raw is not None
+    assert op.batchable and op.array_rules

@@ -143,55 +143,46 @@ def test_batchable_rules_match_the_per_row_loop(case):
                                    err_msg=f"{name} {sample}")
 
 
-def _real_cases_with(rule: str) -> list:
-    """The cases of ops that declare the NumPy twin ``rule`` (which only real values reach)."""
-    return [c for c in CASES if getattr(REGISTRY[c[0]], rule) is not None
-            and not any(np.iscomplexobj(v) for v in c[2].inputs)]
+ARRAY_CASES = [c for c in CASES if REGISTRY[c[0]].array_rules
+               and not any(np.iscomplexobj(v) for v in c[2].inputs)]
 
 
-RAW_CASES = _real_cases_with("vjp_raw")
+def _as_arrays(values):
+    if type(values) is tuple:
+        return tuple(_as_arrays(v) for v in values)
+    return values if values is None or isinstance(values, np.ndarray) else np.asarray(values)
 
 
-@pytest.mark.parametrize("case", RAW_CASES, ids=[_ids(c) for c in RAW_CASES])
-def test_raw_rules_match_the_tapegrad_rules(case):
-    """The NumPy twin of a reverse rule (used when nothing records, for real values) must
-    agree with it."""
+@pytest.mark.parametrize("case", ARRAY_CASES, ids=[_ids(c) for c in ARRAY_CASES])
+def test_array_rules_agree_on_arrays_and_tensors(case):
+    """An op's rules that take arrays (used when nothing records, for real values) give on
+    arrays what they give on tensors, for the reverse rule and for the forward rule with each
+    input's tangent alone and with all of them."""
     name, _, sample = case
     op = REGISTRY[name]
-    inputs = tuple(wrap(np.asarray(v)) for v in sample.inputs)
+    arrays = tuple(np.asarray(v) for v in sample.inputs)
+    inputs = tuple(wrap(a) for a in arrays)
     out = apply(op, inputs, sample.attrs or None)
-    upstream = np.random.default_rng(7).standard_normal(np.shape(out._value)).astype(
-        out._value.dtype)
-    needs = tuple(np.asarray(v).dtype.kind in "fc" for v in sample.inputs)
+    rng = np.random.default_rng(7)
+    upstream = rng.standard_normal(np.shape(out._value)).astype(out._value.dtype)
+    needs = tuple(a.dtype.kind in "fc" for a in arrays)
     expected = op.vjp(inputs, out, sample.attrs or None, wrap(upstream), needs)
-    got = op.vjp_raw(inputs, out, sample.attrs or None, upstream, needs)
+    got = op.vjp(arrays, out._value, sample.attrs or None, upstream, needs)
     for e, g in zip(expected, got):
         assert (e is None) == (g is None)
         if e is not None:
-            np.testing.assert_allclose(np.asarray(g), e.numpy(), rtol=1e-12, atol=1e-12)
-
-
-RAW_FORWARD_CASES = _real_cases_with("jvp_raw")
-
-
-@pytest.mark.parametrize("case", RAW_FORWARD_CASES, ids=[_ids(c) for c in RAW_FORWARD_CASES])
-def test_raw_forward_rules_match_the_tapegrad_rules(case):
-    """The NumPy twin of a forward rule (used by accumulators nothing outside records, for
-    real values) must agree with it, for each input alone and for all together."""
-    name, _, sample = case
-    op = REGISTRY[name]
-    inputs = tuple(wrap(np.asarray(v)) for v in sample.inputs)
-    out = apply(op, inputs, sample.attrs or None)
-    rng = np.random.default_rng(11)
-    floats = [i for i, v in enumerate(sample.inputs) if np.asarray(v).dtype.kind == "f"]
+            assert not isinstance(g, tf.Tensor), f"{name}: an array rule returned a tensor"
+            np.testing.assert_allclose(_as_arrays(g), e.numpy(), rtol=1e-12, atol=1e-12)
+    floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     for chosen in [[i] for i in floats] + [floats]:
-        tangents = [rng.standard_normal(np.shape(v)) if i in chosen else None
-                    for i, v in enumerate(sample.inputs)]
+        tangents = [rng.standard_normal(a.shape) if i in chosen else None
+                    for i, a in enumerate(arrays)]
         expected = op.jvp(inputs, out, sample.attrs or None,
                           [None if t is None else wrap(t) for t in tangents])
-        got = op.jvp_raw(inputs, out, sample.attrs or None, tangents)
+        got = op.jvp(arrays, out._value, sample.attrs or None, tangents)
         assert (expected is None) == (got is None), f"{name} {sample}"
         if expected is not None:
             assert np.shape(got) == np.shape(out._value), f"{name} {sample}"
-            np.testing.assert_allclose(got, expected.numpy(), rtol=1e-12, atol=1e-12,
+            np.testing.assert_allclose(_as_arrays(got), expected.numpy(), rtol=1e-12,
+                                       atol=1e-12,
                                        err_msg=f"{name} {sample} tangents for {chosen}")

@@ -53,16 +53,15 @@ class TangentRecorder(Recorder):
         """Run ``op``'s forward rule and remember the tangent of its output(s)."""
         hidden = _hide_from(self)
         try:
-            raw_rule = op.jvp_raw
-            if raw_rule is not None and not state.recorders and type(output) is Tensor and \
+            if op.array_rules and not state.recorders and type(output) is Tensor and \
                     output._value.dtype.kind == "f":
-                # nothing outside records the tangents' computation: the NumPy twin does it
-                raw = raw_rule(inputs, output, attrs,
-                               [None if t is None else t._value for t in input_tangents])
+                # nothing outside records the tangents' computation: the rule runs on arrays
+                raw = op.jvp(tuple(getattr(v, "_value", v) for v in inputs), output._value,
+                             attrs, [None if t is None else t._value for t in input_tangents])
                 output_tangent = None if raw is None else wrap(raw)
             else:
                 output_tangent = op.jvp(inputs, output, attrs, input_tangents)
-        except (InvalidArgumentError, ValueError) as error:  # (a NumPy twin's shape error)
+        except (InvalidArgumentError, ValueError) as error:  # (an array rule's shape error)
             shapes = [tuple(v._value.shape) if hasattr(v, "_value") else () for v in inputs]
             raise ValueError(f"Dimensions must be equal: the forward rule of {op.name} could "
                              f"not combine the tangents with inputs of shapes {shapes} ({error}); "

@@ -17,10 +17,11 @@ An op whose reverse rule also works when ``upstream`` carries ``state.batch_dims
 axes (elementwise rules usually do; use the batch-aware helpers in ``tapegrad.ops._util``) is
 declared ``batchable=True``; the vectorised jacobian then runs it once for all rows.
 
-Rules are written with tapegrad ops, so an enclosing tape records them (higher order). Hot ops
-also declare NumPy twins, ``vjp_raw`` and ``jvp_raw`` (same signatures, arrays instead of
-Tensors, real values only), which the engines run when nothing would record the rule's own
-work; the op sweep checks every twin against its rule. Every field is given to
+Rules are written with tapegrad ops, so an enclosing tape records them (higher order). An op
+whose rules use only Python operators and the rule vocabulary (``tapegrad.ops._vocab``, whose
+words run NumPy on arrays and the registered ops on tensors) declares ``array_rules=True``: the
+engines then hand its rules NumPy arrays (real values) when nothing would record the rules' own
+work, so one rule serves both (the op sweep checks that both agree). Every field is given to
 :func:`register`; the op cannot be changed afterwards.
 """
 
@@ -38,21 +39,20 @@ class Op:
     """One declared operation; immutable once :func:`register` returns it."""
 
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
-                 "batchable", "sample_note", "vjp_raw", "jvp_raw", "dtypes", "__weakref__")
+                 "batchable", "sample_note", "array_rules", "dtypes", "__weakref__")
 
     def __init__(self, name: str, forward: Callable | None, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
-                 vjp_raw=None, jvp_raw=None, sample_note: str | None = None, dtypes=None):
+                 sample_note: str | None = None, dtypes=None, array_rules: bool = False):
         fields = {
             "name": name, "forward": forward, "vjp": vjp, "jvp": jvp, "samples": samples,
             "n_outputs": n_outputs, "differentiable": differentiable and vjp is not None,
             # True when the reverse rule accepts cotangents with extra leading (batch) axes, as
             # a vectorised jacobian sends them; other ops run their rule once per batch row.
             "batchable": batchable,
-            # NumPy twins of `vjp`/`jvp` for passes that nothing records (first order): same
-            # signatures with arrays for upstreams, tangents and results; real outputs only.
-            # The sweep checks each twin against its rule.
-            "vjp_raw": vjp_raw, "jvp_raw": jvp_raw,
+            # True when the rules are written in the rule vocabulary and so take NumPy arrays
+            # (real values) as well as tensors: the engines pass arrays when nothing records.
+            "array_rules": array_rules,
             "sample_note": sample_note,  # why the samples are limited (an optional dependency)
             # The NumPy dtypes the first input may have (None: any), as TensorFlow's kernels
             # declare theirs; the dispatcher raises InvalidArgumentError for any other.
@@ -97,7 +97,7 @@ REGISTRY: dict[str, Op] = {}
 
 def register(name: str, forward: Callable | None, vjp=None, jvp=None, samples=None, *,
              n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
-             vjp_raw=None, jvp_raw=None, sample_note: str | None = None, dtypes=None) -> Op:
+             sample_note: str | None = None, dtypes=None, array_rules: bool = False) -> Op:
     """Declare an op once, with every field; a second declaration under the same name is a
     bug.
 
@@ -106,7 +106,7 @@ def register(name: str, forward: Callable | None, vjp=None, jvp=None, samples=No
     """
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is registered twice")
-    op = Op(name, forward, vjp, jvp, samples, n_outputs, differentiable, batchable, vjp_raw,
-            jvp_raw, sample_note, dtypes)
+    op = Op(name, forward, vjp, jvp, samples, n_outputs, differentiable, batchable, sample_note,
+            dtypes, array_rules)
     REGISTRY[name] = op
     return op

@@ -55,7 +55,7 @@ def _read_jvp(inputs, output, attrs, tangents):
 
 
 READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=(),
-                         batchable=True, vjp_raw=_read_vjp, jvp_raw=_read_jvp)
+                         batchable=True, array_rules=True)
 
 
 class Call(NamedTuple):
@@ -291,8 +291,8 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     # Sources made by single-output calls keep their slot's gradient once it is complete
     # (watched values belong to no call: their slots are negative).
     keep_single = {slot for slot in keep if slot >= 0} or None
-    # Raw mode: nothing records this backward pass, so ops that declare a NumPy reverse rule
-    # (`vjp_raw`) run it on arrays directly; gradients are then arrays until wrapped.
+    # Raw mode: nothing records this backward pass, so rules that take arrays (ops declared
+    # with `array_rules`) run on them directly; gradients are then arrays until wrapped.
     raw_mode = not state.recorders and observer is None
     sweep = _Sweep(calls, grads, tracked, keep, keep_single, live, free, raw_mode, batch_dims,
                    observer)
@@ -373,7 +373,7 @@ def _depends_on_sources(recording: Recording, source_slots: set, size: int) -> l
 
 def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
     """The common first-order pass, with the step inlined for the usual call: one or two
-    inputs, a real output, a NumPy reverse twin and an array upstream. Anything else goes
+    inputs, a real output, rules that take arrays and an array upstream. Anything else goes
     through the general :meth:`_Sweep.step`. (A multi-output call's own slot never holds a
     gradient: its outputs have others.)"""
     calls, grads, free, step = sweep.calls, sweep.grads, sweep.free, sweep.step
@@ -383,9 +383,9 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             step(index)  # no upstream, or a Tensor or IndexedSlices one
             continue
         op, inputs, output, attrs, parents, keys = calls[index]
-        rule = op.vjp_raw
-        dtype = output._value.dtype
-        if rule is None or dtype.kind != "f" or len(parents) > 2:
+        value = output._value
+        dtype = value.dtype
+        if not op.array_rules or dtype.kind != "f" or len(parents) > 2:
             step(index)
             continue
         if free:
@@ -394,12 +394,15 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
         first = parents[0]
         if len(parents) == 1:
             second, needs = None, _ONLY
+            arrays = (inputs[0]._value,)  # (a one-input op's input is always a Tensor)
         else:
             second = parents[1]
-            needs = _BOTH if first is not None and second is not None else \
-                (first is not None, second is not None)
+            needs = (_FIRST if second is None else _BOTH) if first is not None else _SECOND
+            x, y = inputs
+            arrays = (x._value if type(x) is Tensor else _array_of(x),
+                      y._value if type(y) is Tensor else _array_of(y))
         try:
-            input_grads = rule(inputs, output, attrs, upstream, needs)
+            input_grads = op.vjp(arrays, value, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
         grad = input_grads[0]
@@ -411,6 +414,13 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             if grad is not None:
                 old = grads[second]
                 grads[second] = grad if old is None else _sum_gradients(old, grad)
+
+
+def _array_of(value):
+    """A recorded value as array rules take it: a tensor's array; a Python number as it is."""
+    if type(value) is tuple:
+        return tuple(map(_array_of, value))
+    return getattr(value, "_value", value)
 
 
 class _Sweep:
@@ -484,17 +494,17 @@ class _Sweep:
         return needs if True in needs else None
 
     def _run_rule(self, op, inputs, output, attrs, upstream, needs):
-        """The input gradients from the op's reverse rule: its NumPy twin in raw mode for real
-        values (complex ones take the tapegrad rule, which conjugates), else the rule itself
-        (per row when it cannot take a vectorised jacobian's batch axes)."""
+        """The input gradients from the op's reverse rule, on arrays in raw mode when it takes
+        them (real values: complex ones take tensors) and on tensors otherwise (per row when it
+        cannot take a vectorised jacobian's batch axes)."""
         batch_dims = self.batch_dims
-        real = (output[0] if type(output) is tuple else output)._value.dtype.kind == "f"
-        if self.raw_mode and op.vjp_raw is not None and real and \
+        if self.raw_mode and op.array_rules and \
+                (output[0] if type(output) is tuple else output)._value.dtype.kind == "f" and \
                 (not batch_dims or op.batchable):
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)
             try:
-                return op.vjp_raw(inputs, output, attrs, upstream, needs)
+                return op.vjp(_array_of(inputs), _array_of(output), attrs, upstream, needs)
             except ValueError as error:
                 raise _shape_error(op, upstream, output, error) from None
         rule = op.vjp
@@ -545,6 +555,8 @@ def _as_gradient(grad):
 
 _ONLY = (True,)
 _BOTH = (True, True)
+_FIRST = (True, False)
+_SECOND = (False, True)
 
 
 def _multi_upstream(call, grads, tracked, keep):

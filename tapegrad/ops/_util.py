@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from tapegrad._core.backend import np, ones
+from tapegrad._core.backend import np
 from tapegrad._core.registry import Op
 from tapegrad._core.tensor import (
     RefusedScalar,
@@ -120,64 +120,6 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
         return result
 
     return method
-
-
-def shape_of(value) -> tuple:
-    """The shape of a Tensor, Variable, array or Python scalar."""
-    if type(value) is Tensor:
-        return value._value.shape
-    array = getattr(value, "_value", value)
-    return getattr(array, "shape", ())
-
-
-def unbroadcast_raw(grad, shape: tuple):
-    """NumPy twin of :func:`tapegrad.ops._vocab.unbroadcast` for raw-mode reverse rules (arrays
-    in, array out)."""
-    grad_shape = grad.shape if type(grad) is np.ndarray else np.shape(grad)
-    if grad_shape == shape:
-        return grad
-    batch = state.batch_dims
-    if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
-            and type(grad) is np.ndarray:
-        # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
-        return ones((grad_shape[0],), grad.dtype) @ grad
-    if batch:
-        # Keep the leading batch axes of a vectorised backward pass.
-        if grad_shape[batch:] == shape:
-            return grad
-        shape = grad_shape[:batch] + tuple(shape)
-    lead = len(grad_shape) - len(shape)
-    axes = tuple(range(batch, batch + lead)) + tuple(
-        i + lead for i, d in enumerate(shape)
-        if i >= batch and d == 1 and grad_shape[i + lead] != 1)
-    if axes:
-        grad = np.add.reduce(grad, axis=axes)
-    return grad.reshape(shape) if type(grad) is np.ndarray else np.reshape(grad, shape)
-
-
-def broadcast_raw(tangent, shape: tuple):
-    """A raw (array) tangent broadcast to an op's output ``shape`` (NumPy twin of
-    :func:`tapegrad.ops._vocab.broadcast_tangent`)."""
-    return tangent if tangent.shape == shape else np.broadcast_to(tangent, shape)
-
-
-def linear_jvp_raw(forward):
-    """The NumPy forward rule of a linear one-input op: its own forward, applied to the
-    tangent."""
-
-    def jvp_raw(inputs, output, attrs, tangents):
-        return forward(tangents[0], **attrs) if attrs else forward(tangents[0])
-
-    return jvp_raw
-
-
-def sum_tangents(*terms):
-    """Sum of the non-None tangent terms (None when all are None)."""
-    total = None
-    for term in terms:
-        if term is not None:
-            total = term if total is None else total + term
-    return total
 
 
 def rng(seed: int = 0):

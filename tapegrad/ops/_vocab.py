@@ -1,49 +1,151 @@
-"""The rule vocabulary: the words reverse and forward rules of every family are written in
-(sum to a shape, broadcast, reshape, select).
+"""The rule vocabulary: the words reverse and forward rules are written in.
 
-They run the registered ops by name through the core's registry, as any rule's ops record on
-an enclosing tape (higher order), so that no op family has to import another one for its rules:
-the families form a chain without cycles.
+A rule written only with Python operators and these words runs on NumPy arrays as well as on
+tensors. When nothing records the backward pass, the engines hand such rules (ops declared
+with ``array_rules=True``) arrays, and each word runs plain NumPy; when something records
+(higher order, diagnostics), they hand them tensors, and each word runs the registered op, so
+that the enclosing tape records it (the primitive check of autograd's tracer). The words find
+ops by name through the core's registry, so no op family has to import another for its rules.
 """
 
 from __future__ import annotations
 
-from tapegrad._core.registry import REGISTRY
-from tapegrad._core.tensor import Tensor, apply, apply1, state
+from tapegrad._core.backend import np
+from tapegrad._core.registry import REGISTRY, Op
+from tapegrad._core.tensor import Tensor, apply, apply1, apply2, state
+
+_ndarray = np.ndarray
+_generic = np.generic
 
 
-def reshape(x: Tensor, shape) -> Tensor:
+def run(op: Op, *operands, **attrs):
+    """``op`` on ``operands``: its NumPy forward when no operand is a tensor, else the
+    recorded op (e.g. ``run(TANH_GRAD, y, upstream)``)."""
+    for operand in operands:
+        if type(operand) is not _ndarray and isinstance(operand, Tensor):
+            if len(operands) == 1:
+                return apply1(op, operand, attrs or None)
+            if len(operands) == 2:
+                return apply2(op, operands[0], operands[1], attrs or None)
+            return apply(op, operands, attrs or None)
+    return op.forward(*operands, **attrs) if attrs else op.forward(*operands)
+
+
+def _elementwise(name: str):
+    """The vocabulary word for the one-input elementwise op ``name``."""
+
+    def word(x):
+        op = REGISTRY[name]
+        return op.forward(x) if type(x) is _ndarray else apply1(op, x)
+
+    word.__name__ = word.__qualname__ = name.lower()
+    word.__doc__ = f"The elementwise {name} op."
+    return word
+
+
+sin = _elementwise("Sin")
+cos = _elementwise("Cos")
+
+
+def shape_of(value) -> tuple:
+    """The shape of an array, a tensor or a Python number, as a tuple."""
+    kind = type(value)
+    if kind is _ndarray:
+        return value.shape
+    if kind is Tensor:
+        return value._value.shape
+    return getattr(getattr(value, "_value", value), "shape", ())
+
+
+def dtype_of(value):
+    """The NumPy dtype of an array or a tensor."""
+    return value._value.dtype if isinstance(value, Tensor) else value.dtype
+
+
+def conj(value):
+    """The complex conjugate (the value itself when it is real)."""
+    kind = type(value)
+    if kind is _ndarray or isinstance(value, _generic):
+        return value.conjugate() if value.dtype.kind == "c" else value
+    if kind is float or kind is int:
+        return value
+    if kind is complex:
+        return value.conjugate()
+    return apply1(REGISTRY["Conj"], value) if value._value.dtype.kind == "c" else value
+
+
+def doubled(value):
+    """``2 * value``, as ``value + value`` (no Python scalar to convert)."""
+    return value + value
+
+
+def divide_by(value, number: int):
+    """``value / number`` in ``value``'s floating dtype (the number promotes nothing)."""
+    if type(value) is _ndarray or isinstance(value, _generic):
+        return value / value.dtype.type(number)
+    return apply2(REGISTRY["RealDiv"], value, float(number))
+
+
+def reshape(x, shape):
     """``x`` in ``shape`` (the same elements)."""
+    if type(x) is _ndarray or isinstance(x, _generic):
+        return np.reshape(x, shape)
     return apply1(REGISTRY["Reshape"], x, {"shape": tuple(shape)})
 
 
-def broadcast_to(x: Tensor, shape) -> Tensor:
+def broadcast_to(x, shape):
     """``x`` repeated along new or size-1 axes to ``shape``."""
-    return apply1(REGISTRY["BroadcastTo"], x, {"shape": tuple(shape)})
+    return run(REGISTRY["BroadcastTo"], x, shape=tuple(shape))
 
 
-def reduce_sum(x: Tensor, axes, keepdims: bool = False) -> Tensor:
+def reduce_sum(x, axes, keepdims: bool = False):
     """The sum of ``x`` over the non-negative ``axes``."""
-    return apply1(REGISTRY["Sum"], x, {"axis": tuple(sorted(set(axes))),
-                                       "keepdims": keepdims})
+    axes = tuple(sorted(set(axes)))
+    if type(x) is _ndarray or isinstance(x, _generic):
+        return np.add.reduce(x, axis=axes, keepdims=keepdims)
+    return apply1(REGISTRY["Sum"], x, {"axis": axes, "keepdims": keepdims})
 
 
-def select(condition: Tensor, x, y) -> Tensor:
+def matrix_adjoint(x):
+    """The conjugate transpose of the last two axes."""
+    if type(x) is _ndarray:
+        swapped = x.swapaxes(-1, -2)
+        return swapped.conjugate() if x.dtype.kind == "c" else swapped
+    rank = x._value.ndim
+    swapped = apply1(REGISTRY["Transpose"], x, {"perm": (*range(rank - 2), rank - 1, rank - 2)})
+    return conj(swapped)
+
+
+def select(condition, x, y):
     """``x`` where the boolean ``condition`` holds, else ``y`` (broadcasting)."""
     return apply(REGISTRY["SelectV2"], (condition, x, y))
 
 
 def batch_shape(upstream) -> tuple:
     """The leading batch axes of ``upstream`` in a vectorised backward pass (else ``()``)."""
-    return tuple(upstream._value.shape[:state.batch_dims]) if state.batch_dims else ()
+    return tuple(shape_of(upstream)[:state.batch_dims]) if state.batch_dims else ()
 
 
-def unbroadcast(grad: Tensor, shape: tuple) -> Tensor:
+def sum_like(grad, operand):
+    """``grad`` summed over the axes broadcasting added to ``operand`` (an array, a tensor or
+    a Python number), so it has exactly ``operand``'s shape."""
+    grad_shape = grad.shape if type(grad) is _ndarray else shape_of(grad)
+    shape = operand.shape if type(operand) is _ndarray else shape_of(operand)
+    return grad if grad_shape == shape else _unbroadcast(grad, grad_shape, shape)
+
+
+def unbroadcast(grad, shape: tuple):
     """Sum ``grad`` over the axes broadcasting added, so it has exactly ``shape``."""
-    grad_shape = grad._value.shape
-    if grad_shape == shape:
-        return grad
+    grad_shape = shape_of(grad)
+    return grad if grad_shape == shape else _unbroadcast(grad, grad_shape, shape)
+
+
+def _unbroadcast(grad, grad_shape: tuple, shape: tuple):
     batch = state.batch_dims
+    if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
+            and type(grad) is _ndarray:
+        # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
+        return np.ones((grad_shape[0],), grad.dtype) @ grad
     if batch:
         # Keep the leading batch axes of a vectorised backward pass.
         if grad_shape[batch:] == shape:
@@ -55,9 +157,22 @@ def unbroadcast(grad: Tensor, shape: tuple) -> Tensor:
                 if i >= batch and d == 1 and grad_shape[i + lead] != 1)
     if axes:
         grad = reduce_sum(grad, axes)
-    return reshape(grad, shape) if grad._value.shape != shape else grad
+    return reshape(grad, shape) if shape_of(grad) != shape else grad
 
 
-def broadcast_tangent(tangent: Tensor, shape: tuple) -> Tensor:
+def broadcast_tangent(tangent, shape: tuple):
     """A tangent of an operand, broadcast to the op's output ``shape``."""
-    return tangent if tangent._value.shape == shape else broadcast_to(tangent, shape)
+    if shape_of(tangent) == shape:
+        return tangent
+    if type(tangent) is _ndarray or isinstance(tangent, _generic):
+        return np.broadcast_to(tangent, shape)
+    return apply1(REGISTRY["BroadcastTo"], tangent, {"shape": tuple(shape)})
+
+
+def sum_tangents(*terms):
+    """Sum of the non-None tangent terms (None when all are None)."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total

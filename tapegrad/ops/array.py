@@ -19,8 +19,9 @@ from tapegrad._core.variable import check_nd_updates as _check_updates
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import NUMBERS, linear_jvp_raw, randn, shape_of, sum_tangents
-from tapegrad.ops._vocab import batch_shape, unbroadcast
+from tapegrad.ops._util import NUMBERS, randn
+from tapegrad.ops._vocab import batch_shape, run, shape_of, sum_tangents, unbroadcast
+from tapegrad.ops._vocab import reshape as vocab_reshape
 
 # This module defines a public `range` (tf.range); internal code uses the builtin by this name.
 _range = builtins.range
@@ -125,12 +126,11 @@ def _batched_perm(upstream, perm: tuple) -> tuple:
 RESHAPE = register(
     "Reshape", _reshape_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        apply1(RESHAPE, upstream, {"shape": batch_shape(upstream) + inputs[0]._value.shape}),),
-    lambda inputs, output, attrs, tangents: apply1(RESHAPE, tangents[0],
-                                                   {"shape": output._value.shape}),
+        vocab_reshape(upstream, batch_shape(upstream) + shape_of(inputs[0])),),
+    lambda inputs, output, attrs, tangents: vocab_reshape(tangents[0], shape_of(output)),
     lambda: [Sample((randn(2, 3),), {"shape": (3, 2)}), Sample((randn(6),), {"shape": (2, -1)}),
              Sample((randn(),), {"shape": (1, 1)}), Sample((np.zeros((0, 2)),), {"shape": (2, 0)})],
-    batchable=True, jvp_raw=linear_jvp_raw(_reshape_forward))
+    batchable=True, array_rules=True)
 
 
 def reshape(tensor, shape, name=None) -> Tensor:
@@ -154,12 +154,12 @@ def _transpose_forward(x, perm):
 TRANSPOSE = register(
     "Transpose", _transpose_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        apply1(TRANSPOSE, upstream, {"perm": _batched_perm(
-            upstream, tuple(int(i) for i in np.argsort(attrs["perm"])))}),),
-    lambda inputs, output, attrs, tangents: apply1(TRANSPOSE, tangents[0], attrs),
+        run(TRANSPOSE, upstream, perm=_batched_perm(
+            upstream, tuple(int(i) for i in np.argsort(attrs["perm"])))),),
+    lambda inputs, output, attrs, tangents: run(TRANSPOSE, tangents[0], **attrs),
     lambda: [Sample((randn(2, 3),), {"perm": (1, 0)}),
              Sample((randn(2, 3, 4),), {"perm": (2, 0, 1)})],
-    batchable=True, jvp_raw=linear_jvp_raw(_transpose_forward))
+    batchable=True, array_rules=True)
 
 
 def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
@@ -199,10 +199,10 @@ BROADCAST_TO = register(
     "BroadcastTo", _broadcast_forward,
     lambda inputs, output, attrs, upstream, needs: (
         unbroadcast(upstream, shape_of(inputs[0])),),
-    lambda inputs, output, attrs, tangents: apply1(BROADCAST_TO, tangents[0], attrs),
+    lambda inputs, output, attrs, tangents: run(BROADCAST_TO, tangents[0], **attrs),
     lambda: [Sample((randn(3),), {"shape": (2, 3)}), Sample((randn(2, 1),), {"shape": (2, 4)}),
              Sample((randn(),), {"shape": (2, 2)})],
-    batchable=True, jvp_raw=linear_jvp_raw(_broadcast_forward))
+    batchable=True, array_rules=True)
 
 
 def broadcast_to(input, shape, name=None) -> Tensor:  # noqa: A002 - TensorFlow's argument name

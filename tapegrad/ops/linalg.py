@@ -16,8 +16,15 @@ from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import INEXACT, randn, shape_of, sum_tangents, unbroadcast_raw
-from tapegrad.ops._vocab import unbroadcast
+from tapegrad.ops._util import INEXACT, randn
+from tapegrad.ops._vocab import (
+    matrix_adjoint,
+    run,
+    shape_of,
+    sum_like,
+    sum_tangents,
+    unbroadcast,
+)
 
 #: The dtypes of TensorFlow's CPU kernels for det, slogdet, solve, cholesky, eigh and svd (no
 #: float16; inv and qr take it).
@@ -75,51 +82,17 @@ def _matmul_forward(a, b):
             "b.") from None
 
 
-def _swap_last(x):
-    """Adjoint of the last two axes, straight to the Transpose op (hot path of the rule)."""
-    value = x._value
-    rank = value.ndim
-    swapped = apply1(_array.TRANSPOSE, x, {"perm": (*range(rank - 2), rank - 1, rank - 2)})
-    return swapped if value.dtype.kind != "c" else apply1(_math.CONJ, swapped)
-
-
 def _matmul_vjp(inputs, output, attrs, upstream, needs):
     a, b = inputs
-    grad_a = grad_b = None
-    if needs[0]:
-        grad_a = unbroadcast(apply2(MATMUL, upstream, _swap_last(b)), a._value.shape)
-    if needs[1]:
-        grad_b = unbroadcast(apply2(MATMUL, _swap_last(a), upstream), b._value.shape)
-    return grad_a, grad_b
+    return (sum_like(run(MATMUL, upstream, matrix_adjoint(b)), a) if needs[0] else None,
+            sum_like(run(MATMUL, matrix_adjoint(a), upstream), b) if needs[1] else None)
 
 
 def _matmul_jvp(inputs, output, attrs, tangents):
     a, b = inputs
     ta, tb = tangents
-    return sum_tangents(None if ta is None else apply2(MATMUL, ta, b),
-                        None if tb is None else apply2(MATMUL, a, tb))
-
-
-def _matmul_vjp_raw(inputs, output, attrs, upstream, needs):
-    a, b = inputs[0]._value, inputs[1]._value
-    if a.ndim == 2 and b.ndim == 2 and upstream.ndim == 2 and output._value.dtype.kind != "c":
-        # the plain matrix case (every dense layer): two GEMMs, nothing to undo
-        return (np.matmul(upstream, b.T) if needs[0] else None,
-                np.matmul(a.T, upstream) if needs[1] else None)
-    complex_ = output._value.dtype.kind == "c"
-    a_adjoint = np.conj(a.swapaxes(-1, -2)) if complex_ else a.swapaxes(-1, -2)
-    b_adjoint = np.conj(b.swapaxes(-1, -2)) if complex_ else b.swapaxes(-1, -2)
-    return (unbroadcast_raw(_matmul_forward(upstream, b_adjoint), a.shape) if needs[0] else None,
-            unbroadcast_raw(_matmul_forward(a_adjoint, upstream), b.shape) if needs[1] else None)
-
-
-def _matmul_jvp_raw(inputs, output, attrs, tangents):
-    ta, tb = tangents
-    total = None if ta is None else _matmul_forward(ta, inputs[1]._value)
-    if tb is not None:
-        term = _matmul_forward(inputs[0]._value, tb)
-        total = term if total is None else total + term
-    return total
+    return sum_tangents(None if ta is None else run(MATMUL, ta, b),
+                        None if tb is None else run(MATMUL, a, tb))
 
 
 # The matmul rule broadcasts over leading batch axes (vectorised jacobian).
@@ -127,8 +100,8 @@ MATMUL = register("MatMul", _matmul_forward, _matmul_vjp, _matmul_jvp,
                   lambda: [Sample((randn(2, 3), randn(3, 4, seed=1))),
                            Sample((randn(2, 2, 3), randn(3, 2, seed=1))),
                            Sample((randn(1, 2, 3), randn(4, 3, 2, seed=1)))],
-                  batchable=True, vjp_raw=_matmul_vjp_raw, jvp_raw=_matmul_jvp_raw,
-                  dtypes=frozenset({"int32", "int64", "f", "c"}))
+                  batchable=True, dtypes=frozenset({"int32", "int64", "f", "c"}),
+                  array_rules=True)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,

@@ -27,14 +27,21 @@ from tapegrad.ops._util import (
     NUMBERS,
     REAL,
     SIGNED,
-    broadcast_raw,
     fast_unary,
     randn,
-    shape_of,
-    sum_tangents,
-    unbroadcast_raw,
 )
-from tapegrad.ops._vocab import broadcast_tangent, select, unbroadcast
+from tapegrad.ops._vocab import (
+    broadcast_tangent,
+    doubled,
+    select,
+    shape_of,
+    sum_like,
+    sum_tangents,
+    unbroadcast,
+)
+from tapegrad.ops._vocab import conj as rule_conj
+from tapegrad.ops._vocab import cos as rule_cos
+from tapegrad.ops._vocab import sin as rule_sin
 
 _ndarray = np.ndarray
 _TWO_OVER_ROOT_PI = 2.0 / float(np.sqrt(np.pi))
@@ -98,24 +105,19 @@ def conj(x, name=None):
 
 # -- unary ops from one derivative ---------------------------------------------------------
 
-def _unary(name: str, forward, derivative, samples, guarded: bool = False, *, vjp_raw=None,
-           fused=None, sample_note=None, dtypes=INEXACT):
+def _unary(name: str, forward, derivative, samples, guarded: bool = False, *,
+           sample_note=None, dtypes=INEXACT):
     """Register an elementwise op whose derivative is ``derivative(x, out)``.
 
     The reverse rule is ``upstream * conj(f'(x))`` and the forward rule ``tangent * f'(x)``:
     TensorFlow's convention for complex inputs. ``guarded`` ops' reverse rules give exactly 0
     wherever the upstream is 0, even where ``f'`` is infinite (TensorFlow's SqrtGrad,
     RsqrtGrad and ReciprocalGrad kernels); their forward rules are not guarded (TensorFlow's
-    forward mode gives ``0 * inf = nan`` there). ``fused(y, g)``, when given, computes real
-    values' rules in one op (TensorFlow's TanhGrad). Elementwise rules take batched cotangents;
-    a NumPy reverse twin ``vjp_raw`` also serves as the forward twin (both multiply by f'(x)).
+    forward mode gives ``0 * inf = nan`` there). Elementwise rules take batched cotangents.
     """
     if guarded:
         def vjp(inputs, output, attrs, upstream, needs):
             return (apply2(MUL_NO_NAN, conj(derivative(inputs[0], output)), upstream),)
-
-        def jvp(inputs, output, attrs, tangents):
-            return apply2(MUL, tangents[0], derivative(inputs[0], output))
     else:
         def vjp(inputs, output, attrs, upstream, needs):
             local = derivative(inputs[0], output)
@@ -123,43 +125,57 @@ def _unary(name: str, forward, derivative, samples, guarded: bool = False, *, vj
                 local = conj(local)
             return (apply2(MUL, upstream, local),)
 
-        def jvp(inputs, output, attrs, tangents):
-            return apply2(MUL, tangents[0], derivative(inputs[0], output))
-    if fused is not None:
-        vjp, jvp = _through_fused(fused, vjp, jvp)
-    return register(name, forward, vjp, jvp, samples, batchable=True, vjp_raw=vjp_raw,
-                    jvp_raw=None if vjp_raw is None else _forward_twin(vjp_raw),
-                    sample_note=sample_note, dtypes=dtypes)
+    def jvp(inputs, output, attrs, tangents):
+        return apply2(MUL, tangents[0], derivative(inputs[0], output))
+
+    return register(name, forward, vjp, jvp, samples, batchable=True, sample_note=sample_note,
+                    dtypes=dtypes)
 
 
-def _forward_twin(reverse_twin):
-    """A real elementwise one-input op's forward twin is its reverse twin: both multiply by
-    f'(x) (``t * f'(x)`` for a tangent, ``g * f'(x)`` for a cotangent)."""
+def _analytic(name: str, forward, samples, *, derivative=None, times_derivative=None,
+              fused=None, dtypes=INEXACT):
+    """Register an elementwise op of a real-analytic ``f`` (``f(conj z) = conj f(z)``) whose
+    rules take arrays and batched cotangents. Its derivative is given in one of three forms,
+    in the rule vocabulary:
 
-    def jvp_raw(inputs, output, attrs, tangents):
-        return reverse_twin(inputs, output, attrs, tangents[0], _ONLY_NEED)[0]
+    * ``derivative(x)``, ``f'(x)`` (e.g. ``cos`` for Sin);
+    * ``times_derivative(g, x, y)``, ``g * f'(x)`` for ``y = f(x)`` (e.g. ``g * y`` for Exp);
+    * ``fused``, an op computing ``f'(x) * g`` from ``(y, g)`` in one dispatch (TensorFlow's
+      TanhGrad).
 
-    return jvp_raw
+    The forward rule is ``tangent * f'(x)`` and the reverse rule ``upstream * conj(f'(x))``
+    (TensorFlow's convention for complex inputs), computed as ``f'(conj x)``.
+    """
+    # (each form's reverse rule is written out: one call less on the hottest rules)
+    if derivative is not None:
+        def times_derivative(g, x, y):
+            return g * derivative(x)
 
+        def vjp(inputs, output, attrs, upstream, needs):
+            x = inputs[0]  # (arrays hold real values: nothing to conjugate)
+            return (upstream * derivative(x if type(upstream) is _ndarray else rule_conj(x)),)
+    elif fused is not None:
+        local_times = fused.forward
 
-_ONLY_NEED = (True,)
+        def times_derivative(g, x, y):  # run(fused, y, g)
+            return local_times(y, g) if type(g) is _ndarray else apply2(fused, y, g)
 
-
-def _through_fused(fused, generic_vjp, generic_jvp):
-    """Rules that send real values through ``fused(y, g)``; complex ones keep the generic
-    rules."""
-
-    def vjp(inputs, output, attrs, upstream, needs):
-        if output._value.dtype.kind == "c":
-            return generic_vjp(inputs, output, attrs, upstream, needs)
-        return (apply2(fused, output, upstream),)
+        def vjp(inputs, output, attrs, upstream, needs):
+            if type(upstream) is _ndarray:  # (arrays hold real values: nothing to conjugate)
+                return (local_times(output, upstream),)
+            return (apply2(fused, rule_conj(output), upstream),)
+    else:
+        def vjp(inputs, output, attrs, upstream, needs):
+            if type(upstream) is _ndarray:  # (arrays hold real values: nothing to conjugate)
+                return (times_derivative(upstream, inputs[0], output),)
+            return (times_derivative(upstream, rule_conj(inputs[0]), rule_conj(output)),)
 
     def jvp(inputs, output, attrs, tangents):
-        if output._value.dtype.kind == "c":
-            return generic_jvp(inputs, output, attrs, tangents)
-        return apply2(fused, output, tangents[0])
+        return times_derivative(tangents[0], inputs[0], output)
 
-    return vjp, jvp
+    return register(name, forward, vjp, jvp, samples, batchable=True, dtypes=dtypes,
+                    array_rules=True)
+
 
 def _positive(*shape):
     return randn(*shape, low=0.5)
@@ -204,49 +220,20 @@ def _safe_unit(x, magnitude):
 
 
 
-def _neg_vjp_raw(inputs, output, attrs, upstream, needs):
-    return (-upstream,)
-
-
-NEG = _unary("Neg", np.negative, lambda x, y: -1.0 if not _is_complex(x) else
-             wrap(np.asarray(-1.0, x._value.dtype)), _standard_unary_samples(complex_=True),
-             vjp_raw=_neg_vjp_raw, dtypes=SIGNED)
-
-
-def _exp_vjp_raw(inputs, output, attrs, upstream, needs):
-    return (upstream * output._value,)
-
-
-EXP = _unary("Exp", np.exp, lambda x, y: y, _standard_unary_samples(complex_=True),
-             vjp_raw=_exp_vjp_raw)
+NEG = _analytic("Neg", np.negative, _standard_unary_samples(complex_=True),
+                times_derivative=lambda g, x, y: -g, dtypes=SIGNED)
+EXP = _analytic("Exp", np.exp, _standard_unary_samples(complex_=True),
+                times_derivative=lambda g, x, y: g * y)
 EXPM1 = _unary("Expm1", np.expm1, lambda x, y: exp(x), _standard_unary_samples(complex_=True))
-
-
-def _log_vjp_raw(inputs, output, attrs, upstream, needs):
-    return (upstream / inputs[0]._value,)
-
-
-LOG = _unary("Log", np.log, lambda x, y: reciprocal(x),
-             _standard_unary_samples(positive=True, complex_=True, complex_positive=True),
-             vjp_raw=_log_vjp_raw)
+LOG = _analytic("Log", np.log,
+                _standard_unary_samples(positive=True, complex_=True, complex_positive=True),
+                times_derivative=lambda g, x, y: g / x)
 LOG1P = _unary("Log1p", np.log1p, lambda x, y: reciprocal(1.0 + x),
                _standard_unary_samples(low=-0.5, complex_=True, complex_small=True))
-
-
-def _sin_vjp_raw(inputs, output, attrs, upstream, needs):
-    return (upstream * np.cos(inputs[0]._value),)
-
-
-SIN = _unary("Sin", np.sin, lambda x, y: cos(x), _standard_unary_samples(complex_=True),
-             vjp_raw=_sin_vjp_raw)
-
-
-def _cos_vjp_raw(inputs, output, attrs, upstream, needs):
-    return (-(upstream * np.sin(inputs[0]._value)),)
-
-
-COS = _unary("Cos", np.cos, lambda x, y: -sin(x), _standard_unary_samples(complex_=True),
-             vjp_raw=_cos_vjp_raw)
+SIN = _analytic("Sin", np.sin, _standard_unary_samples(complex_=True),
+                derivative=rule_cos)
+COS = _analytic("Cos", np.cos, _standard_unary_samples(complex_=True),
+                times_derivative=lambda g, x, y: -(g * rule_sin(x)))
 TAN = _unary("Tan", np.tan, lambda x, y: square(reciprocal(cos(x))),
              _standard_unary_samples(low=-1.0, complex_=True, complex_small=True))
 
@@ -265,23 +252,28 @@ SINH = _unary("Sinh", np.sinh, lambda x, y: cosh(x), _standard_unary_samples(com
 COSH = _unary("Cosh", np.cosh, lambda x, y: sinh(x), _standard_unary_samples(complex_=True))
 
 
-def _fused_grad(name: str, forward, local, local_prime, samples, jvp_raw):
-    """TensorFlow-style fused reverse op ``name(y, g) = g * local(y)`` for a real unary op whose
-    derivative is a function of its output: one dispatch instead of three on the hot path.
-    ``local_prime`` is d local / d y, for the fused op's own rules (higher order)."""
+def _fused_grad(name: str, local_times, times_local_prime, samples):
+    """TensorFlow-style fused reverse op ``name(y, g) = local(y) * g`` for a real-analytic
+    unary op whose derivative is a function of its output: one dispatch instead of three on
+    the hot path. ``local_times(y, t)`` is ``local(y) * t`` (the op's forward) and
+    ``times_local_prime(t, g, y)`` is ``t * g * local'(y)``, both in the rule vocabulary
+    (polynomials with real coefficients, so conjugating their arguments conjugates them)."""
 
     def vjp(inputs, output, attrs, upstream, needs):
         y, g = inputs
-        return (apply2(MUL, upstream, apply2(MUL, g, local_prime(y))) if needs[0] else None,
-                apply2(MUL, upstream, local(y)) if needs[1] else None)
+        if type(upstream) is not _ndarray:  # (arrays hold real values: nothing to conjugate)
+            y, g = rule_conj(y), rule_conj(g)
+        return (times_local_prime(upstream, g, y) if needs[0] else None,
+                local_times(y, upstream) if needs[1] else None)
 
     def jvp(inputs, output, attrs, tangents):
         y, g = inputs
         ty, tg = tangents
-        return sum_tangents(None if ty is None else apply2(MUL, ty, apply2(MUL, g, local_prime(y))),
-                            None if tg is None else apply2(MUL, tg, local(y)))
+        return broadcast_tangent(sum_tangents(
+            None if tg is None else local_times(y, tg),
+            None if ty is None else times_local_prime(ty, g, y)), shape_of(output))
 
-    return register(name, forward, vjp, jvp, samples, batchable=True, jvp_raw=jvp_raw)
+    return register(name, local_times, vjp, jvp, samples, batchable=True, array_rules=True)
 
 
 def _fused_samples():
@@ -289,51 +281,27 @@ def _fused_samples():
             Sample((randn(2, 3, low=-0.9) / 1.5, randn(2, 3, seed=2)))]
 
 
-def _doubled(value):
-    return value + value
+def _one_minus_square_times(y, t):
+    return t - (t * y) * y  # (1 - y * y) t without a Python scalar
 
 
-def _tanh_grad_jvp_raw(inputs, output, attrs, tangents):
-    # TanhGrad(y, g) = g * (1 - y^2): d/dy = -2 g y, d/dg = 1 - y^2
-    y, g = inputs[0]._value, inputs[1]._value
-    ty, tg = tangents
-    total = None if tg is None else tg - (tg * y) * y
-    if ty is not None:
-        term = -_doubled((g * y) * ty)
-        total = term if total is None else total + term
-    return broadcast_raw(total, output._value.shape)
+def _itself_one_minus_itself_times(y, t):
+    scaled = t * y
+    return scaled - scaled * y  # y (1 - y) t
 
 
-def _sigmoid_grad_jvp_raw(inputs, output, attrs, tangents):
-    # SigmoidGrad(y, g) = g * y * (1 - y): d/dy = g * (1 - 2 y), d/dg = y * (1 - y)
-    y, g = inputs[0]._value, inputs[1]._value
-    ty, tg = tangents
-    total = None if tg is None else tg * y - (tg * y) * y
-    if ty is not None:
-        term = g * ty
-        term = term - _doubled(term * y)
-        total = term if total is None else total + term
-    return broadcast_raw(total, output._value.shape)
+def _times_derivative_of_itself(t, y):
+    return t - doubled(t * y)  # t * (1 - 2 y)
 
 
-TANH_GRAD = _fused_grad("TanhGrad", lambda y, g: g * (1 - y * y), lambda y: 1.0 - y * y,
-                        lambda y: -2.0 * y, _fused_samples, _tanh_grad_jvp_raw)
-SIGMOID_GRAD = _fused_grad("SigmoidGrad", lambda y, g: g * (y * (1 - y)),
-                           lambda y: y * (1.0 - y), lambda y: 1.0 - 2.0 * y, _fused_samples,
-                           _sigmoid_grad_jvp_raw)
+# TanhGrad(y, g) = g (1 - y^2): d/dy = -2 g y.  SigmoidGrad(y, g) = g y (1 - y): d/dy = g (1 - 2y)
+TANH_GRAD = _fused_grad("TanhGrad", _one_minus_square_times,
+                        lambda t, g, y: -doubled((g * y) * t), _fused_samples)
+SIGMOID_GRAD = _fused_grad("SigmoidGrad", _itself_one_minus_itself_times,
+                           lambda t, g, y: _times_derivative_of_itself(t * g, y), _fused_samples)
 
 
-
-
-def _tanh_vjp_raw(inputs, output, attrs, upstream, needs):
-    y = output._value
-    if upstream.shape != y.shape:  # batched rows (a Jacobian's): find 1 - y^2 once
-        return (upstream * (1 - y * y),)
-    return (upstream - (upstream * y) * y,)  # g * (1 - y * y) without a slow Python scalar
-
-
-TANH = _unary("Tanh", np.tanh, lambda x, y: 1.0 - y * y, _standard_unary_samples(complex_=True),
-              vjp_raw=_tanh_vjp_raw, fused=TANH_GRAD)
+TANH = _analytic("Tanh", np.tanh, _standard_unary_samples(complex_=True), fused=TANH_GRAD)
 ASINH = _unary("Asinh", np.arcsinh, lambda x, y: reciprocal(cosh(y)),
                _standard_unary_samples(complex_=True, complex_small=True))
 ACOSH = _unary("Acosh", np.arccosh, lambda x, y: reciprocal(sinh(y)),
@@ -342,13 +310,8 @@ ATANH = _unary("Atanh", np.arctanh, lambda x, y: reciprocal(1.0 - square(x)),
                _standard_unary_samples(unit=True, complex_=True, complex_small=True))
 
 
-def _square_vjp_raw(inputs, output, attrs, upstream, needs):
-    grad = upstream * inputs[0]._value
-    return (grad + grad,)
-
-
-SQUARE = _unary("Square", np.square, lambda x, y: 2.0 * x, _standard_unary_samples(complex_=True),
-                vjp_raw=_square_vjp_raw, dtypes=NUMBERS)
+SQUARE = _analytic("Square", np.square, _standard_unary_samples(complex_=True),
+                   times_derivative=lambda g, x, y: doubled(g * x), dtypes=NUMBERS)
 RECIPROCAL = _unary("Reciprocal", np.reciprocal, lambda x, y: -(y * y),
                     _standard_unary_samples(positive=True, complex_=True,
                                             complex_positive=True), guarded=True)
@@ -378,19 +341,9 @@ def _sigmoid_forward(x):
     return out
 
 
-
-
-def _sigmoid_vjp_raw(inputs, output, attrs, upstream, needs):
-    y = output._value
-    if upstream.shape != y.shape:  # batched rows (a Jacobian's): find y (1 - y) once
-        return (upstream * (y - y * y),)
-    grad = upstream * y
-    return (grad - grad * y,)  # g * y * (1 - y) without a slow Python scalar
-
-
-SIGMOID = _unary("Sigmoid", _sigmoid_forward, lambda x, y: y * (1.0 - y),
-                 _standard_unary_samples(complex_=True, complex_small=True),
-                 vjp_raw=_sigmoid_vjp_raw, fused=SIGMOID_GRAD)
+SIGMOID = _analytic("Sigmoid", _sigmoid_forward,
+                    _standard_unary_samples(complex_=True, complex_small=True),
+                    fused=SIGMOID_GRAD)
 
 
 def _softplus_forward(x):
@@ -620,68 +573,55 @@ def _complex_binary_samples():
 
 def _add_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (unbroadcast(upstream, shape_of(x)) if needs[0] else None,
-            unbroadcast(upstream, shape_of(y)) if needs[1] else None)
+    return (sum_like(upstream, x) if needs[0] else None,
+            sum_like(upstream, y) if needs[1] else None)
 
 
 def _add_jvp(inputs, output, attrs, tangents):
-    shape = output._value.shape
     tx, ty = tangents
-    return sum_tangents(None if tx is None else broadcast_tangent(tx, shape),
-                        None if ty is None else broadcast_tangent(ty, shape))
+    return broadcast_tangent(tx if ty is None else ty if tx is None else tx + ty,
+                             shape_of(output))
 
 
 def _sub_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (unbroadcast(upstream, shape_of(x)) if needs[0] else None,
-            unbroadcast(apply1(NEG, upstream), shape_of(y)) if needs[1] else None)
+    return (sum_like(upstream, x) if needs[0] else None,
+            sum_like(-upstream, y) if needs[1] else None)
 
 
 def _sub_jvp(inputs, output, attrs, tangents):
-    shape = output._value.shape
     tx, ty = tangents
-    return sum_tangents(None if tx is None else broadcast_tangent(tx, shape),
-                        None if ty is None else broadcast_tangent(apply1(NEG, ty), shape))
+    return broadcast_tangent(tx if ty is None else -ty if tx is None else tx - ty,
+                             shape_of(output))
 
 
 def _mul_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    real = output._value.dtype.kind != "c"
-    return (unbroadcast(apply2(MUL, upstream, y if real else conj(y)), shape_of(x))
-            if needs[0] else None,
-            unbroadcast(apply2(MUL, x if real else conj(x), upstream), shape_of(y))
-            if needs[1] else None)
+    if type(upstream) is _ndarray:  # (arrays hold real values: nothing to conjugate)
+        return (sum_like(upstream * y, x) if needs[0] else None,
+                sum_like(x * upstream, y) if needs[1] else None)
+    return (sum_like(upstream * rule_conj(y), x) if needs[0] else None,
+            sum_like(rule_conj(x) * upstream, y) if needs[1] else None)
 
 
 def _mul_jvp(inputs, output, attrs, tangents):
     x, y = inputs
     tx, ty = tangents
-    shape = output._value.shape
-    return sum_tangents(None if tx is None else broadcast_tangent(apply2(MUL, tx, y), shape),
-                        None if ty is None else broadcast_tangent(apply2(MUL, x, ty), shape))
+    return broadcast_tangent(sum_tangents(None if tx is None else tx * y,
+                                          None if ty is None else x * ty), shape_of(output))
 
 
 def _div_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    grad_x = grad_y = None
-    if needs[0]:
-        grad_x = unbroadcast(apply2(DIV, upstream, conj(y)), shape_of(x))
-    if needs[1]:
-        # -upstream * x / y**2, as (-x / y) / y so that it stays finite where it can
-        grad_y = unbroadcast(
-            apply2(MUL, upstream, conj(apply2(DIV, apply2(DIV, _negate(x), y), y))),
-            shape_of(y))
-    return grad_x, grad_y
+    # -upstream * x / y**2, as (-x / y) / y so that it stays finite where it can
+    return (sum_like(upstream / rule_conj(y), x) if needs[0] else None,
+            sum_like(upstream * rule_conj(-x / y / y), y) if needs[1] else None)
 
 
 def _div_jvp(inputs, output, attrs, tangents):
-    x, y = inputs
     tx, ty = tangents
-    shape = output._value.shape
-    return sum_tangents(
-        None if tx is None else broadcast_tangent(apply2(DIV, tx, y), shape),
-        None if ty is None else broadcast_tangent(
-            apply1(NEG, apply2(MUL, ty, apply2(DIV, output, y))), shape))
+    numerator = tx if ty is None else -(output * ty) if tx is None else tx - output * ty
+    return broadcast_tangent(numerator / inputs[1], shape_of(output))
 
 
 def _negate(x):
@@ -754,116 +694,20 @@ def _minimum_jvp(inputs, output, attrs, tangents):
     return _maximum_jvp(inputs, output, attrs, tangents, compare=LESS_EQUAL)
 
 
-def _value(x):
-    return x._value if type(x) is Tensor else getattr(x, "_value", x)
-
-
-def _raw_conj(value):
-    return np.conj(value) if getattr(value, "dtype", None) is not None and \
-        value.dtype.kind == "c" else value
-
-
-def _raw_shape(x) -> tuple:
-    return x._value.shape if type(x) is Tensor else np.shape(_value(x))
-
-
-def _add_vjp_raw(inputs, output, attrs, upstream, needs):
-    x, y = inputs
-    shape = upstream.shape
-    grad_x = grad_y = None
-    if needs[0]:
-        x_shape = x._value.shape if type(x) is Tensor else _raw_shape(x)
-        grad_x = upstream if x_shape == shape else unbroadcast_raw(upstream, x_shape)
-    if needs[1]:
-        y_shape = y._value.shape if type(y) is Tensor else _raw_shape(y)
-        grad_y = upstream if y_shape == shape else unbroadcast_raw(upstream, y_shape)
-    return grad_x, grad_y
-
-
-def _sub_vjp_raw(inputs, output, attrs, upstream, needs):
-    x, y = inputs
-    return (unbroadcast_raw(upstream, _raw_shape(x)) if needs[0] else None,
-            unbroadcast_raw(-upstream, _raw_shape(y)) if needs[1] else None)
-
-
-def _mul_vjp_raw(inputs, output, attrs, upstream, needs):
-    x, y = inputs
-    if type(x) is Tensor and type(y) is Tensor:
-        x_value = x._value
-        y_value = y._value
-        shape = upstream.shape
-        if x_value.shape == shape and y_value.shape == shape:  # no broadcasting to undo
-            return (upstream * y_value if needs[0] else None,
-                    x_value * upstream if needs[1] else None)
-    x_value = x._value if type(x) is Tensor else _value(x)
-    y_value = y._value if type(y) is Tensor else _value(y)
-    grad_x = grad_y = None
-    if needs[0]:
-        grad_x = upstream * y_value
-        x_shape = x_value.shape if type(x_value) is _ndarray else np.shape(x_value)
-        if grad_x.shape != x_shape:
-            grad_x = unbroadcast_raw(grad_x, x_shape)
-    if needs[1]:
-        grad_y = x_value * upstream
-        y_shape = y_value.shape if type(y_value) is _ndarray else np.shape(y_value)
-        if grad_y.shape != y_shape:
-            grad_y = unbroadcast_raw(grad_y, y_shape)
-    return grad_x, grad_y
-
-
-def _div_vjp_raw(inputs, output, attrs, upstream, needs):
-    x, y = _value(inputs[0]), _value(inputs[1])
-    return (unbroadcast_raw(upstream / _raw_conj(y), shape_of(x)) if needs[0] else None,
-            unbroadcast_raw(upstream * _raw_conj(-x / y / y), shape_of(y)) if needs[1] else None)
-
-
-
-
-# -- NumPy twins of the forward rules (forward accumulators that nothing outside records) ---
-
-def _add_jvp_raw(inputs, output, attrs, tangents):
-    tx, ty = tangents
-    total = tx if ty is None else ty if tx is None else tx + ty
-    return broadcast_raw(total, output._value.shape)
-
-
-def _sub_jvp_raw(inputs, output, attrs, tangents):
-    tx, ty = tangents
-    total = tx if ty is None else -ty if tx is None else tx - ty
-    return broadcast_raw(total, output._value.shape)
-
-
-def _mul_jvp_raw(inputs, output, attrs, tangents):
-    tx, ty = tangents
-    total = None if tx is None else tx * _value(inputs[1])
-    if ty is not None:
-        term = _value(inputs[0]) * ty
-        total = term if total is None else total + term
-    return broadcast_raw(total, output._value.shape)
-
-
-def _div_jvp_raw(inputs, output, attrs, tangents):
-    tx, ty = tangents
-    out = output._value
-    numerator = tx if ty is None else -(out * ty) if tx is None else tx - out * ty
-    return broadcast_raw(numerator / _value(inputs[1]), out.shape)
-
-
 ADD = register("AddV2", np.add, _add_vjp, _add_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               vjp_raw=_add_vjp_raw, jvp_raw=_add_jvp_raw, dtypes=NUMBERS)
+               dtypes=NUMBERS, array_rules=True)
 SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               vjp_raw=_sub_vjp_raw, jvp_raw=_sub_jvp_raw, dtypes=NUMBERS)
+               dtypes=NUMBERS, array_rules=True)
 MUL = register("Mul", np.multiply, _mul_vjp, _mul_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               vjp_raw=_mul_vjp_raw, jvp_raw=_mul_jvp_raw, dtypes=NUMBERS)
+               dtypes=NUMBERS, array_rules=True)
 DIV = register("RealDiv", np.true_divide, _div_vjp, _div_jvp,
                lambda: [Sample((randn(3), randn(3, low=0.5))),
                         Sample((randn(2, 3), randn(3, low=0.5))),
                         Sample((randn(2, 1), randn(1, 3, low=0.5)))]
-               + _complex_binary_samples(), batchable=True, vjp_raw=_div_vjp_raw,
-               jvp_raw=_div_jvp_raw, dtypes=NUMBERS)
+               + _complex_binary_samples(), batchable=True, dtypes=NUMBERS, array_rules=True)
 
 
 

@@ -26,7 +26,8 @@ from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import FLOATS, REAL, randn, shape_of, sum_tangents
+from tapegrad.ops._util import FLOATS, REAL, randn
+from tapegrad.ops._vocab import reduce_sum, reshape, run, shape_of, sum_tangents
 
 _as_strided = np.lib.stride_tricks.as_strided
 MUL, SUB, ADD = _math.MUL, _math.SUB, _math.ADD
@@ -84,19 +85,16 @@ def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samp
 
     GRAD = register(name + "Grad", grad_forward, grad_vjp, grad_jvp, grad_samples)
 
+    # One rule each, in the rule vocabulary: `run` applies the Grad op (recorded on tensors,
+    # its NumPy forward on arrays).
     def vjp(inputs, output, attrs, upstream, needs):
-        return (apply(GRAD, (upstream, output if saved == "output" else inputs[0]), attrs),)
+        return (run(GRAD, upstream, output if saved == "output" else inputs[0], **(attrs or {})),)
 
     def jvp(inputs, output, attrs, tangents):
-        return apply(GRAD, (tangents[0], output if saved == "output" else inputs[0]), attrs)
+        return run(GRAD, tangents[0], output if saved == "output" else inputs[0], **(attrs or {}))
 
-    def vjp_raw(inputs, output, attrs, upstream, needs):
-        saved_value = output._value if saved == "output" else inputs[0]._value
-        return (grad_forward(upstream, saved_value, **attrs) if attrs else
-                grad_forward(upstream, saved_value),)
-
-    op = register(name, forward, vjp, jvp, samples, batchable=batchable, vjp_raw=vjp_raw,
-                  dtypes=dtypes)
+    op = register(name, forward, vjp, jvp, samples, batchable=batchable, dtypes=dtypes,
+                  array_rules=True)
     return op, GRAD
 
 
@@ -448,49 +446,35 @@ def _xent_forward(logits, labels, saved=None):
     return _sum_kept(labels * (np.log(total) - shifted))[..., 0]
 
 
-def _xent_vjp_raw(inputs, output, attrs, upstream, needs):
-    g = upstream[..., None] if type(upstream) is np.ndarray or isinstance(
-        upstream, np.generic) else np.expand_dims(upstream, -1)
-    saved = attrs.get("saved") if attrs else None
-    parts = saved[0] if saved is not None and saved[0] is not None else \
-        _softmax_parts(inputs[0]._value)
-    shifted, exp, total = parts
-    grad_logits = None
-    if needs[0]:
-        grad_logits = exp / total
-        grad_logits -= inputs[1]._value
-        grad_logits *= g
-    return grad_logits, g * (np.log(total) - shifted) if needs[1] else None
+def _softmax_and_log(logits, attrs) -> tuple:
+    """softmax and log_softmax over the last axis: on arrays from the parts the forward saved
+    (as TensorFlow's op returns its backprop), on tensors as recorded ops."""
+    if type(logits) is np.ndarray:
+        saved = attrs.get("saved") if attrs else None
+        shifted, exp, total = saved[0] if saved is not None and saved[0] is not None else \
+            _softmax_parts(logits)
+        return exp / total, shifted - np.log(total)
+    last = {"axis": logits._value.ndim - 1}
+    return apply1(SOFTMAX, logits, last), apply1(LOG_SOFTMAX, logits, last)
 
 
 def _xent_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow's rule: logits get softmax - labels, labels get -log_softmax (both scaled).
     logits, labels = inputs
-    last = logits._value.ndim - 1
-    g = _expand_last(upstream)
-    grad_logits = grad_labels = None
-    if needs[0]:
-        grad_logits = apply2(MUL, g, apply2(SUB, apply1(SOFTMAX, logits, {"axis": last}),
-                                            labels))
-    if needs[1]:
-        grad_labels = apply2(MUL, g, _math.negative(apply1(LOG_SOFTMAX, logits,
-                                                           {"axis": last})))
-    return grad_logits, grad_labels
+    g = reshape(upstream, shape_of(upstream) + (1,))
+    probabilities, log_probabilities = _softmax_and_log(logits, attrs)
+    return (g * (probabilities - labels) if needs[0] else None,
+            g * -log_probabilities if needs[1] else None)
 
 
 def _xent_jvp(inputs, output, attrs, tangents):
     logits, labels = inputs
     t_logits, t_labels = tangents
-    last = logits._value.ndim - 1
-    terms = []
-    if t_logits is not None:
-        diff = apply2(SUB, apply1(SOFTMAX, logits, {"axis": last}), labels)
-        terms.append(apply1(_reduction.SUM, apply2(MUL, t_logits, diff), {"axis": (last,)}))
-    if t_labels is not None:
-        log_probs = apply1(LOG_SOFTMAX, logits, {"axis": last})
-        terms.append(_math.negative(apply1(_reduction.SUM, apply2(MUL, t_labels, log_probs),
-                                           {"axis": (last,)})))
-    return sum_tangents(*terms)
+    probabilities, log_probabilities = _softmax_and_log(logits, attrs)
+    last = (len(shape_of(logits)) - 1,)
+    return sum_tangents(
+        None if t_logits is None else reduce_sum(t_logits * (probabilities - labels), last),
+        None if t_labels is None else -reduce_sum(t_labels * log_probabilities, last))
 
 
 def _distribution(*shape, seed=0):
@@ -505,7 +489,7 @@ SOFTMAX_XENT = register(
              Sample((randn(2, 2, 3), np.eye(3)[[[0, 2], [1, 1]]])),
              Sample((np.array([[1.0, 1.0, 3.0]]), np.array([[0.5, 0.5, 0.0]]))),
              Sample((np.zeros((0, 3)), np.zeros((0, 3))))],
-    vjp_raw=_xent_vjp_raw)
+    array_rules=True)
 
 
 def _sparse_xent_forward(logits, labels):

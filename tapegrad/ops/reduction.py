@@ -11,12 +11,12 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
-from tapegrad._core.tensor import Tensor, apply1, apply2, convert_to_tensor, state, wrap
+from tapegrad._core.tensor import Tensor, apply1, apply2, convert_to_tensor, wrap
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import NUMBERS, REAL, linear_jvp_raw, randn
-from tapegrad.ops._vocab import batch_shape
+from tapegrad.ops._util import NUMBERS, REAL, randn
+from tapegrad.ops._vocab import batch_shape, broadcast_to, divide_by, reshape, run, shape_of
 
 _ARG_DTYPES = "biuf"  # argmax/argmin: real numbers and bool
 
@@ -56,9 +56,13 @@ def _expand_back(upstream, x_shape, attrs):
     """Upstream of a reduction, reshaped with the reduced axes kept (ready to broadcast); leading
     batch axes of a vectorised jacobian are kept in front."""
     kept = batch_shape(upstream) + _kept_shape(x_shape, attrs.get("axis"))
-    if upstream._value.shape != kept:
-        upstream = _array.reshape(upstream, kept)
-    return upstream
+    return upstream if shape_of(upstream) == kept else reshape(upstream, kept)
+
+
+def _spread(upstream, x_shape, attrs):
+    """The upstream of a reduction spread over the reduced axes of an input of ``x_shape``
+    (what every reduced element receives), in the rule vocabulary."""
+    return broadcast_to(_expand_back(upstream, x_shape, attrs), batch_shape(upstream) + x_shape)
 
 
 def _int_dtype(x):
@@ -70,13 +74,11 @@ def _sum_forward(x, axis=None, keepdims=False):
 
 
 def _sum_vjp(inputs, output, attrs, upstream, needs):
-    x_shape = inputs[0]._value.shape
-    return (_array.broadcast_to(_expand_back(upstream, x_shape, attrs),
-                                batch_shape(upstream) + x_shape),)
+    return (_spread(upstream, shape_of(inputs[0]), attrs),)
 
 
 def _sum_jvp(inputs, output, attrs, tangents):
-    return apply1(SUM, tangents[0], attrs)
+    return run(SUM, tangents[0], **attrs)
 
 
 def _reduction_samples():
@@ -86,39 +88,8 @@ def _reduction_samples():
             Sample((randn(),), {"axis": ()}), Sample((randn(1, 3),), {"axis": (0,)})]
 
 
-def _raw_batch(upstream) -> tuple:
-    return tuple(np.shape(upstream)[:state.batch_dims]) if state.batch_dims else ()
-
-
-def _sum_vjp_raw(inputs, output, attrs, upstream, needs):
-    x_shape = inputs[0]._value.shape
-    batch = _raw_batch(upstream)
-    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
-    return (np.broadcast_to(np.reshape(upstream, kept), batch + x_shape),)
-
-
-def _mean_vjp_raw(inputs, output, attrs, upstream, needs):
-    x = inputs[0]._value
-    if attrs["axis"] is None and not state.batch_dims and x.dtype.itemsize >= 4 and \
-            x.size <= 65536:
-        # the mean of everything (a loss): fill the input's shape with upstream / count
-        spread = np.empty(x.shape, dtype=x.dtype)
-        spread[...] = upstream / x.dtype.type(max(x.size, 1))
-        return (spread,)
-    x_shape = x.shape
-    count = max(_count(x_shape, attrs.get("axis")), 1)
-    batch = _raw_batch(upstream)
-    kept = batch + _kept_shape(x_shape, attrs.get("axis"))
-    scaled = np.true_divide(upstream, count, dtype=inputs[0]._value.dtype)
-    if not batch and np.ndim(scaled) == 0 and math.prod(x_shape) <= 65536:
-        spread = np.empty(x_shape, dtype=inputs[0]._value.dtype)  # cheaper than broadcast_to
-        spread.fill(scaled)
-        return (spread,)
-    return (np.broadcast_to(np.reshape(scaled, kept), batch + x_shape),)
-
-
 SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples, batchable=True,
-               vjp_raw=_sum_vjp_raw, jvp_raw=linear_jvp_raw(_sum_forward), dtypes=NUMBERS)
+               dtypes=NUMBERS, array_rules=True)
 
 
 def _mean_forward(x, axis=None, keepdims=False):
@@ -142,21 +113,18 @@ def _count(x_shape, axes) -> int:
 
 
 def _mean_vjp(inputs, output, attrs, upstream, needs):
-    x_shape = inputs[0]._value.shape
-    n = _count(x_shape, attrs.get("axis"))
-    scaled = apply2(_math.DIV, upstream, float(max(n, 1)))
-    return (_array.broadcast_to(_expand_back(scaled, x_shape, attrs),
-                                batch_shape(upstream) + x_shape),)
+    x_shape = shape_of(inputs[0])
+    count = max(_count(x_shape, attrs.get("axis")), 1)
+    return (_spread(divide_by(upstream, count), x_shape, attrs),)
 
 
 def _mean_jvp(inputs, output, attrs, tangents):
-    return apply1(MEAN, tangents[0], attrs)
+    return run(MEAN, tangents[0], **attrs)
 
 
 MEAN = register("Mean", _mean_forward, _mean_vjp, _mean_jvp,
                 lambda: [s for s in _reduction_samples() if 0 not in s.inputs[0].shape],
-                batchable=True, vjp_raw=_mean_vjp_raw, jvp_raw=linear_jvp_raw(_mean_forward),
-                dtypes=NUMBERS)
+                batchable=True, dtypes=NUMBERS, array_rules=True)
 
 
 def _extreme_weights(x, output, attrs):
@@ -241,7 +209,7 @@ def _prod_vjp(inputs, output, attrs, upstream, needs):
     x = inputs[0]
     x_shape = x._value.shape
     others = _others_product(x, attrs.get("axis"))
-    spread = _array.broadcast_to(_expand_back(upstream, x_shape, attrs), x_shape)
+    spread = _spread(upstream, x_shape, attrs)
     return (apply2(_math.MUL, spread, _math.conj(others)),)
 
 

@@ -13,7 +13,8 @@ from tapegrad._core.registry import register
 from tapegrad._core.tensor import Tensor, apply
 from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import randn, shape_of
+from tapegrad.ops._util import randn
+from tapegrad.ops._vocab import shape_of
 from tapegrad.ops.array import GATHER_ND, SCATTER_ND, _nd_key, _tensor_scatter
 
 

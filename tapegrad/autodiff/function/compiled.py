@@ -210,24 +210,21 @@ def _call_forward(*values, trace, saved, first):
     return trace.replay(*values)
 
 
-def _call_vjp_raw(inputs, output, attrs, upstream, needs):
+def _replayed_backward(output, attrs, upstream, needs):
+    """The input gradients from the trace's compiled backward program, or None when the first
+    call saved nothing (its trace gave the results)."""
     trace = attrs["trace"]
     registers = attrs["saved"].get("registers")
     compiled = None if registers is None else trace.saved_positions(tuple(needs))
-    if compiled is None:  # (the first call saved nothing: its trace gave the results)
-        grads = _call_vjp(inputs, output, attrs, _wrap_all(upstream), needs)
-        return tuple(None if g is None else _dense(g)._value for g in grads)
+    if compiled is None:
+        return None
     replay, positions = compiled
     upstreams = upstream if type(upstream) is tuple else (upstream,)
     floating = [u for u, o in zip(upstreams, output) if _slot_get(o).dtype.kind in TRAINABLE_KINDS]
-    arrays = [u._value if isinstance(u, Tensor) else u for u in floating]
-    return replay(*[registers[p] for p in positions], *arrays)
-
-
-def _wrap_all(upstream):
-    if type(upstream) is tuple:
-        return tuple(wrap(u) if not isinstance(u, Tensor) else u for u in upstream)
-    return wrap(upstream) if not isinstance(upstream, Tensor) else upstream
+    arrays = [_dense(u)._value if isinstance(u, (Tensor, IndexedSlices)) else u
+              for u in floating]
+    return tuple(None if g is None or isinstance(g, Tensor) else wrap(g)
+                 for g in replay(*[registers[p] for p in positions], *arrays))
 
 
 def _dense(grad):
@@ -275,6 +272,10 @@ def eager_replay(trace: CompiledTrace, inputs, saved: dict | None) -> list:
 def _call_vjp(inputs, output, attrs, upstream, needs):
     from tapegrad.autodiff.tape import GradientTape
 
+    if not state.recorders:  # nothing records the backward pass: the compiled program runs it
+        grads = _replayed_backward(output, attrs, upstream, needs)
+        if grads is not None:
+            return grads
     trace = attrs["trace"]
     sources = [x for x, need in zip(inputs, needs) if need]
     with GradientTape(watch_accessed_variables=False) as tape:
@@ -311,5 +312,5 @@ def _call_jvp(inputs, output, attrs, tangents):
 
 
 FUNCTION_CALL = register("FunctionCall", _call_forward, _call_vjp, _call_jvp, samples=(),
-                         n_outputs=2, vjp_raw=_call_vjp_raw,
+                         n_outputs=2,
                          sample_note="a compiled tf.function call: tests/test_function.py")
