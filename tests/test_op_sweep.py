@@ -156,12 +156,14 @@ def _as_arrays(values):
 @pytest.mark.parametrize("case", ARRAY_CASES, ids=[_ids(c) for c in ARRAY_CASES])
 def test_array_rules_agree_on_arrays_and_tensors(case):
     """An op's rules that take arrays (used when nothing records, for real values) give on
-    arrays what they give on tensors, for the reverse rule and for the forward rule with each
-    input's tangent alone and with all of them."""
+    arrays (and NumPy scalars) what they give on tensors, for the reverse rule and for the
+    forward rule with each input's tangent alone and with all of them."""
     name, _, sample = case
     op = REGISTRY[name]
-    arrays = tuple(np.asarray(v) for v in sample.inputs)
-    inputs = tuple(wrap(a) for a in arrays)
+    # (0-d values as NumPy scalars, as tensors may hold them)
+    arrays = tuple(np.asarray(v)[()] if np.ndim(v) == 0 else np.asarray(v)
+                   for v in sample.inputs)
+    inputs = tuple(wrap(np.asarray(a)) for a in arrays)
     out = apply(op, inputs, sample.attrs or None)
     rng = np.random.default_rng(7)
     upstream = rng.standard_normal(np.shape(out._value)).astype(out._value.dtype)

@@ -36,7 +36,9 @@ def _elementwise(name: str):
 
     def word(x):
         op = REGISTRY[name]
-        return op.forward(x) if type(x) is _ndarray else apply1(op, x)
+        if type(x) is _ndarray or isinstance(x, _generic):
+            return op.forward(x)
+        return apply1(op, x)
 
     word.__name__ = word.__qualname__ = name.lower()
     word.__doc__ = f"The elementwise {name} op."
@@ -55,11 +57,6 @@ def shape_of(value) -> tuple:
     if kind is Tensor:
         return value._value.shape
     return getattr(getattr(value, "_value", value), "shape", ())
-
-
-def dtype_of(value):
-    """The NumPy dtype of an array or a tensor."""
-    return value._value.dtype if isinstance(value, Tensor) else value.dtype
 
 
 def conj(value):

@@ -158,12 +158,14 @@ def _analytic(name: str, forward, samples, *, derivative=None, times_derivative=
         local_times = fused.forward
 
         def times_derivative(g, x, y):  # run(fused, y, g)
-            return local_times(y, g) if type(g) is _ndarray else apply2(fused, y, g)
+            if type(g) is _ndarray or isinstance(g, np.generic):
+                return local_times(y, g)
+            return apply2(fused, y, g)
 
         def vjp(inputs, output, attrs, upstream, needs):
             if type(upstream) is _ndarray:  # (arrays hold real values: nothing to conjugate)
                 return (local_times(output, upstream),)
-            return (apply2(fused, rule_conj(output), upstream),)
+            return (times_derivative(upstream, None, rule_conj(output)),)
     else:
         def vjp(inputs, output, attrs, upstream, needs):
             if type(upstream) is _ndarray:  # (arrays hold real values: nothing to conjugate)
