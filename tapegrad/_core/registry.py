@@ -39,11 +39,13 @@ class Op:
     """One declared operation; immutable once :func:`register` returns it."""
 
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
-                 "batchable", "sample_note", "array_rules", "dtypes", "__weakref__")
+                 "batchable", "sample_note", "array_rules", "elementwise", "dtypes",
+                 "__weakref__")
 
     def __init__(self, name: str, forward: Callable | None, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
-                 sample_note: str | None = None, dtypes=None, array_rules: bool = False):
+                 sample_note: str | None = None, dtypes=None, array_rules: bool = False,
+                 elementwise: bool = False):
         fields = {
             "name": name, "forward": forward, "vjp": vjp, "jvp": jvp, "samples": samples,
             "n_outputs": n_outputs, "differentiable": differentiable and vjp is not None,
@@ -53,6 +55,9 @@ class Op:
             # True when the rules are written in the rule vocabulary and so take NumPy arrays
             # (real values) as well as tensors: the engines pass arrays when nothing records.
             "array_rules": array_rules,
+            # True for a one-input elementwise op: the dispatcher maps it over the values of a
+            # composite tensor (one with ``__tapegrad_elementwise__``, such as a RaggedTensor).
+            "elementwise": elementwise,
             "sample_note": sample_note,  # why the samples are limited (an optional dependency)
             # The NumPy dtypes the first input may have (None: any), as TensorFlow's kernels
             # declare theirs; the dispatcher raises InvalidArgumentError for any other.
@@ -97,7 +102,8 @@ REGISTRY: dict[str, Op] = {}
 
 def register(name: str, forward: Callable | None, vjp=None, jvp=None, samples=None, *,
              n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
-             sample_note: str | None = None, dtypes=None, array_rules: bool = False) -> Op:
+             sample_note: str | None = None, dtypes=None, array_rules: bool = False,
+             elementwise: bool = False) -> Op:
     """Declare an op once, with every field; a second declaration under the same name is a
     bug.
 
@@ -107,6 +113,6 @@ def register(name: str, forward: Callable | None, vjp=None, jvp=None, samples=No
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is registered twice")
     op = Op(name, forward, vjp, jvp, samples, n_outputs, differentiable, batchable, sample_note,
-            dtypes, array_rules)
+            dtypes, array_rules, elementwise)
     REGISTRY[name] = op
     return op

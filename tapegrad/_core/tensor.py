@@ -468,6 +468,10 @@ def apply1(op: Op, x, attrs: dict | None = None):
     if type(x) is Tensor:
         value = x._value
     else:
+        if op.elementwise:
+            composite = getattr(x, "__tapegrad_elementwise__", None)  # (tf.ragged)
+            if composite is not None:
+                return composite(lambda values: apply1(op, values, attrs))
         x, value = _input(x, None)
     accepted = op.dtypes
     if accepted is not None and value.dtype not in accepted:

@@ -1,9 +1,7 @@
-"""Small helpers the op families share: direct paths for hot public ops, broadcasting undo,
-tangent shaping, sample builders."""
+"""Small helpers the op families share: TensorFlow's dtype sets, the direct path of the Python
+operators, sample builders."""
 
 from __future__ import annotations
-
-import functools
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import Op
@@ -28,46 +26,7 @@ SIGNED = "ifc"  # numbers without unsigned integers
 FLOAT32_64 = frozenset({"float32", "float64"})
 
 
-def fast_unary(op: Op):
-    """Decorator for a public one-input op function ``f(x, name=None)`` whose work is
-    ``apply1(op, x)``: a Tensor input runs the forward and is recorded directly (one call
-    less on the hottest path); a composite tensor (one with ``__tapegrad_elementwise__``, such
-    as a RaggedTensor) maps the function over its values, as TensorFlow's dispatch does;
-    anything else goes through ``f``."""
-
-    def decorate(function):
-        forward = op.forward
-        # (an identity test for float32 stands for the set lookup of the input's dtype)
-        accepted = op.dtypes if op.dtypes is not None else _EVERY_DTYPE
-        usual = _usual_dtype(accepted)
-
-        @functools.wraps(function)
-        def fast(x, name=None):
-            if type(x) is not Tensor:
-                composite = getattr(x, "__tapegrad_elementwise__", None)  # (tf.ragged)
-                return function(x, name) if composite is None else composite(fast)
-            value = x._value
-            dtype = value.dtype
-            if dtype is not usual and dtype not in accepted:
-                return function(x, name)  # (apply1 raises for the dtype)
-            result = _new(Tensor)
-            result._value = forward(value)
-            recorders = state.recorders
-            if recorders:
-                for recorder in recorders:
-                    recorder._record1(op, x, result, None)
-            return result
-
-        return fast
-
-    return decorate
-
-
 _FLOAT32 = np.dtype(np.float32)
-#: The numeric dtypes, for an op that declares none (others take the general path).
-_EVERY_DTYPE = frozenset(np.dtype(name) for name in (
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "complex64", "complex128"))
 
 
 def _usual_dtype(accepted):

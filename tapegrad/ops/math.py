@@ -27,7 +27,6 @@ from tapegrad.ops._util import (
     NUMBERS,
     REAL,
     SIGNED,
-    fast_unary,
     randn,
 )
 from tapegrad.ops._vocab import (
@@ -129,7 +128,7 @@ def _unary(name: str, forward, derivative, samples, guarded: bool = False, *,
         return apply2(MUL, tangents[0], derivative(inputs[0], output))
 
     return register(name, forward, vjp, jvp, samples, batchable=True, sample_note=sample_note,
-                    dtypes=dtypes)
+                    dtypes=dtypes, elementwise=True)
 
 
 def _analytic(name: str, forward, samples, *, derivative=None, times_derivative=None,
@@ -176,7 +175,7 @@ def _analytic(name: str, forward, samples, *, derivative=None, times_derivative=
         return times_derivative(tangents[0], inputs[0], output)
 
     return register(name, forward, vjp, jvp, samples, batchable=True, dtypes=dtypes,
-                    array_rules=True)
+                    array_rules=True, elementwise=True)
 
 
 def _positive(*shape):
@@ -386,7 +385,7 @@ def _abs_jvp(inputs, output, attrs, tangents):
 ABS = register("Abs", np.abs, _abs_vjp, _abs_jvp,
                lambda: [Sample((np.array([-1.5, 0.7, 2.0]),)), Sample((randn(2, 3),)),
                         Sample((_complex_sample(3),)), Sample((_complex_sample(2, 2),))],
-               dtypes=SIGNED)
+               dtypes=SIGNED, elementwise=True)
 
 def _complex_sign_derivative(x, output, v):
     """``(v - conj(v) * sign(x)**2) / (2 |x|)``: how ``sign(x) = x / |x|`` moves along ``v`` for
@@ -1492,8 +1491,6 @@ def abs(x, name=None) -> Tensor:  # noqa: A001 - TensorFlow's public name
     >>> tf.abs(tf.constant([-2.0, 3.0])).numpy().tolist()
     [2.0, 3.0]
     """
-    if type(x) is not Tensor and hasattr(x, "__tapegrad_elementwise__"):  # (tf.ragged)
-        return x.__tapegrad_elementwise__(abs)
     return apply1(ABS, x)
 
 
@@ -1507,7 +1504,6 @@ def sign(x, name=None) -> Tensor:
     return apply1(SIGN, x)
 
 
-@fast_unary(SQUARE)
 def square(x, name=None) -> Tensor:
     """``x * x``.
 
@@ -1518,7 +1514,6 @@ def square(x, name=None) -> Tensor:
     return apply1(SQUARE, x)
 
 
-@fast_unary(SQRT)
 def sqrt(x, name=None) -> Tensor:
     """Square root; the gradient at 0 is inf (0 where the upstream gradient is 0).
 
@@ -1549,7 +1544,6 @@ def reciprocal(x, name=None) -> Tensor:
     return apply1(RECIPROCAL, x)
 
 
-@fast_unary(EXP)
 def exp(x, name=None) -> Tensor:
     """``e ** x``.
 
@@ -1570,7 +1564,6 @@ def expm1(x, name=None) -> Tensor:
     return apply1(EXPM1, x)
 
 
-@fast_unary(LOG)
 def log(x, name=None) -> Tensor:
     """Natural logarithm.
 
@@ -1591,7 +1584,6 @@ def log1p(x, name=None) -> Tensor:
     return apply1(LOG1P, x)
 
 
-@fast_unary(SIN)
 def sin(x, name=None) -> Tensor:
     """Sine.
 
@@ -1602,7 +1594,6 @@ def sin(x, name=None) -> Tensor:
     return apply1(SIN, x)
 
 
-@fast_unary(COS)
 def cos(x, name=None) -> Tensor:
     """Cosine.
 
@@ -1673,7 +1664,6 @@ def cosh(x, name=None) -> Tensor:
     return apply1(COSH, x)
 
 
-@fast_unary(TANH)
 def tanh(x, name=None) -> Tensor:
     """Hyperbolic tangent.
 
@@ -1714,7 +1704,6 @@ def atanh(x, name=None) -> Tensor:
     return apply1(ATANH, x)
 
 
-@fast_unary(SIGMOID)
 def sigmoid(x, name=None) -> Tensor:
     """``1 / (1 + exp(-x))``, computed without overflow.
 

@@ -291,6 +291,9 @@ PROBES: dict[str, str] = {
     "ragged_mismatched_rows": "tf.ragged.constant([[1.0, 2.0], [3.0]]) + "
                               "tf.ragged.constant([[1.0], [2.0, 3.0]])",
     "ragged_sqrt": "str(tf.math.sqrt(tf.ragged.constant([[1.0, 2.0], [], [3.5]])))",
+    "ragged_unary_math": "rt = tf.ragged.constant([[0.5, 2.0], [], [-1.5]])\n"
+                         "(str(tf.math.reciprocal(rt)), str(tf.math.atan(rt)), str(tf.abs(rt)), "
+                         "str(tf.math.softplus(rt)))",
     "ragged_map_flat_values": "str(tf.ragged.map_flat_values(tf.square, "
                               "tf.ragged.constant([[1, 2], [3]])))",
     "ragged_reduce_max_rows": "tf.reduce_max(tf.ragged.constant([[1.0, 2.0], [], [3.5]]), "
