@@ -27,6 +27,7 @@ from tapegrad.ops._util import (
     NUMBERS,
     REAL,
     SIGNED,
+    fast_unary,
     randn,
 )
 from tapegrad.ops._vocab import (
@@ -1504,6 +1505,7 @@ def sign(x, name=None) -> Tensor:
     return apply1(SIGN, x)
 
 
+@fast_unary(SQUARE)
 def square(x, name=None) -> Tensor:
     """``x * x``.
 
@@ -1514,6 +1516,7 @@ def square(x, name=None) -> Tensor:
     return apply1(SQUARE, x)
 
 
+@fast_unary(SQRT)
 def sqrt(x, name=None) -> Tensor:
     """Square root; the gradient at 0 is inf (0 where the upstream gradient is 0).
 
@@ -1544,6 +1547,7 @@ def reciprocal(x, name=None) -> Tensor:
     return apply1(RECIPROCAL, x)
 
 
+@fast_unary(EXP)
 def exp(x, name=None) -> Tensor:
     """``e ** x``.
 
@@ -1564,6 +1568,7 @@ def expm1(x, name=None) -> Tensor:
     return apply1(EXPM1, x)
 
 
+@fast_unary(LOG)
 def log(x, name=None) -> Tensor:
     """Natural logarithm.
 
@@ -1584,6 +1589,7 @@ def log1p(x, name=None) -> Tensor:
     return apply1(LOG1P, x)
 
 
+@fast_unary(SIN)
 def sin(x, name=None) -> Tensor:
     """Sine.
 
@@ -1594,6 +1600,7 @@ def sin(x, name=None) -> Tensor:
     return apply1(SIN, x)
 
 
+@fast_unary(COS)
 def cos(x, name=None) -> Tensor:
     """Cosine.
 
@@ -1664,6 +1671,7 @@ def cosh(x, name=None) -> Tensor:
     return apply1(COSH, x)
 
 
+@fast_unary(TANH)
 def tanh(x, name=None) -> Tensor:
     """Hyperbolic tangent.
 
@@ -1704,6 +1712,7 @@ def atanh(x, name=None) -> Tensor:
     return apply1(ATANH, x)
 
 
+@fast_unary(SIGMOID)
 def sigmoid(x, name=None) -> Tensor:
     """``1 / (1 + exp(-x))``, computed without overflow.
 
