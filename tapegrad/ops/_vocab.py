@@ -131,12 +131,6 @@ def sum_like(grad, operand):
     return grad if grad_shape == shape else _unbroadcast(grad, grad_shape, shape)
 
 
-def unbroadcast(grad, shape: tuple):
-    """Sum ``grad`` over the axes broadcasting added, so it has exactly ``shape``."""
-    grad_shape = shape_of(grad)
-    return grad if grad_shape == shape else _unbroadcast(grad, grad_shape, shape)
-
-
 def _unbroadcast(grad, grad_shape: tuple, shape: tuple):
     batch = state.batch_dims
     if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \

@@ -20,7 +20,7 @@ from tapegrad.ops import _vocab as vocab
 from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import NUMBERS, randn
-from tapegrad.ops._vocab import batch_shape, run, shape_of, sum_tangents, unbroadcast
+from tapegrad.ops._vocab import batch_shape, run, shape_of, sum_like, sum_tangents
 from tapegrad.ops._vocab import reshape as vocab_reshape
 
 # This module defines a public `range` (tf.range); internal code uses the builtin by this name.
@@ -198,7 +198,7 @@ def _broadcast_forward(x, shape):
 BROADCAST_TO = register(
     "BroadcastTo", _broadcast_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        unbroadcast(upstream, shape_of(inputs[0])),),
+        sum_like(upstream, inputs[0]),),
     lambda inputs, output, attrs, tangents: run(BROADCAST_TO, tangents[0], **attrs),
     lambda: [Sample((randn(3),), {"shape": (2, 3)}), Sample((randn(2, 1),), {"shape": (2, 4)}),
              Sample((randn(),), {"shape": (2, 2)})],
@@ -270,9 +270,9 @@ def _select_vjp(inputs, output, attrs, upstream, needs):
     condition, x, y = inputs
     zeros = _math.zeros_like(upstream)
     return (None,
-            unbroadcast(apply(SELECT, (condition, upstream, zeros)), shape_of(x))
+            sum_like(apply(SELECT, (condition, upstream, zeros)), x)
             if needs[1] else None,
-            unbroadcast(apply(SELECT, (condition, zeros, upstream)), shape_of(y))
+            sum_like(apply(SELECT, (condition, zeros, upstream)), y)
             if needs[2] else None)
 
 

@@ -23,7 +23,6 @@ from tapegrad.ops._vocab import (
     shape_of,
     sum_like,
     sum_tangents,
-    unbroadcast,
 )
 
 #: The dtypes of TensorFlow's CPU kernels for det, slogdet, solve, cholesky, eigh and svd (no
@@ -659,8 +658,8 @@ def _triangular_solve_vjp(inputs, output, attrs, upstream, needs):
         grad_a = (-matmul(output, grad_b, adjoint_b=True) if adj
                   else -matmul(grad_b, output, adjoint_b=True))
         grad_a = band_part(grad_a, -1, 0) if lower else band_part(grad_a, 0, -1)
-        grad_a = unbroadcast(grad_a, shape_of(a))
-    return grad_a, unbroadcast(grad_b, shape_of(b)) if needs[1] else None
+        grad_a = sum_like(grad_a, a)
+    return grad_a, sum_like(grad_b, b) if needs[1] else None
 
 
 def _triangular_solve_jvp(inputs, output, attrs, tangents):

@@ -37,7 +37,6 @@ from tapegrad.ops._vocab import (
     shape_of,
     sum_like,
     sum_tangents,
-    unbroadcast,
 )
 from tapegrad.ops._vocab import conj as rule_conj
 from tapegrad.ops._vocab import cos as rule_cos
@@ -508,7 +507,7 @@ def _polygamma_vjp(inputs, output, attrs, upstream, needs):
     if not needs[1]:
         return None, None
     partial = polygamma(apply2(ADD, a, 1.0) if isinstance(a, Tensor) else a + 1, x)
-    return None, unbroadcast(apply2(MUL, upstream, partial), shape_of(x))
+    return None, sum_like(apply2(MUL, upstream, partial), x)
 
 
 def _polygamma_jvp(inputs, output, attrs, tangents):
@@ -542,7 +541,7 @@ def _zeta_vjp(inputs, output, attrs, upstream, needs):
     x, q = inputs
     if not needs[1]:
         return None, None
-    return None, unbroadcast(apply2(MUL, upstream, conj(_zeta_partial(x, q))), shape_of(q))
+    return None, sum_like(apply2(MUL, upstream, conj(_zeta_partial(x, q))), q)
 
 
 def _zeta_jvp(inputs, output, attrs, tangents):
@@ -649,10 +648,10 @@ def _pow_vjp(inputs, output, attrs, upstream, needs):
     if needs[0]:
         # y * x**(y - 1); written so that x = 0 with y = 2 gives 0, as TensorFlow
         local = apply2(MUL, y, apply2(POW, x, _y_minus_1(y)))
-        grad_x = unbroadcast(apply2(MUL, upstream, conj(local)), shape_of(x))
+        grad_x = sum_like(apply2(MUL, upstream, conj(local)), x)
     if needs[1]:
         local = apply2(MUL, output, _pow_log_x(x, output))
-        grad_y = unbroadcast(apply2(MUL, upstream, conj(local)), shape_of(y))
+        grad_y = sum_like(apply2(MUL, upstream, conj(local)), y)
     return grad_x, grad_y
 
 
@@ -675,8 +674,8 @@ def _maximum_vjp(inputs, output, attrs, upstream, needs, compare=None):
     # Ties send the whole gradient to the first argument, as TensorFlow.
     first = apply2(compare or GREATER_EQUAL, x, y)
     zeros = zeros_like(upstream)
-    return (unbroadcast(select(first, upstream, zeros), shape_of(x)) if needs[0] else None,
-            unbroadcast(select(first, zeros, upstream), shape_of(y)) if needs[1] else None)
+    return (sum_like(select(first, upstream, zeros), x) if needs[0] else None,
+            sum_like(select(first, zeros, upstream), y) if needs[1] else None)
 
 
 def _minimum_vjp(inputs, output, attrs, upstream, needs):
@@ -740,8 +739,8 @@ def _squared_difference_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow: x_grad = 2 * upstream * (x - y), y_grad = -x_grad
     x, y = inputs
     x_grad = apply2(MUL, apply2(MUL, upstream, 2.0), apply2(SUB, x, y))
-    return (unbroadcast(x_grad, shape_of(x)) if needs[0] else None,
-            unbroadcast(apply1(NEG, x_grad), shape_of(y)) if needs[1] else None)
+    return (sum_like(x_grad, x) if needs[0] else None,
+            sum_like(apply1(NEG, x_grad), y) if needs[1] else None)
 
 
 def _squared_difference_jvp(inputs, output, attrs, tangents):
@@ -775,8 +774,8 @@ def _atan2_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow: with atan2(y, x), grad_inv = upstream / (x^2 + y^2); (x, -y) * grad_inv
     y, x = (_like(v, upstream) for v in inputs)
     grad_inv = apply2(DIV, upstream, apply2(ADD, square(x), square(y)))
-    return (unbroadcast(apply2(MUL, x, grad_inv), shape_of(y)) if needs[0] else None,
-            unbroadcast(apply2(MUL, _negate(y), grad_inv), shape_of(x)) if needs[1] else None)
+    return (sum_like(apply2(MUL, x, grad_inv), y) if needs[0] else None,
+            sum_like(apply2(MUL, _negate(y), grad_inv), x) if needs[1] else None)
 
 
 def _atan2_jvp(inputs, output, attrs, tangents):
@@ -807,9 +806,9 @@ def _binary_from_partials(partial_x, partial_y):
 
     def vjp(inputs, output, attrs, upstream, needs):
         x, y = inputs
-        return (unbroadcast(apply2(MUL, upstream, partial_x(x, y, output)), shape_of(x))
+        return (sum_like(apply2(MUL, upstream, partial_x(x, y, output)), x)
                 if needs[0] else None,
-                unbroadcast(apply2(MUL, upstream, partial_y(x, y, output)), shape_of(y))
+                sum_like(apply2(MUL, upstream, partial_y(x, y, output)), y)
                 if needs[1] else None)
 
     def jvp(inputs, output, attrs, tangents):
@@ -879,10 +878,10 @@ def _div_no_nan_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
     grad_x = grad_y = None
     if needs[0]:
-        grad_x = unbroadcast(apply2(DIV_NO_NAN, upstream, conj(y)), shape_of(x))
+        grad_x = sum_like(apply2(DIV_NO_NAN, upstream, conj(y)), x)
     if needs[1]:
         local = apply2(DIV_NO_NAN, apply2(DIV_NO_NAN, _negate(conj(x)), conj(y)), conj(y))
-        grad_y = unbroadcast(apply2(MUL, upstream, local), shape_of(y))
+        grad_y = sum_like(apply2(MUL, upstream, local), y)
     return grad_x, grad_y
 
 
@@ -914,9 +913,9 @@ def _mul_no_nan_vjp(inputs, output, attrs, upstream, needs):
     # conjugates (absent in TF, which makes its complex MulNoNan gradient break the conj(f')
     # convention every other op follows) change nothing for real inputs.
     x, y = inputs
-    return (unbroadcast(apply2(MUL_NO_NAN, upstream, conj(y)), shape_of(x))
+    return (sum_like(apply2(MUL_NO_NAN, upstream, conj(y)), x)
             if needs[0] else None,
-            unbroadcast(apply2(MUL_NO_NAN, conj(x), upstream), shape_of(y))
+            sum_like(apply2(MUL_NO_NAN, conj(x), upstream), y)
             if needs[1] else None)
 
 
@@ -971,8 +970,8 @@ def _floor_mod_vjp(inputs, output, attrs, upstream, needs):
     grad_y = None
     if needs[1]:
         quotient = apply2(FLOOR_DIV, conj(x), conj(y))
-        grad_y = unbroadcast(apply2(MUL, upstream, apply1(NEG, quotient)), shape_of(y))
-    return (unbroadcast(upstream, shape_of(x)) if needs[0] else None), grad_y
+        grad_y = sum_like(apply2(MUL, upstream, apply1(NEG, quotient)), y)
+    return (sum_like(upstream, x) if needs[0] else None), grad_y
 
 
 def _floor_mod_jvp(inputs, output, attrs, tangents):
@@ -1080,8 +1079,8 @@ def _complex_forward(re, im):
 
 COMPLEX = register("Complex", _complex_forward,
                    lambda inputs, output, attrs, upstream, needs: (
-                       unbroadcast(real(upstream), shape_of(inputs[0])) if needs[0] else None,
-                       unbroadcast(imag(upstream), shape_of(inputs[1])) if needs[1] else None),
+                       sum_like(real(upstream), inputs[0]) if needs[0] else None,
+                       sum_like(imag(upstream), inputs[1]) if needs[1] else None),
                    lambda inputs, output, attrs, tangents: complex_(
                        zeros_like(inputs[0]) if tangents[0] is None else tangents[0],
                        zeros_like(inputs[1]) if tangents[1] is None else tangents[1]),
