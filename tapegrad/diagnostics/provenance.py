@@ -19,7 +19,7 @@ from tapegrad._core.tensor import Recorder, Tensor, state
 from tapegrad._core.variable import Variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 
 
 _internal_code: dict = {}
