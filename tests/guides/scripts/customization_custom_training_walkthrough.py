@@ -191,4 +191,5 @@ for i, logits in enumerate(predictions):
   p = tf.nn.softmax(logits)[class_idx]
   name = class_names[class_idx]
   print("Example {} prediction: {} ({:4.1f}%)".format(i, name, 100*p))
-# harness: random words: Adélie Chinstrap Gentoo (the species a trained-from-random model predicts)
+# harness: the species a model trained from random initial weights predicts
+# harness: random words: Adélie Chinstrap Gentoo
