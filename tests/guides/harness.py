@@ -26,6 +26,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -138,6 +139,7 @@ def run_script(backend: str, script: Path, seed: int) -> dict[str, str | None]:
     _install_stubs(backend)
     import numpy as np
     import tensorflow
+    random.seed(seed)  # Keras 3 draws its initializers' seeds from Python's generator
     np.random.seed(seed)
     tensorflow.random.set_seed(seed)
     # a guide's own set_seed(n) becomes set_seed(n + seed), so that the recording's two runs
