@@ -3,6 +3,7 @@
 import gc
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,6 +150,51 @@ def test_left_the_tape_through_float(provenance):
         scale = float(x * 3.0)
         y = w * scale
     assert reasons(tape.explain(y, [x, w])) == ["left_the_tape", "connected"]
+
+
+def _line_of(text: str) -> str:
+    """``test_diagnostics.py:N`` of the line of this file that holds the comment ``text``."""
+    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
+    (number,) = [i for i, line in enumerate(lines, start=1)
+                 if text in line and "_line_of" not in line]
+    return f"{Path(__file__).name}:{number}"
+
+
+def test_left_the_tape_through_a_numpy_function_names_it(provenance):
+    # the autodiff guide's example: np.mean returns a NumPy value, as on TensorFlow's tensors
+    x = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        x2 = x ** 2
+        y = np.mean(x2, axis=0)  # the guide's NumPy step
+        y = tf.reduce_mean(y, axis=0)
+    assert isinstance(y, tf.Tensor) and tape.gradient(y, x) is None
+    (entry,) = tape.explain(y, [x])
+    assert entry.reason == "left_the_tape"
+    assert entry.location == _line_of("the guide's NumPy step")  # the user's line, not NumPy's
+    assert "np.mean()" in entry.message and "tf.reduce_mean" in entry.message
+
+
+def test_left_the_tape_through_a_numpy_ufunc_or_copy(provenance):
+    x = tf.constant([0.5, 1.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(tf.constant(np.sin(x)) * 2.0)  # a ufunc
+    (entry,) = tape.explain(y, [x])
+    assert (entry.reason, entry.location) == ("left_the_tape", _line_of("# a ufunc"))
+    assert "a ufunc such as np.sin" in entry.message
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.constant(np.array(x) * 2.0)  # a copy
+    (entry,) = tape.explain(y, [x])
+    assert (entry.reason, entry.location) == ("left_the_tape", _line_of("# a copy"))
+
+
+def test_without_provenance_the_hint_mentions_numpy_functions():
+    x = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        y = tf.constant(np.mean(x * 2.0))
+    (entry,) = tape.explain(y, [x])
+    assert entry.reason == "unrelated" and "NumPy function such as np.mean" in entry.message
 
 
 def test_replaced_variable(provenance):

@@ -25,7 +25,7 @@ DIFFERENCES = {
     "reshape_float_shape": "TypeError for every shape argument holding a Python float",
     "eigh_inf": "TensorFlow returns NaN values with identity vectors for inf, raises for NaN",
     "conv2d_int": "integer convolutions are not implemented",
-    "numpy_float_and": "a NumPy scalar on the left of & gets NumPy's answer",
+    "numpy_float_and": "TF makes a bool of the NumPy float 1.5; tapegrad refuses it (TypeError)",
     "euclidean_norm_complex_gradient": "TensorFlow's EuclideanNorm rule g * x / norm",
 }
 

@@ -146,16 +146,19 @@ class Tensor:
         return result
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy calls this for every NumPy function or ufunc on a tensor: as TensorFlow's eager
+        # tensors, a tensor is a plain array to NumPy, and the result is NumPy's, off the tape.
         value = self._value
         if dtype is not None and np.dtype(dtype) != value.dtype:
-            return np.array(value, dtype=dtype)
-        if copy:
-            return np.array(value)
-        view = np.asarray(value).view()
-        view.flags.writeable = False
+            result = np.array(value, dtype=dtype)
+        elif copy:
+            result = np.array(value)
+        else:
+            result = np.asarray(value).view()
+            result.flags.writeable = False
         if hooks.provenance is not None:
-            hooks.provenance.exported(self, view)
-        return view
+            hooks.provenance.exported(self, result)
+        return result
 
     def ref(self):
         return _Reference(self)

@@ -26,8 +26,9 @@ REASONS = ("connected", "not_watched", "non_float_dtype", "stop_gradient",
            "unrelated")
 
 _PROVENANCE_HINT = (" For more (values made outside the tape, values that left it through "
-                    ".numpy() or float(), rebound variables, and file:line locations), turn on "
-                    "tapegrad.debugging.enable_provenance() before building the model.")
+                    ".numpy(), float() or a NumPy function such as np.mean, rebound variables, "
+                    "and file:line locations), turn on tapegrad.debugging.enable_provenance() "
+                    "before building the model.")
 
 
 @dataclass
@@ -263,11 +264,11 @@ def _from_provenance(recording, view, flat_targets, source, recorder):
         current, child = found[0]
         while child is not None:
             if child.exported_from == current:
+                location, how = recorder.export_site(current)
                 return GradientExplanation(
-                    source, "left_the_tape", "the value was turned into NumPy/Python "
-                    "(.numpy(), float(), np.asarray) and a new constant was built from it, so "
-                    "the tape lost track of it; keep the computation in tapegrad ops.",
-                    recorder.export_location(current) or child.location)
+                    source, "left_the_tape", _left_message(how, "and a new constant was built "
+                                                           "from it"),
+                    location or child.location)
             if child.key not in view.tracked_ids:
                 if not _was_watched(recording, view, source):
                     break       # nothing on an unwatched source is recorded: not_watched
@@ -276,15 +277,26 @@ def _from_provenance(recording, view, flat_targets, source, recorder):
                     "recording (before `with tape:`, after it, or under stop_recording()); "
                     "compute it inside the tape.", child.location)
             current, child = ancestry[id(child.raw)]
-    location = _left_before_a_constant(recorder, flat_targets, matches)
+    location, how = _left_before_a_constant(recorder, flat_targets, matches)
     if location is not None:
         return GradientExplanation(
-            source, "left_the_tape", "the value left the tape here (.numpy(), float(), "
-            "np.asarray), and the target is computed from a constant made from NumPy/Python "
-            "data after that: computing on the NumPy/Python value (e.g. x.numpy() ** 2) and "
-            "building a constant from the result loses the tape's track of it; keep the "
-            "computation in tapegrad ops.", location)
+            source, "left_the_tape", _left_message(how, "and the target is computed from a "
+                                                   "constant made from NumPy/Python data after "
+                                                   "that"), location)
     return None
+
+
+def _left_message(how: str | None, then: str) -> str:
+    """Why a value that left through ``how`` (see ProvenanceRecorder.export_site) has no
+    gradient; ``then`` says how the target came back to tapegrad."""
+    if how is None or how in (".numpy()", "float()"):
+        return (f"the value was turned into NumPy/Python here ({how or '.numpy(), float()'}) "
+                f"{then}: computing on the NumPy/Python value (e.g. x.numpy() ** 2) and "
+                "building a constant from the result loses the tape's track of it; keep the "
+                "computation in tapegrad ops.")
+    return (f"the tensor was passed to {how} here, which returns a NumPy value off the tape "
+            f"(as on TensorFlow's tensors), {then}; use the tapegrad op instead "
+            "(tf.reduce_mean for np.mean, tf.sin for np.sin, ...).")
 
 
 def _was_watched(recording, view, source) -> bool:
@@ -295,9 +307,10 @@ def _was_watched(recording, view, source) -> bool:
     return id(source) in view.tracked_ids
 
 
-def _left_before_a_constant(recorder, flat_targets, matches) -> str | None:
-    """Where a value computed from the source last left for NumPy/Python before a constant
-    made from NumPy/Python data that the target is computed from (None if there is none)."""
+def _left_before_a_constant(recorder, flat_targets, matches) -> tuple[str | None, str | None]:
+    """Where and how (``(file:line, how)``) a value computed from the source last left for
+    NumPy/Python before a constant made from NumPy/Python data that the target is computed
+    from (``(None, None)`` if there is none)."""
     from tapegrad.diagnostics.provenance import ancestry_of
     constants = {id(o.raw) for target in flat_targets
                  for o, _ in recorder.ancestry(target).values() if o.op == "Const"}
@@ -305,10 +318,10 @@ def _left_before_a_constant(recorder, flat_targets, matches) -> str | None:
     for event in recorder.history:
         if event[0] == "export":
             if any(matches(o) for o, _ in ancestry_of(event[1]).values()):
-                left_at = event[2]
+                left_at = event[2:4]
         elif left_at is not None and id(event[1]) in constants:
             return left_at
-    return None
+    return None, None
 
 
 def _through_assign(recorder, ancestry, matches) -> str | None:

@@ -14,10 +14,12 @@ import sys
 import weakref
 
 from tapegrad._core import hooks
+from tapegrad._core.backend import np
 from tapegrad._core.tensor import Recorder, Tensor, state
 from tapegrad._core.variable import Variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 
 
 _internal_code: dict = {}
@@ -53,6 +55,32 @@ def _user_position(frame):
             return code, frame.f_lasti
         frame = frame.f_back
     return None
+
+
+def _export_site(frame) -> tuple[str | None, str]:
+    """Where a value left for NumPy/Python, from the frame of the Tensor method that let it out
+    (``numpy``, ``__float__`` or ``__array__``): the user's ``file:line`` (NumPy's own frames
+    skipped) and how it left, in words."""
+    how = {"numpy": ".numpy()", "__float__": "float()"}.get(frame.f_code.co_name)
+    numpy_function = None
+    frame = frame.f_back
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(_NUMPY_DIR):
+            numpy_function = frame.f_code.co_name  # the outermost one is the user's call
+        elif not _is_internal(frame.f_code):
+            break
+        frame = frame.f_back
+    location = None if frame is None else \
+        f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    if how is None:
+        if numpy_function is None:
+            how = "NumPy (a ufunc such as np.sin, or np.asarray/np.array)"
+        elif hasattr(np, numpy_function):
+            how = f"np.{numpy_function}()"
+        else:
+            how = f"the NumPy function {numpy_function}()"
+    return location, how
 
 
 def user_location(depth: int = 2) -> str | None:
@@ -124,7 +152,7 @@ class ProvenanceRecorder(Recorder):
         self.exports: dict = {}  # id(ndarray) or ('value', number) -> Origin of the tensor
         self.assignments: dict = {}  # id(variable) -> list of (Origin of the value, location)
         # The latest values that left for NumPy/Python and constants made from NumPy/Python
-        # data with no known link to one, oldest first: ("export", origin, location) or
+        # data with no known link to one, oldest first: ("export", origin, location, how) or
         # ("const", origin). NumPy arithmetic on an exported value cannot be followed; this
         # order is what lets a diagnosis still say where the value left.
         self.history: collections.deque = collections.deque(maxlen=_HISTORY)
@@ -240,7 +268,7 @@ class ProvenanceRecorder(Recorder):
     def exported(self, tensor, value):
         """``tensor``'s value left the tape as ``value`` (a NumPy array or Python number)."""
         origin = self.raw_origin_of(tensor)
-        self.history.append(("export", origin, user_location(3)))
+        self.history.append(("export", origin, *_export_site(sys._getframe(1))))
         if isinstance(value, (float, int, complex)):
             self.exports[("value", value)] = origin
         else:
@@ -259,12 +287,13 @@ class ProvenanceRecorder(Recorder):
         if exported is None:
             self.history.append(("const", origin))
 
-    def export_location(self, origin: Origin) -> str | None:
-        """``file:line`` where the value with this origin last left for NumPy/Python."""
+    def export_site(self, origin: Origin) -> tuple[str | None, str | None]:
+        """``(file:line, how)`` where and how the value with this origin last left for
+        NumPy/Python (how: ``.numpy()``, ``float()``, the NumPy function; None if unknown)."""
         for event in reversed(self.history):
             if event[0] == "export" and event[1] is origin.raw:
-                return event[2]
-        return None
+                return event[2], event[3]
+        return None, None
 
     def assigned(self, variable, value):
         if hasattr(value, "_value"):

@@ -11,7 +11,6 @@ from tapegrad.ops import (  # noqa: F401
     linalg,
     math,
     nn,
-    numpy_interop,
     operators,
     ragged,
     reduction,

@@ -10,6 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 PRELUDE = """
+def kind(value):
+    # what NumPy handed back: tensor, ndarray, NumPy scalar (or the type), and its dtype
+    sort = ("ndarray" if isinstance(value, np.ndarray) else "numpy scalar"
+            if isinstance(value, np.generic) else "tensor" if hasattr(value, "numpy")
+            else type(value).__name__)
+    dtype = getattr(value, "dtype", None)
+    return sort if dtype is None else f"{sort} {getattr(dtype, 'name', dtype)}"
+
 def grad(f, *xs):
     xs = [tf.convert_to_tensor(x) for x in xs]
     with tf.GradientTape() as tape:
@@ -79,6 +87,37 @@ first, second = os.path.join(folder, "a.txt"), os.path.join(folder, "b.txt")
 _ = open(first, "wb").write(b"hello world\\nsecond line\\r\\nthird\\n\\nlast no newline")
 _ = open(second, "wb").write(b"x\\ny\\n")
 """
+
+# NumPy on tensors: as on TensorFlow's eager tensors, a NumPy function or ufunc returns a NumPy
+# value (its kind and dtype are compared too), off the tape; a Python operator with a NumPy value
+# on the left goes to the tensor and returns a tensor.
+NUMPY_VALUES = "t = tf.constant([[1.0, 2.0], [3.0, 4.0]])\nv = tf.Variable([1.5, -2.0])\n" \
+               "i = tf.constant([1, 2])\n"
+NUMPY_CALLS = {
+    "add_scalar": "np.add(t, 1)", "add_int_tensor": "np.add(i, 1)",
+    "add_two_tensors": "np.add(t, t)",
+    "add_out": "np.add(t, t, out=np.zeros((2, 2), np.float32))",
+    "sin_variable": "np.sin(v)", "square_variable": "np.square(v)",
+    "exp_scalar_tensor": "np.exp(tf.constant(1.0))",
+    "maximum_tensor_array": "np.maximum(t, np.full((2, 2), 2.5, np.float32))",
+    "greater": "np.greater(t, 2.0)", "add_reduce": "np.add.reduce(t, axis=1)",
+    "mean": "np.mean(t)", "mean_axis": "np.mean(t, axis=0)", "mean_int_tensor": "np.mean(i)",
+    "mean_variable": "np.mean(v)", "mean_list_of_tensors": "np.mean([t, t])",
+    "sum_axis": "np.sum(t, axis=0)", "max": "np.max(t)", "argmax": "np.argmax(t)",
+    "reshape": "np.reshape(t, [4])", "transpose": "np.transpose(t)",
+    "concatenate": "np.concatenate([t, t])", "where": "np.where(t > 2.0, t, 0.0)",
+    "clip": "np.clip(t, 0.0, 2.0)", "round": "np.round(t * 1.26, 1)", "dot": "np.dot(t, t)",
+    "median": "np.median(t)", "shape": "repr(np.shape(t))", "asarray": "np.asarray(t)",
+    "array_variable": "np.array(v)", "asarray_dtype": "np.asarray(t, dtype=np.float64)",
+    # np.flip indexes whatever has an `ndim`: the tensor's own __getitem__ answers
+    "flip": "np.flip(t, 1)", "rot90": "np.rot90(t)",
+    "ndarray_plus_tensor": "np.ones((2, 2), np.float32) + t",
+    "ndarray_matmul_tensor": "np.ones((2, 2), np.float32) @ t",
+    "float64_ndarray_plus_tensor": "np.ones((2, 2)) + t",
+    "numpy_float32_times_tensor": "np.float32(2.0) * t",
+    "numpy_float64_times_tensor": "np.float64(2.0) * t",
+    "ndarray_times_variable": "np.full(2, 3.0, np.float32) * v",
+}
 
 PROBES: dict[str, str] = {
     # formatting and printing
@@ -472,4 +511,21 @@ PROBES: dict[str, str] = {
     "format_int_tensor_width": "f'{tf.constant(5):>4}|{tf.constant(2.5):e}'",
     "format_bool_tensor": "f'{tf.constant(True)}'",
     "format_string_tensor": 'f"{tf.constant(\'ab\')}"',
+    **{f"numpy_{name}": f"{NUMPY_VALUES}r = {call}\n(kind(r), r)"
+       for name, call in NUMPY_CALLS.items()},
+    "numpy_gradient_through_np_mean": "x = tf.Variable([[1.0, 2.0], [3.0, 4.0]])\n"
+                                      "with tf.GradientTape() as tape:\n"
+                                      "    y = np.mean(x ** 2, axis=0)\n"
+                                      "    y = tf.reduce_mean(y, axis=0)\n"
+                                      "tape.gradient(y, x)",
+    "numpy_gradient_through_np_sin": "x = tf.constant([0.5, 1.0])\n"
+                                     "with tf.GradientTape() as tape:\n"
+                                     "    tape.watch(x)\n"
+                                     "    y = tf.reduce_sum(tf.constant(np.sin(x)) * 2.0)\n"
+                                     "tape.gradient(y, x)",
+    "numpy_gradient_through_ndarray_operator": "x = tf.Variable([1.0, 2.0])\n"
+                                               "with tf.GradientTape() as tape:\n"
+                                               "    y = tf.reduce_sum(np.array([3.0, 4.0], "
+                                               "np.float32) * x)\n"
+                                               "tape.gradient(y, x)",
 }

@@ -29,7 +29,8 @@ def script_text(notebook: Path, origin: str) -> str:
     lines = [
         f'"""Code cells of {origin} (tensorflow/docs, Apache License 2.0), one "# %%" block each.',
         "",
-        'Blocks marked "skip: <reason>" do not run; edits for the harness carry "# harness:".',
+        'Blocks marked "skip: <reason>" do not run, "unscored: <reason>" run uncompared; edits',
+        'for the harness carry "# harness:".',
         '"""',
     ]
     for number, source in enumerate(notebook_cells(notebook), start=1):

@@ -9,6 +9,14 @@ so that name counters and global state start fresh, as in a new notebook kernel;
 module is installed as ``tensorflow`` (and its ``keras`` as ``keras``), so the scripts keep
 TensorFlow's import lines. matplotlib is replaced by a stub that draws nothing under both, so the
 plotting cells still run the code around their plots.
+
+A script marks cells with ``# %% cell N``; two suffixes take a cell out of the score, each with
+its reason: ``skip: <reason>`` (the cell does not run: a download, a SavedModel, an IPython
+magic) and ``unscored: <reason>`` (the cell runs, so the notebook's state flows on, but its
+output is not compared: it prints something outside the API, such as ``type(x).__name__``).
+A random cell (one whose output changes with the seed under TensorFlow itself) has its numbers
+masked; a line ``# harness: random words: w1 w2 ...`` in such a cell masks those words too (the
+labels a random prediction picks, e.g. class names).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -30,7 +39,8 @@ SCRIPTS = Path(__file__).parent / "scripts"
 EXPECTED = Path(__file__).parent / "expected_tf.json"
 ROOT = Path(__file__).resolve().parents[2]
 
-_MARKER = re.compile(r"^# %% cell (\d+)(?: skip: (.*))?$")
+_MARKER = re.compile(r"^# %% cell (\d+)(?: (skip|unscored): (.*))?$")
+_RANDOM_WORDS = re.compile(r"^\s*# harness: random words: (.*)$", re.MULTILINE)
 
 
 @dataclass
@@ -38,6 +48,13 @@ class Cell:
     number: str
     source: str
     skip: str | None  # why the cell does not run, or None
+    unscored: str | None = None  # why the cell runs but is not compared, or None
+
+    @property
+    def random_words(self) -> tuple[str, ...]:
+        """Words masked when the cell's output is random (see the module's docstring)."""
+        return tuple(word for found in _RANDOM_WORDS.findall(self.source)
+                     for word in found.split())
 
 
 def load_cells(script: Path) -> list[Cell]:
@@ -46,7 +63,9 @@ def load_cells(script: Path) -> list[Cell]:
     for line in script.read_text(encoding="utf-8").splitlines():
         match = _MARKER.match(line)
         if match:
-            cells.append(Cell(match.group(1), "", match.group(2)))
+            number, kind, reason = match.groups()
+            cells.append(Cell(number, "", reason if kind == "skip" else None,
+                              reason if kind == "unscored" else None))
         elif cells:
             cells[-1].source += line + "\n"
     return cells
@@ -115,10 +134,12 @@ def run_cell(source: str, namespace: dict) -> str:
 
 
 def run_script(backend: str, script: Path, seed: int) -> dict[str, str | None]:
-    """Each cell's output (None for a skipped cell), in a scratch working directory."""
+    """Each cell's output (None for a skipped or unscored cell), in a scratch working
+    directory."""
     _install_stubs(backend)
     import numpy as np
     import tensorflow
+    random.seed(seed)  # Keras 3 draws its initializers' seeds from Python's generator
     np.random.seed(seed)
     tensorflow.random.set_seed(seed)
     # a guide's own set_seed(n) becomes set_seed(n + seed), so that the recording's two runs
@@ -132,8 +153,9 @@ def run_script(backend: str, script: Path, seed: int) -> dict[str, str | None]:
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         for cell in load_cells(script):
-            outputs[cell.number] = None if cell.skip else version.sub(
-                "<version>", run_cell(cell.source, namespace))
+            output = None if cell.skip else run_cell(cell.source, namespace)
+            outputs[cell.number] = None if output is None or cell.unscored else version.sub(
+                "<version>", output)
     return outputs
 
 
@@ -160,24 +182,31 @@ _NUMBER = re.compile(r" *(?<![\w.])-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)? *")
 _SHAPE = re.compile(r"(shape=\([^)]*\))")
 
 
-def normalise(text: str, random: bool) -> str:
-    """What is compared: addresses and error messages dropped; numbers masked in random cells."""
+def normalise(text: str, random: bool, words: tuple[str, ...] = ()) -> str:
+    """What is compared: addresses and error messages dropped; numbers, and the cell's random
+    ``words``, masked in random cells."""
     text = _ADDRESS.sub("0x?", text)
     text = _ERROR_LINE.sub(r"\1: ...", text)
     if random:
         text = "".join(part if _SHAPE.fullmatch(part) else _NUMBER.sub(" <n> ", part)
                        for part in _SHAPE.split(text))
+        if words:
+            alternatives = "|".join(map(re.escape, words))
+            text = re.sub(rf"\b(?:{alternatives})\b", "<word>", text)
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 
-def compare(expected: dict, actual: dict[str, str | None]) -> dict[str, str]:
-    """Each scored cell's verdict, "match" or "mismatch" (skipped cells are left out)."""
+def compare(expected: dict, actual: dict[str, str | None],
+            words: dict[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+    """Each scored cell's verdict, "match" or "mismatch" (skipped and unscored cells are left
+    out); ``words`` gives each cell's random words (``Cell.random_words``)."""
     verdicts = {}
     for number, record in expected.items():
         if record is None or actual.get(number) is None:
             continue
-        same = normalise(record["output"], record["random"]) == normalise(
-            actual[number], record["random"])
+        masked = (words or {}).get(number, ())
+        same = normalise(record["output"], record["random"], masked) == normalise(
+            actual[number], record["random"], masked)
         verdicts[number] = "match" if same else "mismatch"
     return verdicts
 

@@ -11,14 +11,26 @@ import difflib
 import json
 import sys
 
-from tests.guides.harness import EXPECTED, SCRIPTS, compare, normalise, run_in_process
+from tests.guides.harness import (
+    EXPECTED,
+    SCRIPTS,
+    compare,
+    load_cells,
+    normalise,
+    run_in_process,
+)
+
+
+def random_words(guide: str) -> dict[str, tuple[str, ...]]:
+    """Each cell's random words (masked in random cells), by cell number."""
+    return {cell.number: cell.random_words for cell in load_cells(SCRIPTS / f"{guide}.py")}
 
 
 def guide_verdicts(guide: str) -> tuple[dict, dict, dict]:
     """(recorded cells, tapegrad's outputs, verdict per scored cell) for one guide."""
     expected = json.loads(EXPECTED.read_text(encoding="utf-8"))[guide]
     actual = run_in_process("tapegrad", SCRIPTS / f"{guide}.py", seed=1)
-    return expected, actual, compare(expected, actual)
+    return expected, actual, compare(expected, actual, random_words(guide))
 
 
 if __name__ == "__main__":
@@ -31,9 +43,11 @@ if __name__ == "__main__":
         failed = sorted((n for n, v in verdicts.items() if v != "match"), key=int)
         print(f"{guide}: {matched}/{len(verdicts)} = {matched / len(verdicts):.1%}  "
               f"mismatches: {failed}")
+        words = random_words(guide)
         for number in failed if verbose else ():
             random = expected[number]["random"]
             print(f"--- cell {number}" + (" (random)" if random else ""))
             print("\n".join(difflib.unified_diff(
-                normalise(expected[number]["output"], random).splitlines(),
-                normalise(actual[number], random).splitlines(), "tf", "tapegrad", lineterm="")))
+                normalise(expected[number]["output"], random, words[number]).splitlines(),
+                normalise(actual[number], random, words[number]).splitlines(), "tf",
+                "tapegrad", lineterm="")))

@@ -5,16 +5,39 @@ from __future__ import annotations
 import json
 
 from tests.guides.extract_cells import script_text
-from tests.guides.harness import compare, load_cells, normalise, run_cell
+from tests.guides.harness import compare, load_cells, normalise, run_cell, run_in_process
 
 
-def test_cells_are_split_at_markers_with_skip_reasons(tmp_path):
+def test_cells_are_split_at_markers_with_skip_and_unscored_reasons(tmp_path):
     script = tmp_path / "guide.py"
     script.write_text('"""header"""\n\n# %% cell 1\nx = 1\n\n# %% cell 2 skip: SavedModel\n'
-                      "save()\n")
+                      "save()\n# %% cell 3 unscored: class names\nprint(type(x).__name__)\n")
     cells = load_cells(script)
-    assert [(c.number, c.skip) for c in cells] == [("1", None), ("2", "SavedModel")]
+    assert [(c.number, c.skip, c.unscored) for c in cells] == [
+        ("1", None, None), ("2", "SavedModel", None), ("3", None, "class names")]
     assert cells[0].source.strip() == "x = 1"
+
+
+def test_an_unscored_cell_runs_but_gives_no_output_to_compare(tmp_path):
+    script = tmp_path / "guide.py"
+    script.write_text("# %% cell 1 unscored: prints a class name\nx = 2\nprint(type(x))\n"
+                      "# %% cell 2 skip: never runs\nx = 5\n# %% cell 3\nprint(x * 10)\n")
+    outputs = run_in_process("tapegrad", script, seed=1)
+    assert outputs == {"1": None, "2": None, "3": "20\n"}  # cell 1 ran: x is 2
+
+
+def test_random_words_are_masked_only_in_random_cells(tmp_path):
+    script = tmp_path / "guide.py"
+    script.write_text("# %% cell 1\nprint(names[i])\n# harness: random words: Cat Dog\n")
+    (cell,) = load_cells(script)
+    assert cell.random_words == ("Cat", "Dog")
+    assert normalise("Cat (41.5%), Catalog", True, cell.random_words) == \
+        "<word> ( <n> %), Catalog"
+    assert normalise("Cat", False, cell.random_words) == "Cat"
+    expected = {"1": {"output": "Dog 0.5\n", "random": True}}
+    assert compare(expected, {"1": "Cat 0.25\n"}, {"1": cell.random_words}) == {"1": "match"}
+    assert compare(expected, {"1": "Cow 0.25\n"}, {"1": cell.random_words}) == \
+        {"1": "mismatch"}
 
 
 def test_a_cell_prints_its_output_and_the_repr_of_its_last_expression():
@@ -58,3 +81,4 @@ def test_extracted_script_keeps_code_cells_and_marks_magics(tmp_path):
     script.write_text(script_text(notebook, "n.ipynb"))
     assert [(c.number, c.skip) for c in load_cells(script)] == [
         ("1", None), ("2", "IPython magic or shell command")]
+    assert '"unscored: <reason>"' in script.read_text()

@@ -1,6 +1,7 @@
 """Code cells of site/en/guide/core/logistic_regression_core.ipynb (tensorflow/docs, Apache License 2.0), one "# %%" block each.
 
-Blocks marked "skip: <reason>" do not run; edits for the harness carry "# harness:".
+Blocks marked "skip: <reason>" do not run, "unscored: <reason>" run uncompared; edits
+for the harness carry "# harness:".
 """
 
 # %% cell 1 skip: IPython magic or shell command

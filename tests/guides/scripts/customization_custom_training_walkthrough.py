@@ -1,6 +1,7 @@
 """Code cells of site/en/tutorials/customization/custom_training_walkthrough.ipynb (tensorflow/docs, Apache License 2.0), one "# %%" block each.
 
-Blocks marked "skip: <reason>" do not run; edits for the harness carry "# harness:".
+Blocks marked "skip: <reason>" do not run, "unscored: <reason>" run uncompared; edits
+for the harness carry "# harness:".
 """
 
 # %% cell 1 skip: IPython magic or shell command
@@ -190,3 +191,5 @@ for i, logits in enumerate(predictions):
   p = tf.nn.softmax(logits)[class_idx]
   name = class_names[class_idx]
   print("Example {} prediction: {} ({:4.1f}%)".format(i, name, 100*p))
+# harness: the species a model trained from random initial weights predicts
+# harness: random words: Adélie Chinstrap Gentoo
