@@ -299,3 +299,15 @@ def test_default_seed_is_not_shared_writably():
     with tf.GradientTape() as tape:
         tape.watch(x)
     assert tape.gradient(x, x).numpy().tolist() == [1.0, 1.0]
+
+
+def test_an_output_gradient_with_more_axes_than_its_target_is_refused():
+    # Axes in front of the output's are a vectorised jacobian's rows to the reverse rules, so a
+    # seed with more axes than its target would be summed as rows (TensorFlow passes it through
+    # tf.identity unchanged); see docs/differences-from-tensorflow.md.
+    x = tf.constant([1.0, 2.0, 3.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = x * 2.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="target's shape"):
+        tape.gradient(y, x, output_gradients=tf.ones([2, 3]))

@@ -13,9 +13,10 @@ Rule signatures:
 * ``jvp(inputs, output, attrs, tangents) -> Tensor`` (a tuple for multi-output ops);
   ``tangents[i]`` is None for inputs that carry no tangent.
 
-An op whose reverse rule also works when ``upstream`` carries ``state.batch_dims`` extra leading
-axes (elementwise rules usually do; use the batch-aware helpers in ``tapegrad.ops._util``) is
-declared ``batchable=True``; the vectorised jacobian then runs it once for all rows.
+An op whose reverse rule also works when ``upstream`` carries extra leading (batch) axes in
+front of the output's shape (elementwise rules usually do; the vocabulary's ``sum_like`` and
+``batch_shape`` find them by comparing ``upstream`` with ``output``) is declared
+``batchable=True``; the vectorised jacobian then runs it once for all rows.
 
 Rules are written with tapegrad ops, so an enclosing tape records them (higher order). An op
 whose rules use only Python operators and the rule vocabulary (``tapegrad.ops._vocab``, whose

@@ -243,31 +243,23 @@ def backward(recording: Recording, targets: list, seeds: list, sources: list,
     axes (all rows of a Jacobian in one pass): batchable rules take them at once, other rules
     once per row.
     """
-    previous = state.batch_dims
-    state.batch_dims = batch_dims
     if observer is not None:
         hooks.in_backward += 1
     try:
         return _backward(recording, targets, seeds, sources, free, batch_dims, observer)
     finally:
-        state.batch_dims = previous
         if observer is not None:
             hooks.in_backward -= 1
 
 
 def _per_row(rule, inputs, output, attrs, upstream, needs):
     """Run a rule that cannot take batched cotangents once per row, then stack the rows."""
-    previous = state.batch_dims
-    state.batch_dims = 0
-    try:
-        multi = type(upstream) is tuple
-        rows = upstream[0]._value.shape[0] if multi else upstream._value.shape[0]
-        results = []
-        for row in range(rows):
-            row_upstream = tuple(u[row] for u in upstream) if multi else upstream[row]
-            results.append(rule(inputs, output, attrs, row_upstream, needs))
-    finally:
-        state.batch_dims = previous
+    multi = type(upstream) is tuple
+    rows = upstream[0]._value.shape[0] if multi else upstream._value.shape[0]
+    results = []
+    for row in range(rows):
+        row_upstream = tuple(u[row] for u in upstream) if multi else upstream[row]
+        results.append(rule(inputs, output, attrs, row_upstream, needs))
     stacked = []
     for position, value in enumerate(inputs):
         column = [r[position] for r in results]
@@ -283,7 +275,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     calls = recording.calls
     tracked = recording.tracked
     grads: list = [None] * (len(calls) + recording.extra)  # by slot (negative: from the end)
-    loose = _place_seeds(grads, tracked, targets, seeds)
+    loose = _place_seeds(grads, tracked, targets, seeds, batch_dims)
     keep, source_slots = _source_slots(tracked, sources)
     # Calls to visit: none when no float source is tracked (nothing can receive a gradient).
     count = len(calls) if source_slots else 0
@@ -313,7 +305,8 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     return results
 
 
-def _place_seeds(grads: list, tracked: dict, targets: list, seeds: list) -> dict:
+def _place_seeds(grads: list, tracked: dict, targets: list, seeds: list,
+                 batch_dims: int) -> dict:
     """Put each target's seed (ones by default) in its slot; return the seeds of targets the
     tape does not track, by id (a source may be one of them)."""
     loose: dict = {}
@@ -329,6 +322,11 @@ def _place_seeds(grads: list, tracked: dict, targets: list, seeds: list) -> dict
                 f"output_gradients has dtype {seed.dtype.name} but its target has dtype "
                 f"{wrap(value).dtype.name}; pass output_gradients of the target's dtype (e.g. "
                 f"tapegrad.cast(seed, tapegrad.{wrap(value).dtype.name})).")
+        elif not batch_dims and np.ndim(getattr(seed, "_value", seed)) > value.ndim:
+            # (the rules read axes in front of the output's as a vectorised jacobian's rows)
+            raise InvalidArgumentError(
+                f"output_gradients has shape {list(np.shape(seed._value))} but its target has "
+                f"shape {list(value.shape)}; pass output_gradients of the target's shape.")
         slot = tracked.get(id(target))
         if slot is None:
             key = id(target)
@@ -470,7 +468,8 @@ class _Sweep:
         values when the sweep frees as it goes."""
         output = call[2]
         if type(output) is tuple:
-            upstream = _multi_upstream(call, self.grads, self.tracked, self.keep)
+            upstream = _multi_upstream(call, self.grads, self.tracked, self.keep,
+                                       self.batch_dims)
             if self.free:
                 self.calls[index] = _ghost(call)
             return upstream
@@ -559,7 +558,7 @@ _FIRST = (True, False)
 _SECOND = (False, True)
 
 
-def _multi_upstream(call, grads, tracked, keep):
+def _multi_upstream(call, grads, tracked, keep, batch_dims):
     """The upstream tuple of a multi-output call (zeros for unused outputs), or None."""
     output = call[2]
     slots = [tracked[id(o)] for o in output]
@@ -576,7 +575,7 @@ def _multi_upstream(call, grads, tracked, keep):
         return None
     # An unused output's zeros carry the same leading batch axes (jacobian rows) as the
     # used outputs' upstream, so the per-row rule sees one row of every output.
-    rows = next(g for g in upstream if g is not None)._value.shape[:state.batch_dims]
+    rows = next(g for g in upstream if g is not None)._value.shape[:batch_dims]
     return tuple(wrap(np.zeros(rows + o._value.shape, o._value.dtype)) if g is None else g
                  for g, o in zip(upstream, output))
 

@@ -20,9 +20,6 @@ class _ThreadState(threading.local):
 
     def __init__(self):
         self.recorders: list = list(hooks.global_recorders)
-        # Leading axes of the cotangents during a vectorised backward pass (jacobian); rules of
-        # ops marked `batchable` read it through tapegrad.ops._util.
-        self.batch_dims: int = 0
 
 
 state = _ThreadState()

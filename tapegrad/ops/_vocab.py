@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import REGISTRY, Op
-from tapegrad._core.tensor import Tensor, apply, apply1, apply2, state
+from tapegrad._core.tensor import Tensor, apply, apply1, apply2
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -118,21 +118,28 @@ def select(condition, x, y):
     return apply(REGISTRY["SelectV2"], (condition, x, y))
 
 
-def batch_shape(upstream) -> tuple:
-    """The leading batch axes of ``upstream`` in a vectorised backward pass (else ``()``)."""
-    return tuple(shape_of(upstream)[:state.batch_dims]) if state.batch_dims else ()
+def batch_shape(upstream, output) -> tuple:
+    """The leading batch axes of a reverse rule's ``upstream`` in a vectorised backward pass
+    (all rows of a jacobian at once): the axes it has in front of ``output``'s; else ``()``."""
+    upstream_shape = shape_of(upstream)
+    lead = len(upstream_shape) - len(shape_of(output))
+    return tuple(upstream_shape[:lead]) if lead > 0 else ()
 
 
-def sum_like(grad, operand):
-    """``grad`` summed over the axes broadcasting added to ``operand`` (an array, a tensor or
-    a Python number), so it has exactly ``operand``'s shape."""
+def sum_like(grad, operand, output):
+    """``grad`` (shaped as ``output``, behind any leading batch axes of a vectorised backward
+    pass) summed over the axes broadcasting added to ``operand`` (an array, a tensor or a
+    Python number), so it has ``operand``'s shape behind the batch axes."""
     grad_shape = grad.shape if type(grad) is _ndarray else shape_of(grad)
     shape = operand.shape if type(operand) is _ndarray else shape_of(operand)
-    return grad if grad_shape == shape else _unbroadcast(grad, grad_shape, shape)
+    if grad_shape == shape:
+        return grad
+    batch = len(grad_shape) - len(output.shape if type(output) is _ndarray else
+                                  shape_of(output))
+    return _unbroadcast(grad, grad_shape, shape, batch if batch > 0 else 0)
 
 
-def _unbroadcast(grad, grad_shape: tuple, shape: tuple):
-    batch = state.batch_dims
+def _unbroadcast(grad, grad_shape: tuple, shape: tuple, batch: int):
     if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
             and type(grad) is _ndarray:
         # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum

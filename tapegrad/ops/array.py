@@ -117,16 +117,16 @@ def _reshape_forward(x, shape):
             "dimension).") from None
 
 
-def _batched_perm(upstream, perm: tuple) -> tuple:
+def _batched_perm(upstream, output, perm: tuple) -> tuple:
     """``perm`` for an upstream that may carry leading batch axes (vectorised jacobian)."""
-    lead = len(batch_shape(upstream))
+    lead = len(batch_shape(upstream, output))
     return tuple(_range(lead)) + tuple(p + lead for p in perm) if lead else perm
 
 
 RESHAPE = register(
     "Reshape", _reshape_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        vocab_reshape(upstream, batch_shape(upstream) + shape_of(inputs[0])),),
+        vocab_reshape(upstream, batch_shape(upstream, output) + shape_of(inputs[0])),),
     lambda inputs, output, attrs, tangents: vocab_reshape(tangents[0], shape_of(output)),
     lambda: [Sample((randn(2, 3),), {"shape": (3, 2)}), Sample((randn(6),), {"shape": (2, -1)}),
              Sample((randn(),), {"shape": (1, 1)}), Sample((np.zeros((0, 2)),), {"shape": (2, 0)})],
@@ -155,7 +155,7 @@ TRANSPOSE = register(
     "Transpose", _transpose_forward,
     lambda inputs, output, attrs, upstream, needs: (
         run(TRANSPOSE, upstream, perm=_batched_perm(
-            upstream, tuple(int(i) for i in np.argsort(attrs["perm"])))),),
+            upstream, output, tuple(int(i) for i in np.argsort(attrs["perm"])))),),
     lambda inputs, output, attrs, tangents: run(TRANSPOSE, tangents[0], **attrs),
     lambda: [Sample((randn(2, 3),), {"perm": (1, 0)}),
              Sample((randn(2, 3, 4),), {"perm": (2, 0, 1)})],
@@ -198,7 +198,7 @@ def _broadcast_forward(x, shape):
 BROADCAST_TO = register(
     "BroadcastTo", _broadcast_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        sum_like(upstream, inputs[0]),),
+        sum_like(upstream, inputs[0], output),),
     lambda inputs, output, attrs, tangents: run(BROADCAST_TO, tangents[0], **attrs),
     lambda: [Sample((randn(3),), {"shape": (2, 3)}), Sample((randn(2, 1),), {"shape": (2, 4)}),
              Sample((randn(),), {"shape": (2, 2)})],
@@ -270,9 +270,9 @@ def _select_vjp(inputs, output, attrs, upstream, needs):
     condition, x, y = inputs
     zeros = _math.zeros_like(upstream)
     return (None,
-            sum_like(apply(SELECT, (condition, upstream, zeros)), x)
+            sum_like(apply(SELECT, (condition, upstream, zeros)), x, output)
             if needs[1] else None,
-            sum_like(apply(SELECT, (condition, zeros, upstream)), y)
+            sum_like(apply(SELECT, (condition, zeros, upstream)), y, output)
             if needs[2] else None)
 
 

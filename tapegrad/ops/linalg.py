@@ -83,8 +83,8 @@ def _matmul_forward(a, b):
 
 def _matmul_vjp(inputs, output, attrs, upstream, needs):
     a, b = inputs
-    return (sum_like(run(MATMUL, upstream, matrix_adjoint(b)), a) if needs[0] else None,
-            sum_like(run(MATMUL, matrix_adjoint(a), upstream), b) if needs[1] else None)
+    return (sum_like(run(MATMUL, upstream, matrix_adjoint(b)), a, output) if needs[0] else None,
+            sum_like(run(MATMUL, matrix_adjoint(a), upstream), b, output) if needs[1] else None)
 
 
 def _matmul_jvp(inputs, output, attrs, tangents):
@@ -658,8 +658,8 @@ def _triangular_solve_vjp(inputs, output, attrs, upstream, needs):
         grad_a = (-matmul(output, grad_b, adjoint_b=True) if adj
                   else -matmul(grad_b, output, adjoint_b=True))
         grad_a = band_part(grad_a, -1, 0) if lower else band_part(grad_a, 0, -1)
-        grad_a = sum_like(grad_a, a)
-    return grad_a, sum_like(grad_b, b) if needs[1] else None
+        grad_a = sum_like(grad_a, a, output)
+    return grad_a, sum_like(grad_b, b, output) if needs[1] else None
 
 
 def _triangular_solve_jvp(inputs, output, attrs, tangents):

@@ -507,7 +507,7 @@ def _polygamma_vjp(inputs, output, attrs, upstream, needs):
     if not needs[1]:
         return None, None
     partial = polygamma(apply2(ADD, a, 1.0) if isinstance(a, Tensor) else a + 1, x)
-    return None, sum_like(apply2(MUL, upstream, partial), x)
+    return None, sum_like(apply2(MUL, upstream, partial), x, output)
 
 
 def _polygamma_jvp(inputs, output, attrs, tangents):
@@ -541,7 +541,7 @@ def _zeta_vjp(inputs, output, attrs, upstream, needs):
     x, q = inputs
     if not needs[1]:
         return None, None
-    return None, sum_like(apply2(MUL, upstream, conj(_zeta_partial(x, q))), q)
+    return None, sum_like(apply2(MUL, upstream, conj(_zeta_partial(x, q))), q, output)
 
 
 def _zeta_jvp(inputs, output, attrs, tangents):
@@ -574,8 +574,8 @@ def _complex_binary_samples():
 
 def _add_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (sum_like(upstream, x) if needs[0] else None,
-            sum_like(upstream, y) if needs[1] else None)
+    return (sum_like(upstream, x, output) if needs[0] else None,
+            sum_like(upstream, y, output) if needs[1] else None)
 
 
 def _add_jvp(inputs, output, attrs, tangents):
@@ -586,8 +586,8 @@ def _add_jvp(inputs, output, attrs, tangents):
 
 def _sub_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
-    return (sum_like(upstream, x) if needs[0] else None,
-            sum_like(-upstream, y) if needs[1] else None)
+    return (sum_like(upstream, x, output) if needs[0] else None,
+            sum_like(-upstream, y, output) if needs[1] else None)
 
 
 def _sub_jvp(inputs, output, attrs, tangents):
@@ -599,10 +599,10 @@ def _sub_jvp(inputs, output, attrs, tangents):
 def _mul_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
     if type(upstream) is _ndarray:  # (arrays hold real values: nothing to conjugate)
-        return (sum_like(upstream * y, x) if needs[0] else None,
-                sum_like(x * upstream, y) if needs[1] else None)
-    return (sum_like(upstream * rule_conj(y), x) if needs[0] else None,
-            sum_like(rule_conj(x) * upstream, y) if needs[1] else None)
+        return (sum_like(upstream * y, x, output) if needs[0] else None,
+                sum_like(x * upstream, y, output) if needs[1] else None)
+    return (sum_like(upstream * rule_conj(y), x, output) if needs[0] else None,
+            sum_like(rule_conj(x) * upstream, y, output) if needs[1] else None)
 
 
 def _mul_jvp(inputs, output, attrs, tangents):
@@ -615,8 +615,8 @@ def _mul_jvp(inputs, output, attrs, tangents):
 def _div_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
     # -upstream * x / y**2, as (-x / y) / y so that it stays finite where it can
-    return (sum_like(upstream / rule_conj(y), x) if needs[0] else None,
-            sum_like(upstream * rule_conj(-x / y / y), y) if needs[1] else None)
+    return (sum_like(upstream / rule_conj(y), x, output) if needs[0] else None,
+            sum_like(upstream * rule_conj(-x / y / y), y, output) if needs[1] else None)
 
 
 def _div_jvp(inputs, output, attrs, tangents):
@@ -648,10 +648,10 @@ def _pow_vjp(inputs, output, attrs, upstream, needs):
     if needs[0]:
         # y * x**(y - 1); written so that x = 0 with y = 2 gives 0, as TensorFlow
         local = apply2(MUL, y, apply2(POW, x, _y_minus_1(y)))
-        grad_x = sum_like(apply2(MUL, upstream, conj(local)), x)
+        grad_x = sum_like(apply2(MUL, upstream, conj(local)), x, output)
     if needs[1]:
         local = apply2(MUL, output, _pow_log_x(x, output))
-        grad_y = sum_like(apply2(MUL, upstream, conj(local)), y)
+        grad_y = sum_like(apply2(MUL, upstream, conj(local)), y, output)
     return grad_x, grad_y
 
 
@@ -674,8 +674,8 @@ def _maximum_vjp(inputs, output, attrs, upstream, needs, compare=None):
     # Ties send the whole gradient to the first argument, as TensorFlow.
     first = apply2(compare or GREATER_EQUAL, x, y)
     zeros = zeros_like(upstream)
-    return (sum_like(select(first, upstream, zeros), x) if needs[0] else None,
-            sum_like(select(first, zeros, upstream), y) if needs[1] else None)
+    return (sum_like(select(first, upstream, zeros), x, output) if needs[0] else None,
+            sum_like(select(first, zeros, upstream), y, output) if needs[1] else None)
 
 
 def _minimum_vjp(inputs, output, attrs, upstream, needs):
@@ -739,8 +739,8 @@ def _squared_difference_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow: x_grad = 2 * upstream * (x - y), y_grad = -x_grad
     x, y = inputs
     x_grad = apply2(MUL, apply2(MUL, upstream, 2.0), apply2(SUB, x, y))
-    return (sum_like(x_grad, x) if needs[0] else None,
-            sum_like(apply1(NEG, x_grad), y) if needs[1] else None)
+    return (sum_like(x_grad, x, output) if needs[0] else None,
+            sum_like(apply1(NEG, x_grad), y, output) if needs[1] else None)
 
 
 def _squared_difference_jvp(inputs, output, attrs, tangents):
@@ -774,8 +774,8 @@ def _atan2_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow: with atan2(y, x), grad_inv = upstream / (x^2 + y^2); (x, -y) * grad_inv
     y, x = (_like(v, upstream) for v in inputs)
     grad_inv = apply2(DIV, upstream, apply2(ADD, square(x), square(y)))
-    return (sum_like(apply2(MUL, x, grad_inv), y) if needs[0] else None,
-            sum_like(apply2(MUL, _negate(y), grad_inv), x) if needs[1] else None)
+    return (sum_like(apply2(MUL, x, grad_inv), y, output) if needs[0] else None,
+            sum_like(apply2(MUL, _negate(y), grad_inv), x, output) if needs[1] else None)
 
 
 def _atan2_jvp(inputs, output, attrs, tangents):
@@ -806,9 +806,9 @@ def _binary_from_partials(partial_x, partial_y):
 
     def vjp(inputs, output, attrs, upstream, needs):
         x, y = inputs
-        return (sum_like(apply2(MUL, upstream, partial_x(x, y, output)), x)
+        return (sum_like(apply2(MUL, upstream, partial_x(x, y, output)), x, output)
                 if needs[0] else None,
-                sum_like(apply2(MUL, upstream, partial_y(x, y, output)), y)
+                sum_like(apply2(MUL, upstream, partial_y(x, y, output)), y, output)
                 if needs[1] else None)
 
     def jvp(inputs, output, attrs, tangents):
@@ -878,10 +878,10 @@ def _div_no_nan_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
     grad_x = grad_y = None
     if needs[0]:
-        grad_x = sum_like(apply2(DIV_NO_NAN, upstream, conj(y)), x)
+        grad_x = sum_like(apply2(DIV_NO_NAN, upstream, conj(y)), x, output)
     if needs[1]:
         local = apply2(DIV_NO_NAN, apply2(DIV_NO_NAN, _negate(conj(x)), conj(y)), conj(y))
-        grad_y = sum_like(apply2(MUL, upstream, local), y)
+        grad_y = sum_like(apply2(MUL, upstream, local), y, output)
     return grad_x, grad_y
 
 
@@ -913,9 +913,9 @@ def _mul_no_nan_vjp(inputs, output, attrs, upstream, needs):
     # conjugates (absent in TF, which makes its complex MulNoNan gradient break the conj(f')
     # convention every other op follows) change nothing for real inputs.
     x, y = inputs
-    return (sum_like(apply2(MUL_NO_NAN, upstream, conj(y)), x)
+    return (sum_like(apply2(MUL_NO_NAN, upstream, conj(y)), x, output)
             if needs[0] else None,
-            sum_like(apply2(MUL_NO_NAN, conj(x), upstream), y)
+            sum_like(apply2(MUL_NO_NAN, conj(x), upstream), y, output)
             if needs[1] else None)
 
 
@@ -970,8 +970,8 @@ def _floor_mod_vjp(inputs, output, attrs, upstream, needs):
     grad_y = None
     if needs[1]:
         quotient = apply2(FLOOR_DIV, conj(x), conj(y))
-        grad_y = sum_like(apply2(MUL, upstream, apply1(NEG, quotient)), y)
-    return (sum_like(upstream, x) if needs[0] else None), grad_y
+        grad_y = sum_like(apply2(MUL, upstream, apply1(NEG, quotient)), y, output)
+    return (sum_like(upstream, x, output) if needs[0] else None), grad_y
 
 
 def _floor_mod_jvp(inputs, output, attrs, tangents):
@@ -1079,8 +1079,8 @@ def _complex_forward(re, im):
 
 COMPLEX = register("Complex", _complex_forward,
                    lambda inputs, output, attrs, upstream, needs: (
-                       sum_like(real(upstream), inputs[0]) if needs[0] else None,
-                       sum_like(imag(upstream), inputs[1]) if needs[1] else None),
+                       sum_like(real(upstream), inputs[0], output) if needs[0] else None,
+                       sum_like(imag(upstream), inputs[1], output) if needs[1] else None),
                    lambda inputs, output, attrs, tangents: complex_(
                        zeros_like(inputs[0]) if tangents[0] is None else tangents[0],
                        zeros_like(inputs[1]) if tangents[1] is None else tangents[1]),

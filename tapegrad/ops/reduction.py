@@ -52,17 +52,18 @@ def _kept_shape(shape: tuple, axes) -> tuple:
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def _expand_back(upstream, x_shape, attrs):
+def _expand_back(upstream, output, x_shape, attrs):
     """Upstream of a reduction, reshaped with the reduced axes kept (ready to broadcast); leading
     batch axes of a vectorised jacobian are kept in front."""
-    kept = batch_shape(upstream) + _kept_shape(x_shape, attrs.get("axis"))
+    kept = batch_shape(upstream, output) + _kept_shape(x_shape, attrs.get("axis"))
     return upstream if shape_of(upstream) == kept else reshape(upstream, kept)
 
 
-def _spread(upstream, x_shape, attrs):
+def _spread(upstream, output, x_shape, attrs):
     """The upstream of a reduction spread over the reduced axes of an input of ``x_shape``
     (what every reduced element receives), in the rule vocabulary."""
-    return broadcast_to(_expand_back(upstream, x_shape, attrs), batch_shape(upstream) + x_shape)
+    return broadcast_to(_expand_back(upstream, output, x_shape, attrs),
+                        batch_shape(upstream, output) + x_shape)
 
 
 def _int_dtype(x):
@@ -74,7 +75,7 @@ def _sum_forward(x, axis=None, keepdims=False):
 
 
 def _sum_vjp(inputs, output, attrs, upstream, needs):
-    return (_spread(upstream, shape_of(inputs[0]), attrs),)
+    return (_spread(upstream, output, shape_of(inputs[0]), attrs),)
 
 
 def _sum_jvp(inputs, output, attrs, tangents):
@@ -115,7 +116,7 @@ def _count(x_shape, axes) -> int:
 def _mean_vjp(inputs, output, attrs, upstream, needs):
     x_shape = shape_of(inputs[0])
     count = max(_count(x_shape, attrs.get("axis")), 1)
-    return (_spread(divide_by(upstream, count), x_shape, attrs),)
+    return (_spread(divide_by(upstream, count), output, x_shape, attrs),)
 
 
 def _mean_jvp(inputs, output, attrs, tangents):
@@ -139,7 +140,7 @@ def _extreme_vjp(inputs, output, attrs, upstream, needs):
     # Ties share the gradient equally, as TensorFlow's reduce_max/reduce_min.
     x = inputs[0]
     chosen, counts = _extreme_weights(x, output, attrs)
-    share = apply2(_math.DIV, _expand_back(upstream, x._value.shape, attrs), counts)
+    share = apply2(_math.DIV, _expand_back(upstream, output, x._value.shape, attrs), counts)
     return (apply2(_math.MUL, chosen, share),)
 
 
@@ -209,7 +210,7 @@ def _prod_vjp(inputs, output, attrs, upstream, needs):
     x = inputs[0]
     x_shape = x._value.shape
     others = _others_product(x, attrs.get("axis"))
-    spread = _spread(upstream, x_shape, attrs)
+    spread = _spread(upstream, output, x_shape, attrs)
     return (apply2(_math.MUL, spread, _math.conj(others)),)
 
 
