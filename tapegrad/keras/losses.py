@@ -1,8 +1,14 @@
 """Losses (``tf.keras.losses``): classes with Keras 3's reductions, and functional forms.
 
-Functional forms (``mean_squared_error(y_true, y_pred)``) return one value per example (the
-mean over the last axis); the classes reduce those with ``reduction``:
-``"sum_over_batch_size"`` (default: sum / number of values), ``"sum"``, or ``None``/``"none"``.
+Functional forms (``mse(y_true, y_pred)``) return one value per example (the mean over the
+last axis); the classes reduce those with ``reduction``: ``"sum_over_batch_size"`` (default:
+sum / number of values), ``"sum"``, or ``None``/``"none"``.
+
+The namespace is TF 2.21's ``tf.keras.losses``: the functions ``mean_squared_error``,
+``mean_absolute_error``, ``mean_absolute_percentage_error``, ``mean_squared_logarithmic_error``,
+``kl_divergence`` and ``log_cosh`` are reached by their aliases (``mse``, ``mae``, ``mape``,
+``msle``, ``kld``, ``logcosh``), their classes or their names as strings
+(``compile(loss="mean_squared_error")``), as in TF (tensorflow/tensorflow#69851).
 
 >>> import tapegrad as tf
 >>> mse = tf.keras.losses.MeanSquaredError()
@@ -23,11 +29,11 @@ from tapegrad.ops import reduction as reduction_ops
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Huber",
-           "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
-           "categorical_crossentropy", "sparse_categorical_crossentropy", "huber", "mse", "mae",
-           "MSE", "MAE", "get", "LossFunctionWrapper", "KLDivergence", "kl_divergence",
-           "kld", "KLD", "CosineSimilarity", "cosine_similarity", "Hinge", "hinge",
-           "MeanAbsolutePercentageError", "mean_absolute_percentage_error", "serialize",
+           "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+           "huber", "mse", "mae", "MSE", "MAE", "get", "LossFunctionWrapper", "KLDivergence",
+           "kld", "KLD", "kullback_leibler_divergence", "CosineSimilarity", "cosine_similarity",
+           "Hinge", "hinge", "MeanAbsolutePercentageError", "mape", "MAPE",
+           "MeanSquaredLogarithmicError", "msle", "MSLE", "LogCosh", "logcosh", "serialize",
            "deserialize"]
 
 EPSILON = 1e-7
@@ -69,7 +75,7 @@ def mean_squared_error(y_true, y_pred):
     """``mean((y_true - y_pred) ** 2, axis=-1)``.
 
     >>> import tapegrad as tf
-    >>> tf.keras.losses.mean_squared_error([[1.0, 2.0]], [[1.0, 4.0]]).numpy().tolist()
+    >>> tf.keras.losses.mse([[1.0, 2.0]], [[1.0, 4.0]]).numpy().tolist()
     [2.0]
     """
     y_true, y_pred = _pair(y_true, y_pred)
@@ -162,7 +168,7 @@ def kl_divergence(y_true, y_pred):
     """``sum(y_true * log(y_true / y_pred), axis=-1)``, both clipped to [1e-7, 1].
 
     >>> import tapegrad as tf
-    >>> round(float(tf.keras.losses.kl_divergence([[0.5, 0.5]], [[0.25, 0.75]])[0]), 6)
+    >>> round(float(tf.keras.losses.kld([[0.5, 0.5]], [[0.25, 0.75]])[0]), 6)
     0.143841
     """
     y_true, y_pred = _pair(y_true, y_pred)
@@ -203,10 +209,39 @@ def mean_absolute_percentage_error(y_true, y_pred):
     return 100.0 * reduction_ops.reduce_mean(diff, axis=-1)
 
 
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)) ** 2, axis=-1)``.
+
+    >>> import tapegrad as tf
+    >>> round(float(tf.keras.losses.msle([[0.0, 1.0]], [[0.0, 3.0]])[0]), 6)
+    0.240227
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    log_pred = math_ops.log(math_ops.maximum(y_pred, EPSILON) + 1.0)
+    log_true = math_ops.log(math_ops.maximum(y_true, EPSILON) + 1.0)
+    return reduction_ops.reduce_mean(math_ops.square(log_pred - log_true), axis=-1)
+
+
+def log_cosh(y_true, y_pred):
+    """``mean(log(cosh(y_pred - y_true)), axis=-1)``, computed as
+    ``x + softplus(-2x) - log(2)`` so that large errors do not overflow ``cosh``.
+
+    >>> import tapegrad as tf
+    >>> round(float(tf.keras.losses.logcosh([[0.0, 0.0]], [[1.0, -100.0]])[0]), 4)
+    49.8703
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    error = y_pred - y_true
+    log_2 = math_ops.cast(np.log(2.0), error.dtype)
+    return reduction_ops.reduce_mean(error + nn_ops.softplus(-2.0 * error) - log_2, axis=-1)
+
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
-kld = KLD = kl_divergence
+kld = KLD = kullback_leibler_divergence = kl_divergence
 mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+logcosh = log_cosh
 
 
 # -- classes ----------------------------------------------------------------------------------
@@ -281,7 +316,7 @@ class LossFunctionWrapper(Loss):
     """A Loss from a function ``fn(y_true, y_pred, **kwargs)`` returning per-example values.
 
     >>> import tapegrad as tf
-    >>> loss = tf.keras.losses.LossFunctionWrapper(tf.keras.losses.mean_absolute_error)
+    >>> loss = tf.keras.losses.LossFunctionWrapper(tf.keras.losses.mae)
     >>> float(loss([[1.0], [3.0]], [[2.0], [2.0]]))
     1.0
     """
@@ -431,15 +466,37 @@ class MeanAbsolutePercentageError(_Wrapper):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
 
 
-_FUNCTIONS = {"mean_squared_error": mean_squared_error, "mse": mean_squared_error,
-              "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
-              "huber": huber, "binary_crossentropy": binary_crossentropy,
-              "categorical_crossentropy": categorical_crossentropy,
-              "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-              "kl_divergence": kl_divergence, "kld": kl_divergence,
-              "cosine_similarity": cosine_similarity, "hinge": hinge,
-              "mean_absolute_percentage_error": mean_absolute_percentage_error,
-              "mape": mean_absolute_percentage_error}
+class MeanSquaredLogarithmicError(_Wrapper):
+    """Mean of squared differences of ``log(1 + max(y, 1e-7))``."""
+
+    _fn = staticmethod(mean_squared_logarithmic_error)
+    _default_name = "mean_squared_logarithmic_error"
+
+    def __init__(self, reduction="sum_over_batch_size",
+                 name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class LogCosh(_Wrapper):
+    """Mean of ``log(cosh(y_pred - y_true))``."""
+
+    _fn = staticmethod(log_cosh)
+    _default_name = "log_cosh"
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+# String identifiers of the functions: the long names and the aliases, except
+# "kullback_leibler_divergence" and "logcosh", which TF 2.21's get() does not know either.
+_FUNCTIONS = {function.__name__: function
+              for function in (mean_squared_error, mean_absolute_error, huber,
+                               binary_crossentropy, categorical_crossentropy,
+                               sparse_categorical_crossentropy, kl_divergence, cosine_similarity,
+                               hinge, mean_absolute_percentage_error,
+                               mean_squared_logarithmic_error, log_cosh)}
+_FUNCTIONS.update(mse=mse, MSE=MSE, mae=mae, MAE=MAE, kld=kld, KLD=KLD, mape=mape, MAPE=MAPE,
+                  msle=msle, MSLE=MSLE)
 
 _BY_NAME = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
             "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
@@ -447,7 +504,8 @@ _BY_NAME = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
             "categorical_crossentropy": CategoricalCrossentropy,
             "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
             "kl_divergence": KLDivergence, "cosine_similarity": CosineSimilarity,
-            "hinge": Hinge, "mean_absolute_percentage_error": MeanAbsolutePercentageError}
+            "hinge": Hinge, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+            "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "log_cosh": LogCosh}
 for _cls in set(_BY_NAME.values()) | {Loss, LossFunctionWrapper}:
     _BY_NAME[_cls.__name__] = _cls
 
@@ -496,3 +554,32 @@ def deserialize(config, custom_objects=None):
         raise ValueError(f"Unknown loss class {name!r}; register it with "
                          "tf.keras.saving.register_keras_serializable or pass custom_objects.")
     return cls.from_config(config["config"])
+
+
+# TF 2.21's tf.keras is Keras 3's legacy namespace, which exports these functions only under
+# their aliases (tensorflow/tensorflow#69851). tapegrad.keras is tf.keras, so they are not
+# attributes here either; the classes above and the string identifiers keep them.
+_UNEXPORTED = {"mean_squared_error": ("mse", "MeanSquaredError"),
+               "mean_absolute_error": ("mae", "MeanAbsoluteError"),
+               "mean_absolute_percentage_error": ("mape", "MeanAbsolutePercentageError"),
+               "mean_squared_logarithmic_error": ("msle", "MeanSquaredLogarithmicError"),
+               "kl_divergence": ("kld", "KLDivergence"),
+               "log_cosh": ("logcosh", "LogCosh")}
+for _name in _UNEXPORTED:
+    del globals()[_name]
+
+
+def _unexported_name_error(module: str, name: str, alias: str, cls: str) -> AttributeError:
+    """The AttributeError for a long loss-function name that TF 2.21's ``tf.keras.<module>``
+    lacks, naming what to use instead."""
+    return AttributeError(
+        f"module 'tapegrad.keras.{module}' has no attribute '{name}': TF 2.21's tf.keras "
+        f"exports this function only as tf.keras.{module}.{alias} "
+        f"(tensorflow/tensorflow#69851); use that, tf.keras.{module}.{cls}(), or the string "
+        f"'{name}' in compile()")
+
+
+def __getattr__(name: str):
+    if name in _UNEXPORTED:
+        raise _unexported_name_error("losses", name, *_UNEXPORTED[name])
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

@@ -1,6 +1,8 @@
 """Streaming metrics (``tf.keras.metrics``): ``update_state`` / ``result`` / ``reset_state``.
 
-State is kept in float32 ``total``/``count`` variables, as Keras.
+State is kept in float32 ``total``/``count`` variables, as Keras. As in TF 2.21's
+``tf.keras.metrics``, the loss functions are here under their aliases only (``mse``, ``mae``,
+``mape``, ``msle``, ``kld``, ``logcosh``; see :mod:`tapegrad.keras.losses`).
 
 >>> import tapegrad as tf
 >>> acc = tf.keras.metrics.SparseCategoricalAccuracy()
@@ -14,12 +16,35 @@ from __future__ import annotations
 from tapegrad._core.backend import np
 from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad._core.variable import Variable
+from tapegrad.keras import losses as _losses
+from tapegrad.keras.losses import (
+    KLD,
+    MAE,
+    MAPE,
+    MSE,
+    MSLE,
+    binary_crossentropy,
+    categorical_crossentropy,
+    hinge,
+    huber,
+    kld,
+    kullback_leibler_divergence,
+    logcosh,
+    mae,
+    mape,
+    mse,
+    msle,
+    sparse_categorical_crossentropy,
+)
 
 __all__ = ["Metric", "Mean", "Sum", "Accuracy", "SparseCategoricalAccuracy",
            "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanMetricWrapper",
            "MeanAbsoluteError", "RootMeanSquaredError", "MeanAbsolutePercentageError",
+           "MeanSquaredLogarithmicError", "LogCoshError", "KLDivergence",
            "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
-           "get"]
+           "get", "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
+           "kullback_leibler_divergence", "logcosh", "binary_crossentropy",
+           "categorical_crossentropy", "sparse_categorical_crossentropy", "hinge", "huber"]
 
 
 def _array(x):
@@ -201,12 +226,12 @@ class BinaryAccuracy(MeanMetricWrapper):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
 
 
-def mean_squared_error(y_true, y_pred):
+def _squared_errors(y_true, y_pred):
     """Per-example mean of squared errors (NumPy, for metrics)."""
     return np.mean(np.square(_array(y_true) - _array(y_pred)), axis=-1)
 
 
-def mean_absolute_error(y_true, y_pred):
+def _absolute_errors(y_true, y_pred):
     """Per-example mean of absolute errors (NumPy, for metrics)."""
     return np.mean(np.abs(_array(y_true) - _array(y_pred)), axis=-1)
 
@@ -217,7 +242,7 @@ class MeanSquaredError(MeanMetricWrapper):
     _direction = "down"
 
     def __init__(self, name="mean_squared_error", dtype=None):
-        super().__init__(mean_squared_error, name=name, dtype=dtype)
+        super().__init__(_squared_errors, name=name, dtype=dtype)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
@@ -226,7 +251,7 @@ class MeanAbsoluteError(MeanMetricWrapper):
     _direction = "down"
 
     def __init__(self, name="mean_absolute_error", dtype=None):
-        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+        super().__init__(_absolute_errors, name=name, dtype=dtype)
 
 
 class RootMeanSquaredError(Mean):
@@ -258,8 +283,7 @@ class _LossMetric(MeanMetricWrapper):
     _loss_name = ""
 
     def __init__(self, name=None, dtype=None, **kwargs):
-        from tapegrad.keras import losses
-        super().__init__(getattr(losses, self._loss_name), name=name or self._loss_name,
+        super().__init__(_losses.get(self._loss_name), name=name or self._loss_name,
                          dtype=dtype, **kwargs)
 
 
@@ -269,6 +293,40 @@ class MeanAbsolutePercentageError(_LossMetric):
     _loss_name = "mean_absolute_percentage_error"
 
     def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(_LossMetric):
+    """Mean squared logarithmic error over every example seen."""
+
+    _loss_name = "mean_squared_logarithmic_error"
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class LogCoshError(_LossMetric):
+    """Mean of ``log(cosh(y_pred - y_true))`` over every example seen."""
+
+    _loss_name = "log_cosh"
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class KLDivergence(_LossMetric):
+    """Kullback-Leibler divergence over every example seen.
+
+    >>> import tapegrad as tf
+    >>> m = tf.keras.metrics.KLDivergence()
+    >>> m.update_state([[0.5, 0.5]], [[0.25, 0.75]])
+    >>> round(float(m.result()), 6)
+    0.143841
+    """
+
+    _loss_name = "kl_divergence"
+
+    def __init__(self, name="kl_divergence", dtype=None):
         super().__init__(name=name, dtype=dtype)
 
 
@@ -301,11 +359,14 @@ class BinaryCrossentropy(_LossMetric):
 _BY_NAME = {
     "accuracy": Accuracy, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "categorical_accuracy": CategoricalAccuracy, "binary_accuracy": BinaryAccuracy,
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "root_mean_squared_error": RootMeanSquaredError,
+    "MAE": MeanAbsoluteError, "root_mean_squared_error": RootMeanSquaredError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "mape": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+    "kl_divergence": KLDivergence, "LogCoshError": LogCoshError,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
@@ -332,3 +393,13 @@ def get(identifier):
         if custom is not None:
             return custom() if isinstance(custom, type) else custom
     raise ValueError(f"Could not interpret metric identifier: {identifier}")
+
+
+# The long loss-function names that TF 2.21's tf.keras.metrics lacks too (see losses.py).
+_UNEXPORTED = {**_losses._UNEXPORTED, "log_cosh": ("logcosh", "LogCoshError")}
+
+
+def __getattr__(name: str):
+    if name in _UNEXPORTED:
+        raise _losses._unexported_name_error("metrics", name, *_UNEXPORTED[name])
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

@@ -119,6 +119,29 @@ NUMPY_CALLS = {
     "ndarray_times_variable": "np.full(2, 3.0, np.float32) * v",
 }
 
+# tf.keras.losses / tf.keras.metrics: TF 2.21's tf.keras (Keras 3's legacy namespace) lacks the
+# long names of some loss functions (tensorflow/tensorflow#69851) but keeps their aliases and
+# their string identifiers
+KERAS_LONG_NAMES = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+                    "mean_squared_logarithmic_error", "kl_divergence", "log_cosh"]
+KERAS_ALIASES = ["mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
+                 "kullback_leibler_divergence", "logcosh"]
+KERAS_SHARED = ["binary_crossentropy", "categorical_crossentropy",
+                "sparse_categorical_crossentropy", "hinge", "huber"]  # in both namespaces too
+KERAS_IDENTIFIERS = KERAS_LONG_NAMES + KERAS_ALIASES + [
+    "MeanSquaredError", "MeanSquaredLogarithmicError", "KLDivergence", "LogCosh", "LogCoshError"]
+KERAS_PAIRS = ("y_true = tf.constant([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]])\n"
+               "y_pred = tf.constant([[0.3, 0.7], [0.9, 0.1], [0.6, 0.4]])\n")
+KERAS_GET = ("def got(module, identifier):\n"
+             "    try:\n"
+             "        found = module.get(identifier)\n"
+             "    except ValueError as error:\n"
+             "        return str(error)\n"
+             "    return getattr(found, '__name__', None) or [type(found).__name__, found.name]\n")
+KERAS_MODEL = ("x = tf.constant([[0.0], [1.0], [2.0], [3.0]])\ny = 3.0 * x + 2.0\n"
+               "model = tf.keras.Sequential([\n"
+               "    tf.keras.layers.Dense(1, kernel_initializer='ones')])\n")
+
 PROBES: dict[str, str] = {
     # formatting and printing
     "format_scalar_spec": 'f"{tf.constant(3.14159):.3f}"',
@@ -528,4 +551,45 @@ PROBES: dict[str, str] = {
                                                "    y = tf.reduce_sum(np.array([3.0, 4.0], "
                                                "np.float32) * x)\n"
                                                "tape.gradient(y, x)",
+    # tf.keras.losses / tf.keras.metrics namespaces (see KERAS_LONG_NAMES)
+    "keras_losses_names": f"{{n: hasattr(tf.keras.losses, n) for n in "
+                          f"{KERAS_LONG_NAMES + KERAS_ALIASES}}}",
+    "keras_metrics_names": f"{{n: hasattr(tf.keras.metrics, n) for n in "
+                           f"{KERAS_LONG_NAMES + KERAS_ALIASES}}}",
+    "keras_losses_long_name": "tf.keras.losses.mean_squared_error",
+    "keras_metrics_long_name": "tf.keras.metrics.mean_absolute_error",
+    "keras_alias_functions": f"{{n: getattr(tf.keras.losses, n).__name__ "
+                             f"for n in {KERAS_ALIASES}}}",
+    "keras_metrics_aliases_are_the_losses": f"[getattr(tf.keras.metrics, n) is getattr("
+                                            f"tf.keras.losses, n) for n in "
+                                            f"{KERAS_ALIASES + KERAS_SHARED}]",
+    "keras_alias_values": KERAS_PAIRS + f"{{n: getattr(tf.keras.losses, n)(y_true, y_pred) "
+                                        f"for n in {KERAS_ALIASES}}}",
+    "keras_alias_gradients": KERAS_PAIRS + "[grad(lambda p: f(y_true, p), y_pred) for f in "
+                                           "(tf.keras.losses.msle, tf.keras.losses.logcosh)]",
+    "keras_new_loss_classes": KERAS_PAIRS + "[(c.name, c(y_true, y_pred)) for c in "
+                                            "(tf.keras.losses.MeanSquaredLogarithmicError(), "
+                                            "tf.keras.losses.LogCosh())]",
+    "keras_new_metric_classes": KERAS_PAIRS + "ms = [tf.keras.metrics."
+                                              "MeanSquaredLogarithmicError(), "
+                                              "tf.keras.metrics.LogCoshError(), "
+                                              "tf.keras.metrics.KLDivergence()]\n"
+                                              "for m in ms:\n    m.update_state(y_true, y_pred)\n"
+                                              "[(m.name, m.result()) for m in ms]",
+    "keras_losses_get": KERAS_GET + f"{{n: got(tf.keras.losses, n) "
+                                    f"for n in {KERAS_IDENTIFIERS}}}",
+    "keras_metrics_get": KERAS_GET + f"{{n: got(tf.keras.metrics, n) "
+                                     f"for n in {KERAS_IDENTIFIERS}}}",
+    "keras_compile_strings_fit": KERAS_MODEL + "model.compile(optimizer="
+                                 "tf.keras.optimizers.SGD(0.01), loss='mean_squared_error', "
+                                 "metrics=['mean_absolute_error', 'msle', 'kl_divergence', "
+                                 "tf.keras.metrics.mse])\n"
+                                 "model.fit(x, y, epochs=3, batch_size=2, shuffle=False, "
+                                 "verbose=0).history",
+    "keras_compile_alias_loss_fit": KERAS_MODEL + "model.compile(optimizer='sgd', "
+                                    "loss=tf.keras.losses.logcosh, metrics=['mse', 'MAE'])\n"
+                                    "model.fit(x, y, epochs=2, verbose=0).history",
+    "keras_fit_without_compile": KERAS_MODEL + "try:\n    model.fit(x, y, verbose=0)\n"
+                                 "except Exception as error:\n"
+                                 "    raised = (type(error).__name__, str(error))\nraised",
 }

@@ -17,11 +17,6 @@ from tests.guides.report import guide_verdicts
 
 #: guide -> {cell number: why tapegrad's output differs}
 KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
-    "basic_training_loops": {
-        "13": "TF 2.21's tf.keras.losses lacks mean_squared_error (Keras 3's API generator keeps "
-              "only the legacy aliases mse/MSE in the tf.keras namespace); tapegrad has it",
-        "14": "follows from cell 13: under TF the model was never compiled, so fit raises",
-    },
     "intro_to_modules": {
         "30": "the error message text of a failed call (Keras wraps it)",
     },
