@@ -4,13 +4,17 @@ Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--batc
 (needs the ``mpi`` extra; rank 0 prints). Three tables:
 
 1. Allreduce bandwidth, 1 KB to ``--max-mb`` MB of float32: ``hvd.allreduce(op=Sum)`` of a
-   tensor against ``comm.Allreduce`` of the same NumPy buffer into a preallocated output (the
-   floor: what MPI itself costs) and into a fresh ``np.empty_like`` output ("+alloc": what any
-   API that returns a new tensor pays, page faults of fresh memory included). Algorithm
-   bandwidth is bytes / time; bus bandwidth is ``2 (N-1)/N`` bytes / time, the bytes each rank
-   really sends in a ring allreduce (the cost model of docs/distributed.md). Goal: tapegrad
-   >= 90% of raw from 1 MB. Then that model, its latency measured on 1-4 KB buffers and its
-   bandwidth on 1 MB and larger, against each measured size.
+   tensor wrapping a NumPy buffer (no copy) against ``comm.Allreduce`` of that same buffer
+   into a preallocated output ("raw": what MPI itself costs), into a fresh ``np.empty_like``
+   output ("+alloc": what an API returning a new array each call pays, page faults of fresh
+   memory included) and into the preallocated output after the 24-byte ``Allreduce`` of
+   tapegrad's metadata check ("+check": the floor of any allreduce that checks its peers'
+   shapes first). tapegrad returns a tensor of the caller's own, reduced into an output buffer
+   it reuses once no earlier result holds it (the case here), so "raw" is the fair
+   comparison. Algorithm bandwidth is bytes / time; bus bandwidth is ``2 (N-1)/N`` bytes /
+   time, the bytes each rank really sends in a ring allreduce (the cost model of
+   docs/distributed.md). Goal: tapegrad >= 90% of raw from 1 MB. Then that model, its latency
+   measured on 1-4 KB buffers and its bandwidth on 1 MB and larger, against each size.
 2. Fusion: the gradients of a model with many small variables (``--small-vars`` of 1,000
    float32) reduced with ``grouped_allreduce`` with fusion on (one buffer) and off
    (``fusion_threshold=0``: one Allreduce per variable).
@@ -20,9 +24,10 @@ Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--batc
 
 BLAS libraries get cores / (processes on the node) threads each unless OPENBLAS_NUM_THREADS,
 OMP_NUM_THREADS or MKL_NUM_THREADS is set. Before timing, tapegrad's allreduce is checked
-against the raw one. The rows of a table take turns call by call, each call timed alone after
-a barrier, and the median is kept (the slowest rank's): on a shared machine other jobs then
-slow every row alike.
+against the raw one. The rows of a table take turns call by call, in an order rotated every
+round (so that no row always finds the caches as the same other row left them), each call
+timed alone after a barrier, and the median is kept (the slowest rank's): on a shared machine
+other jobs then slow every row alike.
 """
 
 from __future__ import annotations
@@ -52,19 +57,22 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import tapegrad as tf  # noqa: E402
 import tapegrad.distribute as hvd  # noqa: E402
+from tapegrad._core.tensor import wrap  # noqa: E402
 from tapegrad.distribute import _engine  # noqa: E402
 
 
 def interleaved_medians(rows: dict, samples: int) -> dict:
     """Median seconds per call of each row (the slowest rank's median). The rows take turns
-    call by call, each call timed alone after a barrier, so that other jobs on a shared
-    machine slow every row alike and the median ignores the calls they hit hardest."""
+    call by call, in an order rotated every round, each call timed alone after a barrier, so
+    that other jobs on a shared machine slow every row alike and the median ignores the calls
+    they hit hardest."""
     comm = _engine.state.comm
     times: dict = {name: [] for name in rows}
-    for _ in range(samples):
-        for name, fn in rows.items():
+    names = list(rows)
+    for round_ in range(samples):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
             comm.Barrier()
-            times[name].append(timed(fn))
+            times[name].append(timed(rows[name]))
     medians = {name: float(np.median(values)) for name, values in times.items()}
     every = hvd.allgather_object(medians)
     return {name: max(rank_medians[name] for rank_medians in every) for name in rows}
@@ -79,26 +87,35 @@ def bandwidth_table(max_mb: int) -> dict:
     comm, size = _engine.state.comm, hvd.size()
     bus = 2 * (size - 1) / size
     report(f"\n1. allreduce of float32 buffers, {size} processes (median of interleaved calls)")
-    report(f"{'bytes':>10} {'raw us':>10} {'+alloc us':>10} {'tapegrad us':>12} {'raw GB/s':>9} "
-           f"{'tg GB/s':>8} {'raw bus':>8} {'tg bus':>7} {'tg/raw':>7} {'tg/+alloc':>9}")
+    report(f"{'bytes':>10} {'raw us':>10} {'+alloc us':>10} {'+check us':>10} {'tapegrad us':>12} "
+           f"{'raw GB/s':>9} {'tg GB/s':>8} {'raw bus':>8} {'tg bus':>7} {'tg/raw':>7} "
+           f"{'tg/+check':>9}")
     raw_times = {}
+    check = np.zeros(3, dtype=np.int64)
+
+    def checked(a, o):
+        comm.Allreduce(_engine.state.MPI.IN_PLACE, check, op=_engine.state.MPI.MAX)
+        comm.Allreduce(a, o)
+
     nbytes = 1024
     while nbytes <= max_mb * 1024 * 1024:
         array = np.random.default_rng(hvd.rank()).standard_normal(nbytes // 4).astype(np.float32)
-        tensor, out = tf.constant(array), np.empty_like(array)
+        tensor, out = wrap(array), np.empty_like(array)
         comm.Allreduce(array, out)
         mine = hvd.allreduce(tensor, op=hvd.Sum).numpy()
         assert np.array_equal(mine, out), "tapegrad's allreduce differs from MPI's"
         times = interleaved_medians({
             "raw": lambda a=array, o=out: comm.Allreduce(a, o),
             "alloc": lambda a=array: comm.Allreduce(a, np.empty_like(a)),
+            "check": lambda a=array, o=out: checked(a, o),
             "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)},
             max(15, min(300, (64 << 20) // nbytes)))
-        raw, alloc, ours = times["raw"], times["alloc"], times["tapegrad"]
-        report(f"{nbytes:>10} {raw * 1e6:>10.1f} {alloc * 1e6:>10.1f} {ours * 1e6:>12.1f} "
-               f"{nbytes / raw / 1e9:>9.2f} {nbytes / ours / 1e9:>8.2f} "
+        raw, alloc, checked_raw, ours = (times["raw"], times["alloc"], times["check"],
+                                         times["tapegrad"])
+        report(f"{nbytes:>10} {raw * 1e6:>10.1f} {alloc * 1e6:>10.1f} {checked_raw * 1e6:>10.1f} "
+               f"{ours * 1e6:>12.1f} {nbytes / raw / 1e9:>9.2f} {nbytes / ours / 1e9:>8.2f} "
                f"{bus * nbytes / raw / 1e9:>8.2f} {bus * nbytes / ours / 1e9:>7.2f} "
-               f"{raw / ours:>7.0%} {alloc / ours:>9.0%}")
+               f"{raw / ours:>7.0%} {checked_raw / ours:>9.0%}")
         raw_times[nbytes] = raw
         nbytes *= 4
     return raw_times

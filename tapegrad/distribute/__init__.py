@@ -16,9 +16,10 @@ See docs/distributed.md.
 array([1., 3.], dtype=float32)
 
 Settings: ``HOROVOD_FUSION_THRESHOLD`` (bytes per fused buffer, default 128 MiB, 0 turns
-fusion off) and ``TAPEGRAD_COLLECTIVE_TIMEOUT`` (seconds a collective may wait for the other
-ranks before the job is aborted, default 300, 0 waits forever), or ``hvd.init(fusion_threshold=,
-timeout=)``.
+fusion off), ``TAPEGRAD_COLLECTIVE_TIMEOUT`` (seconds a collective may wait for the other
+ranks before the job is aborted, default 300, 0 waits forever) and ``HOROVOD_CACHE_CAPACITY``
+(how many plans of repeated allreduce calls are kept, default 1024, 0 keeps none), or
+``hvd.init(fusion_threshold=, timeout=, cache_capacity=)``.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'tapegrad.distribute' has no attribute {name!r}")
 
 
-def init(comm=None, *, fusion_threshold: int | None = None,
-         timeout: float | None = None) -> None:
+def init(comm=None, *, fusion_threshold: int | None = None, timeout: float | None = None,
+         cache_capacity: int | None = None) -> None:
     """Start (once; later calls only update the settings): join the MPI job if mpi4py is
     installed, else run as the only process.
 
@@ -89,7 +90,8 @@ def init(comm=None, *, fusion_threshold: int | None = None,
     >>> hvd.is_initialized()
     True
     """
-    _engine.init(comm, fusion_threshold=fusion_threshold, timeout=timeout)
+    _engine.init(comm, fusion_threshold=fusion_threshold, timeout=timeout,
+                 cache_capacity=cache_capacity)
 
 
 def shutdown() -> None:

@@ -10,6 +10,9 @@ process and every collective returns its input unchanged. With several processes
   or a failure on one rank is an error on all, never a hang or a wrong sum;
 - tensors are fused: packed per dtype into contiguous buffers of at most the fusion threshold and
   reduced with one buffer ``Allreduce`` each (never pickled objects);
+- an allreduce that repeats an earlier call (the same op, dtypes and shapes: every training step)
+  reuses that call's plan from a ``PlanCache`` (Horovod's response cache): its digest, buckets,
+  MPI ops, and output buffers that no returned tensor holds any more;
 - a watchdog thread aborts the job when a collective has not finished within the timeout (a
   rank died, hung or skipped the call), and an uncaught exception on any rank aborts the job
   after printing which rank failed and why, so the other ranks never wait forever.
@@ -18,20 +21,23 @@ process and every collective returns its input unchanged. With several processes
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from collections import OrderedDict
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import FailedPreconditionError
 
 DEFAULT_FUSION_THRESHOLD = 128 * 1024 * 1024   # bytes, Horovod's default
 DEFAULT_TIMEOUT = 300.0                       # seconds a collective may wait for its peers
+DEFAULT_CACHE_CAPACITY = 1024                 # plans of repeated calls kept, Horovod's default
 FUSION_THRESHOLD_ENV = "HOROVOD_FUSION_THRESHOLD"
 TIMEOUT_ENV = "TAPEGRAD_COLLECTIVE_TIMEOUT"
+CACHE_CAPACITY_ENV = "HOROVOD_CACHE_CAPACITY"
 # Variables that MPI launchers set to the number of processes they started.
 _LAUNCHER_SIZE_ENVS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 
@@ -53,6 +59,7 @@ class _State:
         self.initialized = False
         self.fusion_threshold = DEFAULT_FUSION_THRESHOLD
         self.timeout = DEFAULT_TIMEOUT
+        self.cache_capacity = DEFAULT_CACHE_CAPACITY
         self.watchdog = None
         self.previous_excepthook = None
 
@@ -99,12 +106,16 @@ def _setting(value, env: str, default, convert, what: str):
     return value
 
 
-def init(comm=None, *, fusion_threshold: int | None = None,
-         timeout: float | None = None) -> None:
+def init(comm=None, *, fusion_threshold: int | None = None, timeout: float | None = None,
+         cache_capacity: int | None = None) -> None:
     state.fusion_threshold = _setting(fusion_threshold, FUSION_THRESHOLD_ENV,
                                       DEFAULT_FUSION_THRESHOLD, int, "fusion threshold in bytes")
     state.timeout = _setting(timeout, TIMEOUT_ENV, DEFAULT_TIMEOUT, float,
                              "collective timeout in seconds")
+    state.cache_capacity = _setting(cache_capacity, CACHE_CAPACITY_ENV, DEFAULT_CACHE_CAPACITY,
+                                    int, "cache capacity (plans of repeated calls)")
+    for cache in PlanCache.every:
+        cache.trim()
     if state.initialized:
         return
     MPI = _import_mpi()
@@ -148,6 +159,8 @@ def shutdown() -> None:
     for comm in (state.cross_comm, state.local_comm, state.comm):
         if comm is not None:
             comm.Free()
+    for cache in PlanCache.every:
+        cache.clear()
     for op in _HALF_OPS.values():
         op.Free()
     _HALF_OPS.clear()
@@ -214,17 +227,22 @@ class _Watchdog:
                 return
 
 
-@contextmanager
-def watched(description: str):
-    watchdog = state.watchdog
-    if watchdog is None:
-        yield
-        return
-    watchdog.current = (description, time.monotonic())
-    try:
-        yield
-    finally:
-        watchdog.current = None
+class watched:
+    """``with watched(description):`` around a blocking collective, so that the watchdog can
+    abort it (a class rather than a generator: this runs twice per collective)."""
+
+    __slots__ = ("description",)
+
+    def __init__(self, description: str):
+        self.description = description
+
+    def __enter__(self):
+        if state.watchdog is not None:
+            state.watchdog.current = (self.description, time.monotonic())
+
+    def __exit__(self, *exc_info):
+        if state.watchdog is not None:
+            state.watchdog.current = None
 
 
 # -- the metadata check ------------------------------------------------------------------------
@@ -245,7 +263,7 @@ def _check_carriable(array) -> None:
 
 # Errors a collective's local preparation may raise on some ranks only (a value too large for
 # fp16 here, a string tensor there): every rank must learn of them, or the others would wait.
-_LOCAL_ERRORS = (TypeError, ValueError, NotImplementedError)
+LOCAL_ERRORS = (TypeError, ValueError, NotImplementedError)
 
 
 def agree(header: dict, prepare):
@@ -259,7 +277,7 @@ def agree(header: dict, prepare):
     try:
         tensors, payload = prepare()
         problem = None
-    except _LOCAL_ERRORS as error:
+    except LOCAL_ERRORS as error:
         if state.comm is None or state.size == 1:
             raise
         tensors, payload, problem = [], None, error
@@ -273,18 +291,32 @@ def check_same_call(header: dict, tensors: list, problem: Exception | None = Non
     ``[name, description]`` pairs; names only label the error: layers built in a different
     order get different automatic names, yet their gradients still line up). A ``problem``
     (this rank could not prepare the call) is raised on every rank."""
+    confirm(0 if problem else call_digest(header, tensors), header["collective"], problem,
+            lambda: [header, tensors])
+
+
+_CHECK = np.zeros(3, dtype=np.int64)     # the metadata round's buffer, reused by every call
+
+
+def confirm(digest: int, collective: str, problem: Exception | None, describe) -> None:
+    """The metadata round: one ``Allreduce`` (MAX) of this rank's call digest, its complement
+    and whether this rank failed to prepare the call (``problem``). Every rank then raises the
+    problem, or if the digests differ gathers every rank's ``describe()`` (``[header, tensors]``
+    as for :func:`check_same_call`) to raise a TensorMismatchError naming them."""
     if state.comm is None or state.size == 1:
+        if problem is not None:
+            raise problem
         return
-    both = np.array([_digest(header, tensors)] * 2 + [problem is not None], dtype=np.int64)
-    both[1] = ~both[1]                                       # max of ~d is ~(min of d)
-    with watched(f"{header['collective']} (metadata check)"):
-        state.comm.Allreduce(state.MPI.IN_PLACE, both, op=state.MPI.MAX)
-    if both[2]:
-        _raise_problem(header["collective"], problem)
-    if both[0] == ~both[1]:
+    check = _CHECK
+    check[0], check[1], check[2] = digest, ~digest, problem is not None
+    with watched(f"{collective} (metadata check)"):
+        state.comm.Allreduce(state.MPI.IN_PLACE, check, op=state.MPI.MAX)
+    if check[2]:
+        _raise_problem(collective, problem)
+    if check[0] == ~check[1]:         # max of ~d is ~(min of d): every digest is the same
         return
-    full = json.dumps([header, tensors], separators=(",", ":")).encode()
-    every = [json.loads(part) for part in allgather_bytes(full, header["collective"])]
+    full = json.dumps(describe(), separators=(",", ":")).encode()
+    every = [json.loads(part) for part in allgather_bytes(full, collective)]
     raise TensorMismatchError(_mismatch_message(every))
 
 
@@ -294,24 +326,16 @@ def _raise_problem(collective: str, problem: Exception | None):
     if problem is not None:
         raise problem
     rank, (kind, message) = next((r, p) for r, p in enumerate(every) if p is not None)
-    error_type = next((e for e in _LOCAL_ERRORS if e.__name__ == kind), ValueError)
+    error_type = next((e for e in LOCAL_ERRORS if e.__name__ == kind), ValueError)
     raise error_type(f"{collective} failed on rank {rank}, so on every rank: {kind}: {message}")
 
 
-_DIGESTS: dict = {}
-
-
-def _digest(header: dict, tensors: list) -> int:
-    """The same 64-bit number on every rank for the same call (cached: training repeats it)."""
+def call_digest(header: dict, tensors: list) -> int:
+    """The same 64-bit number on every rank for the same call (``tensors`` as for
+    :func:`check_same_call`; names do not count)."""
     key = repr((sorted(header.items()), [d for _, d in tensors]))
-    digest = _DIGESTS.get(key)
-    if digest is None:
-        if len(_DIGESTS) > 4096:
-            _DIGESTS.clear()
-        digest = int(np.frombuffer(hashlib.blake2b(key.encode(), digest_size=8).digest(),
-                                   dtype=np.int64)[0])
-        _DIGESTS[key] = digest
-    return digest
+    return int(np.frombuffer(hashlib.blake2b(key.encode(), digest_size=8).digest(),
+                             dtype=np.int64)[0])
 
 
 def _ranks(ranks) -> str:
@@ -389,35 +413,170 @@ def _transport(array):
     as 16-bit integers)."""
     _check_carriable(array)
     array = np.ascontiguousarray(array)
-    if array.dtype == np.bool_:
-        return array.view(np.uint8)
-    return array.view(np.uint16) if array.dtype == np.float16 else array
+    wire = _WIRE_DTYPES.get(array.dtype)
+    return array if wire is None else array.view(wire)
+
+
+# The dtypes without a standard MPI datatype, and what they travel as.
+_WIRE_DTYPES = {np.dtype(np.bool_): np.dtype(np.uint8), np.dtype(np.float16): np.dtype(np.uint16)}
 
 
 def _reduction(name: str, dtype):
     return _half_op(name) if dtype == np.float16 else mpi_op(name)
 
 
-def fused_allreduce(arrays: list, op: str, description: str) -> list:
-    """Reduce each array across ranks with ``op``: one ``Allreduce`` per dtype bucket of at most
-    the fusion threshold (a larger array is reduced alone)."""
-    if state.comm is None or state.size == 1:
-        return [np.array(a) for a in arrays]
-    out: list = [None] * len(arrays)
-    for bucket in _buckets(arrays, state.fusion_threshold):
-        with watched(description):
-            if len(bucket) == 1:
-                source = _transport(arrays[bucket[0]])
-                result = np.empty_like(source)
-                state.comm.Allreduce(source, result, op=_reduction(op, arrays[bucket[0]].dtype))
-                out[bucket[0]] = result.view(arrays[bucket[0]].dtype).reshape(
-                    arrays[bucket[0]].shape)
-                continue
-            buffer = np.concatenate([_transport(arrays[i]).ravel() for i in bucket])
-            state.comm.Allreduce(state.MPI.IN_PLACE, buffer,
-                                 op=_reduction(op, arrays[bucket[0]].dtype))
-        _unpack(buffer, bucket, arrays, out)
-    return out
+class PlanCache:
+    """The plans of calls made before (objects with a ``release()`` of their buffers), least
+    recently used first, at most ``state.cache_capacity`` of them (0 keeps none): Horovod's
+    response cache. A call that repeats an earlier one (the same op, dtypes and shapes: every
+    training step) then skips its checks, its digest and its buffer set-up."""
+
+    every: list = []      # every cache, so that init() and shutdown() reach them
+
+    def __init__(self):
+        self.plans: OrderedDict = OrderedDict()
+        PlanCache.every.append(self)
+
+    def get(self, key):
+        plan = self.plans.get(key)
+        if plan is not None:
+            self.plans.move_to_end(key)
+        return plan
+
+    def add(self, key, plan):
+        self.plans[key] = plan
+        self.trim()
+        return plan
+
+    def trim(self) -> None:
+        while len(self.plans) > state.cache_capacity:
+            self.plans.popitem(last=False)[1].release()
+
+    def clear(self) -> None:
+        for plan in self.plans.values():
+            plan.release()
+        self.plans.clear()
+
+
+_uses = itertools.count()
+
+
+class _Outputs:
+    """The output buffers that the reduced tensors of one bucket wrap, reused once no tensor
+    returned earlier holds them any more. Two are kept, so that a loop that still holds the
+    previous step's gradients while it computes the next ones reuses them too; the buffers of
+    all plans together stay under twice the fusion threshold (the least recently used plans
+    give theirs up first; the plan in use always keeps one)."""
+
+    kept_bytes = 0                  # of every plan's buffers together
+    keeping: set = set()            # the _Outputs that keep buffers
+
+    def __init__(self, shape: tuple, dtype):
+        self.shape, self.dtype = shape, dtype
+        self.nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        self.kept: list = []
+        self.last_use = 0
+
+    def take(self):
+        """A buffer that no returned tensor holds: a kept one, or a new one (kept if room)."""
+        self.last_use = next(_uses)
+        for buffer in self.kept:
+            # Only our list and the loop's name hold a buffer that no tensor wraps (a NumPy
+            # view holds its base: the views of a fused buffer keep it busy too).
+            if sys.getrefcount(buffer) <= _IDLE_REFERENCES:
+                return buffer
+        buffer = np.empty(self.shape, self.dtype)
+        if state.cache_capacity and len(self.kept) < 2:
+            self._keep(buffer)
+        return buffer
+
+    def _keep(self, buffer) -> None:
+        budget = 2 * state.fusion_threshold
+        for other in sorted(_Outputs.keeping - {self}, key=lambda o: o.last_use):
+            if _Outputs.kept_bytes + self.nbytes <= budget:
+                break
+            other.release()
+        if self.kept and _Outputs.kept_bytes + self.nbytes > budget:
+            return
+        self.kept.append(buffer)
+        _Outputs.kept_bytes += self.nbytes
+        _Outputs.keeping.add(self)
+
+    def release(self) -> None:
+        _Outputs.kept_bytes -= self.nbytes * len(self.kept)
+        self.kept.clear()
+        _Outputs.keeping.discard(self)
+
+
+def _references_of_an_idle_buffer() -> int:
+    kept = [np.empty(0)]
+    for buffer in kept:
+        return sys.getrefcount(buffer)       # counted as in _Outputs.take
+
+
+_IDLE_REFERENCES = _references_of_an_idle_buffer()
+
+
+class _Bucket:
+    """One ``Allreduce`` of a plan: which arrays, where in the buffer, with which MPI op."""
+
+    def __init__(self, arrays: list, indices: list, op: str, scale):
+        dtype = arrays[indices[0]].dtype
+        self.single = len(indices) == 1
+        self.spans, offset = [], 0
+        for i in indices:
+            self.spans.append((i, offset, offset + arrays[i].size, arrays[i].shape))
+            offset += arrays[i].size
+        self.outputs = _Outputs(arrays[indices[0]].shape if self.single else (offset,), dtype)
+        self.wire = _WIRE_DTYPES.get(dtype)
+        self.op = _reduction(op, dtype) if state.comm is not None and state.size > 1 else None
+        self.scale = None if scale is None or scale == 1.0 else np.asarray(scale, dtype=dtype)
+
+
+class AllreducePlan:
+    """The reduction of arrays of fixed dtypes and shapes with ``op`` ("sum", "min", "max",
+    "product"), set up once: one ``Allreduce`` per dtype bucket of at most the fusion threshold
+    (an array alone in its bucket goes straight from its own memory), into output buffers
+    reused from call to call, the results then multiplied by ``scale`` in place (Average's
+    1/size). The results are the caller's: no array it passed is among them."""
+
+    def __init__(self, arrays: list, op: str, scale=None):
+        self.buckets = [_Bucket(arrays, indices, op, scale)
+                        for indices in _buckets(arrays, state.fusion_threshold)]
+
+    def release(self) -> None:
+        for bucket in self.buckets:
+            bucket.outputs.release()
+
+    def run(self, arrays: list, description: str) -> list:
+        out: list = [None] * len(arrays)
+        comm = state.comm if state.size > 1 else None
+        for bucket in self.buckets:
+            buffer = bucket.outputs.take()
+            wire = buffer if bucket.wire is None else buffer.view(bucket.wire)
+            if bucket.single:
+                source = arrays[bucket.spans[0][0]]
+                if comm is None:
+                    np.copyto(buffer, source)
+                else:
+                    source = np.ascontiguousarray(source)
+                    if bucket.wire is not None:
+                        source = source.view(bucket.wire)
+                    with watched(description):
+                        comm.Allreduce(source, wire, op=bucket.op)
+            else:
+                np.concatenate([arrays[i].ravel() for i, _, _, _ in bucket.spans], out=buffer)
+                if comm is not None:
+                    with watched(description):
+                        comm.Allreduce(state.MPI.IN_PLACE, wire, op=bucket.op)
+            if bucket.scale is not None:
+                np.multiply(buffer, bucket.scale, out=buffer)
+            if bucket.single:
+                out[bucket.spans[0][0]] = buffer
+            else:
+                for i, start, stop, shape in bucket.spans:
+                    out[i] = buffer[start:stop].reshape(shape)
+        return out
 
 
 def fused_broadcast(arrays: list, root: int, description: str) -> list:

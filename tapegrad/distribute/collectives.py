@@ -75,6 +75,8 @@ class Compression:
 
 
 def _resolve_op(op, average) -> ReduceOp:
+    if type(op) is ReduceOp and op is not Adasum and average is None:
+        return op               # the usual case, without the Enum lookup (every call pays it)
     if average is not None:
         if op is not None:
             raise ValueError("The op parameter supersedes average; pass only op.")
@@ -84,14 +86,6 @@ def _resolve_op(op, average) -> ReduceOp:
         raise NotImplementedError("The Adasum reduction is not available in tapegrad.distribute; "
                                   "use op=hvd.Average or hvd.Sum.")
     return op
-
-
-def _op_label(op, average) -> str:
-    """The op as the metadata check compares it (hvd.Sum, 1 and average=False agree)."""
-    try:
-        return _resolve_op(op, average).name
-    except (ValueError, NotImplementedError):
-        return repr((op, average))
 
 
 def _check_process_set(process_set) -> None:
@@ -109,15 +103,6 @@ def _names(name, count: int, default: str) -> list:
     return [base] if count == 1 else [f"{base}.{i}" for i in range(count)]
 
 
-def _scale(array, factor: float, what: str):
-    if factor == 1.0:
-        return array
-    if array.dtype.kind not in "fc":
-        raise TypeError(f"{what} {factor} cannot scale an integer or boolean tensor exactly; "
-                        "cast it to a floating-point dtype first.")
-    return array * np.asarray(factor, dtype=array.dtype)
-
-
 def _check_reducible(dtype, op: ReduceOp) -> None:
     if dtype == np.bool_ and op in (Sum, Average):
         raise TypeError("Sum and Average of boolean tensors are not defined; cast them to an "
@@ -129,26 +114,10 @@ def _check_reducible(dtype, op: ReduceOp) -> None:
                         "divide, or cast to a floating-point dtype.")
 
 
-def _prepare_dense(arrays: list, op: ReduceOp, compression, prescale: float):
-    """What this rank sends for the dense tensors: checked, prescaled, compressed."""
-    sending, contexts = [], []
-    for array in arrays:
-        _check_reducible(array.dtype, op)
-        array = _scale(array, prescale, "prescale_factor")
-        if compression is not NoneCompressor:
-            compressed, ctx = compression.compress(wrap(array))
-            array = _array(compressed)
-            contexts.append(ctx)
-        sending.append(array)
-    return sending, contexts
-
-
-def _finish_dense(reduced: list, op: ReduceOp, compression, contexts: list, postscale: float):
-    if contexts:
-        reduced = [_array(compression.decompress(wrap(r), ctx))
-                   for r, ctx in zip(reduced, contexts)]
-    factor = postscale / _engine.state.size if op is Average else postscale
-    return [_scale(r, factor, "postscale_factor") for r in reduced]
+def _check_scalable(dtype, factor: float, what: str) -> None:
+    if factor != 1.0 and dtype.kind not in "fc":
+        raise TypeError(f"{what} {factor} cannot scale an integer or boolean tensor exactly; "
+                        "cast it to a floating-point dtype first.")
 
 
 def _check_sparse(slices: IndexedSlices, op: ReduceOp, prescale: float, postscale: float):
@@ -179,35 +148,115 @@ def _describe(value):
     return _engine.describe(_array(value))
 
 
+def _signature(value):
+    """What a cached plan depends on for a None or an IndexedSlices (for a dense array: its
+    dtype and shape)."""
+    if value is None:
+        return None
+    return "sparse", _array(value.values).dtype, tuple(int(d) for d in _array(value.dense_shape))
+
+
+class _GroupPlan:
+    """What every ``reduce_group`` call of one signature (op, compression, scale factors, and
+    the kind, dtype and shape of each value) shares, checked and computed once: the digest of
+    the metadata check, and the fused reduction with its buffers."""
+
+    def __init__(self, values: list, arrays: list, op: ReduceOp, compression, prescale: float,
+                 postscale: float):
+        self.op, self.compression, self.prescale = op, compression, prescale
+        self.header = {"collective": "allreduce", "op": op.name}
+        self.descriptions = [_describe(v) for v in values]
+        self.dense = [i for i, a in enumerate(arrays) if a is not None]
+        self.sparse = [i for i, v in enumerate(values) if isinstance(v, IndexedSlices)]
+        for i in self.sparse:
+            _check_sparse(values[i], op, prescale, postscale)
+        self.factor = postscale / _engine.state.size if op is Average else postscale
+        for i in self.dense:
+            _check_reducible(arrays[i].dtype, op)
+            for factor, what in ((prescale, "prescale_factor"), (self.factor, "postscale_factor")):
+                _check_scalable(arrays[i].dtype, factor, what)
+        self.digest = _engine.call_digest(self.header, [[None, d] for d in self.descriptions])
+        self.mpi_op = "sum" if op is Average else op.name.lower()
+        # Whether the dense arrays travel as they are (no None, no sparse value, no prescale,
+        # no compression): then a call sends its arrays list itself.
+        self.plain = (len(self.dense) == len(values) and prescale == 1.0
+                      and compression is NoneCompressor)
+        self.reduction = None            # the AllreducePlan, made from the first call's buffers
+        self.wire_layout = None          # the dtypes and shapes it was made for
+        self.description = f"allreduce of {len(self.dense)} tensor(s)"
+
+    def release(self) -> None:
+        if self.reduction is not None:
+            self.reduction.release()
+
+    def prepare(self, arrays: list):
+        """What this rank sends (prescaled, compressed) and the decompression contexts."""
+        sending = [arrays[i] for i in self.dense]
+        if self.prescale != 1.0:
+            sending = [a * np.asarray(self.prescale, dtype=a.dtype) for a in sending]
+        if self.compression is NoneCompressor:
+            return sending, None
+        contexts = []
+        for k, array in enumerate(sending):
+            compressed, ctx = self.compression.compress(wrap(array))
+            sending[k] = _array(compressed)
+            contexts.append(ctx)
+        return sending, contexts
+
+    def reduce(self, sending: list, contexts) -> list:
+        """The reduced dense arrays, decompressed and scaled."""
+        if contexts is None:         # uncompressed: the layout is the plan's own
+            scale = self.factor
+        else:
+            scale = None
+            layout = [(a.dtype, a.shape) for a in sending]
+            if layout != self.wire_layout:
+                self.release()
+                self.reduction, self.wire_layout = None, layout
+        if self.reduction is None:
+            self.reduction = _engine.AllreducePlan(sending, self.mpi_op, scale)
+        reduced = self.reduction.run(sending, self.description)
+        if contexts is None:
+            return reduced
+        reduced = [_array(self.compression.decompress(wrap(r), ctx))
+                   for r, ctx in zip(reduced, contexts)]
+        if self.factor == 1.0:
+            return reduced
+        return [r * np.asarray(self.factor, dtype=r.dtype) for r in reduced]
+
+
+_PLANS = _engine.PlanCache()
+
+
 def reduce_group(values: list, names: list, op, compression=NoneCompressor,
                  prescale: float = 1.0, postscale: float = 1.0, average=None) -> list:
     """Allreduce a list of tensors, IndexedSlices and Nones (kept as None), checked across
-    ranks (``op`` may be None: Horovod's default, or ``average``'s)."""
-    dense = [i for i, v in enumerate(values) if v is not None and not isinstance(v, IndexedSlices)]
-
-    def prepare():
+    ranks (``op`` may be None: Horovod's default, or ``average``'s). A call that repeats an
+    earlier one reuses its plan (the response cache): the metadata check then exchanges the
+    cached digest only."""
+    arrays = [None if v is None or isinstance(v, IndexedSlices) else _array(v) for v in values]
+    try:
         resolved = _resolve_op(op, average)
-        tensors = [[n, _describe(v)] for n, v in zip(names, values)]
-        for value in values:
-            if isinstance(value, IndexedSlices):
-                _check_sparse(value, resolved, prescale, postscale)
-        sending, contexts = _prepare_dense([_array(values[i]) for i in dense], resolved,
-                                           compression, prescale)
-        return tensors, (resolved, sending, contexts)
-
-    header = {"collective": "allreduce", "op": _op_label(op, average)}
-    resolved, sending, contexts = _engine.agree(header, prepare)
+        prescale, postscale = float(prescale), float(postscale)
+        key = (resolved, compression, prescale, postscale,
+               tuple([(a.dtype, a.shape) if a is not None else _signature(v)
+                      for v, a in zip(values, arrays)]))
+        plan = _PLANS.get(key) or _PLANS.add(key, _GroupPlan(
+            values, arrays, resolved, compression, prescale, postscale))
+        sending, contexts = (arrays, None) if plan.plain else plan.prepare(arrays)
+        problem = None
+    except _engine.LOCAL_ERRORS as error:
+        if _engine.state.comm is None or _engine.state.size == 1:
+            raise
+        plan, problem = None, error
+    _engine.confirm(plan.digest if problem is None else 0, "allreduce", problem,
+                    lambda: [plan.header, [list(t) for t in zip(names, plan.descriptions)]])
     out: list = [None] * len(values)
-    if dense:
-        reduced = _engine.fused_allreduce(sending, "sum" if resolved is Average
-                                          else resolved.name.lower(),
-                                          f"allreduce of {len(dense)} tensor(s)")
-        for i, array in zip(dense, _finish_dense(reduced, resolved, compression, contexts,
-                                                 postscale)):
+    if plan.dense:
+        for i, array in zip(plan.dense, plan.reduce(sending, contexts)):
             out[i] = wrap(array)
-    for i, value in enumerate(values):
-        if isinstance(value, IndexedSlices):
-            out[i] = _gather_sparse(value, resolved, names[i])
+    for i in plan.sparse:
+        out[i] = _gather_sparse(values[i], resolved, names[i])
     return out
 
 

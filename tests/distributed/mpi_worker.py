@@ -16,6 +16,7 @@ import numpy as np
 
 import tapegrad as tf
 import tapegrad.distribute as hvd
+from tapegrad.distribute import collectives as hvd_collectives
 
 RESULTS: dict = {}
 
@@ -290,6 +291,33 @@ def mismatches(rank):
     check("names may differ across ranks", got == 2.0, got)
 
 
+# -- the response cache ------------------------------------------------------------------------
+
+def cached_calls(rank):
+    """A repeated call reuses its plan; a new shape makes a new one; ranks whose calls hit
+    different cached plans (or one hits, the other misses) still get a mismatch error."""
+    plans = hvd_collectives._PLANS.plans
+    x = tf.constant(np.full(3, rank + 1.0, np.float32))
+    first = hvd.allreduce(x, op=hvd.Sum, name="c")
+    count = len(plans)
+    second = hvd.allreduce(x, op=hvd.Sum, name="c")
+    check("cache hit", len(plans) == count and first.numpy().tolist() == [3.0] * 3
+          and second.numpy().tolist() == [3.0] * 3, [first, second, len(plans), count])
+    got = hvd.allreduce(tf.constant(np.full(5, rank + 1.0, np.float32)), op=hvd.Sum, name="c")
+    check("cache miss after a shape change", len(plans) == count + 1
+          and got.numpy().tolist() == [3.0] * 5, [got, len(plans), count])
+    mismatch("after a cached hit on every rank",
+             lambda: hvd.allreduce(tf.zeros([3 + 2 * rank]), op=hvd.Sum, name="c"),
+             "tensor 'c' (#0) has dtype float32 shape (3,) on rank 0",
+             "dtype float32 shape (5,) on rank 1")
+    mismatch("after a cached hit on one rank",
+             lambda: hvd.allreduce(tf.zeros([3 + 4 * rank]), op=hvd.Sum, name="c"),
+             "dtype float32 shape (3,) on rank 0", "dtype float32 shape (7,) on rank 1")
+    got = hvd.allreduce(x, op=hvd.Sum, name="c")
+    check("cached plan works after a mismatch", got.numpy().tolist() == [3.0] * 3
+          and first.numpy().tolist() == [3.0] * 3, [got, first])
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 def faults(scenario, rank):
@@ -315,6 +343,7 @@ def main():
     training(rank, size)
     keras_fit(rank, size)
     mismatches(rank)
+    cached_calls(rank)
     if rank == 0:
         with open(sys.argv[2], "w") as f:
             json.dump(RESULTS, f, indent=1)

@@ -60,7 +60,10 @@ CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "al
           "mismatch None gradient", "mismatch different collectives",
           "one rank's failure raises on all: fp16 overflow",
           "one rank's failure raises on all: string tensor",
-          "collectives work after a mismatch", "names may differ across ranks"]
+          "collectives work after a mismatch", "names may differ across ranks",
+          "cache hit", "cache miss after a shape change",
+          "mismatch after a cached hit on every rank", "mismatch after a cached hit on one rank",
+          "cached plan works after a mismatch"]
 TRAINING = [f"tape {opt} sparse_as_dense={dense} {compression}{suffix}"
             for opt in ("sgd", "adam") for dense in (False, True)
             for compression in ("none", "fp16") for suffix in ("", " identical on ranks")]

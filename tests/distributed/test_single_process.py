@@ -12,7 +12,8 @@ import pytest
 
 import tapegrad as tf
 import tapegrad.distribute as hvd
-from tapegrad.distribute import _engine, _objects
+from tapegrad._core.tensor import to_array
+from tapegrad.distribute import _engine, _objects, collectives
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def initialized():
     hvd.init()
     yield
-    hvd.init(fusion_threshold=_engine.DEFAULT_FUSION_THRESHOLD, timeout=_engine.DEFAULT_TIMEOUT)
+    hvd.init(fusion_threshold=_engine.DEFAULT_FUSION_THRESHOLD, timeout=_engine.DEFAULT_TIMEOUT,
+             cache_capacity=_engine.DEFAULT_CACHE_CAPACITY)
 
 
 def test_one_process_topology():
@@ -224,6 +226,61 @@ def test_fusion_buckets_group_by_dtype_under_the_threshold():
     assert list(_engine._buckets(arrays, 1 << 20)) == [[0, 2, 3, 4], [1]]
 
 
+def _address(tensor) -> int:
+    return to_array(tensor).__array_interface__["data"][0]
+
+
+def test_a_result_still_held_is_never_overwritten_by_a_later_call():
+    x = tf.constant(np.arange(4.0, dtype=np.float32))
+    first = hvd.allreduce(x, op=hvd.Sum)
+    second = hvd.allreduce(x * 2.0, op=hvd.Sum)
+    view = to_array(second)[1:]          # a NumPy view holds the buffer as well
+    del second
+    third = hvd.allreduce(x * 3.0, op=hvd.Sum)
+    fourth = hvd.allreduce(x * 4.0, op=hvd.Sum)
+    assert first.numpy().tolist() == [0, 1, 2, 3] and view.tolist() == [2, 4, 6]
+    assert third.numpy().tolist() == [0, 3, 6, 9] and fourth.numpy().tolist() == [0, 4, 8, 12]
+    assert len({_address(first), view.ctypes.data - 4, _address(third), _address(fourth)}) == 4
+
+
+def test_the_output_buffer_of_a_dropped_result_is_reused():
+    x = tf.constant(np.ones(8, np.float32))
+    address = _address(hvd.allreduce(x))            # the result is dropped at once
+    assert _address(hvd.allreduce(x)) == address
+    held = hvd.allreduce(x)
+    assert _address(hvd.allreduce(x)) != _address(held)
+    # Fused results are views of one buffer: one of them held keeps the whole buffer busy.
+    group = [tf.constant([1.0, 2.0]), tf.constant([3.0])]
+    first = hvd.grouped_allreduce(group)[1]
+    second = hvd.grouped_allreduce(group)
+    assert first.numpy().tolist() == [3.0] and second[1].numpy().tolist() == [3.0]
+    assert _address(second[0]) not in (_address(first) - 8, _address(first))
+
+
+def _cached_shapes():
+    return [key[-1][0][1] for key in collectives._PLANS.plans]
+
+
+def test_the_plan_cache_keeps_the_most_recent_calls_up_to_its_capacity():
+    hvd.init(cache_capacity=2)
+    for shape in [(2,), (3,), (2,), (4,)]:
+        np.testing.assert_array_equal(hvd.allreduce(tf.ones(shape), op=hvd.Sum), np.ones(shape))
+    assert _cached_shapes() == [(2,), (4,)]         # (3,) was the least recently used
+    hvd.init(cache_capacity=0)
+    assert _cached_shapes() == [] and _engine._Outputs.kept_bytes == 0
+    np.testing.assert_array_equal(hvd.allreduce(tf.ones([2]), op=hvd.Sum), [1.0, 1.0])
+    assert _cached_shapes() == [] and _engine._Outputs.kept_bytes == 0
+
+
+def test_kept_output_buffers_stay_under_twice_the_fusion_threshold():
+    hvd.init(fusion_threshold=4096)
+    for rows in (1, 2, 3, 1):
+        x = tf.ones([rows, 512])                     # 2, 4, 6, 2 KB
+        np.testing.assert_array_equal(hvd.allreduce(x, op=hvd.Sum), np.ones([rows, 512]))
+        assert _engine._Outputs.kept_bytes <= 8192
+    assert _engine._Outputs.kept_bytes > 0
+
+
 def test_mismatch_messages_name_the_tensor_and_the_ranks():
     header = {"collective": "allreduce", "op": "Average"}
     f32 = lambda *shape: ["<f4", list(shape)]   # noqa: E731
@@ -248,8 +305,13 @@ def test_settings_are_validated(monkeypatch):
         hvd.init()
     monkeypatch.setenv("TAPEGRAD_COLLECTIVE_TIMEOUT", "2.5")
     monkeypatch.setenv("HOROVOD_FUSION_THRESHOLD", "1024")
+    monkeypatch.setenv("HOROVOD_CACHE_CAPACITY", "lots")
+    with pytest.raises(ValueError, match="HOROVOD_CACHE_CAPACITY='lots'"):
+        hvd.init()
+    monkeypatch.setenv("HOROVOD_CACHE_CAPACITY", "7")
     hvd.init()
-    assert (_engine.state.timeout, _engine.state.fusion_threshold) == (2.5, 1024)
+    assert (_engine.state.timeout, _engine.state.fusion_threshold,
+            _engine.state.cache_capacity) == (2.5, 1024, 7)
 
 
 def test_launched_under_mpiexec_without_mpi4py_is_an_error(monkeypatch):
