@@ -109,7 +109,7 @@ def bandwidth_table(max_mb: int) -> dict:
             "alloc": lambda a=array: comm.Allreduce(a, np.empty_like(a)),
             "check": lambda a=array, o=out: checked(a, o),
             "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)},
-            max(15, min(300, (64 << 20) // nbytes)))
+            max(25, min(1000, (256 << 20) // nbytes)))
         raw, alloc, checked_raw, ours = (times["raw"], times["alloc"], times["check"],
                                          times["tapegrad"])
         report(f"{nbytes:>10} {raw * 1e6:>10.1f} {alloc * 1e6:>10.1f} {checked_raw * 1e6:>10.1f} "

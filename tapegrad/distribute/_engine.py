@@ -229,7 +229,7 @@ class _Watchdog:
 
 class watched:
     """``with watched(description):`` around a blocking collective, so that the watchdog can
-    abort it (a class rather than a generator: this runs twice per collective)."""
+    abort it (a class rather than a generator, and reusable: this runs twice per allreduce)."""
 
     __slots__ = ("description",)
 
@@ -296,6 +296,7 @@ def check_same_call(header: dict, tensors: list, problem: Exception | None = Non
 
 
 _CHECK = np.zeros(3, dtype=np.int64)     # the metadata round's buffer, reused by every call
+_CHECK_WATCHES: dict = {}                # collective -> the watched() of its metadata round
 
 
 def confirm(digest: int, collective: str, problem: Exception | None, describe) -> None:
@@ -309,7 +310,10 @@ def confirm(digest: int, collective: str, problem: Exception | None, describe) -
         return
     check = _CHECK
     check[0], check[1], check[2] = digest, ~digest, problem is not None
-    with watched(f"{collective} (metadata check)"):
+    watch = _CHECK_WATCHES.get(collective)
+    if watch is None:
+        watch = _CHECK_WATCHES[collective] = watched(f"{collective} (metadata check)")
+    with watch:
         state.comm.Allreduce(state.MPI.IN_PLACE, check, op=state.MPI.MAX)
     if check[2]:
         _raise_problem(collective, problem)
@@ -540,15 +544,16 @@ class AllreducePlan:
     reused from call to call, the results then multiplied by ``scale`` in place (Average's
     1/size). The results are the caller's: no array it passed is among them."""
 
-    def __init__(self, arrays: list, op: str, scale=None):
+    def __init__(self, arrays: list, op: str, scale=None, description: str = "allreduce"):
         self.buckets = [_Bucket(arrays, indices, op, scale)
                         for indices in _buckets(arrays, state.fusion_threshold)]
+        self.watch = watched(description)
 
     def release(self) -> None:
         for bucket in self.buckets:
             bucket.outputs.release()
 
-    def run(self, arrays: list, description: str) -> list:
+    def run(self, arrays: list) -> list:
         out: list = [None] * len(arrays)
         comm = state.comm if state.size > 1 else None
         for bucket in self.buckets:
@@ -562,12 +567,12 @@ class AllreducePlan:
                     source = np.ascontiguousarray(source)
                     if bucket.wire is not None:
                         source = source.view(bucket.wire)
-                    with watched(description):
+                    with self.watch:
                         comm.Allreduce(source, wire, op=bucket.op)
             else:
                 np.concatenate([arrays[i].ravel() for i, _, _, _ in bucket.spans], out=buffer)
                 if comm is not None:
-                    with watched(description):
+                    with self.watch:
                         comm.Allreduce(state.MPI.IN_PLACE, wire, op=bucket.op)
             if bucket.scale is not None:
                 np.multiply(buffer, bucket.scale, out=buffer)

@@ -214,8 +214,8 @@ class _GroupPlan:
                 self.release()
                 self.reduction, self.wire_layout = None, layout
         if self.reduction is None:
-            self.reduction = _engine.AllreducePlan(sending, self.mpi_op, scale)
-        reduced = self.reduction.run(sending, self.description)
+            self.reduction = _engine.AllreducePlan(sending, self.mpi_op, scale, self.description)
+        reduced = self.reduction.run(sending)
         if contexts is None:
             return reduced
         reduced = [_array(self.compression.decompress(wrap(r), ctx))
@@ -234,7 +234,8 @@ def reduce_group(values: list, names: list, op, compression=NoneCompressor,
     ranks (``op`` may be None: Horovod's default, or ``average``'s). A call that repeats an
     earlier one reuses its plan (the response cache): the metadata check then exchanges the
     cached digest only."""
-    arrays = [None if v is None or isinstance(v, IndexedSlices) else _array(v) for v in values]
+    arrays = [None if v is None or isinstance(v, IndexedSlices) else np.asarray(to_array(v))
+              for v in values]
     try:
         resolved = _resolve_op(op, average)
         prescale, postscale = float(prescale), float(postscale)
