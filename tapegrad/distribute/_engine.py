@@ -474,6 +474,8 @@ class _Outputs:
 
     kept_bytes = 0                  # of every plan's buffers together
     keeping: set = set()            # the _Outputs that keep buffers
+    # Slots, here and in the other classes of a plan: fewer memory lines touched per call.
+    __slots__ = ("shape", "dtype", "nbytes", "kept", "last_use")
 
     def __init__(self, shape: tuple, dtype):
         self.shape, self.dtype = shape, dtype
@@ -524,6 +526,8 @@ _IDLE_REFERENCES = _references_of_an_idle_buffer()
 class _Bucket:
     """One ``Allreduce`` of a plan: which arrays, where in the buffer, with which MPI op."""
 
+    __slots__ = ("single", "spans", "outputs", "wire", "op", "scale")
+
     def __init__(self, arrays: list, indices: list, op: str, scale):
         dtype = arrays[indices[0]].dtype
         self.single = len(indices) == 1
@@ -543,6 +547,8 @@ class AllreducePlan:
     (an array alone in its bucket goes straight from its own memory), into output buffers
     reused from call to call, the results then multiplied by ``scale`` in place (Average's
     1/size). The results are the caller's: no array it passed is among them."""
+
+    __slots__ = ("buckets", "watch")
 
     def __init__(self, arrays: list, op: str, scale=None, description: str = "allreduce"):
         self.buckets = [_Bucket(arrays, indices, op, scale)

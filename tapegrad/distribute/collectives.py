@@ -161,6 +161,9 @@ class _GroupPlan:
     the kind, dtype and shape of each value) shares, checked and computed once: the digest of
     the metadata check, and the fused reduction with its buffers."""
 
+    __slots__ = ("op", "compression", "prescale", "header", "descriptions", "dense", "sparse",
+                 "factor", "digest", "mpi_op", "plain", "reduction", "wire_layout", "description")
+
     def __init__(self, values: list, arrays: list, op: ReduceOp, compression, prescale: float,
                  postscale: float):
         self.op, self.compression, self.prescale = op, compression, prescale
