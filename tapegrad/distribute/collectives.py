@@ -242,7 +242,7 @@ def reduce_group(values: list, names: list, op, compression=NoneCompressor,
     try:
         resolved = _resolve_op(op, average)
         prescale, postscale = float(prescale), float(postscale)
-        key = (resolved, compression, prescale, postscale,
+        key = (resolved, compression, prescale, postscale, _engine.state.fusion_threshold,
                tuple([(a.dtype, a.shape) if a is not None else _signature(v)
                       for v, a in zip(values, arrays)]))
         plan = _PLANS.get(key) or _PLANS.add(key, _GroupPlan(

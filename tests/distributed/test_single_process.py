@@ -257,6 +257,16 @@ def test_the_output_buffer_of_a_dropped_result_is_reused():
     assert _address(second[0]) not in (_address(first) - 8, _address(first))
 
 
+def test_a_new_fusion_threshold_makes_new_buckets():
+    group = [tf.constant([1.0, 2.0]), tf.constant([3.0])]
+    fused = hvd.grouped_allreduce(group)
+    assert _address(fused[1]) == _address(fused[0]) + 8          # one buffer
+    hvd.init(fusion_threshold=0)
+    alone = hvd.grouped_allreduce(group)
+    assert _address(alone[1]) != _address(alone[0]) + 8
+    assert [t.numpy().tolist() for t in alone] == [[1.0, 2.0], [3.0]]
+
+
 def _cached_shapes():
     return [key[-1][0][1] for key in collectives._PLANS.plans]
 
