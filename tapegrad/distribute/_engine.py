@@ -295,33 +295,47 @@ def check_same_call(header: dict, tensors: list, problem: Exception | None = Non
             lambda: [header, tensors])
 
 
-_CHECK = np.zeros(3, dtype=np.int64)     # the metadata round's buffer, reused by every call
-_CHECK_WATCHES: dict = {}                # collective -> the watched() of its metadata round
-
-
 def confirm(digest: int, collective: str, problem: Exception | None, describe) -> None:
-    """The metadata round: one ``Allreduce`` (MAX) of this rank's call digest, its complement
-    and whether this rank failed to prepare the call (``problem``). Every rank then raises the
-    problem, or if the digests differ gathers every rank's ``describe()`` (``[header, tensors]``
-    as for :func:`check_same_call`) to raise a TensorMismatchError naming them."""
-    if state.comm is None or state.size == 1:
+    """The metadata round of a call not seen before (see :class:`MetadataRound`)."""
+    MetadataRound(digest, collective).run(describe, problem)
+
+
+class MetadataRound:
+    """The metadata check of one call: one ``Allreduce`` (MAX) of the call's digest, its
+    complement and whether this rank failed to prepare the call. Every rank then raises the
+    problem of any rank, or, if the digests differ, gathers every rank's ``describe()``
+    (``[header, tensors]`` as for :func:`check_same_call`) to raise a TensorMismatchError
+    naming them. The buffer is filled once: when the ranks agree and none failed, MAX leaves it
+    as it was, so a cached plan reuses its round as it is."""
+
+    __slots__ = ("collective", "buffer", "agreed", "watch")
+
+    def __init__(self, digest: int, collective: str):
+        self.collective = collective
+        self.buffer = np.array([digest, ~digest, 0], dtype=np.int64)
+        self.agreed = self.buffer.tobytes()
+        self.watch = watched(f"{collective} (metadata check)")
+
+    def run(self, describe, problem: Exception | None = None) -> None:
+        if state.comm is None or state.size == 1:
+            if problem is not None:
+                raise problem
+            return
+        buffer = self.buffer
         if problem is not None:
-            raise problem
-        return
-    check = _CHECK
-    check[0], check[1], check[2] = digest, ~digest, problem is not None
-    watch = _CHECK_WATCHES.get(collective)
-    if watch is None:
-        watch = _CHECK_WATCHES[collective] = watched(f"{collective} (metadata check)")
-    with watch:
-        state.comm.Allreduce(state.MPI.IN_PLACE, check, op=state.MPI.MAX)
-    if check[2]:
-        _raise_problem(collective, problem)
-    if check[0] == ~check[1]:         # max of ~d is ~(min of d): every digest is the same
-        return
-    full = json.dumps(describe(), separators=(",", ":")).encode()
-    every = [json.loads(part) for part in allgather_bytes(full, collective)]
-    raise TensorMismatchError(_mismatch_message(every))
+            buffer[2] = 1
+        with self.watch:
+            state.comm.Allreduce(state.MPI.IN_PLACE, buffer, op=state.MPI.MAX)
+        if buffer.tobytes() == self.agreed:
+            return
+        failed, same_digest = bool(buffer[2]), buffer[0] == ~buffer[1]  # max ~d = ~(min d)
+        buffer[:] = np.frombuffer(self.agreed, dtype=np.int64)        # ready for the next call
+        if failed:
+            _raise_problem(self.collective, problem)
+        if not same_digest:
+            full = json.dumps(describe(), separators=(",", ":")).encode()
+            every = [json.loads(part) for part in allgather_bytes(full, self.collective)]
+            raise TensorMismatchError(_mismatch_message(every))
 
 
 def _raise_problem(collective: str, problem: Exception | None):

@@ -162,7 +162,7 @@ class _GroupPlan:
     the metadata check, and the fused reduction with its buffers."""
 
     __slots__ = ("op", "compression", "prescale", "header", "descriptions", "dense", "sparse",
-                 "factor", "digest", "mpi_op", "plain", "reduction", "wire_layout", "description")
+                 "factor", "metadata", "mpi_op", "plain", "reduction", "wire_layout", "description")
 
     def __init__(self, values: list, arrays: list, op: ReduceOp, compression, prescale: float,
                  postscale: float):
@@ -178,7 +178,8 @@ class _GroupPlan:
             _check_reducible(arrays[i].dtype, op)
             for factor, what in ((prescale, "prescale_factor"), (self.factor, "postscale_factor")):
                 _check_scalable(arrays[i].dtype, factor, what)
-        self.digest = _engine.call_digest(self.header, [[None, d] for d in self.descriptions])
+        self.metadata = _engine.MetadataRound(
+            _engine.call_digest(self.header, [[None, d] for d in self.descriptions]), "allreduce")
         self.mpi_op = "sum" if op is Average else op.name.lower()
         # Whether the dense arrays travel as they are (no None, no sparse value, no prescale,
         # no compression): then a call sends its arrays list itself.
@@ -248,13 +249,11 @@ def reduce_group(values: list, names: list, op, compression=NoneCompressor,
         plan = _PLANS.get(key) or _PLANS.add(key, _GroupPlan(
             values, arrays, resolved, compression, prescale, postscale))
         sending, contexts = (arrays, None) if plan.plain else plan.prepare(arrays)
-        problem = None
     except _engine.LOCAL_ERRORS as error:
         if _engine.state.comm is None or _engine.state.size == 1:
             raise
-        plan, problem = None, error
-    _engine.confirm(plan.digest if problem is None else 0, "allreduce", problem,
-                    lambda: [plan.header, [list(t) for t in zip(names, plan.descriptions)]])
+        _engine.confirm(0, "allreduce", error, None)       # raises it on every rank
+    plan.metadata.run(lambda: [plan.header, [list(t) for t in zip(names, plan.descriptions)]])
     out: list = [None] * len(values)
     if plan.dense:
         for i, array in zip(plan.dense, plan.reduce(sending, contexts)):
