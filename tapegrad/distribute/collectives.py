@@ -185,9 +185,12 @@ class _GroupPlan:
         # no compression): then a call sends its arrays list itself.
         self.plain = (len(self.dense) == len(values) and prescale == 1.0
                       and compression is NoneCompressor)
-        self.reduction = None            # the AllreducePlan, made from the first call's buffers
-        self.wire_layout = None          # the dtypes and shapes it was made for
         self.description = f"allreduce of {len(self.dense)} tensor(s)"
+        # The AllreducePlan: of the arrays themselves when plain, else made from the first
+        # call's arrays to send (compression may change their dtypes: wire_layout says which).
+        self.reduction = (_engine.AllreducePlan(arrays, self.mpi_op, self.factor, self.description)
+                          if self.plain else None)
+        self.wire_layout = None
 
     def release(self) -> None:
         if self.reduction is not None:
@@ -209,7 +212,7 @@ class _GroupPlan:
 
     def reduce(self, sending: list, contexts) -> list:
         """The reduced dense arrays, decompressed and scaled."""
-        if contexts is None:         # uncompressed: the layout is the plan's own
+        if contexts is None:         # uncompressed: the checked dtypes and shapes
             scale = self.factor
         else:
             scale = None
@@ -241,25 +244,26 @@ def reduce_group(values: list, names: list, op, compression=NoneCompressor,
     arrays = [None if v is None or isinstance(v, IndexedSlices) else np.asarray(to_array(v))
               for v in values]
     try:
-        resolved = _resolve_op(op, average)
-        prescale, postscale = float(prescale), float(postscale)
-        key = (resolved, compression, prescale, postscale, _engine.state.fusion_threshold,
-               tuple([(a.dtype, a.shape) if a is not None else _signature(v)
-                      for v, a in zip(values, arrays)]))
-        plan = _PLANS.get(key) or _PLANS.add(key, _GroupPlan(
-            values, arrays, resolved, compression, prescale, postscale))
-        sending, contexts = (arrays, None) if plan.plain else plan.prepare(arrays)
+        key = (_resolve_op(op, average), compression, float(prescale), float(postscale),
+               _engine.state.fusion_threshold,
+               *[(a.dtype, a.shape) if a is not None else _signature(v)
+                 for v, a in zip(values, arrays)])
+        plan = _PLANS.get(key) or _PLANS.add(key, _GroupPlan(values, arrays, *key[:4]))
+        if not plan.plain:
+            sending, contexts = plan.prepare(arrays)
     except _engine.LOCAL_ERRORS as error:
         if _engine.state.comm is None or _engine.state.size == 1:
             raise
         _engine.confirm(0, "allreduce", error, None)       # raises it on every rank
     plan.metadata.run(lambda: [plan.header, [list(t) for t in zip(names, plan.descriptions)]])
+    if plan.plain:                # the usual call, kept short: every step of training makes it
+        return [wrap(array) for array in plan.reduction.run(arrays)]
     out: list = [None] * len(values)
     if plan.dense:
         for i, array in zip(plan.dense, plan.reduce(sending, contexts)):
             out[i] = wrap(array)
     for i in plan.sparse:
-        out[i] = _gather_sparse(values[i], resolved, names[i])
+        out[i] = _gather_sparse(values[i], plan.op, names[i])
     return out
 
 
