@@ -296,17 +296,17 @@ def check_same_call(header: dict, tensors: list, problem: Exception | None = Non
 
 
 def confirm(digest: int, collective: str, problem: Exception | None, describe) -> None:
-    """The metadata round of a call not seen before (see :class:`MetadataRound`)."""
-    MetadataRound(digest, collective).run(describe, problem)
+    """The metadata round of a call not seen before (see :class:`MetadataRound`); ``describe()``
+    gives ``[header, tensors]`` as for :func:`check_same_call`, for the error."""
+    if not MetadataRound(digest, collective).run(problem):
+        raise_mismatch(collective, describe())
 
 
 class MetadataRound:
     """The metadata check of one call: one ``Allreduce`` (MAX) of the call's digest, its
-    complement and whether this rank failed to prepare the call. Every rank then raises the
-    problem of any rank, or, if the digests differ, gathers every rank's ``describe()``
-    (``[header, tensors]`` as for :func:`check_same_call`) to raise a TensorMismatchError
-    naming them. The buffer is filled once: when the ranks agree and none failed, MAX leaves it
-    as it was, so a cached plan reuses its round as it is."""
+    complement and whether this rank failed to prepare the call. The buffer is filled once:
+    when the ranks agree and none failed, MAX leaves it as it was, so a cached plan reuses its
+    round as it is."""
 
     __slots__ = ("collective", "buffer", "agreed", "watch")
 
@@ -316,26 +316,33 @@ class MetadataRound:
         self.agreed = self.buffer.tobytes()
         self.watch = watched(f"{collective} (metadata check)")
 
-    def run(self, describe, problem: Exception | None = None) -> None:
+    def run(self, problem: Exception | None = None) -> bool:
+        """Whether every rank made this call; raises on every rank the ``problem`` of any
+        rank. When it returns False, every rank must call :func:`raise_mismatch`."""
         if state.comm is None or state.size == 1:
             if problem is not None:
                 raise problem
-            return
+            return True
         buffer = self.buffer
         if problem is not None:
             buffer[2] = 1
         with self.watch:
             state.comm.Allreduce(state.MPI.IN_PLACE, buffer, op=state.MPI.MAX)
         if buffer.tobytes() == self.agreed:
-            return
-        failed, same_digest = bool(buffer[2]), buffer[0] == ~buffer[1]  # max ~d = ~(min d)
+            return True
+        failed = bool(buffer[2])
         buffer[:] = np.frombuffer(self.agreed, dtype=np.int64)        # ready for the next call
         if failed:
             _raise_problem(self.collective, problem)
-        if not same_digest:
-            full = json.dumps(describe(), separators=(",", ":")).encode()
-            every = [json.loads(part) for part in allgather_bytes(full, self.collective)]
-            raise TensorMismatchError(_mismatch_message(every))
+        return False
+
+
+def raise_mismatch(collective: str, described: list):
+    """Gather every rank's ``described`` call (``[header, tensors]`` as for
+    :func:`check_same_call`) and raise the TensorMismatchError naming what differs."""
+    full = json.dumps(described, separators=(",", ":")).encode()
+    every = [json.loads(part) for part in allgather_bytes(full, collective)]
+    raise TensorMismatchError(_mismatch_message(every))
 
 
 def _raise_problem(collective: str, problem: Exception | None):
@@ -443,37 +450,32 @@ def _reduction(name: str, dtype):
     return _half_op(name) if dtype == np.float16 else mpi_op(name)
 
 
-class PlanCache:
+class PlanCache(OrderedDict):
     """The plans of calls made before (objects with a ``release()`` of their buffers), least
     recently used first, at most ``state.cache_capacity`` of them (0 keeps none): Horovod's
     response cache. A call that repeats an earlier one (the same op, dtypes and shapes: every
-    training step) then skips its checks, its digest and its buffer set-up."""
+    training step) then skips its checks, its digest and its buffer set-up. A mapping itself,
+    so that a hit costs two C calls: ``get(key)``, then ``move_to_end(key)``."""
 
     every: list = []      # every cache, so that init() and shutdown() reach them
 
     def __init__(self):
-        self.plans: OrderedDict = OrderedDict()
+        super().__init__()
         PlanCache.every.append(self)
 
-    def get(self, key):
-        plan = self.plans.get(key)
-        if plan is not None:
-            self.plans.move_to_end(key)
-        return plan
-
     def add(self, key, plan):
-        self.plans[key] = plan
+        self[key] = plan
         self.trim()
         return plan
 
     def trim(self) -> None:
-        while len(self.plans) > state.cache_capacity:
-            self.plans.popitem(last=False)[1].release()
+        while len(self) > state.cache_capacity:
+            self.popitem(last=False)[1].release()
 
     def clear(self) -> None:
-        for plan in self.plans.values():
+        for plan in self.values():
             plan.release()
-        self.plans.clear()
+        super().clear()
 
 
 _uses = itertools.count()

@@ -248,16 +248,22 @@ def reduce_group(values: list, names: list, op, compression=NoneCompressor,
                _engine.state.fusion_threshold,
                *[(a.dtype, a.shape) if a is not None else _signature(v)
                  for v, a in zip(values, arrays)])
-        plan = _PLANS.get(key) or _PLANS.add(key, _GroupPlan(values, arrays, *key[:4]))
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _PLANS.add(key, _GroupPlan(values, arrays, *key[:4]))
+        else:
+            _PLANS.move_to_end(key)
         if not plan.plain:
             sending, contexts = plan.prepare(arrays)
     except _engine.LOCAL_ERRORS as error:
         if _engine.state.comm is None or _engine.state.size == 1:
             raise
         _engine.confirm(0, "allreduce", error, None)       # raises it on every rank
-    plan.metadata.run(lambda: [plan.header, [list(t) for t in zip(names, plan.descriptions)]])
+    if not plan.metadata.run():
+        _engine.raise_mismatch("allreduce", [plan.header, [list(t) for t in zip(
+            names, plan.descriptions)]])
     if plan.plain:                # the usual call, kept short: every step of training makes it
-        return [wrap(array) for array in plan.reduction.run(arrays)]
+        return list(map(wrap, plan.reduction.run(arrays)))
     out: list = [None] * len(values)
     if plan.dense:
         for i, array in zip(plan.dense, plan.reduce(sending, contexts)):

@@ -296,7 +296,7 @@ def mismatches(rank):
 def cached_calls(rank):
     """A repeated call reuses its plan; a new shape makes a new one; ranks whose calls hit
     different cached plans (or one hits, the other misses) still get a mismatch error."""
-    plans = hvd_collectives._PLANS.plans
+    plans = hvd_collectives._PLANS
     x = tf.constant(np.full(3, rank + 1.0, np.float32))
     first = hvd.allreduce(x, op=hvd.Sum, name="c")
     count = len(plans)

@@ -268,7 +268,7 @@ def test_a_new_fusion_threshold_makes_new_buckets():
 
 
 def _cached_shapes():
-    return [key[-1][1] for key in collectives._PLANS.plans]     # of one-tensor calls
+    return [key[-1][1] for key in collectives._PLANS]     # of one-tensor calls
 
 
 def test_the_plan_cache_keeps_the_most_recent_calls_up_to_its_capacity():
