@@ -1,20 +1,22 @@
 """tapegrad.distribute's collectives against raw mpi4py, under MPI.
 
-Run by hand: ``mpiexec -n 2 python benchmarks/allreduce.py [--max-mb 64] [--batch 512]``
-(needs the ``mpi`` extra; rank 0 prints). Three tables:
+Run by hand: ``mpiexec -bind-to core -n 2 python benchmarks/allreduce.py [--max-mb 64]
+[--batch 512]`` (needs the ``mpi`` extra; rank 0 prints; binding each rank to a core, Open
+MPI's ``--bind-to core``, steadies the figures on a busy machine). Three tables:
 
 1. Allreduce bandwidth, 1 KB to ``--max-mb`` MB of float32: ``hvd.allreduce(op=Sum)`` of a
    tensor wrapping a NumPy buffer (no copy) against ``comm.Allreduce`` of that same buffer
    into a preallocated output ("raw": what MPI itself costs), into a fresh ``np.empty_like``
    output ("+alloc": what an API returning a new array each call pays, page faults of fresh
-   memory included) and into the preallocated output after the 24-byte ``Allreduce`` of
+   memory included) and into another preallocated output after the 24-byte ``Allreduce`` of
    tapegrad's metadata check ("+check": the floor of any allreduce that checks its peers'
    shapes first). tapegrad returns a tensor of the caller's own, reduced into an output buffer
    it reuses once no earlier result holds it (the case here), so "raw" is the fair
-   comparison. Algorithm bandwidth is bytes / time; bus bandwidth is ``2 (N-1)/N`` bytes /
-   time, the bytes each rank really sends in a ring allreduce (the cost model of
-   docs/distributed.md). Goal: tapegrad >= 90% of raw from 1 MB. Then that model, its latency
-   measured on 1-4 KB buffers and its bandwidth on 1 MB and larger, against each size.
+   comparison; each row writes to its own output once per round. Algorithm bandwidth is
+   bytes / time; bus bandwidth is ``2 (N-1)/N`` bytes / time, the bytes each rank really sends
+   in a ring allreduce (the cost model of docs/distributed.md). Goal: tapegrad >= 90% of raw
+   from 1 MB. Then that model, its latency measured on 1-4 KB buffers and its bandwidth on 1 MB
+   and larger, against each size.
 2. Fusion: the gradients of a model with many small variables (``--small-vars`` of 1,000
    float32) reduced with ``grouped_allreduce`` with fusion on (one buffer) and off
    (``fusion_threshold=0``: one Allreduce per variable).
@@ -110,7 +112,7 @@ def bandwidth_table(max_mb: int) -> dict:
             "alloc": lambda a=array: comm.Allreduce(a, np.empty_like(a)),
             "check": lambda a=array, o=checked_out: checked(a, o),
             "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)},
-            max(25, min(1000, (256 << 20) // nbytes)))
+            max(60, min(1000, (256 << 20) // nbytes)))
         raw, alloc, checked_raw, ours = (times["raw"], times["alloc"], times["check"],
                                          times["tapegrad"])
         report(f"{nbytes:>10} {raw * 1e6:>10.1f} {alloc * 1e6:>10.1f} {checked_raw * 1e6:>10.1f} "
