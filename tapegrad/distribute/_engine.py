@@ -502,11 +502,12 @@ class _Outputs:
     def take(self):
         """A buffer that no returned tensor holds: a kept one, or a new one (kept if room)."""
         self.last_use = next(_uses)
-        for buffer in self.kept:
-            # Only our list and the loop's name hold a buffer that no tensor wraps (a NumPy
-            # view holds its base: the views of a fused buffer keep it busy too).
-            if sys.getrefcount(buffer) <= _IDLE_REFERENCES:
-                return buffer
+        kept = self.kept
+        for i in range(len(kept)):
+            # Only our list holds a buffer that no tensor wraps (a NumPy view holds its base:
+            # the views of a fused buffer keep it busy too).
+            if _references(kept, i) <= _IDLE_REFERENCES:
+                return kept[i]
         buffer = np.empty(self.shape, self.dtype)
         if state.cache_capacity and len(self.kept) < 2:
             self._keep(buffer)
@@ -530,13 +531,13 @@ class _Outputs:
         _Outputs.keeping.discard(self)
 
 
-def _references_of_an_idle_buffer() -> int:
-    kept = [np.empty(0)]
-    for buffer in kept:
-        return sys.getrefcount(buffer)       # counted as in _Outputs.take
+def _references(kept: list, i: int) -> int:
+    """The reference count of ``kept[i]``, taken the same way for the calibration below and for
+    every buffer (whatever the interpreter's own temporary references, they are the same)."""
+    return sys.getrefcount(kept[i])
 
 
-_IDLE_REFERENCES = _references_of_an_idle_buffer()
+_IDLE_REFERENCES = _references([np.empty(0)], 0)     # a buffer that only its list holds
 
 
 class _Bucket:
