@@ -257,6 +257,26 @@ def test_the_output_buffer_of_a_dropped_result_is_reused():
     assert _address(second[0]) not in (_address(first) - 8, _address(first))
 
 
+def test_a_loop_holding_the_previous_result_takes_turns_with_two_buffers():
+    x = tf.constant(np.ones(4, np.float32))
+    previous, addresses = hvd.allreduce(x * 10.0), set()
+    for step in range(1, 6):
+        current = hvd.allreduce(x * float(step))
+        assert previous.numpy().tolist() == [10.0 if step == 1 else step - 1.0] * 4
+        addresses.add(_address(current))
+        previous = current
+    assert len(addresses) == 2
+
+
+def test_repeated_compressed_and_prescaled_calls_use_each_call_s_values():
+    for step in range(3):
+        x = tf.constant([1.0 + step, 2.0])
+        got = hvd.allreduce(x, op=hvd.Sum, compression=hvd.Compression.fp16)
+        assert got.dtype == tf.float32 and got.numpy().tolist() == [1.0 + step, 2.0]
+        got = hvd.allreduce(x, prescale_factor=0.5, postscale_factor=4.0)
+        assert got.numpy().tolist() == [2.0 + 2 * step, 4.0]
+
+
 def test_a_new_fusion_threshold_makes_new_buckets():
     group = [tf.constant([1.0, 2.0]), tf.constant([3.0])]
     fused = hvd.grouped_allreduce(group)
