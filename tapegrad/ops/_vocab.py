@@ -10,7 +10,7 @@ ops by name through the core's registry, so no op family has to import another f
 
 from __future__ import annotations
 
-from tapegrad._core.backend import np
+from tapegrad._core.backend import np, ones
 from tapegrad._core.registry import REGISTRY, Op
 from tapegrad._core.tensor import Tensor, apply, apply1, apply2
 
@@ -103,6 +103,14 @@ def reduce_sum(x, axes, keepdims: bool = False):
     return apply1(REGISTRY["Sum"], x, {"axis": axes, "keepdims": keepdims})
 
 
+def matmul(a, b):
+    """The matrix product ``a @ b`` (leading axes broadcast)."""
+    op = REGISTRY["MatMul"]
+    if type(a) is _ndarray and type(b) is _ndarray:
+        return op.forward(a, b)
+    return apply2(op, a, b)
+
+
 def matrix_adjoint(x):
     """The conjugate transpose of the last two axes."""
     if type(x) is _ndarray:
@@ -143,7 +151,7 @@ def _unbroadcast(grad, grad_shape: tuple, shape: tuple, batch: int):
     if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
             and type(grad) is _ndarray:
         # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
-        return np.ones((grad_shape[0],), grad.dtype) @ grad
+        return ones((grad_shape[0],), grad.dtype) @ grad
     if batch:
         # Keep the leading batch axes of a vectorised backward pass.
         if grad_shape[batch:] == shape:

@@ -17,13 +17,8 @@ from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import INEXACT, randn
-from tapegrad.ops._vocab import (
-    matrix_adjoint,
-    run,
-    shape_of,
-    sum_like,
-    sum_tangents,
-)
+from tapegrad.ops._vocab import matmul as rule_matmul
+from tapegrad.ops._vocab import matrix_adjoint, shape_of, sum_like, sum_tangents
 
 #: The dtypes of TensorFlow's CPU kernels for det, slogdet, solve, cholesky, eigh and svd (no
 #: float16; inv and qr take it).
@@ -83,15 +78,15 @@ def _matmul_forward(a, b):
 
 def _matmul_vjp(inputs, output, attrs, upstream, needs):
     a, b = inputs
-    return (sum_like(run(MATMUL, upstream, matrix_adjoint(b)), a, output) if needs[0] else None,
-            sum_like(run(MATMUL, matrix_adjoint(a), upstream), b, output) if needs[1] else None)
+    return (sum_like(rule_matmul(upstream, matrix_adjoint(b)), a, output) if needs[0] else None,
+            sum_like(rule_matmul(matrix_adjoint(a), upstream), b, output) if needs[1] else None)
 
 
 def _matmul_jvp(inputs, output, attrs, tangents):
     a, b = inputs
     ta, tb = tangents
-    return sum_tangents(None if ta is None else run(MATMUL, ta, b),
-                        None if tb is None else run(MATMUL, a, tb))
+    return sum_tangents(None if ta is None else rule_matmul(ta, b),
+                        None if tb is None else rule_matmul(a, tb))
 
 
 # The matmul rule broadcasts over leading batch axes (vectorised jacobian).
