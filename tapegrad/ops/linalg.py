@@ -55,12 +55,15 @@ def adjoint(matrix, name=None):
 
 def _matmul_forward(a, b):
     try:
-        if a.ndim > 2 and b.ndim == 2 and a.shape[-1] == b.shape[0]:
+        a_rank, b_rank = a.ndim, b.ndim
+        if a_rank == 2 and b_rank == 2:
+            return np.matmul(a, b)  # (the usual case first)
+        if a_rank > 2 and b_rank == 2 and a.shape[-1] == b.shape[0]:
             # A stack times one matrix is one GEMM on the stacked rows (NumPy would loop).
             # (row counts spelled out: -1 cannot be inferred when an axis is empty)
             rows = a.size // a.shape[-1] if a.shape[-1] else int(np.prod(a.shape[:-1]))
             return np.matmul(a.reshape(rows, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
-        if a.ndim == 2 and b.ndim > 2 and a.shape[-1] == b.shape[-2]:
+        if a_rank == 2 and b_rank > 2 and a.shape[-1] == b.shape[-2]:
             # One matrix times a stack, as one GEMM: (a @ b_i)^T = b_i^T @ a^T for every i.
             # The stacked b_i^T is a view when b_i are columns (a Jacobian's rows).
             rows = b.size // b.shape[-2] if b.shape[-2] else int(np.prod(b.shape[:-2])) * \
