@@ -9,6 +9,7 @@
 """
 
 from tapegrad import (
+    dtypes,
     errors,
     image,
     io,

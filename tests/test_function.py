@@ -193,15 +193,20 @@ def test_get_concrete_function_and_signatures():
 def test_value_dependent_python_falls_back_to_eager_with_one_warning(caplog):
     @tf.function
     def f(x):
-        if x > 0:
-            return x
-        return -x
+        return x if float(x) > 0 else -x  # (a conditional expression: AutoGraph leaves it)
 
     with caplog.at_level(logging.WARNING, logger="tapegrad"):
         values = [float(f(tf.constant(v))) for v in (-2.0, 3.0, -4.0)]
     assert values == [2.0, 3.0, 4.0]
     assert caplog.text.count("runs eagerly") == 1
     assert "test_function.py" in caplog.text
+
+
+def test_an_eager_fallback_returns_tensors_as_a_compiled_call(caplog):
+    f = tf.function(lambda x: 0 if float(x) < 0 else x)  # (float(x) needs the value)
+    with caplog.at_level(logging.ERROR, logger="tapegrad"):
+        result = f(tf.constant(-1.0))
+    assert isinstance(result, tf.Tensor) and result.dtype == tf.int32 and int(result) == 0
 
 
 def test_random_ops_are_not_frozen_into_a_trace():

@@ -325,3 +325,86 @@ def test_host_call_compiles_a_training_step_with_a_keras_optimizer():
     for got, expected in zip(final, eager_weights):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
     assert step.experimental_get_tracing_count() == 1 and "eager" not in step._concrete.values()
+
+
+# -- AutoGraph beyond TensorFlow's limits (docs/differences-from-tensorflow.md) ----------------
+
+def test_autograph_return_in_one_branch_of_a_nested_tensor_if():
+    # TensorFlow refuses this ("the else branch must also have a return statement"); the
+    # statements after the inner if run in its else branch, so Python's result is computed.
+    @tf.function
+    def f(x):
+        y = x
+        if x > 0:
+            y = x + 1.0
+            if x > 5:
+                return y * 10.0
+        return y
+
+    assert [float(f(tf.constant(v))) for v in (-1.0, 3.0, 20.0)] == [-1.0, 4.0, 210.0]
+    assert f.experimental_get_tracing_count() == 1
+
+
+def test_autograph_break_on_a_tensor_in_a_loop_that_started_in_python():
+    # TensorFlow raises NotImplementedError (the condition changes from Python to tensor); the
+    # first iterations run in Python, the rest in one tf.while_loop.
+    @tf.function
+    def f(x):
+        while True:
+            x = x * 2.0
+            if x > 100.0:
+                break
+        return x
+
+    assert [float(f(tf.constant(v))) for v in (3.0, 1000.0)] == [192.0, 2000.0]
+    assert f.experimental_get_tracing_count() == 1
+
+
+def test_for_over_a_dataset_traces_its_body_once_and_differentiates():
+    w = tf.Variable(2.0)
+    dataset = tf.data.Dataset.from_tensor_slices([1.0, 2.0, 3.0])
+
+    @tf.function
+    def loss(data):
+        total = tf.constant(0.0)
+        for x in data:
+            total += w * x * x
+        return total
+
+    with tf.GradientTape() as tape:
+        value = loss(dataset)
+    assert float(value) == 28.0 and float(tape.gradient(value, w)) == 14.0
+    assert float(loss(tf.data.Dataset.from_tensor_slices([4.0]))) == 32.0
+    assert "eager" not in loss._concrete.values()
+
+
+def test_for_over_a_dataset_with_a_short_last_batch_runs_eagerly(caplog):
+    @tf.function
+    def total(data):
+        s = tf.constant(0)
+        for batch in data:
+            s += tf.reduce_sum(batch)
+        return s
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert int(total(tf.data.Dataset.range(5).batch(2).map(
+            lambda b: tf.cast(b, tf.int32)))) == 10
+    assert "elements differ in shape" in caplog.text
+
+
+def test_a_dataset_iterated_in_python_inside_a_trace_runs_eagerly(caplog):
+    # (without AutoGraph the loop is Python's: a trace would freeze the elements it read)
+    shuffled = tf.data.Dataset.range(20).shuffle(20)
+    first = tf.function(lambda data: [x for x in data][0] + 0, autograph=False)
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        firsts = {int(first(shuffled)) for _ in range(8)}
+    assert len(firsts) > 1 and "iterating a tf.data Dataset in Python" in caplog.text
+
+
+def test_a_python_scalar_then_a_list_take_the_scalar_dtype_and_never_truncate():
+    # TensorFlow's eager rule: with no tensor operand the first value's dtype wins; where
+    # TensorFlow would then truncate a float array to int32 silently, tapegrad refuses.
+    assert tf.maximum(0.0, [1, -1]).numpy().tolist() == [1.0, 0.0]
+    assert tf.maximum(1, [1, 2]).dtype == tf.int32
+    with pytest.raises(TypeError, match="non-integer"):
+        tf.maximum(2, np.array([1.5]))

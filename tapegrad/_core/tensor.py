@@ -535,10 +535,12 @@ def _two_operands(op: Op, x, y) -> tuple:
         x, xv = _input(x, yv.dtype)
         if type(xv) is not float and type(xv) is not int and xv.dtype != yv.dtype:
             _mismatch(op, xv, yv)
-    elif type(x) is float or type(x) is int:
+    elif (type(x) is float or type(x) is int) and (
+            isinstance(y, Tensor) or hasattr(y, "_read_for_op") or
+            hasattr(y, "_tensor_conversion")):
         y, yv = _input(y, None)
         x, xv = _input(x, yv.dtype)
-    else:
+    else:  # (no tensor operand: the first value's dtype, as TensorFlow's eager conversion)
         x, xv = _input(x, None)
         y, yv = _input(y, xv.dtype)
         if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:

@@ -70,13 +70,13 @@ def _usual_dtype(accepted):
     return _FLOAT32 if accepted is None or _FLOAT32 in accepted else None
 
 
-def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
+def binary_operator(op: Op, refused_operand=TypeError, on_bool=None, on_string=None):
     """A Python operator method running the two-input ``op``: two Tensors of one dtype run the
     forward and are recorded directly; anything else goes through :func:`apply2`.
     ``refused_operand`` is the error type for an operand that cannot take the tensor's dtype
     (TensorFlow's ``+`` raises InvalidArgumentError where the other operators raise
     TypeError). ``on_bool(x, y)`` runs instead for a bool tensor (TensorFlow's ``*`` is
-    logical_and there)."""
+    logical_and there); ``on_string(x, y)`` likewise for a string tensor (``+`` concatenates)."""
     forward = op.forward
     accepted = op.dtypes
     usual = _usual_dtype(accepted)
@@ -85,6 +85,8 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None):
         """Every case but two Tensors of one accepted dtype (off the hot path)."""
         if on_bool is not None and self._value.dtype.kind == "b":
             return on_bool(self, other)
+        if on_string is not None and self._value.dtype.kind == "O":
+            return on_string(self, other)
         if refused_operand is TypeError:
             return apply2(op, self, other)  # (converts, or raises the mismatch or dtype)
         try:

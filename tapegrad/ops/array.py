@@ -510,14 +510,12 @@ def _batch_layout(params_shape, indices_shape, axis, batch_dims):
 
 
 def _gather_forward(params, indices, axis=0, batch_dims=0, dense=False):
+    # (the range is checked here, not in gather(): a traced call knows its indices only here)
+    _check_range(np.asarray(indices), np.shape(params)[axis],
+                 f"axis {axis} of params of shape {list(np.shape(params))}")
     if batch_dims:
         return _batched_take(params, indices, axis, batch_dims)
-    try:
-        return np.take(params, indices, axis=axis)
-    except IndexError:
-        raise InvalidArgumentError(
-            f"gather: indices {np.asarray(indices).tolist()} out of range for axis {axis} of "
-            f"size {np.shape(params)[axis]}.") from None
+    return np.take(params, indices, axis=axis)
 
 
 def _batched_take(params, indices, axis, batch_dims):
@@ -628,7 +626,6 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
         raise InvalidArgumentError(f"gather: the first {batch_dims} (batch) dimensions of "
                                    f"params {list(shape)} and indices "
                                    f"{list(indices._value.shape)} must be equal.")
-    _check_range(indices._value, shape[axis], f"axis {axis} of params of shape {list(shape)}")
     return apply(GATHER, (params, indices), {"axis": axis, "batch_dims": batch_dims})
 
 

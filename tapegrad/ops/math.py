@@ -10,7 +10,7 @@ from __future__ import annotations
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.registry import register
+from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.tensor import (
     Tensor,
     apply,
@@ -698,6 +698,18 @@ def _minimum_jvp(inputs, output, attrs, tangents):
 ADD = register("AddV2", np.add, _add_vjp, _add_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
                dtypes=NUMBERS, array_rules=True)
+
+
+def _string_add(x, y):
+    out = np.add(x, y)  # bytes concatenation, elementwise on object arrays
+    return out if isinstance(out, np.ndarray) else np.array(out, dtype=object)
+
+
+# TensorFlow's ``+`` on strings runs the older Add kernel (AddV2 takes numbers only)
+STRING_ADD = register("Add", _string_add, NO_GRADIENT, None,
+                      lambda: [Sample((_dt.string_array([b"a", b"b"]), _dt.string_array(b"c")),
+                                      wrt=(), note="strings have no gradient")],
+                      differentiable=False, dtypes=("object",))
 SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
                dtypes=NUMBERS, array_rules=True)
@@ -1183,7 +1195,12 @@ def add(x, y, name=None) -> Tensor:
     >>> import tapegrad as tf
     >>> tf.add(tf.constant([1.0, 2.0]), 1.0).numpy().tolist()
     [2.0, 3.0]
+    >>> tf.add(tf.constant(["a", "b"]), "c").numpy().tolist()
+    [b'ac', b'bc']
     """
+    if getattr(_operand_dtype(x), "kind", None) == "O":  # strings (a number stays a number)
+        return apply2(STRING_ADD, x, y if _operand_dtype(y) is not None or
+                      isinstance(y, (str, bytes)) else convert_to_tensor(y))
     if type(x) in (int, float) and _operand_dtype(y) is not None:
         # TensorFlow converts a leading Python number on its own (int32 or float32) here,
         # unlike the other binary functions: tf.math.add(2, int64_tensor) is a mismatch.

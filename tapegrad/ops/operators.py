@@ -16,7 +16,7 @@ from tapegrad.ops._util import binary_operator
 ADD, SUB, MUL, POW = _math.ADD, _math.SUB, _math.MUL, _math.POW
 
 
-__add__ = binary_operator(ADD, refused_operand=InvalidArgumentError)
+__add__ = binary_operator(ADD, refused_operand=InvalidArgumentError, on_string=_math.add)
 
 
 def __radd__(self, other):

@@ -94,6 +94,10 @@ SUM = register("Sum", _sum_forward, _sum_vjp, _sum_jvp, _reduction_samples, batc
 
 
 def _mean_forward(x, axis=None, keepdims=False):
+    if x.dtype.kind in "iu":  # TensorFlow's integer mean: the sum divided, toward zero
+        total = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int64)
+        count = max(_count(x.shape, axis), 1)
+        return np.asarray(np.sign(total) * (np.abs(total) // count), dtype=x.dtype)
     if not x.size:
         # NaN for an empty slice, as TensorFlow, without NumPy's "Mean of empty slice" warning
         # (raised from NumPy's own files, so the backend's filter does not catch it)
@@ -272,17 +276,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
     >>> float(tf.reduce_mean(tf.constant([1.0, 2.0])))
     1.5
     """
-    if type(input_tensor) is not Tensor and hasattr(input_tensor, "__tapegrad_reduce__"):
-        return input_tensor.__tapegrad_reduce__(MEAN.name, axis, keepdims)  # (tf.ragged)
-    x = input_tensor if isinstance(input_tensor, Tensor) or hasattr(
-        input_tensor, "_read_for_op") else convert_to_tensor(input_tensor)
-    if x._value.dtype.kind in "iu":
-        axes = normalize_axis(axis, x._value.ndim)
-        value = np.asarray(x._value)
-        total = np.sum(value, axis=axes, keepdims=bool(keepdims), dtype=np.int64)
-        n = max(_count(value.shape, axes), 1)
-        return wrap(np.asarray(np.sign(total) * (np.abs(total) // n), dtype=value.dtype))
-    return _reduce(MEAN, x, axis, keepdims)
+    return _reduce(MEAN, input_tensor, axis, keepdims)
 
 
 def reduce_max(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:

@@ -15,6 +15,7 @@ in TensorFlow.
 from __future__ import annotations
 
 import itertools
+import sys
 
 from tapegrad._core import nest
 from tapegrad._core.backend import np
@@ -138,6 +139,12 @@ class Dataset:
 
     # -- iteration --------------------------------------------------------------------------
     def __iter__(self):
+        tracing = sys.modules.get("tapegrad.autodiff.function.symbolic")
+        if tracing is not None and tracing.tracing.stack:
+            # (inside a tf.function trace the elements would be frozen into the program:
+            # AutoGraph's `for ... in dataset` and iterator arguments read them at every call)
+            raise tracing.Untraceable("iterating a tf.data Dataset in Python (its elements are "
+                                      "read afresh at every call)", tracing.user_location(2))
         return iter(self._elements())
 
     def _elements(self):

@@ -201,6 +201,220 @@ try:
 finally:
     tf.config.run_functions_eagerly(False)
 (len(calls), f.experimental_get_tracing_count())""",
+    "autograph_return_inside_if": """
+@tf.function
+def f(x, flag):
+    y = x * 2.0
+    if flag:
+        return y
+    if tf.reduce_sum(x) > 0:
+        z = y + 1.0
+        if tf.reduce_sum(x) > 10:
+            return z * 100.0
+        else:
+            return z
+    y = y - 1.0
+    return y
+r = [f(tf.constant(v), b) for v in (1.0, 20.0, -1.0) for b in (False, True)]
+(r, f.experimental_get_tracing_count())""",
+    "autograph_return_python_zero_in_one_branch": """
+def simple_relu(x):
+    if tf.greater(x, 0):
+        return x
+    else:
+        return 0
+f = tf.function(simple_relu)
+([f(tf.constant(1)), f(tf.constant(-1))], f.experimental_get_tracing_count())""",
+    "autograph_break_and_continue_in_while": """
+@tf.function
+def f(x):
+    i = tf.constant(0)
+    while i < 10:
+        i += 1
+        if i % 2 == 0:
+            continue
+        if i > 7:
+            break
+        x = x + tf.cast(i, tf.float32)
+    return x, i
+([f(tf.constant(0.0)), f(tf.constant(1.0))], f.experimental_get_tracing_count())""",
+    "autograph_break_and_continue_in_for_range": """
+@tf.function
+def f(n):
+    s = 0
+    for i in tf.range(n):
+        if i > 5:
+            break
+        if i % 3 == 0:
+            continue
+        s += i
+    return s
+([f(tf.constant(10)), f(tf.constant(4)), f(tf.constant(0))], f.experimental_get_tracing_count())""",
+    "autograph_break_on_a_tensor_condition": """
+@tf.function
+def f(x):
+    while x < 1000.0:
+        x = x * 2.0
+        if x > 100.0:
+            break
+    return x
+([f(tf.constant(3.0)), f(tf.constant(1000.0))], f.experimental_get_tracing_count())""",
+    "autograph_for_over_a_dataset": """
+@tf.function
+def f(dataset):
+    total = tf.constant(0.0)
+    for x in dataset:
+        if x > 2.5:
+            break
+        total += x
+    return total * 2.0
+ds = tf.data.Dataset.from_tensor_slices([1.0, 2.0, 3.0, 4.0])
+([f(ds), f(ds)], f.experimental_get_tracing_count())""",
+    "autograph_for_over_a_dataset_prints_every_call": """
+@tf.function
+def f(dataset):
+    for x, y in dataset:
+        tf.print(x, y)
+ds = tf.data.Dataset.from_tensor_slices(([1, 2], [3, 4]))
+f(ds)
+f(ds)
+f.experimental_get_tracing_count()""",
+    "autograph_for_over_a_tensor": """
+@tf.function
+def f(x):
+    total = tf.zeros([3])
+    for row in x:
+        if tf.reduce_sum(row) > 5:
+            break
+        total += row
+    return total
+x = tf.constant([[1., 2., 0.], [0., 1., 1.], [5., 5., 5.], [1., 1., 1.]])
+with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = tf.reduce_sum(f(x) ** 2)
+(f(x), f(x[:1]), tape.gradient(y, x), f.experimental_get_tracing_count())""",
+    "gather_with_a_traced_index": """
+f = tf.function(lambda x, i: tf.gather(x, i) * 2.0)
+x = tf.constant([[1., 2.], [3., 4.]])
+r = [f(x, tf.constant(1)), f(x, tf.constant(0))]
+try:
+    f(x, tf.constant(5))
+except Exception as error:
+    r.append(type(error).__name__)
+(r, f.experimental_get_tracing_count())""",
+    "next_on_a_dataset_iterator_argument": """
+@tf.function
+def f(iterator):
+    tf.print("Value:", next(iterator))
+iterator = iter(tf.data.Dataset.from_tensor_slices([1, 2, 3]))
+f(iterator)
+f(iterator)
+f(iterator)
+f.experimental_get_tracing_count()""",
+    "next_past_the_end_raises": """
+@tf.function
+def f(iterator):
+    return next(iterator)
+iterator = iter(tf.data.Dataset.from_tensor_slices([1]))
+f(iterator)
+f(iterator)""",
+    "recursion_while_tracing_is_a_staging_error": """
+@tf.function
+def f(n):
+    if n > 0:
+        return f(n - 1)
+    else:
+        return 1
+f(tf.constant(5))""",
+    "python_recursion_traces_each_value": """
+@tf.function
+def f(n):
+    if n > 0:
+        return f(n - 1)
+    else:
+        return 1
+(f(3), f.experimental_get_tracing_count())""",
+    "string_add_in_function": """
+f = tf.function(lambda a: a + a)
+([f(tf.constant("a")), f(tf.constant(["x", "yz"]))], f.experimental_get_tracing_count())""",
+    "integer_mean_in_function": """
+f = tf.function(lambda a, b: tf.reduce_mean(tf.pow(a - b, 2)))
+f(tf.constant([1, 5, 2]), tf.constant([4, 1, 2]))""",
+    "py_function_as_a_decorator": """
+@tf.py_function(Tout=tf.float32)
+def plus(x, y):
+    print("Executing eagerly.")
+    return x + y
+@tf.function
+def f(x, y):
+    print("Tracing.")
+    return plus(x, y)
+[f(tf.constant(1.0), tf.constant(2.0)), f(tf.constant(3.0), tf.constant(2.0))]""",
+    "py_function_without_inputs_runs_every_call": """
+count = [0]
+def source():
+    count[0] += 1
+    return float(count[0])
+f = tf.function(lambda: tf.py_function(source, [], tf.float32) * 2.0)
+[f(), f(), f()]""",
+    "trace_type_protocol": """
+class Kind(tf.types.experimental.TraceType):
+    def __init__(self, fruit):
+        self.kind = type(fruit)
+        self.fruit = fruit
+    def is_subtype_of(self, other):
+        return type(other) is Kind and self.kind is other.kind
+    def most_specific_common_supertype(self, others):
+        return self if all(self == other for other in others) else None
+    def placeholder_value(self, placeholder_context=None):
+        return self.fruit
+    def __eq__(self, other):
+        return type(other) is Kind and self.kind is other.kind
+    def __hash__(self):
+        return hash(self.kind)
+class Fruit:
+    def __tf_tracing_type__(self, context):
+        return Kind(self)
+class Apple(Fruit):
+    flavor = tf.constant([1, 2])
+class Mango(Fruit):
+    flavor = tf.constant([3, 4])
+f = tf.function(lambda a, b: a.flavor + b.flavor)
+r = [f(Apple(), Mango()), f(Apple(), Mango()), f(Mango(), Mango())]
+(r, f.experimental_get_tracing_count())""",
+    "concrete_function_signatures": """
+@tf.function
+def f(x, n):
+    return x * n
+c = f.get_concrete_function(tf.TensorSpec([None, 3], tf.float32, name="x"), 2)
+d = f.get_concrete_function(tf.constant([1, 2]), 3)
+texts = (str(c.function_type), str(c.structured_outputs), f.pretty_printed_concrete_signatures())
+(texts, repr(c.structured_input_signature), c(tf.ones([2, 3])), d(tf.constant([4, 5])))""",
+    "list_argument_is_a_literal_signature": """
+@tf.function
+def f(x):
+    return tf.maximum(0., x)
+r = [f([1, -1]), f([1, -1]), f([2, -1])]
+(r, f.experimental_get_tracing_count(), f.pretty_printed_concrete_signatures())""",
+    "dtypes_namespace": """
+names = (tf.dtypes.as_dtype("float64").name, tf.dtypes.double.name, tf.dtypes.string.name)
+(tf.dtypes.int32 is tf.int32, names, tf.dtypes.cast(tf.constant(2.7), tf.dtypes.int32))""",
+    "retracing_warning": """
+import logging
+messages = []
+class Collect(logging.Handler):
+    def emit(self, record):
+        messages.append(record.getMessage())
+handler = Collect()
+logger, level = tf.get_logger(), tf.get_logger().level
+logger.addHandler(handler)
+logger.setLevel(logging.WARNING)
+f = tf.function(lambda x: x + 1)
+for n in range(1, 9):
+    f(tf.ones([n]))
+logger.removeHandler(handler)
+logger.setLevel(level)
+[(m.split(" calls to ")[0], m.split(" triggered ")[1][:27]) for m in messages if "retrac" in m]""",
     "tf_print_formats": """
 tf.print(tf.constant(0.1234567), tf.constant([1.5, 2.0]), tf.range(10), "text", 2.5, [1, 2])
 tf.print(tf.constant([[1, 2], [3, 4]]))

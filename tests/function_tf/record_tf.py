@@ -39,12 +39,15 @@ def capture_descriptors(thunk):
             os.close(saved[1])
         sink.seek(0)
         text = sink.read().decode()
-    lines = [line for line in text.splitlines(keepends=True) if not _is_log_noise(line)]
-    return result, "".join(lines)
+    lines = text.splitlines(keepends=True)
+    # (a deprecation note's last line follows its "Instructions for updating:" line)
+    kept = [line for k, line in enumerate(lines) if not _is_log_noise(line) and
+            not (k and lines[k - 1].startswith("Instructions for updating"))]
+    return result, "".join(kept)
 
 
 _AUTOGRAPH_NOTES = ("Please report this to the TensorFlow team", "Cause: ",
-                    "To silence this warning, decorate")
+                    "To silence this warning, decorate", "Instructions for updating")
 
 
 def _is_log_noise(line: str) -> bool:

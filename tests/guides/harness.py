@@ -10,6 +10,12 @@ module is installed as ``tensorflow`` (and its ``keras`` as ``keras``), so the s
 TensorFlow's import lines. matplotlib is replaced by a stub that draws nothing under both, so the
 plotting cells still run the code around their plots.
 
+A cell's output is what it writes to stdout and stderr, in order, captured at the file-descriptor
+level (TensorFlow's ``tf.print`` writes to the process's stderr from C++, past Python's
+``sys.stderr``); the cell's source is registered in ``linecache`` as a notebook does, so that
+AutoGraph can read the functions it defines. ``traceback.print_exc`` prints the exception's type
+only (the frames are each library's own files).
+
 A script marks cells with ``# %% cell N``; two suffixes take a cell out of the score, each with
 its reason: ``skip: <reason>`` (the cell does not run: a download, a SavedModel, an IPython
 magic) and ``unscored: <reason>`` (the cell runs, so the notebook's state flows on, but its
@@ -25,12 +31,15 @@ import ast
 import contextlib
 import io
 import json
+import linecache
+import logging
 import os
 import random
 import re
 import subprocess
 import sys
 import tempfile
+import traceback
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,15 +102,34 @@ class _Anything:
         return iter((_Anything(), _Anything()))
 
 
+class _LogToStderr(logging.Handler):
+    """tapegrad's log records as TensorFlow's logger writes its own (``WARNING:name:text``), to
+    the stderr of the moment (the cell's capture)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+
+    def emit(self, record):
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def _print_exception_type(*args, **kwargs) -> None:
+    """``traceback.print_exc`` as the harness shows it: the exception's type only."""
+    print(f"<traceback of {type(sys.exc_info()[1]).__name__}>", file=sys.stderr)
+
+
 def _install_stubs(backend: str) -> None:
     for name in ("matplotlib", "matplotlib.pyplot", "matplotlib.image"):
         stub = types.ModuleType(name)
-        stub.__getattr__ = lambda attr: _Anything()
+        stub.__getattr__ = _Anything().__getattr__  # (no __file__: inspect skips the stub)
         sys.modules[name] = stub
     sys.modules["matplotlib"].pyplot = sys.modules["matplotlib.pyplot"]
     sys.modules["matplotlib"].image = sys.modules["matplotlib.image"]
+    traceback.print_exc = _print_exception_type
     if backend == "tapegrad":
         import tapegrad
+        tapegrad.get_logger().addHandler(_LogToStderr())
         sys.modules["tensorflow"] = tapegrad
         sys.modules["keras"] = tapegrad.keras
 
@@ -112,10 +140,44 @@ def _ends_with_semicolon(source: str) -> bool:
     return bool(code) and code[-1].endswith(";")
 
 
-def run_cell(source: str, namespace: dict) -> str:
-    """Run one cell in ``namespace`` and return its output."""
+@contextlib.contextmanager
+def _both_streams_captured(buffer: io.StringIO):
+    """Send stdout and stderr, Python's and the process's file descriptors 1 and 2, to one
+    file in the order they are written; its text goes into ``buffer`` at the end."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    python_streams = sys.stdout, sys.stderr
+    with tempfile.TemporaryFile() as capture:
+        # unbuffered, so that Python's writes and C++'s interleave in the order made
+        stream = io.TextIOWrapper(io.FileIO(capture.fileno(), "w", closefd=False),
+                                  encoding="utf-8", write_through=True)
+        os.dup2(capture.fileno(), 1)
+        os.dup2(capture.fileno(), 2)
+        sys.stdout = sys.stderr = stream
+        try:
+            yield
+        finally:
+            python_streams[0].flush()
+            python_streams[1].flush()
+            sys.stdout, sys.stderr = python_streams
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            capture.seek(0)
+            buffer.write(capture.read().decode("utf-8", errors="replace"))
+
+
+def run_cell(source: str, namespace: dict, filename: str = "<cell>") -> str:
+    """Run one cell in ``namespace`` and return its output.
+
+    The source is registered under ``filename`` in ``linecache``, as a notebook does, so that
+    ``inspect.getsource`` (AutoGraph) finds the functions the cell defines.
+    """
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    with _both_streams_captured(buffer):
         try:
             tree = ast.parse(source)
             last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -123,14 +185,22 @@ def run_cell(source: str, namespace: dict) -> str:
                 last = None  # a trailing ";" hides the value in a notebook
             if last is not None:
                 tree.body.pop()
-            exec(compile(tree, "<cell>", "exec"), namespace)
+            exec(compile(tree, filename, "exec"), namespace)
             if last is not None:
-                value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
+                value = eval(compile(ast.Expression(last.value), filename, "eval"),
+                             namespace)
                 if value is not None and not isinstance(value, _Anything):  # (stub plots)
                     print(repr(value))
         except Exception as error:  # a notebook shows the error and goes on
             print(f"<raised {type(error).__name__}>")
     return buffer.getvalue()
+
+
+# TensorFlow's C++ runtime logs to stderr (oneDNN notices) whatever TF_CPP_MIN_LOG_LEVEL says:
+# not the cell's output
+_NATIVE_LOG = re.compile(r"^(?:WARNING: All log messages before absl::InitializeLog\(\) is "
+                         r"called are written to STDERR"
+                         r"|[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\] .*)\n", re.MULTILINE)
 
 
 def run_script(backend: str, script: Path, seed: int) -> dict[str, str | None]:
@@ -153,9 +223,10 @@ def run_script(backend: str, script: Path, seed: int) -> dict[str, str | None]:
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         for cell in load_cells(script):
-            output = None if cell.skip else run_cell(cell.source, namespace)
+            output = None if cell.skip else run_cell(cell.source, namespace,
+                                                     f"<cell {cell.number}>")
             outputs[cell.number] = None if output is None or cell.unscored else version.sub(
-                "<version>", output)
+                "<version>", _NATIVE_LOG.sub("", output))
     return outputs
 
 
@@ -180,12 +251,23 @@ _ERROR_LINE = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:Error|Exception)):.*$", re.MUL
 # "shape=(...)"; the text, structure, shapes and dtypes are still compared.
 _NUMBER = re.compile(r" *(?<![\w.])-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)? *")
 _SHAPE = re.compile(r"(shape=\([^)]*\))")
+# A class shows its module path (``<class 'tensorflow.python.framework.errors_impl.X'>``): the
+# library's internal layout, not compared; the class name is.
+_CLASS_PATH = re.compile(r"<class '(?:\w+\.)+(\w+)'>")
+# Log records (``WARNING:tensorflow:...``: retracing notes of TensorFlow's own internal
+# functions; tapegrad's, formatted alike by the harness) and Python warnings (``file:line:
+# UserWarning: ...`` and the source line under it) are the libraries' diagnostics, not what the
+# cell prints. (tests/guides/test_guides.py checks tapegrad's eager fallbacks separately.)
+_LIBRARY_NOTES = re.compile(r"^(?:(?:WARNING|INFO|ERROR):(?:tensorflow|tapegrad):.*"
+                            r"|\S+:\d+: \w*Warning: .*(?:\n  .*)?)(?:\n|$)", re.MULTILINE)
 
 
 def normalise(text: str, random: bool, words: tuple[str, ...] = ()) -> str:
-    """What is compared: addresses and error messages dropped; numbers, and the cell's random
-    ``words``, masked in random cells."""
+    """What is compared: log records, addresses, error messages and classes' module paths
+    dropped; numbers, and the cell's random ``words``, masked in random cells."""
+    text = _LIBRARY_NOTES.sub("", text)
     text = _ADDRESS.sub("0x?", text)
+    text = _CLASS_PATH.sub(r"<class '\1'>", text)
     text = _ERROR_LINE.sub(r"\1: ...", text)
     if random:
         text = "".join(part if _SHAPE.fullmatch(part) else _NUMBER.sub(" <n> ", part)

@@ -33,6 +33,13 @@ def guide_verdicts(guide: str) -> tuple[dict, dict, dict]:
     return expected, actual, compare(expected, actual, random_words(guide))
 
 
+def eager_fallbacks(actual: dict) -> set:
+    """The cells where tapegrad warned that a tf.function runs eagerly."""
+    return {number for number, output in actual.items()
+            if output is not None and "WARNING:tapegrad:tf.function" in output and
+            "runs eagerly" in output}
+
+
 if __name__ == "__main__":
     verbose = "-v" in sys.argv
     guides = [arg for arg in sys.argv[1:] if arg != "-v"] or sorted(
@@ -42,7 +49,7 @@ if __name__ == "__main__":
         matched = sum(verdict == "match" for verdict in verdicts.values())
         failed = sorted((n for n, v in verdicts.items() if v != "match"), key=int)
         print(f"{guide}: {matched}/{len(verdicts)} = {matched / len(verdicts):.1%}  "
-              f"mismatches: {failed}")
+              f"mismatches: {failed}  eager fallbacks: {sorted(eager_fallbacks(actual), key=int)}")
         words = random_words(guide)
         for number in failed if verbose else ():
             random = expected[number]["random"]

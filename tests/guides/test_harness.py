@@ -47,6 +47,20 @@ def test_a_cell_prints_its_output_and_the_repr_of_its_last_expression():
     assert run_cell("x = 3\nx;  # hidden", namespace) == ""  # nor a value after a semicolon
 
 
+def test_a_cell_output_holds_both_streams_in_order_at_the_descriptor_level():
+    # (TensorFlow's tf.print writes to file descriptor 2 from C++, past sys.stderr)
+    source = ("import os, sys\nprint('a')\nprint('b', file=sys.stderr)\n"
+              "os.write(2, b'c\\n')\nos.write(1, b'd\\n')\nprint('e')")
+    assert run_cell(source, {}) == "a\nb\nc\nd\ne\n"
+
+
+def test_a_cell_source_is_readable_by_inspect_as_in_a_notebook():
+    namespace: dict = {}
+    run_cell("def f():\n    return 1\n", namespace, "<cell 7>")
+    assert run_cell("import inspect\nprint(inspect.getsource(f))", namespace) == \
+        "def f():\n    return 1\n\n"
+
+
 def test_an_exception_ends_the_cell_with_its_type_and_the_next_cell_runs():
     namespace: dict = {}
     assert run_cell("print(1)\n1 / 0\nprint(2)", namespace) == "1\n<raised ZeroDivisionError>\n"
@@ -61,6 +75,14 @@ def test_normalise_drops_addresses_and_error_messages_and_masks_floats_when_rand
         "[ <n> , <n> ] <n> x2 <n> ms"
     assert normalise("tf.Tensor([3 1], shape=(2,), dtype=int32)", random=True) == \
         "tf.Tensor([ <n>  <n> ], shape=(2,), dtype=int32)"
+
+
+def test_normalise_drops_log_records_python_warnings_and_module_paths():
+    text = ("WARNING:tensorflow:5 out of the last 5 calls to <function f> triggered retracing\n"
+            "x\n/site-packages/keras/layer.py:12: UserWarning: Do not pass `input_shape`\n"
+            "  super().__init__(**kwargs)\nWARNING:tapegrad:a note\n"
+            "<class 'tensorflow.python.framework.errors_impl.InvalidArgumentError'>\n")
+    assert normalise(text, random=False) == "x\n<class 'InvalidArgumentError'>"
 
 
 def test_compare_scores_only_cells_run_by_both():

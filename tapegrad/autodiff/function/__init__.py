@@ -7,6 +7,8 @@ signatures, retracing, introspection), :mod:`.printing` (``tf.print``), :mod:`.a
 (Python control flow on tensors).
 """
 
+import functools
+
 from tapegrad._core import forward as _forward
 from tapegrad._core import indexed_slices as _indexed_slices
 from tapegrad._core import tape as _tape
@@ -29,8 +31,32 @@ from tapegrad.autodiff.function.core import (
     functions_run_eagerly,
     run_functions_eagerly,
 )
-from tapegrad.autodiff.function.host import TensorArray, init_scope, py_function
+from tapegrad.autodiff.function.host import TensorArray, init_scope
 from tapegrad.autodiff.function.printing import print_
+
+
+def py_function(func=None, inp=None, Tout=None, name=None):
+    """``tf.py_function``: ``func`` runs in Python on eager tensors on every call, even inside
+    ``tf.function``. Without ``func`` (``@tf.py_function(Tout=...)``) it is a decorator: the
+    decorated function's arguments are the inputs.
+
+    >>> import tapegrad as tf
+    >>> @tf.py_function(Tout=tf.float32)
+    ... def plus(x, y):
+    ...     return x + y
+    >>> float(tf.function(plus)(tf.constant(1.0), tf.constant(2.0)))
+    3.0
+    """
+    if func is not None:
+        return _host.py_function(func, inp, Tout, name)
+
+    def decorator(function):
+        @functools.wraps(function)
+        def call(*inputs):
+            return _host.py_function(function, inputs, Tout, name)
+        return call
+    return decorator
+
 
 # Code that passes symbolic values only to recorded forwards and rules reads them directly: the
 # dispatcher, the Tensor class itself (SymbolicTensor overrides what reads a value), the

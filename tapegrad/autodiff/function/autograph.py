@@ -1,5 +1,6 @@
-"""AutoGraph-lite: Python ``if``/``while``/``for ... in tf.range(...)`` on tensors become
-``tf.cond``/``tf.while_loop``, by rewriting the function's syntax tree as TensorFlow does.
+"""AutoGraph: Python ``if``/``while``/``for`` on tensors become ``tf.cond``/``tf.while_loop``
+(``for ... in dataset``: one dataset loop), by rewriting the function's syntax tree as
+TensorFlow does.
 
 Each statement becomes a call into this module with its blocks as nested functions of the
 variables they assign::
@@ -10,22 +11,51 @@ variables they assign::
         y = -x
 
 At run time a Python or eager condition runs the statement as Python does; a traced tensor
-condition becomes ``tf.cond``/``tf.while_loop``, so one trace is valid for every value. Blocks
-with ``return``, ``break``, ``continue``, ``yield``, ``global`` or ``nonlocal`` are left alone
-(a tensor condition there aborts the trace: the function runs eagerly with one warning).
-"""
+condition becomes ``tf.cond``/``tf.while_loop``, so one trace is valid for every value. Before
+that, ``return`` inside an ``if`` is normalised (the statements after the ``if`` move into its
+branches, so both end the function: ``ag.if_return``), and a loop's own ``break``/``continue``
+become flags that guard the statements after them (TensorFlow's lowering). Blocks with
+``yield``, ``global`` or ``nonlocal``, and returns inside loops, are left alone (a tensor
+condition there aborts the trace: the function runs eagerly with one warning)."""
 
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import textwrap
 import types
 
-from tapegrad.autodiff.function.control_flow import cond, while_loop
+from tapegrad._core.errors import OpError
+from tapegrad._core.tensor import apply
+from tapegrad.autodiff.function.control_flow import cond, dataset_loop, is_dataset, while_loop
 from tapegrad.autodiff.function.host import outside_traces
 from tapegrad.autodiff.function.symbolic import SymbolicTensor, Untraceable, user_location
+from tapegrad.autodiff.function.tracer import active_tracer
+from tapegrad.ops import array as _array
+from tapegrad.ops import math as _math
+
+
+class StagingError(Exception):
+    """An error of a kind AutoGraph does not re-raise as itself, raised while tracing a
+    converted function (TensorFlow's ``StagingError``: a RecursionError, an IndexError, an
+    exception whose constructor takes other arguments than a message)."""
+
+
+# The error types that TensorFlow's AutoGraph re-raises as themselves (with their message)
+_KEPT_ERRORS = (AssertionError, AttributeError, NameError, NotImplementedError, RuntimeError,
+                StopIteration, TypeError, UnboundLocalError, ValueError, KeyError)
+
+
+def staging_error(error: Exception) -> StagingError | None:
+    """The StagingError that replaces ``error`` raised while tracing a converted function, or
+    None where it propagates as it is (as TensorFlow's AutoGraph decides)."""
+    kind = type(error)
+    if isinstance(error, (OpError, Untraceable, StagingError)) or kind in _KEPT_ERRORS or \
+            kind.__init__ is Exception.__init__:
+        return None
+    return StagingError(f"in user code:\n\n    {kind.__name__}: {error}")
 
 
 class _Undefined:
@@ -71,6 +101,14 @@ def if_stmt(test, true_block, false_block, values: tuple, names: tuple):
     return tuple(cond(test, branch(true_block), branch(false_block)))
 
 
+def if_return(test, true_block, false_block, values: tuple, names: tuple):
+    """An ``if`` whose branches both end the function (``return``): the returned value, from
+    Python's choice for a Python or eager condition, else from ``tf.cond``."""
+    if type(test) is not SymbolicTensor:
+        return true_block(*values) if test else false_block(*values)
+    return cond(test, lambda: true_block(*values), lambda: false_block(*values))
+
+
 def while_stmt(test_block, body_block, values: tuple, names: tuple):
     """A ``while`` statement: Python's while the condition is a Python or eager value, then
     ``tf.while_loop`` from the current values once it is a traced tensor."""
@@ -88,7 +126,69 @@ def while_stmt(test_block, body_block, values: tuple, names: tuple):
                             tuple(values)))
 
 
-def for_range(range_function, range_args: tuple, body_block, values: tuple, names: tuple):
+def not_any(flags: tuple):
+    """``not any(flags)`` for Python flags, its tensor for traced ones (a guard after a lowered
+    ``break``/``continue``)."""
+    if not any(type(flag) is SymbolicTensor for flag in flags):
+        return not any(flags)
+    result = _math.logical_not(flags[0])
+    for flag in flags[1:]:
+        result = _math.logical_and(result, _math.logical_not(flag))
+    return result
+
+
+def _both(first, second):
+    """``first and second`` for Python values, ``tf.logical_and`` for traced ones."""
+    if type(first) is not SymbolicTensor and type(second) is not SymbolicTensor:
+        return bool(first) and bool(second)
+    return _math.logical_and(first, second)
+
+
+def loop_test(broken, test):
+    """A loop's condition once ``break`` is a flag: ``not broken and test()``."""
+    if type(broken) is not SymbolicTensor:
+        return False if broken else test()
+    return _both(_math.logical_not(broken), test())
+
+
+def _python_loop(items, body_block, values: tuple, extra_test):
+    """Python's loop over ``items`` (a lowered ``break`` ends it through ``extra_test``)."""
+    for item in items:
+        if extra_test is not None:
+            going = extra_test(*values)
+            if type(going) is SymbolicTensor:
+                raise Untraceable("a break on a tensor condition in a loop over Python values",
+                                  user_location(3))
+            if not going:
+                break
+        values = tuple(body_block(item, *values))
+    return tuple(values)
+
+
+def for_stmt(iterable, body_block, values: tuple, names: tuple, extra_test=None):
+    """``for item in iterable``: a tf.data Dataset inside a trace is one dataset loop (its body
+    traced once); any other iterable is Python's loop."""
+    if active_tracer() is not None and is_dataset(iterable):
+        _check_defined(values, names, "for loop")
+        return tuple(dataset_loop(iterable, body_block, values, extra_test))
+    if type(iterable) is SymbolicTensor:  # its rows, in one tf.while_loop (as TensorFlow)
+        if not iterable.shape.rank:
+            raise TypeError("Cannot iterate over a scalar tensor.")
+        count = _array.shape(iterable)[0]
+        return for_range(_array.range, (count,),
+                         lambda i, *v: body_block(_row(iterable, i), *v),
+                         values, names, extra_test)
+    return _python_loop(iterable, body_block, values, extra_test)
+
+
+def _row(tensor, index):
+    """``tensor[index]`` for a traced index (a gather whose gradient is dense, as TensorFlow's
+    TensorArray unstack)."""
+    return apply(_array.GATHER, (tensor, index), {"axis": 0, "batch_dims": 0, "dense": True})
+
+
+def for_range(range_function, range_args: tuple, body_block, values: tuple, names: tuple,
+              extra_test=None):
     """``for i in tf.range(...)``: a Python loop over the eager range, or ``tf.while_loop``
     with a counter when a bound is a traced tensor."""
     if not any(type(a) is SymbolicTensor for a in range_args):
@@ -96,20 +196,16 @@ def for_range(range_function, range_args: tuple, body_block, values: tuple, name
         # each index is a value the body may use in Python, as a TensorArray index).
         with outside_traces():
             indices = list(range_function(*range_args))
-        for index in indices:
-            values = tuple(body_block(index, *values))
-        return tuple(values)
+        return _python_loop(indices, body_block, values, extra_test)
     _check_defined(values, names, "for loop")
     start, limit, delta = (0, range_args[0], 1) if len(range_args) == 1 else \
         (range_args[0], range_args[1], range_args[2] if len(range_args) > 2 else 1)
-    if isinstance(delta, int) and delta < 0:
-        def test(i, *_):
-            return i > limit
-    elif isinstance(delta, int):
-        def test(i, *_):
-            return i < limit
-    else:
+    if not isinstance(delta, int):
         raise Untraceable("for ... in tf.range with a tensor step", user_location(2))
+
+    def test(i, *v):
+        within = i > limit if delta < 0 else i < limit
+        return within if extra_test is None else _both(within, extra_test(*v))
     counter = range_function(start, start + 1)[0] if not isinstance(start, int) else start
 
     def body(i, *v):
@@ -156,6 +252,86 @@ def _assigned(blocks) -> list:
     return [n for n in names if not n.startswith("__ag")]
 
 
+def _has_return(statements) -> bool:
+    """Whether a ``return`` is among the statements (nested functions aside)."""
+    def visit(node) -> bool:
+        if isinstance(node, ast.Return):
+            return True
+        return not isinstance(node, _SCOPES) and any(visit(c) for c in ast.iter_child_nodes(node))
+    return any(visit(statement) for statement in statements)
+
+
+def _ends_with_return(block) -> bool:
+    return bool(block) and isinstance(block[-1], ast.Return)
+
+
+def _single_exit(block: list) -> list:
+    """``block`` rewritten so that every ``if`` holding a ``return`` returns from both branches
+    and is the block's last statement: the statements after it move into both branches (only
+    one of them runs, so this is the same program). Returns inside loops are left alone."""
+    for index, statement in enumerate(block):
+        if isinstance(statement, ast.Return):
+            return block[:index + 1]  # (what follows never runs)
+        if isinstance(statement, ast.If) and _has_return([statement]):
+            rest = block[index + 1:]
+            statement.body = _single_exit(statement.body + copy.deepcopy(rest))
+            statement.orelse = _single_exit(statement.orelse + rest)
+            return block[:index + 1]
+    return block
+
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+
+
+def _has_exit(node) -> bool:
+    """Whether ``node`` holds a ``break``/``continue`` of the enclosing loop (not of a loop or
+    function nested in it)."""
+    if isinstance(node, (ast.Break, ast.Continue)):
+        return True
+    if isinstance(node, _LOOPS + _SCOPES):
+        return False
+    return any(_has_exit(child) for child in ast.iter_child_nodes(node))
+
+
+def _flag(name: str, value: bool) -> ast.Assign:
+    return ast.Assign([ast.Name(name, ast.Store())], ast.Constant(value))
+
+
+def _guard(flags: list) -> ast.expr:
+    """``__ag__.not_any((flag, ...))``"""
+    return ast.Call(ast.Attribute(ast.Name("__ag__", ast.Load()), "not_any", ast.Load()),
+                    [ast.Tuple([ast.Name(f, ast.Load()) for f in flags], ast.Load())], [])
+
+
+def _lower_exits(block: list, flags: dict):
+    """``block`` with its loop's ``break``/``continue`` set flags instead (``flags``: Break and
+    Continue -> flag name), the statements after one guarded by the flags; None when an exit
+    sits where this cannot follow it (inside ``try`` or ``with``)."""
+    lowered = []
+    for index, statement in enumerate(block):
+        if isinstance(statement, (ast.Break, ast.Continue)):
+            lowered.append(ast.copy_location(_flag(flags[type(statement)], True), statement))
+            return lowered  # (what follows in this block never runs)
+        if not _has_exit(statement):
+            lowered.append(statement)
+            continue
+        if not isinstance(statement, ast.If):
+            return None
+        body, orelse = _lower_exits(statement.body, flags), _lower_exits(statement.orelse, flags)
+        if body is None or orelse is None:
+            return None
+        statement.body, statement.orelse = body or [ast.Pass()], orelse
+        lowered.append(statement)
+        rest = _lower_exits(block[index + 1:], flags)
+        if rest is None:
+            return None
+        if rest:
+            lowered.append(ast.copy_location(
+                ast.If(_guard(sorted(set(flags.values()))), rest, []), statement))
+        return lowered
+    return lowered
+
+
 class _Rewrite(ast.NodeTransformer):
     def __init__(self):
         self.count = 0
@@ -176,10 +352,10 @@ class _Rewrite(ast.NodeTransformer):
                                          ast.Load())))
         return ast.FunctionDef(name, _arguments(parameters), body, [], None, type_params=[])
 
-    def _call(self, function, arguments, names, node):
+    def _call(self, function, arguments, names, node, extra=()):
         call = ast.Call(ast.Attribute(ast.Name("__ag__", ast.Load()), function, ast.Load()),
-                        arguments + [ast.Tuple([ast.Constant(n) for n in names], ast.Load())],
-                        [])
+                        arguments + [ast.Tuple([ast.Constant(n) for n in names], ast.Load()),
+                                     *extra], [])
         return ast.Assign([self._names(names)], call) if names else ast.Expr(call)
 
     def visit_FunctionDef(self, node):
@@ -189,6 +365,9 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_If(self, node):
         self.generic_visit(node)
+        if _ends_with_return(node.body) and _ends_with_return(node.orelse) and \
+                _convertible([node.body[:-1], node.orelse[:-1]]):
+            return self._returning_if(node)
         if not _convertible([node.body, node.orelse]):
             return node
         self.count += 1
@@ -202,13 +381,67 @@ class _Rewrite(ast.NodeTransformer):
                                              self._loads(names)], names, node)]
         return [ast.copy_location(s, node) for s in statements]
 
+    def _returning_if(self, node):
+        """``if test: ...; return a else: ...; return b`` -> ``return if_return(...)``."""
+        self.count += 1
+        self.changed = True
+        names = _assigned([node.body, node.orelse])
+        true_name, false_name = f"__ag_if_true_{self.count}", f"__ag_if_false_{self.count}"
+
+        def block(name, statements):
+            value = statements[-1].value or ast.Constant(None)
+            return ast.FunctionDef(name, _arguments(names), statements[:-1] + [ast.Return(value)],
+                                   [], None, type_params=[])
+
+        call = ast.Call(ast.Attribute(ast.Name("__ag__", ast.Load()), "if_return", ast.Load()),
+                        [node.test, ast.Name(true_name, ast.Load()),
+                         ast.Name(false_name, ast.Load()), self._loads(names),
+                         ast.Tuple([ast.Constant(n) for n in names], ast.Load())], [])
+        statements = [block(true_name, node.body), block(false_name, node.orelse),
+                      ast.Return(call)]
+        return [ast.copy_location(s, node) for s in statements]
+
+    def _lower(self, node):
+        """(statements to put before the loop, the name of its break flag or None): the loop's
+        own ``break``/``continue`` become flags (TensorFlow's lowering), so that the loop can
+        be converted."""
+        if node.orelse or not any(_has_exit(s) for s in node.body):
+            return [], None
+        count = self.count + 1
+        flags = {ast.Break: f"ag__break_{count}", ast.Continue: f"ag__continue_{count}"}
+        body = _lower_exits(node.body, flags)
+        if body is None:
+            return [], None
+        node.body = body
+        used = {n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)}
+        prelude = [_flag(flag, False) for flag in flags.values() if flag in used]
+        if flags[ast.Continue] in used:  # (reset at every iteration)
+            node.body = [_flag(flags[ast.Continue], False), *node.body]
+        broken = flags[ast.Break] if flags[ast.Break] in used else None
+        return [ast.copy_location(s, node) for s in prelude], broken
+
+    def _extra_test(self, names: list, broken: str | None):
+        """(the definition of ``extra_test(*names)``: ``not broken``, its name), or ([], None)."""
+        if broken is None:
+            return [], None
+        name = f"__ag_extra_test_{self.count}"
+        definition = ast.FunctionDef(name, _arguments(names), [ast.Return(_guard([broken]))],
+                                     [], None, type_params=[])
+        return [definition], name
+
     def visit_While(self, node):
+        prelude, broken = self._lower(node)
         self.generic_visit(node)
         if node.orelse or not _convertible([node.body]):
-            return node
+            return prelude + [node]
         self.count += 1
         self.changed = True
         names = _assigned([node.body])
+        if broken is not None:  # while not broken and test
+            node.test = ast.Call(ast.Attribute(ast.Name("__ag__", ast.Load()), "loop_test",
+                                               ast.Load()),
+                                 [ast.Name(broken, ast.Load()), ast.Lambda(_no_arguments(),
+                                                                          node.test)], [])
         test_name, body_name = f"__ag_while_test_{self.count}", f"__ag_while_body_{self.count}"
         test = ast.FunctionDef(test_name, _arguments(names), [ast.Return(node.test)], [], None,
                                type_params=[])
@@ -216,26 +449,68 @@ class _Rewrite(ast.NodeTransformer):
                       self._call("while_stmt", [ast.Name(test_name, ast.Load()),
                                                 ast.Name(body_name, ast.Load()),
                                                 self._loads(names)], names, node)]
-        return [ast.copy_location(s, node) for s in statements]
+        return prelude + [ast.copy_location(s, node) for s in statements]
 
     def visit_For(self, node):
-        self.generic_visit(node)
         iterator = node.iter
-        if node.orelse or not _convertible([node.body]) or not isinstance(node.target, ast.Name) \
-                or not (isinstance(iterator, ast.Call) and not iterator.keywords and
-                        isinstance(iterator.func, ast.Attribute) and
-                        iterator.func.attr == "range"):
+        is_range = isinstance(iterator, ast.Call) and not iterator.keywords and \
+            isinstance(iterator.func, ast.Attribute) and iterator.func.attr == "range"
+        # Other iterables (a tf.data Dataset) convert too, unless the loop is plainly over
+        # Python values or defines functions (closures in a converted body would capture each
+        # iteration's values, not the loop's last).
+        if not is_range and (_over_python_values(iterator) or any(
+                isinstance(n, _SCOPES) for s in node.body for n in ast.walk(s))):
+            self.generic_visit(node)
             return node
+        prelude, broken = self._lower(node)
+        self.generic_visit(node)
+        targets = [node.target] if isinstance(node.target, ast.Name) else \
+            node.target.elts if isinstance(node.target, ast.Tuple) else None
+        if node.orelse or not _convertible([node.body]) or targets is None or \
+                not all(isinstance(t, ast.Name) for t in targets) or \
+                (is_range and len(targets) != 1):
+            return prelude + [node]
         self.count += 1
         self.changed = True
-        names = [n for n in _assigned([node.body]) if n != node.target.id]
+        target_names = [t.id for t in targets]
+        names = [n for n in _assigned([node.body]) if n not in target_names]
         body_name = f"__ag_for_body_{self.count}"
-        statements = [self._block(body_name, [node.target.id, *names], node.body, names),
-                      self._call("for_range", [iterator.func,
-                                               ast.Tuple(list(iterator.args), ast.Load()),
-                                               ast.Name(body_name, ast.Load()),
-                                               self._loads(names)], names, node)]
-        return [ast.copy_location(s, node) for s in statements]
+        if len(targets) == 1:
+            body = self._block(body_name, [target_names[0], *names], node.body, names)
+        else:  # for x, y in ...: the item is unpacked first
+            item = f"__ag_item_{self.count}"
+            unpack = ast.Assign([node.target], ast.Name(item, ast.Load()))
+            body = self._block(body_name, [item, *names], [unpack, *node.body], names)
+        extra, extra_name = self._extra_test(names, broken)
+        extra_argument = [ast.Name(extra_name, ast.Load())] if extra_name else []
+        if is_range:
+            call = self._call("for_range", [iterator.func,
+                                            ast.Tuple(list(iterator.args), ast.Load()),
+                                            ast.Name(body_name, ast.Load()),
+                                            self._loads(names)], names, node, extra_argument)
+        else:
+            call = self._call("for_stmt", [iterator, ast.Name(body_name, ast.Load()),
+                                           self._loads(names)], names, node, extra_argument)
+        return prelude + [ast.copy_location(s, node) for s in [body, *extra, call]]
+
+
+_PYTHON_ITERATION = frozenset({"range", "enumerate", "zip", "reversed", "sorted", "len", "items",
+                               "keys", "values", "list", "tuple", "dict", "set"})
+
+
+def _over_python_values(iterator) -> bool:
+    """Whether a loop plainly iterates Python values (a literal, ``range(...)``, ``zip(...)``,
+    ``d.items()``...): such loops keep Python's semantics."""
+    if isinstance(iterator, (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp,
+                             ast.GeneratorExp, ast.Constant, ast.JoinedStr)):
+        return True
+    if isinstance(iterator, ast.Call):
+        function = iterator.func
+        name = function.id if isinstance(function, ast.Name) else \
+            function.attr if isinstance(function, ast.Attribute) else None
+        return name in _PYTHON_ITERATION and not (isinstance(function, ast.Attribute) and
+                                                   name == "range")
+    return False
 
 
 def _no_arguments():
@@ -264,12 +539,19 @@ def _converted_code(function_code):
     if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     definition.decorator_list = []
+    if any(isinstance(s, ast.If) and _has_return([s]) for s in ast.walk(definition)):
+        if not _ends_with_return(definition.body):
+            definition.body.append(ast.Return(ast.Constant(None)))  # (the implicit return)
+        definition.body = _single_exit(definition.body)
     rewrite = _Rewrite()
     definition.body = [rewrite.visit(s) for s in definition.body]
     definition.body = [s for item in definition.body
                        for s in (item if isinstance(item, list) else [item])]
     if not rewrite.changed:
         return None
+    # (renamed: under its own name, a recursive call inside would reach this raw function
+    # instead of the tf.function the name refers to)
+    definition.name = "__ag_converted"
     freevars = function_code.co_freevars
     # The factory's parameters are the function's closure variables, and __ag__ (this module's
     # helpers): the rewritten function closes over them, the user's module is left alone.
@@ -300,6 +582,7 @@ def convert(function):
     namespace: dict = {}
     exec(compiled, plain.__globals__, namespace)
     converted = namespace["__ag_factory"](_MODULE, *cells)
+    converted.__name__, converted.__qualname__ = plain.__name__, plain.__qualname__
     converted.__defaults__ = plain.__defaults__
     converted.__kwdefaults__ = plain.__kwdefaults__
     if bound_to is not None:
@@ -307,7 +590,8 @@ def convert(function):
     return converted
 
 
-_MODULE = types.SimpleNamespace(ld=ld, if_stmt=if_stmt, while_stmt=while_stmt,
-                                for_range=for_range)
+_MODULE = types.SimpleNamespace(ld=ld, if_stmt=if_stmt, if_return=if_return,
+                                while_stmt=while_stmt, for_range=for_range, for_stmt=for_stmt,
+                                loop_test=loop_test, not_any=not_any)
 
 __all__ = ["convert", "if_stmt", "while_stmt", "for_range", "ld", "UNDEFINED"]

@@ -13,7 +13,8 @@ then runs eagerly with the call's values (exact, not compiled).
 from __future__ import annotations
 
 from tapegrad._core import hooks, nest
-from tapegrad._core.registry import register
+from tapegrad._core.errors import InvalidArgumentError, OutOfRangeError
+from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.tape import TRAINABLE_KINDS
 from tapegrad._core.tensor import apply, convert_to_tensor, state
 from tapegrad.autodiff.function import symbolic
@@ -27,7 +28,8 @@ from tapegrad.autodiff.function.symbolic import (
 )
 from tapegrad.autodiff.function.tracer import Tracer, active_tracer
 
-__all__ = ["cond", "while_loop", "active_tracer"]
+__all__ = ["cond", "while_loop", "dataset_loop", "is_dataset", "TracedIterator",
+           "active_tracer"]
 
 
 class BranchTracer(Tracer):
@@ -244,34 +246,41 @@ def _while_forward(*values, condition, body, positions, n_vars, maximum_iteratio
     return _to_op_order(state_values, order)
 
 
-def _while_vjp(inputs, output, attrs, upstream, needs):
-    from tapegrad.autodiff.tape import GradientTape
+def _loop_vjp(run_eagerly):
+    """A loop op's reverse rule: the loop runs again with tapegrad ops under a tape
+    (``run_eagerly(inputs, attrs)`` gives its final loop variables)."""
+    def vjp(inputs, output, attrs, upstream, needs):
+        from tapegrad.autodiff.tape import GradientTape
 
-    # One source per distinct input (a tensor both a loop variable and a capture is one
-    # source: its whole gradient goes to its first position).
-    sources = {id(x): x for x in inputs if x._value.dtype.kind in TRAINABLE_KINDS}
-    with GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch(list(sources.values()))
-        state_values = _eager_while(inputs, attrs)
-    upstreams = _from_op_order(upstream if type(upstream) is tuple else (upstream,),
-                               attrs["order"])
-    pairs = [(o, u) for o, u in zip(state_values, upstreams)
-             if o._value.dtype.kind in TRAINABLE_KINDS]
-    if not pairs:
-        return tuple(None for _ in inputs)
-    grads = dict(zip(sources, tape.gradient([o for o, _ in pairs], list(sources.values()),
-                                            output_gradients=[u for _, u in pairs])))
-    return tuple(grads.pop(id(x), None) for x in inputs)
+        # One source per distinct input (a tensor both a loop variable and a capture is one
+        # source: its whole gradient goes to its first position).
+        sources = {id(x): x for x in inputs if x._value.dtype.kind in TRAINABLE_KINDS}
+        with GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(list(sources.values()))
+            state_values = run_eagerly(inputs, attrs)
+        upstreams = _from_op_order(upstream if type(upstream) is tuple else (upstream,),
+                                   attrs["order"])
+        pairs = [(o, u) for o, u in zip(state_values, upstreams)
+                 if o._value.dtype.kind in TRAINABLE_KINDS]
+        if not pairs:
+            return tuple(None for _ in inputs)
+        grads = dict(zip(sources, tape.gradient([o for o, _ in pairs], list(sources.values()),
+                                                output_gradients=[u for _, u in pairs])))
+        return tuple(grads.pop(id(x), None) for x in inputs)
+    return vjp
 
 
-def _while_jvp(inputs, output, attrs, tangents):
-    from tapegrad.autodiff.forward import ForwardAccumulator
+def _loop_jvp(run_eagerly):
+    """A loop op's forward rule: the loop runs again with tapegrad ops, accumulating."""
+    def jvp(inputs, output, attrs, tangents):
+        from tapegrad.autodiff.forward import ForwardAccumulator
 
-    primals = [x for x, t in zip(inputs, tangents) if t is not None]
-    with ForwardAccumulator(primals, [t for t in tangents if t is not None]) as accumulator:
-        outputs = _eager_while(inputs, attrs)
-    return tuple(accumulator.jvp(o, unconnected_gradients="zero")
-                 for o in _to_op_order(outputs, attrs["order"]))
+        primals = [x for x, t in zip(inputs, tangents) if t is not None]
+        with ForwardAccumulator(primals, [t for t in tangents if t is not None]) as accumulator:
+            outputs = run_eagerly(inputs, attrs)
+        return tuple(accumulator.jvp(o, unconnected_gradients="zero")
+                     for o in _to_op_order(outputs, attrs["order"]))
+    return jvp
 
 
 def _eager_while(inputs, attrs) -> list:
@@ -290,7 +299,8 @@ def _eager_while(inputs, attrs) -> list:
     return state_values
 
 
-WHILE = register("While", _while_forward, _while_vjp, _while_jvp, samples=(), n_outputs=2,
+WHILE = register("While", _while_forward, _loop_vjp(_eager_while), _loop_jvp(_eager_while),
+                 samples=(), n_outputs=2,
                  sample_note="tf.while_loop inside tf.function: tests/test_function_control.py")
 
 
@@ -334,3 +344,184 @@ def _as_arguments(loop_vars, values) -> list:
     packed = nest.pack_sequence_as(list(loop_vars), list(values))
     return list(packed)
 
+
+
+# -- for ... in dataset -----------------------------------------------------------------------
+
+# (tf.data is a layer above this one: recognised by module name, not imported)
+_DATA_MODULE = "tapegrad.training.data"
+
+
+def is_dataset(value) -> bool:
+    """Whether ``value`` is a tf.data Dataset."""
+    return any(kind.__module__ == _DATA_MODULE and kind.__name__ == "Dataset"
+               for kind in type(value).__mro__)
+
+
+def _element_arrays(dataset):
+    """Each element of ``dataset`` as its flat list of arrays (each read outside any trace;
+    the loop's body runs between the reads, inside the caller's)."""
+    from tapegrad.autodiff.function.host import outside_traces
+
+    with outside_traces():
+        elements = iter(dataset)
+    while True:
+        with outside_traces():
+            element = next(elements, _END)
+        if element is _END:
+            return
+        yield [convert_to_tensor(leaf)._value for leaf in nest.flatten(element)]
+
+
+_END = object()
+
+
+def _shapes(arrays) -> tuple:
+    return tuple((a.shape, a.dtype) for a in arrays)
+
+
+def _check_element(arrays, attrs) -> None:
+    if _shapes(arrays) != attrs["element"]:
+        raise InvalidArgumentError(
+            f"a dataset element has shapes and dtypes {_shapes(arrays)}, the traced loop "
+            f"{attrs['element']}: the dataset changed since the tf.function traced it (trace "
+            "it again by passing the dataset anew, or iterate it outside the function)")
+
+
+def _dataset_loop_forward(*values, dataset, body, extra, positions, n_vars, element, order,
+                          effects):
+    state_values = list(values[:n_vars])
+    captures = values[n_vars:]
+    body_trace = body.compile()
+    extra_trace = extra.compile() if extra is not None else None
+    attrs = {"element": element}
+    for arrays in _element_arrays(dataset):
+        if extra_trace is not None and not extra_trace.replay(
+                *state_values, *[captures[p] for p in positions[1]])[0]:
+            break
+        _check_element(arrays, attrs)
+        state_values = _in_order(body_trace, body_trace.replay(
+            *arrays, *state_values, *[captures[p] for p in positions[0]]))
+    return _to_op_order(state_values, order)
+
+
+def _eager_dataset_loop(inputs, attrs) -> list:
+    """The dataset loop run with tapegrad ops (recorded by whatever records)."""
+    n_vars = attrs["n_vars"]
+    state_values, captures = list(inputs[:n_vars]), inputs[n_vars:]
+    body = attrs["body"].compile()
+    extra = attrs["extra"].compile() if attrs["extra"] is not None else None
+    for arrays in _element_arrays(attrs["dataset"]):
+        if extra is not None and not bool(eager_replay(
+                extra, [*state_values, *[captures[p] for p in attrs["positions"][1]]],
+                None)[0]):
+            break
+        _check_element(arrays, attrs)
+        element = [convert_to_tensor(a) for a in arrays]
+        state_values = _in_order(body, eager_replay(
+            body, [*element, *state_values, *[captures[p] for p in attrs["positions"][0]]],
+            None))
+    return state_values
+
+
+DATASET_LOOP = register("DatasetLoop", _dataset_loop_forward, _loop_vjp(_eager_dataset_loop),
+                        _loop_jvp(_eager_dataset_loop), samples=(), n_outputs=2,
+                        sample_note="for ... in dataset inside tf.function: "
+                                    "tests/test_function_control.py")
+
+
+def dataset_loop(dataset, body, loop_vars: tuple, extra_test=None) -> list:
+    """``for element in dataset`` inside a trace (AutoGraph's): the body, a function of the
+    element and the loop variables, is traced once for the elements' shapes; the loop is one
+    ``DatasetLoop`` op that iterates the dataset at every call. ``extra_test`` (of the loop
+    variables) ends it early (a lowered ``break``)."""
+    tracer = active_tracer()
+    shapes = {_shapes(arrays): arrays for arrays in _element_arrays(dataset)}
+    if len(shapes) != 1:
+        raise Untraceable("a loop over a dataset whose elements differ in shape (or an empty "
+                          "one)" if shapes else "a loop over an empty dataset",
+                          user_location(3))
+    (element_key, first), = shapes.items()
+    from tapegrad.autodiff.function.host import outside_traces
+
+    with outside_traces():
+        structure = next(iter(dataset))  # (the nesting of an element)
+    flat = [convert_to_tensor(v) for v in loop_vars]
+    n_element = len(first)
+
+    def body_flat(*values):
+        element = nest.pack_sequence_as(structure, list(values[:n_element]))
+        return tuple(body(element, *values[n_element:]))
+
+    elements = [convert_to_tensor(a) for a in first]
+    body_trace, body_tracer, _, body_values = _trace_part(tracer, body_flat, elements + flat,
+                                                          "body")
+    if len(body_values) != len(flat) or any(
+            a.dtype != b.dtype or tuple(a.shape) != tuple(b.shape)
+            for a, b in zip(body_values, flat)):
+        raise Untraceable("a loop over a dataset must keep its loop variables' structure, "
+                          "dtypes and shapes", user_location(3))
+    parts = [body_tracer.captured]
+    extra_trace = None
+    if extra_test is not None:
+        extra_trace, extra_tracer, _, _ = _trace_part(tracer, extra_test, flat, "extra")
+        parts.append(extra_tracer.captured)
+    captures, positions = _union(parts)
+    if extra_test is None:
+        positions.append([])
+    order = _floating_first(flat)
+    # ("effects": the dataset is read afresh at every call, never folded into the trace)
+    outputs = apply(DATASET_LOOP, (*flat, *captures),
+                    {"dataset": dataset, "body": body_trace, "extra": extra_trace,
+                     "positions": positions, "n_vars": len(flat), "element": element_key,
+                     "order": order, "effects": True})
+    return _from_op_order(outputs, order)
+
+
+# -- next(iterator) on a tf.data iterator argument ---------------------------------------------
+
+def _next_forward(*, iterator, pending, element, structure, effects):
+    if pending:
+        # the element the trace read: the value of the trace, and of the call that traced
+        return pending[0] if symbolic.tracing.stack else pending.pop()
+    from tapegrad.autodiff.function.host import outside_traces
+
+    with outside_traces():
+        try:
+            item = next(iterator)
+        except StopIteration:
+            raise OutOfRangeError("End of sequence") from None
+    arrays = [convert_to_tensor(leaf)._value for leaf in nest.flatten(item)]
+    _check_element(arrays, {"element": element})
+    return arrays
+
+
+ITERATOR_NEXT = register("IteratorGetNext", _next_forward, NO_GRADIENT, None, samples=(),
+                         n_outputs=2, differentiable=False,
+                         sample_note="next(iterator) inside tf.function: "
+                                     "tests/test_function_control.py")
+
+
+class TracedIterator:
+    """What a trace sees for a tf.data iterator argument: ``next()`` is an op that reads the
+    next element at every call (the trace itself reads the first call's element)."""
+
+    def __init__(self, iterator):
+        self._iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        from tapegrad.autodiff.function.host import outside_traces
+
+        with outside_traces():
+            try:
+                item = next(self._iterator)
+            except StopIteration:
+                raise OutOfRangeError("End of sequence") from None
+        arrays = [convert_to_tensor(leaf)._value for leaf in nest.flatten(item)]
+        outputs = apply(ITERATOR_NEXT, [], {"iterator": self._iterator, "pending": [arrays],
+                                            "element": _shapes(arrays), "structure": item,
+                                            "effects": True})
+        return nest.pack_sequence_as(item, list(outputs))

@@ -26,10 +26,18 @@ from tapegrad._core.backend import np
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tape import get_logger
-from tapegrad._core.tensor import Tensor, convert_to_tensor, next_uid, state, to_array
+from tapegrad._core.tensor import (
+    Tensor,
+    TensorShape,
+    convert_to_tensor,
+    next_uid,
+    state,
+    to_array,
+)
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace
+from tapegrad.autodiff.function.control_flow import TracedIterator
 from tapegrad.autodiff.function.program import effect_at_replay, has_effect, trace_value
 from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
@@ -38,7 +46,7 @@ from tapegrad.autodiff.function.symbolic import (
     zeros_like_spec,
 )
 from tapegrad.autodiff.function.tracer import Tracer
-from tapegrad.autodiff.tensor_spec import TensorSpec
+from tapegrad.autodiff.tensor_spec import TensorSpec, UnknownShape
 
 _RUN_EAGERLY = [False]
 
@@ -110,10 +118,34 @@ class _Spec:
             s is None or s == d for s, d in zip(self.shape, shape))
 
     def __repr__(self) -> str:
-        shape = "<unknown>" if self.shape is None else "(" + ", ".join(
-            "None" if d is None else str(d) for d in self.shape) + \
-            ("," if len(self.shape) == 1 else "") + ")"
-        return f"TensorSpec(shape={shape}, dtype=tf.{self.dtype.name}, name={self.name!r})"
+        return (f"TensorSpec(shape={_shape_text(self.shape)}, dtype=tf.{self.dtype.name}, "
+                f"name={self.name!r})")
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "<unknown>"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+class _GraphTensor:
+    """An output of a concrete function as TensorFlow shows it (``Tensor("Identity:0",
+    shape=(None, 3), dtype=float32)``): a name, a shape and a dtype."""
+
+    def __init__(self, spec: _Spec, name: str):
+        self.spec = spec
+        self.name = name
+        self.dtype = spec.dtype
+        self.shape = UnknownShape() if spec.shape is None else TensorShape(spec.shape)
+
+    def __str__(self) -> str:
+        return (f'Tensor("{self.name}", shape={_shape_text(self.spec.shape)}, '
+                f"dtype={self.dtype.name})")
+
+    def __repr__(self) -> str:
+        return (f"<tf.Tensor '{self.name}' shape={_shape_text(self.spec.shape)} "
+                f"dtype={self.dtype.name}>")
 
 
 def _check_input_signature(signature) -> None:
@@ -243,6 +275,20 @@ class ConcreteFunction:
         self.structured_outputs = structured_outputs
 
     @property
+    def structured_outputs(self):
+        """The outputs' structure with graph tensors (``Identity:0``, ``Identity_1:0``...) as
+        TensorFlow's."""
+        names = iter(range(len(nest.flatten(self._output_specs))))
+        return nest.map_structure(
+            lambda spec: _GraphTensor(spec, "Identity" + (f"_{k}" if (k := next(names)) else "")
+                                      + ":0") if isinstance(spec, _Spec) else spec,
+            self._output_specs)
+
+    @structured_outputs.setter
+    def structured_outputs(self, specs):
+        self._output_specs = specs  # (what the trace returns: _Spec leaves)
+
+    @property
     def structured_input_signature(self):
         """(positional specs and values, {}); a tensor argument's spec is named after it."""
         args = tuple(_Spec(value.shape, value.dtype, name) if isinstance(value, _Spec)
@@ -310,6 +356,18 @@ class ConcreteFunction:
         return [leaf for leaf in nest.flatten(list(self._bound.arguments.values()))
                 if isinstance(leaf, _Spec)]
 
+    @property
+    def function_type(self) -> FunctionType:
+        """The parameters' and the output's types (``str`` prints them as TensorFlow)."""
+        return FunctionType(self)
+
+    @property
+    def inference_fn(self):
+        """The traced program, called with the flat tensors of the signature."""
+        def call_flat(*tensors):
+            return self._function._run(self, [convert_to_tensor(t) for t in tensors])
+        return call_flat
+
     def pretty_printed_signature(self, verbose: bool = True) -> str:
         lines = ["Input Parameters:"]
         parameters = self._bound.signature.parameters
@@ -317,7 +375,7 @@ class ConcreteFunction:
             kind = parameters[name].kind.name if name in parameters else "POSITIONAL_OR_KEYWORD"
             lines.append(f"  {name} ({kind}): {_type_text(value)}")
         lines.append("Output Type:")
-        lines.append(f"  {_type_text(self.structured_outputs)}")
+        lines.append(f"  {_type_text(self._output_specs)}")
         lines.append("Captures:")
         lines.append("  None")
         return "\n".join(lines)
@@ -328,15 +386,34 @@ class ConcreteFunction:
     __str__ = __repr__
 
 
+class FunctionType:
+    """A concrete function's signature: ``(x: TensorSpec(...), n: Literal[2]) -> output``.
+
+    >>> import tapegrad as tf
+    >>> f = tf.function(lambda n: tf.constant(n))
+    >>> print(f.get_concrete_function(2).function_type)
+    (n: Literal[2]) -> TensorSpec(shape=(), dtype=tf.int32, name=None)
+    """
+
+    def __init__(self, concrete: ConcreteFunction):
+        self._concrete = concrete
+
+    def __str__(self) -> str:
+        concrete = self._concrete
+        parameters = ", ".join(f"{name}: {_type_text(value)}"
+                               for name, value in concrete._bound.arguments.items())
+        return f"({parameters}) -> {_type_text(concrete._output_specs)}"
+
+    def __repr__(self) -> str:
+        return f"FunctionType{self}"
+
+
 # (tf.data is a layer above this one: recognised by module name, not imported)
 _DATA_MODULE = "tapegrad.training.data"
 
 
-def _is_data_stream(value) -> bool:
-    """A tf.data Dataset, or an iterator over one (a trace would freeze its elements)."""
-    if any(kind.__module__ == _DATA_MODULE and kind.__name__ == "Dataset"
-           for kind in type(value).__mro__):
-        return True
+def _is_data_iterator(value) -> bool:
+    """An iterator over a tf.data Dataset (a trace reads it through a TracedIterator)."""
     frame = getattr(value, "gi_frame", None) if inspect.isgenerator(value) else None
     return frame is not None and frame.f_globals.get("__name__") == _DATA_MODULE
 
@@ -357,6 +434,8 @@ def _spec_of(value) -> _Spec:
 
 
 def _type_text(value) -> str:
+    if isinstance(value, _GraphTensor):
+        value = value.spec
     if isinstance(value, _Spec):
         return repr(value)
     if isinstance(value, (list, tuple)):
@@ -372,6 +451,47 @@ def _type_text(value) -> str:
     if isinstance(value, Variable):
         return f"VariableSpec(shape={tuple(value.shape)}, dtype=tf.{value.dtype.name})"
     return f"Literal[{value!r}]"
+
+
+# -- the retracing warning ---------------------------------------------------------------------
+
+class _TracingDetector:
+    """TensorFlow's retracing warning: once 5 of the last calls (within 10) traced, warn (at
+    most twice per Python function)."""
+
+    __slots__ = ("calls_per_trace", "calls", "warnings")
+
+    def __init__(self):
+        self.calls_per_trace: list = []  # calls since each recent trace (the trace included)
+        self.calls = 0
+        self.warnings = 0
+
+    def note(self, traced: bool, function) -> None:
+        self.calls += 1
+        if not traced:
+            if not self.calls_per_trace:
+                self.calls_per_trace = [0]
+            self.calls_per_trace[-1] += 1
+            return
+        self.calls_per_trace.append(1)
+        while self.calls_per_trace and self.calls - self.calls_per_trace[0] > 10:
+            self.calls -= self.calls_per_trace.pop(0)
+        if self.warnings >= 2 or len(self.calls_per_trace) < 5:
+            return
+        self.warnings += 1
+        get_logger().warning(
+            f"{len(self.calls_per_trace)} out of the last {self.calls} calls to {function} "
+            "triggered tf.function retracing. Tracing is expensive and the excessive number of "
+            "tracings could be due to (1) creating @tf.function repeatedly in a loop, (2) "
+            "passing tensors with different shapes, (3) passing Python objects instead of "
+            "tensors. For (1), please define your @tf.function outside of the loop. For (2), "
+            "@tf.function has reduce_retracing=True option that can avoid unnecessary "
+            "retracing. For (3), please refer to "
+            "https://www.tensorflow.org/guide/function#controlling_retracing and "
+            "https://www.tensorflow.org/api_docs/python/tf/function for  more details.")
+
+
+_TRACING_DETECTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # -- Function ---------------------------------------------------------------------------------
@@ -404,8 +524,6 @@ class Function:
         self._tracing_count = 0
         self._created_variables = False
         self._warned: set = set()
-        self._history: list = []  # whether each of the last calls traced (retracing warning)
-        self._warned_retracing = False
         self.__name__ = name or getattr(python_function, "__name__",
                                         type(python_function).__name__)
         if inspect.isfunction(python_function) or inspect.ismethod(python_function):
@@ -498,7 +616,7 @@ class Function:
         if concrete is None:
             concrete = self._trace(bound, args, kwargs, key)
         if concrete == "eager":
-            return self._python_function(*args, **kwargs)
+            return _eager_outputs(self._python_function(*args, **kwargs))
         flat = [leaf for leaf in nest.flatten(list(bound.arguments.values()) if bound is not None
                                               else [list(args), kwargs])
                 if isinstance(leaf, Tensor) or isinstance(leaf, np.ndarray)]
@@ -515,22 +633,21 @@ class Function:
         return None
 
     def _note_call(self, traced: bool) -> None:
-        history = self._history
-        history.append(traced)
-        del history[:-10]
-        if traced and sum(history) >= 5 and self._tracing_count >= 4 and \
-                not self._warned_retracing:
-            self._warned_retracing = True
-            get_logger().warning(
-                f"5 out of the last {len(history)} calls to {self._python_function} triggered "
-                "tf.function retracing. Tracing is expensive and the excessive number of "
-                "tracings could be due to (1) creating @tf.function repeatedly in a loop, (2) "
-                "passing tensors with different shapes, (3) passing Python objects instead of "
-                "tensors. For (1), please define your @tf.function outside of the loop. For "
-                "(2), @tf.function has reduce_retracing=True option that can avoid unnecessary "
-                "retracing. For (3), please refer to "
-                "https://www.tensorflow.org/guide/function#controlling_retracing and "
-                "https://www.tensorflow.org/api_docs/python/tf/function for  more details.")
+        if symbolic.tracing.stack:
+            return  # (a call inside another trace is not one of the user's calls)
+        detector = self.__dict__.get("_detector")
+        if detector is None:
+            target = self._python_function
+            while hasattr(target, "__wrapped__"):
+                target = target.__wrapped__
+            target = getattr(target, "__func__", target)
+            key = getattr(target, "__code__", target)  # (shared by tf.function(f) in a loop)
+            try:
+                detector = _TRACING_DETECTORS.setdefault(key, _TracingDetector())
+            except TypeError:  # (not weakly referable: no warning)
+                detector = _TracingDetector()
+            self._detector = detector
+        detector.note(traced, self._python_function)
 
     def _general_key(self, key):
         if self._input_signature is not None:
@@ -549,20 +666,17 @@ class Function:
             args, kwargs = _arguments_for(concrete, flat)
             trace = self._retrace_quietly(concrete, flat, args, kwargs)
             if trace is None:
-                return self._python_function(*args, **kwargs)
+                return _eager_outputs(self._python_function(*args, **kwargs))
         if state.recorders:
             outputs = trace.call_recorded(flat)
         else:
             outputs = trace.run(flat)
-        return _pack(concrete.structured_outputs, outputs)
+        return _pack(concrete._output_specs, outputs)
 
     # -- tracing --------------------------------------------------------------------------
     def _trace(self, bound, args, kwargs, key):
         general = self._general_key(key)
         try:
-            if any(_is_data_stream(leaf) for leaf in nest.flatten([list(args), kwargs])):
-                raise Untraceable("a tf.data Dataset or iterator argument (its elements are "
-                                  "read in Python, and change between calls)", self.__name__)
             trace, bound_specs, outputs = self._trace_once(bound, args, kwargs, general)
         except Untraceable as reason:
             self._fall_back(key, reason)
@@ -629,8 +743,8 @@ class Function:
             call_args, call_kwargs = args, kwargs
             bound_specs = None
         function = self._python_function
+        from tapegrad.autodiff.function import autograph
         if self._autograph:
-            from tapegrad.autodiff.function import autograph
             function = autograph.convert(function)
         stack = state.recorders
         saved = stack[:]
@@ -640,7 +754,13 @@ class Function:
         random_state = _random_state()
         try:
             with np.errstate(all="ignore"):
-                result = function(*call_args, **call_kwargs)
+                try:
+                    result = function(*call_args, **call_kwargs)
+                except Exception as error:
+                    staged = autograph.staging_error(error) if self._autograph else None
+                    if staged is None:
+                        raise
+                    raise staged from None
             if _random_state() != random_state:
                 raise Untraceable("a random op draws new values on every call",
                                   f"{self.__name__}")
@@ -776,9 +896,12 @@ def _signature_key(function: Function, key):
 
 def _placeholders(value, name: str, key, make):
     """(the value with its tensors replaced by placeholders, its signature with specs)."""
+    if _is_data_iterator(value):
+        return TracedIterator(value), value
     if isinstance(value, (Tensor, np.ndarray)) or _is_spec(value):
         tensor = make(value, name, key)
-        return tensor, _Spec(symbolic.info_of(tensor).shape, tensor.dtype)
+        return tensor, _Spec(symbolic.info_of(tensor).shape, tensor.dtype,
+                             value.name if _is_spec(value) else None)
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         keys = key[1] if isinstance(key, tuple) and len(key) == 2 else [None] * len(value)
         pairs = [_placeholders(v, f"{name}_{k}" if k else name, kk, make)
@@ -846,6 +969,14 @@ def _output_registers(tracer: Tracer, result) -> list:
                     "is not a Tensor or ExtensionType.") from None
             registers.append(tracer.ref(tensor))
     return registers
+
+
+def _eager_outputs(result):
+    """An eager fallback's result as a compiled call returns it: numbers become tensors."""
+    return nest.map_structure(
+        lambda item: convert_to_tensor(item) if isinstance(item, (bool, int, float, complex,
+                                                                   np.ndarray, np.generic))
+        else item, result)
 
 
 def _output_specs(result):

@@ -64,8 +64,8 @@ def _depends_on_input(graph: Graph) -> set:
     """Registers whose value depends on an argument, a variable or a replayed effect."""
     dynamic = set(graph.arguments) | set(graph.variable_inputs.values())
     for step in graph.steps:
-        if step.kind == "read" or any(i in dynamic for i in step.ins) or step.kind == "effect":
-            dynamic.update(step.outs)
+        if step.kind == "read" or any(i in dynamic for i in step.ins) or has_effect(step):
+            dynamic.update(step.outs)  # (a py_function's result is new at every call)
     return dynamic
 
 
