@@ -318,22 +318,19 @@ def f(iterator):
 iterator = iter(tf.data.Dataset.from_tensor_slices([1]))
 f(iterator)
 f(iterator)""",
-    "recursion_while_tracing_is_a_staging_error": """
+    "recursion_traces_each_python_value_and_fails_on_a_tensor": """
 @tf.function
 def f(n):
     if n > 0:
         return f(n - 1)
     else:
         return 1
-f(tf.constant(5))""",
-    "python_recursion_traces_each_value": """
-@tf.function
-def f(n):
-    if n > 0:
-        return f(n - 1)
-    else:
-        return 1
-(f(3), f.experimental_get_tracing_count())""",
+r = [f(3), f.experimental_get_tracing_count()]
+try:
+    f(tf.constant(5))  # (both branches are traced: the recursion never ends)
+except Exception as error:
+    r.append(type(error).__name__)
+r""",
     "string_add_in_function": """
 f = tf.function(lambda a: a + a)
 ([f(tf.constant("a")), f(tf.constant(["x", "yz"]))], f.experimental_get_tracing_count())""",
