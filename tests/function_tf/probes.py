@@ -250,6 +250,22 @@ def f(n):
         s += i
     return s
 ([f(tf.constant(10)), f(tf.constant(4)), f(tf.constant(0))], f.experimental_get_tracing_count())""",
+    "autograph_break_in_a_range_with_known_bounds": """
+@tf.function
+def f(x):
+    s = x
+    for i in tf.range(6):
+        if i == 4:
+            break
+        if i % 2 == 1:
+            continue
+        s = s + tf.cast(i, tf.float32)
+    for j in tf.range(6):
+        if s > 3.0:
+            break
+        s = s + 1.0
+    return s
+([f(tf.constant(0.0)), f(tf.constant(10.0))], f.experimental_get_tracing_count())""",
     "autograph_break_on_a_tensor_condition": """
 @tf.function
 def f(x):

@@ -190,23 +190,35 @@ def _row(tensor, index):
 def for_range(range_function, range_args: tuple, body_block, values: tuple, names: tuple,
               extra_test=None):
     """``for i in tf.range(...)``: a Python loop over the eager range, or ``tf.while_loop``
-    with a counter when a bound is a traced tensor."""
+    with a counter when a bound is a traced tensor (or, from there on, once a ``break``
+    depends on one)."""
+    start, limit, delta = (0, range_args[0], 1) if len(range_args) == 1 else \
+        (range_args[0], range_args[1], range_args[2] if len(range_args) > 2 else 1)
+    counter = None
     if not any(type(a) is SymbolicTensor for a in range_args):
         # Known bounds: the loop unrolls over constants (computed outside the trace, so that
         # each index is a value the body may use in Python, as a TensorArray index).
         with outside_traces():
             indices = list(range_function(*range_args))
-        return _python_loop(indices, body_block, values, extra_test)
+        for position, index in enumerate(indices):
+            going = True if extra_test is None else extra_test(*values)
+            if type(going) is SymbolicTensor:
+                counter = indices[position]  # the rest: one tf.while_loop
+                break
+            if not going:
+                return tuple(values)
+            values = tuple(body_block(index, *values))
+        else:
+            return tuple(values)
     _check_defined(values, names, "for loop")
-    start, limit, delta = (0, range_args[0], 1) if len(range_args) == 1 else \
-        (range_args[0], range_args[1], range_args[2] if len(range_args) > 2 else 1)
     if not isinstance(delta, int):
         raise Untraceable("for ... in tf.range with a tensor step", user_location(2))
 
     def test(i, *v):
         within = i > limit if delta < 0 else i < limit
         return within if extra_test is None else _both(within, extra_test(*v))
-    counter = range_function(start, start + 1)[0] if not isinstance(start, int) else start
+    if counter is None:
+        counter = range_function(start, start + 1)[0] if not isinstance(start, int) else start
 
     def body(i, *v):
         return (i + delta, *body_block(i, *v))

@@ -8,6 +8,11 @@ inputs, so gradients reach them. ``If``'s reverse rule is itself a ``cond`` over
 branches' gradients (so the branch not taken runs no rule, as TensorFlow). ``While``'s reverse
 rule needs the iteration count, a value: under a trace it aborts the backward program, which
 then runs eagerly with the call's values (exact, not compiled).
+
+AutoGraph's ``for element in dataset`` is a ``DatasetLoop`` op of the same kind: its body is
+traced once for the elements' shapes and the dataset is read afresh at every call;
+``next(iterator)`` on a tf.data iterator argument is an ``IteratorGetNext`` op that reads the
+next element at every call.
 """
 
 from __future__ import annotations
