@@ -178,7 +178,8 @@ _FUNCTION_NAMES = {"function": "function", "TensorArray": "TensorArray",
 def __getattr__(name):
     # Heavier sub-packages load on first use, keeping `import tapegrad` fast.
     import importlib
-    if name in ("autodiff", "keras", "random", "data", "train", "debugging", "test", "config"):
+    if name in ("autodiff", "keras", "random", "data", "train", "debugging", "test", "config",
+                "autograph"):
         module = importlib.import_module(f"tapegrad.{name}")
         globals()[name] = module
         return module

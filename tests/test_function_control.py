@@ -408,3 +408,17 @@ def test_a_python_scalar_then_a_list_take_the_scalar_dtype_and_never_truncate():
     assert tf.maximum(1, [1, 2]).dtype == tf.int32
     with pytest.raises(TypeError, match="non-integer"):
         tf.maximum(2, np.array([1.5]))
+
+
+def test_do_not_convert_keeps_python_control_flow(caplog):
+    @tf.autograph.experimental.do_not_convert
+    def relu(x):
+        if x > 0:
+            return x
+        return 0.0 * x
+
+    f = tf.function(relu)
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert [float(f(tf.constant(v))) for v in (2.0, -2.0)] == [2.0, 0.0]
+    assert "runs eagerly" in caplog.text  # (converted, it would compile: see to_code)
+    assert "__ag__.if_return(x > 0" in tf.autograph.to_code(relu)

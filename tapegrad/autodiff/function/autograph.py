@@ -533,16 +533,14 @@ def _arguments(names):
     return ast.arguments([], [ast.arg(n) for n in names], None, [], [], None, [])
 
 
-@functools.lru_cache(maxsize=256)
-def _converted_code(function_code):
-    """The rewritten function's code object, or None when nothing needs converting or the
-    source cannot be read (once per function: reading source is slow)."""
+def _rewritten(function_code):
+    """(the function's definition rewritten, its first line) or None when nothing needs
+    converting or the source cannot be read."""
     try:
         lines, first_line = inspect.getsourcelines(function_code)
     except (OSError, TypeError, ValueError):
         return None
     source = textwrap.dedent("".join(lines))
-    filename = function_code.co_filename
     try:
         tree = ast.parse(source)
     except SyntaxError:  # (a lambda's line, or source changed since import)
@@ -561,6 +559,58 @@ def _converted_code(function_code):
                        for s in (item if isinstance(item, list) else [item])]
     if not rewrite.changed:
         return None
+    return definition, first_line
+
+
+def to_code(entity, recursive: bool = True, experimental_optional_features=None) -> str:
+    """The Python source of ``entity`` as AutoGraph converts it (``tf.autograph.to_code``):
+    tapegrad's own rewrite, calls into its helpers (``__ag__.if_stmt``...), not TensorFlow's
+    text.
+
+    >>> import tapegrad as tf
+    >>> def relu(x):
+    ...     if x > 0:
+    ...         return x
+    ...     return 0 * x
+    >>> "__ag__.if_return(x > 0" in tf.autograph.to_code(relu)
+    True
+    """
+    function = getattr(entity, "python_function", entity)
+    function = getattr(function, "__func__", function)
+    rewritten = _rewritten(function.__code__)
+    if rewritten is None:
+        return textwrap.dedent(inspect.getsource(function))
+    definition, _ = rewritten
+    definition.name = function.__name__
+    return ast.unparse(ast.fix_missing_locations(definition)) + "\n"
+
+
+def do_not_convert(func=None):
+    """Leave ``func``'s control flow as Python (``tf.autograph.experimental.do_not_convert``):
+    a tensor condition in it then makes the calling signature run eagerly.
+
+    >>> import tapegrad as tf
+    >>> @tf.autograph.experimental.do_not_convert
+    ... def f(x):
+    ...     return x + 1
+    >>> int(tf.function(f)(tf.constant(1)))
+    2
+    """
+    if func is None:
+        return do_not_convert
+    func.__tapegrad_do_not_convert__ = True
+    return func
+
+
+@functools.lru_cache(maxsize=256)
+def _converted_code(function_code):
+    """The rewritten function's code object, or None when nothing needs converting or the
+    source cannot be read (once per function: reading source is slow)."""
+    rewritten = _rewritten(function_code)
+    if rewritten is None:
+        return None
+    definition, first_line = rewritten
+    filename = function_code.co_filename
     # (renamed: under its own name, a recursive call inside would reach this raw function
     # instead of the tf.function the name refers to)
     definition.name = "__ag_converted"
@@ -582,7 +632,8 @@ def convert(function):
     bound_to = getattr(function, "__self__", None)
     plain = getattr(function, "__func__", function)
     code = getattr(plain, "__code__", None)
-    if code is None or plain.__name__ == "<lambda>":
+    if code is None or plain.__name__ == "<lambda>" or \
+            getattr(plain, "__tapegrad_do_not_convert__", False):
         return function
     compiled = _converted_code(code)
     if compiled is None:
@@ -606,4 +657,5 @@ _MODULE = types.SimpleNamespace(ld=ld, if_stmt=if_stmt, if_return=if_return,
                                 while_stmt=while_stmt, for_range=for_range, for_stmt=for_stmt,
                                 loop_test=loop_test, not_any=not_any)
 
-__all__ = ["convert", "if_stmt", "while_stmt", "for_range", "ld", "UNDEFINED"]
+__all__ = ["convert", "to_code", "do_not_convert", "if_stmt", "while_stmt", "for_range", "ld",
+           "UNDEFINED"]
