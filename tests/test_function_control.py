@@ -378,18 +378,22 @@ def test_for_over_a_dataset_traces_its_body_once_and_differentiates():
     assert "eager" not in loss._concrete.values()
 
 
-def test_for_over_a_dataset_with_a_short_last_batch_runs_eagerly(caplog):
+def test_for_over_a_dataset_traces_the_body_for_each_element_shape(caplog):
     @tf.function
     def total(data):
         s = tf.constant(0)
         for batch in data:
-            s += tf.reduce_sum(batch)
+            s += tf.reduce_sum(batch) * tf.shape(batch)[0]
         return s
 
+    batches = tf.data.Dataset.range(5).batch(2).map(lambda b: tf.cast(b, tf.int32))
     with caplog.at_level(logging.WARNING, logger="tapegrad"):
-        assert int(total(tf.data.Dataset.range(5).batch(2).map(
-            lambda b: tf.cast(b, tf.int32)))) == 10
-    assert "elements differ in shape" in caplog.text
+        assert [int(total(batches)) for _ in range(2)] == [1 * 2 + 5 * 2 + 4 * 1] * 2
+    assert "runs eagerly" not in caplog.text  # (a body for batches of 2, one for the last)
+
+    many = tf.data.Dataset.range(15).batch(5).map(lambda b: tf.reshape(b, [-1, 1]))
+    ragged = many.map(lambda b: b[: tf.cast(b[0, 0], tf.int32) // 5 + 1])  # shapes 1, 2, 3
+    assert int(total(ragged.map(lambda b: tf.cast(b, tf.int32)))) == 0 * 1 + 11 * 2 + 33 * 3
 
 
 def test_a_dataset_iterated_in_python_inside_a_trace_runs_eagerly(caplog):

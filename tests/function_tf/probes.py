@@ -286,6 +286,15 @@ def f(dataset):
     return total * 2.0
 ds = tf.data.Dataset.from_tensor_slices([1.0, 2.0, 3.0, 4.0])
 ([f(ds), f(ds)], f.experimental_get_tracing_count())""",
+    "autograph_for_over_batches_with_a_short_last_one": """
+@tf.function
+def f(data):
+    s = tf.constant(0)
+    for batch in data:
+        s += tf.reduce_sum(batch) * tf.shape(batch)[0]
+    return s
+ds = tf.data.Dataset.range(5).batch(2).map(lambda b: tf.cast(b, tf.int32))
+([f(ds), f(ds)], f.experimental_get_tracing_count())""",
     "autograph_for_over_a_dataset_prints_every_call": """
 @tf.function
 def f(dataset):

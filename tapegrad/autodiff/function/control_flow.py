@@ -385,47 +385,45 @@ def _shapes(arrays) -> tuple:
     return tuple((a.shape, a.dtype) for a in arrays)
 
 
-def _check_element(arrays, attrs) -> None:
-    if _shapes(arrays) != attrs["element"]:
+def _body_for(arrays, bodies: dict):
+    """(the body traced for this element's shapes, its captures' positions)."""
+    found = bodies.get(_shapes(arrays))
+    if found is None:
         raise InvalidArgumentError(
-            f"a dataset element has shapes and dtypes {_shapes(arrays)}, the traced loop "
-            f"{attrs['element']}: the dataset changed since the tf.function traced it (trace "
-            "it again by passing the dataset anew, or iterate it outside the function)")
+            f"a dataset element has shapes and dtypes {_shapes(arrays)}, which the traced loop "
+            f"has no body for ({list(bodies)}): the dataset changed since the tf.function "
+            "traced it (pass the dataset anew, or iterate it outside the function)")
+    return found
 
 
-def _dataset_loop_forward(*values, dataset, body, extra, positions, n_vars, element, order,
-                          effects):
+def _dataset_loop_forward(*values, dataset, bodies, extra, n_vars, order, effects):
     state_values = list(values[:n_vars])
     captures = values[n_vars:]
-    body_trace = body.compile()
-    extra_trace = extra.compile() if extra is not None else None
-    attrs = {"element": element}
     for arrays in _element_arrays(dataset):
-        if extra_trace is not None and not extra_trace.replay(
-                *state_values, *[captures[p] for p in positions[1]])[0]:
+        if extra is not None and not extra[0].compile().replay(
+                *state_values, *[captures[p] for p in extra[1]])[0]:
             break
-        _check_element(arrays, attrs)
-        state_values = _in_order(body_trace, body_trace.replay(
-            *arrays, *state_values, *[captures[p] for p in positions[0]]))
+        body, positions = _body_for(arrays, bodies)
+        body = body.compile()
+        state_values = _in_order(body, body.replay(*arrays, *state_values,
+                                                   *[captures[p] for p in positions]))
     return _to_op_order(state_values, order)
 
 
 def _eager_dataset_loop(inputs, attrs) -> list:
     """The dataset loop run with tapegrad ops (recorded by whatever records)."""
-    n_vars = attrs["n_vars"]
+    n_vars, extra = attrs["n_vars"], attrs["extra"]
     state_values, captures = list(inputs[:n_vars]), inputs[n_vars:]
-    body = attrs["body"].compile()
-    extra = attrs["extra"].compile() if attrs["extra"] is not None else None
     for arrays in _element_arrays(attrs["dataset"]):
         if extra is not None and not bool(eager_replay(
-                extra, [*state_values, *[captures[p] for p in attrs["positions"][1]]],
+                extra[0].compile(), [*state_values, *[captures[p] for p in extra[1]]],
                 None)[0]):
             break
-        _check_element(arrays, attrs)
+        body, positions = _body_for(arrays, attrs["bodies"])
+        body = body.compile()
         element = [convert_to_tensor(a) for a in arrays]
         state_values = _in_order(body, eager_replay(
-            body, [*element, *state_values, *[captures[p] for p in attrs["positions"][0]]],
-            None))
+            body, [*element, *state_values, *[captures[p] for p in positions]], None))
     return state_values
 
 
@@ -434,52 +432,55 @@ DATASET_LOOP = register("DatasetLoop", _dataset_loop_forward, _loop_vjp(_eager_d
                         sample_note="for ... in dataset inside tf.function: "
                                     "tests/test_function_control.py")
 
+#: element shapes a dataset loop traces its body for at most (a short last batch makes two)
+_MOST_ELEMENT_SHAPES = 4
+
 
 def dataset_loop(dataset, body, loop_vars: tuple, extra_test=None) -> list:
     """``for element in dataset`` inside a trace (AutoGraph's): the body, a function of the
-    element and the loop variables, is traced once for the elements' shapes; the loop is one
-    ``DatasetLoop`` op that iterates the dataset at every call. ``extra_test`` (of the loop
-    variables) ends it early (a lowered ``break``)."""
-    tracer = active_tracer()
-    shapes = {_shapes(arrays): arrays for arrays in _element_arrays(dataset)}
-    if len(shapes) != 1:
-        raise Untraceable("a loop over a dataset whose elements differ in shape (or an empty "
-                          "one)" if shapes else "a loop over an empty dataset",
-                          user_location(3))
-    (element_key, first), = shapes.items()
+    element and the loop variables, is traced once for each shape the elements have (a short
+    last batch is a second); the loop is one ``DatasetLoop`` op that iterates the dataset at
+    every call. ``extra_test`` (of the loop variables) ends it early (a lowered ``break``)."""
     from tapegrad.autodiff.function.host import outside_traces
 
+    tracer = active_tracer()
+    shapes = {_shapes(arrays): arrays for arrays in _element_arrays(dataset)}
+    if not shapes or len(shapes) > _MOST_ELEMENT_SHAPES:
+        raise Untraceable("a loop over an empty dataset" if not shapes else
+                          f"a loop over a dataset whose elements have more than "
+                          f"{_MOST_ELEMENT_SHAPES} shapes", user_location(3))
     with outside_traces():
         structure = next(iter(dataset))  # (the nesting of an element)
     flat = [convert_to_tensor(v) for v in loop_vars]
-    n_element = len(first)
 
     def body_flat(*values):
+        n_element = len(values) - len(flat)
         element = nest.pack_sequence_as(structure, list(values[:n_element]))
         return tuple(body(element, *values[n_element:]))
 
-    elements = [convert_to_tensor(a) for a in first]
-    body_trace, body_tracer, _, body_values = _trace_part(tracer, body_flat, elements + flat,
-                                                          "body")
-    if len(body_values) != len(flat) or any(
-            a.dtype != b.dtype or tuple(a.shape) != tuple(b.shape)
-            for a, b in zip(body_values, flat)):
-        raise Untraceable("a loop over a dataset must keep its loop variables' structure, "
-                          "dtypes and shapes", user_location(3))
-    parts = [body_tracer.captured]
+    traces, parts = [], []
+    for arrays in shapes.values():
+        trace, part_tracer, _, body_values = _trace_part(
+            tracer, body_flat, [convert_to_tensor(a) for a in arrays] + flat, "body")
+        if len(body_values) != len(flat) or any(
+                a.dtype != b.dtype or tuple(a.shape) != tuple(b.shape)
+                for a, b in zip(body_values, flat)):
+            raise Untraceable("a loop over a dataset must keep its loop variables' structure, "
+                              "dtypes and shapes", user_location(3))
+        traces.append(trace)
+        parts.append(part_tracer.captured)
     extra_trace = None
     if extra_test is not None:
         extra_trace, extra_tracer, _, _ = _trace_part(tracer, extra_test, flat, "extra")
         parts.append(extra_tracer.captured)
     captures, positions = _union(parts)
-    if extra_test is None:
-        positions.append([])
+    bodies = {key: (trace, positions[k]) for k, (key, trace) in enumerate(zip(shapes, traces))}
     order = _floating_first(flat)
     # ("effects": the dataset is read afresh at every call, never folded into the trace)
     outputs = apply(DATASET_LOOP, (*flat, *captures),
-                    {"dataset": dataset, "body": body_trace, "extra": extra_trace,
-                     "positions": positions, "n_vars": len(flat), "element": element_key,
-                     "order": order, "effects": True})
+                    {"dataset": dataset, "bodies": bodies, "n_vars": len(flat), "order": order,
+                     "extra": None if extra_trace is None else (extra_trace, positions[-1]),
+                     "effects": True})
     return _from_op_order(outputs, order)
 
 
@@ -497,7 +498,10 @@ def _next_forward(*, iterator, pending, element, structure, effects):
         except StopIteration:
             raise OutOfRangeError("End of sequence") from None
     arrays = [convert_to_tensor(leaf)._value for leaf in nest.flatten(item)]
-    _check_element(arrays, {"element": element})
+    if _shapes(arrays) != element:
+        raise InvalidArgumentError(
+            f"the iterator's element has shapes and dtypes {_shapes(arrays)}, the traced "
+            f"function {element}: call the tf.function with a new iterator to trace it again")
     return arrays
 
 
