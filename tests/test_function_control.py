@@ -426,3 +426,18 @@ def test_do_not_convert_keeps_python_control_flow(caplog):
         assert [float(f(tf.constant(v))) for v in (2.0, -2.0)] == [2.0, 0.0]
     assert "runs eagerly" in caplog.text  # (converted, it would compile: see to_code)
     assert "__ag__.if_return(x > 0" in tf.autograph.to_code(relu)
+
+
+def test_a_return_inside_a_tensor_loop_runs_eagerly_with_python_results(caplog):
+    # (TensorFlow raises NotImplementedError: "a return statement cannot be placed inside this
+    # TensorFlow loop"; a value different from Python's is never returned)
+    @tf.function
+    def first_index_over(x, limit):
+        for i in tf.range(10):
+            if tf.cast(i, tf.float32) * x > limit:
+                return i
+        return -1
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert [int(first_index_over(tf.constant(v), 5.0)) for v in (1.0, 0.1)] == [6, -1]
+    assert caplog.text.count("runs eagerly") == 1
