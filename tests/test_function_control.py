@@ -441,3 +441,40 @@ def test_a_return_inside_a_tensor_loop_runs_eagerly_with_python_results(caplog):
     with caplog.at_level(logging.WARNING, logger="tapegrad"):
         assert [int(first_index_over(tf.constant(v), 5.0)) for v in (1.0, 0.1)] == [6, -1]
     assert caplog.text.count("runs eagerly") == 1
+
+
+def test_a_loop_that_cannot_be_converted_keeps_its_own_break():
+    # (`global` keeps the loop Python's: its break must stay a break, not a flag)
+    @tf.function
+    def count_up(x):
+        n = 0
+        while True:
+            global _LAST_SEEN
+            _LAST_SEEN = n
+            n += 1
+            if n > 3:
+                break
+        return x + n
+
+    assert int(count_up(tf.constant(1))) == 5 and _LAST_SEEN == 3
+
+
+def test_a_python_loop_with_break_inside_a_converted_loop(caplog):
+    @tf.function
+    def f(x):
+        n = 0
+        for i in tf.range(5):
+            for j in [1, 2, 3]:
+                if j == 2:
+                    break
+                n += j
+            if i == 3:
+                break
+        return x + n
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert [int(f(tf.constant(v))) for v in (10, 2)] == [14, 6]
+    assert "runs eagerly" not in caplog.text and f.experimental_get_tracing_count() == 1
+
+
+_LAST_SEEN = None

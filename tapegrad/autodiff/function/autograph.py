@@ -236,12 +236,20 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 def _convertible(blocks) -> bool:
-    """Whether the blocks hold nothing that leaves them early (nested functions aside)."""
-    def clean(node) -> bool:
+    """Whether the blocks hold nothing that leaves them early (nested functions aside; the
+    ``break``/``continue`` of a loop inside them stay in it)."""
+    def clean(node, in_loop: bool) -> bool:
+        if isinstance(node, (ast.Break, ast.Continue)):
+            return in_loop
         if isinstance(node, _UNCONVERTIBLE):
             return False
-        return isinstance(node, _SCOPES) or all(clean(c) for c in ast.iter_child_nodes(node))
-    return all(clean(statement) for block in blocks for statement in block)
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            return all(clean(c, True) for c in node.body) and \
+                all(clean(c, in_loop) for c in node.orelse) and \
+                clean(node.iter if not isinstance(node, ast.While) else node.test, in_loop)
+        return isinstance(node, _SCOPES) or all(clean(c, in_loop)
+                                                for c in ast.iter_child_nodes(node))
+    return all(clean(statement, False) for block in blocks for statement in block)
 
 
 def _assigned(blocks) -> list:
@@ -441,11 +449,18 @@ class _Rewrite(ast.NodeTransformer):
                                      [], None, type_params=[])
         return [definition], name
 
+    def _as_python(self, original):
+        """A loop that cannot be converted after all, as it was written (its break/continue
+        unlowered: a Python loop needs them), its inner statements converted."""
+        self.generic_visit(original)
+        return original
+
     def visit_While(self, node):
+        original = copy.deepcopy(node)
         prelude, broken = self._lower(node)
         self.generic_visit(node)
         if node.orelse or not _convertible([node.body]):
-            return prelude + [node]
+            return self._as_python(original)
         self.count += 1
         self.changed = True
         names = _assigned([node.body])
@@ -474,6 +489,7 @@ class _Rewrite(ast.NodeTransformer):
                 isinstance(n, _SCOPES) for s in node.body for n in ast.walk(s))):
             self.generic_visit(node)
             return node
+        original = copy.deepcopy(node)
         prelude, broken = self._lower(node)
         self.generic_visit(node)
         targets = [node.target] if isinstance(node.target, ast.Name) else \
@@ -481,7 +497,7 @@ class _Rewrite(ast.NodeTransformer):
         if node.orelse or not _convertible([node.body]) or targets is None or \
                 not all(isinstance(t, ast.Name) for t in targets) or \
                 (is_range and len(targets) != 1):
-            return prelude + [node]
+            return self._as_python(original)
         self.count += 1
         self.changed = True
         target_names = [t.id for t in targets]
