@@ -478,3 +478,27 @@ def test_a_python_loop_with_break_inside_a_converted_loop(caplog):
 
 
 _LAST_SEEN = None
+
+
+def test_a_lowered_break_reads_no_element_after_it():
+    pulled = []
+
+    def numbers():
+        for v in (1.0, 2.0, 3.0, 4.0):
+            pulled.append(v)
+            yield v
+
+    data = tf.data.Dataset.from_generator(numbers, output_signature=tf.TensorSpec([], tf.float32))
+
+    @tf.function
+    def until_over(dataset):
+        total = tf.constant(0.0)
+        for x in dataset:
+            total += x
+            if x > 1.5:
+                break
+        return total
+
+    assert float(until_over(data)) == 3.0  # (the trace itself reads the dataset through)
+    pulled.clear()
+    assert float(until_over(data)) == 3.0 and pulled == [1.0, 2.0]

@@ -152,16 +152,16 @@ def loop_test(broken, test):
 
 
 def _python_loop(items, body_block, values: tuple, extra_test):
-    """Python's loop over ``items`` (a lowered ``break`` ends it through ``extra_test``)."""
+    """Python's loop over ``items`` (a lowered ``break`` ends it through ``extra_test``, asked
+    after each iteration: no item is taken after the break)."""
     for item in items:
-        if extra_test is not None:
-            going = extra_test(*values)
-            if type(going) is SymbolicTensor:
-                raise Untraceable("a break on a tensor condition in a loop over Python values",
-                                  user_location(3))
-            if not going:
-                break
         values = tuple(body_block(item, *values))
+        going = True if extra_test is None else extra_test(*values)
+        if type(going) is SymbolicTensor:
+            raise Untraceable("a break on a tensor condition in a loop over Python values",
+                              user_location(3))
+        if not going:
+            break
     return tuple(values)
 
 
@@ -201,13 +201,13 @@ def for_range(range_function, range_args: tuple, body_block, values: tuple, name
         with outside_traces():
             indices = list(range_function(*range_args))
         for position, index in enumerate(indices):
-            going = True if extra_test is None else extra_test(*values)
-            if type(going) is SymbolicTensor:
-                counter = indices[position]  # the rest: one tf.while_loop
-                break
-            if not going:
-                return tuple(values)
             values = tuple(body_block(index, *values))
+            going = True if extra_test is None else extra_test(*values)
+            if type(going) is SymbolicTensor and position + 1 < len(indices):
+                counter = indices[position + 1]  # the rest: one tf.while_loop
+                break
+            if type(going) is SymbolicTensor or not going:
+                return tuple(values)
         else:
             return tuple(values)
     _check_defined(values, names, "for loop")

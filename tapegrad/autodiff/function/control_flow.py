@@ -400,13 +400,13 @@ def _dataset_loop_forward(*values, dataset, bodies, extra, n_vars, order, effect
     state_values = list(values[:n_vars])
     captures = values[n_vars:]
     for arrays in _element_arrays(dataset):
-        if extra is not None and not extra[0].compile().replay(
-                *state_values, *[captures[p] for p in extra[1]])[0]:
-            break
         body, positions = _body_for(arrays, bodies)
         body = body.compile()
         state_values = _in_order(body, body.replay(*arrays, *state_values,
                                                    *[captures[p] for p in positions]))
+        if extra is not None and not extra[0].compile().replay(
+                *state_values, *[captures[p] for p in extra[1]])[0]:
+            break  # (asked after each element: none is read after the break)
     return _to_op_order(state_values, order)
 
 
@@ -415,15 +415,15 @@ def _eager_dataset_loop(inputs, attrs) -> list:
     n_vars, extra = attrs["n_vars"], attrs["extra"]
     state_values, captures = list(inputs[:n_vars]), inputs[n_vars:]
     for arrays in _element_arrays(attrs["dataset"]):
-        if extra is not None and not bool(eager_replay(
-                extra[0].compile(), [*state_values, *[captures[p] for p in extra[1]]],
-                None)[0]):
-            break
         body, positions = _body_for(arrays, attrs["bodies"])
         body = body.compile()
         element = [convert_to_tensor(a) for a in arrays]
         state_values = _in_order(body, eager_replay(
             body, [*element, *state_values, *[captures[p] for p in positions]], None))
+        if extra is not None and not bool(eager_replay(
+                extra[0].compile(), [*state_values, *[captures[p] for p in extra[1]]],
+                None)[0]):
+            break
     return state_values
 
 
