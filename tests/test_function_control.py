@@ -502,3 +502,14 @@ def test_a_lowered_break_reads_no_element_after_it():
     assert float(until_over(data)) == 3.0  # (the trace itself reads the dataset through)
     pulled.clear()
     assert float(until_over(data)) == 3.0 and pulled == [1.0, 2.0]
+
+
+def test_an_aborted_trace_reads_no_element_of_an_iterator_argument(caplog):
+    @tf.function
+    def noisy_next(iterator):
+        x = next(iterator)
+        return x + tf.cast(tf.random.uniform([]) * 0.0, tf.int32)  # (random: runs eagerly)
+
+    iterator = iter(tf.data.Dataset.from_tensor_slices([1, 2, 3]))
+    with caplog.at_level(logging.ERROR, logger="tapegrad"):
+        assert [int(noisy_next(iterator)) for _ in range(3)] == [1, 2, 3]

@@ -145,7 +145,7 @@ class Dataset:
             # AutoGraph's `for ... in dataset` and iterator arguments read them at every call)
             raise tracing.Untraceable("iterating a tf.data Dataset in Python (its elements are "
                                       "read afresh at every call)", tracing.user_location(2))
-        return iter(self._elements())
+        return _Iterator(self)
 
     def _elements(self):
         raise NotImplementedError
@@ -278,6 +278,23 @@ def _zip_iter(datasets):
             yield dict(zip(keys, values))
     else:
         yield from zip(*datasets)
+
+
+class _Iterator:
+    """``iter(dataset)``: the dataset's elements, one by one; it knows its dataset (a
+    tf.function reads the elements' shapes there without taking one)."""
+
+    __slots__ = ("dataset", "_elements")
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self._elements = iter(dataset._elements())
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._elements)
 
 
 class _GeneratorDataset(Dataset):

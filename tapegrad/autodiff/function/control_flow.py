@@ -486,10 +486,9 @@ def dataset_loop(dataset, body, loop_vars: tuple, extra_test=None) -> list:
 
 # -- next(iterator) on a tf.data iterator argument ---------------------------------------------
 
-def _next_forward(*, iterator, pending, element, structure, effects):
-    if pending:
-        # the element the trace read: the value of the trace, and of the call that traced
-        return pending[0] if symbolic.tracing.stack else pending.pop()
+def _next_forward(*, iterator, element, traced, effects):
+    if symbolic.tracing.stack:
+        return traced  # (the trace reads nothing: the calls do)
     from tapegrad.autodiff.function.host import outside_traces
 
     with outside_traces():
@@ -513,7 +512,9 @@ ITERATOR_NEXT = register("IteratorGetNext", _next_forward, NO_GRADIENT, None, sa
 
 class TracedIterator:
     """What a trace sees for a tf.data iterator argument: ``next()`` is an op that reads the
-    next element at every call (the trace itself reads the first call's element)."""
+    next element at every call. The trace reads none of the caller's iterator (an aborted trace
+    must not lose an element): it learns the element's structure and shapes from a fresh
+    iterator of the same dataset."""
 
     def __init__(self, iterator):
         self._iterator = iterator
@@ -524,13 +525,15 @@ class TracedIterator:
     def __next__(self):
         from tapegrad.autodiff.function.host import outside_traces
 
+        dataset = getattr(self._iterator, "dataset", None)
+        if not is_dataset(dataset):  # (as_numpy_iterator(), say: its values are Python's)
+            raise Untraceable("next() on a tf.data iterator whose dataset is not known",
+                              user_location(2))
         with outside_traces():
-            try:
-                item = next(self._iterator)
-            except StopIteration:
-                raise OutOfRangeError("End of sequence") from None
+            item = next(iter(dataset), _END)
+        if item is _END:
+            raise OutOfRangeError("End of sequence")
         arrays = [convert_to_tensor(leaf)._value for leaf in nest.flatten(item)]
-        outputs = apply(ITERATOR_NEXT, [], {"iterator": self._iterator, "pending": [arrays],
-                                            "element": _shapes(arrays), "structure": item,
-                                            "effects": True})
+        outputs = apply(ITERATOR_NEXT, [], {"iterator": self._iterator, "traced": arrays,
+                                            "element": _shapes(arrays), "effects": True})
         return nest.pack_sequence_as(item, list(outputs))

@@ -414,6 +414,8 @@ _DATA_MODULE = "tapegrad.training.data"
 
 def _is_data_iterator(value) -> bool:
     """An iterator over a tf.data Dataset (a trace reads it through a TracedIterator)."""
+    if type(value).__module__ == _DATA_MODULE:
+        return type(value).__name__ == "_Iterator"
     frame = getattr(value, "gi_frame", None) if inspect.isgenerator(value) else None
     return frame is not None and frame.f_globals.get("__name__") == _DATA_MODULE
 
