@@ -513,3 +513,16 @@ def test_an_aborted_trace_reads_no_element_of_an_iterator_argument(caplog):
     iterator = iter(tf.data.Dataset.from_tensor_slices([1, 2, 3]))
     with caplog.at_level(logging.ERROR, logger="tapegrad"):
         assert [int(noisy_next(iterator)) for _ in range(3)] == [1, 2, 3]
+
+
+def test_a_loop_over_an_iterator_argument_runs_eagerly(caplog):
+    @tf.function
+    def total(iterator):
+        t = tf.constant(0)
+        for x in iterator:
+            t += x
+        return t
+
+    with caplog.at_level(logging.WARNING, logger="tapegrad"):
+        assert int(total(iter(tf.data.Dataset.from_tensor_slices([1, 2, 3])))) == 6
+    assert "a for loop over a tf.data iterator argument" in caplog.text

@@ -520,7 +520,8 @@ class TracedIterator:
         self._iterator = iterator
 
     def __iter__(self):
-        return self
+        # (a loop over the rest of an iterator would read a fresh one's first element forever)
+        raise Untraceable("a for loop over a tf.data iterator argument", user_location(2))
 
     def __next__(self):
         from tapegrad.autodiff.function.host import outside_traces
