@@ -526,3 +526,18 @@ def test_a_loop_over_an_iterator_argument_runs_eagerly(caplog):
     with caplog.at_level(logging.WARNING, logger="tapegrad"):
         assert int(total(iter(tf.data.Dataset.from_tensor_slices([1, 2, 3])))) == 6
     assert "a for loop over a tf.data iterator argument" in caplog.text
+
+
+def test_a_loop_with_break_over_an_endless_dataset():
+    @tf.function
+    def first_over(data, limit):
+        t = tf.constant(0, tf.int64)
+        for x in data:
+            if x > limit:
+                t = x
+                break
+        return t
+
+    endless = tf.data.Dataset.range(10).repeat()
+    assert [int(first_over(endless, tf.constant(v, tf.int64))) for v in (6, 3)] == [7, 4]
+    assert first_over.experimental_get_tracing_count() == 1

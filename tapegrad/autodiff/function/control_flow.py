@@ -17,6 +17,8 @@ next element at every call.
 
 from __future__ import annotations
 
+import itertools
+
 from tapegrad._core import hooks, nest
 from tapegrad._core.errors import InvalidArgumentError, OutOfRangeError
 from tapegrad._core.registry import NO_GRADIENT, register
@@ -434,6 +436,9 @@ DATASET_LOOP = register("DatasetLoop", _dataset_loop_forward, _loop_vjp(_eager_d
 
 #: element shapes a dataset loop traces its body for at most (a short last batch makes two)
 _MOST_ELEMENT_SHAPES = 4
+#: elements a trace reads to learn their shapes at most (a dataset may be endless: an element
+#: of a shape not seen then raises InvalidArgumentError at the call)
+_MOST_ELEMENTS_SCANNED = 10_000
 
 
 def dataset_loop(dataset, body, loop_vars: tuple, extra_test=None) -> list:
@@ -444,7 +449,8 @@ def dataset_loop(dataset, body, loop_vars: tuple, extra_test=None) -> list:
     from tapegrad.autodiff.function.host import outside_traces
 
     tracer = active_tracer()
-    shapes = {_shapes(arrays): arrays for arrays in _element_arrays(dataset)}
+    shapes = {_shapes(arrays): arrays for arrays in
+              itertools.islice(_element_arrays(dataset), _MOST_ELEMENTS_SCANNED)}
     if not shapes or len(shapes) > _MOST_ELEMENT_SHAPES:
         raise Untraceable("a loop over an empty dataset" if not shapes else
                           f"a loop over a dataset whose elements have more than "
