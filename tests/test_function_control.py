@@ -541,3 +541,18 @@ def test_a_loop_with_break_over_an_endless_dataset():
     endless = tf.data.Dataset.range(10).repeat()
     assert [int(first_over(endless, tf.constant(v, tf.int64))) for v in (6, 3)] == [7, 4]
     assert first_over.experimental_get_tracing_count() == 1
+
+
+def test_variables_made_by_a_trace_that_then_runs_eagerly_count_as_the_first_calls():
+    # (TensorFlow's rule holds when the trace is abandoned: a second optimizer's slots, made
+    # while tracing a step for it, are refused)
+    def step(w, optimizer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(w * 2.0))
+        optimizer.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+
+    train_step = tf.function(step)
+    w = tf.Variable(1.0)
+    train_step(w, tf.keras.optimizers.Adam(0.1))
+    with pytest.raises(ValueError, match="singleton tf.Variables created on the first call"):
+        train_step(w, tf.keras.optimizers.Adam(0.1))

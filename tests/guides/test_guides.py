@@ -20,9 +20,6 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
     "function": {
         "25": "tf.tanh's last float32 digit: TensorFlow's kernel evaluates a rational "
               "approximation, tapegrad NumPy's tanh",
-        "56": "a Keras optimizer's apply_gradients runs eagerly inside tf.function (its slot "
-              "variables are then made outside the trace, so the second optimizer's are not "
-              "refused with TensorFlow's ValueError)",
     },
     "intro_to_graphs": {
         "22": "ops whose results nothing uses are pruned at replay, but a trace runs every op "

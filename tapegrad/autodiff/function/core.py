@@ -767,6 +767,14 @@ class Function:
                 raise Untraceable("a random op draws new values on every call",
                                   f"{self.__name__}")
             outputs = _output_registers(tracer, result)
+        except Untraceable:
+            # The function runs eagerly instead, but the variables this trace made exist: as
+            # TensorFlow, only the first trace may make them (a Keras optimizer's slots, say).
+            if _created_between(marker, _uid_mark()) and not quiet:
+                if self._created_variables:
+                    raise _variables_made_again() from None
+                self._created_variables = True
+            raise
         finally:
             symbolic.tracing.stack.pop()
             stack[:] = saved
@@ -778,11 +786,7 @@ class Function:
         if created and quiet:
             raise Untraceable("creating variables while tracing for new shapes", self.__name__)
         if created and self._created_variables:
-            raise ValueError(
-                "tf.function only supports singleton tf.Variables created on the first "
-                "call. Make sure the tf.Variable is only created once or created outside "
-                "tf.function. See https://www.tensorflow.org/guide/function#creating_"
-                "tfvariables for more information.")
+            raise _variables_made_again()
         if created:
             # As TensorFlow: a trace that created variables is traced once more, and that
             # trace must create none (so a function that always creates one raises at once).
@@ -834,6 +838,13 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<tapegrad.function {self.__name__}>"
+
+
+def _variables_made_again() -> ValueError:
+    return ValueError(
+        "tf.function only supports singleton tf.Variables created on the first call. Make "
+        "sure the tf.Variable is only created once or created outside tf.function. See "
+        "https://www.tensorflow.org/guide/function#creating_tfvariables for more information.")
 
 
 def _flatten_up_to(structure, value) -> list:
