@@ -16,6 +16,7 @@ from tapegrad._core.tensor import Tensor, apply, apply1, apply2
 
 _ndarray = np.ndarray
 _generic = np.generic
+_np_matmul = np.matmul
 
 
 def run(op: Op, *operands, **attrs):
@@ -86,13 +87,16 @@ def divide_by(value, number: int):
 def reshape(x, shape):
     """``x`` in ``shape`` (the same elements)."""
     if type(x) is _ndarray or isinstance(x, _generic):
-        return np.reshape(x, shape)
+        return x.reshape(shape)
     return apply1(REGISTRY["Reshape"], x, {"shape": tuple(shape)})
 
 
 def broadcast_to(x, shape):
     """``x`` repeated along new or size-1 axes to ``shape``."""
-    return run(REGISTRY["BroadcastTo"], x, shape=tuple(shape))
+    op = REGISTRY["BroadcastTo"]
+    if type(x) is _ndarray or isinstance(x, _generic):
+        return op.forward(x, tuple(shape))
+    return apply1(op, x, {"shape": tuple(shape)})
 
 
 def reduce_sum(x, axes, keepdims: bool = False):
@@ -105,10 +109,12 @@ def reduce_sum(x, axes, keepdims: bool = False):
 
 def matmul(a, b):
     """The matrix product ``a @ b`` (leading axes broadcast)."""
-    op = REGISTRY["MatMul"]
     if type(a) is _ndarray and type(b) is _ndarray:
-        return op.forward(a, b)
-    return apply2(op, a, b)
+        # (matrices straight to NumPy; stacks through the op's forward, which makes them one
+        # GEMM where NumPy would loop)
+        return _np_matmul(a, b) if a.ndim == 2 and b.ndim == 2 else \
+            REGISTRY["MatMul"].forward(a, b)
+    return apply2(REGISTRY["MatMul"], a, b)
 
 
 def matrix_adjoint(x):

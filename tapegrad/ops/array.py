@@ -183,8 +183,8 @@ def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
 
 def _broadcast_forward(x, shape):
     try:
-        if np.ndim(x) <= len(shape) and math.prod(shape) <= 4096:
-            out = np.empty(shape, np.result_type(x))  # small: a copy is cheaper than a view
+        if x.ndim <= len(shape) and math.prod(shape) <= 4096:
+            out = np.empty(shape, x.dtype)  # small: a copy is cheaper than a view
             out[...] = x
             return out
         return np.broadcast_to(x, shape)

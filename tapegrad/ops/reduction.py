@@ -62,6 +62,8 @@ def _expand_back(upstream, output, x_shape, attrs):
 def _spread(upstream, output, x_shape, attrs):
     """The upstream of a reduction spread over the reduced axes of an input of ``x_shape``
     (what every reduced element receives), in the rule vocabulary."""
+    if not shape_of(upstream):  # a scalar (a loss's), with no batch axes: as it is
+        return broadcast_to(upstream, x_shape)
     return broadcast_to(_expand_back(upstream, output, x_shape, attrs),
                         batch_shape(upstream, output) + x_shape)
 
