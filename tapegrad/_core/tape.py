@@ -417,7 +417,7 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
 def _array_of(value):
     """A recorded value as array rules take it: a tensor's array; a Python number as it is."""
     if type(value) is tuple:
-        return tuple(map(_array_of, value))
+        return tuple([getattr(item, "_value", item) for item in value])
     return getattr(value, "_value", value)
 
 
@@ -503,7 +503,8 @@ class _Sweep:
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)
             try:
-                return op.vjp(_array_of(inputs), _array_of(output), attrs, upstream, needs)
+                return op.vjp(tuple([getattr(v, "_value", v) for v in inputs]),
+                              _array_of(output), attrs, upstream, needs)
             except ValueError as error:
                 raise _shape_error(op, upstream, output, error) from None
         rule = op.vjp
