@@ -417,6 +417,9 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
 def _array_of(value):
     """A recorded value as array rules take it: a tensor's array; a Python number as it is."""
     if type(value) is tuple:
+        if len(value) == 2:  # (the usual: no comprehension to call)
+            first, second = value
+            return getattr(first, "_value", first), getattr(second, "_value", second)
         return tuple([getattr(item, "_value", item) for item in value])
     return getattr(value, "_value", value)
 
@@ -503,8 +506,8 @@ class _Sweep:
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)
             try:
-                return op.vjp(tuple([getattr(v, "_value", v) for v in inputs]),
-                              _array_of(output), attrs, upstream, needs)
+                return op.vjp(_array_of(inputs), output._value if type(output) is Tensor
+                              else _array_of(output), attrs, upstream, needs)
             except ValueError as error:
                 raise _shape_error(op, upstream, output, error) from None
         rule = op.vjp

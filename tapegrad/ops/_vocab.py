@@ -150,7 +150,10 @@ def sum_like(grad, operand, output):
         return grad
     batch = len(grad_shape) - len(output.shape if type(output) is _ndarray else
                                   shape_of(output))
-    return _unbroadcast(grad, grad_shape, shape, batch if batch > 0 else 0)
+    if batch <= 0:
+        return _unbroadcast(grad, grad_shape, shape, 0)
+    # (a vectorised pass's rows: nothing to sum when the rest is the operand's shape)
+    return grad if grad_shape[batch:] == shape else _unbroadcast(grad, grad_shape, shape, batch)
 
 
 def _unbroadcast(grad, grad_shape: tuple, shape: tuple, batch: int):
@@ -158,10 +161,7 @@ def _unbroadcast(grad, grad_shape: tuple, shape: tuple, batch: int):
             and type(grad) is _ndarray:
         # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
         return ones((grad_shape[0],), grad.dtype) @ grad
-    if batch:
-        # Keep the leading batch axes of a vectorised backward pass.
-        if grad_shape[batch:] == shape:
-            return grad
+    if batch:  # keep the leading batch axes of a vectorised backward pass
         shape = grad_shape[:batch] + tuple(shape)
     lead = len(grad_shape) - len(shape)
     axes = list(range(batch, batch + lead))
