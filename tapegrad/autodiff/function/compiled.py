@@ -11,7 +11,9 @@ tapegrad ops instead, so every order of derivative stays exact.
 
 from __future__ import annotations
 
-from tapegrad._core import hooks
+import itertools
+
+from tapegrad._core import hooks, nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
@@ -34,6 +36,7 @@ class CompiledTrace:
         self.variables = graph.variables
         # Parameters: the flat tensor arguments, then the variables' values at call start.
         self.input_variables = sorted(graph.variable_inputs)
+        self._read_variables = [self.variables[i] for i in self.input_variables]
         self.parameters = list(graph.arguments) + [graph.variable_inputs[i]
                                                    for i in self.input_variables]
         self.n_outputs = len(graph.outputs)
@@ -57,6 +60,7 @@ class CompiledTrace:
             present = [k for k in range(len(flat)) if flat[k] is not None]
             self.order = sorted(present, key=lambda k: not self._floating(flat[k]))
             self.returns = [flat[k] for k in self.order]
+            self._in_order = self.order == list(range(len(flat)))
         return self
 
     @property
@@ -82,7 +86,9 @@ class CompiledTrace:
             return [None if value is None else wrap(value) for value in first]
         replay = self.replay
         values = [a._value for a in flat_args]
-        values += [self.variables[i]._value for i in self.input_variables]
+        values += [variable._value for variable in self._read_variables]
+        if self._in_order:
+            return [wrap(value) for value in replay(*values)]
         flat = [None] * self.n_outputs
         for position, value in zip(self.order, replay(*values)):
             flat[position] = wrap(value)
@@ -196,6 +202,48 @@ def _derive_backward(trace: CompiledTrace, needs: tuple):
     replay = _program.generate(backward_graph, saved_mine + list(upstream_registers),
                                backward_graph.outputs)
     return replay, [saved_of[r] for r in saved_mine]
+
+
+def output_packer(structure):
+    """A function packing a call's flat outputs into ``structure`` (as
+    ``nest.pack_sequence_as``): plain lists, tuples and dicts become one generated expression.
+
+    >>> pack = output_packer((None, [None, {"b": None, "a": None}]))
+    >>> pack(["x", "y", "a", "b"])
+    ('x', ['y', {'b': 'b', 'a': 'a'}])
+    """
+    if structure is None:
+        return lambda outputs: None
+    env: dict = {}
+    leaves = itertools.count()
+
+    def expression(node):
+        kind = type(node)
+        if kind is list or kind is tuple:
+            items = [expression(item) for item in node]
+            if None in items:
+                return None
+            return "[" + ", ".join(items) + "]" if kind is list else \
+                "(" + "".join(item + ", " for item in items) + ")"
+        if kind is dict:
+            try:
+                order = sorted(node)
+            except TypeError:
+                order = list(node)
+            built = {key: expression(node[key]) for key in order}  # leaves in sorted order
+            if None in built.values():
+                return None
+            names = {key: f"k{len(env) + n}" for n, key in enumerate(node)}
+            env.update({names[key]: key for key in node})
+            return "{" + ", ".join(f"{names[key]}: {built[key]}" for key in node) + "}"
+        if isinstance(node, (list, tuple, dict)):
+            return None  # a namedtuple or a subclass: nest builds it
+        return f"outputs[{next(leaves)}]"
+
+    source = expression(structure)
+    if source is None:
+        return lambda outputs: nest.pack_sequence_as(structure, outputs)
+    return eval(f"lambda outputs: {source}", env)
 
 
 # -- the FunctionCall op ------------------------------------------------------------------

@@ -36,7 +36,7 @@ from tapegrad._core.tensor import (
 )
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
-from tapegrad.autodiff.function.compiled import CompiledTrace
+from tapegrad.autodiff.function.compiled import CompiledTrace, output_packer
 from tapegrad.autodiff.function.control_flow import TracedIterator
 from tapegrad.autodiff.function.program import effect_at_replay, has_effect, trace_value
 from tapegrad.autodiff.function.symbolic import (
@@ -233,6 +233,17 @@ def _structure_key(value):
     return _leaf_key(value)
 
 
+def _fast_key(args: tuple):
+    """The dtypes and shapes of positional arguments that are all plain tensors, else None."""
+    key = []
+    for arg in args:
+        if type(arg) is not Tensor:
+            return None
+        value = arg._value
+        key.append((value.dtype, value.shape))
+    return tuple(key)
+
+
 # -- ConcreteFunction -------------------------------------------------------------------------
 
 class _WeakMethod:
@@ -273,6 +284,7 @@ class ConcreteFunction:
         self._bound = bound  # the arguments as traced (tensors as specs)
         self._traces = traces  # concrete shapes -> CompiledTrace
         self.structured_outputs = structured_outputs
+        self._pack = output_packer(structured_outputs)
 
     @property
     def structured_outputs(self):
@@ -523,6 +535,7 @@ class Function:
         self._jit_compile = jit_compile
         self._reduce_retracing = reduce_retracing
         self._concrete: dict = {}  # trace key -> ConcreteFunction (or "eager")
+        self._by_tensors: dict = {}  # plain tensor arguments' dtypes and shapes -> the same
         self._tracing_count = 0
         self._created_variables = False
         self._warned: set = set()
@@ -608,6 +621,16 @@ class Function:
     def __call__(self, *args, **kwargs):
         if _RUN_EAGERLY[0]:
             return self._python_function(*args, **kwargs)
+        # Positional tensors of a (dtype, shape) seen before: the same concrete function as
+        # the full binding found then (binding costs more than a small program's replay).
+        fast_key = None if kwargs else _fast_key(args)
+        if fast_key is not None:
+            concrete = self._by_tensors.get(fast_key)
+            if concrete is not None:
+                self._note_call(False)
+                if concrete == "eager":
+                    return _eager_outputs(self._python_function(*args))
+                return self._run(concrete, list(args))
         if self._input_signature is not None:
             args, kwargs = tuple(self._check_signature(args, kwargs)), {}
         bound = self._bind(args, kwargs)
@@ -617,6 +640,8 @@ class Function:
         self._note_call(traced)
         if concrete is None:
             concrete = self._trace(bound, args, kwargs, key)
+        if fast_key is not None:
+            self._by_tensors[fast_key] = concrete
         if concrete == "eager":
             return _eager_outputs(self._python_function(*args, **kwargs))
         flat = [leaf for leaf in nest.flatten(list(bound.arguments.values()) if bound is not None
@@ -673,7 +698,7 @@ class Function:
             outputs = trace.call_recorded(flat)
         else:
             outputs = trace.run(flat)
-        return _pack(concrete._output_specs, outputs)
+        return concrete._pack(outputs)
 
     # -- tracing --------------------------------------------------------------------------
     def _trace(self, bound, args, kwargs, key):
@@ -1002,12 +1027,6 @@ def _output_specs(result):
             return None
         return _Spec((), convert_to_tensor(item).dtype)
     return nest.map_structure(spec, result) if result is not None else None
-
-
-def _pack(structure, outputs: list):
-    if structure is None:
-        return None
-    return nest.pack_sequence_as(structure, outputs)
 
 
 _MARKS = [0]  # uids this module consumed as marks (nested traces take some)

@@ -25,6 +25,8 @@ from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
     Untraceable,
+    _Info,
+    _info_set,
     _slot_get,
     info_of,
     make_symbolic,
@@ -126,7 +128,14 @@ class Tracer(Recorder):
         if type(tensor) is not Tensor:
             raise Untraceable(f"{op.name} returned a value the tracer cannot follow",
                               user_location(4))
-        make_symbolic(tensor, self.unique_name(op.name), self)
+        # (make_symbolic and unique_name inlined: this runs for every op of every trace)
+        names = self.names
+        base = op.name
+        count = names.get(base, 0)
+        names[base] = count + 1
+        tensor.__class__ = SymbolicTensor
+        _info_set(tensor, _Info(f"{base}:0" if count == 0 else f"{base}_{count}:0",
+                                _slot_get(tensor).shape, self))
         values = self.graph.values
         register = len(values)
         values.append(tensor)
@@ -137,14 +146,25 @@ class Tracer(Recorder):
     def _record1(self, op, x, output, attrs):
         self.converting = None
         register = self.refs.get(id(x))
-        self._add(op, (self.ref(x) if register is None else register,), output, attrs, "1")
+        if register is None:
+            register = self.ref(x)
+        if op.forward is None or op.name in DYNAMIC_SHAPES or type(output) is tuple:
+            self._add(op, (register,), output, attrs, "1")
+        else:
+            self.graph.steps.append(_new_step(Step, ("op", op, (register,), attrs,
+                                                     (self._output(output, op),), "1", False)))
 
     def _record2(self, op, x, y, output, attrs):
         self.converting = None
         refs = self.refs
         first, second = refs.get(id(x)), refs.get(id(y))
-        self._add(op, (self.ref(x) if first is None else first,
-                       self.ref(y) if second is None else second), output, attrs, "2")
+        ins = (self.ref(x) if first is None else first,
+               self.ref(y) if second is None else second)
+        if op.forward is None or op.name in DYNAMIC_SHAPES or type(output) is tuple:
+            self._add(op, ins, output, attrs, "2")
+        else:
+            self.graph.steps.append(_new_step(Step, ("op", op, ins, attrs,
+                                                     (self._output(output, op),), "2", False)))
 
     def _record(self, op, inputs, output, attrs):
         self.converting = None
