@@ -30,8 +30,10 @@ class CompiledTrace:
     function called once pays for tracing only: the trace ran on the call's own values, so a
     program without effects already has the first call's results)."""
 
-    def __init__(self, graph: Graph, tracer: Tracer, first_results: list | None):
+    def __init__(self, graph: Graph, tracer: Tracer, first_results: list | None,
+                 fuse: bool = False):
         self.graph = graph
+        self.fuse = fuse  # elementwise runs become numexpr kernels (jit_compile=True)
         self.tracer = tracer
         self.variables = graph.variables
         # Parameters: the flat tensor arguments, then the variables' values at call start.
@@ -68,7 +70,8 @@ class CompiledTrace:
         """The generated replay: parameters' arrays in, the outputs (in op order) out."""
         if self._replay is None:
             self.compile()
-            self._replay = _program.generate(self.graph, self.parameters, self.returns)
+            self._replay = _program.generate(self.graph, self.parameters, self.returns,
+                                            fuse=self.fuse)
         return self._replay
 
     def _floating(self, register) -> bool:
@@ -118,7 +121,8 @@ class CompiledTrace:
             compiled = self.backward_program(everything)
             saved = compiled[1] if compiled is not None else []
             self._saved_registers = saved
-            self._saving = _program.generate(self.graph, self.parameters, self.returns, saved)
+            self._saving = _program.generate(self.graph, self.parameters, self.returns, saved,
+                                            fuse=self.fuse)
         return self._saving
 
     def backward_program(self, needs: tuple):
@@ -200,7 +204,7 @@ def _derive_backward(trace: CompiledTrace, needs: tuple):
     saved_mine = [r for r in sorted(saved_of) if r in used and r not in backward_graph.constants]
     # Saved forward values are parameters of the backward program, not constants.
     replay = _program.generate(backward_graph, saved_mine + list(upstream_registers),
-                               backward_graph.outputs)
+                               backward_graph.outputs, fuse=trace.fuse)
     return replay, [saved_of[r] for r in saved_mine]
 
 

@@ -822,7 +822,8 @@ class Function:
         pure = not any(effect_at_replay(step) for step in graph.steps)
         first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
             if pure and not specs_only else None
-        return CompiledTrace(graph, tracer, first), bound_specs, _output_specs(result)
+        return CompiledTrace(graph, tracer, first, fuse=bool(self._jit_compile)), bound_specs, \
+            _output_specs(result)
 
     # -- introspection --------------------------------------------------------------------
     def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
@@ -1092,7 +1093,8 @@ def jit(func=None, *, static_argnums=()) -> Function:
     without AutoGraph, composing with the functional transforms.
 
     ``static_argnums`` is accepted for JAX's signature: Python arguments are static anyway
-    (each value has its own trace).
+    (each value has its own trace). As ``jit_compile=True``: elementwise runs are fused when
+    numexpr (``tapegrad[fast]``) is installed.
 
     >>> import tapegrad as tf
     >>> f = lambda x: tf.reduce_sum(tf.sin(x) * x)
@@ -1101,5 +1103,5 @@ def jit(func=None, *, static_argnums=()) -> Function:
     [0.9182, 1.3818]
     """
     if func is None:
-        return lambda f: Function(f, autograph=False)
-    return Function(func, autograph=False)
+        return lambda f: Function(f, autograph=False, jit_compile=True)
+    return Function(func, autograph=False, jit_compile=True)

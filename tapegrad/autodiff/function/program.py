@@ -22,6 +22,7 @@ import itertools
 
 from tapegrad._core.backend import np
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.function import fusion
 from tapegrad.autodiff.function.symbolic import _slot_get
 from tapegrad.autodiff.function.tracer import Graph, Step
 
@@ -159,12 +160,13 @@ _counter = itertools.count()
 _FRESH_RESULTS = frozenset({"MatMul"})
 
 
-def reusable_buffers(graph: Graph, escaping: set) -> dict:
+def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> dict:
     """In-place buffer reuse: {step index: input register whose array the step may write its
     result into}. Only for a NumPy ufunc step reading, for the last time, an array that an
     earlier ufunc (or matmul) step made, that only ufuncs read (no view of it exists), that
-    leaves neither the replay nor into a variable, and whose shape and dtype the result has."""
-    steps = graph.steps
+    leaves neither the replay nor into a variable, and whose shape and dtype the result has.
+    ``steps``: the program's steps when they are not the graph's (fused)."""
+    steps = graph.steps if steps is None else steps
     readers: dict = {}
     for index, step in enumerate(steps):
         for register in step.ins:
@@ -195,10 +197,26 @@ def reusable_buffers(graph: Graph, escaping: set) -> dict:
     return plan
 
 
-def generate(graph: Graph, parameters: list, returns: list, saved: list | None = None):
+def escaping_registers(graph: Graph, steps: list, kept: set) -> set:
+    """``kept`` and every register an assignment or a Python call receives."""
+    escaping = set(kept)
+    for step in steps:
+        if step.kind == "assign" or has_effect(step):
+            escaping.update(step.ins)
+    return escaping
+
+
+def generate(graph: Graph, parameters: list, returns: list, saved: list | None = None,
+             fuse: bool = False):
     """Compile ``graph`` to a Python function of the registers ``parameters`` returning the
-    tuple of ``returns`` (and, with ``saved``, the tuple of those registers too)."""
-    reuse = reusable_buffers(graph, set(returns) | set(saved or ()))
+    tuple of ``returns`` (and, with ``saved``, the tuple of those registers too); ``fuse``:
+    runs of elementwise ops become numexpr kernels (when numexpr is installed)."""
+    kept = set(returns) | set(saved or ())
+    steps = graph.steps
+    if fuse and fusion.available():
+        steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
+                            escaping_registers(graph, steps, kept))
+    reuse = reusable_buffers(graph, kept, steps)
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
     for register in parameters:
@@ -207,7 +225,7 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
         names[register] = f"c{register}"
         env[f"c{register}"] = value
     lines = [f"def replay({', '.join(names[r] for r in parameters)}):"]
-    for index, step in enumerate(graph.steps):
+    for index, step in enumerate(steps):
         args = ", ".join(names.get(i, f"r{i}") for i in step.ins)
         outs = [f"r{o}" for o in step.outs]
         for o in step.outs:
@@ -216,6 +234,12 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
             if index in reuse:  # the dead input's array takes the result
                 args += f", out={names.get(reuse[index], f'r{reuse[index]}')}"
             lines.extend(_op_lines(graph, env, index, step, args, outs))
+        elif step.kind == "fused":
+            env[f"k{index}"] = step.op.program
+            for k, constant in enumerate(step.op.constants):
+                env[f"k{index}_{k}"] = constant
+                args += f"{', ' if args else ''}k{index}_{k}"
+            lines.append(f"    {outs[0]} = k{index}({args})")
         elif step.kind == "read":
             env[f"v{index}"] = step.op
             lines.append(f"    {outs[0]} = v{index}._value")
