@@ -21,7 +21,7 @@ from __future__ import annotations
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, convert_to_tensor, wrap
+from tapegrad._core.tensor import Tensor, convert_to_tensor
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
@@ -139,28 +139,28 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
                                     axis=-1):
-    """Cross-entropy between integer class labels and predicted probabilities/logits."""
+    """Cross-entropy between integer class labels and predicted probabilities/logits.
+
+    Written with tensor ops only (no value read in Python), so it compiles inside
+    ``tf.function``; a label outside ``[0, classes)`` raises InvalidArgumentError when the
+    cross-entropy runs, as TensorFlow's kernel.
+    """
     y_pred = _float(y_pred)
-    labels = np.asarray(y_true._value if isinstance(y_true, Tensor)
-                        else convert_to_tensor(y_true)._value)
+    labels = y_true if isinstance(y_true, Tensor) else convert_to_tensor(y_true)
     if labels.ndim == len(y_pred.shape) and labels.shape[-1] == 1:
-        labels = labels[..., 0]
-    if labels.shape != tuple(y_pred.shape)[:-1]:
+        labels = array_ops.reshape(labels, tuple(labels.shape)[:-1])
+    if tuple(labels.shape) != tuple(y_pred.shape)[:-1]:
         raise ValueError("Arguments `target` and `output` must have the same shape up until "
-                         f"the last dimension: target.shape={labels.shape}, "
+                         f"the last dimension: target.shape={tuple(labels.shape)}, "
                          f"output.shape={tuple(y_pred.shape)} (sparse categorical "
                          "cross-entropy takes integer class labels, one per example; for "
                          "one-hot labels use categorical_crossentropy)")
-    labels = labels.astype(np.int64)
-    classes = y_pred.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise InvalidArgumentError(f"Received a label value of {int(labels.max())} which is "
-                                   f"outside the valid range of [0, {classes}).")
+    if labels.dtype != _dt.int64:
+        labels = math_ops.cast(labels, _dt.int64)
     logits = y_pred if from_logits else math_ops.log(_clip(y_pred, EPSILON, 1.0 - EPSILON))
-    values = nn_ops.sparse_softmax_cross_entropy_with_logits(labels=wrap(labels), logits=logits)
+    values = nn_ops.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     if ignore_class is not None:
-        keep = wrap((labels != ignore_class).astype(y_pred._value.dtype))
-        values = values * keep
+        values = values * math_ops.cast(math_ops.not_equal(labels, ignore_class), y_pred.dtype)
     return values
 
 

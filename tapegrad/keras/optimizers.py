@@ -27,6 +27,7 @@ from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tensor import Tensor, to_array, wrap
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.function.host import host_call
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get"]
 
@@ -441,8 +442,20 @@ class Optimizer:
         grads, variables = zip(*pairs)
         return self.apply(list(grads), list(variables))
 
+    def _build_for(self, grads, trainable_variables=None) -> None:
+        """Create the slots ``apply`` would (while tracing it: TensorFlow creates them in the
+        trace, so a second optimizer's first trace of a function is refused)."""
+        variables = self._trainable_variables if trainable_variables is None else \
+            list(trainable_variables)
+        if all(isinstance(v, Variable) for v in variables) and \
+                (not self.built or any(id(v) not in self._slots for v in variables)):
+            self.build(variables)
+
+    @host_call(traced_result=lambda self, *args, **kwargs: self._iterations,
+               at_trace=_build_for)
     def apply(self, grads, trainable_variables=None):
-        """Apply ``grads`` to ``trainable_variables`` (Keras 3's ``Optimizer.apply``)."""
+        """Apply ``grads`` to ``trainable_variables`` (Keras 3's ``Optimizer.apply``); inside
+        ``tf.function`` one host step of the compiled program, made on every call."""
         grads = list(grads)
         if trainable_variables is None:
             if not self.built:

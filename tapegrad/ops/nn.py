@@ -508,11 +508,12 @@ def _sparse_xent_forward(logits, labels):
 
 
 def _one_hot_like(logits, labels):
-    value = logits._value
-    hot = np.zeros(value.shape, value.dtype)
-    if value.size:
-        np.put_along_axis(hot, labels._value[..., None].astype(np.intp), 1, axis=-1)
-    return wrap(hot)
+    """One-hot rows of ``labels`` in ``logits``' dtype, from ops (a compiled program
+    replays it for new labels)."""
+    classes = logits._value.shape[-1]
+    hot = apply2(_math.EQUAL, _expand_last(labels),
+                 wrap(np.arange(classes, dtype=labels._value.dtype)))
+    return _math.cast(hot, logits._value.dtype)
 
 
 def _sparse_xent_vjp(inputs, output, attrs, upstream, needs):

@@ -37,13 +37,10 @@ KNOWN_MISMATCHES: dict[str, dict[str, str]] = {
 #: guide -> {cell number: why a tf.function of the cell runs eagerly under tapegrad} (TensorFlow
 #: compiles them all; the harness does not compare log records, so the fallback warnings are
 #: checked here)
-OPTIMIZER = ("a Keras optimizer's apply_gradients reads the gradients' values in Python "
-             "(tapegrad.autodiff.function.host.host_call is not applied to Keras optimizers yet)")
 EAGER_FALLBACKS: dict[str, dict[str, str]] = {
     "core_mlp_core": {"19": "tf.random.uniform with tensor bounds computed from a value"},
     "core_quickstart_core": {"8": "a random op (a variable's initial value drawn on the first "
                                   "call) inside the function"},
-    "function": {"56": OPTIMIZER, "57": OPTIMIZER, "58": OPTIMIZER},
 }
 
 GUIDES = sorted(json.loads(EXPECTED.read_text(encoding="utf-8")))

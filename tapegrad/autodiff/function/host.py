@@ -8,6 +8,7 @@ import functools
 
 from tapegrad._core import nest
 from tapegrad._core.dtypes import as_dtype
+from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
 from tapegrad._core.tape import TRAINABLE_KINDS
 from tapegrad._core.tensor import Tensor, apply, convert_to_tensor, state, wrap
@@ -179,11 +180,15 @@ class TensorArray:
         return self._copy(list(unstack(convert_to_tensor(value, dtype=self._dtype))))
 
 
-def host_call(method):
+def host_call(method=None, *, traced_result=None, at_trace=None):
     """Mark a method that updates state from tensors in Python (a Keras optimizer's
-    ``apply_gradients``) as one host step of any ``tf.function`` that calls it: the trace
-    records the call, and every replay makes it with that call's tensors; the variables among
-    its arguments are read afresh after it. Outside a trace it is the method itself.
+    ``apply``) as one host step of any ``tf.function`` that calls it: the trace records the
+    call, and every replay makes it with that call's tensors (IndexedSlices included); the
+    variables among its arguments are read afresh after it. Outside a trace it is the method
+    itself. Inside one it returns ``traced_result(*args, **kwargs)`` (default None): what the
+    call returns must not depend on the tensors' values (variables among it are read afresh
+    too). ``at_trace(*args, **kwargs)``, when given, runs while tracing: it creates the state
+    the call needs (a Keras optimizer's slot variables), as TensorFlow creates it in the trace.
 
     >>> import tapegrad as tf
     >>> from tapegrad.autodiff.function.host import host_call
@@ -197,6 +202,10 @@ def host_call(method):
     >>> step(); step(); float(v)
     0.25
     """
+    if method is None:
+        return lambda function: host_call(function, traced_result=traced_result,
+                                          at_trace=at_trace)
+
     def call(*args, **kwargs):
         tracer = active_tracer()
         if tracer is None:
@@ -204,25 +213,52 @@ def host_call(method):
         # Iterators (zip(grads, variables)) are read once, here, into lists.
         args = [list(a) if _is_iterator(a) else a for a in args]
         kwargs = {k: list(v) if _is_iterator(v) else v for k, v in kwargs.items()}
+        if at_trace is not None:
+            at_trace(*args, **kwargs)
         structure = [args, kwargs]
         leaves = nest.flatten(structure)
-        tensors = [leaf for leaf in leaves if isinstance(leaf, Tensor)]
+        tensors = []
+        for leaf in leaves:
+            tensors.extend(_tensors_of(leaf))
 
         def run(*values):
             remaining = iter(values)
-            eager = [wrap(next(remaining)) if isinstance(leaf, Tensor) else leaf
-                     for leaf in leaves]
+            eager = [_rebuilt(leaf, remaining) for leaf in leaves]
             call_args, call_kwargs = nest.pack_sequence_as(structure, eager)
             with outside_traces():
                 method(*call_args, **call_kwargs)
 
         tracer.effect(run, tensors)
-        for leaf in leaves:
+        result = None if traced_result is None else traced_result(*args, **kwargs)
+        for leaf in leaves + nest.flatten(result):
             if isinstance(leaf, Variable):
                 tracer.assigned.add(id(leaf))  # later reads see the call's update
-        return None
+        return result
 
     return functools.wraps(method)(call)
+
+
+def _tensors_of(leaf) -> list:
+    """The traced tensors an argument leaf carries."""
+    if isinstance(leaf, Tensor):
+        return [leaf]
+    if type(leaf) is IndexedSlices:
+        return [part for part in _parts(leaf) if isinstance(part, Tensor)]
+    return []
+
+
+def _parts(slices: IndexedSlices) -> tuple:
+    return slices.values, slices.indices, slices.dense_shape
+
+
+def _rebuilt(leaf, values):
+    """The leaf of a replayed host call, its tensors taken in order from ``values``."""
+    if isinstance(leaf, Tensor):
+        return wrap(next(values))
+    if type(leaf) is IndexedSlices:
+        return IndexedSlices(*[wrap(next(values)) if isinstance(part, Tensor) else part
+                               for part in _parts(leaf)])
+    return leaf
 
 
 def _is_iterator(value) -> bool:
