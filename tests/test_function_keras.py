@@ -127,3 +127,78 @@ def test_a_host_call_receives_each_calls_indexed_slices():
         f(tf.constant(values), tf.constant(indices))
     assert received == [([[2.0]], [3]), ([[4.0]], [4]), ([[6.0]], [0])]
     assert f.experimental_get_tracing_count() == 1 and "eager" not in f._concrete.values()
+
+
+# -- dropout: random draws as replayed ops ---------------------------------------------------
+
+def _masks(compiled: bool, make_output, calls: int = 3) -> list:
+    tf.random.set_seed(5)
+    function = make_output()
+    function = tf.function(function) if compiled else function
+    masks = [function().numpy() != 0 for _ in range(calls)]
+    if compiled:
+        assert "eager" not in function._concrete.values()
+    return masks
+
+
+@pytest.mark.parametrize("kind", ["layer", "tf.nn.dropout"])
+def test_dropout_in_a_compiled_function_draws_eager_executions_masks(kind):
+    def make_output():
+        x = tf.ones((4, 6))
+        if kind == "layer":
+            layer = keras.layers.Dropout(0.5)
+            return lambda: layer(x, training=True)
+        return lambda: tf.nn.dropout(x, rate=0.5)
+
+    eager, compiled = _masks(False, make_output), _masks(True, make_output)
+    assert not np.array_equal(eager[0], eager[1])  # a new mask on every call
+    for got, expected in zip(compiled, eager):
+        assert np.array_equal(got, expected)
+
+
+def test_the_digits_demo_training_step_compiles_and_equals_eager_bitwise():
+    pytest.importorskip("sklearn")
+    from tapegrad.examples import digits
+
+    x, y, _, _ = digits.load_data(0)
+    x, y = x[:160], y[:160]  # five batches
+
+    def train(compiled):
+        tf.random.set_seed(0)
+        model = digits.build_model("conv")
+        trainer = digits.make_trainer(model, x, y, epochs=1)
+        step = tf.function(trainer.train_step) if compiled else trainer.train_step
+        for images, labels in trainer.dataset:
+            step(images, labels)
+        state = model.weights + trainer.optimizer.variables + trainer.loss.variables + \
+            trainer.accuracy.variables
+        return [v.numpy() for v in state], step
+
+    eager, _ = train(False)
+    compiled, step = train(True)
+    assert step.experimental_get_tracing_count() == 1
+    assert "eager" not in step._concrete.values()
+    assert all(np.array_equal(a, b) for a, b in zip(compiled, eager))
+
+
+@pytest.mark.parametrize("make", [keras.metrics.Mean, keras.metrics.Sum,
+                                  keras.metrics.RootMeanSquaredError])
+def test_a_metrics_result_inside_a_function_reads_each_calls_state(make):
+    def step(metric):
+        def update_and_read(x):
+            if isinstance(metric, keras.metrics.RootMeanSquaredError):
+                metric.update_state(x, x * 2.0)
+            else:
+                metric.update_state(x)
+            return metric.result()
+        return update_and_read
+
+    eager_metric, compiled_metric = make(), make()
+    eager, compiled = step(eager_metric), tf.function(step(compiled_metric))
+    for value in (1.0, 3.0, 8.0, -2.0):
+        x = tf.constant([value, value / 2])
+        expected = eager(x).numpy()
+        got = compiled(x).numpy()
+        assert got.dtype == expected.dtype and np.array_equal(got, expected), (value, got)
+    assert compiled.experimental_get_tracing_count() == 1
+    assert "eager" not in compiled._concrete.values()

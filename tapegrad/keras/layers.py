@@ -874,17 +874,18 @@ class Dropout(Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        rng = self._rng if self._rng is not None else random.global_rng()
-        value = np.asarray(to_array(inputs))
-        shape = value.shape
+        inputs = inputs if isinstance(inputs, Tensor) else convert_to_tensor(inputs)
+        dtype = inputs._value.dtype
+        shape = tuple(inputs.shape)
         if self.noise_shape is not None:
             shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
         keep = 1.0 - self.rate
         if keep == 0:
-            return inputs * wrap(np.zeros(shape, dtype=value.dtype))
-        mask = (rng.random(shape) < keep).astype(value.dtype) / np.asarray(keep,
-                                                                          dtype=value.dtype)
-        return inputs * wrap(mask)
+            return inputs * wrap(np.zeros(shape, dtype=dtype))
+        # (ops, not NumPy: a compiled tf.function replays the draw on every call)
+        draws = random.uniform_unit(shape, "float64", generator=self._rng)
+        kept = math_ops.cast(math_ops.less(draws, np.float64(keep)), dtype)
+        return inputs * (kept / wrap(np.asarray(keep, dtype=dtype)))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,

@@ -14,8 +14,9 @@ State is kept in float32 ``total``/``count`` variables, as Keras. As in TF 2.21'
 from __future__ import annotations
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, to_array, wrap
+from tapegrad._core.tensor import Tensor, to_array
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.function.host import host_call
 from tapegrad.keras import losses as _losses
 from tapegrad.keras.losses import (
     KLD,
@@ -36,6 +37,7 @@ from tapegrad.keras.losses import (
     msle,
     sparse_categorical_crossentropy,
 )
+from tapegrad.ops import math as math_ops
 
 __all__ = ["Metric", "Mean", "Sum", "Accuracy", "SparseCategoricalAccuracy",
            "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanMetricWrapper",
@@ -53,8 +55,19 @@ def _array(x):
     return np.asarray(x)
 
 
+def _own_variables(metric, *args, **kwargs) -> list:
+    return metric.variables
+
+
 class Metric:
-    """Base class of metrics."""
+    """Base class of metrics. A subclass's ``update_state`` (which accumulates in NumPy) is a
+    host step inside ``tf.function``: made on every call with that call's tensors."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        update = cls.__dict__.get("update_state")
+        if update is not None:
+            cls.update_state = host_call(update, updates=_own_variables)
 
     def __init__(self, name=None, dtype=None):
         self.name = name or type(self).__name__.lower()
@@ -129,8 +142,8 @@ class Mean(Metric):
                                             dtype=np.float32))
 
     def result(self) -> Tensor:
-        count = self.count._value
-        return wrap(np.asarray(self.total._value / count if count else 0.0, dtype=np.float32))
+        # (ops reading the variables: inside tf.function they read each call's state)
+        return math_ops.divide_no_nan(self.total, self.count)
 
 
 class Sum(Metric):
@@ -147,7 +160,7 @@ class Sum(Metric):
         self.total._apply_update(np.asarray(self.total._value + values.sum(), dtype=np.float32))
 
     def result(self) -> Tensor:
-        return wrap(np.array(self.total._value))
+        return math_ops.identity(self.total)
 
 
 class MeanMetricWrapper(Mean):
@@ -273,7 +286,7 @@ class RootMeanSquaredError(Mean):
         super().update_state(np.square(_array(y_true) - _array(y_pred)), sample_weight)
 
     def result(self) -> Tensor:
-        return wrap(np.sqrt(_array(super().result())).astype(np.float32))
+        return math_ops.sqrt(super().result())
 
 
 class _LossMetric(MeanMetricWrapper):

@@ -452,7 +452,7 @@ class Optimizer:
             self.build(variables)
 
     @host_call(traced_result=lambda self, *args, **kwargs: self._iterations,
-               at_trace=_build_for)
+               at_trace=_build_for, updates=lambda self, *args, **kwargs: self.variables)
     def apply(self, grads, trainable_variables=None):
         """Apply ``grads`` to ``trainable_variables`` (Keras 3's ``Optimizer.apply``); inside
         ``tf.function`` one host step of the compiled program, made on every call."""

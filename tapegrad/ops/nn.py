@@ -803,11 +803,11 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon,
 # dropout and embedding_lookup
 # =============================================================================================
 
-def _uniform(shape, dtype, seed):
+def _uniform(shape, dtype, seed) -> Tensor:
     """Uniform [0, 1) draws from ``tapegrad.random`` (reproducible under ``set_seed`` and an
-    op ``seed``, as TensorFlow's stateful random ops)."""
+    op ``seed``, as TensorFlow's stateful random ops), as an op a compiled function replays."""
     from tapegrad.ops import random
-    return random.uniform(shape, dtype=dtype, seed=seed)._value
+    return random.uniform_unit(shape, dtype, seed)
 
 
 def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
@@ -838,9 +838,11 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
         noise = [int(d) if d is not None else shape[i] for i, d in enumerate(
             noise_shape._value.tolist() if isinstance(noise_shape, Tensor) else noise_shape)]
         shape = tuple(noise)
-    keep = _uniform(shape, x._value.dtype, seed) >= x._value.dtype.type(rate)
-    factor = keep.astype(x._value.dtype) * x._value.dtype.type(1.0 / (1.0 - rate))
-    return apply2(MUL, x, wrap(factor))
+    dtype = x._value.dtype
+    keep = apply2(_math.GREATER_EQUAL, _uniform(shape, dtype, seed),
+                  wrap(np.asarray(rate, dtype)))
+    factor = apply2(MUL, _math.cast(keep, dtype), wrap(np.asarray(1.0 / (1.0 - rate), dtype)))
+    return apply2(MUL, x, factor)
 
 
 def embedding_lookup(params, ids, max_norm=None, name=None) -> Tensor:

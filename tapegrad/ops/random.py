@@ -8,9 +8,12 @@ reproducible run, not TensorFlow's exact numbers.
 
 from __future__ import annotations
 
+import contextlib
+
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, to_array, wrap
+from tapegrad._core.registry import register
+from tapegrad._core.tensor import Tensor, apply, to_array, wrap
 
 __all__ = ["set_seed", "get_global_generator", "set_global_generator", "Generator", "normal",
            "uniform", "truncated_normal", "shuffle", "categorical", "stateless_normal",
@@ -25,6 +28,7 @@ class _GlobalState:
         self.seed: int | None = None
         self.rng = np.random.default_rng()
         self.op_streams: dict = {}
+        self.on_copies = 0  # > 0 inside draws_on_copies()
 
 
 _state = _GlobalState()
@@ -56,8 +60,9 @@ def global_seed() -> int | None:
     return _state.seed
 
 
-def _rng(seed) -> np.random.Generator:
-    """The NumPy generator an op with op-level ``seed`` draws from."""
+def _rng(seed, keep: bool = True) -> np.random.Generator:
+    """The NumPy generator an op with op-level ``seed`` draws from (``keep=False``: a new
+    stream is not stored)."""
     if seed is None:
         return _state.rng
     key = int(seed)
@@ -65,8 +70,54 @@ def _rng(seed) -> np.random.Generator:
     if rng is None:
         global_seed = _state.seed if _state.seed is not None else _DEFAULT_OP_SEED
         rng = np.random.default_rng([global_seed, key, 1])
-        _state.op_streams[key] = rng
+        if keep:
+            _state.op_streams[key] = rng
     return rng
+
+
+@contextlib.contextmanager
+def draws_on_copies():
+    """Meanwhile the ``RandomUniform`` op draws from copies of the generators, leaving them
+    as they were: a ``tf.function`` trace records the op, and each replay draws anew.
+
+    >>> import tapegrad as tf
+    >>> from tapegrad.ops import random
+    >>> tf.random.set_seed(1)
+    >>> with random.draws_on_copies():
+    ...     a = random.uniform_unit((2,), "float32", None)
+    >>> bool((a.numpy() == random.uniform_unit((2,), "float32", None).numpy()).all())
+    True
+    """
+    _state.on_copies += 1
+    try:
+        yield
+    finally:
+        _state.on_copies -= 1
+
+
+def _uniform_unit_forward(*, shape, dtype, seed, generator):
+    rng = generator if generator is not None else _rng(seed, keep=not _state.on_copies)
+    if _state.on_copies:
+        copy = np.random.Generator(type(rng.bit_generator)())
+        copy.bit_generator.state = rng.bit_generator.state
+        rng = copy
+    return rng.random(shape, dtype=np.float64).astype(dtype, copy=False)
+
+
+#: Uniform [0, 1) draws as an op (what dropout masks come from): a compiled tf.function
+#: replays it, drawing new values on every call in eager execution's order.
+RANDOM_UNIFORM = register("RandomUniform", _uniform_unit_forward, None, None, samples=(),
+                          differentiable=False,
+                          sample_note="draws random values: tests/test_function_keras.py")
+
+
+def uniform_unit(shape, dtype, seed=None, generator: np.random.Generator | None = None):
+    """Uniform [0, 1) draws of ``shape`` and float ``dtype`` from the RandomUniform op: the
+    values ``uniform(shape, dtype=dtype, seed=seed)`` gives, or ``generator.random(shape)``
+    (cast) when a NumPy generator is given."""
+    return apply(RANDOM_UNIFORM, (), {"shape": tuple(shape), "dtype": np.dtype(
+        _float_dtype(dtype, "uniform")._np), "seed": None if seed is None else int(seed),
+        "generator": generator})
 
 
 def _shape(shape) -> tuple:

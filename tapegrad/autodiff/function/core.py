@@ -38,7 +38,7 @@ from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace, output_packer
 from tapegrad.autodiff.function.control_flow import TracedIterator
-from tapegrad.autodiff.function.program import effect_at_replay, has_effect, trace_value
+from tapegrad.autodiff.function.program import draws, effect_at_replay, has_effect, trace_value
 from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
     Untraceable,
@@ -47,6 +47,7 @@ from tapegrad.autodiff.function.symbolic import (
 )
 from tapegrad.autodiff.function.tracer import Tracer
 from tapegrad.autodiff.tensor_spec import TensorSpec, UnknownShape
+from tapegrad.ops import random as _random
 
 _RUN_EAGERLY = [False]
 
@@ -780,7 +781,7 @@ class Function:
         marker = _uid_mark()
         random_state = _random_state()
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), _random.draws_on_copies():
                 try:
                     result = function(*call_args, **call_kwargs)
                 except Exception as error:
@@ -819,7 +820,7 @@ class Function:
             return self._trace_once(bound, args, kwargs, general_key, specs_only, quiet)
         graph = tracer.graph
         graph.outputs = outputs
-        pure = not any(effect_at_replay(step) for step in graph.steps)
+        pure = not any(effect_at_replay(step) or draws(step) for step in graph.steps)
         first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
             if pure and not specs_only else None
         return CompiledTrace(graph, tracer, first, fuse=bool(self._jit_compile)), bound_specs, \
@@ -1046,8 +1047,6 @@ def _created_between(start: tuple, end: tuple) -> int:
 
 def _random_state() -> dict:
     """The global random stream's state and each op-seeded stream's (a trace must not draw)."""
-    from tapegrad.ops import random as _random
-
     streams = {None: _random.global_rng()}
     streams.update(_random._state.op_streams)
     return {key: (generator, generator.bit_generator.state)
@@ -1056,8 +1055,6 @@ def _random_state() -> dict:
 
 def _restore_random(snapshot: dict) -> None:
     """Undo what a trace drew: its draws are replayed by the eager run instead."""
-    from tapegrad.ops import random as _random
-
     for key in [k for k in _random._state.op_streams if k not in snapshot]:
         del _random._state.op_streams[key]
     for generator, state_before in snapshot.values():

@@ -23,11 +23,8 @@ from typing import NamedTuple
 
 from tapegrad._core.backend import np
 
-try:  # the optional extra: without it, programs run unfused
-    import numexpr
-    from numexpr.necompiler import getType as _numexpr_type
-except ImportError:  # pragma: no cover - depends on the environment
-    numexpr = None
+_UNSET = object()
+numexpr = _UNSET  # the optional extra, imported on first use (None when missing)
 
 #: NumPy ufunc -> numexpr template ({0}, {1}: operands).
 _UFUNCS = {
@@ -52,8 +49,19 @@ MAX_INPUTS = 24  # below NumPy's iterator limit on operands
 
 
 def available() -> bool:
-    """Whether the fusing backend (numexpr) is installed."""
+    """Whether the fusing backend (numexpr) is installed (imported on the first ask)."""
+    global numexpr
+    if numexpr is _UNSET:
+        try:
+            import numexpr as backend
+        except ImportError:  # without the extra, programs run unfused
+            backend = None
+        numexpr = backend
     return numexpr is not None
+
+
+def _numexpr_type(array) -> type:
+    return numexpr.necompiler.getType(array)
 
 
 class Kernel(NamedTuple):

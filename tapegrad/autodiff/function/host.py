@@ -180,7 +180,7 @@ class TensorArray:
         return self._copy(list(unstack(convert_to_tensor(value, dtype=self._dtype))))
 
 
-def host_call(method=None, *, traced_result=None, at_trace=None):
+def host_call(method=None, *, traced_result=None, at_trace=None, updates=None):
     """Mark a method that updates state from tensors in Python (a Keras optimizer's
     ``apply``) as one host step of any ``tf.function`` that calls it: the trace records the
     call, and every replay makes it with that call's tensors (IndexedSlices included); the
@@ -189,6 +189,8 @@ def host_call(method=None, *, traced_result=None, at_trace=None):
     call returns must not depend on the tensors' values (variables among it are read afresh
     too). ``at_trace(*args, **kwargs)``, when given, runs while tracing: it creates the state
     the call needs (a Keras optimizer's slot variables), as TensorFlow creates it in the trace.
+    ``updates(*args, **kwargs)`` names the other variables the call changes (a metric's own):
+    what the function reads of them after the call is read afresh at every replay.
 
     >>> import tapegrad as tf
     >>> from tapegrad.autodiff.function.host import host_call
@@ -204,7 +206,7 @@ def host_call(method=None, *, traced_result=None, at_trace=None):
     """
     if method is None:
         return lambda function: host_call(function, traced_result=traced_result,
-                                          at_trace=at_trace)
+                                          at_trace=at_trace, updates=updates)
 
     def call(*args, **kwargs):
         tracer = active_tracer()
@@ -230,7 +232,9 @@ def host_call(method=None, *, traced_result=None, at_trace=None):
 
         tracer.effect(run, tensors)
         result = None if traced_result is None else traced_result(*args, **kwargs)
-        for leaf in leaves + nest.flatten(result):
+        changed = leaves + nest.flatten(result) + \
+            (list(updates(*args, **kwargs)) if updates is not None else [])
+        for leaf in changed:
             if isinstance(leaf, Variable):
                 tracer.assigned.add(id(leaf))  # later reads see the call's update
         return result

@@ -45,9 +45,12 @@ def trace_value(graph: Graph, register: int):
     return value._value if isinstance(value, Variable) else _slot_get(value)
 
 
-#: Ops run for what they do besides their result (a Python function on every call): never
-#: folded, merged or dropped.
-IMPURE = frozenset({"EagerPyFunc"})
+#: Ops that draw random values: a trace draws from copies of the generators (see
+#: ``tapegrad.ops.random.draws_on_copies``) and every replay draws anew.
+DRAWS = frozenset({"RandomUniform"})
+#: Ops run for what they do besides their result (a Python function or a random draw on every
+#: call): never folded, merged or dropped.
+IMPURE = frozenset({"EagerPyFunc"}) | DRAWS
 
 
 def effect_at_replay(step: Step) -> bool:
@@ -57,12 +60,18 @@ def effect_at_replay(step: Step) -> bool:
         step.kind == "op" and step.attrs is not None and bool(step.attrs.get("effects")))
 
 
+def draws(step: Step) -> bool:
+    """A random op: its trace-time values are not a call's (the trace drew on copies)."""
+    return step.kind == "op" and step.op.name in DRAWS
+
+
 def has_effect(step: Step) -> bool:
     return effect_at_replay(step) or (step.kind == "op" and step.op.name in IMPURE)
 
 
 def _depends_on_input(graph: Graph) -> set:
-    """Registers whose value depends on an argument, a variable or a replayed effect."""
+    """Registers whose value depends on an argument, a variable, a replayed effect or a
+    random draw."""
     dynamic = set(graph.arguments) | set(graph.variable_inputs.values())
     for step in graph.steps:
         if step.kind == "read" or any(i in dynamic for i in step.ins) or has_effect(step):
