@@ -1,14 +1,20 @@
 """tf.function: the compiled replay against eager execution.
 
-Run by hand: ``python benchmarks/function.py [--repeat N]``. Three tables, each timed
-round-robin in this one interpreter (best of ``--repeat`` rounds; BLAS limited to 1 thread):
+Run by hand: ``python benchmarks/function.py [--repeat N] [--epochs N]``. Four tables, each
+timed round-robin in this one interpreter (best of ``--repeat`` rounds; BLAS, numexpr and XLA
+limited to 1 thread):
 
 1. the chain of 200 small elementwise ops of ``overhead.py`` (16 float32), forward + gradient:
    tapegrad eager, ``@tf.function`` with the tape inside and with the tape outside the call,
-   PyTorch eager (CPU, 1 thread) and TensorFlow's ``@tf.function`` when importable;
+   the same with ``jit_compile=True`` (numexpr fusion, ``tapegrad[fast]``), PyTorch eager
+   (CPU, 1 thread), ``jax.jit`` of the same vector-Jacobian product and TensorFlow's
+   ``@tf.function``, each when importable;
 2. the MLP 784-256-256-10 step of ``mlp_step.py`` under ``@tf.function`` against the
    hand-written NumPy floor, tapegrad eager and TensorFlow's ``@tf.function``;
-3. tracing cost: a fresh function's first call (trace + compile + run) over one eager call.
+3. tracing cost: a fresh function's first call (trace + compile + run) over one eager call;
+4. one training epoch of the digits demo (``tapegrad/examples/digits.py``, the conv net, with
+   scikit-learn): its training step eager, under ``@tf.function``, and the same demo code run
+   by TensorFlow under its ``@tf.function`` (best of ``--epochs`` interleaved epochs).
 
 Every compiled result is checked against eager before timing.
 """
@@ -21,8 +27,11 @@ import pathlib
 import sys
 import timeit
 
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")  # one BLAS thread, set before NumPy loads
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                  "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")  # one thread, set before NumPy (numexpr) loads
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1")
 
 import numpy as np  # noqa: E402
 
@@ -33,7 +42,7 @@ import mlp_step  # noqa: E402
 from overhead import SIZE, chain, interleaved_best  # noqa: E402
 
 
-def chain_steps(tf, x0, c0) -> dict:
+def chain_steps(tf, x0, c0, jit_compile=None) -> dict:
     """Forward + gradient of the chain: eager, and compiled with the tape inside or outside."""
     x, c = tf.constant(x0), tf.constant(c0)
 
@@ -43,14 +52,14 @@ def chain_steps(tf, x0, c0) -> dict:
             y = chain(x, c, tf.sin, tf.tanh)
         return tape.gradient(y, x)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def inside(v):
         with tf.GradientTape() as tape:
             tape.watch(v)
             y = chain(v, c, tf.sin, tf.tanh)
         return tape.gradient(y, v)
 
-    forward = tf.function(lambda v: chain(v, c, tf.sin, tf.tanh))
+    forward = tf.function(lambda v: chain(v, c, tf.sin, tf.tanh), jit_compile=jit_compile)
 
     def outside():
         with tf.GradientTape() as tape:
@@ -78,6 +87,32 @@ def torch_chain(x0, c0):
     return step
 
 
+def jax_chain(x0, c0):
+    """``jax.jit`` of the chain's vector-Jacobian product (upstream ones, as the tape's)."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    c = jnp.asarray(c0)
+    x = jnp.asarray(x0)
+
+    def gradient(v):
+        _, pullback = jax.vjp(lambda u: chain(u, c, jnp.sin, jnp.tanh), v)
+        return pullback(jnp.ones_like(v))[0]
+
+    compiled = jax.jit(gradient)
+    return lambda: compiled(x).block_until_ready()
+
+
+def fusing():
+    try:
+        import numexpr  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def tensorflow():
     try:
         import tensorflow
@@ -92,11 +127,63 @@ def compiled_mlp_step(tf, params, x, y):
     return step
 
 
-def first_call_ratio(make, eager_call, rounds: int = 5) -> float:
+def first_call_ratio(make, eager_call, rounds: int = 9) -> float:
     """Best first call of a fresh compiled function over the best eager call."""
     first = min(timeit.timeit(make(), number=1) for _ in range(rounds))
     eager = min(timeit.repeat(eager_call, number=1, repeat=rounds * 3))
     return first / eager, first, eager
+
+
+def print_ratios(best: dict) -> None:
+    """The issue's goals: compiled against PyTorch eager, fused against jax.jit."""
+    pairs = [("tapegrad @tf.function, tape inside", "PyTorch eager"),
+             ("tapegrad jit_compile=True (numexpr), inside", "jax.jit (vjp)"),
+             ("tapegrad jit_compile=True (numexpr), outside", "jax.jit (vjp)")]
+    for ours, theirs in pairs:
+        if ours in best and theirs in best:
+            print(f"  {ours} / {theirs}: {best[ours] / best[theirs]:.2f}")
+
+
+def digits_epochs(tf, compiled: bool, data):
+    """(run one epoch of the digits demo's training step, its trainer) with module ``tf``
+    (tapegrad or TensorFlow: the demo's code reads its module global ``tf`` when called)."""
+    from tapegrad.examples import digits
+
+    saved = digits.tf
+    digits.tf = tf
+    try:
+        tf.random.set_seed(0)
+        model = digits.build_model("conv")
+        trainer = digits.make_trainer(model, *data, epochs=100)
+    finally:
+        digits.tf = saved
+    step = tf.function(trainer.train_step) if compiled else trainer.train_step
+
+    def epoch():
+        for images, labels in trainer.dataset:
+            step(images, labels)
+
+    return epoch, trainer
+
+
+def digits_table(tg, real_tf, epochs: int) -> None:
+    try:
+        from tapegrad.examples import digits
+
+        x, y, _, _ = digits.load_data(0)
+    except ImportError:
+        print("\nDigits demo: scikit-learn not installed")
+        return
+    rows = {"tapegrad eager": digits_epochs(tg, False, (x, y))[0],
+            "tapegrad @tf.function": digits_epochs(tg, True, (x, y))[0]}
+    if real_tf is not None:
+        rows["TensorFlow @tf.function"] = digits_epochs(real_tf, True, (x, y))[0]
+    best = interleaved_best(rows, repeat=epochs, number=1)
+    print(f"\nDigits demo, one training epoch ({len(y)} images, batch {digits.BATCH_SIZE}, "
+          "conv net, dropout, Adam, metrics)")
+    print(f"{'':44s}{'s/epoch':>11s}{'/ tapegrad eager':>22s}")
+    for name, seconds in best.items():
+        print(f"{name:44s}{seconds:11.3f}{seconds / best['tapegrad eager']:22.3f}")
 
 
 def print_table(title: str, best: dict, reference: str) -> None:
@@ -111,6 +198,7 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=3, help="digits epochs per row")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal(SIZE).astype(np.float32)
@@ -120,23 +208,31 @@ def main(argv=None) -> None:
     with mlp_step.blas_limit(1):
         # 1. the chain
         steps = chain_steps(tg, x0, c0)
+        fused = chain_steps(tg, x0, c0, jit_compile=True)
         expected = steps["eager"]().numpy()
         for name in ("inside", "outside"):
-            np.testing.assert_allclose(steps[name]().numpy(), expected, rtol=1e-6, atol=1e-7)
+            for compiled in (steps, fused):
+                compiled[name]()
+                np.testing.assert_allclose(compiled[name]().numpy(), expected, rtol=1e-6,
+                                           atol=1e-7)
         rows = {"tapegrad eager (GradientTape)": steps["eager"],
                 "tapegrad @tf.function, tape inside": steps["inside"],
-                "tapegrad @tf.function, tape outside call": steps["outside"],
-                "NumPy, forward only": lambda: chain(x0, c0, np.sin, np.tanh)}
-        torch_step = torch_chain(x0, c0)
-        if torch_step is not None:
-            rows["PyTorch eager"] = torch_step
-        if real_tf is not None:
-            rows["TensorFlow @tf.function, tape inside"] = chain_steps(real_tf, x0, c0)["inside"]
-        print_table("Chain of 200 elementwise ops (16 float32), forward + gradient",
-                    interleaved_best(rows, repeat=args.repeat),
+                "tapegrad @tf.function, tape outside call": steps["outside"]}
+        if fusing():
+            rows["tapegrad jit_compile=True (numexpr), inside"] = fused["inside"]
+            rows["tapegrad jit_compile=True (numexpr), outside"] = fused["outside"]
+        rows["NumPy, forward only"] = lambda: chain(x0, c0, np.sin, np.tanh)
+        optional = {"PyTorch eager": torch_chain(x0, c0), "jax.jit (vjp)": jax_chain(x0, c0),
+                    "TensorFlow @tf.function, tape inside":
+                        None if real_tf is None else chain_steps(real_tf, x0, c0)["inside"]}
+        rows.update({name: step for name, step in optional.items() if step is not None})
+        best = interleaved_best(rows, repeat=args.repeat)
+        print_table("Chain of 200 elementwise ops (16 float32), forward + gradient", best,
                     "tapegrad eager (GradientTape)")
-        if torch_step is None:
-            print("PyTorch: not installed")
+        print_ratios(best)
+        for name in [name for name, step in optional.items() if step is None] + \
+                ([] if fusing() else ["numexpr (tapegrad[fast])"]):
+            print(f"{name}: not installed")
 
         # 2. the MLP step
         x, y, _, params = mlp_step.make_data()
@@ -165,6 +261,9 @@ def main(argv=None) -> None:
             lambda: (lambda s: s["outside"])(chain_steps(tg, x0, c0)), steps["eager"])
         print(f"  chain, tape outside (includes deriving the backward program): {ratio:.2f}x "
               f"({first * 1e3:.2f} ms vs {eager * 1e3:.2f} ms)")
+
+    # 4. the digits demo's training epoch
+    digits_table(tg, real_tf, args.epochs)
     if real_tf is None:
         print("\nTensorFlow: not installed (run with a Python that has it, PYTHONPATH=<repo>)")
 

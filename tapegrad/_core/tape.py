@@ -478,7 +478,7 @@ class _Sweep:
             return upstream
         grads = self.grads
         upstream = grads[index]
-        dtype = output._value.dtype
+        dtype = output._raw.dtype
         if self.free:  # keep only the graph's shape (for explain)
             self.calls[index] = (call[0], call[5], dtype)
         if upstream is None:
@@ -501,7 +501,7 @@ class _Sweep:
         cannot take a vectorised jacobian's batch axes)."""
         batch_dims = self.batch_dims
         if self.raw_mode and op.array_rules and \
-                (output[0] if type(output) is tuple else output)._value.dtype.kind == "f" and \
+                (output[0] if type(output) is tuple else output)._raw.dtype.kind == "f" and \
                 (not batch_dims or op.batchable):
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)

@@ -248,6 +248,11 @@ class _Reference:
         return isinstance(other, _Reference) and other._obj is self._obj
 
 
+# The dispatcher's read of an operand's array: the slot itself (a subclass whose `_value` is
+# guarded, tf.function's symbolic tensors, overrides `_raw` with its cheaper check).
+Tensor._raw = Tensor.__dict__["_value"]
+
+
 def wrap(value) -> Tensor:
     """A Tensor around the NumPy value ``value``, as it is (no conversion, no copy): the one
     way the layers above make Tensors of arrays they computed."""
@@ -412,7 +417,7 @@ def _input(value, like):
         tensor = read()
         return tensor, tensor._value
     if isinstance(value, Tensor):
-        return value, value._value
+        return value, value._raw
     if hasattr(value, "_tensor_conversion"):
         tensor = value._tensor_conversion()
         return tensor, tensor._value

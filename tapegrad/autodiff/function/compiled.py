@@ -12,6 +12,7 @@ tapegrad ops instead, so every order of derivative stays exact.
 from __future__ import annotations
 
 import itertools
+import operator
 
 from tapegrad._core import hooks, nest
 from tapegrad._core.backend import np
@@ -218,6 +219,12 @@ def output_packer(structure):
     """
     if structure is None:
         return lambda outputs: None
+    kind = type(structure)
+    if not isinstance(structure, (list, tuple, dict)):
+        return operator.itemgetter(0)  # one output
+    if (kind is tuple or kind is list) and \
+            not any(isinstance(item, (list, tuple, dict)) for item in structure):
+        return kind  # a flat tuple or list: the outputs as they are
     env: dict = {}
     leaves = itertools.count()
 

@@ -38,7 +38,7 @@ from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace, output_packer
 from tapegrad.autodiff.function.control_flow import TracedIterator
-from tapegrad.autodiff.function.program import draws, effect_at_replay, has_effect, trace_value
+from tapegrad.autodiff.function.program import has_effect, replays_as_traced, trace_value
 from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
     Untraceable,
@@ -820,7 +820,7 @@ class Function:
             return self._trace_once(bound, args, kwargs, general_key, specs_only, quiet)
         graph = tracer.graph
         graph.outputs = outputs
-        pure = not any(effect_at_replay(step) or draws(step) for step in graph.steps)
+        pure = replays_as_traced(graph)
         first = [None if r is None else trace_value(graph, r) for r in graph.outputs] \
             if pure and not specs_only else None
         return CompiledTrace(graph, tracer, first, fuse=bool(self._jit_compile)), bound_specs, \

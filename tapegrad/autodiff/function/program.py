@@ -65,6 +65,20 @@ def draws(step: Step) -> bool:
     return step.kind == "op" and step.op.name in DRAWS
 
 
+def replays_as_traced(graph: Graph) -> bool:
+    """Whether a replay computes what the trace did: no assignment, host call or effect
+    (nested ones included) and no random draw."""
+    for step in graph.steps:
+        kind = step.kind
+        if kind == "op":
+            attrs = step.attrs
+            if step.op.name in DRAWS or (attrs is not None and attrs.get("effects")):
+                return False
+        elif kind != "read":
+            return False
+    return True
+
+
 def has_effect(step: Step) -> bool:
     return effect_at_replay(step) or (step.kind == "op" and step.op.name in IMPURE)
 

@@ -171,6 +171,14 @@ class SymbolicTensor(Tensor):
     def _value(self, value):
         _slot_set(self, value)
 
+    @property
+    def _raw(self):
+        """The array, for the dispatcher (it hands it only to recorded forwards): a leaked
+        tensor still raises."""
+        if not _info_get(self).owner.open:
+            raise _leaked(self)
+        return _slot_get(self)
+
     # -- metadata: as TensorFlow's graph tensors (readable after the trace too) ------------
     @property
     def dtype(self):
