@@ -539,3 +539,26 @@ def test_buffers_of_dead_results_are_reused_only_where_nothing_else_sees_them():
     reused_ops = {trace.graph.steps[i].op.name for i in plan}
     assert reused_ops == {"AddV2"}  # b = a + 1 writes into a's array; nothing else
     assert "out=" in trace.replay.source
+
+
+def test_relu_of_a_dead_result_runs_in_place_as_its_ufunc():
+    @tf.function
+    def f(x, w):
+        h = tf.nn.relu(tf.matmul(x, w) + 1.0)   # the sum dies at the relu: written in place
+        kept = tf.matmul(x, w) * 2.0
+        t = tf.transpose(kept)                   # a view of `kept`: never written
+        return tf.nn.relu(kept) + tf.transpose(t), h
+
+    x = tf.constant(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4))
+    w = tf.constant(np.linspace(1, -1, 8, dtype=np.float32).reshape(4, 2))
+    for _ in range(2):
+        out, h = f(x, w)
+    product = x.numpy() @ w.numpy()
+    np.testing.assert_array_equal(h.numpy(), np.maximum(product + np.float32(1), 0))
+    np.testing.assert_array_equal(out.numpy(), np.maximum(product * 2, 0) + product * 2)
+    trace = _only_trace(f)
+    plan = program.reusable_buffers(trace.graph, set(trace.returns))
+    producer = {step.outs[0]: step.op.name for step in trace.graph.steps if step.outs}
+    relus = [i for i in plan if trace.graph.steps[i].op.name == "Relu"]
+    assert len(relus) == 1 and producer[plan[relus[0]]] == "AddV2"
+    assert ", 0, out=" in trace.replay.source

@@ -181,6 +181,11 @@ _counter = itertools.count()
 
 #: Ops whose result is a new array of its own (never a view of an input).
 _FRESH_RESULTS = frozenset({"MatMul"})
+#: Ops that are a NumPy ufunc of their input and constants: name -> (ufunc, the constants).
+#: Reusing a dead input's array, they run as that ufunc with ``out=`` (the same bits).
+UFUNC_FORMS = {"Relu": (np.maximum, (0,))}
+#: Non-ufunc ops that never keep a view of an input (reading an array they may share it).
+_NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad"})
 
 
 def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> dict:
@@ -200,22 +205,30 @@ def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> 
     def ufunc(step) -> bool:
         return step.kind == "op" and not step.multi and isinstance(step.op.forward, np.ufunc)
 
+    def in_place(step) -> bool:
+        return (ufunc(step) and not step.attrs and step.call in ("1", "2")) or \
+            (step.kind == "op" and step.op.name in UFUNC_FORMS and not step.attrs)
+
+    def no_views(step) -> bool:
+        return ufunc(step) or step.kind == "fused" or (
+            step.kind == "op" and step.op.name in _NO_VIEWS)
+
     fresh: set = set()
     plan: dict = {}
     for index, step in enumerate(steps):
-        if ufunc(step) and not step.attrs and step.call in ("1", "2"):
+        if in_place(step):
             result = np.asarray(trace_value(graph, step.outs[0]))
             for register in step.ins:
                 value = np.asarray(trace_value(graph, register)) if register in fresh else None
                 if value is not None and register not in escaping and \
                         readers[register][-1] == index and result.ndim and \
                         value.shape == result.shape and value.dtype == result.dtype and \
-                        all(ufunc(steps[reader]) for reader in readers[register]):
+                        all(no_views(steps[reader]) for reader in readers[register]):
                     plan[index] = register
                     fresh.discard(register)
                     break
-        if step.kind == "op" and not step.multi and (
-                ufunc(step) or step.op.name in _FRESH_RESULTS):
+        if step.kind == "fused" or (step.kind == "op" and not step.multi and (
+                ufunc(step) or step.op.name in _FRESH_RESULTS or step.op.name in UFUNC_FORMS)):
             fresh.add(step.outs[0])
     return plan
 
@@ -298,6 +311,12 @@ def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: 
     if op.name == "CustomGradient":  # its outputs are the function's own (the last inputs)
         sources = args.split(", ")[-len(outs):]
         return [f"    {o} = {s}" for o, s in zip(outs, sources)]
+    if op.name in UFUNC_FORMS and "out=" in args:  # in place: the op as its ufunc
+        ufunc, constants = UFUNC_FORMS[op.name]
+        env[f"f{index}"] = ufunc
+        source, out = args.split(", out=")
+        extra = "".join(f", {constant!r}" for constant in constants)
+        return [f"    {outs[0]} = f{index}({source}{extra}, out={out})"]
     env[f"f{index}"] = op.forward
     call = f"f{index}({args}{', ' if args and step.attrs else ''}" \
            f"{f'**a{index}' if step.attrs else ''})"
