@@ -562,3 +562,21 @@ def test_relu_of_a_dead_result_runs_in_place_as_its_ufunc():
     relus = [i for i in plan if trace.graph.steps[i].op.name == "Relu"]
     assert len(relus) == 1 and producer[plan[relus[0]]] == "AddV2"
     assert ", 0, out=" in trace.replay.source
+
+
+def test_a_tape_outside_a_call_differentiates_each_calls_inputs():
+    # the backward program reads the forward values saved by each call: what depends on
+    # them (cos(x) in sin's rule) is recomputed, never a constant of the first call's
+    c = tf.constant(np.float32(0.9))
+    compiled = tf.function(lambda v: tf.tanh(tf.sin(v) * c + c))
+
+    def gradient(function, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = function(x)
+        return tape.gradient(y, x).numpy()
+
+    for scale in (1.0, 2.0, 3.0, -1.5):
+        x = tf.constant(np.linspace(-1, 1, 5).astype(np.float32) * np.float32(scale))
+        expected = gradient(lambda v: tf.tanh(tf.sin(v) * c + c), x)
+        np.testing.assert_allclose(gradient(compiled, x), expected, rtol=1e-6, atol=1e-7)

@@ -69,7 +69,6 @@ def test_fused_chain_and_its_gradient_agree_with_eager(dtype):
 
 
 def test_tape_outside_a_fused_call_runs_the_fused_backward_program():
-    x = tf.constant(np.linspace(-1, 1, 32).astype(np.float32))
     c = tf.constant(np.float32(0.5))
     forward = tf.function(lambda v: chain(v, c), jit_compile=True)
 
@@ -79,8 +78,9 @@ def test_tape_outside_a_fused_call_runs_the_fused_backward_program():
             y = function(x)
         return tape.gradient(y, x).numpy()
 
-    expected = gradient(lambda v: chain(v, c))
-    for _ in range(3):
+    for scale in (1.0, 1.0, 2.0, -0.5):  # (new inputs: the backward reads each call's values)
+        x = tf.constant(np.linspace(-1, 1, 32).astype(np.float32) * np.float32(scale))
+        expected = gradient(lambda v: chain(v, c))
         np.testing.assert_allclose(gradient(forward), expected, rtol=1e-5, atol=1e-6)
     trace = _trace(forward)
     backward, _ = trace.backward_program((True,))

@@ -196,7 +196,10 @@ def _derive_backward(trace: CompiledTrace, needs: tuple):
     tracer.open = False
     backward_graph = tracer.graph
     backward_graph.outputs = [None if g is None else tracer.ref(g) for g in grads]
-    upstream_registers = backward_graph.arguments
+    upstream_registers = list(backward_graph.arguments)
+    # The saved forward values are inputs of the backward program too: what depends on them
+    # (cos(x) of sin's rule, say) must not be folded into a constant of the first call's.
+    backward_graph.arguments = upstream_registers + sorted(saved_of)
     _program.optimise(backward_graph)
     used = set()
     for step in backward_graph.steps:

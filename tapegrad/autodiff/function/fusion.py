@@ -102,11 +102,13 @@ def _template(step):
     return _NAMED.get(step.op.name)
 
 
-def fuse(steps: list, value_of, escaping: set) -> list:
+def fuse(steps: list, value_of, escaping: set, constants: dict | None = None) -> list:
     """``steps`` with every run of fusable elementwise ops replaced by one ``fused`` step
     (kind "fused", op a :class:`Kernel`, ins its input registers). ``value_of(register)``:
     its traced value (an array or a Python scalar); ``escaping``: registers that must be
-    materialised (returned, saved, assigned or passed to Python)."""
+    materialised (returned, saved, assigned or passed to Python); ``constants``: the
+    program's constant registers (equal small ones are read as one kernel input)."""
+    same = _equal_constants(constants or {})
     readers: dict = {}
     for step in steps:
         for register in step.ins:
@@ -138,6 +140,7 @@ def fuse(steps: list, value_of, escaping: set) -> list:
                 tree = tree._replace(ops=tree.ops + inner.ops)
                 absorbed.add(fusable[source][0])
             elif type(value_of(source)) is np.ndarray:
+                source = same.get(source, source)
                 operands.append(f"r{source}")
                 if source not in tree.leaves:
                     tree.leaves.append(source)
@@ -161,6 +164,17 @@ def fuse(steps: list, value_of, escaping: set) -> list:
         fused.append(step._replace(kind="fused", op=kernel, ins=tuple(tree.leaves),
                                    attrs=None, call="n"))
     return fused
+
+
+def _equal_constants(constants: dict) -> dict:
+    """{register: the first register holding an equal small constant array}."""
+    first: dict = {}
+    same = {}
+    for register, value in constants.items():
+        if type(value) is np.ndarray and value.size <= 4096:
+            key = (value.dtype, value.shape, value.tobytes())
+            same[register] = first.setdefault(key, register)
+    return same
 
 
 class _Tree(NamedTuple):

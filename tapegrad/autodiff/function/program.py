@@ -251,7 +251,7 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     steps = graph.steps
     if fuse and fusion.available():
         steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
-                            escaping_registers(graph, steps, kept))
+                            escaping_registers(graph, steps, kept), graph.constants)
     reuse = reusable_buffers(graph, kept, steps)
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
