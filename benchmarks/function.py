@@ -22,6 +22,7 @@ Every compiled result is checked against eager before timing.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import pathlib
 import sys
@@ -144,19 +145,24 @@ def print_ratios(best: dict) -> None:
             print(f"  {ours} / {theirs}: {best[ours] / best[theirs]:.2f}")
 
 
-def digits_epochs(tf, compiled: bool, data):
-    """(run one epoch of the digits demo's training step, its trainer) with module ``tf``
-    (tapegrad or TensorFlow: the demo's code reads its module global ``tf`` when called)."""
+def digits_module(tf):
+    """A copy of the digits demo's module whose global ``tf`` is ``tf`` (tapegrad or
+    TensorFlow: the demo is TensorFlow 2 code)."""
     from tapegrad.examples import digits
 
-    saved = digits.tf
-    digits.tf = tf
-    try:
-        tf.random.set_seed(0)
-        model = digits.build_model("conv")
-        trainer = digits.make_trainer(model, *data, epochs=100)
-    finally:
-        digits.tf = saved
+    spec = importlib.util.spec_from_file_location(f"digits_{tf.__name__}", digits.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.tf = tf
+    return module
+
+
+def digits_epochs(tf, compiled: bool, data):
+    """(run one epoch of the digits demo's training step, its trainer) with module ``tf``."""
+    digits = digits_module(tf)
+    tf.random.set_seed(0)
+    model = digits.build_model("conv")
+    trainer = digits.make_trainer(model, *data, epochs=100)
     step = tf.function(trainer.train_step) if compiled else trainer.train_step
 
     def epoch():

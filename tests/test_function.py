@@ -580,3 +580,24 @@ def test_a_tape_outside_a_call_differentiates_each_calls_inputs():
         x = tf.constant(np.linspace(-1, 1, 5).astype(np.float32) * np.float32(scale))
         expected = gradient(lambda v: tf.tanh(tf.sin(v) * c + c), x)
         np.testing.assert_allclose(gradient(compiled, x), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_a_cross_entropy_and_its_gradients_softmax_share_one_step():
+    rng = np.random.default_rng(4)
+    logits = tf.Variable(rng.standard_normal((6, 5)).astype(np.float32))
+    labels = tf.constant(np.eye(5, dtype=np.float32)[rng.integers(0, 5, 6)])
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels, logits * 2.0))
+        return loss, tape.gradient(loss, logits)
+
+    compiled = tf.function(step)
+    expected = [t.numpy() for t in step()]
+    for _ in range(2):
+        got = [t.numpy() for t in compiled()]
+    assert all(np.array_equal(g, e) for g, e in zip(got, expected))
+    names = [s.op.name for s in program.share_softmax(_only_trace(compiled).graph,
+                                                       _only_trace(compiled).graph.steps)
+             if s.kind == "op"]
+    assert "SoftmaxCrossEntropyAndSoftmax" in names and "Softmax" not in names

@@ -19,12 +19,14 @@ checks (the trace fixed every shape and dtype) and no tape bookkeeping.
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 from tapegrad._core.backend import np
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import fusion
 from tapegrad.autodiff.function.symbolic import _slot_get
 from tapegrad.autodiff.function.tracer import Graph, Step
+from tapegrad.ops import nn as _nn
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -230,7 +232,62 @@ def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> 
         if step.kind == "fused" or (step.kind == "op" and not step.multi and (
                 ufunc(step) or step.op.name in _FRESH_RESULTS or step.op.name in UFUNC_FORMS)):
             fresh.add(step.outs[0])
+        elif step.kind == "op" and step.op is _LOSS_AND_SOFTMAX:
+            fresh.update(step.outs)
     return plan
+
+
+class _Fused(NamedTuple):
+    """An op of the compiled program that is no registered op (one forward for two)."""
+
+    name: str
+    forward: object
+
+
+def _loss_and_softmax(logits, labels):
+    """Softmax cross-entropy and the softmax of the same logits, sharing their exponentials:
+    the bits of the two ops' forwards."""
+    parts = [None]
+    loss = _nn._xent_forward(logits, labels, saved=parts)
+    if parts[0] is None:  # (no rows: nothing shared)
+        return loss, _nn._softmax_forward(logits, -1)
+    _, exp, total = parts[0]
+    exp /= total  # (the softmax's own `e /= sum(e)`)
+    return loss, exp
+
+
+_LOSS_AND_SOFTMAX = _Fused("SoftmaxCrossEntropyAndSoftmax", _loss_and_softmax)
+
+
+def share_softmax(graph: Graph, steps: list) -> list:
+    """A softmax cross-entropy whose logits' softmax (over the last axis) the program computes
+    too (its gradient, traced in the same function) becomes one step giving both."""
+    softmax_of: dict = {}
+    for index, step in enumerate(steps):
+        if step.kind == "op" and step.op.name == "Softmax" and not step.multi:
+            logits = step.ins[0]
+            if step.attrs and step.attrs.get("axis") in (
+                    -1, np.ndim(trace_value(graph, logits)) - 1):
+                softmax_of.setdefault(logits, index)
+    if not softmax_of:
+        return steps
+    merged = {}
+    for index, step in enumerate(steps):
+        later = softmax_of.get(step.ins[0]) if step.ins else None
+        if step.kind == "op" and step.op.name == "SoftmaxCrossEntropyWithLogits" and \
+                later is not None and later > index and later not in merged.values():
+            merged[index] = later
+    if not merged:
+        return steps
+    out = []
+    dropped = set(merged.values())
+    for index, step in enumerate(steps):
+        if index in merged:
+            out.append(step._replace(op=_LOSS_AND_SOFTMAX, attrs=None, call="n", multi=True,
+                                     outs=step.outs + steps[merged[index]].outs))
+        elif index not in dropped:
+            out.append(step)
+    return out
 
 
 def escaping_registers(graph: Graph, steps: list, kept: set) -> set:
@@ -248,7 +305,7 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     tuple of ``returns`` (and, with ``saved``, the tuple of those registers too); ``fuse``:
     runs of elementwise ops become numexpr kernels (when numexpr is installed)."""
     kept = set(returns) | set(saved or ())
-    steps = graph.steps
+    steps = share_softmax(graph, graph.steps)
     if fuse and fusion.available():
         steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
                             escaping_registers(graph, steps, kept), graph.constants)
