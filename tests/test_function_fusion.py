@@ -229,3 +229,29 @@ def _compare(got, expected, what):
         assert np.array_equal(got, expected, equal_nan=got.dtype.kind in "fc"), what
     else:
         np.testing.assert_allclose(got, expected, err_msg=what, equal_nan=True, **tolerance)
+
+
+ARITHMETIC = {np.add, np.subtract, np.multiply, np.true_divide, np.negative, np.absolute,
+              np.sqrt, np.square, np.reciprocal}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_template_computes_its_ops_forward(dtype):
+    assert fusion.available()
+    rng = np.random.default_rng(11)
+    a = (rng.random(40) * 0.9 + 0.05).astype(dtype)  # in every function's domain
+    b = (rng.random(40) + 0.5).astype(dtype)
+    one = np.asarray(1, dtype)
+    for forward, (template, _) in fusion._TEMPLATES.items():
+        arity = 2 if "{1}" in template else 1
+        operands = (a + 1 if forward is np.arccosh else a, b)[:arity]
+        expression = template.format("a0", "a1", one="k0")
+        names = ["a0", "a1"][:arity] + (["k0"] if "k0" in expression else [])
+        arrays = list(operands) + ([one] if "k0" in expression else [])
+        program = fusion._compile(expression, names, [fusion._numexpr_type(x) for x in arrays])
+        got, expected = program(*arrays), forward(*operands)
+        assert got.dtype == expected.dtype, template
+        if forward in ARITHMETIC or not isinstance(forward, np.ufunc):  # (+ - * / only)
+            assert np.array_equal(got, expected), template
+        else:
+            np.testing.assert_allclose(got, expected, **TOLERANCE[np.dtype(dtype)])

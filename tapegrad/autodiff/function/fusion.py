@@ -22,26 +22,26 @@ import re
 from typing import NamedTuple
 
 from tapegrad._core.backend import np
+from tapegrad.ops import math as _math
 
 _UNSET = object()
 numexpr = _UNSET  # the optional extra, imported on first use (None when missing)
 
-#: NumPy ufunc -> numexpr template ({0}, {1}: operands).
-_UFUNCS = {
-    np.add: "({0} + {1})", np.subtract: "({0} - {1})", np.multiply: "({0} * {1})",
-    np.true_divide: "({0} / {1})", np.negative: "(-{0})", np.absolute: "abs({0})",
-    np.arctan2: "arctan2({0}, {1})", np.sqrt: "sqrt({0})",
-    **{getattr(np, name): name + "({0})" for name in (
+#: An op's forward -> (numexpr template over its operands {0}, {1}; the operands it reads more
+#: than once, which must be kernel inputs rather than inlined expressions). Each template does
+#: the forward's own arithmetic in its order; ``one`` is 1 in the kernel's dtype.
+_TEMPLATES = {
+    np.add: ("({0} + {1})", ()), np.subtract: ("({0} - {1})", ()),
+    np.multiply: ("({0} * {1})", ()), np.true_divide: ("({0} / {1})", ()),
+    np.negative: ("(-{0})", ()), np.absolute: ("abs({0})", ()),
+    np.arctan2: ("arctan2({0}, {1})", ()), np.sqrt: ("sqrt({0})", ()),
+    np.square: ("({0} * {0})", (0,)), np.reciprocal: ("({one} / {0})", ()),
+    **{getattr(np, name): (name + "({0})", ()) for name in (
         "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
         "arccosh", "arctanh", "exp", "expm1", "log", "log1p")},
-}
-#: Other elementwise ops, by name: (template, operands that may not be an inlined expression
-#: because the template reads them twice). ``one``: 1 in the kernel's dtype.
-_NAMED = {
-    "TanhGrad": ("({1} * ({one} - ({0} * {0})))", (0,)),
-    "SigmoidGrad": ("({1} * ({0} * ({one} - {0})))", (0,)),
-    "Square": ("({0} * {0})", (0,)),
-    "Reciprocal": ("({one} / {0})", ()),
+    # TanhGrad(y, t) = t - (t y) y and SigmoidGrad(y, t) = t y - (t y) y
+    _math._one_minus_square_times: ("({1} - (({1} * {0}) * {0}))", (0, 1)),
+    _math._itself_one_minus_itself_times: ("(({1} * {0}) - (({1} * {0}) * {0}))", (0, 1)),
 }
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_OPS = 24  # per kernel: keeps numexpr's compile time (quadratic in size) small
@@ -96,10 +96,10 @@ def _template(step):
     """(template, operands read twice) of a fusable op step, else None."""
     if step.kind != "op" or step.multi or step.attrs:
         return None
-    template = _UFUNCS.get(step.op.forward) if isinstance(step.op.forward, np.ufunc) else None
-    if template is not None:
-        return template, ()
-    return _NAMED.get(step.op.name)
+    try:
+        return _TEMPLATES.get(step.op.forward)
+    except TypeError:  # an unhashable forward
+        return None
 
 
 def fuse(steps: list, value_of, escaping: set, constants: dict | None = None) -> list:
