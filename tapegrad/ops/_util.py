@@ -83,7 +83,8 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None, on_string=N
 
     def general(self, other):
         """Every case but two Tensors of one accepted dtype (off the hot path)."""
-        if on_bool is not None and self._value.dtype.kind == "b":
+        if on_bool is not None and \
+                (self._raw if isinstance(self, Tensor) else self._value).dtype.kind == "b":
             return on_bool(self, other)
         if on_string is not None and self._value.dtype.kind == "O":
             return on_string(self, other)

@@ -57,6 +57,8 @@ def shape_of(value) -> tuple:
         return value.shape
     if kind is Tensor:
         return value._value.shape
+    if isinstance(value, Tensor):  # (a subclass: `_raw` is its array for the rules)
+        return value._raw.shape
     return getattr(getattr(value, "_value", value), "shape", ())
 
 
@@ -69,7 +71,8 @@ def conj(value):
         return value
     if kind is complex:
         return value.conjugate()
-    return apply1(REGISTRY["Conj"], value) if value._value.dtype.kind == "c" else value
+    array = value._raw if isinstance(value, Tensor) else value._value
+    return apply1(REGISTRY["Conj"], value) if array.dtype.kind == "c" else value
 
 
 def doubled(value):

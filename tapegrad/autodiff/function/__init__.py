@@ -33,8 +33,6 @@ from tapegrad.autodiff.function.core import (
 )
 from tapegrad.autodiff.function.host import TensorArray, init_scope
 from tapegrad.autodiff.function.printing import print_
-from tapegrad.ops import _util as _ops_util
-from tapegrad.ops import _vocab as _ops_vocab
 
 
 def py_function(func=None, inp=None, Tout=None, name=None):
@@ -65,12 +63,6 @@ def py_function(func=None, inp=None, Tout=None, name=None):
 # backward and forward engines, the tape façade, custom gradients and this package.
 _symbolic.trust_functions(_tensor.apply, _tensor.apply1, _tensor.apply2, _tensor._input,
                           _tensor._mismatch, _tensor._dtype_name, _tensor._shape_error)
-# The rule vocabulary's shape and dtype helpers and the Python operators: they read a value's
-# shape or dtype only (everything else they do goes through the dispatcher).
-_symbolic.trust_functions(_ops_vocab.shape_of, _ops_vocab.conj, _ops_vocab.batch_shape,
-                          _ops_vocab.sum_like, _ops_vocab._unbroadcast,
-                          _ops_vocab.broadcast_tangent)
-_symbolic._trust_object(_ops_util.binary_operator, _ops_util.__name__)  # (and its closures)
 _symbolic._trust_object(_tensor.Tensor, _tensor.__name__)
 _symbolic.trust(_tape, _forward, _indexed_slices, _tape_facade, _arguments, _custom, _compiled,
                 _control_flow, _core, _host, _program, _tracer)
