@@ -332,12 +332,12 @@ def eager_replay(trace: CompiledTrace, inputs, saved: dict | None) -> list:
 
 
 def _call_vjp(inputs, output, attrs, upstream, needs):
-    from tapegrad.autodiff.tape import GradientTape
-
     if not state.recorders:  # nothing records the backward pass: the compiled program runs it
         grads = _replayed_backward(output, attrs, upstream, needs)
         if grads is not None:
             return grads
+    from tapegrad.autodiff.tape import GradientTape
+
     trace = attrs["trace"]
     sources = [x for x, need in zip(inputs, needs) if need]
     with GradientTape(watch_accessed_variables=False) as tape:
