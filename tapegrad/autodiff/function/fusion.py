@@ -11,9 +11,10 @@ A kernel is a tree of fusable op steps: an op's result joins the kernel of the o
 when that op is its only reader, both are fusable, and the value leaves neither the program nor
 into a variable. Every other result is materialised as before. Kernels keep each op's own
 arithmetic in the same order (Python scalars become 0-d arrays of the kernel's dtype, as
-NumPy converts them), so ``+ - * /`` and ``sqrt`` give the same bits; transcendental functions
-(``sin``, ``exp``, ``tanh``...) come from the C library instead of NumPy's own loops and may
-differ in the last bit (results agree with eager to about 1e-6 relative in float32).
+NumPy converts them), so ``+ - * /`` and ``sqrt`` give the same bits, except TanhGrad and
+SigmoidGrad, reordered so that a long backward pass fuses (see ``REORDERED``); transcendental
+functions (``sin``, ``exp``, ``tanh``...) come from the C library instead of NumPy's own loops
+and may differ in the last bit (results agree with eager to about 1e-6 relative in float32).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ numexpr = _UNSET  # the optional extra, imported on first use (None when missing
 
 #: An op's forward -> (numexpr template over its operands {0}, {1}; the operands it reads more
 #: than once, which must be kernel inputs rather than inlined expressions). Each template does
-#: the forward's own arithmetic in its order; ``one`` is 1 in the kernel's dtype.
+#: the forward's own arithmetic in its order but those of REORDERED; ``one`` is 1 in the
+#: kernel's dtype.
 _TEMPLATES = {
     np.add: ("({0} + {1})", ()), np.subtract: ("({0} - {1})", ()),
     np.multiply: ("({0} * {1})", ()), np.true_divide: ("({0} / {1})", ()),
@@ -39,10 +41,14 @@ _TEMPLATES = {
     **{getattr(np, name): (name + "({0})", ()) for name in (
         "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
         "arccosh", "arctanh", "exp", "expm1", "log", "log1p")},
-    # TanhGrad(y, t) = t - (t y) y and SigmoidGrad(y, t) = t y - (t y) y
-    _math._one_minus_square_times: ("({1} - (({1} * {0}) * {0}))", (0, 1)),
-    _math._itself_one_minus_itself_times: ("(({1} * {0}) - (({1} * {0}) * {0}))", (0, 1)),
+    # TanhGrad(y, t) = t - (t y) y and SigmoidGrad(y, t) = t y - (t y) y, reordered as
+    # t (1 - y y) and t (y (1 - y)): t, the upstream gradient, read once, so the kernel takes in
+    # the ops computing it (the backward pass fuses across these ops instead of stopping)
+    _math._one_minus_square_times: ("({1} * ({one} - ({0} * {0})))", (0,)),
+    _math._itself_one_minus_itself_times: ("({1} * ({0} * ({one} - {0})))", (0,)),
 }
+#: The templates above whose arithmetic differs in order from their op's forward.
+REORDERED = frozenset({_math._one_minus_square_times, _math._itself_one_minus_itself_times})
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_OPS = 24  # per kernel: keeps numexpr's compile time (quadratic in size) small
 MAX_INPUTS = 24  # below NumPy's iterator limit on operands
