@@ -50,7 +50,7 @@ class CompiledTrace:
         self._saving = None  # (replay that also returns the registers the backward needs)
         self._saved_registers: list | None = None
         self._backward: dict = {}  # needs -> compiled backward, or None when it cannot be
-        self._positions: dict = {}  # needs -> where its saved values are in the saving replay's
+        self._positions: dict = {}  # needs -> picks its saved values out of the saving replay's
 
     def compile(self) -> CompiledTrace:
         """Run the passes (once)."""
@@ -104,11 +104,13 @@ class CompiledTrace:
         tapegrad ops: the backward program is derived when a second call needs it."""
         self.compile()
         first, self._first_results = self._first_results, None
-        inputs = (*flat_args, *[self.variables[i] for i in self.input_variables])
+        inputs = (*flat_args, *self._read_variables)
         # (a list emptied by the forward: an enclosing trace replays this op with new values)
         attrs = {"trace": self, "saved": {},
                  "first": [] if first is None else [[first[k] for k in self.order]]}
         outputs = apply(FUNCTION_CALL, inputs, attrs)
+        if self._in_order:
+            return list(outputs)
         flat = [None] * self.n_outputs
         for position, value in zip(self.order, outputs):
             flat[position] = value
@@ -137,17 +139,26 @@ class CompiledTrace:
         return self._backward[needs]
 
     def saved_positions(self, needs: tuple):
-        """(backward replay, positions of its saved values in the saving replay's), or None."""
+        """(backward replay, a function picking its saved values out of the saving replay's),
+        or None."""
         compiled = self.backward_program(needs)
         if compiled is None or self._saved_registers is None:
             return None
-        positions = self._positions.get(needs)
-        if positions is None:
+        pick = self._positions.get(needs)
+        if pick is None:
             index = {r: k for k, r in enumerate(self._saved_registers)}
             if any(r not in index for r in compiled[1]):
                 return None
-            positions = self._positions[needs] = [index[r] for r in compiled[1]]
-        return compiled[0], positions
+            pick = self._positions[needs] = _picker([index[r] for r in compiled[1]])
+        return compiled[0], pick
+
+
+def _picker(positions: list):
+    """A function giving the items at ``positions`` of a tuple, as a tuple."""
+    if len(positions) == 1:
+        position = positions[0]
+        return lambda items: (items[position],)
+    return operator.itemgetter(*positions) if positions else (lambda items: ())
 
 
 def _derive_backward(trace: CompiledTrace, needs: tuple):
@@ -280,13 +291,12 @@ def _replayed_backward(output, attrs, upstream, needs):
     compiled = None if registers is None else trace.saved_positions(tuple(needs))
     if compiled is None:
         return None
-    replay, positions = compiled
+    replay, saved_values = compiled
     upstreams = upstream if type(upstream) is tuple else (upstream,)
-    floating = [u for u, o in zip(upstreams, output) if _slot_get(o).dtype.kind in TRAINABLE_KINDS]
     arrays = [_dense(u)._value if isinstance(u, (Tensor, IndexedSlices)) else u
-              for u in floating]
+              for u, o in zip(upstreams, output) if _slot_get(o).dtype.kind in TRAINABLE_KINDS]
     return tuple(None if g is None or isinstance(g, Tensor) else wrap(g)
-                 for g in replay(*[registers[p] for p in positions], *arrays))
+                 for g in replay(*saved_values(registers), *arrays))
 
 
 def _dense(grad):
