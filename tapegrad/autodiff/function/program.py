@@ -182,12 +182,12 @@ _counter = itertools.count()
 
 
 #: Ops whose result is a new array of its own (never a view of an input).
-_FRESH_RESULTS = frozenset({"MatMul"})
+_FRESH_RESULTS = frozenset({"MatMul", "TanhGrad", "SigmoidGrad"})
 #: Ops that are a NumPy ufunc of their input and constants: name -> (ufunc, the constants).
 #: Reusing a dead input's array, they run as that ufunc with ``out=`` (the same bits).
 UFUNC_FORMS = {"Relu": (np.maximum, (0,))}
 #: Non-ufunc ops that never keep a view of an input (reading an array they may share it).
-_NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad"})
+_NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad", "TanhGrad", "SigmoidGrad"})
 
 
 def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> dict:
