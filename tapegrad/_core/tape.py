@@ -383,14 +383,15 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
         op, inputs, output, attrs, parents, keys = calls[index]
         value = output._value
         dtype = value.dtype
-        if not op.array_rules or dtype.kind != "f" or len(parents) > 2:
+        arity = len(parents)
+        if not op.array_rules or dtype.kind != "f" or arity > 2:
             step(index)
             continue
         if free:
             calls[index] = (op, keys, dtype)
         grads[index] = None
         first = parents[0]
-        if len(parents) == 1:
+        if arity == 1:
             second, needs = None, _ONLY
             arrays = (inputs[0]._value,)  # (a one-input op's input is always a Tensor)
         else:

@@ -110,14 +110,18 @@ def reduce_sum(x, axes, keepdims: bool = False):
     return apply1(REGISTRY["Sum"], x, {"axis": axes, "keepdims": keepdims})
 
 
-def matmul(a, b):
-    """The matrix product ``a @ b`` (leading axes broadcast)."""
+def matmul(a, b, adjoint_a: bool = False, adjoint_b: bool = False):
+    """The matrix product ``a @ b`` (leading axes broadcast), each factor conjugate-transposed
+    in its last two axes first when asked."""
     if type(a) is _ndarray and type(b) is _ndarray:
-        # (matrices straight to NumPy; stacks through the op's forward, which makes them one
-        # GEMM where NumPy would loop)
-        return _np_matmul(a, b) if a.ndim == 2 and b.ndim == 2 else \
-            REGISTRY["MatMul"].forward(a, b)
-    return apply2(REGISTRY["MatMul"], a, b)
+        if a.ndim == 2 and b.ndim == 2 and a.dtype.kind != "c":
+            # (real matrices straight to NumPy; stacks through the op's forward, which makes
+            # them one GEMM where NumPy would loop)
+            return _np_matmul(a.T if adjoint_a else a, b.T if adjoint_b else b)
+        return REGISTRY["MatMul"].forward(matrix_adjoint(a) if adjoint_a else a,
+                                          matrix_adjoint(b) if adjoint_b else b)
+    return apply2(REGISTRY["MatMul"], matrix_adjoint(a) if adjoint_a else a,
+                  matrix_adjoint(b) if adjoint_b else b)
 
 
 def matrix_adjoint(x):

@@ -18,7 +18,7 @@ from tapegrad.ops import reduction as _reduction
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import INEXACT, randn
 from tapegrad.ops._vocab import matmul as rule_matmul
-from tapegrad.ops._vocab import matrix_adjoint, shape_of, sum_like, sum_tangents
+from tapegrad.ops._vocab import shape_of, sum_like, sum_tangents
 
 #: The dtypes of TensorFlow's CPU kernels for det, slogdet, solve, cholesky, eigh and svd (no
 #: float16; inv and qr take it).
@@ -81,8 +81,8 @@ def _matmul_forward(a, b):
 
 def _matmul_vjp(inputs, output, attrs, upstream, needs):
     a, b = inputs
-    return (sum_like(rule_matmul(upstream, matrix_adjoint(b)), a, output) if needs[0] else None,
-            sum_like(rule_matmul(matrix_adjoint(a), upstream), b, output) if needs[1] else None)
+    return (sum_like(rule_matmul(upstream, b, adjoint_b=True), a, output) if needs[0] else None,
+            sum_like(rule_matmul(a, upstream, adjoint_a=True), b, output) if needs[1] else None)
 
 
 def _matmul_jvp(inputs, output, attrs, tangents):
