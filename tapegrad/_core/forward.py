@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Recorder, Tensor, state, wrap
+from tapegrad._core.tensor import Recorder, Tensor, array_of, state, wrap
 
 
 def _hide_from(accumulator) -> list:
@@ -56,8 +56,8 @@ class TangentRecorder(Recorder):
             if op.array_rules and not state.recorders and type(output) is Tensor and \
                     output._value.dtype.kind == "f":
                 # nothing outside records the tangents' computation: the rule runs on arrays
-                raw = op.jvp(tuple(getattr(v, "_value", v) for v in inputs), output._value,
-                             attrs, [None if t is None else t._value for t in input_tangents])
+                raw = op.jvp(array_of(inputs), output._value, attrs,
+                             [None if t is None else t._value for t in input_tangents])
                 output_tangent = None if raw is None else wrap(raw)
             else:
                 output_tangent = op.jvp(inputs, output, attrs, input_tangents)

@@ -11,7 +11,7 @@ from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, Op, register
-from tapegrad._core.tensor import Recorder, Tensor, state, wrap
+from tapegrad._core.tensor import Recorder, Tensor, array_of, state, wrap
 from tapegrad._core.variable import Variable
 
 _ndarray_type = np.ndarray
@@ -398,8 +398,8 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             second = parents[1]
             needs = (_FIRST if second is None else _BOTH) if first is not None else _SECOND
             x, y = inputs
-            arrays = (x._value if type(x) is Tensor else _array_of(x),
-                      y._value if type(y) is Tensor else _array_of(y))
+            arrays = (x._value if type(x) is Tensor else array_of(x),
+                      y._value if type(y) is Tensor else array_of(y))
         try:
             input_grads = op.vjp(arrays, value, attrs, upstream, needs)
         except ValueError as error:
@@ -413,16 +413,6 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             if grad is not None:
                 old = grads[second]
                 grads[second] = grad if old is None else _sum_gradients(old, grad)
-
-
-def _array_of(value):
-    """A recorded value as array rules take it: a tensor's array; a Python number as it is."""
-    if type(value) is tuple:
-        if len(value) == 2:  # (the usual: no comprehension to call)
-            first, second = value
-            return getattr(first, "_value", first), getattr(second, "_value", second)
-        return tuple([getattr(item, "_value", item) for item in value])
-    return getattr(value, "_value", value)
 
 
 class _Sweep:
@@ -507,8 +497,8 @@ class _Sweep:
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)
             try:
-                return op.vjp(_array_of(inputs), output._value if type(output) is Tensor
-                              else _array_of(output), attrs, upstream, needs)
+                return op.vjp(array_of(inputs), output._value if type(output) is Tensor
+                              else array_of(output), attrs, upstream, needs)
             except ValueError as error:
                 raise _shape_error(op, upstream, output, error) from None
         rule = op.vjp

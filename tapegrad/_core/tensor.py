@@ -253,6 +253,19 @@ class _Reference:
 Tensor._raw = Tensor.__dict__["_value"]
 
 
+def array_of(value):
+    """A recorded value (or a tuple of them) as rules that take arrays get it: a tensor's
+    array, a Python number as it is (the engines' one unwrapping)."""
+    if type(value) is tuple:  # (one or two values, the usual, without a comprehension)
+        if len(value) == 1:
+            return (getattr(value[0], "_value", value[0]),)
+        if len(value) == 2:
+            first, second = value
+            return getattr(first, "_value", first), getattr(second, "_value", second)
+        return tuple([getattr(item, "_value", item) for item in value])
+    return getattr(value, "_value", value)
+
+
 def wrap(value) -> Tensor:
     """A Tensor around the NumPy value ``value``, as it is (no conversion, no copy): the one
     way the layers above make Tensors of arrays they computed."""
