@@ -16,6 +16,9 @@ zeros_like = _not_loaded
 scatter_rows = _not_loaded
 concat_rows = _not_loaded
 stack = _not_loaded
+#: ``sum_like(grad, operand, output)``: a gradient in ``output``'s shape summed over the axes
+#: broadcasting added to ``operand`` (the rule vocabulary's word; arrays or tensors).
+sum_like = _not_loaded
 
 #: The provenance recorder while `tapegrad.debugging.enable_provenance()` is on, else None.
 provenance = None

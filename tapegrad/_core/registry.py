@@ -18,6 +18,11 @@ front of the output's shape (elementwise rules usually do; the vocabulary's ``su
 ``batch_shape`` find them by comparing ``upstream`` with ``output``) is declared
 ``batchable=True``; the vectorised jacobian then runs it once for all rows.
 
+An op whose inputs broadcast to its output (``x + y``, ``a @ b`` over batch axes) declares
+``broadcasting=True`` when its reverse rule returns each input's gradient in the output's shape:
+the engine then sums it over the broadcast axes to the input's shape (as PyTorch's engine does),
+so the rule itself does not.
+
 Rules are written with tapegrad ops, so an enclosing tape records them (higher order). An op
 whose rules use only Python operators and the rule vocabulary (``tapegrad.ops._vocab``, whose
 words run NumPy on arrays and the registered ops on tensors) declares ``array_rules=True``: the
@@ -40,13 +45,13 @@ class Op:
     """One declared operation; immutable once :func:`register` returns it."""
 
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
-                 "batchable", "sample_note", "array_rules", "elementwise", "dtypes",
-                 "__weakref__")
+                 "batchable", "sample_note", "array_rules", "elementwise", "broadcasting",
+                 "dtypes", "__weakref__")
 
     def __init__(self, name: str, forward: Callable | None, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
                  sample_note: str | None = None, dtypes=None, array_rules: bool = False,
-                 elementwise: bool = False):
+                 elementwise: bool = False, broadcasting: bool = False):
         fields = {
             "name": name, "forward": forward, "vjp": vjp, "jvp": jvp, "samples": samples,
             "n_outputs": n_outputs, "differentiable": differentiable and vjp is not None,
@@ -59,6 +64,9 @@ class Op:
             # True for a one-input elementwise op: the dispatcher maps it over the values of a
             # composite tensor (one with ``__tapegrad_elementwise__``, such as a RaggedTensor).
             "elementwise": elementwise,
+            # True when the reverse rule returns gradients in the output's (broadcast) shape,
+            # which the engine sums to each input's shape.
+            "broadcasting": broadcasting,
             "sample_note": sample_note,  # why the samples are limited (an optional dependency)
             # The NumPy dtypes the first input may have (None: any), as TensorFlow's kernels
             # declare theirs; the dispatcher raises InvalidArgumentError for any other.
@@ -104,7 +112,7 @@ REGISTRY: dict[str, Op] = {}
 def register(name: str, forward: Callable | None, vjp=None, jvp=None, samples=None, *,
              n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
              sample_note: str | None = None, dtypes=None, array_rules: bool = False,
-             elementwise: bool = False) -> Op:
+             elementwise: bool = False, broadcasting: bool = False) -> Op:
     """Declare an op once, with every field; a second declaration under the same name is a
     bug.
 
@@ -114,6 +122,6 @@ def register(name: str, forward: Callable | None, vjp=None, jvp=None, samples=No
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is registered twice")
     op = Op(name, forward, vjp, jvp, samples, n_outputs, differentiable, batchable, sample_note,
-            dtypes, array_rules, elementwise)
+            dtypes, array_rules, elementwise, broadcasting)
     REGISTRY[name] = op
     return op

@@ -375,6 +375,7 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
     through the general :meth:`_Sweep.step`. (A multi-output call's own slot never holds a
     gradient: its outputs have others.)"""
     calls, grads, free, step = sweep.calls, sweep.grads, sweep.free, sweep.step
+    sum_like = hooks.sum_like
     for index in range(count - 1, -1, -1):
         upstream = grads[index]
         if type(upstream) is not _ndarray_type and not isinstance(upstream, _np_generic):
@@ -390,29 +391,30 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
         if free:
             calls[index] = (op, keys, dtype)
         grads[index] = None
-        first = parents[0]
         if arity == 1:
-            second, needs = None, _ONLY
-            arrays = (inputs[0]._value,)  # (a one-input op's input is always a Tensor)
+            arrays, needs = (inputs[0]._value,), _ONLY  # (a one-input op's input is a Tensor)
         else:
-            second = parents[1]
-            needs = (_FIRST if second is None else _BOTH) if first is not None else _SECOND
             x, y = inputs
             arrays = (x._value if type(x) is Tensor else array_of(x),
                       y._value if type(y) is Tensor else array_of(y))
+            needs = _NEEDS[parents[0] is None, parents[1] is None]
         try:
             input_grads = op.vjp(arrays, value, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
-        grad = input_grads[0]
-        if first is not None and grad is not None:
-            old = grads[first]
-            grads[first] = grad if old is None else _sum_gradients(old, grad)
-        if second is not None:
-            grad = input_grads[1]
-            if grad is not None:
-                old = grads[second]
-                grads[second] = grad if old is None else _sum_gradients(old, grad)
+        slot, grad = parents[0], input_grads[0]
+        if slot is not None and grad is not None:
+            if op.broadcasting and grad.shape != arrays[0].shape:
+                grad = sum_like(grad, arrays[0], value)
+            old = grads[slot]
+            grads[slot] = grad if old is None else _sum_gradients(old, grad)
+        if arity == 2:
+            slot, grad = parents[1], input_grads[1]
+            if slot is not None and grad is not None:
+                if op.broadcasting and grad.shape != arrays[1].shape:
+                    grad = sum_like(grad, arrays[1], value)
+                old = grads[slot]
+                grads[slot] = grad if old is None else _sum_gradients(old, grad)
 
 
 class _Sweep:
@@ -448,6 +450,10 @@ class _Sweep:
         input_grads = self._run_rule(op, inputs, output, attrs, upstream, needs)
         if input_grads is None:
             return
+        if op.broadcasting:
+            sum_like = hooks.sum_like
+            input_grads = [sum_like(grad, operand, output) if need and grad is not None
+                           else None for grad, operand, need in zip(input_grads, inputs, needs)]
         if self.observer is not None:
             self.observer(op, inputs, output, upstream, input_grads, needs)
         grads = self.grads
@@ -548,9 +554,10 @@ def _as_gradient(grad):
 
 
 _ONLY = (True,)
-_BOTH = (True, True)
-_FIRST = (True, False)
-_SECOND = (False, True)
+# What a two-input call's inputs need, by (first is None, second is None) (a recorded call has
+# at least one tracked input).
+_NEEDS = {(False, False): (True, True), (False, True): (True, False),
+          (True, False): (False, True)}
 
 
 def _multi_upstream(call, grads, tracked, keep, batch_dims):

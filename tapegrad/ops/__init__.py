@@ -6,6 +6,7 @@ Loading this package also fills the core's table of the few ops its engine uses
 
 from tapegrad._core import hooks
 from tapegrad.ops import (  # noqa: F401
+    _vocab,
     array,
     image,
     linalg,
@@ -25,3 +26,4 @@ hooks.ones_like = math.ones_like
 hooks.stack = array.stack
 hooks.scatter_rows = array.scatter_rows
 hooks.concat_rows = array.concat_rows
+hooks.sum_like = _vocab.sum_like

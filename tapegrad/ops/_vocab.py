@@ -57,6 +57,8 @@ def shape_of(value) -> tuple:
         return value.shape
     if kind is Tensor:
         return value._value.shape
+    if isinstance(value, _generic):  # (a NumPy scalar: a scalar loss's seed)
+        return ()
     if isinstance(value, Tensor):  # (a subclass: `_raw` is its array for the rules)
         return value._raw.shape
     return getattr(getattr(value, "_value", value), "shape", ())
@@ -97,9 +99,11 @@ def reshape(x, shape):
 def broadcast_to(x, shape):
     """``x`` repeated along new or size-1 axes to ``shape``."""
     op = REGISTRY["BroadcastTo"]
+    if type(shape) is not tuple:
+        shape = tuple(shape)
     if type(x) is _ndarray or isinstance(x, _generic):
-        return op.forward(x, tuple(shape))
-    return apply1(op, x, {"shape": tuple(shape)})
+        return op.forward(x, shape)
+    return apply1(op, x, {"shape": shape})
 
 
 def reduce_sum(x, axes, keepdims: bool = False):

@@ -185,7 +185,10 @@ def _broadcast_forward(x, shape):
     try:
         if x.ndim <= len(shape) and math.prod(shape) <= 4096:
             out = np.empty(shape, x.dtype)  # small: a copy is cheaper than a view
-            out[...] = x
+            if x.ndim:
+                out[...] = x
+            else:  # (a scalar, a loss's gradient: fill is the cheaper copy)
+                out.fill(x)
             return out
         return np.broadcast_to(x, shape)
     except ValueError:

@@ -81,8 +81,8 @@ def _matmul_forward(a, b):
 
 def _matmul_vjp(inputs, output, attrs, upstream, needs):
     a, b = inputs
-    return (sum_like(rule_matmul(upstream, b, adjoint_b=True), a, output) if needs[0] else None,
-            sum_like(rule_matmul(a, upstream, adjoint_a=True), b, output) if needs[1] else None)
+    return (rule_matmul(upstream, b, adjoint_b=True) if needs[0] else None,
+            rule_matmul(a, upstream, adjoint_a=True) if needs[1] else None)
 
 
 def _matmul_jvp(inputs, output, attrs, tangents):
@@ -98,7 +98,7 @@ MATMUL = register("MatMul", _matmul_forward, _matmul_vjp, _matmul_jvp,
                            Sample((randn(2, 2, 3), randn(3, 2, seed=1))),
                            Sample((randn(1, 2, 3), randn(4, 3, 2, seed=1)))],
                   batchable=True, dtypes=frozenset({"int32", "int64", "f", "c"}),
-                  array_rules=True)
+                  array_rules=True, broadcasting=True)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,

@@ -577,9 +577,7 @@ def _complex_binary_samples():
 
 
 def _add_vjp(inputs, output, attrs, upstream, needs):
-    x, y = inputs
-    return (sum_like(upstream, x, output) if needs[0] else None,
-            sum_like(upstream, y, output) if needs[1] else None)
+    return upstream, upstream  # (in the output's shape: the engine sums each to its input's)
 
 
 def _add_jvp(inputs, output, attrs, tangents):
@@ -589,9 +587,7 @@ def _add_jvp(inputs, output, attrs, tangents):
 
 
 def _sub_vjp(inputs, output, attrs, upstream, needs):
-    x, y = inputs
-    return (sum_like(upstream, x, output) if needs[0] else None,
-            sum_like(-upstream, y, output) if needs[1] else None)
+    return upstream, -upstream if needs[1] else None
 
 
 def _sub_jvp(inputs, output, attrs, tangents):
@@ -603,10 +599,9 @@ def _sub_jvp(inputs, output, attrs, tangents):
 def _mul_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
     if type(upstream) is _ndarray:  # (arrays hold real values: nothing to conjugate)
-        return (sum_like(upstream * y, x, output) if needs[0] else None,
-                sum_like(x * upstream, y, output) if needs[1] else None)
-    return (sum_like(upstream * rule_conj(y), x, output) if needs[0] else None,
-            sum_like(rule_conj(x) * upstream, y, output) if needs[1] else None)
+        return (upstream * y if needs[0] else None, x * upstream if needs[1] else None)
+    return (upstream * rule_conj(y) if needs[0] else None,
+            rule_conj(x) * upstream if needs[1] else None)
 
 
 def _mul_jvp(inputs, output, attrs, tangents):
@@ -619,8 +614,8 @@ def _mul_jvp(inputs, output, attrs, tangents):
 def _div_vjp(inputs, output, attrs, upstream, needs):
     x, y = inputs
     # -upstream * x / y**2, as (-x / y) / y so that it stays finite where it can
-    return (sum_like(upstream / rule_conj(y), x, output) if needs[0] else None,
-            sum_like(upstream * rule_conj(-x / y / y), y, output) if needs[1] else None)
+    return (upstream / rule_conj(y) if needs[0] else None,
+            upstream * rule_conj(-x / y / y) if needs[1] else None)
 
 
 def _div_jvp(inputs, output, attrs, tangents):
@@ -701,7 +696,7 @@ def _minimum_jvp(inputs, output, attrs, tangents):
 
 ADD = register("AddV2", np.add, _add_vjp, _add_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               dtypes=NUMBERS, array_rules=True)
+               dtypes=NUMBERS, array_rules=True, broadcasting=True)
 
 
 def _string_add(x, y):
@@ -716,15 +711,16 @@ STRING_ADD = register("Add", _string_add, NO_GRADIENT, None,
                       differentiable=False, dtypes=("object",))
 SUB = register("Sub", np.subtract, _sub_vjp, _sub_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               dtypes=NUMBERS, array_rules=True)
+               dtypes=NUMBERS, array_rules=True, broadcasting=True)
 MUL = register("Mul", np.multiply, _mul_vjp, _mul_jvp,
                lambda: _binary_samples() + _complex_binary_samples(), batchable=True,
-               dtypes=NUMBERS, array_rules=True)
+               dtypes=NUMBERS, array_rules=True, broadcasting=True)
 DIV = register("RealDiv", np.true_divide, _div_vjp, _div_jvp,
                lambda: [Sample((randn(3), randn(3, low=0.5))),
                         Sample((randn(2, 3), randn(3, low=0.5))),
                         Sample((randn(2, 1), randn(1, 3, low=0.5)))]
-               + _complex_binary_samples(), batchable=True, dtypes=NUMBERS, array_rules=True)
+               + _complex_binary_samples(), batchable=True, dtypes=NUMBERS, array_rules=True,
+               broadcasting=True)
 
 
 
