@@ -18,10 +18,9 @@ front of the output's shape (elementwise rules usually do; the vocabulary's ``su
 ``batch_shape`` find them by comparing ``upstream`` with ``output``) is declared
 ``batchable=True``; the vectorised jacobian then runs it once for all rows.
 
-An op whose inputs broadcast to its output (``x + y``, ``a @ b`` over batch axes) declares
-``broadcasting=True`` when its reverse rule returns each input's gradient in the output's shape:
-the engine then sums it over the broadcast axes to the input's shape (as PyTorch's engine does),
-so the rule itself does not.
+A two-input op whose inputs broadcast to its output (``x + y``, ``a @ b``) declares
+``broadcasting=True`` when its reverse rule returns gradients in the output's shape: the engine
+sums each to its input's shape (as PyTorch's engine does).
 
 Rules are written with tapegrad ops, so an enclosing tape records them (higher order). An op
 whose rules use only Python operators and the rule vocabulary (``tapegrad.ops._vocab``, whose
@@ -55,17 +54,10 @@ class Op:
         fields = {
             "name": name, "forward": forward, "vjp": vjp, "jvp": jvp, "samples": samples,
             "n_outputs": n_outputs, "differentiable": differentiable and vjp is not None,
-            # True when the reverse rule accepts cotangents with extra leading (batch) axes, as
-            # a vectorised jacobian sends them; other ops run their rule once per batch row.
-            "batchable": batchable,
-            # True when the rules are written in the rule vocabulary and so take NumPy arrays
-            # (real values) as well as tensors: the engines pass arrays when nothing records.
-            "array_rules": array_rules,
+            "batchable": batchable, "array_rules": array_rules,  # (see the module's text)
             # True for a one-input elementwise op: the dispatcher maps it over the values of a
             # composite tensor (one with ``__tapegrad_elementwise__``, such as a RaggedTensor).
             "elementwise": elementwise,
-            # True when the reverse rule returns gradients in the output's (broadcast) shape,
-            # which the engine sums to each input's shape.
             "broadcasting": broadcasting,
             "sample_note": sample_note,  # why the samples are limited (an optional dependency)
             # The NumPy dtypes the first input may have (None: any), as TensorFlow's kernels

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import sys
 from typing import NamedTuple
 
 from tapegrad._core import hooks
@@ -25,18 +24,6 @@ def get_logger():
     first use, keeping ``import tapegrad`` light)."""
     import logging
     return logging.getLogger("tapegrad")
-
-
-_warned_at: dict = {}
-
-
-def warn_once_per_line(message: str, limit: int = 5, depth: int = 3):
-    frame = sys._getframe(depth)
-    key = (frame.f_code.co_filename, frame.f_lineno, message[:40])
-    count = _warned_at.get(key, 0)
-    if count < limit:
-        _warned_at[key] = count + 1
-        get_logger().warning(message)
 
 
 class UnconnectedGradients(enum.Enum):
@@ -375,7 +362,6 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
     through the general :meth:`_Sweep.step`. (A multi-output call's own slot never holds a
     gradient: its outputs have others.)"""
     calls, grads, free, step = sweep.calls, sweep.grads, sweep.free, sweep.step
-    sum_like = hooks.sum_like
     for index in range(count - 1, -1, -1):
         upstream = grads[index]
         if type(upstream) is not _ndarray_type and not isinstance(upstream, _np_generic):
@@ -402,19 +388,29 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             input_grads = op.vjp(arrays, value, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
+        if op.broadcasting:
+            input_grads = _summed_to_inputs(input_grads, arrays, value)
         slot, grad = parents[0], input_grads[0]
         if slot is not None and grad is not None:
-            if op.broadcasting and grad.shape != arrays[0].shape:
-                grad = sum_like(grad, arrays[0], value)
             old = grads[slot]
             grads[slot] = grad if old is None else _sum_gradients(old, grad)
         if arity == 2:
             slot, grad = parents[1], input_grads[1]
             if slot is not None and grad is not None:
-                if op.broadcasting and grad.shape != arrays[1].shape:
-                    grad = sum_like(grad, arrays[1], value)
                 old = grads[slot]
                 grads[slot] = grad if old is None else _sum_gradients(old, grad)
+
+
+def _summed_to_inputs(input_grads, inputs, output) -> tuple:
+    """A broadcasting op's input gradients (in the output's shape; None where not needed), each
+    summed over the axes broadcasting added to its input (arrays or tensors)."""
+    first, second = input_grads
+    x, y = inputs
+    if first is not None and first.shape != x.shape:
+        first = hooks.sum_like(first, x, output)
+    if second is not None and second.shape != y.shape:
+        second = hooks.sum_like(second, y, output)
+    return first, second
 
 
 class _Sweep:
@@ -451,9 +447,7 @@ class _Sweep:
         if input_grads is None:
             return
         if op.broadcasting:
-            sum_like = hooks.sum_like
-            input_grads = [sum_like(grad, operand, output) if need and grad is not None
-                           else None for grad, operand, need in zip(input_grads, inputs, needs)]
+            input_grads = _summed_to_inputs(input_grads, inputs, output)
         if self.observer is not None:
             self.observer(op, inputs, output, upstream, input_grads, needs)
         grads = self.grads

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from tapegrad._core import hooks, nest
 from tapegrad._core.forward import TangentRecorder
-from tapegrad._core.tape import UnconnectedGradients, parse_unconnected, warn_once_per_line
+from tapegrad._core.tape import UnconnectedGradients, parse_unconnected
 from tapegrad._core.tensor import Tensor, convert_to_tensor, state
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.log import warn_once_per_line
 
 
 class ForwardAccumulator(TangentRecorder):

@@ -12,7 +12,6 @@ from tapegrad._core.tape import (
     UnconnectedGradients,
     backward,
     parse_unconnected,
-    warn_once_per_line,
 )
 from tapegrad._core.tensor import Tensor, state
 from tapegrad._core.variable import Variable
@@ -23,6 +22,7 @@ from tapegrad.autodiff.arguments import (
     check_differentiable_value,
     seeds_for,
 )
+from tapegrad.autodiff.log import warn_once_per_line
 
 
 class GradientTape:

@@ -577,7 +577,8 @@ def _complex_binary_samples():
 
 
 def _add_vjp(inputs, output, attrs, upstream, needs):
-    return upstream, upstream  # (in the output's shape: the engine sums each to its input's)
+    # (in the output's shape: the engine sums each to its input's)
+    return upstream if needs[0] else None, upstream if needs[1] else None
 
 
 def _add_jvp(inputs, output, attrs, tangents):
@@ -587,7 +588,7 @@ def _add_jvp(inputs, output, attrs, tangents):
 
 
 def _sub_vjp(inputs, output, attrs, upstream, needs):
-    return upstream, -upstream if needs[1] else None
+    return upstream if needs[0] else None, -upstream if needs[1] else None
 
 
 def _sub_jvp(inputs, output, attrs, tangents):

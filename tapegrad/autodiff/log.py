@@ -1,0 +1,20 @@
+"""Warnings limited per line of user code (a loop warns a few times, not every iteration)."""
+
+from __future__ import annotations
+
+import sys
+
+from tapegrad._core.tape import get_logger
+
+_warned_at: dict = {}
+
+
+def warn_once_per_line(message: str, limit: int = 5, depth: int = 3) -> None:
+    """Log ``message`` as a warning at most ``limit`` times per line of the caller ``depth``
+    frames up."""
+    frame = sys._getframe(depth)
+    key = (frame.f_code.co_filename, frame.f_lineno, message[:40])
+    count = _warned_at.get(key, 0)
+    if count < limit:
+        _warned_at[key] = count + 1
+        get_logger().warning(message)
