@@ -664,14 +664,15 @@ def concat_rows(first: IndexedSlices, second: IndexedSlices) -> IndexedSlices:
 
 # -- gather_nd / scatter_nd ------------------------------------------------------------------
 
-def _nd_key(indices):
+def nd_key(indices):
+    """The NumPy index of an indices array whose last axis holds coordinates (gather_nd's)."""
     return tuple(np.moveaxis(indices, -1, 0))
 
 
 def _gather_nd_forward(params, indices):
     if indices.shape[-1] == 0:
         return np.broadcast_to(params, indices.shape[:-1] + params.shape).copy()
-    return params[_nd_key(indices)]
+    return params[nd_key(indices)]
 
 
 def _scatter_nd_forward(indices, updates, shape):
@@ -679,7 +680,7 @@ def _scatter_nd_forward(indices, updates, shape):
     if indices.shape[-1] == 0:
         result += updates.reshape((-1,) + tuple(shape)).sum(axis=0)
     else:
-        np.add.at(result, _nd_key(indices), updates)
+        np.add.at(result, nd_key(indices), updates)
     return result
 
 
@@ -755,13 +756,13 @@ def scatter_nd(indices, updates, shape, name=None) -> Tensor:
 
 def _tensor_scatter_update_forward(tensor, indices, updates):
     result = np.array(tensor, copy=True)
-    result[_nd_key(indices)] = updates
+    result[nd_key(indices)] = updates
     return result
 
 
 def _tensor_scatter_add_forward(tensor, indices, updates):
     result = np.array(tensor, copy=True)
-    np.add.at(result, _nd_key(indices), updates)
+    np.add.at(result, nd_key(indices), updates)
     return result
 
 
@@ -792,7 +793,9 @@ TENSOR_SCATTER_ADD = register(
     lambda: [Sample((randn(4, 2), np.array([[0], [2], [0]]), randn(3, 2, seed=1)), wrt=(0, 2))])
 
 
-def _tensor_scatter(op, tensor, indices, updates, what):
+def scatter_into(op, tensor, indices, updates, what):
+    """The tensor_scatter_nd op ``op`` on checked operands (``what`` names the function in
+    errors): indices in range, updates of the indexed shape and of tensor's dtype."""
     index_values = _nd_indices(indices, what)
     tensor = _operand(tensor)
     updates = _like(updates, tensor)
@@ -812,7 +815,7 @@ def tensor_scatter_nd_update(tensor, indices, updates, name=None) -> Tensor:
     >>> tf.tensor_scatter_nd_update([1, 2, 3], [[0]], [9]).numpy().tolist()
     [9, 2, 3]
     """
-    return _tensor_scatter(TENSOR_SCATTER_UPDATE, tensor, indices, updates,
+    return scatter_into(TENSOR_SCATTER_UPDATE, tensor, indices, updates,
                            "tensor_scatter_nd_update")
 
 
@@ -823,7 +826,7 @@ def tensor_scatter_nd_add(tensor, indices, updates, name=None) -> Tensor:
     >>> tf.tensor_scatter_nd_add([1, 2, 3], [[0], [0]], [5, 5]).numpy().tolist()
     [11, 2, 3]
     """
-    return _tensor_scatter(TENSOR_SCATTER_ADD, tensor, indices, updates,
+    return scatter_into(TENSOR_SCATTER_ADD, tensor, indices, updates,
                            "tensor_scatter_nd_add")
 
 

@@ -15,13 +15,13 @@ from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import randn
 from tapegrad.ops._vocab import shape_of
-from tapegrad.ops.array import GATHER_ND, SCATTER_ND, _nd_key, _tensor_scatter
+from tapegrad.ops.array import GATHER_ND, SCATTER_ND, nd_key, scatter_into
 
 
 def _scatter_forward(reduce):
     def forward(tensor, indices, updates):
         result = np.array(tensor, copy=True)
-        reduce.at(result, _nd_key(indices), updates)
+        reduce.at(result, nd_key(indices), updates)
         return result
     return forward
 
@@ -76,7 +76,7 @@ def tensor_scatter_nd_max(tensor, indices, updates, name=None) -> Tensor:
     >>> tf.tensor_scatter_nd_max([1, 5, 3], [[0], [1], [0]], [4, 2, 7]).numpy().tolist()
     [7, 5, 3]
     """
-    return _tensor_scatter(TENSOR_SCATTER_MAX, tensor, indices, updates, "tensor_scatter_nd_max")
+    return scatter_into(TENSOR_SCATTER_MAX, tensor, indices, updates, "tensor_scatter_nd_max")
 
 
 def tensor_scatter_nd_min(tensor, indices, updates, name=None) -> Tensor:
@@ -87,4 +87,4 @@ def tensor_scatter_nd_min(tensor, indices, updates, name=None) -> Tensor:
     >>> tf.tensor_scatter_nd_min([1, 5, 3], [[0], [1], [0]], [4, 2, 7]).numpy().tolist()
     [1, 2, 3]
     """
-    return _tensor_scatter(TENSOR_SCATTER_MIN, tensor, indices, updates, "tensor_scatter_nd_min")
+    return scatter_into(TENSOR_SCATTER_MIN, tensor, indices, updates, "tensor_scatter_nd_min")
