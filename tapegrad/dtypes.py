@@ -13,4 +13,4 @@ from tapegrad._core.dtypes import DType, as_dtype  # noqa: F401
 from tapegrad.ops.math import cast  # noqa: F401
 from tapegrad.ops.math import complex_ as complex  # noqa: F401
 
-globals().update(_dtypes._BY_NAME)  # float32, ..., string, half, double
+globals().update(_dtypes.BY_NAME)  # float32, ..., string, half, double

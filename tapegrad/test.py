@@ -12,14 +12,13 @@ from collections.abc import Callable, Sequence
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import REGISTRY, Op
-from tapegrad._core.tensor import Tensor, apply, convert_to_tensor, wrap
+from tapegrad._core.tensor import apply, array_of, convert_to_tensor, wrap
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.ops._sample import Sample
 
 
 def _values(xs) -> list:
-    return [np.array(x._value if isinstance(x, Tensor) else convert_to_tensor(x)._value)
-            for x in xs]
+    return [np.array(array_of(convert_to_tensor(x))) for x in xs]
 
 
 def _theoretical(f, values: list) -> list:
@@ -27,15 +26,16 @@ def _theoretical(f, values: list) -> list:
     with GradientTape(persistent=True) as tape:
         tape.watch(sources)
         y = convert_to_tensor(f(*sources))
-    y_size = int(np.prod(y._value.shape))
+    y_value = array_of(y)
+    y_size = int(np.prod(y_value.shape))
     jacobians = [np.zeros((y_size, v.size), dtype=np.float64) for v in values]
     for row in range(y_size):
-        seed = np.zeros(y._value.shape, dtype=y._value.dtype)
+        seed = np.zeros(y_value.shape, dtype=y_value.dtype)
         seed.reshape(-1)[row] = 1
         grads = tape.gradient(y, sources, output_gradients=wrap(seed))
         for jacobian, grad in zip(jacobians, grads):
             if grad is not None:
-                jacobian[row] = np.asarray(convert_to_tensor(grad)._value,
+                jacobian[row] = np.asarray(array_of(convert_to_tensor(grad)),
                                            dtype=np.float64).reshape(-1)
     return jacobians
 
@@ -50,10 +50,10 @@ def _numerical(f, values: list, delta: float) -> list:
                 probe = [v.copy() for v in values]
                 probe[index].reshape(-1)[element] += sign * delta
                 out = f(*[wrap(p) for p in probe])
-                shifted.append(np.asarray(convert_to_tensor(out)._value, dtype=np.float64))
+                shifted.append(np.asarray(array_of(convert_to_tensor(out)), dtype=np.float64))
             columns.append(((shifted[0] - shifted[1]) / (2 * delta)).reshape(-1))
         y_size = columns[0].size if columns else int(np.prod(np.shape(
-            convert_to_tensor(f(*[wrap(v) for v in values]))._value)))
+            array_of(convert_to_tensor(f(*[wrap(v) for v in values]))))))
         jacobians.append(np.stack(columns, axis=1) if columns else np.zeros((y_size, 0)))
     return jacobians
 
@@ -111,7 +111,7 @@ def op_function(op: Op, sample: Sample) -> tuple[Callable, list]:
             arguments.append(value.astype(np.float64))
 
     def realify(out):
-        return real(out) + 0.5 * imag(out) if out._value.dtype.kind == "c" else out
+        return real(out) + 0.5 * imag(out) if array_of(out).dtype.kind == "c" else out
 
     def f(*args):
         inputs = list(fixed)

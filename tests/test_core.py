@@ -130,6 +130,22 @@ def test_variable_operators_use_current_value():
     assert float(v ** 0.5) == 2.0
 
 
+def test_the_layers_read_and_replace_a_variables_array_without_recording():
+    # (optimizers and checkpoints: no ReadVariable on an active tape, no copy, no conversion)
+    from tapegrad._core.tensor import array_of
+    from tapegrad._core.variable import replace_array
+    v = tf.Variable([1.0, 2.0])
+    new = np.array([5.0, 6.0], dtype=np.float32)
+    with tf.GradientTape() as tape:
+        assert array_of(v).tolist() == [1.0, 2.0] and array_of(3.0) == 3.0
+        replace_array(v, new)
+    assert tape.watched_variables() == ()
+    assert array_of(v) is new and v.numpy().tolist() == [5.0, 6.0]
+    with tf.GradientTape() as tape:
+        y = v.read_value() * 2.0  # the public read is recorded
+    assert tape.watched_variables() == (v,) and tape.gradient(y, v).numpy().tolist() == [2, 2]
+
+
 # -- GradientTape ----------------------------------------------------------------------------------
 
 def test_third_derivative_through_nested_tapes():

@@ -116,8 +116,8 @@ double = float64
 _ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
         bool, complex64, complex128, string)
 _BY_NUMPY = {d._np: d for d in _ALL}
-_BY_NAME = {d.name: d for d in _ALL}
-_BY_NAME.update(half=float16, double=float64)
+BY_NAME = {d.name: d for d in _ALL}
+BY_NAME.update(half=float16, double=float64)
 
 #: NumPy dtypes through which gradients flow.
 TRAINABLE_NUMPY_DTYPES = frozenset(
@@ -169,9 +169,9 @@ def as_dtype(value) -> DType:
     if isinstance(value, DType):
         return value
     if isinstance(value, str):
-        found = _BY_NAME.get(value)
+        found = BY_NAME.get(value)
         if found is None:
-            raise TypeError(f"Unknown dtype name {value!r}; use one of {sorted(_BY_NAME)}.")
+            raise TypeError(f"Unknown dtype name {value!r}; use one of {sorted(BY_NAME)}.")
         return found
     if value is None:
         raise TypeError("Cannot convert None to a tapegrad DType; pass e.g. tapegrad.float32.")

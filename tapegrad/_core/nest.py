@@ -16,7 +16,7 @@ def is_nested(x) -> bool:
     return isinstance(x, (list, tuple, dict))
 
 
-def _sorted_keys(d: dict):
+def sorted_keys(d: dict):
     try:
         return sorted(d)
     except TypeError:
@@ -48,7 +48,7 @@ def flatten(structure) -> list:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            stack.extend(item[k] for k in reversed(_sorted_keys(item)))
+            stack.extend(item[k] for k in reversed(sorted_keys(item)))
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
         else:
@@ -69,7 +69,7 @@ def _build(node, leaves):
     # A module-level function (not a closure over itself), so no reference cycle keeps the
     # leaves, often large gradients, alive after the call.
     if isinstance(node, dict):
-        built = {k: _build(node[k], leaves) for k in _sorted_keys(node)}
+        built = {k: _build(node[k], leaves) for k in sorted_keys(node)}
         if type(node) is dict:
             return {k: built[k] for k in node}
         return type(node)((k, built[k]) for k in node)

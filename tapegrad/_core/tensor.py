@@ -254,8 +254,11 @@ Tensor._raw = Tensor.__dict__["_value"]
 
 
 def array_of(value):
-    """A recorded value (or a tuple of them) as rules that take arrays get it: a tensor's
-    array, a Python number as it is (the engines' one unwrapping)."""
+    """A tensor's or variable's array (an unrecorded read), a number as it is, a tuple item-wise.
+
+    >>> array_of((wrap(np.zeros(2)), 3))
+    (array([0., 0.]), 3)
+    """
     if type(value) is tuple:  # (one or two values, the usual, without a comprehension)
         if len(value) == 1:
             return (getattr(value[0], "_value", value[0]),)
@@ -566,10 +569,12 @@ def _two_operands(op: Op, x, y) -> tuple:
     return x, xv, y, yv
 
 
-def _as_value(out):
-    """An op's result as a tensor value: arrays and NumPy scalars as they are; an element of a
-    string (object) array, which NumPy hands out as bare bytes, as a 0-d object array (not
-    NumPy's 'S' dtype); anything else through np.asarray."""
+def as_value(out):
+    """An op's result as a tensor's value: arrays as they are, bare bytes as a 0-d object array.
+
+    >>> as_value(b"a").dtype
+    dtype('O')
+    """
     if isinstance(out, (_ndarray, np.generic)):
         return out
     return np.array(out, dtype=object) if type(out) is bytes else np.asarray(out)
@@ -594,9 +599,9 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
         _numpy_error(op, error)
     if op.n_outputs == 1:
         result = _new(Tensor)
-        result._value = _as_value(out)
+        result._value = as_value(out)
     else:
-        result = tuple(wrap(_as_value(o)) for o in out)
+        result = tuple(wrap(as_value(o)) for o in out)
     recorders = state.recorders
     if recorders:
         inputs = tuple(saved)
@@ -646,4 +651,4 @@ def next_uid() -> int:
 
 
 __all__ = ["Tensor", "TensorShape", "convert_to_tensor", "apply", "apply1", "apply2", "state",
-           "wrap", "to_array", "NO_GRADIENT"]
+           "wrap", "to_array", "array_of", "as_value", "NO_GRADIENT"]

@@ -95,8 +95,7 @@ class Variable:
                 recorder._read_variable(self, tensor)
         return tensor
 
-    _read_for_conversion = _read_for_op
-    _tensor_conversion = _read_for_op
+    _read_for_conversion = _tensor_conversion = _read_for_op
 
     def value(self) -> Tensor:
         """The current value as a Tensor (a recorded read)."""
@@ -199,10 +198,6 @@ class Variable:
         self._value = updated
         return self
 
-    def _apply_update(self, new_value):
-        """Optimizers' fast path: replace the array with a freshly computed one (same shape)."""
-        self._value = new_value
-
     # -- metadata -----------------------------------------------------------------------------
     @property
     def dtype(self) -> _dt.DType:
@@ -270,3 +265,14 @@ class Variable:
         copy = Variable(self._value.copy(), trainable=self._trainable, name=self.path)
         memo[id(self)] = copy
         return copy
+
+
+def replace_array(variable: Variable, array) -> None:
+    """Give ``variable`` the array ``array`` (its shape and dtype) as it is: not converted,
+    copied or recorded (optimizers' and checkpoints' write; ``assign`` converts and checks).
+
+    >>> v = Variable([1.0, 2.0])
+    >>> replace_array(v, np.zeros(2, np.float32)); v.numpy()
+    array([0., 0.], dtype=float32)
+    """
+    variable._value = array

@@ -8,7 +8,7 @@ import inspect
 from tapegrad._core import nest
 from tapegrad._core.registry import register
 from tapegrad._core.tape import Recording
-from tapegrad._core.tensor import Recorder, Tensor, convert_to_tensor, state, wrap
+from tapegrad._core.tensor import Recorder, Tensor, array_of, convert_to_tensor, state, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.tape import GradientTape
 
@@ -23,7 +23,7 @@ class _VariableWatcher(Recorder):
         pass
 
     def _read_variable(self, variable, tensor):
-        if variable._trainable:
+        if variable.trainable:
             self.variables.setdefault(id(variable), variable)
 
 
@@ -65,11 +65,13 @@ def _custom_vjp(inputs, output, attrs, upstream, needs):
                          f"returned {len(flat)} instead (grad_fn of {name}: one gradient per "
                          "positional tensor argument).")
     for position, (grad, source) in enumerate(zip(flat, inputs)):
-        if isinstance(grad, Tensor) and grad._value.shape != source._value.shape and \
-                grad._value.size != 1:
+        if not isinstance(grad, Tensor):
+            continue
+        grad_value, source_value = array_of(grad), array_of(source)
+        if grad_value.shape != source_value.shape and grad_value.size != 1:
             raise ValueError(f"grad_fn of {name} returned a gradient of shape "
-                             f"{tuple(grad._value.shape)} for argument {position}, which has "
-                             f"shape {tuple(source._value.shape)}.")
+                             f"{tuple(grad_value.shape)} for argument {position}, which has "
+                             f"shape {tuple(source_value.shape)}.")
     extra = len(inputs) - n_args - len(variables)
     return (*flat, *variable_grads, *([None] * extra))
 
@@ -108,7 +110,7 @@ def custom_gradient(f=None):
         recorders = state.recorders
         tapes = [r for r in recorders if isinstance(r, Recording)]
         # Positional variables are ordinary inputs: read them where the tapes can see.
-        inputs = [a._read_for_op() if isinstance(a, Variable) else a for a in nest.flatten(args)]
+        inputs = [a.read_value() if isinstance(a, Variable) else a for a in nest.flatten(args)]
         arg_tensors = [a for a in inputs if isinstance(a, Tensor)]
         watcher = _VariableWatcher()
         positions = [i for i, r in enumerate(recorders) if isinstance(r, Recording)]
@@ -130,7 +132,7 @@ def custom_gradient(f=None):
                 "add `variables=None` to grad_fn and return (input_grads, variable_grads)).")
         flat_outputs = [o if isinstance(o, Tensor) else convert_to_tensor(o)
                         for o in nest.flatten(outputs)]
-        new_outputs = [wrap(o._value) for o in flat_outputs]
+        new_outputs = [wrap(array_of(o)) for o in flat_outputs]
         if recorders:
             for variable in variables:
                 for recorder in recorders:

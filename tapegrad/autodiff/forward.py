@@ -6,7 +6,7 @@ from __future__ import annotations
 from tapegrad._core import hooks, nest
 from tapegrad._core.forward import TangentRecorder
 from tapegrad._core.tape import UnconnectedGradients, parse_unconnected
-from tapegrad._core.tensor import Tensor, convert_to_tensor, state
+from tapegrad._core.tensor import Tensor, array_of, convert_to_tensor, state
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.log import warn_once_per_line
 
@@ -38,7 +38,7 @@ class ForwardAccumulator(TangentRecorder):
                 raise ValueError(f"Tensor {primal!r} was specified as a primal multiple times. "
                                  "This may indicate an error. If it was intended, please sum "
                                  "the corresponding tangents.")
-            if primal._value.dtype.kind not in "fc":
+            if array_of(primal).dtype.kind not in "fc":
                 warn_once_per_line(f"The dtype of the watched primal must be floating (e.g. "
                                     f"tf.float32), got tf.{primal.dtype.name}", depth=2)
                 continue

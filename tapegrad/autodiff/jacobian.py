@@ -8,7 +8,7 @@ from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tape import UnconnectedGradients, backward, parse_unconnected
-from tapegrad._core.tensor import Tensor, wrap
+from tapegrad._core.tensor import Tensor, array_of, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.arguments import CONSUMED, check_differentiable_value
 
@@ -58,14 +58,15 @@ def _rows_to(grad, batched_shape, shape):
     from tapegrad.ops import array
     if type(grad) is IndexedSlices:
         grad = grad.to_dense()
-    if tuple(grad._value.shape) != batched_shape:
+    if tuple(array_of(grad).shape) != batched_shape:
         grad = array.broadcast_to(grad, batched_shape)
     return array.apply1(array.RESHAPE, grad, {"shape": tuple(shape)})
 
 
 def _dense(grad, like):
     if grad is None:
-        return wrap(np.zeros(like._value.shape, like._value.dtype))
+        like = array_of(like)
+        return wrap(np.zeros(like.shape, like.dtype))
     return grad.to_dense() if type(grad) is IndexedSlices else grad
 
 
@@ -87,7 +88,7 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
     flat_sources = nest.flatten(sources)
     for item in flat_sources:
         check_differentiable_value(item, "source")
-    target_value = target._value
+    target_value = array_of(target)
     size = math.prod(target_value.shape)
     _check_pfor(tape, parallel_iterations, use_pfor, "jacobian", size)
     if use_pfor and size:
@@ -96,12 +97,13 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
         columns = _batched(tape, target, flat_sources, seed)
         results = []
         for source, grad in zip(flat_sources, columns):
-            shape = tuple(target_value.shape) + tuple(source._value.shape)
+            source_value = array_of(source)
+            shape = tuple(target_value.shape) + tuple(source_value.shape)
             if grad is None:
                 results.append(None if unconnected is UnconnectedGradients.NONE else
-                               wrap(np.zeros(shape, dtype=source._value.dtype)))
+                               wrap(np.zeros(shape, dtype=source_value.dtype)))
             else:
-                results.append(_rows_to(grad, (size,) + tuple(source._value.shape), shape))
+                results.append(_rows_to(grad, (size,) + tuple(source_value.shape), shape))
         return nest.pack_sequence_as(sources, results)
     seeds = []
     for row in range(size):
@@ -112,13 +114,14 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
     results = []
     for index, source in enumerate(flat_sources):
         column = [row[index] for row in rows]
-        shape = tuple(target_value.shape) + tuple(source._value.shape)
+        source_value = array_of(source)
+        shape = tuple(target_value.shape) + tuple(source_value.shape)
         if size and all(g is None for g in column):
             results.append(None if unconnected is UnconnectedGradients.NONE else
-                           wrap(np.zeros(shape, dtype=source._value.dtype)))
+                           wrap(np.zeros(shape, dtype=source_value.dtype)))
             continue
         if not size:
-            results.append(wrap(np.zeros(shape, dtype=source._value.dtype)))
+            results.append(wrap(np.zeros(shape, dtype=source_value.dtype)))
             continue
         stack, reshape = _stack_ops()
         results.append(reshape(stack([_dense(g, source) for g in column]), shape))
@@ -130,8 +133,8 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
         raise RuntimeError(CONSUMED)
     check_differentiable_value(target, "target")
     check_differentiable_value(source, "source")
-    target_shape = tuple(target._value.shape)
-    source_shape = tuple(source._value.shape)
+    target_value, source_value = array_of(target), array_of(source)
+    target_shape, source_shape = tuple(target_value.shape), tuple(source_value.shape)
     for shape in (target_shape, source_shape):
         if len(shape) < 2:
             raise ValueError(f"Shape {shape} must have rank at least 2 (batch_jacobian needs a "
@@ -146,26 +149,26 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
     if use_pfor:
         # Row r of every example at once: seed[r, b, r] = 1; each example's target row depends
         # only on its own source row, so one batched backward pass gives every block.
-        seed = np.zeros((row_size, batch, row_size), dtype=target._value.dtype)
+        seed = np.zeros((row_size, batch, row_size), dtype=target_value.dtype)
         seed[np.arange(row_size), :, np.arange(row_size)] = 1
         (grad,) = _batched(tape, target, [source], wrap(seed.reshape((row_size,) +
                                                                       target_shape)))
         if grad is None:
-            return wrap(np.zeros(out_shape, dtype=source._value.dtype))
+            return wrap(np.zeros(out_shape, dtype=source_value.dtype))
         from tapegrad.ops.array import transpose
         rows_first = _rows_to(grad, (row_size,) + source_shape,
                               (row_size, batch, math.prod(source_shape[1:])))
         return _reshape(transpose(rows_first, (1, 0, 2)), out_shape)
     seeds = []
     for row in range(row_size):
-        seed = np.zeros((batch, row_size), dtype=target._value.dtype)
+        seed = np.zeros((batch, row_size), dtype=target_value.dtype)
         seed[:, row] = 1
         seeds.append(wrap(seed.reshape(target_shape)))
     rows = _rows(tape, target, [source], seeds)
     columns = [row[0] for row in rows]
     if not columns or all(g is None for g in columns):
         # TensorFlow returns zeros here even with unconnected_gradients=NONE.
-        return wrap(np.zeros(out_shape, dtype=source._value.dtype))
+        return wrap(np.zeros(out_shape, dtype=source_value.dtype))
     stack, reshape = _stack_ops()
     return reshape(stack([_dense(g, source) for g in columns], axis=1), out_shape)
 

@@ -13,7 +13,7 @@ from tapegrad._core.tape import (
     backward,
     parse_unconnected,
 )
-from tapegrad._core.tensor import Tensor, state
+from tapegrad._core.tensor import Tensor, array_of, state
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff import jacobian
 from tapegrad.autodiff.arguments import (
@@ -100,7 +100,7 @@ class GradientTape:
 
     @staticmethod
     def _warn_if_not_float(item, what: str):
-        if item._value.dtype.kind not in TRAINABLE_KINDS:
+        if array_of(item).dtype.kind not in TRAINABLE_KINDS:
             warn_once_per_line(f"The dtype of the {what} must be floating (e.g. tf.float32), "
                                 f"got tf.{item.dtype.name}", depth=3)
 

@@ -9,7 +9,7 @@ from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT
 from tapegrad._core.tape import Recording, backward
-from tapegrad._core.tensor import Tensor
+from tapegrad._core.tensor import Tensor, array_of
 from tapegrad._core.variable import Variable
 from tapegrad.diagnostics import provenance as _provenance
 from tapegrad.diagnostics.graph_model import (
@@ -153,7 +153,7 @@ def _is_zero(grad) -> bool:
         return False
     if isinstance(grad, IndexedSlices):
         grad = grad.values
-    value = grad._value if hasattr(grad, "_value") else np.asarray(grad)
+    value = np.asarray(array_of(grad))
     return bool(np.all(value == 0))
 
 
@@ -187,7 +187,7 @@ def _explain_one(recording, view, flat_targets, target_ids, source, recorder):
     if not isinstance(source, (Tensor, Variable)):
         return GradientExplanation(source, "not_watched", f"a {type(source).__name__} is not a "
                                    "tensor; pass the Tensor you watched or the Variable.")
-    if source._value.dtype.kind not in "fc":
+    if array_of(source).dtype.kind not in "fc":
         return GradientExplanation(source, "non_float_dtype", f"the source has dtype "
                                    f"{source.dtype.name}; gradients flow only to floating or "
                                    "complex values. Cast it to float32 before watching it.")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tapegrad._core.registry import NO_GRADIENT
 from tapegrad._core.tape import Call, Recording
+from tapegrad._core.tensor import array_of
 
 
 @dataclass
@@ -49,7 +50,7 @@ def view_of(recording: Recording) -> TapeView:
         if type(record) is Call:
             output = record.output
             outputs = output if type(output) is tuple else (output,)
-            kind = outputs[0]._value.dtype.kind if outputs else "f"
+            kind = array_of(outputs[0]).dtype.kind if outputs else "f"
             item = CallView(index, record.op, record.input_ids, tuple(map(id, outputs)), kind,
                             record.attrs, record.inputs, outputs)
         else:

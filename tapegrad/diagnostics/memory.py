@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tapegrad._core.tape import Call, Recording, get_logger
-from tapegrad._core.tensor import Tensor
+from tapegrad._core.tensor import Tensor, array_of
 
 _logger = get_logger()
 
@@ -14,7 +14,7 @@ warn_persistent_tape_bytes: int | None = 256 * 2 ** 20
 
 def _arrays_of(value):
     if isinstance(value, Tensor):
-        yield value._value
+        yield array_of(value)
     elif isinstance(value, tuple):
         for item in value:
             yield from _arrays_of(item)
@@ -48,7 +48,7 @@ def tape_stats(recording: Recording | None) -> dict:
                 entry["bytes"] += size
                 result["saved_bytes"] += size
     for value in (*recording.watched.values(), *recording.watched_tensors.values()):
-        result["watched_bytes"] += getattr(value._value, "nbytes", 0)
+        result["watched_bytes"] += getattr(array_of(value), "nbytes", 0)
     return result
 
 

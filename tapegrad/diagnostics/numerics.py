@@ -8,14 +8,14 @@ from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Recorder, Tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, array_of, state
 from tapegrad.diagnostics.provenance import user_location
 
 
 def _summary(value) -> str:
-    array = getattr(value, "_value", value)
+    array = array_of(value)
     if isinstance(value, IndexedSlices):
-        array = value.values._value
+        array = array_of(value.values)
     if not hasattr(array, "dtype"):
         return repr(value)
     text = f"shape={tuple(np.shape(array))} dtype={array.dtype.name}"
@@ -31,8 +31,10 @@ def _summary(value) -> str:
 
 
 def _bad(value) -> bool:
-    array = getattr(value, "_value", None)
-    if array is None or array.dtype.kind not in "fc":
+    if not isinstance(value, Tensor):
+        return False
+    array = array_of(value)
+    if array.dtype.kind not in "fc":
         return False
     return not np.isfinite(array).all()
 

@@ -296,7 +296,7 @@ class ProvenanceRecorder(Recorder):
         return None, None
 
     def assigned(self, variable, value):
-        if hasattr(value, "_value"):
+        if isinstance(value, (Tensor, Variable)):
             self.assignments.setdefault(id(variable), []).append(
                 (self.raw_origin_of(value), user_location(3)))
 

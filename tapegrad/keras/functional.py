@@ -23,7 +23,8 @@ import operator
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import nest
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, to_array, wrap
+from tapegrad._core.tensor import Tensor, wrap
+from tapegrad._core.variable import Variable
 from tapegrad.ops import math as math_ops
 
 __all__ = ["KerasTensor", "Node", "symbolic_call", "build_graph", "run_graph"]
@@ -260,7 +261,7 @@ def run_graph(model, inputs, training=None):
     """Replay the model's nodes on the values of ``inputs``."""
     flat_specs = model._flat_inputs
     if isinstance(model._inputs_structure, dict) and isinstance(inputs, dict):
-        flat_values = [inputs[key] for key in nest._sorted_keys(model._inputs_structure)]
+        flat_values = [inputs[key] for key in nest.sorted_keys(model._inputs_structure)]
     elif isinstance(inputs, dict) and len(flat_specs) >= 1:
         missing = [t.name for t in flat_specs if t.name not in inputs]
         if missing:
@@ -293,13 +294,13 @@ def run_graph(model, inputs, training=None):
 
 
 def _as_input(value, spec: KerasTensor):
-    if isinstance(value, Tensor) or hasattr(value, "_read_for_op"):
+    if isinstance(value, (Tensor, Variable)):
         array_dtype = value.dtype
         if array_dtype != spec._dtype and np.dtype(spec._dtype._np).kind == "f" and \
                 np.dtype(array_dtype._np).kind in "fiub":
             return math_ops.cast(value, spec._dtype)
         return value
-    array = np.asarray(to_array(value) if hasattr(value, "_value") else value)
+    array = np.asarray(value)
     if np.dtype(spec._dtype._np).kind == "f":
         array = array.astype(spec._dtype._np)
     return wrap(array)

@@ -36,6 +36,8 @@ import re
 import warnings
 
 from tapegrad._core.backend import np
+from tapegrad._core.tensor import array_of
+from tapegrad._core.variable import replace_array
 from tapegrad.keras import layers as layers_module
 from tapegrad.keras.optimizers import Optimizer
 from tapegrad.keras.trainer import Trainer
@@ -227,7 +229,7 @@ def write_h5(model) -> bytes:
             group = file.create_group(_join(path, "vars"))
             group.attrs["name"] = _group_name(obj)
             for index, variable in enumerate(own_variables(obj)):
-                group.create_dataset(str(index), data=np.asarray(variable._value))
+                group.create_dataset(str(index), data=np.asarray(array_of(variable)))
     return buffer.getvalue()
 
 
@@ -291,10 +293,11 @@ def _check_dataset(dataset, where: str, variable) -> None:
     if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
         raise _Hostile(f"{where} holds dtype {dtype}; weights are numbers (bool, integer, "
                        "float)")
-    expected = np.dtype(variable._value.dtype)
-    if dataset.shape != variable._value.shape:
+    current = array_of(variable)
+    expected = np.dtype(current.dtype)
+    if dataset.shape != current.shape:
         raise _Hostile(f"{where} has shape {dataset.shape}, but variable {variable.name!r} "
-                       f"has shape {variable._value.shape}")
+                       f"has shape {current.shape}")
     if not np.can_cast(dtype, expected, casting="same_kind"):
         raise _Hostile(f"{where} holds {dtype}, which cannot become variable "
                        f"{variable.name!r}'s {expected}")
@@ -398,10 +401,11 @@ def read_checked(file, model, source: str, skip_mismatch: bool = False) -> list:
                            f"{model.name!r} has no layer for (a different architecture?)")
         values = []
         for variable, dataset in plan:
-            array = np.empty(variable._value.shape, dtype=dataset.dtype)
+            current = array_of(variable)
+            array = np.empty(current.shape, dtype=dataset.dtype)
             if array.size:
                 dataset.read_direct(array)
-            values.append((variable, array.astype(variable._value.dtype, copy=False)))
+            values.append((variable, array.astype(current.dtype, copy=False)))
         return values
     except _Hostile as problem:
         raise ValueError(f"Cannot load weights from {source}: {problem}. Nothing was "
@@ -425,7 +429,7 @@ def open_h5(source, where: str):
 
 def assign(values: list) -> None:
     for variable, array in values:
-        variable._apply_update(array)
+        replace_array(variable, array)
 
 
 def load_weights(model, filepath, skip_mismatch: bool = False) -> None:

@@ -39,6 +39,7 @@ import zipfile
 import zlib
 
 from tapegrad._core.backend import np
+from tapegrad._core.tensor import array_of
 from tapegrad.keras import h5_weights
 
 __all__ = ["save_model", "load_model", "load_weights", "save_weights", "is_keras_weights",
@@ -174,7 +175,7 @@ def _weights_budget(nbytes: int):
 def _weights_limit(model) -> int:
     """The most bytes a weights file for ``model`` needs: its weights, an optimizer state
     up to three times as large, and the HDF5 bookkeeping."""
-    nbytes = sum(int(v._value.nbytes) for v in model.weights)
+    nbytes = sum(int(array_of(v).nbytes) for v in model.weights)
     return 4 * nbytes + _WEIGHTS_SLACK
 
 

@@ -20,7 +20,7 @@ import threading
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, convert_to_tensor, to_array, wrap
+from tapegrad._core.tensor import Tensor, array_of, convert_to_tensor, to_array, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.keras import activations, initializers
 from tapegrad.keras.functional import KerasTensor, _leaves, symbolic_call
@@ -101,14 +101,14 @@ class KerasVariable(Variable):
 
     @property
     def value(self):  # Keras 3: `variable.value` is the current value as a tensor
-        return self._read_for_op()
+        return self.read_value()
 
     def __repr__(self) -> str:
         return (f"<Variable path={self._path}, shape={tuple(self.shape)}, "
-                f"dtype={self.dtype.name}, value={np.asarray(self._value)}>")
+                f"dtype={self.dtype.name}, value={np.asarray(array_of(self))}>")
 
     def __deepcopy__(self, memo):
-        copy = KerasVariable(self._value.copy(), trainable=self._trainable,
+        copy = KerasVariable(array_of(self).copy(), trainable=self.trainable,
                              name=self._short_name, path=self._path)
         memo[id(self)] = copy
         return copy
@@ -364,7 +364,7 @@ class Layer(Module):
 
     def get_weights(self) -> list:
         """The weights' values as NumPy arrays."""
-        return [np.array(v._value) for v in self.weights]
+        return [np.array(array_of(v)) for v in self.weights]
 
     def set_weights(self, weights) -> None:
         """Set every weight from a list of arrays (checked for count and shapes first)."""
@@ -377,10 +377,11 @@ class Layer(Module):
         for var, value in zip(params, weights):
             array = np.asarray(to_array(value) if isinstance(value, (Tensor, Variable))
                                else value)
-            if array.shape != var._value.shape:
-                raise ValueError(f"Layer {self.name} weight shape {var._value.shape} is not "
+            current = array_of(var)
+            if array.shape != current.shape:
+                raise ValueError(f"Layer {self.name} weight shape {current.shape} is not "
                                  f"compatible with provided weight shape {array.shape}.")
-            arrays.append(array.astype(var._value.dtype))
+            arrays.append(array.astype(current.dtype))
         for var, array in zip(params, arrays):
             var.assign(array)
 
@@ -433,7 +434,8 @@ class Layer(Module):
                 x = convert_to_tensor(x)
             else:
                 return x
-        if self.autocast and x._value.dtype.kind == "f" and x._value.dtype != self._dtype._np \
+        dtype = array_of(x).dtype
+        if self.autocast and dtype.kind == "f" and dtype != self._dtype._np \
                 and np.dtype(self._dtype._np).kind == "f":
             from tapegrad.ops.math import cast
             x = cast(x, self._dtype)
@@ -500,7 +502,7 @@ class Layer(Module):
         return self._inbound_nodes[0]
 
     def count_params(self) -> int:
-        return int(sum(int(np.prod(v._value.shape)) for v in self.weights))
+        return int(sum(int(np.prod(array_of(v).shape)) for v in self.weights))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -875,7 +877,7 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return inputs
         inputs = inputs if isinstance(inputs, Tensor) else convert_to_tensor(inputs)
-        dtype = inputs._value.dtype
+        dtype = array_of(inputs).dtype
         shape = tuple(inputs.shape)
         if self.noise_shape is not None:
             shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
@@ -957,10 +959,10 @@ class BatchNormalization(Layer):
             momentum = self.momentum
             m_value = np.asarray(to_array(mean))
             v_value = np.asarray(to_array(variance))
-            dtype = self.moving_mean._value.dtype
-            self.moving_mean.assign((self.moving_mean._value * np.asarray(momentum, dtype)
+            dtype = array_of(self.moving_mean).dtype
+            self.moving_mean.assign((array_of(self.moving_mean) * np.asarray(momentum, dtype)
                                      + m_value * np.asarray(1.0 - momentum, dtype)).astype(dtype))
-            self.moving_variance.assign((self.moving_variance._value
+            self.moving_variance.assign((array_of(self.moving_variance)
                                          * np.asarray(momentum, dtype)
                                          + v_value * np.asarray(1.0 - momentum, dtype)
                                          ).astype(dtype))
@@ -1658,7 +1660,7 @@ class _RNN(Layer):
         projected = array_ops.reshape(linalg_ops.matmul(flat, self.kernel),
                                       (batch, steps, self._gates * self.units))
         state = list(initial_state) if initial_state is not None else \
-            self._initial_state(batch, inputs._value.dtype)
+            self._initial_state(batch, array_of(inputs).dtype)
         outputs = []
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         for t in order:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, convert_to_tensor
+from tapegrad._core.tensor import Tensor, array_of, convert_to_tensor
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
@@ -44,7 +44,7 @@ def _float(x, dtype=None) -> Tensor:
         x = convert_to_tensor(x)
     if dtype is not None and x.dtype != dtype:
         x = math_ops.cast(x, dtype)
-    elif dtype is None and x._value.dtype.kind not in "fc":
+    elif dtype is None and array_of(x).dtype.kind not in "fc":
         x = math_ops.cast(x, _dt.float32)
     return x
 

@@ -14,8 +14,8 @@ State is kept in float32 ``total``/``count`` variables, as Keras. As in TF 2.21'
 from __future__ import annotations
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor, to_array
-from tapegrad._core.variable import Variable
+from tapegrad._core.tensor import Tensor, array_of, to_array
+from tapegrad._core.variable import Variable, replace_array
 from tapegrad.autodiff.function.host import host_call
 from tapegrad.keras import losses as _losses
 from tapegrad.keras.losses import (
@@ -136,9 +136,9 @@ class Mean(Metric):
         else:
             weight = np.broadcast_to(_array(sample_weight).astype(np.float32), values.shape)
             total, count = (values * weight).sum(), weight.sum()
-        self.total._apply_update(np.asarray(self.total._value + np.float32(total),
+        replace_array(self.total, np.asarray(array_of(self.total) + np.float32(total),
                                             dtype=np.float32))
-        self.count._apply_update(np.asarray(self.count._value + np.float32(count),
+        replace_array(self.count, np.asarray(array_of(self.count) + np.float32(count),
                                             dtype=np.float32))
 
     def result(self) -> Tensor:
@@ -157,7 +157,7 @@ class Sum(Metric):
         values = _array(values).astype(np.float32)
         if sample_weight is not None:
             values = values * _array(sample_weight).astype(np.float32)
-        self.total._apply_update(np.asarray(self.total._value + values.sum(), dtype=np.float32))
+        replace_array(self.total, np.asarray(array_of(self.total) + values.sum(), dtype=np.float32))
 
     def result(self) -> Tensor:
         return math_ops.identity(self.total)

@@ -103,7 +103,7 @@ class Model(Trainer, Layer):
         if not self._is_graph:
             return []
         if isinstance(self._outputs_structure, dict):
-            return list(nest._sorted_keys(self._outputs_structure))
+            return list(nest.sorted_keys(self._outputs_structure))
         return [t._node.layer.name if t._node is not None else t.name
                 for t in nest.flatten(self._outputs_structure)]
 

@@ -25,8 +25,8 @@ import warnings
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Tensor, to_array, wrap
-from tapegrad._core.variable import Variable
+from tapegrad._core.tensor import Tensor, array_of, to_array, wrap
+from tapegrad._core.variable import Variable, replace_array
 from tapegrad.autodiff.function.host import host_call
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get"]
@@ -244,14 +244,14 @@ def _no_gradient_hint(variables, tape=None, loss=None) -> str:
 def _grad_array(grad, variable):
     """(dense array or None, IndexedSlices parts or None) of a gradient, cast to the variable's
     dtype."""
-    dtype = variable._value.dtype
+    dtype = array_of(variable).dtype
     if isinstance(grad, IndexedSlices):
         values = np.asarray(to_array(grad.values))
         indices = np.asarray(to_array(grad.indices)).astype(np.int64).ravel()
         if values.dtype != dtype:
             values = values.astype(dtype)
         return None, (values, indices)
-    array = grad._value if isinstance(grad, Tensor) else to_array(grad)
+    array = array_of(grad) if isinstance(grad, Tensor) else to_array(grad)
     array = np.asarray(array)
     if array.dtype != dtype:
         array = array.astype(dtype)
@@ -377,7 +377,8 @@ class Optimizer:
     # -- building -----------------------------------------------------------------------------
     def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
         """A slot variable with the reference variable's shape and dtype."""
-        value = np.zeros(reference_variable._value.shape, dtype=reference_variable._value.dtype)
+        reference = array_of(reference_variable)
+        value = np.zeros(reference.shape, dtype=reference.dtype)
         if not isinstance(initializer, str):
             value = value + _cast(initializer, value.dtype)
         label = _variable_label(reference_variable).replace("/", "_").split(":")[0]
@@ -411,11 +412,12 @@ class Optimizer:
         problems = []
         for key, array in self._deferred_slots.items():
             target = targets.get(key)
+            slot = array_of(target) if target is not None else None
             if target is None:
                 problems.append(f"{key}: no such slot")
-            elif array.shape != target._value.shape or array.dtype != target._value.dtype:
+            elif array.shape != slot.shape or array.dtype != slot.dtype:
                 problems.append(f"{key}: checkpoint {array.dtype} {array.shape}, slot "
-                                f"{target._value.dtype} {target._value.shape}")
+                                f"{slot.dtype} {slot.shape}")
         if problems:
             raise ValueError(
                 f"Checkpointed optimizer slots do not match the variables this optimizer is "
@@ -423,7 +425,7 @@ class Optimizer:
                 "gradients for the same model's trainable_variables, in the same order, as "
                 "when the checkpoint was saved.")
         for key, array in self._deferred_slots.items():
-            targets[key]._apply_update(np.array(array, copy=True))
+            replace_array(targets[key], np.array(array, copy=True))
         self._deferred_slots = None
 
     def _make_slot(self, var, name):
@@ -483,13 +485,13 @@ class Optimizer:
             lr = np.asarray(to_array(self._current_learning_rate()), dtype=np.float32)
             self._apply_weight_decay(variables, lr)
             for (dense, sparse), var in zip(prepared, variables):
-                var_lr = lr.astype(var._value.dtype)
+                var_lr = lr.astype(array_of(var).dtype)
                 self._update_step(var, dense, sparse, var_lr, self._slots[id(var)])
                 constraint = getattr(var, "constraint", None)
                 if constraint is not None:
                     var.assign(constraint(var))
         with self._lock:
-            self._iterations._apply_update(self._iterations._value + np.int64(1))
+            replace_array(self._iterations, array_of(self._iterations) + np.int64(1))
         return self._iterations
 
     def minimize(self, loss, var_list, tape=None):
@@ -538,7 +540,7 @@ class Optimizer:
 
     @staticmethod
     def _check_shape(dense, sparse, var):
-        shape = var._value.shape
+        shape = array_of(var).shape
         if dense is not None:
             if dense.shape != shape:
                 raise InvalidArgumentError(
@@ -579,10 +581,10 @@ class Optimizer:
             return
         for var in variables:
             if self._use_weight_decay(var):
-                value = var._value
+                value = array_of(var)
                 dtype = value.dtype
                 wd = _cast(self.weight_decay, dtype)
-                var._apply_update(value - value * wd * lr.astype(dtype))
+                replace_array(var, value - value * wd * lr.astype(dtype))
 
     def _update_step(self, var, dense, sparse, lr, slots):
         if sparse is None:
@@ -592,7 +594,8 @@ class Optimizer:
             # the squared gradient adds up the squares of duplicate rows; every other use of
             # the gradient densifies it (adding duplicates). Rows the gradient does not touch
             # see a zero gradient, as in Keras.
-            shape, dtype = var._value.shape, var._value.dtype
+            current = array_of(var)
+            shape, dtype = current.shape, current.dtype
             values, indices = sparse
             self._update(var, _densify(sparse, shape, dtype), lr, slots,
                          grad_sq=_densify((np.square(values), indices), shape, dtype))
@@ -610,7 +613,7 @@ class Optimizer:
     def get_config(self) -> dict:
         lr = self._learning_rate
         return {"name": self.name,
-                "learning_rate": float(lr._value) if isinstance(lr, Variable) else lr,
+                "learning_rate": float(array_of(lr)) if isinstance(lr, Variable) else lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
                 "loss_scale_factor": self.loss_scale_factor}
@@ -723,24 +726,24 @@ class SGD(Optimizer):
         if self.momentum != 0:
             return False
         values, indices = sparse
-        updated = np.array(var._value, copy=True)
+        updated = np.array(array_of(var), copy=True)
         np.subtract.at(updated, indices, values * lr)
-        var._apply_update(updated)
+        replace_array(var, updated)
         return True
 
     def _update(self, var, grad, lr, slots, grad_sq=None):
-        w = var._value
+        w = array_of(var)
         if self.momentum != 0:
             m_var = slots["momentum"]
             momentum = _cast(self.momentum, w.dtype)
-            m = m_var._value * momentum - grad * lr
-            m_var._apply_update(m)
+            m = array_of(m_var) * momentum - grad * lr
+            replace_array(m_var, m)
             if self.nesterov:
-                var._apply_update(w + (m * momentum - grad * lr))
+                replace_array(var, w + (m * momentum - grad * lr))
             else:
-                var._apply_update(w + m)
+                replace_array(var, w + m)
         else:
-            var._apply_update(w - grad * lr)
+            replace_array(var, w - grad * lr)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -771,26 +774,26 @@ class Adam(Optimizer):
         self._slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
 
     def _update(self, var, grad, lr, slots, grad_sq=None):
-        w = var._value
+        w = array_of(var)
         dtype = w.dtype
         if grad_sq is None:
             grad_sq = np.square(grad)
-        local_step = np.asarray(self._iterations._value + 1, dtype=dtype)
+        local_step = np.asarray(array_of(self._iterations) + 1, dtype=dtype)
         beta_1_power = np.power(_cast(self.beta_1, dtype), local_step)
         beta_2_power = np.power(_cast(self.beta_2, dtype), local_step)
         one = np.asarray(1, dtype=dtype)
         alpha = lr * np.sqrt(one - beta_2_power) / (one - beta_1_power)
         m_var, v_var = slots["momentum"], slots["velocity"]
-        m = m_var._value + (grad - m_var._value) * np.asarray(1 - self.beta_1, dtype=dtype)
-        v = v_var._value + (grad_sq - v_var._value) * np.asarray(1 - self.beta_2,
-                                                                        dtype=dtype)
-        m_var._apply_update(m)
-        v_var._apply_update(v)
+        m, v = array_of(m_var), array_of(v_var)
+        m = m + (grad - m) * np.asarray(1 - self.beta_1, dtype=dtype)
+        v = v + (grad_sq - v) * np.asarray(1 - self.beta_2, dtype=dtype)
+        replace_array(m_var, m)
+        replace_array(v_var, v)
         if self.amsgrad:
             vh_var = slots["velocity_hat"]
-            v = np.maximum(vh_var._value, v)
-            vh_var._apply_update(v)
-        var._apply_update(w - (m * alpha) / (np.sqrt(v) + np.asarray(self.epsilon,
+            v = np.maximum(array_of(vh_var), v)
+            replace_array(vh_var, v)
+        replace_array(var, w - (m * alpha) / (np.sqrt(v) + np.asarray(self.epsilon,
                                                                       dtype=dtype)))
 
     def get_config(self) -> dict:
@@ -844,7 +847,7 @@ class RMSprop(Optimizer):
             (("average_gradient",) if centered else ())
 
     def _update(self, var, grad, lr, slots, grad_sq=None):
-        w = var._value
+        w = array_of(var)
         dtype = w.dtype
         if grad_sq is None:
             grad_sq = np.square(grad)
@@ -852,23 +855,23 @@ class RMSprop(Optimizer):
         one_minus_rho = np.asarray(1 - self.rho, dtype=dtype)
         eps = np.asarray(self.epsilon, dtype=dtype)
         v_var = slots["velocity"]
-        velocity = rho * v_var._value + one_minus_rho * grad_sq
-        v_var._apply_update(velocity)
+        velocity = rho * array_of(v_var) + one_minus_rho * grad_sq
+        replace_array(v_var, velocity)
         if self.centered:
             a_var = slots["average_gradient"]
-            average = rho * a_var._value + one_minus_rho * grad
-            a_var._apply_update(average)
+            average = rho * array_of(a_var) + one_minus_rho * grad
+            replace_array(a_var, average)
             denominator = velocity - np.square(average) + eps
         else:
             denominator = velocity + eps
         increment = (lr * grad) / np.sqrt(denominator)
         if self.momentum > 0:
             m_var = slots["momentum"]
-            m = np.asarray(self.momentum, dtype=dtype) * m_var._value + increment
-            m_var._apply_update(m)
-            var._apply_update(w - m)
+            m = np.asarray(self.momentum, dtype=dtype) * array_of(m_var) + increment
+            replace_array(m_var, m)
+            replace_array(var, w - m)
         else:
-            var._apply_update(w - increment)
+            replace_array(var, w - increment)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -902,12 +905,12 @@ class Adagrad(Optimizer):
                                                 initializer=self.initial_accumulator_value)
 
     def _update(self, var, grad, lr, slots, grad_sq=None):
-        w = var._value
+        w = array_of(var)
         dtype = w.dtype
         a_var = slots["accumulator"]
-        accumulator = a_var._value + (np.square(grad) if grad_sq is None else grad_sq)
-        a_var._apply_update(accumulator)
-        var._apply_update(w - (lr * grad) / np.sqrt(accumulator + np.asarray(self.epsilon,
+        accumulator = array_of(a_var) + (np.square(grad) if grad_sq is None else grad_sq)
+        replace_array(a_var, accumulator)
+        replace_array(var, w - (lr * grad) / np.sqrt(accumulator + np.asarray(self.epsilon,
                                                                              dtype=dtype)))
 
     def get_config(self) -> dict:

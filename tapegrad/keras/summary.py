@@ -17,6 +17,7 @@ from __future__ import annotations
 import textwrap
 
 from tapegrad._core.backend import np
+from tapegrad._core.tensor import array_of
 from tapegrad.keras.layers import InputLayer
 
 __all__ = ["summary_lines"]
@@ -125,9 +126,9 @@ def summary_lines(model, layers, sequential: bool) -> list:
         lines.extend(cells(row, "│"))
     lines.append(rule("└", "┴", "┘", "─"))
     total = model.count_params() if model.built else 0
-    trainable = int(sum(int(np.prod(v._value.shape)) for v in model.trainable_weights))
-    nbytes = int(sum(v._value.nbytes for v in model.weights))
-    tbytes = int(sum(v._value.nbytes for v in model.trainable_weights))
+    trainable = int(sum(int(np.prod(array_of(v).shape)) for v in model.trainable_weights))
+    nbytes = int(sum(array_of(v).nbytes for v in model.weights))
+    tbytes = int(sum(array_of(v).nbytes for v in model.trainable_weights))
     lines += [f" Total params: {total:,} ({_size(nbytes)})",
               f" Trainable params: {trainable:,} ({_size(tbytes)})",
               f" Non-trainable params: {total - trainable:,} ({_size(nbytes - tbytes)})"]

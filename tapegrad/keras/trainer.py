@@ -95,7 +95,7 @@ def _match_outputs(structure, y_pred, output_names, what: str) -> list:
     flat_pred = nest.flatten(y_pred)
     count = len(flat_pred)
     if isinstance(structure, dict) and isinstance(y_pred, dict):
-        return [structure.get(key) for key in nest._sorted_keys(y_pred)]
+        return [structure.get(key) for key in nest.sorted_keys(y_pred)]
     if isinstance(structure, dict):
         unknown = set(structure) - set(output_names)
         if unknown:
@@ -138,7 +138,7 @@ def _output_names(model, y_pred) -> list:
     names = getattr(model, "output_names", None)
     count = len(nest.flatten(y_pred))
     if isinstance(y_pred, dict):
-        return list(nest._sorted_keys(y_pred))
+        return list(nest.sorted_keys(y_pred))
     if names and len(names) == count:
         return list(names)
     return [f"output_{i}" for i in range(count)] if count > 1 else ["output"]

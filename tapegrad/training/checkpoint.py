@@ -48,7 +48,8 @@ from typing import NamedTuple
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import DataLossError, NotFoundError
-from tapegrad._core.variable import Variable
+from tapegrad._core.tensor import array_of
+from tapegrad._core.variable import Variable, replace_array
 from tapegrad.training import module as module_layer
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "list_variables",
@@ -147,12 +148,13 @@ class _DeferredRestore:
                  if name in self.values}
         for name, var in ready.items():
             array = self.values[name]
-            if array.shape != var._value.shape or array.dtype != var._value.dtype:
+            current = array_of(var)
+            if array.shape != current.shape or array.dtype != current.dtype:
                 raise ValueError(f"Deferred checkpoint value {name} has shape {array.shape} "
                                  f"and dtype {array.dtype}, but the variable created for it "
-                                 f"has {var._value.shape} and {var._value.dtype}.")
+                                 f"has {current.shape} and {current.dtype}.")
         for name, var in ready.items():
-            var._apply_update(self.values.pop(name))
+            replace_array(var, self.values.pop(name))
 
 
 def _complete_deferred(_module) -> None:
@@ -173,7 +175,7 @@ def _defer(module, key: str, values: dict) -> _DeferredRestore:
 
 
 def _object_arrays(obj, prefix: str) -> dict:
-    return {name: np.asarray(var._value) for name, var in _object_targets(obj, prefix).items()}
+    return {name: np.asarray(array_of(var)) for name, var in _object_targets(obj, prefix).items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,13 +465,13 @@ def _read_checked(archive: _Archive, targets: dict, deferred=()) -> dict:
     headers = {key: archive.header(key) for key in [*targets, *deferred]}
     problems = []
     for name, var in targets.items():
-        header = headers[name]
-        if header.shape != var._value.shape:
+        header, current = headers[name], array_of(var)
+        if header.shape != current.shape:
             problems.append(f"{name}: checkpoint shape {header.shape}, variable shape "
-                            f"{var._value.shape}")
-        elif header.dtype != var._value.dtype:
+                            f"{current.shape}")
+        elif header.dtype != current.dtype:
             problems.append(f"{name}: checkpoint dtype {header.dtype}, variable dtype "
-                            f"{var._value.dtype}")
+                            f"{current.dtype}")
     if problems:
         raise ValueError(f"Checkpoint {archive.path} does not match the variables "
                          f"({'; '.join(problems[:10])}); nothing was restored.")
@@ -478,7 +480,7 @@ def _read_checked(archive: _Archive, targets: dict, deferred=()) -> dict:
 
 def _assign(arrays: dict, targets: dict) -> None:
     for name, var in targets.items():
-        var._apply_update(arrays[name])
+        replace_array(var, arrays[name])
 
 
 def _load_weights(model, path: str) -> None:
@@ -592,8 +594,8 @@ class Checkpoint:
         """Write without counting; returns ``file_prefix``. As TensorFlow, the save counter is
         written only once a ``save()`` has created it (counted)."""
         file_prefix = os.fspath(file_prefix)
-        arrays = {name: np.asarray(var._value) for name, var in self._targets().items()
-                  if name != "save_counter" or int(var._value)}
+        arrays = {name: np.asarray(array_of(var)) for name, var in self._targets().items()
+                  if name != "save_counter" or int(array_of(var))}
         _write_arrays(_file_of(file_prefix), arrays)
         return file_prefix
 
@@ -607,12 +609,12 @@ class Checkpoint:
         """Count the save, write ``<file_prefix>-<number or count>``; a failed write does not
         count."""
         counter = self.save_counter
-        counter._apply_update(counter._value + np.int64(1))
-        path = f"{file_prefix}-{int(counter._value) if number is None else int(number)}"
+        replace_array(counter, array_of(counter) + np.int64(1))
+        path = f"{file_prefix}-{int(array_of(counter)) if number is None else int(number)}"
         try:
             self.write(path)
         except BaseException:
-            counter._apply_update(counter._value - np.int64(1))
+            replace_array(counter, array_of(counter) - np.int64(1))
             raise
         return path
 

@@ -24,7 +24,7 @@ from tapegrad._core.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
-from tapegrad._core.tensor import Tensor, _as_value, to_array, wrap
+from tapegrad._core.tensor import Tensor, as_value, to_array, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.ops import random
 
@@ -65,7 +65,7 @@ class _Leaf:
 
 
 def _pack(skeleton, arrays):
-    return nest.pack_sequence_as(skeleton, [wrap(_as_value(a)) for a in arrays])
+    return nest.pack_sequence_as(skeleton, [wrap(as_value(a)) for a in arrays])
 
 
 def _call(fn, element):
@@ -255,7 +255,7 @@ class Dataset:
             for element in self:
                 flat = [t.numpy() for t in nest.flatten(element)]
                 for i in range(flat[0].shape[0]):
-                    yield nest.pack_sequence_as(element, [wrap(_as_value(a[i])) for a in flat])
+                    yield nest.pack_sequence_as(element, [wrap(as_value(a[i])) for a in flat])
         return _GeneratorDataset(make)
 
     def apply(self, transformation_func) -> Dataset:

@@ -40,7 +40,7 @@ def _is_module(obj) -> bool:
 def _leaves_with_paths(structure, path=()):
     """(path, leaf) pairs of a nest of lists, tuples and dicts, dicts in sorted key order."""
     if isinstance(structure, dict):
-        for key in nest._sorted_keys(structure):
+        for key in nest.sorted_keys(structure):
             yield from _leaves_with_paths(structure[key], path + (key,))
     elif isinstance(structure, (list, tuple)):
         for index, item in enumerate(structure):
