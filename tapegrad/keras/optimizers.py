@@ -241,10 +241,9 @@ def _no_gradient_hint(variables, tape=None, loss=None) -> str:
             " or from integer tensors.")
 
 
-def _grad_array(grad, variable):
-    """(dense array or None, IndexedSlices parts or None) of a gradient, cast to the variable's
-    dtype."""
-    dtype = array_of(variable).dtype
+def _grad_array(grad, dtype):
+    """(dense array or None, IndexedSlices parts or None) of a gradient, cast to ``dtype`` (the
+    variable's)."""
     if isinstance(grad, IndexedSlices):
         values = np.asarray(to_array(grad.values))
         indices = np.asarray(to_array(grad.indices)).astype(np.int64).ravel()
@@ -476,16 +475,18 @@ class Optimizer:
             self.build(variables)
         grads, variables = self._filter_empty_gradients(grads, variables)
         if len(grads) > 0:
-            prepared = [_grad_array(g, v) for g, v in zip(grads, variables)]
-            for (dense, sparse), var in zip(prepared, variables):
-                self._check_shape(dense, sparse, var)
+            # (read once: the updates below keep each variable's shape and dtype)
+            arrays = [array_of(v) for v in variables]
+            prepared = [_grad_array(g, a.dtype) for g, a in zip(grads, arrays)]
+            for (dense, sparse), var, array in zip(prepared, variables, arrays):
+                self._check_shape(dense, sparse, var, array.shape)
             if self.loss_scale_factor is not None:
                 prepared = [_scale(p, 1.0 / self.loss_scale_factor) for p in prepared]
             prepared = self._clip(prepared)
             lr = np.asarray(to_array(self._current_learning_rate()), dtype=np.float32)
             self._apply_weight_decay(variables, lr)
-            for (dense, sparse), var in zip(prepared, variables):
-                var_lr = lr.astype(array_of(var).dtype)
+            for (dense, sparse), var, array in zip(prepared, variables, arrays):
+                var_lr = lr.astype(array.dtype)
                 self._update_step(var, dense, sparse, var_lr, self._slots[id(var)])
                 constraint = getattr(var, "constraint", None)
                 if constraint is not None:
@@ -539,8 +540,7 @@ class Optimizer:
         return kept_grads, kept_vars
 
     @staticmethod
-    def _check_shape(dense, sparse, var):
-        shape = array_of(var).shape
+    def _check_shape(dense, sparse, var, shape):
         if dense is not None:
             if dense.shape != shape:
                 raise InvalidArgumentError(
