@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import REGISTRY, Op
-from tapegrad._core.tensor import apply, array_of, convert_to_tensor, wrap
+from tapegrad._core.tensor import Tensor, apply, array_of, convert_to_tensor, wrap
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.ops._sample import Sample
 
 
 def _values(xs) -> list:
-    return [np.array(array_of(convert_to_tensor(x))) for x in xs]
+    return [np.array(array_of(x if isinstance(x, Tensor) else convert_to_tensor(x))) for x in xs]
 
 
 def _theoretical(f, values: list) -> list:
