@@ -182,7 +182,7 @@ def test_the_not_yet_converted_list_only_shrinks():
     assert not outside, f"only tf.function and distribute modules may wait: {outside}"
 
 
-def test_the_private_use_check_finds_what_it_forbids():
+def test_the_private_use_check_finds_what_it_forbids(tmp_path):
     import textwrap
     sample = textwrap.dedent("""
         from tapegrad._core import tensor as _tensor
@@ -193,11 +193,8 @@ def test_the_private_use_check_finds_what_it_forbids():
         w = _tensor._input(x, None)
         ok = _tensor.wrap(x), _tensor.__name__
     """)
-    path = PACKAGE.parent / "tests" / "_private_use_sample.py"
-    try:
-        path.write_text(sample, encoding="utf-8")
-        found = private_core_uses(path)
-    finally:
-        path.unlink()
-    assert found == ["3: imports _as_value from tapegrad._core.tensor", "5: reads ._value",
-                     "6: names '_value'", "7: uses _tensor._input"]
+    path = tmp_path / "sample.py"
+    path.write_text(sample, encoding="utf-8")
+    assert private_core_uses(path) == [
+        "3: imports _as_value from tapegrad._core.tensor", "5: reads ._value",
+        "6: names '_value'", "7: uses _tensor._input"]
