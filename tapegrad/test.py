@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from tapegrad._core.backend import np
-from tapegrad._core.registry import REGISTRY, Op
+from tapegrad._core.registry import Op
 from tapegrad._core.tensor import Tensor, apply, array_of, convert_to_tensor, wrap
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.ops._sample import Sample
@@ -127,8 +127,3 @@ def op_function(op: Op, sample: Sample) -> tuple[Callable, list]:
         return realify(out)
 
     return f, arguments
-
-
-def registered_ops() -> dict:
-    """Every registered op, by name."""
-    return dict(REGISTRY)

@@ -282,11 +282,6 @@ def _batch_size(x) -> int:
 # data
 # ---------------------------------------------------------------------------------------------
 
-def _is_array_like(x) -> bool:
-    return isinstance(x, (np.ndarray, Tensor, Variable, list, tuple, dict, int, float)) or \
-        (hasattr(x, "__array__") and not hasattr(x, "__next__"))
-
-
 def _as_array(value):
     if isinstance(value, (Tensor, Variable)):
         value = np.asarray(to_array(value))
