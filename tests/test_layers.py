@@ -113,9 +113,9 @@ def test_an_op_cannot_be_changed_after_its_declaration():
 # -- one public way between the layers ------------------------------------------------------
 # Above the op layer, modules reach tensors and variables through the core's public functions
 # (``wrap``, ``to_array``, ``array_of``, ``as_value``, ``replace_array``, ``read_value()``...):
-# never through a private field such as the array slot ``_value``, never through a private
-# name of a core module.
+# never through a private field of a core object, never through a private name of a core module.
 LOWER = ("tapegrad._core", "tapegrad.ops")
+PRIVATE_FIELDS = ("_value", "_np")  # a tensor's or variable's array; a DType's NumPy dtype
 # Still converting (tf.function and the distributed work are being changed elsewhere); this
 # list only shrinks: an entry that no longer needs it fails the test below.
 NOT_YET_CONVERTED = {
@@ -132,8 +132,8 @@ NOT_YET_CONVERTED = {
 
 
 def private_core_uses(path: pathlib.Path) -> list:
-    """``line: what`` for each read of the ``_value`` slot (as an attribute or a ``getattr``
-    string) and each private name taken from a core module."""
+    """``line: what`` for each use of a private field (as an attribute or a ``getattr`` string)
+    and each private name taken from a core module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     core_aliases, found = set(), []
     for node in ast.walk(tree):
@@ -146,10 +146,10 @@ def private_core_uses(path: pathlib.Path) -> list:
         elif isinstance(node, ast.Import):
             core_aliases.update(alias.asname for alias in node.names
                                 if alias.name.startswith("tapegrad._core") and alias.asname)
-        elif isinstance(node, ast.Attribute) and node.attr == "_value":
-            found.append(f"{node.lineno}: reads ._value")
-        elif isinstance(node, ast.Constant) and node.value == "_value":
-            found.append(f"{node.lineno}: names '_value'")
+        elif isinstance(node, ast.Attribute) and node.attr in PRIVATE_FIELDS:
+            found.append(f"{node.lineno}: reads .{node.attr}")
+        elif isinstance(node, ast.Constant) and node.value in PRIVATE_FIELDS:
+            found.append(f"{node.lineno}: names '{node.value}'")
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
                 node.value.id in core_aliases and node.attr.startswith("_") and \
@@ -168,7 +168,8 @@ def test_upper_layers_use_only_the_cores_public_names():
     problems = [f"{name}:{use}" for name, path in upper_modules().items()
                 if name not in NOT_YET_CONVERTED for use in private_core_uses(path)]
     assert not problems, ("private core names used above the op layer (use wrap, to_array, "
-                          "array_of, as_value, replace_array or a Variable's public API):\n"
+                          "array_of, as_value, replace_array, a Variable's or a DType's public "
+                          "API):\n"
                           + "\n".join(problems))
 
 
@@ -191,10 +192,11 @@ def test_the_private_use_check_finds_what_it_forbids(tmp_path):
         y = x._value
         z = getattr(x, "_value", None)
         w = _tensor._input(x, None)
-        ok = _tensor.wrap(x), _tensor.__name__
+        ok = _tensor.wrap(x), _tensor.__name__, x.dtype.as_numpy_dtype
+        kind = x.dtype._np.kind
     """)
     path = tmp_path / "sample.py"
     path.write_text(sample, encoding="utf-8")
     assert private_core_uses(path) == [
         "3: imports _as_value from tapegrad._core.tensor", "5: reads ._value",
-        "6: names '_value'", "7: uses _tensor._input"]
+        "6: names '_value'", "9: reads ._np", "7: uses _tensor._input"]

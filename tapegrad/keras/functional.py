@@ -161,7 +161,7 @@ class Node:
 def _probe_value(tensor: KerasTensor, probe: int):
     shape = tuple((_PROBE_SIZES[probe] if i == 0 else _FREE_SIZES[probe]) if d is None else d
                   for i, d in enumerate(tensor.shape))
-    return wrap(np.zeros(shape, dtype=tensor._dtype._np))
+    return wrap(np.zeros(shape, dtype=tensor._dtype.as_numpy_dtype))
 
 
 def _substitute(structure, mapping):
@@ -296,13 +296,13 @@ def run_graph(model, inputs, training=None):
 def _as_input(value, spec: KerasTensor):
     if isinstance(value, (Tensor, Variable)):
         array_dtype = value.dtype
-        if array_dtype != spec._dtype and np.dtype(spec._dtype._np).kind == "f" and \
-                np.dtype(array_dtype._np).kind in "fiub":
+        if array_dtype != spec._dtype and spec._dtype.is_floating and \
+                np.dtype(array_dtype.as_numpy_dtype).kind in "fiub":
             return math_ops.cast(value, spec._dtype)
         return value
     array = np.asarray(value)
-    if np.dtype(spec._dtype._np).kind == "f":
-        array = array.astype(spec._dtype._np)
+    if spec._dtype.is_floating:
+        array = array.astype(spec._dtype.as_numpy_dtype)
     return wrap(array)
 
 

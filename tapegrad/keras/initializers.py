@@ -30,7 +30,7 @@ def _rng(seed):
 
 
 def _np_dtype(dtype):
-    return _dt.as_dtype(dtype or _dt.float32)._np
+    return np.dtype(_dt.as_dtype(dtype or _dt.float32).as_numpy_dtype)
 
 
 class Initializer:

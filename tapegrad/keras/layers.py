@@ -72,7 +72,7 @@ def _charge_weight(shape: tuple, dtype) -> None:
     left = _call_state.weight_bytes_left
     if left is None:
         return
-    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype._np).itemsize if shape else 8
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.size if shape else 8
     if nbytes > left:
         raise ValueError(f"The model file describes a weight of shape {shape} ({nbytes} bytes), "
                          f"more than its weights file can hold ({left} bytes left); the file "
@@ -403,10 +403,10 @@ class Layer(Module):
         dtype = _dt.as_dtype(dtype or self._dtype)
         _charge_weight(shape, dtype)
         if initializer is None:
-            initializer = "glorot_uniform" if np.dtype(dtype._np).kind == "f" else "zeros"
+            initializer = "glorot_uniform" if dtype.is_floating else "zeros"
         init = initializers.get(initializer)
         value = init(shape, dtype=dtype)
-        value = np.asarray(to_array(value), dtype=dtype._np)
+        value = np.asarray(to_array(value), dtype=dtype.as_numpy_dtype)
         name = name or "variable"
         path = "/".join(_call_state.path + [name]) if _call_state.path else \
             f"{self._name}/{name}"
@@ -435,8 +435,8 @@ class Layer(Module):
             else:
                 return x
         dtype = array_of(x).dtype
-        if self.autocast and dtype.kind == "f" and dtype != self._dtype._np \
-                and np.dtype(self._dtype._np).kind == "f":
+        if self.autocast and dtype.kind == "f" and dtype != self._dtype.as_numpy_dtype \
+                and self._dtype.is_floating:
             from tapegrad.ops.math import cast
             x = cast(x, self._dtype)
         return x

@@ -52,9 +52,9 @@ def _rng(seed) -> np.random.Generator:
 
 def _float(dtype):
     dtype = _dt.as_dtype(dtype or "float32")
-    if np.dtype(dtype._np).kind != "f":
+    if not dtype.is_floating:
         raise ValueError(f"Expected a float dtype; got {dtype.name}.")
-    return dtype._np
+    return np.dtype(dtype.as_numpy_dtype)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
@@ -84,7 +84,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tens
 def randint(shape, minval, maxval, dtype="int32", seed=None) -> Tensor:
     """Integers uniform on ``[minval, maxval)``."""
     return wrap(_rng(seed).integers(minval, maxval, tuple(shape)).astype(
-        _dt.as_dtype(dtype)._np))
+        _dt.as_dtype(dtype).as_numpy_dtype))
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None) -> Tensor:
@@ -95,7 +95,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None) -> Tensor:
     probs /= probs.sum(axis=-1, keepdims=True)
     rng = _rng(seed)
     draws = [rng.choice(probs.shape[-1], size=num_samples, p=row) for row in probs]
-    return wrap(np.asarray(draws).astype(_dt.as_dtype(dtype)._np))
+    return wrap(np.asarray(draws).astype(_dt.as_dtype(dtype).as_numpy_dtype))
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):
@@ -105,7 +105,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
                          f"between 0 and 1 (exclusive). Received: rate={rate}")
     shape = tuple(inputs.shape) if noise_shape is None else tuple(
         s if n is None else n for s, n in zip(inputs.shape, noise_shape))
-    dtype = np.dtype(inputs.dtype._np) if hasattr(inputs.dtype, "_np") else np.float32
+    dtype = np.dtype(getattr(inputs.dtype, "as_numpy_dtype", np.float32))
     keep = (_rng(seed).random(shape) >= rate).astype(dtype) / dtype.type(1.0 - rate)
     return inputs * wrap(keep)
 
