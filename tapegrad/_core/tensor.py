@@ -254,11 +254,7 @@ Tensor._raw = Tensor.__dict__["_value"]
 
 
 def array_of(value):
-    """A tensor's or variable's array (an unrecorded read), a number as it is, a tuple item-wise.
-
-    >>> array_of((wrap(np.zeros(2)), 3))
-    (array([0., 0.]), 3)
-    """
+    """A tensor's or variable's array (an unrecorded read), a number as it is, a tuple item-wise."""
     if type(value) is tuple:  # (one or two values, the usual, without a comprehension)
         if len(value) == 1:
             return (getattr(value[0], "_value", value[0]),)
@@ -570,11 +566,7 @@ def _two_operands(op: Op, x, y) -> tuple:
 
 
 def as_value(out):
-    """An op's result as a tensor's value: arrays as they are, bare bytes as a 0-d object array.
-
-    >>> as_value(b"a").dtype
-    dtype('O')
-    """
+    """An op's result as a tensor's value: arrays as they are, bare bytes as a 0-d object array."""
     if isinstance(out, (_ndarray, np.generic)):
         return out
     return np.array(out, dtype=object) if type(out) is bytes else np.asarray(out)
