@@ -65,8 +65,8 @@ def _rows_to(grad, batched_shape, shape):
 
 def _dense(grad, like):
     if grad is None:
-        like = array_of(like)
-        return wrap(np.zeros(like.shape, like.dtype))
+        like_value = array_of(like)
+        return wrap(np.zeros(like_value.shape, like_value.dtype))
     return grad.to_dense() if type(grad) is IndexedSlices else grad
 
 
