@@ -521,30 +521,97 @@ def test_buffers_of_dead_results_are_reused_only_where_nothing_else_sees_them():
 
     @tf.function
     def f(x):
-        a = tf.exp(x)             # fresh, read once by the add below: its buffer is reused
+        a = tf.exp(x)             # seen only by the add below: an own buffer of the program
         b = a + 1.0
-        t = tf.transpose(b)       # a view of b: b's buffer must not be written
+        t = tf.transpose(b)       # a view of b: b's array is never a buffer or written
         c = b * 2.0
         v.assign(c * 1.0)         # the variable keeps this array
         return t + c, c
 
-    x = tf.constant([0.5, 1.5])
-    for _ in range(2):
-        total, c = f(x)
-    b = np.exp(np.float32([0.5, 1.5])) + np.float32(1.0)
-    np.testing.assert_array_equal(total.numpy(), b + b * np.float32(2.0))
-    np.testing.assert_array_equal(v.numpy(), b * np.float32(2.0))
+    results = []
+    for scale in (1.0, 1.0, 2.0):
+        x = tf.constant(np.float32([0.5, 1.5]) * np.float32(scale))
+        results.append((x.numpy(), *(r.numpy() for r in f(x))))
+        results[-1] += (v.numpy(),)
+    for x, total, c, assigned in results:  # later calls left earlier results alone
+        b = np.exp(x) + np.float32(1.0)
+        np.testing.assert_array_equal(total, b + b * np.float32(2.0))
+        np.testing.assert_array_equal(c, b * np.float32(2.0))
+        np.testing.assert_array_equal(assigned, b * np.float32(2.0))
     trace = _only_trace(f)
-    plan = program.reusable_buffers(trace.graph, set(trace.returns))
-    reused_ops = {trace.graph.steps[i].op.name for i in plan}
-    assert reused_ops == {"AddV2"}  # b = a + 1 writes into a's array; nothing else
-    assert "out=" in trace.replay.source
+    plan = program.plan_buffers(trace.graph, set(trace.returns))
+    assert {trace.graph.steps[i].op.name for i in plan.buffers} == {"Exp"}
+    assert not plan.into and plan.specs == [((2,), np.dtype(np.float32))]
+
+
+@pytest.mark.parametrize("forward", list(program.EXPANSIONS), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_an_expansion_gives_its_forwards_bits(forward, dtype):
+    rng = np.random.default_rng(7)
+    y, t = (rng.standard_normal((3, 5)).astype(dtype) for _ in range(2))
+    y[0, :3] = [0.0, 1.0, -1.0]
+    t[1, :2] = [np.inf, -0.0]
+    slots = {"out": np.empty_like(y), "tmp": np.empty_like(y)}
+    with np.errstate(invalid="ignore"):  # (inf - inf)
+        for ufunc, operands, destination in program.EXPANSIONS[forward]:
+            ufunc(*((y, t)[o] if type(o) is int else slots[o] for o in operands),
+                  slots[destination])
+        expected = forward(y, t)
+    np.testing.assert_array_equal(slots["out"].view(np.uint8), expected.view(np.uint8))
+
+
+def test_tanh_and_sigmoid_gradients_are_written_out_in_the_backward_program():
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.tanh(x) * tf.sigmoid(x * 2.0))
+        return tape.gradient(y, x)
+
+    compiled = tf.function(step)
+    for scale in (1.0, 1.0, -2.0):
+        x = tf.constant(np.linspace(-2, 2, 6, dtype=np.float32) * np.float32(scale))
+        assert np.array_equal(compiled(x).numpy(), step(x).numpy())
+    source = _only_trace(compiled).replay.source
+    assert source.count("u_subtract(") == 2 and "TanhGrad" not in source
+
+
+def test_a_call_finding_the_buffers_in_use_runs_without_them():
+    compiled = tf.function(lambda x: tf.tanh(tf.sin(x) * 2.0 + 1.0) * 3.0)
+    x = tf.constant(np.linspace(-1, 1, 8, dtype=np.float32))
+    expected = compiled(x).numpy()
+    compiled(x)
+    replay = _only_trace(compiled).replay
+    assert replay.buffers == [((8,), np.dtype(np.float32))]
+    (array,) = replay(x.numpy())
+    acquire, release = replay.__globals__["_acquire"], replay.__globals__["_release"]
+    acquire()  # as a call from another thread, or from within the call, would find them
+    try:
+        (unbuffered,) = replay(x.numpy())
+    finally:
+        release()
+    assert np.array_equal(array, expected) and np.array_equal(unbuffered, expected)
+    assert array is not unbuffered
+
+
+def test_buffers_stop_at_the_memory_bound(monkeypatch):
+    monkeypatch.setattr(program, "BUFFER_BYTES", 90)
+    compiled = tf.function(
+        lambda x: tf.exp(tf.exp(x) + 1.0) + tf.reduce_sum(tf.exp(tf.cos(x[:4]) * 2.0)))
+    x = tf.constant(np.linspace(-1, 1, 20, dtype=np.float32))  # 80 bytes
+    for _ in range(2):
+        got = compiled(x).numpy()
+    plan = program.plan_buffers(_only_trace(compiled).graph, set(_only_trace(compiled).returns))
+    assert plan.specs == [((20,), np.dtype(np.float32))]  # 16 more bytes would pass 90
+    np.testing.assert_array_equal(
+        got, np.exp(np.exp(x.numpy()) + np.float32(1))
+        + np.sum(np.exp(np.cos(x.numpy()[:4]) * np.float32(2))))
 
 
 def test_relu_of_a_dead_result_runs_in_place_as_its_ufunc():
     @tf.function
     def f(x, w):
-        h = tf.nn.relu(tf.matmul(x, w) + 1.0)   # the sum dies at the relu: written in place
+        # the sum dies at the relu: written in place (in the program's own buffer)
+        h = tf.nn.relu(tf.matmul(x, w) + 1.0) * 3.0
         kept = tf.matmul(x, w) * 2.0
         t = tf.transpose(kept)                   # a view of `kept`: never written
         return tf.nn.relu(kept) + tf.transpose(t), h
@@ -554,10 +621,11 @@ def test_relu_of_a_dead_result_runs_in_place_as_its_ufunc():
     for _ in range(2):
         out, h = f(x, w)
     product = x.numpy() @ w.numpy()
-    np.testing.assert_array_equal(h.numpy(), np.maximum(product + np.float32(1), 0))
+    np.testing.assert_array_equal(h.numpy(),
+                                  np.maximum(product + np.float32(1), 0) * np.float32(3))
     np.testing.assert_array_equal(out.numpy(), np.maximum(product * 2, 0) + product * 2)
     trace = _only_trace(f)
-    plan = program.reusable_buffers(trace.graph, set(trace.returns))
+    plan = program.plan_buffers(trace.graph, set(trace.returns)).into
     producer = {step.outs[0]: step.op.name for step in trace.graph.steps if step.outs}
     relus = [i for i in plan if trace.graph.steps[i].op.name == "Relu"]
     assert len(relus) == 1 and producer[plan[relus[0]]] == "AddV2"

@@ -19,6 +19,8 @@ checks (the trace fixed every shape and dtype) and no tape bookkeeping.
 from __future__ import annotations
 
 import itertools
+import textwrap
+import threading
 from typing import NamedTuple
 
 from tapegrad._core.backend import np
@@ -26,6 +28,7 @@ from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import fusion
 from tapegrad.autodiff.function.symbolic import _slot_get
 from tapegrad.autodiff.function.tracer import Graph, Step
+from tapegrad.ops import math as _math
 from tapegrad.ops import nn as _nn
 
 _ndarray = np.ndarray
@@ -184,18 +187,85 @@ _counter = itertools.count()
 #: Ops whose result is a new array of its own (never a view of an input).
 _FRESH_RESULTS = frozenset({"MatMul", "TanhGrad", "SigmoidGrad"})
 #: Ops that are a NumPy ufunc of their input and constants: name -> (ufunc, the constants).
-#: Reusing a dead input's array, they run as that ufunc with ``out=`` (the same bits).
+#: Writing into a given array, they run as that ufunc with ``out`` (the same bits).
 UFUNC_FORMS = {"Relu": (np.maximum, (0,))}
 #: Non-ufunc ops that never keep a view of an input (reading an array they may share it).
 _NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad", "TanhGrad", "SigmoidGrad"})
+#: Ops whose forward, on inputs of the result's shape, is a few ufunc calls: the forward ->
+#: those calls, each (ufunc, operands, destination), an operand being an input's position or
+#: a destination; destinations are ``"out"`` (the result) and ``"tmp"`` (a scratch array).
+#: Written out in the program, they run with no Python call or shape test and write into the
+#: program's buffers (the same ufuncs in the same order: the same bits).
+EXPANSIONS = {
+    # TanhGrad(y, t) = t - (t y) y
+    _math._one_minus_square_times: ((np.multiply, (1, 0), "out"),
+                                     (np.multiply, ("out", 0), "out"),
+                                     (np.subtract, (1, "out"), "out")),
+    # SigmoidGrad(y, t) = t y - (t y) y
+    _math._itself_one_minus_itself_times: ((np.multiply, (1, 0), "tmp"),
+                                           (np.multiply, ("tmp", 0), "out"),
+                                           (np.subtract, ("tmp", "out"), "out")),
+}
+#: Most bytes of buffers one program keeps between its calls (beyond it, results are
+#: allocated on each call as NumPy does).
+BUFFER_BYTES = 64 << 20
 
 
-def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> dict:
-    """In-place buffer reuse: {step index: input register whose array the step may write its
-    result into}. Only for a NumPy ufunc step reading, for the last time, an array that an
-    earlier ufunc (or matmul) step made, that only ufuncs read (no view of it exists), that
-    leaves neither the replay nor into a variable, and whose shape and dtype the result has.
-    ``steps``: the program's steps when they are not the graph's (fused)."""
+class BufferPlan(NamedTuple):
+    """Where each step of a program writes its result (steps not named allocate a new array,
+    as NumPy does). ``into``: step index -> an input register whose array dies at that step
+    and takes its result (an elementwise ufunc may write over its own operand). ``buffers``:
+    step index -> number of the program's own array (kept between calls, used by one call at
+    a time) that takes a result nothing outside the program sees. ``scratch``: step index ->
+    buffer number of an expansion's intermediate. ``specs``: buffer number -> (shape, dtype).
+    """
+
+    into: dict
+    buffers: dict
+    scratch: dict
+    specs: list
+
+
+def _ufunc(step) -> bool:
+    return step.kind == "op" and not step.multi and isinstance(step.op.forward, np.ufunc)
+
+
+def _writes_out(graph: Graph, step) -> bool:
+    """A step that can be told where to write its result: a ufunc of its inputs (positional,
+    no attributes), an op with a ufunc form, or an expansion."""
+    if step.kind != "op" or step.attrs:
+        return False
+    return (_ufunc(step) and step.call in ("1", "2") and len(step.ins) == step.op.forward.nin) \
+        or step.op.name in UFUNC_FORMS or expansion(graph, step) is not None
+
+
+def expansion(graph: Graph, step):
+    """The ufunc calls of an :data:`EXPANSIONS` op step whose inputs have its result's shape
+    and dtype (the forward's case that the calls are), or None."""
+    calls = EXPANSIONS.get(step.op.forward) if step.kind == "op" and not step.multi else None
+    if calls is None or step.attrs:
+        return None
+    result = trace_value(graph, step.outs[0])
+    if type(result) is not _ndarray:
+        return None
+    for register in step.ins:
+        value = trace_value(graph, register)
+        if type(value) is not _ndarray or value.shape != result.shape or \
+                value.dtype != result.dtype:
+            return None
+    return calls
+
+
+def _no_views(step) -> bool:
+    return _ufunc(step) or step.kind == "fused" or (
+        step.kind == "op" and step.op.name in _NO_VIEWS)
+
+
+def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> BufferPlan:
+    """Buffer reuse: which array each step of a program writes into (see :class:`BufferPlan`).
+    A result goes into an array only when only ufunc-like steps read it (no view of it
+    exists); into an own buffer only when it leaves neither the replay nor into a variable or
+    Python. ``steps``: the program's steps when they are not the graph's (fused)."""
     steps = graph.steps if steps is None else steps
     readers: dict = {}
     for index, step in enumerate(steps):
@@ -204,36 +274,68 @@ def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> 
         if step.kind == "assign" or has_effect(step):
             escaping = escaping | set(step.ins)  # a variable or Python keeps the array
 
-    def ufunc(step) -> bool:
-        return step.kind == "op" and not step.multi and isinstance(step.op.forward, np.ufunc)
+    def array_of(register):
+        value = trace_value(graph, register)
+        return value if type(value) is _ndarray and value.ndim else None
 
-    def in_place(step) -> bool:
-        return (ufunc(step) and not step.attrs and step.call in ("1", "2")) or \
-            (step.kind == "op" and step.op.name in UFUNC_FORMS and not step.attrs)
+    def private(register) -> bool:
+        """Only ufunc-like steps read the register, and nothing outside the program does."""
+        return register not in escaping and \
+            all(_no_views(steps[i]) for i in readers.get(register, ()))
 
-    def no_views(step) -> bool:
-        return ufunc(step) or step.kind == "fused" or (
-            step.kind == "op" and step.op.name in _NO_VIEWS)
+    fresh: set = set()  # registers holding a new array of this call (NumPy allocated it)
+    held: dict = {}  # register -> the buffer holding it
+    free: dict = {}  # (shape, dtype) -> numbers of buffers nothing holds now
+    plan = BufferPlan({}, {}, {}, [])
+    budget = [BUFFER_BYTES]
 
-    fresh: set = set()
-    plan: dict = {}
+    def take(result) -> int | None:
+        key = (result.shape, result.dtype)
+        if free.get(key):
+            return free[key].pop()
+        if result.nbytes > budget[0]:
+            return None
+        budget[0] -= result.nbytes
+        plan.specs.append(key)
+        return len(plan.specs) - 1
+
     for index, step in enumerate(steps):
-        if in_place(step):
-            result = np.asarray(trace_value(graph, step.outs[0]))
-            for register in step.ins:
-                value = np.asarray(trace_value(graph, register)) if register in fresh else None
-                if value is not None and register not in escaping and \
-                        readers[register][-1] == index and result.ndim and \
-                        value.shape == result.shape and value.dtype == result.dtype and \
-                        all(no_views(steps[reader]) for reader in readers[register]):
-                    plan[index] = register
-                    fresh.discard(register)
-                    break
-        if step.kind == "fused" or (step.kind == "op" and not step.multi and (
-                ufunc(step) or step.op.name in _FRESH_RESULTS or step.op.name in UFUNC_FORMS)):
+        result = array_of(step.outs[0]) if step.outs and _writes_out(graph, step) else None
+        if result is not None:
+            calls = expansion(graph, step)
+            dying = [] if calls is not None else [
+                r for r in step.ins if readers[r][-1] == index and (r in fresh or r in held)
+                and private(r) and (a := array_of(r)) is not None and
+                a.shape == result.shape and a.dtype == result.dtype]
+            mine = private(step.outs[0])
+            reused = next((r for r in dying if r in fresh), None)
+            if reused is None and mine:
+                reused = next((r for r in dying if r in held), None)
+            if reused is not None:  # the dead input's array takes the result
+                plan.into[index] = reused
+                if reused in fresh:
+                    fresh.add(step.outs[0])
+                else:
+                    held[step.outs[0]] = held.pop(reused)
+            elif mine and (number := take(result)) is not None:
+                plan.buffers[index] = number
+                held[step.outs[0]] = number
+            else:
+                fresh.add(step.outs[0])
+            if calls is not None and any(d == "tmp" for _, _, d in calls):
+                number = take(result)
+                if number is not None:
+                    plan.scratch[index] = number
+                    free.setdefault(plan.specs[number], []).append(number)
+        elif step.kind == "fused" or (step.kind == "op" and not step.multi and (
+                _ufunc(step) or step.op.name in _FRESH_RESULTS)):
             fresh.add(step.outs[0])
         elif step.kind == "op" and step.op is _LOSS_AND_SOFTMAX:
             fresh.update(step.outs)
+        for register in set(step.ins):  # buffers of values read for the last time come free
+            if register in held and readers[register][-1] == index:
+                number = held.pop(register)
+                free.setdefault(plan.specs[number], []).append(number)
     return plan
 
 
@@ -300,16 +402,21 @@ def escaping_registers(graph: Graph, steps: list, kept: set) -> set:
 
 
 def generate(graph: Graph, parameters: list, returns: list, saved: list | None = None,
-             fuse: bool = False):
+             fuse: bool = False, own_buffers: bool = True):
     """Compile ``graph`` to a Python function of the registers ``parameters`` returning the
     tuple of ``returns`` (and, with ``saved``, the tuple of those registers too); ``fuse``:
-    runs of elementwise ops become numexpr kernels (when numexpr is installed)."""
+    runs of elementwise ops become numexpr kernels (when numexpr is installed);
+    ``own_buffers``: results nothing outside sees go into arrays the function keeps between
+    calls (a call finding them in use, from another thread or from within itself, runs a
+    version without them)."""
     kept = set(returns) | set(saved or ())
     steps = share_softmax(graph, graph.steps)
     if fuse and fusion.available():
         steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
                             escaping_registers(graph, steps, kept), graph.constants)
-    reuse = reusable_buffers(graph, kept, steps)
+    plan = plan_buffers(graph, kept, steps)
+    if not own_buffers:
+        plan = BufferPlan({}, {}, {}, [])
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
     for register in parameters:
@@ -317,75 +424,133 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     for register, value in graph.constants.items():
         names[register] = f"c{register}"
         env[f"c{register}"] = value
-    lines = [f"def replay({', '.join(names[r] for r in parameters)}):"]
+    for number, (shape, dtype) in enumerate(plan.specs):
+        env[f"b{number}"] = np.empty(shape, dtype)
+    lines = []
     for index, step in enumerate(steps):
         args = ", ".join(names.get(i, f"r{i}") for i in step.ins)
         outs = [f"r{o}" for o in step.outs]
-        for o in step.outs:
-            names[o] = f"r{o}"
         if step.kind == "op":
-            if index in reuse:  # the dead input's array takes the result
-                args += f", out={names.get(reuse[index], f'r{reuse[index]}')}"
-            lines.extend(_op_lines(graph, env, index, step, args, outs))
+            target = names.get(plan.into[index], f"r{plan.into[index]}") \
+                if index in plan.into else None
+            if index in plan.buffers:
+                target = f"b{plan.buffers[index]}"
+            if target is not None:
+                outs = [target]
+            lines.extend(_op_lines(graph, env, index, step, args, outs, target is not None,
+                                   plan.scratch.get(index)))
         elif step.kind == "fused":
             env[f"k{index}"] = step.op.program
             for k, constant in enumerate(step.op.constants):
                 env[f"k{index}_{k}"] = constant
                 args += f"{', ' if args else ''}k{index}_{k}"
-            lines.append(f"    {outs[0]} = k{index}({args})")
+            lines.append(f"{outs[0]} = k{index}({args})")
         elif step.kind == "read":
             env[f"v{index}"] = step.op
-            lines.append(f"    {outs[0]} = v{index}._value")
+            lines.append(f"{outs[0]} = v{index}._value")
         elif step.kind == "assign":
             env[f"v{index}"] = step.op
             value = _assigned_value(graph, env, index, step, args)
             mode = step.attrs["mode"]
             if mode == "assign":
-                lines.append(f"    v{index}._value = {value}")
+                lines.append(f"v{index}._value = {value}")
             else:
                 sign = "+" if mode == "assign_add" else "-"
-                lines.append(f"    v{index}._value = v{index}._value {sign} {value}")
+                lines.append(f"v{index}._value = v{index}._value {sign} {value}")
         else:
             env[f"e{index}"] = step.op
-            lines.append(f"    e{index}({args})")
+            lines.append(f"e{index}({args})")
+        names.update(zip(step.outs, outs))
     result = "(" + "".join(f"{_name(names, r)}, " for r in returns) + ")"
     if saved is not None:
         result += ", (" + "".join(f"{_name(names, r)}, " for r in saved) + ")"
-    lines.append(f"    return {result}")
-    source = "\n".join(lines)
+    lines.append(f"return {result}")
+    signature = ", ".join(names[r] for r in parameters)
+    body = "\n".join("    " + line for line in lines)
+    if plan.specs:  # one call at a time uses the buffers
+        lock = threading.Lock()
+        env["_acquire"], env["_release"] = lock.acquire, lock.release
+        env["_unbuffered"] = _generated_once(
+            lambda: generate(graph, parameters, returns, saved, fuse, own_buffers=False))
+        body = (f"    if not _acquire(False):\n        return _unbuffered({signature})\n"
+                f"    try:\n{textwrap.indent(body, '    ')}\n    finally:\n        _release()")
+    source = f"def replay({signature}):\n{body}"
     exec(compile(source, f"<tf.function replay {next(_counter)}>", "exec"), env)
     replay = env["replay"]
     replay.source = source
+    replay.buffers = plan.specs
     return replay
+
+
+def _generated_once(make):
+    """A function calling what ``make()`` returns, made on the first call."""
+    made = []
+
+    def call(*args):
+        if not made:
+            made.append(make())
+        return made[0](*args)
+
+    return call
 
 
 def _name(names: dict, register) -> str:
     return "None" if register is None else names[register]
 
 
-def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: list) -> list:
+def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: list,
+              given: bool, scratch: int | None) -> list:
+    """The lines running op step ``step``; ``given``: ``outs[0]`` names the array it writes
+    into; ``scratch``: the buffer an expansion's intermediate goes into."""
     op = step.op
     if op.name == "CustomGradient":  # its outputs are the function's own (the last inputs)
         sources = args.split(", ")[-len(outs):]
-        return [f"    {o} = {s}" for o, s in zip(outs, sources)]
-    if op.name in UFUNC_FORMS and "out=" in args:  # in place: the op as its ufunc
-        ufunc, constants = UFUNC_FORMS[op.name]
+        return [f"{o} = {s}" for o, s in zip(outs, sources)]
+    calls = expansion(graph, step)
+    if calls is not None:
+        return _expanded_lines(env, calls, args.split(", "), outs[0], given,
+                               None if scratch is None else f"b{scratch}")
+    if given:  # the ufunc (or the op's ufunc form) writes into the given array
+        ufunc, constants = UFUNC_FORMS.get(op.name, (op.forward, ()))
         env[f"f{index}"] = ufunc
-        source, out = args.split(", out=")
         extra = "".join(f", {constant!r}" for constant in constants)
-        return [f"    {outs[0]} = f{index}({source}{extra}, out={out})"]
+        return [f"f{index}({args}{extra}, {_out(ufunc)}{outs[0]})"]
     env[f"f{index}"] = op.forward
     call = f"f{index}({args}{', ' if args and step.attrs else ''}" \
            f"{f'**a{index}' if step.attrs else ''})"
     if step.attrs:
         env[f"a{index}"] = step.attrs
     if step.multi:
-        lines = [f"    _m{index} = {call}"]
-        lines += [f"    {o} = _as_array(_m{index}[{k}])" for k, o in enumerate(outs)]
+        lines = [f"_m{index} = {call}"]
+        lines += [f"{o} = _as_array(_m{index}[{k}])" for k, o in enumerate(outs)]
         return lines
     if step.call != "1" and np.ndim(trace_value(graph, step.outs[0])) == 0:
         call = f"_as_array({call})"
-    return [f"    {outs[0]} = {call}"]
+    return [f"{outs[0]} = {call}"]
+
+
+def _out(ufunc) -> str:
+    """How ``ufunc`` is given its output array: positionally (no keyword to parse), but as
+    ``out=`` for maximum and minimum (NumPy deprecates their positional form)."""
+    return "out=" if ufunc in (np.maximum, np.minimum) else ""
+
+
+def _expanded_lines(env: dict, calls, inputs: list, out: str, given: bool,
+                    scratch: str | None) -> list:
+    """An expansion's ufunc calls; ``out`` (an array already when ``given``) and ``scratch``
+    (None: a new array) take the results."""
+    where = {"out": out, "tmp": scratch or "_tmp"}
+    made = {"out": given, "tmp": scratch is not None}
+    lines = []
+    for ufunc, operands, destination in calls:
+        env[f"u_{ufunc.__name__}"] = ufunc
+        args = ", ".join(inputs[o] if type(o) is int else where[o] for o in operands)
+        if made[destination]:
+            lines.append(f"u_{ufunc.__name__}({args}, {_out(ufunc)}{where[destination]})")
+        else:
+            lines.append(f"{where[destination]} = u_{ufunc.__name__}({args})")
+            made[destination] = True
+    return lines
 
 
 def _assigned_value(graph: Graph, env: dict, index: int, step: Step, args: str) -> str:
