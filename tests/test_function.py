@@ -359,6 +359,28 @@ def test_second_order_persistent_and_jacobian_through_a_call():
     np.testing.assert_allclose(outer.gradient(g, x).numpy(), [6.0, 12.0])  # persistent
 
 
+def test_one_output_and_several_outputs_calls_under_a_tape_match_eager():
+    one = tf.function(lambda x, w: tf.tanh(x * w) + tf.sin(x))
+    two = tf.function(lambda x: (tf.sin(x), tf.cos(x) * x))
+    x = tf.constant(np.linspace(-1, 1, 6, dtype=np.float32))
+    w = tf.constant(np.float32(0.7))
+
+    def gradients(f, g):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            s, c = g(x)
+            y = f(x, w) * x + f(x * 2.0, w) * s + c
+        names = [r.op.name for r in tape._recording.records()]
+        return tape.gradient(y, [x, w]), names
+
+    expected, _ = gradients(one.python_function, two.python_function)
+    for _ in range(3):  # the first call's gradient replays the trace, later ones compiled
+        got, names = gradients(one, two)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-6)
+    assert names.count("FunctionCall") == 2 and names.count("FunctionCallN") == 1
+
+
 def test_forward_mode_through_a_call():
     f = tf.function(lambda x: tf.exp(x) * x)
     x = tf.constant(0.5)

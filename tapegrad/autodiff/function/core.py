@@ -631,7 +631,7 @@ class Function:
                 self._note_call(False)
                 if concrete == "eager":
                     return _eager_outputs(self._python_function(*args))
-                return self._run(concrete, list(args))
+                return self._run(concrete, list(args), tuple(shape for _, shape in fast_key))
         if self._input_signature is not None:
             args, kwargs = tuple(self._check_signature(args, kwargs)), {}
         bound = self._bind(args, kwargs)
@@ -687,8 +687,11 @@ class Function:
                     return relaxed
         return key
 
-    def _run(self, concrete: ConcreteFunction, flat: list):
-        shapes = tuple(tuple(t.shape) for t in flat)
+    def _run(self, concrete: ConcreteFunction, flat: list, shapes: tuple | None = None):
+        """The call of ``concrete`` on its flat tensor arguments (``shapes``: theirs, when
+        the caller has them)."""
+        if shapes is None:
+            shapes = tuple(tuple(t.shape) for t in flat)
         trace = concrete._traces.get(shapes)
         if trace is None:
             args, kwargs = _arguments_for(concrete, flat)

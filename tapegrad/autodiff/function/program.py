@@ -8,12 +8,15 @@ Passes, in order (each one a function with its own tests):
   the same value once;
 * :func:`eliminate_dead_code`: ops that nothing returned, assigned or printed depends on are
   dropped;
-* :func:`reusable_buffers` (at code generation): a ufunc writes its result into the array of
-  an input it reads for the last time, where nothing else can see that array.
+* :func:`plan_buffers` (at code generation): a ufunc writes its result into the array of an
+  input it reads for the last time, or into one of the program's own arrays (kept between
+  calls, reused once their value is dead), where nothing else can see that array; ops of
+  :data:`EXPANSIONS` are written out as their ufunc calls (shape-specialised: no test).
 
-The result is generated as the source of one Python function (``r3 = f3(r0, r1)`` per step),
-so a replay is a straight run of NumPy forwards with no dispatch, no dtype or broadcasting
-checks (the trace fixed every shape and dtype) and no tape bookkeeping.
+The result is generated as the source of one Python function (``r3 = f3(r0, r1)`` per step,
+``f3(r0, r1, b2)`` where the result goes into a buffer), so a replay is a straight run of NumPy
+forwards with no dispatch, no dtype or broadcasting checks (the trace fixed every shape and
+dtype) and no tape bookkeeping.
 """
 
 from __future__ import annotations
