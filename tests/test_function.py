@@ -566,20 +566,32 @@ def test_buffers_of_dead_results_are_reused_only_where_nothing_else_sees_them():
     assert not plan.into and plan.specs == [((2,), np.dtype(np.float32))]
 
 
+def _expansion_inputs(forward, dtype):
+    rng = np.random.default_rng(7)
+    first, second = (rng.standard_normal((3, 5)).astype(dtype) for _ in range(2))
+    first[0, :3] = [0.0, 1.0, -1.0]
+    second[1, :2] = [np.inf, -0.0]
+    if forward is program._linalg._matmul_forward:
+        return first, second.T.copy()
+    return first, second
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["into arrays", "new arrays"])
 @pytest.mark.parametrize("forward", list(program.EXPANSIONS), ids=lambda f: f.__name__)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
-def test_an_expansion_gives_its_forwards_bits(forward, dtype):
-    rng = np.random.default_rng(7)
-    y, t = (rng.standard_normal((3, 5)).astype(dtype) for _ in range(2))
-    y[0, :3] = [0.0, 1.0, -1.0]
-    t[1, :2] = [np.inf, -0.0]
-    slots = {"out": np.empty_like(y), "tmp": np.empty_like(y)}
+def test_an_expansion_gives_its_forwards_bits(forward, dtype, given):
+    inputs = _expansion_inputs(forward, dtype)
     with np.errstate(invalid="ignore"):  # (inf - inf)
-        for ufunc, operands, destination in program.EXPANSIONS[forward]:
-            ufunc(*((y, t)[o] if type(o) is int else slots[o] for o in operands),
-                  slots[destination])
-        expected = forward(y, t)
-    np.testing.assert_array_equal(slots["out"].view(np.uint8), expected.view(np.uint8))
+        expected = forward(*inputs)
+        case, calls = program.EXPANSIONS[forward]
+        assert case(inputs, expected)
+        env = {"a0": inputs[0], "a1": inputs[1], "out": np.empty_like(expected),
+               "scratch": np.empty_like(expected)}
+        lines = program._expanded_lines(env, calls, ["a0", "a1"], "out", given,
+                                        "scratch" if given else None)
+        exec("\n".join(lines), env)
+    assert env["out"].dtype == expected.dtype and env["out"].shape == expected.shape
+    np.testing.assert_array_equal(env["out"].view(np.uint8), expected.view(np.uint8))
 
 
 def test_tanh_and_sigmoid_gradients_are_written_out_in_the_backward_program():

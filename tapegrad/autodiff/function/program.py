@@ -31,6 +31,7 @@ from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import fusion
 from tapegrad.autodiff.function.symbolic import _slot_get
 from tapegrad.autodiff.function.tracer import Graph, Step
+from tapegrad.ops import linalg as _linalg
 from tapegrad.ops import math as _math
 from tapegrad.ops import nn as _nn
 
@@ -193,21 +194,43 @@ _FRESH_RESULTS = frozenset({"MatMul", "TanhGrad", "SigmoidGrad"})
 #: Writing into a given array, they run as that ufunc with ``out`` (the same bits).
 UFUNC_FORMS = {"Relu": (np.maximum, (0,))}
 #: Non-ufunc ops that never keep a view of an input (reading an array they may share it).
-_NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad", "TanhGrad", "SigmoidGrad"})
-#: Ops whose forward, on inputs of the result's shape, is a few ufunc calls: the forward ->
-#: those calls, each (ufunc, operands, destination), an operand being an input's position or
-#: a destination; destinations are ``"out"`` (the result) and ``"tmp"`` (a scratch array).
-#: Written out in the program, they run with no Python call or shape test and write into the
-#: program's buffers (the same ufuncs in the same order: the same bits).
+_NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad", "TanhGrad", "SigmoidGrad", "Sum", "Mean"})
+def _elementwise(inputs, result) -> bool:
+    """Every input is an array of the result's shape and dtype."""
+    return all(type(v) is _ndarray and v.shape == result.shape and v.dtype == result.dtype
+               for v in inputs)
+
+
+def _relu_gradient_case(inputs, result) -> bool:
+    g, y = inputs
+    return type(g) is _ndarray and type(y) is _ndarray and g.shape == y.shape == result.shape
+
+
+def _matrix_product_case(inputs, result) -> bool:
+    return all(type(v) is _ndarray and v.ndim == 2 and v.dtype == result.dtype
+               for v in inputs)
+
+
+#: Ops whose forward, in a case the trace decides, is a few (g)ufunc calls: the forward ->
+#: (the case, given the trace's input values and result; the calls, each (ufunc, operands,
+#: destination)). An operand is an input's position, a destination, or ``("literal", value)``;
+#: destinations are ``"out"`` (the result) and ``"tmp"`` (a scratch array of the result's
+#: shape and dtype). Written out in the program, they run with no Python call or shape test and
+#: write into the program's buffers (the same calls in the same order: the same bits).
 EXPANSIONS = {
     # TanhGrad(y, t) = t - (t y) y
-    _math._one_minus_square_times: ((np.multiply, (1, 0), "out"),
-                                     (np.multiply, ("out", 0), "out"),
-                                     (np.subtract, (1, "out"), "out")),
+    _math._one_minus_square_times: (_elementwise, ((np.multiply, (1, 0), "out"),
+                                                    (np.multiply, ("out", 0), "out"),
+                                                    (np.subtract, (1, "out"), "out"))),
     # SigmoidGrad(y, t) = t y - (t y) y
-    _math._itself_one_minus_itself_times: ((np.multiply, (1, 0), "tmp"),
-                                           (np.multiply, ("tmp", 0), "out"),
-                                           (np.subtract, ("tmp", "out"), "out")),
+    _math._itself_one_minus_itself_times: (_elementwise, (
+        (np.multiply, (1, 0), "tmp"), (np.multiply, ("tmp", 0), "out"),
+        (np.subtract, ("tmp", "out"), "out"))),
+    # ReluGrad(g, y) = (y > 0 as g's dtype) g
+    _nn._relu_grad_forward: (_relu_gradient_case, (
+        (np.greater, (1, ("literal", 0)), "tmp"), (np.multiply, ("tmp", 0), "out"))),
+    # MatMul of two matrices
+    _linalg._matmul_forward: (_matrix_product_case, ((np.matmul, (0, 1), "out"),)),
 }
 #: Most bytes of buffers one program keeps between its calls (beyond it, results are
 #: allocated on each call as NumPy does).
@@ -243,19 +266,15 @@ def _writes_out(graph: Graph, step) -> bool:
 
 
 def expansion(graph: Graph, step):
-    """The ufunc calls of an :data:`EXPANSIONS` op step whose inputs have its result's shape
-    and dtype (the forward's case that the calls are), or None."""
-    calls = EXPANSIONS.get(step.op.forward) if step.kind == "op" and not step.multi else None
-    if calls is None or step.attrs:
+    """The calls of an :data:`EXPANSIONS` op step in the case they are its forward, or None."""
+    entry = EXPANSIONS.get(step.op.forward) if step.kind == "op" and not step.multi else None
+    if entry is None or step.attrs:
         return None
     result = trace_value(graph, step.outs[0])
-    if type(result) is not _ndarray:
+    case, calls = entry
+    if type(result) is not _ndarray or \
+            not case([trace_value(graph, register) for register in step.ins], result):
         return None
-    for register in step.ins:
-        value = trace_value(graph, register)
-        if type(value) is not _ndarray or value.shape != result.shape or \
-                value.dtype != result.dtype:
-            return None
     return calls
 
 
@@ -518,6 +537,8 @@ def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: 
         env[f"f{index}"] = ufunc
         extra = "".join(f", {constant!r}" for constant in constants)
         return [f"f{index}({args}{extra}, {_out(ufunc)}{outs[0]})"]
+    if op.name == "Transpose" and tuple(step.attrs["perm"]) == (1, 0):  # a matrix: its .T
+        return [f"{outs[0]} = {args}.T"]
     env[f"f{index}"] = op.forward
     call = f"f{index}({args}{', ' if args and step.attrs else ''}" \
            f"{f'**a{index}' if step.attrs else ''})"
@@ -547,7 +568,8 @@ def _expanded_lines(env: dict, calls, inputs: list, out: str, given: bool,
     lines = []
     for ufunc, operands, destination in calls:
         env[f"u_{ufunc.__name__}"] = ufunc
-        args = ", ".join(inputs[o] if type(o) is int else where[o] for o in operands)
+        args = ", ".join(inputs[o] if type(o) is int else where[o] if type(o) is str else
+                         repr(o[1]) for o in operands)
         if made[destination]:
             lines.append(f"u_{ufunc.__name__}({args}, {_out(ufunc)}{where[destination]})")
         else:
