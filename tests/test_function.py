@@ -545,18 +545,19 @@ def test_buffers_of_dead_results_are_reused_only_where_nothing_else_sees_them():
     def f(x):
         a = tf.exp(x)             # seen only by the add below: an own buffer of the program
         b = a + 1.0
-        t = tf.transpose(b)       # a view of b: b's array is never a buffer or written
+        t = tf.transpose(b)       # a view of b, returned: b's array is never a buffer
         c = b * 2.0
         v.assign(c * 1.0)         # the variable keeps this array
-        return t + c, c
+        return t + c, c, t
 
     results = []
     for scale in (1.0, 1.0, 2.0):
         x = tf.constant(np.float32([0.5, 1.5]) * np.float32(scale))
         results.append((x.numpy(), *(r.numpy() for r in f(x))))
         results[-1] += (v.numpy(),)
-    for x, total, c, assigned in results:  # later calls left earlier results alone
+    for x, total, c, t, assigned in results:  # later calls left earlier results alone
         b = np.exp(x) + np.float32(1.0)
+        np.testing.assert_array_equal(t, b)
         np.testing.assert_array_equal(total, b + b * np.float32(2.0))
         np.testing.assert_array_equal(c, b * np.float32(2.0))
         np.testing.assert_array_equal(assigned, b * np.float32(2.0))
@@ -639,6 +640,30 @@ def test_buffers_stop_at_the_memory_bound(monkeypatch):
     np.testing.assert_array_equal(
         got, np.exp(np.exp(x.numpy()) + np.float32(1))
         + np.sum(np.exp(np.cos(x.numpy()[:4]) * np.float32(2))))
+
+
+def test_a_value_read_only_through_a_transposes_product_lives_in_a_buffer():
+    @tf.function
+    def f(x, w):
+        h = tf.nn.relu(x * 2.0)  # read only through its transpose, by the product
+        return tf.matmul(tf.transpose(h), w), tf.reduce_sum(h)
+
+    rng = np.random.default_rng(3)
+    w = tf.constant(rng.standard_normal((4, 2)).astype(np.float32))
+    results = []
+    for _ in range(3):
+        x = tf.constant(rng.standard_normal((4, 3)).astype(np.float32))
+        results.append((x.numpy(), *(r.numpy() for r in f(x, w))))
+    for x, product, total in results:
+        h = np.maximum(x * np.float32(2), 0)
+        np.testing.assert_array_equal(product, h.T @ w.numpy())
+        assert total == np.add.reduce(h, axis=None)
+    trace = _only_trace(f)
+    plan = program.plan_buffers(trace.graph, set(trace.returns))
+    names = {i: trace.graph.steps[i].op.name for i in range(len(trace.graph.steps))}
+    assert [names[i] for i in plan.buffers] == ["Mul"] and [names[i] for i in plan.into] == \
+        ["Relu"]
+    assert ".T" in trace.replay.source
 
 
 def test_relu_of_a_dead_result_runs_in_place_as_its_ufunc():

@@ -283,11 +283,17 @@ def _no_views(step) -> bool:
         step.kind == "op" and step.op.name in _NO_VIEWS)
 
 
+def _view(step) -> bool:
+    """A step whose result is a view of its input that the program reads (a transpose)."""
+    return step.kind == "op" and step.op.name == "Transpose" and not step.multi
+
+
 def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> BufferPlan:
     """Buffer reuse: which array each step of a program writes into (see :class:`BufferPlan`).
-    A result goes into an array only when only ufunc-like steps read it (no view of it
-    exists); into an own buffer only when it leaves neither the replay nor into a variable or
-    Python. ``steps``: the program's steps when they are not the graph's (fused)."""
+    A result goes into an array only when only ufunc-like steps read it, or transposes whose
+    results only those read (no view of it outlives its last reading); into an own buffer only
+    when it leaves neither the replay nor into a variable or Python. ``steps``: the program's
+    steps when they are not the graph's (fused)."""
     steps = graph.steps if steps is None else steps
     readers: dict = {}
     for index, step in enumerate(steps):
@@ -301,12 +307,23 @@ def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> Buff
         return value if type(value) is _ndarray and value.ndim else None
 
     def private(register) -> bool:
-        """Only ufunc-like steps read the register, and nothing outside the program does."""
-        return register not in escaping and \
-            all(_no_views(steps[i]) for i in readers.get(register, ()))
+        """Only ufunc-like steps read the register (or its views), nothing outside does."""
+        return register not in escaping and all(
+            private(steps[i].outs[0]) if _view(steps[i]) else _no_views(steps[i])
+            for i in readers.get(register, ()))
+
+    def last_read(register) -> int:
+        """The index of the last step reading the register or a view of it (-1: none)."""
+        return max((last_read(steps[i].outs[0]) if _view(steps[i]) else i
+                    for i in readers.get(register, ())), default=-1)
+
+    def hold(register, number) -> None:
+        held[register] = number
+        frees_at.setdefault(last_read(register), []).append(register)
 
     fresh: set = set()  # registers holding a new array of this call (NumPy allocated it)
     held: dict = {}  # register -> the buffer holding it
+    frees_at: dict = {}  # step index -> held registers it reads for the last time
     free: dict = {}  # (shape, dtype) -> numbers of buffers nothing holds now
     plan = BufferPlan({}, {}, {}, [])
     budget = [BUFFER_BYTES]
@@ -326,7 +343,7 @@ def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> Buff
         if result is not None:
             calls = expansion(graph, step)
             dying = [] if calls is not None else [
-                r for r in step.ins if readers[r][-1] == index and (r in fresh or r in held)
+                r for r in step.ins if last_read(r) == index and (r in fresh or r in held)
                 and private(r) and (a := array_of(r)) is not None and
                 a.shape == result.shape and a.dtype == result.dtype]
             mine = private(step.outs[0])
@@ -338,10 +355,10 @@ def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> Buff
                 if reused in fresh:
                     fresh.add(step.outs[0])
                 else:
-                    held[step.outs[0]] = held.pop(reused)
+                    hold(step.outs[0], held.pop(reused))
             elif mine and (number := take(result)) is not None:
                 plan.buffers[index] = number
-                held[step.outs[0]] = number
+                hold(step.outs[0], number)
             else:
                 fresh.add(step.outs[0])
             if calls is not None and any(d == "tmp" for _, _, d in calls):
@@ -354,8 +371,8 @@ def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> Buff
             fresh.add(step.outs[0])
         elif step.kind == "op" and step.op is _LOSS_AND_SOFTMAX:
             fresh.update(step.outs)
-        for register in set(step.ins):  # buffers of values read for the last time come free
-            if register in held and readers[register][-1] == index:
+        for register in frees_at.pop(index, ()):  # values read for the last time: their
+            if register in held:  # buffers come free (unless an in-place step took them on)
                 number = held.pop(register)
                 free.setdefault(plan.specs[number], []).append(number)
     return plan
