@@ -628,6 +628,39 @@ def test_a_call_finding_the_buffers_in_use_runs_without_them():
     assert array is not unbuffered
 
 
+def test_calls_from_two_threads_each_get_their_own_results():
+    import sys
+    import threading
+
+    compiled = tf.function(lambda x: tf.tanh(tf.sin(x) * 2.0 + 1.0) * 3.0 - x)
+    # (NumPy lets other threads run inside a ufunc on a large array)
+    inputs = [np.linspace(-1, 1, 20000, dtype=np.float32) * np.float32(k) for k in (1, 2)]
+    expected = [np.tanh(np.sin(x) * np.float32(2) + np.float32(1)) * np.float32(3) - x
+                for x in inputs]
+    compiled(tf.constant(inputs[0]))
+    wrong = []
+    start = threading.Barrier(2)
+
+    def work(k):
+        x = tf.constant(inputs[k])
+        start.wait()
+        for _ in range(200):
+            if not np.array_equal(compiled(x).numpy(), expected[k]):
+                wrong.append(k)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: calls overlap
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong
+
+
 def test_buffers_stop_at_the_memory_bound(monkeypatch):
     monkeypatch.setattr(program, "BUFFER_BYTES", 90)
     compiled = tf.function(

@@ -50,7 +50,7 @@ class CompiledTrace:
         self._saving = None  # (replay that also returns the registers the backward needs)
         self._saved_registers: list | None = None
         self._backward: dict = {}  # needs -> compiled backward, or None when it cannot be
-        self._positions: dict = {}  # needs -> picks its saved values out of the saving replay's
+        self._positions: dict = {}  # needs -> (backward replay, picker of its saved values)
 
     def compile(self) -> CompiledTrace:
         """Run the passes (once)."""
@@ -144,16 +144,18 @@ class CompiledTrace:
     def saved_positions(self, needs: tuple):
         """(backward replay, a function picking its saved values out of the saving replay's),
         or None."""
+        found = self._positions.get(needs)
+        if found is not None:
+            return found
         compiled = self.backward_program(needs)
         if compiled is None or self._saved_registers is None:
             return None
-        pick = self._positions.get(needs)
-        if pick is None:
-            index = {r: k for k, r in enumerate(self._saved_registers)}
-            if any(r not in index for r in compiled[1]):
-                return None
-            pick = self._positions[needs] = _picker([index[r] for r in compiled[1]])
-        return compiled[0], pick
+        index = {r: k for k, r in enumerate(self._saved_registers)}
+        if any(r not in index for r in compiled[1]):
+            return None
+        found = self._positions[needs] = (compiled[0],
+                                          _picker([index[r] for r in compiled[1]]))
+        return found
 
 
 def _picker(positions: list):
@@ -276,7 +278,7 @@ def output_packer(structure):
 
 # -- the FunctionCall op ------------------------------------------------------------------
 
-def _call_forward(*values, trace, saved, first):
+def _outputs(values, trace, saved, first):
     if first:
         return first.pop()
     for recorder in state.recorders:
@@ -287,8 +289,12 @@ def _call_forward(*values, trace, saved, first):
     return trace.replay(*values)
 
 
+def _call_forward(*values, trace, saved, first):
+    return _outputs(values, trace, saved, first)
+
+
 def _call_forward_1(*values, trace, saved, first):
-    (output,) = _call_forward(*values, trace=trace, saved=saved, first=first)
+    (output,) = _outputs(values, trace, saved, first)
     return output
 
 
@@ -296,9 +302,9 @@ def _replayed_backward(output, attrs, upstream, needs):
     """The input gradients from the trace's compiled backward program, or None when the first
     call saved nothing (its trace gave the results). An array upstream (the engine's raw
     mode) gets arrays back; a tensor one, tensors."""
-    trace = attrs["trace"]
     registers = attrs["saved"].get("registers")
-    compiled = None if registers is None else trace.saved_positions(tuple(needs))
+    compiled = None if registers is None else attrs["trace"].saved_positions(
+        needs if type(needs) is tuple else tuple(needs))
     if compiled is None:
         return None
     replay, saved_values = compiled
