@@ -306,16 +306,23 @@ def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> Buff
         value = trace_value(graph, register)
         return value if type(value) is _ndarray and value.ndim else None
 
+    known_private: dict = {}
+    known_last: dict = {}
+
     def private(register) -> bool:
         """Only ufunc-like steps read the register (or its views), nothing outside does."""
-        return register not in escaping and all(
-            private(steps[i].outs[0]) if _view(steps[i]) else _no_views(steps[i])
-            for i in readers.get(register, ()))
+        if register not in known_private:
+            known_private[register] = register not in escaping and all(
+                private(steps[i].outs[0]) if _view(steps[i]) else _no_views(steps[i])
+                for i in readers.get(register, ()))
+        return known_private[register]
 
     def last_read(register) -> int:
         """The index of the last step reading the register or a view of it (-1: none)."""
-        return max((last_read(steps[i].outs[0]) if _view(steps[i]) else i
-                    for i in readers.get(register, ())), default=-1)
+        if register not in known_last:
+            known_last[register] = max((last_read(steps[i].outs[0]) if _view(steps[i]) else i
+                                        for i in readers.get(register, ())), default=-1)
+        return known_last[register]
 
     def hold(register, number) -> None:
         held[register] = number
