@@ -195,6 +195,8 @@ _FRESH_RESULTS = frozenset({"MatMul", "TanhGrad", "SigmoidGrad"})
 UFUNC_FORMS = {"Relu": (np.maximum, (0,))}
 #: Non-ufunc ops that never keep a view of an input (reading an array they may share it).
 _NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad", "TanhGrad", "SigmoidGrad", "Sum", "Mean"})
+
+
 def _elementwise(inputs, result) -> bool:
     """Every input is an array of the result's shape and dtype."""
     return all(type(v) is _ndarray and v.shape == result.shape and v.dtype == result.dtype
@@ -288,12 +290,14 @@ def _view(step) -> bool:
     return step.kind == "op" and step.op.name == "Transpose" and not step.multi
 
 
-def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> BufferPlan:
+def plan_buffers(graph: Graph, escaping: set, steps: list | None = None,
+                 budget: int | None = None) -> BufferPlan:
     """Buffer reuse: which array each step of a program writes into (see :class:`BufferPlan`).
     A result goes into an array only when only ufunc-like steps read it, or transposes whose
     results only those read (no view of it outlives its last reading); into an own buffer only
     when it leaves neither the replay nor into a variable or Python. ``steps``: the program's
-    steps when they are not the graph's (fused)."""
+    steps when they are not the graph's (fused); ``budget``: the most bytes of own buffers
+    (:data:`BUFFER_BYTES` by default; 0: none, only dead inputs' arrays are reused)."""
     steps = graph.steps if steps is None else steps
     readers: dict = {}
     for index, step in enumerate(steps):
@@ -333,7 +337,7 @@ def plan_buffers(graph: Graph, escaping: set, steps: list | None = None) -> Buff
     frees_at: dict = {}  # step index -> held registers it reads for the last time
     free: dict = {}  # (shape, dtype) -> numbers of buffers nothing holds now
     plan = BufferPlan({}, {}, {}, [])
-    budget = [BUFFER_BYTES]
+    budget = [BUFFER_BYTES if budget is None else budget]
 
     def take(result) -> int | None:
         key = (result.shape, result.dtype)
@@ -460,9 +464,7 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     if fuse and fusion.available():
         steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
                             escaping_registers(graph, steps, kept), graph.constants)
-    plan = plan_buffers(graph, kept, steps)
-    if not own_buffers:
-        plan = BufferPlan({}, {}, {}, [])
+    plan = plan_buffers(graph, kept, steps, None if own_buffers else 0)
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
     for register in parameters:
