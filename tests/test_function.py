@@ -661,6 +661,25 @@ def test_calls_from_two_threads_each_get_their_own_results():
     assert not wrong
 
 
+@pytest.mark.parametrize("rounds", [program.BATCH_MIN - 1, program.BATCH_MIN + 4])
+def test_independent_calls_of_one_ufunc_run_as_one_call_on_their_concatenation(rounds):
+    def chain(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            for _ in range(rounds):  # the backward pass takes cos of every sine's input
+                y = tf.tanh(tf.sin(y) * 0.9 + 0.5)
+        return tape.gradient(y, x)
+
+    compiled = tf.function(chain)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        x = tf.constant(rng.standard_normal((3, 4)).astype(np.float32) * np.float32(3))
+        assert np.array_equal(compiled(x).numpy(), chain(x).numpy())
+    source = _only_trace(compiled).replay.source
+    assert source.count("u_concatenate(") == (rounds >= program.BATCH_MIN)
+
+
 def test_buffers_stop_at_the_memory_bound(monkeypatch):
     monkeypatch.setattr(program, "BUFFER_BYTES", 90)
     compiled = tf.function(

@@ -8,6 +8,8 @@ Passes, in order (each one a function with its own tests):
   the same value once;
 * :func:`eliminate_dead_code`: ops that nothing returned, assigned or printed depends on are
   dropped;
+* :func:`batch_independent` (at code generation): many independent calls of one ufunc on
+  arrays of one shape run as one call on their concatenation;
 * :func:`plan_buffers` (at code generation): a ufunc writes its result into the array of an
   input it reads for the last time, or into one of the program's own arrays (kept between
   calls, reused once their value is dead), where nothing else can see that array; ops of
@@ -281,7 +283,7 @@ def expansion(graph: Graph, step):
 
 
 def _no_views(step) -> bool:
-    return _ufunc(step) or step.kind == "fused" or (
+    return _ufunc(step) or step.kind in ("fused", "batched") or (
         step.kind == "op" and step.op.name in _NO_VIEWS)
 
 
@@ -442,6 +444,62 @@ def share_softmax(graph: Graph, steps: list) -> list:
     return out
 
 
+#: Fewest independent calls of one ufunc that :func:`batch_independent` runs as one.
+BATCH_MIN = 8
+#: Most bytes of one batch's inputs (its two arrays are kept between calls).
+BATCH_BYTES = 1 << 20
+
+
+class Batch(NamedTuple):
+    """What a ``batched`` step runs: ``ufunc`` on the concatenation of its inputs (each of
+    ``shape`` and ``dtype``), its results the pieces of one array."""
+
+    ufunc: object
+    shape: tuple
+    dtype: object
+
+
+def batch_independent(graph: Graph, steps: list, escaping: set) -> list:
+    """``steps`` where at least :data:`BATCH_MIN` one-input ufunc steps of the same ufunc, on
+    arrays of one shape and dtype that all exist where the first of them runs, and whose
+    results only ufunc-like steps read, become one ``batched`` step there: one call on their
+    inputs' concatenation instead of one call each (the cosines of a chain's sines in its
+    backward pass, say). NumPy's loops give an element the same bits wherever it sits in an
+    array, so results are unchanged."""
+    defined = {}
+    readers: dict = {}
+    for index, step in enumerate(steps):
+        for register in step.outs:
+            defined[register] = index
+        for register in step.ins:
+            readers.setdefault(register, []).append(index)
+    escaping = escaping_registers(graph, steps, escaping)
+    groups: dict = {}
+    for index, step in enumerate(steps):
+        if not (_ufunc(step) and step.call == "1" and not step.attrs and
+                step.op.forward.nin == 1 and step.op.forward.nout == 1):
+            continue
+        value, result = trace_value(graph, step.ins[0]), trace_value(graph, step.outs[0])
+        if type(value) is not _ndarray or type(result) is not _ndarray or not value.ndim or \
+                value.shape != result.shape or value.dtype != result.dtype or \
+                step.outs[0] in escaping or \
+                not all(_no_views(steps[i]) for i in readers.get(step.outs[0], ())):
+            continue
+        group = groups.setdefault((step.op.forward, value.shape, value.dtype), [])
+        if not group or defined.get(step.ins[0], -1) < group[0]:
+            group.append(index)
+    batched, dropped = {}, set()
+    for (ufunc, shape, dtype), members in groups.items():
+        if len(members) >= BATCH_MIN and \
+                len(members) * np.dtype(dtype).itemsize * int(np.prod(shape)) <= BATCH_BYTES:
+            batched[members[0]] = Step("batched", Batch(ufunc, shape, dtype),
+                                       tuple(steps[i].ins[0] for i in members), None,
+                                       tuple(steps[i].outs[0] for i in members), "n", True)
+            dropped.update(members[1:])
+    return [batched.get(index, step) for index, step in enumerate(steps)
+            if index not in dropped]
+
+
 def escaping_registers(graph: Graph, steps: list, kept: set) -> set:
     """``kept`` and every register an assignment or a Python call receives."""
     escaping = set(kept)
@@ -464,6 +522,8 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     if fuse and fusion.available():
         steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
                             escaping_registers(graph, steps, kept), graph.constants)
+    elif own_buffers:
+        steps = batch_independent(graph, steps, kept)
     plan = plan_buffers(graph, kept, steps, None if own_buffers else 0)
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
@@ -493,6 +553,8 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
                 env[f"k{index}_{k}"] = constant
                 args += f"{', ' if args else ''}k{index}_{k}"
             lines.append(f"{outs[0]} = k{index}({args})")
+        elif step.kind == "batched":
+            outs = _batched_lines(env, lines, index, step, args)
         elif step.kind == "read":
             env[f"v{index}"] = step.op
             lines.append(f"{outs[0]} = v{index}._value")
@@ -515,7 +577,8 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     lines.append(f"return {result}")
     signature = ", ".join(names[r] for r in parameters)
     body = "\n".join("    " + line for line in lines)
-    if plan.specs:  # one call at a time uses the buffers
+    if plan.specs or any(step.kind == "batched" for step in steps):
+        # one call at a time uses the buffers
         lock = threading.Lock()
         env["_acquire"], env["_release"] = lock.acquire, lock.release
         env["_unbuffered"] = _generated_once(
@@ -528,6 +591,24 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     replay.source = source
     replay.buffers = plan.specs
     return replay
+
+
+def _batched_lines(env: dict, lines: list, index: int, step: Step, args: str) -> list:
+    """Append the lines of a ``batched`` step; returns the names of its results (pieces of
+    one array kept between calls)."""
+    ufunc, shape, dtype = step.op
+    whole = (len(step.ins) * shape[0],) + tuple(shape[1:])
+    env["u_concatenate"] = np.concatenate
+    env[f"u_{ufunc.__name__}"] = ufunc
+    env[f"bi{index}"] = np.empty(whole, dtype)
+    env[f"bo{index}"] = results = np.empty(whole, dtype)
+    lines.append(f"u_concatenate(({args},), out=bi{index})")
+    lines.append(f"u_{ufunc.__name__}(bi{index}, bo{index})")
+    names = []
+    for k in range(len(step.outs)):
+        env[f"bo{index}_{k}"] = results[k * shape[0]:(k + 1) * shape[0]]
+        names.append(f"bo{index}_{k}")
+    return names
 
 
 def _generated_once(make):
