@@ -680,6 +680,23 @@ def test_independent_calls_of_one_ufunc_run_as_one_call_on_their_concatenation(r
     assert source.count("u_concatenate(") == (rounds >= program.BATCH_MIN)
 
 
+def test_a_batch_counts_against_the_programs_memory_bound(monkeypatch):
+    def sines(x):
+        scaled = [x * float(k) for k in range(1, program.BATCH_MIN + 1)]
+        total = x
+        for value in scaled:  # every sine's input exists where the first runs
+            total = total + tf.sin(value)
+        return total
+
+    x = tf.constant(np.linspace(-2, 2, 16, dtype=np.float32))
+    for bound, batched in ((program.BUFFER_BYTES, True), (2 * program.BATCH_MIN * 64 - 1, False)):
+        monkeypatch.setattr(program, "BUFFER_BYTES", bound)
+        compiled = tf.function(sines)
+        for _ in range(2):
+            assert np.array_equal(compiled(x).numpy(), sines(x).numpy())
+        assert ("u_concatenate(" in _only_trace(compiled).replay.source) == batched
+
+
 def test_buffers_stop_at_the_memory_bound(monkeypatch):
     monkeypatch.setattr(program, "BUFFER_BYTES", 90)
     compiled = tf.function(

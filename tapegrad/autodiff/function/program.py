@@ -446,7 +446,8 @@ def share_softmax(graph: Graph, steps: list) -> list:
 
 #: Fewest independent calls of one ufunc that :func:`batch_independent` runs as one.
 BATCH_MIN = 8
-#: Most bytes of one batch's inputs (its two arrays are kept between calls).
+#: Most bytes of one batch's inputs (its two arrays are kept between calls, counted against
+#: :data:`BUFFER_BYTES`).
 BATCH_BYTES = 1 << 20
 
 
@@ -519,12 +520,18 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     version without them)."""
     kept = set(returns) | set(saved or ())
     steps = share_softmax(graph, graph.steps)
-    if fuse and fusion.available():
+    fused = fuse and fusion.available()
+    if fused:
         steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
                             escaping_registers(graph, steps, kept), graph.constants)
-    elif own_buffers:
-        steps = batch_independent(graph, steps, kept)
-    plan = plan_buffers(graph, kept, steps, None if own_buffers else 0)
+    budget = BUFFER_BYTES if own_buffers else 0
+    if not fused and own_buffers:
+        batched = batch_independent(graph, steps, kept)
+        reserved = sum(2 * len(step.ins) * np.dtype(step.op.dtype).itemsize *
+                       int(np.prod(step.op.shape)) for step in batched if step.kind == "batched")
+        if reserved <= budget:  # (a batch's two arrays count against the program's bound)
+            steps, budget = batched, budget - reserved
+    plan = plan_buffers(graph, kept, steps, budget)
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
     for register in parameters:
