@@ -651,7 +651,8 @@ def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: 
         env[f"f{index}"] = ufunc
         extra = "".join(f", {constant!r}" for constant in constants)
         return [f"f{index}({args}{extra}, {_out(ufunc)}{outs[0]})"]
-    if op.name == "Transpose" and tuple(step.attrs["perm"]) == (1, 0):  # a matrix: its .T
+    if op.name == "Transpose" and step.attrs and \
+            tuple(step.attrs.get("perm", ())) == (1, 0):  # a matrix: its .T
         return [f"{outs[0]} = {args}.T"]
     env[f"f{index}"] = op.forward
     call = f"f{index}({args}{', ' if args and step.attrs else ''}" \
