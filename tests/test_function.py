@@ -359,6 +359,28 @@ def test_second_order_persistent_and_jacobian_through_a_call():
     np.testing.assert_allclose(outer.gradient(g, x).numpy(), [6.0, 12.0])  # persistent
 
 
+def test_one_output_and_several_outputs_calls_under_a_tape_match_eager():
+    one = tf.function(lambda x, w: tf.tanh(x * w) + tf.sin(x))
+    two = tf.function(lambda x: (tf.sin(x), tf.cos(x) * x))
+    x = tf.constant(np.linspace(-1, 1, 6, dtype=np.float32))
+    w = tf.constant(np.float32(0.7))
+
+    def gradients(f, g):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            s, c = g(x)
+            y = f(x, w) * x + f(x * 2.0, w) * s + c
+        names = [r.op.name for r in tape._recording.records()]
+        return tape.gradient(y, [x, w]), names
+
+    expected, _ = gradients(one.python_function, two.python_function)
+    for _ in range(3):  # the first call's gradient replays the trace, later ones compiled
+        got, names = gradients(one, two)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-6)
+    assert names.count("FunctionCall") == 2 and names.count("FunctionCallN") == 1
+
+
 def test_forward_mode_through_a_call():
     f = tf.function(lambda x: tf.exp(x) * x)
     x = tf.constant(0.5)
@@ -521,30 +543,203 @@ def test_buffers_of_dead_results_are_reused_only_where_nothing_else_sees_them():
 
     @tf.function
     def f(x):
-        a = tf.exp(x)             # fresh, read once by the add below: its buffer is reused
+        a = tf.exp(x)             # seen only by the add below: an own buffer of the program
         b = a + 1.0
-        t = tf.transpose(b)       # a view of b: b's buffer must not be written
+        t = tf.transpose(b)       # a view of b, returned: b's array is never a buffer
         c = b * 2.0
         v.assign(c * 1.0)         # the variable keeps this array
-        return t + c, c
+        return t + c, c, t
 
-    x = tf.constant([0.5, 1.5])
-    for _ in range(2):
-        total, c = f(x)
-    b = np.exp(np.float32([0.5, 1.5])) + np.float32(1.0)
-    np.testing.assert_array_equal(total.numpy(), b + b * np.float32(2.0))
-    np.testing.assert_array_equal(v.numpy(), b * np.float32(2.0))
+    results = []
+    for scale in (1.0, 1.0, 2.0):
+        x = tf.constant(np.float32([0.5, 1.5]) * np.float32(scale))
+        results.append((x.numpy(), *(r.numpy() for r in f(x))))
+        results[-1] += (v.numpy(),)
+    for x, total, c, t, assigned in results:  # later calls left earlier results alone
+        b = np.exp(x) + np.float32(1.0)
+        np.testing.assert_array_equal(t, b)
+        np.testing.assert_array_equal(total, b + b * np.float32(2.0))
+        np.testing.assert_array_equal(c, b * np.float32(2.0))
+        np.testing.assert_array_equal(assigned, b * np.float32(2.0))
     trace = _only_trace(f)
-    plan = program.reusable_buffers(trace.graph, set(trace.returns))
-    reused_ops = {trace.graph.steps[i].op.name for i in plan}
-    assert reused_ops == {"AddV2"}  # b = a + 1 writes into a's array; nothing else
-    assert "out=" in trace.replay.source
+    plan = program.plan_buffers(trace.graph, set(trace.returns))
+    assert {trace.graph.steps[i].op.name for i in plan.buffers} == {"Exp"}
+    assert not plan.into and plan.specs == [((2,), np.dtype(np.float32))]
+
+
+def _expansion_inputs(forward, dtype):
+    rng = np.random.default_rng(7)
+    first, second = (rng.standard_normal((3, 5)).astype(dtype) for _ in range(2))
+    first[0, :3] = [0.0, 1.0, -1.0]
+    second[1, :2] = [np.inf, -0.0]
+    if forward is program._linalg._matmul_forward:
+        return first, second.T.copy()
+    return first, second
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["into arrays", "new arrays"])
+@pytest.mark.parametrize("forward", list(program.EXPANSIONS), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_an_expansion_gives_its_forwards_bits(forward, dtype, given):
+    inputs = _expansion_inputs(forward, dtype)
+    with np.errstate(invalid="ignore"):  # (inf - inf)
+        expected = forward(*inputs)
+        case, calls = program.EXPANSIONS[forward]
+        assert case(inputs, expected)
+        env = {"a0": inputs[0], "a1": inputs[1], "out": np.empty_like(expected),
+               "scratch": np.empty_like(expected)}
+        lines = program._expanded_lines(env, calls, ["a0", "a1"], "out", given,
+                                        "scratch" if given else None)
+        exec("\n".join(lines), env)
+    assert env["out"].dtype == expected.dtype and env["out"].shape == expected.shape
+    np.testing.assert_array_equal(env["out"].view(np.uint8), expected.view(np.uint8))
+
+
+def test_tanh_and_sigmoid_gradients_are_written_out_in_the_backward_program():
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.tanh(x) * tf.sigmoid(x * 2.0))
+        return tape.gradient(y, x)
+
+    compiled = tf.function(step)
+    for scale in (1.0, 1.0, -2.0):
+        x = tf.constant(np.linspace(-2, 2, 6, dtype=np.float32) * np.float32(scale))
+        assert np.array_equal(compiled(x).numpy(), step(x).numpy())
+    source = _only_trace(compiled).replay.source
+    assert source.count("u_subtract(") == 2 and "TanhGrad" not in source
+
+
+def test_a_call_finding_the_buffers_in_use_runs_without_them():
+    compiled = tf.function(lambda x: tf.tanh(tf.sin(x) * 2.0 + 1.0) * 3.0)
+    x = tf.constant(np.linspace(-1, 1, 8, dtype=np.float32))
+    expected = compiled(x).numpy()
+    compiled(x)
+    replay = _only_trace(compiled).replay
+    assert replay.buffers == [((8,), np.dtype(np.float32))]
+    (array,) = replay(x.numpy())
+    acquire, release = replay.__globals__["_acquire"], replay.__globals__["_release"]
+    acquire()  # as a call from another thread, or from within the call, would find them
+    try:
+        (unbuffered,) = replay(x.numpy())
+    finally:
+        release()
+    assert np.array_equal(array, expected) and np.array_equal(unbuffered, expected)
+    assert array is not unbuffered
+
+
+def test_calls_from_two_threads_each_get_their_own_results():
+    import sys
+    import threading
+
+    compiled = tf.function(lambda x: tf.tanh(tf.sin(x) * 2.0 + 1.0) * 3.0 - x)
+    # (NumPy lets other threads run inside a ufunc on a large array)
+    inputs = [np.linspace(-1, 1, 20000, dtype=np.float32) * np.float32(k) for k in (1, 2)]
+    expected = [np.tanh(np.sin(x) * np.float32(2) + np.float32(1)) * np.float32(3) - x
+                for x in inputs]
+    compiled(tf.constant(inputs[0]))
+    wrong = []
+    start = threading.Barrier(2)
+
+    def work(k):
+        x = tf.constant(inputs[k])
+        start.wait()
+        for _ in range(200):
+            if not np.array_equal(compiled(x).numpy(), expected[k]):
+                wrong.append(k)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: calls overlap
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong
+
+
+@pytest.mark.parametrize("rounds", [program.BATCH_MIN - 1, program.BATCH_MIN + 4])
+def test_independent_calls_of_one_ufunc_run_as_one_call_on_their_concatenation(rounds):
+    def chain(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            for _ in range(rounds):  # the backward pass takes cos of every sine's input
+                y = tf.tanh(tf.sin(y) * 0.9 + 0.5)
+        return tape.gradient(y, x)
+
+    compiled = tf.function(chain)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        x = tf.constant(rng.standard_normal((3, 4)).astype(np.float32) * np.float32(3))
+        assert np.array_equal(compiled(x).numpy(), chain(x).numpy())
+    source = _only_trace(compiled).replay.source
+    assert source.count("u_concatenate(") == (rounds >= program.BATCH_MIN)
+
+
+def test_a_batch_counts_against_the_programs_memory_bound(monkeypatch):
+    def sines(x):
+        scaled = [x * float(k) for k in range(1, program.BATCH_MIN + 1)]
+        total = x
+        for value in scaled:  # every sine's input exists where the first runs
+            total = total + tf.sin(value)
+        return total
+
+    x = tf.constant(np.linspace(-2, 2, 16, dtype=np.float32))
+    for bound, batched in ((program.BUFFER_BYTES, True), (2 * program.BATCH_MIN * 64 - 1, False)):
+        monkeypatch.setattr(program, "BUFFER_BYTES", bound)
+        compiled = tf.function(sines)
+        for _ in range(2):
+            assert np.array_equal(compiled(x).numpy(), sines(x).numpy())
+        assert ("u_concatenate(" in _only_trace(compiled).replay.source) == batched
+
+
+def test_buffers_stop_at_the_memory_bound(monkeypatch):
+    monkeypatch.setattr(program, "BUFFER_BYTES", 90)
+    compiled = tf.function(
+        lambda x: tf.exp(tf.exp(x) + 1.0) + tf.reduce_sum(tf.exp(tf.cos(x[:4]) * 2.0)))
+    x = tf.constant(np.linspace(-1, 1, 20, dtype=np.float32))  # 80 bytes
+    for _ in range(2):
+        got = compiled(x).numpy()
+    plan = program.plan_buffers(_only_trace(compiled).graph, set(_only_trace(compiled).returns))
+    assert plan.specs == [((20,), np.dtype(np.float32))]  # 16 more bytes would pass 90
+    np.testing.assert_array_equal(
+        got, np.exp(np.exp(x.numpy()) + np.float32(1))
+        + np.sum(np.exp(np.cos(x.numpy()[:4]) * np.float32(2))))
+
+
+def test_a_value_read_only_through_a_transposes_product_lives_in_a_buffer():
+    @tf.function
+    def f(x, w):
+        h = tf.nn.relu(x * 2.0)  # read only through its transpose, by the product
+        return tf.matmul(tf.transpose(h), w), tf.reduce_sum(h)
+
+    rng = np.random.default_rng(3)
+    w = tf.constant(rng.standard_normal((4, 2)).astype(np.float32))
+    results = []
+    for _ in range(3):
+        x = tf.constant(rng.standard_normal((4, 3)).astype(np.float32))
+        results.append((x.numpy(), *(r.numpy() for r in f(x, w))))
+    for x, product, total in results:
+        h = np.maximum(x * np.float32(2), 0)
+        np.testing.assert_array_equal(product, h.T @ w.numpy())
+        assert total == np.add.reduce(h, axis=None)
+    trace = _only_trace(f)
+    plan = program.plan_buffers(trace.graph, set(trace.returns))
+    names = {i: trace.graph.steps[i].op.name for i in range(len(trace.graph.steps))}
+    assert [names[i] for i in plan.buffers] == ["Mul"] and [names[i] for i in plan.into] == \
+        ["Relu"]
+    assert ".T" in trace.replay.source
 
 
 def test_relu_of_a_dead_result_runs_in_place_as_its_ufunc():
     @tf.function
     def f(x, w):
-        h = tf.nn.relu(tf.matmul(x, w) + 1.0)   # the sum dies at the relu: written in place
+        # the sum dies at the relu: written in place (in the program's own buffer)
+        h = tf.nn.relu(tf.matmul(x, w) + 1.0) * 3.0
         kept = tf.matmul(x, w) * 2.0
         t = tf.transpose(kept)                   # a view of `kept`: never written
         return tf.nn.relu(kept) + tf.transpose(t), h
@@ -554,10 +749,11 @@ def test_relu_of_a_dead_result_runs_in_place_as_its_ufunc():
     for _ in range(2):
         out, h = f(x, w)
     product = x.numpy() @ w.numpy()
-    np.testing.assert_array_equal(h.numpy(), np.maximum(product + np.float32(1), 0))
+    np.testing.assert_array_equal(h.numpy(),
+                                  np.maximum(product + np.float32(1), 0) * np.float32(3))
     np.testing.assert_array_equal(out.numpy(), np.maximum(product * 2, 0) + product * 2)
     trace = _only_trace(f)
-    plan = program.reusable_buffers(trace.graph, set(trace.returns))
+    plan = program.plan_buffers(trace.graph, set(trace.returns)).into
     producer = {step.outs[0]: step.op.name for step in trace.graph.steps if step.outs}
     relus = [i for i in plan if trace.graph.steps[i].op.name == "Relu"]
     assert len(relus) == 1 and producer[plan[relus[0]]] == "AddV2"

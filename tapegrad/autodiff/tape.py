@@ -85,7 +85,7 @@ class GradientTape:
                 "`with tapegrad.GradientTape() as tape:`" + (
                     " (this non-persistent tape was already used by gradient(); create a new "
                     "one)" if self._used else ""))
-        for item in nest.flatten(tensor):
+        for item in (tensor,) if type(tensor) is Tensor else nest.flatten(tensor):
             if isinstance(item, Variable):
                 self._warn_if_not_float(item, "watched tensor")
                 recording.watch_variable(item)
@@ -156,14 +156,17 @@ class GradientTape:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, "
                             "Variables or CompositeTensors to be differentiated, but received "
                             "None.")
-        flat_targets = nest.flatten(target)
-        for item in flat_targets:
-            if not isinstance(item, DIFFERENTIABLE):
-                check_differentiable_value(item, "target")
-        flat_sources = nest.flatten(sources)
-        for item in flat_sources:
-            if not isinstance(item, DIFFERENTIABLE):
-                check_differentiable_value(item, "source")
+        if type(target) is Tensor and type(sources) is Tensor:  # (the usual call: no nests)
+            flat_targets, flat_sources = [target], [sources]
+        else:
+            flat_targets = nest.flatten(target)
+            for item in flat_targets:
+                if not isinstance(item, DIFFERENTIABLE):
+                    check_differentiable_value(item, "target")
+            flat_sources = nest.flatten(sources)
+            for item in flat_sources:
+                if not isinstance(item, DIFFERENTIABLE):
+                    check_differentiable_value(item, "source")
         recording = self._consume()
         seeds = seeds_for(flat_targets, output_gradients)
         flat = backward(recording, flat_targets, seeds, flat_sources,
@@ -175,7 +178,7 @@ class GradientTape:
             raise_missing(recording, target, sources, flat)
         if unconnected is UnconnectedGradients.ZERO:
             flat = [hooks.zeros_like(s) if g is None else g for g, s in zip(flat, flat_sources)]
-        return nest.pack_sequence_as(sources, flat)
+        return flat[0] if type(sources) is Tensor else nest.pack_sequence_as(sources, flat)
 
     def _consume(self) -> Recording:
         """Hand out the recording for one backward pass (the last one, if not persistent)."""

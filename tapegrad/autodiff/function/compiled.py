@@ -50,7 +50,7 @@ class CompiledTrace:
         self._saving = None  # (replay that also returns the registers the backward needs)
         self._saved_registers: list | None = None
         self._backward: dict = {}  # needs -> compiled backward, or None when it cannot be
-        self._positions: dict = {}  # needs -> picks its saved values out of the saving replay's
+        self._positions: dict = {}  # needs -> (backward replay, picker of its saved values)
 
     def compile(self) -> CompiledTrace:
         """Run the passes (once)."""
@@ -108,7 +108,10 @@ class CompiledTrace:
         # (a list emptied by the forward: an enclosing trace replays this op with new values)
         attrs = {"trace": self, "saved": {},
                  "first": [] if first is None else [[first[k] for k in self.order]]}
-        outputs = apply(FUNCTION_CALL, inputs, attrs)
+        if len(self.returns) == 1:
+            outputs = (apply(FUNCTION_CALL_1, inputs, attrs),)
+        else:
+            outputs = apply(FUNCTION_CALL, inputs, attrs)
         if self._in_order:
             return list(outputs)
         flat = [None] * self.n_outputs
@@ -141,16 +144,18 @@ class CompiledTrace:
     def saved_positions(self, needs: tuple):
         """(backward replay, a function picking its saved values out of the saving replay's),
         or None."""
+        found = self._positions.get(needs)
+        if found is not None:
+            return found
         compiled = self.backward_program(needs)
         if compiled is None or self._saved_registers is None:
             return None
-        pick = self._positions.get(needs)
-        if pick is None:
-            index = {r: k for k, r in enumerate(self._saved_registers)}
-            if any(r not in index for r in compiled[1]):
-                return None
-            pick = self._positions[needs] = _picker([index[r] for r in compiled[1]])
-        return compiled[0], pick
+        index = {r: k for k, r in enumerate(self._saved_registers)}
+        if any(r not in index for r in compiled[1]):
+            return None
+        found = self._positions[needs] = (compiled[0],
+                                          _picker([index[r] for r in compiled[1]]))
+        return found
 
 
 def _picker(positions: list):
@@ -273,28 +278,45 @@ def output_packer(structure):
 
 # -- the FunctionCall op ------------------------------------------------------------------
 
-def _call_forward(*values, trace, saved, first):
+def _outputs(values, trace, saved, first):
     if first:
         return first.pop()
-    if any(type(r) is Recording for r in state.recorders):
-        outputs, registers = trace.saving_replay()(*values)
-        saved["registers"] = registers
-        return outputs
+    for recorder in state.recorders:
+        if type(recorder) is Recording:  # a tape: the backward program will need values
+            outputs, registers = trace.saving_replay()(*values)
+            saved["registers"] = registers
+            return outputs
     return trace.replay(*values)
+
+
+def _call_forward(*values, trace, saved, first):
+    return _outputs(values, trace, saved, first)
+
+
+def _call_forward_1(*values, trace, saved, first):
+    (output,) = _outputs(values, trace, saved, first)
+    return output
 
 
 def _replayed_backward(output, attrs, upstream, needs):
     """The input gradients from the trace's compiled backward program, or None when the first
-    call saved nothing (its trace gave the results)."""
-    trace = attrs["trace"]
+    call saved nothing (its trace gave the results). An array upstream (the engine's raw
+    mode) gets arrays back; a tensor one, tensors."""
     registers = attrs["saved"].get("registers")
-    compiled = None if registers is None else trace.saved_positions(tuple(needs))
+    compiled = None if registers is None else attrs["trace"].saved_positions(
+        needs if type(needs) is tuple else tuple(needs))
     if compiled is None:
         return None
     replay, saved_values = compiled
+    if type(upstream) is np.ndarray or isinstance(upstream, np.generic):
+        # one output, its gradient an array (raw mode): arrays out, nothing wrapped
+        return tuple(g._value if type(g) is Tensor else g
+                     for g in replay(*saved_values(registers), upstream))
     upstreams = upstream if type(upstream) is tuple else (upstream,)
+    outputs = output if type(output) is tuple else (output,)
     arrays = [_dense(u)._value if isinstance(u, (Tensor, IndexedSlices)) else u
-              for u, o in zip(upstreams, output) if _slot_get(o).dtype.kind in TRAINABLE_KINDS]
+              for u, o in zip(upstreams, outputs)
+              if _slot_get(o).dtype.kind in TRAINABLE_KINDS]
     return tuple(None if g is None or isinstance(g, Tensor) else wrap(g)
                  for g in replay(*saved_values(registers), *arrays))
 
@@ -349,6 +371,8 @@ def _call_vjp(inputs, output, attrs, upstream, needs):
     from tapegrad.autodiff.tape import GradientTape
 
     trace = attrs["trace"]
+    inputs = _tensors(inputs)  # (arrays in the engine's raw mode: FUNCTION_CALL_1)
+    upstream = _tensors(upstream) if type(upstream) is tuple else _tensors((upstream,))[0]
     sources = [x for x, need in zip(inputs, needs) if need]
     with GradientTape(watch_accessed_variables=False) as tape:
         tape.watch([s for s in sources if _slot_get(s).dtype.kind in TRAINABLE_KINDS]
@@ -368,6 +392,18 @@ def _call_vjp(inputs, output, attrs, upstream, needs):
     return tuple(result)
 
 
+def _tensors(values) -> tuple:
+    """``values`` with arrays wrapped as tensors."""
+    return tuple(wrap(v) if isinstance(v, (np.ndarray, np.generic)) else v for v in values)
+
+
+def _call_jvp_1(inputs, output, attrs, tangents):
+    """The one output's tangent; an array when the forward engine gave arrays."""
+    raw = type(output) is not Tensor
+    (tangent,) = _call_jvp(_tensors(inputs), output, attrs, _tensors(tangents))
+    return tangent._value if raw and tangent is not None else tangent
+
+
 def _call_jvp(inputs, output, attrs, tangents):
     from tapegrad.autodiff.forward import ForwardAccumulator
 
@@ -383,6 +419,12 @@ def _call_jvp(inputs, output, attrs, tangents):
     return tuple(result)
 
 
-FUNCTION_CALL = register("FunctionCall", _call_forward, _call_vjp, _call_jvp, samples=(),
+#: The call of a function with several outputs (or none).
+FUNCTION_CALL = register("FunctionCallN", _call_forward, _call_vjp, _call_jvp, samples=(),
                          n_outputs=2,
                          sample_note="a compiled tf.function call: tests/test_function.py")
+#: The call of a function with one output: a single-output op, whose rules take arrays when
+#: nothing records them (the engines' raw mode: no wrapping around the backward program).
+FUNCTION_CALL_1 = register("FunctionCall", _call_forward_1, _call_vjp, _call_jvp_1,
+                           samples=(), array_rules=True,
+                           sample_note="a compiled tf.function call: tests/test_function.py")

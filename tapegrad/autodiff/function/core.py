@@ -536,7 +536,8 @@ class Function:
         self._jit_compile = jit_compile
         self._reduce_retracing = reduce_retracing
         self._concrete: dict = {}  # trace key -> ConcreteFunction (or "eager")
-        self._by_tensors: dict = {}  # plain tensor arguments' dtypes and shapes -> the same
+        # plain tensor arguments' dtypes and shapes -> (the same concrete function, the shapes)
+        self._by_tensors: dict = {}
         self._tracing_count = 0
         self._created_variables = False
         self._warned: set = set()
@@ -626,12 +627,13 @@ class Function:
         # the full binding found then (binding costs more than a small program's replay).
         fast_key = None if kwargs else _fast_key(args)
         if fast_key is not None:
-            concrete = self._by_tensors.get(fast_key)
-            if concrete is not None:
+            found = self._by_tensors.get(fast_key)
+            if found is not None:
                 self._note_call(False)
+                concrete, shapes = found
                 if concrete == "eager":
                     return _eager_outputs(self._python_function(*args))
-                return self._run(concrete, list(args))
+                return self._run(concrete, args, shapes)
         if self._input_signature is not None:
             args, kwargs = tuple(self._check_signature(args, kwargs)), {}
         bound = self._bind(args, kwargs)
@@ -642,7 +644,7 @@ class Function:
         if concrete is None:
             concrete = self._trace(bound, args, kwargs, key)
         if fast_key is not None:
-            self._by_tensors[fast_key] = concrete
+            self._by_tensors[fast_key] = (concrete, tuple(shape for _, shape in fast_key))
         if concrete == "eager":
             return _eager_outputs(self._python_function(*args, **kwargs))
         flat = [leaf for leaf in nest.flatten(list(bound.arguments.values()) if bound is not None
@@ -687,8 +689,11 @@ class Function:
                     return relaxed
         return key
 
-    def _run(self, concrete: ConcreteFunction, flat: list):
-        shapes = tuple(tuple(t.shape) for t in flat)
+    def _run(self, concrete: ConcreteFunction, flat, shapes: tuple | None = None):
+        """The call of ``concrete`` on its flat tensor arguments (``shapes``: theirs, when
+        the caller has them)."""
+        if shapes is None:
+            shapes = tuple(tuple(t.shape) for t in flat)
         trace = concrete._traces.get(shapes)
         if trace is None:
             args, kwargs = _arguments_for(concrete, flat)

@@ -8,17 +8,24 @@ Passes, in order (each one a function with its own tests):
   the same value once;
 * :func:`eliminate_dead_code`: ops that nothing returned, assigned or printed depends on are
   dropped;
-* :func:`reusable_buffers` (at code generation): a ufunc writes its result into the array of
-  an input it reads for the last time, where nothing else can see that array.
+* :func:`batch_independent` (at code generation): many independent calls of one ufunc on
+  arrays of one shape run as one call on their concatenation;
+* :func:`plan_buffers` (at code generation): a ufunc writes its result into the array of an
+  input it reads for the last time, or into one of the program's own arrays (kept between
+  calls, reused once their value is dead), where nothing else can see that array; ops of
+  :data:`EXPANSIONS` are written out as their ufunc calls (shape-specialised: no test).
 
-The result is generated as the source of one Python function (``r3 = f3(r0, r1)`` per step),
-so a replay is a straight run of NumPy forwards with no dispatch, no dtype or broadcasting
-checks (the trace fixed every shape and dtype) and no tape bookkeeping.
+The result is generated as the source of one Python function (``r3 = f3(r0, r1)`` per step,
+``f3(r0, r1, b2)`` where the result goes into a buffer), so a replay is a straight run of NumPy
+forwards with no dispatch, no dtype or broadcasting checks (the trace fixed every shape and
+dtype) and no tape bookkeeping.
 """
 
 from __future__ import annotations
 
 import itertools
+import textwrap
+import threading
 from typing import NamedTuple
 
 from tapegrad._core.backend import np
@@ -26,6 +33,8 @@ from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import fusion
 from tapegrad.autodiff.function.symbolic import _slot_get
 from tapegrad.autodiff.function.tracer import Graph, Step
+from tapegrad.ops import linalg as _linalg
+from tapegrad.ops import math as _math
 from tapegrad.ops import nn as _nn
 
 _ndarray = np.ndarray
@@ -184,18 +193,113 @@ _counter = itertools.count()
 #: Ops whose result is a new array of its own (never a view of an input).
 _FRESH_RESULTS = frozenset({"MatMul", "TanhGrad", "SigmoidGrad"})
 #: Ops that are a NumPy ufunc of their input and constants: name -> (ufunc, the constants).
-#: Reusing a dead input's array, they run as that ufunc with ``out=`` (the same bits).
+#: Writing into a given array, they run as that ufunc with ``out`` (the same bits).
 UFUNC_FORMS = {"Relu": (np.maximum, (0,))}
 #: Non-ufunc ops that never keep a view of an input (reading an array they may share it).
-_NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad", "TanhGrad", "SigmoidGrad"})
+_NO_VIEWS = frozenset({"MatMul", "Relu", "ReluGrad", "TanhGrad", "SigmoidGrad", "Sum", "Mean"})
 
 
-def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> dict:
-    """In-place buffer reuse: {step index: input register whose array the step may write its
-    result into}. Only for a NumPy ufunc step reading, for the last time, an array that an
-    earlier ufunc (or matmul) step made, that only ufuncs read (no view of it exists), that
-    leaves neither the replay nor into a variable, and whose shape and dtype the result has.
-    ``steps``: the program's steps when they are not the graph's (fused)."""
+def _elementwise(inputs, result) -> bool:
+    """Every input is an array of the result's shape and dtype."""
+    return all(type(v) is _ndarray and v.shape == result.shape and v.dtype == result.dtype
+               for v in inputs)
+
+
+def _relu_gradient_case(inputs, result) -> bool:
+    g, y = inputs
+    return type(g) is _ndarray and type(y) is _ndarray and g.shape == y.shape == result.shape
+
+
+def _matrix_product_case(inputs, result) -> bool:
+    return all(type(v) is _ndarray and v.ndim == 2 and v.dtype == result.dtype
+               for v in inputs)
+
+
+#: Ops whose forward, in a case the trace decides, is a few (g)ufunc calls: the forward ->
+#: (the case, given the trace's input values and result; the calls, each (ufunc, operands,
+#: destination)). An operand is an input's position, a destination, or ``("literal", value)``;
+#: destinations are ``"out"`` (the result) and ``"tmp"`` (a scratch array of the result's
+#: shape and dtype). Written out in the program, they run with no Python call or shape test and
+#: write into the program's buffers (the same calls in the same order: the same bits).
+EXPANSIONS = {
+    # TanhGrad(y, t) = t - (t y) y
+    _math._one_minus_square_times: (_elementwise, ((np.multiply, (1, 0), "out"),
+                                                    (np.multiply, ("out", 0), "out"),
+                                                    (np.subtract, (1, "out"), "out"))),
+    # SigmoidGrad(y, t) = t y - (t y) y
+    _math._itself_one_minus_itself_times: (_elementwise, (
+        (np.multiply, (1, 0), "tmp"), (np.multiply, ("tmp", 0), "out"),
+        (np.subtract, ("tmp", "out"), "out"))),
+    # ReluGrad(g, y) = (y > 0 as g's dtype) g
+    _nn._relu_grad_forward: (_relu_gradient_case, (
+        (np.greater, (1, ("literal", 0)), "tmp"), (np.multiply, ("tmp", 0), "out"))),
+    # MatMul of two matrices
+    _linalg._matmul_forward: (_matrix_product_case, ((np.matmul, (0, 1), "out"),)),
+}
+#: Most bytes of buffers one program keeps between its calls (beyond it, results are
+#: allocated on each call as NumPy does).
+BUFFER_BYTES = 64 << 20
+
+
+class BufferPlan(NamedTuple):
+    """Where each step of a program writes its result (steps not named allocate a new array,
+    as NumPy does). ``into``: step index -> an input register whose array dies at that step
+    and takes its result (an elementwise ufunc may write over its own operand). ``buffers``:
+    step index -> number of the program's own array (kept between calls, used by one call at
+    a time) that takes a result nothing outside the program sees. ``scratch``: step index ->
+    buffer number of an expansion's intermediate. ``specs``: buffer number -> (shape, dtype).
+    """
+
+    into: dict
+    buffers: dict
+    scratch: dict
+    specs: list
+
+
+def _ufunc(step) -> bool:
+    return step.kind == "op" and not step.multi and isinstance(step.op.forward, np.ufunc)
+
+
+def _writes_out(graph: Graph, step) -> bool:
+    """A step that can be told where to write its result: a ufunc of its inputs (positional,
+    no attributes), an op with a ufunc form, or an expansion."""
+    if step.kind != "op" or step.attrs:
+        return False
+    return (_ufunc(step) and step.call in ("1", "2") and len(step.ins) == step.op.forward.nin) \
+        or step.op.name in UFUNC_FORMS or expansion(graph, step) is not None
+
+
+def expansion(graph: Graph, step):
+    """The calls of an :data:`EXPANSIONS` op step in the case they are its forward, or None."""
+    entry = EXPANSIONS.get(step.op.forward) if step.kind == "op" and not step.multi else None
+    if entry is None or step.attrs:
+        return None
+    result = trace_value(graph, step.outs[0])
+    case, calls = entry
+    if type(result) is not _ndarray or \
+            not case([trace_value(graph, register) for register in step.ins], result):
+        return None
+    return calls
+
+
+def _no_views(step) -> bool:
+    return _ufunc(step) or step.kind in ("fused", "batched") or (
+        step.kind == "op" and step.op.name in _NO_VIEWS)
+
+
+def _view(step) -> bool:
+    """A step whose result is a view of its input that the program reads (a transpose)."""
+    return step.kind == "op" and step.op.name == "Transpose" and not step.multi
+
+
+def plan_buffers(graph: Graph, escaping: set, steps: list | None = None,
+                 budget: int | None = None) -> BufferPlan:
+    """Buffer reuse: which array each step of a program writes into (see :class:`BufferPlan`).
+    A result goes into an array only when only ufunc-like steps read it, or transposes whose
+    results only those read (no view of it outlives its last reading); into an own buffer only
+    when it leaves neither the replay nor into a variable or Python. ``steps``: the program's
+    steps when they are not the graph's (fused); ``budget``: the most bytes of own buffers
+    (:data:`BUFFER_BYTES` by default; 0: none, only dead inputs' arrays are reused)."""
     steps = graph.steps if steps is None else steps
     readers: dict = {}
     for index, step in enumerate(steps):
@@ -204,36 +308,86 @@ def reusable_buffers(graph: Graph, escaping: set, steps: list | None = None) -> 
         if step.kind == "assign" or has_effect(step):
             escaping = escaping | set(step.ins)  # a variable or Python keeps the array
 
-    def ufunc(step) -> bool:
-        return step.kind == "op" and not step.multi and isinstance(step.op.forward, np.ufunc)
+    def array_of(register):
+        value = trace_value(graph, register)
+        return value if type(value) is _ndarray and value.ndim else None
 
-    def in_place(step) -> bool:
-        return (ufunc(step) and not step.attrs and step.call in ("1", "2")) or \
-            (step.kind == "op" and step.op.name in UFUNC_FORMS and not step.attrs)
+    known_private: dict = {}
+    known_last: dict = {}
 
-    def no_views(step) -> bool:
-        return ufunc(step) or step.kind == "fused" or (
-            step.kind == "op" and step.op.name in _NO_VIEWS)
+    def private(register) -> bool:
+        """Only ufunc-like steps read the register (or its views), nothing outside does."""
+        if register not in known_private:
+            known_private[register] = register not in escaping and all(
+                private(steps[i].outs[0]) if _view(steps[i]) else _no_views(steps[i])
+                for i in readers.get(register, ()))
+        return known_private[register]
 
-    fresh: set = set()
-    plan: dict = {}
+    def last_read(register) -> int:
+        """The index of the last step reading the register or a view of it (-1: none)."""
+        if register not in known_last:
+            known_last[register] = max((last_read(steps[i].outs[0]) if _view(steps[i]) else i
+                                        for i in readers.get(register, ())), default=-1)
+        return known_last[register]
+
+    def hold(register, number) -> None:
+        held[register] = number
+        frees_at.setdefault(last_read(register), []).append(register)
+
+    fresh: set = set()  # registers holding a new array of this call (NumPy allocated it)
+    held: dict = {}  # register -> the buffer holding it
+    frees_at: dict = {}  # step index -> held registers it reads for the last time
+    free: dict = {}  # (shape, dtype) -> numbers of buffers nothing holds now
+    plan = BufferPlan({}, {}, {}, [])
+    budget = [BUFFER_BYTES if budget is None else budget]
+
+    def take(result) -> int | None:
+        key = (result.shape, result.dtype)
+        if free.get(key):
+            return free[key].pop()
+        if result.nbytes > budget[0]:
+            return None
+        budget[0] -= result.nbytes
+        plan.specs.append(key)
+        return len(plan.specs) - 1
+
     for index, step in enumerate(steps):
-        if in_place(step):
-            result = np.asarray(trace_value(graph, step.outs[0]))
-            for register in step.ins:
-                value = np.asarray(trace_value(graph, register)) if register in fresh else None
-                if value is not None and register not in escaping and \
-                        readers[register][-1] == index and result.ndim and \
-                        value.shape == result.shape and value.dtype == result.dtype and \
-                        all(no_views(steps[reader]) for reader in readers[register]):
-                    plan[index] = register
-                    fresh.discard(register)
-                    break
-        if step.kind == "fused" or (step.kind == "op" and not step.multi and (
-                ufunc(step) or step.op.name in _FRESH_RESULTS or step.op.name in UFUNC_FORMS)):
+        result = array_of(step.outs[0]) if step.outs and _writes_out(graph, step) else None
+        if result is not None:
+            calls = expansion(graph, step)
+            dying = [] if calls is not None else [
+                r for r in step.ins if last_read(r) == index and (r in fresh or r in held)
+                and private(r) and (a := array_of(r)) is not None and
+                a.shape == result.shape and a.dtype == result.dtype]
+            mine = private(step.outs[0])
+            reused = next((r for r in dying if r in fresh), None)
+            if reused is None and mine:
+                reused = next((r for r in dying if r in held), None)
+            if reused is not None:  # the dead input's array takes the result
+                plan.into[index] = reused
+                if reused in fresh:
+                    fresh.add(step.outs[0])
+                else:
+                    hold(step.outs[0], held.pop(reused))
+            elif mine and (number := take(result)) is not None:
+                plan.buffers[index] = number
+                hold(step.outs[0], number)
+            else:
+                fresh.add(step.outs[0])
+            if calls is not None and any(d == "tmp" for _, _, d in calls):
+                number = take(result)
+                if number is not None:
+                    plan.scratch[index] = number
+                    free.setdefault(plan.specs[number], []).append(number)
+        elif step.kind == "fused" or (step.kind == "op" and not step.multi and (
+                _ufunc(step) or step.op.name in _FRESH_RESULTS)):
             fresh.add(step.outs[0])
         elif step.kind == "op" and step.op is _LOSS_AND_SOFTMAX:
             fresh.update(step.outs)
+        for register in frees_at.pop(index, ()):  # values read for the last time: their
+            if register in held:  # buffers come free (unless an in-place step took them on)
+                number = held.pop(register)
+                free.setdefault(plan.specs[number], []).append(number)
     return plan
 
 
@@ -290,6 +444,63 @@ def share_softmax(graph: Graph, steps: list) -> list:
     return out
 
 
+#: Fewest independent calls of one ufunc that :func:`batch_independent` runs as one.
+BATCH_MIN = 8
+#: Most bytes of one batch's inputs (its two arrays are kept between calls, counted against
+#: :data:`BUFFER_BYTES`).
+BATCH_BYTES = 1 << 20
+
+
+class Batch(NamedTuple):
+    """What a ``batched`` step runs: ``ufunc`` on the concatenation of its inputs (each of
+    ``shape`` and ``dtype``), its results the pieces of one array."""
+
+    ufunc: object
+    shape: tuple
+    dtype: object
+
+
+def batch_independent(graph: Graph, steps: list, escaping: set) -> list:
+    """``steps`` where at least :data:`BATCH_MIN` one-input ufunc steps of the same ufunc, on
+    arrays of one shape and dtype that all exist where the first of them runs, and whose
+    results only ufunc-like steps read, become one ``batched`` step there: one call on their
+    inputs' concatenation instead of one call each (the cosines of a chain's sines in its
+    backward pass, say). NumPy's loops give an element the same bits wherever it sits in an
+    array, so results are unchanged."""
+    defined = {}
+    readers: dict = {}
+    for index, step in enumerate(steps):
+        for register in step.outs:
+            defined[register] = index
+        for register in step.ins:
+            readers.setdefault(register, []).append(index)
+    escaping = escaping_registers(graph, steps, escaping)
+    groups: dict = {}
+    for index, step in enumerate(steps):
+        if not (_ufunc(step) and step.call == "1" and not step.attrs and
+                step.op.forward.nin == 1 and step.op.forward.nout == 1):
+            continue
+        value, result = trace_value(graph, step.ins[0]), trace_value(graph, step.outs[0])
+        if type(value) is not _ndarray or type(result) is not _ndarray or not value.ndim or \
+                value.shape != result.shape or value.dtype != result.dtype or \
+                step.outs[0] in escaping or \
+                not all(_no_views(steps[i]) for i in readers.get(step.outs[0], ())):
+            continue
+        group = groups.setdefault((step.op.forward, value.shape, value.dtype), [])
+        if not group or defined.get(step.ins[0], -1) < group[0]:
+            group.append(index)
+    batched, dropped = {}, set()
+    for (ufunc, shape, dtype), members in groups.items():
+        if len(members) >= BATCH_MIN and \
+                len(members) * np.dtype(dtype).itemsize * int(np.prod(shape)) <= BATCH_BYTES:
+            batched[members[0]] = Step("batched", Batch(ufunc, shape, dtype),
+                                       tuple(steps[i].ins[0] for i in members), None,
+                                       tuple(steps[i].outs[0] for i in members), "n", True)
+            dropped.update(members[1:])
+    return [batched.get(index, step) for index, step in enumerate(steps)
+            if index not in dropped]
+
+
 def escaping_registers(graph: Graph, steps: list, kept: set) -> set:
     """``kept`` and every register an assignment or a Python call receives."""
     escaping = set(kept)
@@ -300,16 +511,27 @@ def escaping_registers(graph: Graph, steps: list, kept: set) -> set:
 
 
 def generate(graph: Graph, parameters: list, returns: list, saved: list | None = None,
-             fuse: bool = False):
+             fuse: bool = False, own_buffers: bool = True):
     """Compile ``graph`` to a Python function of the registers ``parameters`` returning the
     tuple of ``returns`` (and, with ``saved``, the tuple of those registers too); ``fuse``:
-    runs of elementwise ops become numexpr kernels (when numexpr is installed)."""
+    runs of elementwise ops become numexpr kernels (when numexpr is installed);
+    ``own_buffers``: results nothing outside sees go into arrays the function keeps between
+    calls (a call finding them in use, from another thread or from within itself, runs a
+    version without them)."""
     kept = set(returns) | set(saved or ())
     steps = share_softmax(graph, graph.steps)
-    if fuse and fusion.available():
+    fused = fuse and fusion.available()
+    if fused:
         steps = fusion.fuse(steps, lambda r: trace_value(graph, r),
                             escaping_registers(graph, steps, kept), graph.constants)
-    reuse = reusable_buffers(graph, kept, steps)
+    budget = BUFFER_BYTES if own_buffers else 0
+    if not fused and own_buffers:
+        batched = batch_independent(graph, steps, kept)
+        reserved = sum(2 * len(step.ins) * np.dtype(step.op.dtype).itemsize *
+                       int(np.prod(step.op.shape)) for step in batched if step.kind == "batched")
+        if reserved <= budget:  # (a batch's two arrays count against the program's bound)
+            steps, budget = batched, budget - reserved
+    plan = plan_buffers(graph, kept, steps, budget)
     env: dict = {"_as_array": _as_array, "np": np}
     names: dict = {}
     for register in parameters:
@@ -317,75 +539,158 @@ def generate(graph: Graph, parameters: list, returns: list, saved: list | None =
     for register, value in graph.constants.items():
         names[register] = f"c{register}"
         env[f"c{register}"] = value
-    lines = [f"def replay({', '.join(names[r] for r in parameters)}):"]
+    for number, (shape, dtype) in enumerate(plan.specs):
+        env[f"b{number}"] = np.empty(shape, dtype)
+    lines = []
     for index, step in enumerate(steps):
         args = ", ".join(names.get(i, f"r{i}") for i in step.ins)
         outs = [f"r{o}" for o in step.outs]
-        for o in step.outs:
-            names[o] = f"r{o}"
         if step.kind == "op":
-            if index in reuse:  # the dead input's array takes the result
-                args += f", out={names.get(reuse[index], f'r{reuse[index]}')}"
-            lines.extend(_op_lines(graph, env, index, step, args, outs))
+            target = names.get(plan.into[index], f"r{plan.into[index]}") \
+                if index in plan.into else None
+            if index in plan.buffers:
+                target = f"b{plan.buffers[index]}"
+            if target is not None:
+                outs = [target]
+            lines.extend(_op_lines(graph, env, index, step, args, outs, target is not None,
+                                   plan.scratch.get(index)))
         elif step.kind == "fused":
             env[f"k{index}"] = step.op.program
             for k, constant in enumerate(step.op.constants):
                 env[f"k{index}_{k}"] = constant
                 args += f"{', ' if args else ''}k{index}_{k}"
-            lines.append(f"    {outs[0]} = k{index}({args})")
+            lines.append(f"{outs[0]} = k{index}({args})")
+        elif step.kind == "batched":
+            outs = _batched_lines(env, lines, index, step, args)
         elif step.kind == "read":
             env[f"v{index}"] = step.op
-            lines.append(f"    {outs[0]} = v{index}._value")
+            lines.append(f"{outs[0]} = v{index}._value")
         elif step.kind == "assign":
             env[f"v{index}"] = step.op
             value = _assigned_value(graph, env, index, step, args)
             mode = step.attrs["mode"]
             if mode == "assign":
-                lines.append(f"    v{index}._value = {value}")
+                lines.append(f"v{index}._value = {value}")
             else:
                 sign = "+" if mode == "assign_add" else "-"
-                lines.append(f"    v{index}._value = v{index}._value {sign} {value}")
+                lines.append(f"v{index}._value = v{index}._value {sign} {value}")
         else:
             env[f"e{index}"] = step.op
-            lines.append(f"    e{index}({args})")
+            lines.append(f"e{index}({args})")
+        names.update(zip(step.outs, outs))
     result = "(" + "".join(f"{_name(names, r)}, " for r in returns) + ")"
     if saved is not None:
         result += ", (" + "".join(f"{_name(names, r)}, " for r in saved) + ")"
-    lines.append(f"    return {result}")
-    source = "\n".join(lines)
+    lines.append(f"return {result}")
+    signature = ", ".join(names[r] for r in parameters)
+    body = "\n".join("    " + line for line in lines)
+    if plan.specs or any(step.kind == "batched" for step in steps):
+        # one call at a time uses the buffers
+        lock = threading.Lock()
+        env["_acquire"], env["_release"] = lock.acquire, lock.release
+        env["_unbuffered"] = _generated_once(
+            lambda: generate(graph, parameters, returns, saved, fuse, own_buffers=False))
+        body = (f"    if not _acquire(False):\n        return _unbuffered({signature})\n"
+                f"    try:\n{textwrap.indent(body, '    ')}\n    finally:\n        _release()")
+    source = f"def replay({signature}):\n{body}"
     exec(compile(source, f"<tf.function replay {next(_counter)}>", "exec"), env)
     replay = env["replay"]
     replay.source = source
+    replay.buffers = plan.specs
     return replay
+
+
+def _batched_lines(env: dict, lines: list, index: int, step: Step, args: str) -> list:
+    """Append the lines of a ``batched`` step; returns the names of its results (pieces of
+    one array kept between calls)."""
+    ufunc, shape, dtype = step.op
+    whole = (len(step.ins) * shape[0],) + tuple(shape[1:])
+    env["u_concatenate"] = np.concatenate
+    env[f"u_{ufunc.__name__}"] = ufunc
+    env[f"bi{index}"] = np.empty(whole, dtype)
+    env[f"bo{index}"] = results = np.empty(whole, dtype)
+    lines.append(f"u_concatenate(({args},), out=bi{index})")
+    lines.append(f"u_{ufunc.__name__}(bi{index}, bo{index})")
+    names = []
+    for k in range(len(step.outs)):
+        env[f"bo{index}_{k}"] = results[k * shape[0]:(k + 1) * shape[0]]
+        names.append(f"bo{index}_{k}")
+    return names
+
+
+def _generated_once(make):
+    """A function calling what ``make()`` returns, made on the first call."""
+    made = []
+
+    def call(*args):
+        if not made:
+            made.append(make())
+        return made[0](*args)
+
+    return call
 
 
 def _name(names: dict, register) -> str:
     return "None" if register is None else names[register]
 
 
-def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: list) -> list:
+def _op_lines(graph: Graph, env: dict, index: int, step: Step, args: str, outs: list,
+              given: bool, scratch: int | None) -> list:
+    """The lines running op step ``step``; ``given``: ``outs[0]`` names the array it writes
+    into; ``scratch``: the buffer an expansion's intermediate goes into."""
     op = step.op
     if op.name == "CustomGradient":  # its outputs are the function's own (the last inputs)
         sources = args.split(", ")[-len(outs):]
-        return [f"    {o} = {s}" for o, s in zip(outs, sources)]
-    if op.name in UFUNC_FORMS and "out=" in args:  # in place: the op as its ufunc
-        ufunc, constants = UFUNC_FORMS[op.name]
+        return [f"{o} = {s}" for o, s in zip(outs, sources)]
+    calls = expansion(graph, step)
+    if calls is not None:
+        return _expanded_lines(env, calls, args.split(", "), outs[0], given,
+                               None if scratch is None else f"b{scratch}")
+    if given:  # the ufunc (or the op's ufunc form) writes into the given array
+        ufunc, constants = UFUNC_FORMS.get(op.name, (op.forward, ()))
         env[f"f{index}"] = ufunc
-        source, out = args.split(", out=")
         extra = "".join(f", {constant!r}" for constant in constants)
-        return [f"    {outs[0]} = f{index}({source}{extra}, out={out})"]
+        return [f"f{index}({args}{extra}, {_out(ufunc)}{outs[0]})"]
+    if op.name == "Transpose" and step.attrs and \
+            tuple(step.attrs.get("perm", ())) == (1, 0):  # a matrix: its .T
+        return [f"{outs[0]} = {args}.T"]
     env[f"f{index}"] = op.forward
     call = f"f{index}({args}{', ' if args and step.attrs else ''}" \
            f"{f'**a{index}' if step.attrs else ''})"
     if step.attrs:
         env[f"a{index}"] = step.attrs
     if step.multi:
-        lines = [f"    _m{index} = {call}"]
-        lines += [f"    {o} = _as_array(_m{index}[{k}])" for k, o in enumerate(outs)]
+        lines = [f"_m{index} = {call}"]
+        lines += [f"{o} = _as_array(_m{index}[{k}])" for k, o in enumerate(outs)]
         return lines
     if step.call != "1" and np.ndim(trace_value(graph, step.outs[0])) == 0:
         call = f"_as_array({call})"
-    return [f"    {outs[0]} = {call}"]
+    return [f"{outs[0]} = {call}"]
+
+
+def _out(ufunc) -> str:
+    """How ``ufunc`` is given its output array: positionally (no keyword to parse), but as
+    ``out=`` for maximum and minimum (NumPy deprecates their positional form)."""
+    return "out=" if ufunc in (np.maximum, np.minimum) else ""
+
+
+def _expanded_lines(env: dict, calls, inputs: list, out: str, given: bool,
+                    scratch: str | None) -> list:
+    """An expansion's ufunc calls; ``out`` (an array already when ``given``) and ``scratch``
+    (None: a new array) take the results."""
+    where = {"out": out, "tmp": scratch or "_tmp"}
+    made = {"out": given, "tmp": scratch is not None}
+    lines = []
+    for ufunc, operands, destination in calls:
+        env[f"u_{ufunc.__name__}"] = ufunc
+        args = ", ".join(inputs[o] if type(o) is int else where[o] if type(o) is str else
+                         repr(o[1]) for o in operands)
+        if made[destination]:
+            lines.append(f"u_{ufunc.__name__}({args}, {_out(ufunc)}{where[destination]})")
+        else:
+            lines.append(f"{where[destination]} = u_{ufunc.__name__}({args})")
+            made[destination] = True
+    return lines
 
 
 def _assigned_value(graph: Graph, env: dict, index: int, step: Step, args: str) -> str:
