@@ -14,6 +14,10 @@ from tapegrad.distribute._engine import require_init
 class ReduceOp(enum.IntEnum):
     """How ``allreduce`` combines the ranks' tensors."""
 
+    # Hashed as the integer it equals (Enum's own hash is a Python call that every allreduce
+    # would pay in its cache lookup).
+    __hash__ = int.__hash__
+
     Average = 0
     Sum = 1
     Adasum = 2
@@ -162,7 +166,8 @@ class _GroupPlan:
     the metadata check, and the fused reduction with its buffers."""
 
     __slots__ = ("op", "compression", "prescale", "header", "descriptions", "dense", "sparse",
-                 "factor", "metadata", "mpi_op", "plain", "reduction", "wire_layout", "description")
+                 "factor", "metadata", "mpi_op", "plain", "reduction", "wire_layout", "description",
+                 "alone")
 
     def __init__(self, values: list, arrays: list, op: ReduceOp, compression, prescale: float,
                  postscale: float):
@@ -191,6 +196,9 @@ class _GroupPlan:
         self.reduction = (_engine.AllreducePlan(arrays, self.mpi_op, self.factor, self.description)
                           if self.plain else None)
         self.wire_layout = None
+        # One plain tensor on several ranks: allreduce's short path may run this plan.
+        self.alone = (self.plain and len(values) == 1 and _engine.state.size > 1
+                      and _engine.state.watchdog is not None)
 
     def release(self) -> None:
         if self.reduction is not None:
@@ -236,21 +244,23 @@ _PLANS = _engine.PlanCache()
 
 
 def reduce_group(values: list, names: list, op, compression=NoneCompressor,
-                 prescale: float = 1.0, postscale: float = 1.0, average=None) -> list:
+                 prescale: float = 1.0, postscale: float = 1.0, average=None, key=None) -> list:
     """Allreduce a list of tensors, IndexedSlices and Nones (kept as None), checked across
     ranks (``op`` may be None: Horovod's default, or ``average``'s). A call that repeats an
     earlier one reuses its plan (the response cache): the metadata check then exchanges the
-    cached digest only."""
+    cached digest only. ``key``: the plan's key in the cache, when the caller has one (else
+    made of the resolved arguments and every value's dtype and shape)."""
     arrays = [None if v is None or isinstance(v, IndexedSlices) else np.asarray(to_array(v))
               for v in values]
     try:
-        key = (_resolve_op(op, average), compression, float(prescale), float(postscale),
-               _engine.state.fusion_threshold,
-               *[(a.dtype, a.shape) if a is not None else _signature(v)
-                 for v, a in zip(values, arrays)])
+        settings = (_resolve_op(op, average), compression, float(prescale), float(postscale))
+        if key is None:
+            key = (*settings, _engine.state.fusion_threshold,
+                   *[(a.dtype, a.shape) if a is not None else _signature(v)
+                     for v, a in zip(values, arrays)])
         plan = _PLANS.get(key)
         if plan is None:
-            plan = _PLANS.add(key, _GroupPlan(values, arrays, *key[:4]))
+            plan = _PLANS.add(key, _GroupPlan(values, arrays, *settings))
         else:
             _PLANS.move_to_end(key)
         if not plan.plain:
@@ -288,10 +298,40 @@ def allreduce(tensor, average=None, device_dense="", device_sparse="",
     >>> hvd.allreduce(tf.constant([1.0, 2.0]), op=hvd.Sum, postscale_factor=2.0).numpy()
     array([2., 4.], dtype=float32)
     """
+    key = None
+    if type(tensor) is Tensor:    # the usual call, kept short: every training step makes it
+        value = tensor._value
+        key = (_ALONE, op, average, process_set, compression, prescale_factor, postscale_factor,
+               value.dtype, value.shape)
+        try:
+            plan = _PLANS.get(key)
+        except TypeError:         # an unhashable argument: the full path says what is wrong
+            plan = key = None
+        if plan is not None and plan.alone:
+            _PLANS.move_to_end(key)
+            reduced = plan.reduction.run_alone(value, plan.metadata)
+            if reduced is not None:
+                return wrap(reduced)
+            _engine.raise_mismatch("allreduce", [plan.header, [[name or "allreduce",
+                                                                plan.descriptions[0]]]])
+        if not _plain_arguments(op, average, process_set, prescale_factor, postscale_factor):
+            key = None
     require_init()
     _check_process_set(process_set)
     return reduce_group([tensor], [name or "allreduce"], op, compression, prescale_factor,
-                        postscale_factor, average)[0]
+                        postscale_factor, average, key)[0]
+
+
+# The first item of the cache key of a one-tensor ``allreduce`` (its arguments as passed, then
+# the tensor's dtype and shape), which group keys (resolved arguments) never start with.
+_ALONE = "allreduce of one tensor"
+
+
+def _plain_arguments(op, average, process_set, prescale, postscale) -> bool:
+    """Whether arguments equal as dictionary keys mean the same call (so they may key a plan as
+    they are): no Variable or array factor, whose value may change while its key would not."""
+    return ((op is None or type(op) is ReduceOp) and average is None and process_set is None
+            and type(prescale) in (float, int) and type(postscale) in (float, int))
 
 
 def grouped_allreduce(tensors, average=None, device_dense="", device_sparse="",

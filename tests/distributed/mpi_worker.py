@@ -42,16 +42,23 @@ def collectives(rank, size):
     expected = {hvd.Sum: np.sum(inputs, 0), hvd.Average: np.mean(inputs, 0),
                 hvd.Min: np.min(inputs, 0), hvd.Max: np.max(inputs, 0),
                 hvd.Product: np.prod(inputs, 0)}
+    # Each call twice: the second repeats the first, so it runs allreduce's cached short path.
     for op, value in expected.items():
-        got = hvd.allreduce(mine, op=op).numpy()
-        check(f"allreduce {op.name}", np.allclose(got, value) and got.dtype == np.float32, got)
+        got = [hvd.allreduce(mine, op=op).numpy() for _ in range(2)]
+        check(f"allreduce {op.name}", all(np.allclose(g, value) and g.dtype == np.float32
+                                          for g in got), got)
     halves = [np.array([1.5, -2.25, 100.0], np.float16) * (r + 1) for r in range(size)]
     for op, ufunc in ((hvd.Sum, np.add), (hvd.Min, np.minimum), (hvd.Max, np.maximum),
                       (hvd.Product, np.multiply)):
-        got = hvd.allreduce(tf.constant(halves[rank]), op=op).numpy()
+        got = [hvd.allreduce(tf.constant(halves[rank]), op=op).numpy() for _ in range(2)]
         want = ufunc.reduce(np.stack(halves), axis=0)     # float16 arithmetic, as MPI's
-        check(f"allreduce float16 {op.name}", got.dtype == np.float16
-              and np.array_equal(got, want), got)
+        check(f"allreduce float16 {op.name}", all(g.dtype == np.float16
+                                                  and np.array_equal(g, want) for g in got), got)
+    flags = tf.constant([rank == 0, True, False])
+    got = [[hvd.allreduce(flags, op=op).numpy().tolist() for _ in range(2)]
+           for op in (hvd.Max, hvd.Min)]
+    check("allreduce bool Max and Min", got == [[[True, True, False]] * 2,
+                                                [[False, True, False]] * 2], got)
     got = hvd.allreduce(mine, op=hvd.Sum, prescale_factor=0.5, postscale_factor=3.0).numpy()
     check("allreduce pre/postscale", np.allclose(got, 1.5 * np.sum(inputs, 0)), got)
 
@@ -284,6 +291,10 @@ def mismatches(rank):
     local_failure(rank, "string tensor", TypeError, lambda: hvd.broadcast(
         tf.constant(["text"]) if rank == 1 else tf.constant([1.0]), root_rank=0),
         "got dtype object")
+    hvd.allreduce(tf.zeros([4]))                      # cached, then repeated by rank 0 only
+    local_failure(rank, "Average of integers, the other rank's call cached", TypeError,
+                  lambda: hvd.allreduce(tf.zeros([4], dtype=[tf.float32, tf.int32][rank])),
+                  "Average of int32 tensors is not exact")
     got = hvd.allreduce(tf.constant(1.0), op=hvd.Sum).numpy()
     check("collectives work after a mismatch", got == 2.0, got)
     # Layers built in another order get other automatic names: positions, not names, match.

@@ -52,7 +52,8 @@ def results(tmp_path_factory):
 
 CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "allreduce Max",
           "allreduce Product", "allreduce float16 Sum", "allreduce float16 Min",
-          "allreduce float16 Max", "allreduce float16 Product", "allreduce pre/postscale",
+          "allreduce float16 Max", "allreduce float16 Product", "allreduce bool Max and Min",
+          "allreduce pre/postscale",
           "grouped_allreduce fused", "allgather uneven", "allgather bool", "broadcast root 1",
           "alltoall splits", "alltoall equal",
           "broadcast_variables", "broadcast_object", "allgather_object",
@@ -60,6 +61,7 @@ CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "al
           "mismatch None gradient", "mismatch different collectives",
           "one rank's failure raises on all: fp16 overflow",
           "one rank's failure raises on all: string tensor",
+          "one rank's failure raises on all: Average of integers, the other rank's call cached",
           "collectives work after a mismatch", "names may differ across ranks",
           "cache hit", "cache miss after a shape change",
           "mismatch after a cached hit on every rank", "mismatch after a cached hit on one rank",

@@ -287,8 +287,17 @@ def test_a_new_fusion_threshold_makes_new_buckets():
     assert [t.numpy().tolist() for t in alone] == [[1.0, 2.0], [3.0]]
 
 
+def test_a_scale_factor_that_may_change_is_read_on_every_call():
+    factor, x = tf.Variable(2.0), tf.constant([1.0, 2.0])
+    assert hvd.allreduce(x, op=hvd.Sum, prescale_factor=factor).numpy().tolist() == [2.0, 4.0]
+    factor.assign(3.0)
+    assert hvd.allreduce(x, op=hvd.Sum, prescale_factor=factor).numpy().tolist() == [3.0, 6.0]
+    half = np.array(0.5)                                       # not hashable: no short path
+    assert hvd.allreduce(x, op=hvd.Sum, postscale_factor=half).numpy().tolist() == [0.5, 1.0]
+
+
 def _cached_shapes():
-    return [key[-1][1] for key in collectives._PLANS]     # of one-tensor calls
+    return [key[-1] for key in collectives._PLANS]     # of one-tensor allreduce calls
 
 
 def test_the_plan_cache_keeps_the_most_recent_calls_up_to_its_capacity():
