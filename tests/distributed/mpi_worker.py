@@ -59,6 +59,10 @@ def collectives(rank, size):
            for op in (hvd.Max, hvd.Min)]
     check("allreduce bool Max and Min", got == [[[True, True, False]] * 2,
                                                 [[False, True, False]] * 2], got)
+    big = np.arange(1 << 18, dtype=np.float32)           # 1 MiB: output on huge pages
+    held = [hvd.allreduce(tf.constant(big * (rank + 1)), op=hvd.Sum) for _ in range(3)]
+    check("allreduce 1 MiB repeated, every result held", all(
+        np.array_equal(h.numpy(), 3 * big) for h in held), [h.numpy()[:3] for h in held])
     got = hvd.allreduce(mine, op=hvd.Sum, prescale_factor=0.5, postscale_factor=3.0).numpy()
     check("allreduce pre/postscale", np.allclose(got, 1.5 * np.sum(inputs, 0)), got)
 

@@ -53,7 +53,7 @@ def results(tmp_path_factory):
 CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "allreduce Max",
           "allreduce Product", "allreduce float16 Sum", "allreduce float16 Min",
           "allreduce float16 Max", "allreduce float16 Product", "allreduce bool Max and Min",
-          "allreduce pre/postscale",
+          "allreduce 1 MiB repeated, every result held", "allreduce pre/postscale",
           "grouped_allreduce fused", "allgather uneven", "allgather bool", "broadcast root 1",
           "alltoall splits", "alltoall equal",
           "broadcast_variables", "broadcast_object", "allgather_object",

@@ -257,6 +257,26 @@ def test_the_output_buffer_of_a_dropped_result_is_reused():
     assert _address(second[0]) not in (_address(first) - 8, _address(first))
 
 
+def test_large_results_come_in_huge_page_buffers_never_overwritten_while_held():
+    big = 1 << 18                                        # float32: 1 MiB, from which on
+    x = tf.constant(np.arange(big, dtype=np.float32))
+    kept_before = _engine._Outputs.kept_bytes            # of earlier tests' plans
+    first = hvd.allreduce(x, op=hvd.Sum)
+    fused = hvd.grouped_allreduce([x, tf.constant([1.0, 2.0])], op=hvd.Sum)
+    held = fused[1]                                      # a view of the fused buffer
+    del fused
+    again = hvd.grouped_allreduce([x * 2.0, tf.constant([3.0, 4.0])], op=hvd.Sum)
+    second = hvd.allreduce(x * 3.0, op=hvd.Sum)
+    np.testing.assert_array_equal(first, np.arange(big))
+    assert held.numpy().tolist() == [1.0, 2.0] and again[1].numpy().tolist() == [3.0, 4.0]
+    np.testing.assert_array_equal(second, 3.0 * np.arange(big))
+    np.testing.assert_array_equal(again[0], 2.0 * np.arange(big))
+    if _engine._HUGE_PAGES:
+        assert [_address(t) % (2 << 20) for t in (first, second, again[0])] == [0, 0, 0]
+        # Two buffers kept per plan, each counted as the whole huge page it takes.
+        assert _engine._Outputs.kept_bytes - kept_before == 4 * (2 << 20)
+
+
 def test_a_loop_holding_the_previous_result_takes_turns_with_two_buffers():
     x = tf.constant(np.ones(4, np.float32))
     previous, addresses = hvd.allreduce(x * 10.0), set()
