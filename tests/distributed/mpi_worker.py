@@ -63,6 +63,18 @@ def collectives(rank, size):
     held = [hvd.allreduce(tf.constant(big * (rank + 1)), op=hvd.Sum) for _ in range(3)]
     check("allreduce 1 MiB repeated, every result held", all(
         np.array_equal(h.numpy(), 3 * big) for h in held), [h.numpy()[:3] for h in held])
+    # From 256 KiB a scaled reduction goes in chunks, one per rank, when they can be equal.
+    for extra, label in ((2, "in chunks"), (3, "odd size")):
+        larges = [np.random.default_rng(r).standard_normal((1 << 17) + extra).astype(np.float32)
+                  for r in range(size)]
+        total = larges[0] + larges[1]                      # float32, as MPI adds two values
+        got = [hvd.allreduce(tf.constant(larges[rank])) for _ in range(2)]
+        got += hvd.grouped_allreduce([tf.constant(larges[rank]), tf.constant([rank, 1.0])])[:1]
+        got.append(hvd.allreduce(tf.constant(larges[rank]), op=hvd.Sum, postscale_factor=3.0))
+        want = [total * np.float32(0.5)] * 3 + [total * np.float32(3.0)]
+        check(f"allreduce 512 KiB scaled, {label}", all(np.array_equal(g.numpy(), w)
+                                                        for g, w in zip(got, want))
+              and same_on_all_ranks(got), [g.numpy()[:3] for g in got])
     got = hvd.allreduce(mine, op=hvd.Sum, prescale_factor=0.5, postscale_factor=3.0).numpy()
     check("allreduce pre/postscale", np.allclose(got, 1.5 * np.sum(inputs, 0)), got)
 
