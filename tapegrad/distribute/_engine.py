@@ -538,29 +538,34 @@ class _Outputs:
         _Outputs.keeping.discard(self)
 
 
-# Output buffers from 1 MiB up start on a 2 MiB boundary in memory that asks the kernel for
+# Output buffers of 1-16 MiB start on a 2 MiB boundary in memory that asks the kernel for
 # huge pages: MPI writes them 20-50% faster at 256 KiB-4 MiB (measured on the development VM,
 # where each TLB miss of 4 KiB pages costs a nested page walk), rounded up to whole huge pages
-# (at most twice the bytes at 1 MiB, hence no smaller buffers). Where the system has no
-# transparent huge pages this is just page-aligned memory.
+# (at most twice the bytes at 1 MiB, hence no smaller buffers). From 16 MiB the transfer is
+# memory-bound and was no faster on huge pages (at 64 MiB 4% slower), so larger buffers are
+# ordinary ones. Where the system has no transparent huge pages this is page-aligned memory.
 _HUGE_PAGE = 2 << 20
-_HUGE_PAGE_MIN_BYTES = 1 << 20
+_HUGE_PAGE_BYTES = (1 << 20, 16 << 20)              # the sizes of buffers put on them
 _HUGE_PAGES = hasattr(mmap, "MADV_HUGEPAGE")        # Linux
+
+
+def _on_huge_pages(nbytes: int) -> bool:
+    return _HUGE_PAGES and _HUGE_PAGE_BYTES[0] <= nbytes <= _HUGE_PAGE_BYTES[1]
 
 
 def _footprint(nbytes: int) -> int:
     """The memory an output buffer of ``nbytes`` takes (see :func:`_new_output`)."""
-    if _HUGE_PAGES and nbytes >= _HUGE_PAGE_MIN_BYTES:
+    if _on_huge_pages(nbytes):
         return -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
     return nbytes
 
 
 def _new_output(shape: tuple, dtype):
-    """An uninitialised array for reduced values, on huge pages when large (see above). The
+    """An uninitialised array for reduced values, on huge pages at 1-16 MiB (see above). The
     array is made straight on the mapping, so that every NumPy view of it (a fused bucket's
     results) keeps the array itself referenced, as ``_Outputs.take`` needs."""
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if not (_HUGE_PAGES and nbytes >= _HUGE_PAGE_MIN_BYTES):
+    if not _on_huge_pages(nbytes):
         return np.empty(shape, dtype)
     mapping = mmap.mmap(-1, _footprint(nbytes) + _HUGE_PAGE, flags=mmap.MAP_PRIVATE)
     try:
