@@ -13,7 +13,8 @@ MPI's ``--bind-to core``, steadies the figures on a busy machine). Three tables:
    ("+check": the floor of any allreduce that checks its peers' shapes first), and into a
    fresh ``np.empty_like`` output ("+alloc": what an API returning a new array each call
    pays, page faults of fresh memory included; timed in a pass of its own against "raw",
-   because the call after it pays for its freed memory too). tapegrad returns a tensor of the
+   because the call after it pays for its freed memory too). "tg avg" is ``hvd.allreduce``
+   with its default op, Average (the sum, then 1/size). tapegrad returns a tensor of the
    caller's own, reduced into an output buffer it reuses once no earlier result holds it (the
    case here); each row writes to its own output once per round. Algorithm bandwidth is
    bytes / time; bus bandwidth is ``2 (N-1)/N`` bytes / time, the bytes each rank really sends
@@ -93,8 +94,8 @@ def bandwidth_table(max_mb: int) -> dict:
     bus = 2 * (size - 1) / size
     report(f"\n1. allreduce of float32 buffers, {size} processes (median of interleaved calls)")
     report(f"{'bytes':>10} {'raw us':>10} {'huge us':>10} {'+check us':>10} {'tapegrad us':>12} "
-           f"{'+alloc us':>10} {'raw GB/s':>9} {'tg GB/s':>8} {'raw bus':>8} {'tg bus':>7} "
-           f"{'tg/raw':>7} {'tg/huge':>8} {'tg/+check':>9}")
+           f"{'+alloc us':>10} {'tg avg us':>10} {'raw GB/s':>9} {'tg GB/s':>8} {'raw bus':>8} "
+           f"{'tg bus':>7} {'tg/raw':>7} {'tg/huge':>8} {'tg/+check':>9} {'avg/raw':>8}")
     raw_times = {}
     check = np.zeros(3, dtype=np.int64)
 
@@ -116,7 +117,8 @@ def bandwidth_table(max_mb: int) -> dict:
             "raw": lambda a=array, o=out: comm.Allreduce(a, o),
             "huge": lambda a=array, o=huge_out: comm.Allreduce(a, o),
             "check": lambda a=array, o=checked_out: checked(a, o),
-            "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum)}, samples)
+            "tapegrad": lambda t=tensor: hvd.allreduce(t, op=hvd.Sum),
+            "average": lambda t=tensor: hvd.allreduce(t)}, samples)
         # Apart: the call after one that freed a fresh output runs up to 40% slower (from 4
         # MB on, MPI's own temporary buffer then lands in fresh memory), whichever row it is.
         alloc = interleaved_medians({
@@ -125,11 +127,13 @@ def bandwidth_table(max_mb: int) -> dict:
         raw, huge, checked_raw, ours = (times["raw"], times["huge"], times["check"],
                                         times["tapegrad"])
         fresh = alloc["alloc"] / alloc["raw"] * raw        # on the scale of this raw row
+        average = times["average"]
         report(f"{nbytes:>10} {raw * 1e6:>10.1f} {huge * 1e6:>10.1f} {checked_raw * 1e6:>10.1f} "
-               f"{ours * 1e6:>12.1f} {fresh * 1e6:>10.1f} {nbytes / raw / 1e9:>9.2f} "
-               f"{nbytes / ours / 1e9:>8.2f} {bus * nbytes / raw / 1e9:>8.2f} "
-               f"{bus * nbytes / ours / 1e9:>7.2f} {raw / ours:>7.0%} {huge / ours:>8.0%} "
-               f"{checked_raw / ours:>9.0%}")
+               f"{ours * 1e6:>12.1f} {fresh * 1e6:>10.1f} {average * 1e6:>10.1f} "
+               f"{nbytes / raw / 1e9:>9.2f} {nbytes / ours / 1e9:>8.2f} "
+               f"{bus * nbytes / raw / 1e9:>8.2f} {bus * nbytes / ours / 1e9:>7.2f} "
+               f"{raw / ours:>7.0%} {huge / ours:>8.0%} {checked_raw / ours:>9.0%} "
+               f"{raw / average:>8.0%}")
         raw_times[nbytes] = raw
         nbytes *= 4
     return raw_times
