@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import mmap
 import os
 import sys
@@ -498,11 +499,12 @@ class _Outputs:
     kept_bytes = 0                  # of every plan's buffers together
     keeping: set = set()            # the _Outputs that keep buffers
     # Slots, here and in the other classes of a plan: fewer memory lines touched per call.
-    __slots__ = ("shape", "dtype", "nbytes", "kept", "last_use")
+    __slots__ = ("shape", "dtype", "nbytes", "huge", "kept", "last_use")
 
     def __init__(self, shape: tuple, dtype):
         self.shape, self.dtype = shape, dtype
-        self.nbytes = _footprint(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+        nbytes = math.prod(shape) * dtype.itemsize
+        self.nbytes, self.huge = _footprint(nbytes), _on_huge_pages(nbytes)
         self.kept: list = []
         self.last_use = 0
 
@@ -515,7 +517,8 @@ class _Outputs:
             # the views of a fused buffer keep it busy too).
             if _references(kept, i) <= _IDLE_REFERENCES:
                 return kept[i]
-        buffer = _new_output(self.shape, self.dtype)
+        buffer = (_new_output(self.shape, self.dtype) if self.huge
+                  else np.empty(self.shape, self.dtype))
         if state.cache_capacity and len(self.kept) < 2:
             self._keep(buffer)
         return buffer
@@ -564,7 +567,7 @@ def _new_output(shape: tuple, dtype):
     """An uninitialised array for reduced values, on huge pages at 1-16 MiB (see above). The
     array is made straight on the mapping, so that every NumPy view of it (a fused bucket's
     results) keeps the array itself referenced, as ``_Outputs.take`` needs."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     if not _on_huge_pages(nbytes):
         return np.empty(shape, dtype)
     mapping = mmap.mmap(-1, _footprint(nbytes) + _HUGE_PAGE, flags=mmap.MAP_PRIVATE)
