@@ -16,6 +16,7 @@ import numpy as np
 
 import tapegrad as tf
 import tapegrad.distribute as hvd
+from tapegrad.distribute import _engine as hvd_engine
 from tapegrad.distribute import collectives as hvd_collectives
 
 RESULTS: dict = {}
@@ -75,6 +76,16 @@ def collectives(rank, size):
         check(f"allreduce 512 KiB scaled, {label}", all(np.array_equal(g.numpy(), w)
                                                         for g, w in zip(got, want))
               and same_on_all_ranks(got), [g.numpy()[:3] for g in got])
+    # Small chunks too: MPICH leaves a large in-place chunk where it lies as well as first in
+    # the buffer (where MPI puts it), a small one only first.
+    hvd_engine._CHUNKED_MIN_BYTES, saved = 0, hvd_engine._CHUNKED_MIN_BYTES
+    got = hvd.grouped_allreduce([tf.constant(np.arange(6, dtype=np.float32) + rank),
+                                 tf.constant([2.0 * rank, 4.0])])
+    got.append(hvd.allreduce(tf.constant(np.arange(8, dtype=np.float32) * (rank + 1))))
+    hvd_engine._CHUNKED_MIN_BYTES = saved
+    check("allreduce small chunks", [g.numpy().tolist() for g in got] == [
+        [0.5, 1.5, 2.5, 3.5, 4.5, 5.5], [1.0, 4.0], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.5]],
+        [g.numpy() for g in got])
     got = hvd.allreduce(mine, op=hvd.Sum, prescale_factor=0.5, postscale_factor=3.0).numpy()
     check("allreduce pre/postscale", np.allclose(got, 1.5 * np.sum(inputs, 0)), got)
 

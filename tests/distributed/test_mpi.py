@@ -54,7 +54,7 @@ CHECKS = ["topology", "allreduce Sum", "allreduce Average", "allreduce Min", "al
           "allreduce Product", "allreduce float16 Sum", "allreduce float16 Min",
           "allreduce float16 Max", "allreduce float16 Product", "allreduce bool Max and Min",
           "allreduce 1 MiB repeated, every result held", "allreduce 512 KiB scaled, in chunks",
-          "allreduce 512 KiB scaled, odd size",
+          "allreduce 512 KiB scaled, odd size", "allreduce small chunks",
           "allreduce pre/postscale",
           "grouped_allreduce fused", "allgather uneven", "allgather bool", "broadcast root 1",
           "alltoall splits", "alltoall equal",
