@@ -672,7 +672,8 @@ class AllreducePlan:
         finally:
             watchdog.current = None
         if check.tobytes() != metadata.agreed:
-            return metadata.disagreed(None)
+            metadata.disagreed(None)            # raises another rank's failure, if any
+            return None
         bucket = self.buckets[0]
         buffer = bucket.outputs.take()
         source, target = np.ascontiguousarray(array), buffer

@@ -283,6 +283,18 @@ def reduce_group(values: list, names: list, op, compression=NoneCompressor,
     return out
 
 
+# The first item of the cache key of a one-tensor ``allreduce`` (its arguments as passed, then
+# the tensor's dtype and shape), which group keys (resolved arguments) never start with.
+_ALONE = "allreduce of one tensor"
+
+
+def _plain_arguments(op, average, process_set, prescale, postscale) -> bool:
+    """Whether arguments equal as dictionary keys mean the same call (so they may key a plan as
+    they are): no Variable or array factor, whose value may change while its key would not."""
+    return ((op is None or type(op) is ReduceOp) and average is None and process_set is None
+            and type(prescale) in (float, int) and type(postscale) in (float, int))
+
+
 def allreduce(tensor, average=None, device_dense="", device_sparse="",
               compression=Compression.none, op=None, prescale_factor: float = 1.0,
               postscale_factor: float = 1.0, name: str | None = None, process_set=None,
@@ -320,18 +332,6 @@ def allreduce(tensor, average=None, device_dense="", device_sparse="",
     _check_process_set(process_set)
     return reduce_group([tensor], [name or "allreduce"], op, compression, prescale_factor,
                         postscale_factor, average, key)[0]
-
-
-# The first item of the cache key of a one-tensor ``allreduce`` (its arguments as passed, then
-# the tensor's dtype and shape), which group keys (resolved arguments) never start with.
-_ALONE = "allreduce of one tensor"
-
-
-def _plain_arguments(op, average, process_set, prescale, postscale) -> bool:
-    """Whether arguments equal as dictionary keys mean the same call (so they may key a plan as
-    they are): no Variable or array factor, whose value may change while its key would not."""
-    return ((op is None or type(op) is ReduceOp) and average is None and process_set is None
-            and type(prescale) in (float, int) and type(postscale) in (float, int))
 
 
 def grouped_allreduce(tensors, average=None, device_dense="", device_sparse="",
