@@ -123,7 +123,12 @@ LOWER = ("tapegrad._core", "tapegrad.ops")
 PRIVATE_FIELDS = ("_value", "_np", "_read_for_op", "_read_for_conversion", "_tensor_conversion")
 # Still converting: tf.function and the distributed training are being changed on other branches;
 # their folders wait here until the merge converts them (then this list is emptied).
-NOT_YET_CONVERTED = ("tapegrad.autodiff.function", "tapegrad.distribute")
+NOT_YET_CONVERTED = ("tapegrad.distribute",)
+# tf.function's SymbolicTensor overrides the Tensor's `_value` slot with a guard (TensorFlow's
+# error when a trace reads a value), which no public hook can express without slowing every
+# op's dispatch: symbolic.py alone takes the slot, and the rest of the compiler reads traced
+# arrays through its `array_in_trace`.
+EXEMPT = {"tapegrad.autodiff.function.symbolic": {"names '_value'"}}
 
 
 def private_core_uses(path: pathlib.Path) -> list:
@@ -161,7 +166,8 @@ def upper_modules() -> dict:
 
 def test_upper_layers_use_only_the_cores_public_names():
     problems = [f"{name}:{use}" for name, path in upper_modules().items()
-                if not under(name, NOT_YET_CONVERTED) for use in private_core_uses(path)]
+                if not under(name, NOT_YET_CONVERTED) for use in private_core_uses(path)
+                if use.split(": ", 1)[1] not in EXEMPT.get(name, ())]
     assert not problems, ("private core names used above the op layer (use wrap, to_array, "
                           "array_of, as_value, replace_array, a Variable's or a DType's public "
                           "API):\n" + "\n".join(problems))
@@ -171,6 +177,10 @@ def test_the_waiting_list_is_still_needed():
     waiting_uses = [use for name, path in upper_modules().items()
                     if under(name, NOT_YET_CONVERTED) for use in private_core_uses(path)]
     assert waiting_uses, "every module is converted: empty NOT_YET_CONVERTED"
+    modules = upper_modules()
+    for name, exempt in EXEMPT.items():
+        found = {use.split(": ", 1)[1] for use in private_core_uses(modules[name])}
+        assert exempt <= found, f"{name} no longer needs its exemption: remove it from EXEMPT"
 
 
 def test_the_private_use_check_finds_what_it_forbids(tmp_path):

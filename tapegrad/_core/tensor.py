@@ -403,7 +403,7 @@ class RefusedScalar(TypeError):
     "Cannot convert 2.5 to EagerTensor of dtype int32")."""
 
 
-def _input(value, like):
+def op_input(value, like):
     """(object to save, array or Python scalar to compute with) for one op input.
 
     ``like`` is the NumPy dtype of a tensor operand of the same op (or None): Python scalars and
@@ -487,7 +487,7 @@ def apply1(op: Op, x, attrs: dict | None = None):
     else:
         if op.elementwise and hasattr(x, "__tapegrad_elementwise__"):  # (tf.ragged)
             return _map_over_values(op, x, attrs)
-        x, value = _input(x, None)
+        x, value = op_input(x, None)
     accepted = op.dtypes
     if accepted is not None and value.dtype not in accepted:
         _unsupported_dtype(op, value.dtype)
@@ -544,22 +544,22 @@ def _two_operands(op: Op, x, y) -> tuple:
     are converted to a tensor operand's dtype (TensorFlow's rule; Python scalars stay scalars)."""
     if type(x) is Tensor:
         xv = x._value
-        y, yv = _input(y, xv.dtype)
+        y, yv = op_input(y, xv.dtype)
         if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
             _mismatch(op, xv, yv)
     elif type(y) is Tensor:
         yv = y._value
-        x, xv = _input(x, yv.dtype)
+        x, xv = op_input(x, yv.dtype)
         if type(xv) is not float and type(xv) is not int and xv.dtype != yv.dtype:
             _mismatch(op, xv, yv)
     elif (type(x) is float or type(x) is int) and (
             isinstance(y, Tensor) or hasattr(y, "_read_for_op") or
             hasattr(y, "_tensor_conversion")):
-        y, yv = _input(y, None)
-        x, xv = _input(x, yv.dtype)
+        y, yv = op_input(y, None)
+        x, xv = op_input(x, yv.dtype)
     else:  # (no tensor operand: the first value's dtype, as TensorFlow's eager conversion)
-        x, xv = _input(x, None)
-        y, yv = _input(y, xv.dtype)
+        x, xv = op_input(x, None)
+        y, yv = op_input(y, xv.dtype)
         if type(yv) is not float and type(yv) is not int and xv.dtype != yv.dtype:
             _mismatch(op, xv, yv)
     return x, xv, y, yv
@@ -617,7 +617,7 @@ def _operands(op: Op, inputs, same_dtype: bool) -> tuple[list, list]:
             saved.append(item)
             values.append(item._value)
         else:
-            obj, value = _input(item, like if same_dtype else None)
+            obj, value = op_input(item, like if same_dtype else None)
             if type(value) is float or type(value) is int:
                 obj = wrap(to_array(value, like))
                 value = obj._value

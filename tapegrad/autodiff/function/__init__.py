@@ -13,16 +13,8 @@ from tapegrad._core import forward as _forward
 from tapegrad._core import indexed_slices as _indexed_slices
 from tapegrad._core import tape as _tape
 from tapegrad._core import tensor as _tensor
-from tapegrad.autodiff import arguments as _arguments
-from tapegrad.autodiff import custom as _custom
-from tapegrad.autodiff import tape as _tape_facade
-from tapegrad.autodiff.function import compiled as _compiled
-from tapegrad.autodiff.function import control_flow as _control_flow
-from tapegrad.autodiff.function import core as _core
 from tapegrad.autodiff.function import host as _host
-from tapegrad.autodiff.function import program as _program
 from tapegrad.autodiff.function import symbolic as _symbolic
-from tapegrad.autodiff.function import tracer as _tracer
 from tapegrad.autodiff.function import types
 from tapegrad.autodiff.function.core import (
     ConcreteFunction,
@@ -58,14 +50,12 @@ def py_function(func=None, inp=None, Tout=None, name=None):
     return decorator
 
 
-# Code that passes symbolic values only to recorded forwards and rules reads them directly: the
-# dispatcher, the Tensor class itself (SymbolicTensor overrides what reads a value), the
-# backward and forward engines, the tape façade, custom gradients and this package.
-_symbolic.trust_functions(_tensor.apply, _tensor.apply1, _tensor.apply2, _tensor._input,
-                          _tensor._mismatch, _tensor._dtype_name, _tensor._shape_error)
+# Core code that passes symbolic values only to recorded forwards and rules reads them
+# directly: the dispatcher, the Tensor class itself (SymbolicTensor overrides what reads a
+# value), the backward and forward engines. (This package reads them with array_in_trace.)
+_symbolic.trust_functions(_tensor.apply, _tensor.apply1, _tensor.apply2, _tensor.op_input)
 _symbolic._trust_object(_tensor.Tensor, _tensor.__name__)
-_symbolic.trust(_tape, _forward, _indexed_slices, _tape_facade, _arguments, _custom, _compiled,
-                _control_flow, _core, _host, _program, _tracer)
+_symbolic.trust(_tape, _forward, _indexed_slices)
 
 __all__ = ["function", "Function", "ConcreteFunction", "run_functions_eagerly",
            "functions_run_eagerly", "print_", "py_function", "init_scope", "TensorArray", "types"]

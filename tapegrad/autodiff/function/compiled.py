@@ -19,10 +19,10 @@ from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
 from tapegrad._core.tape import TRAINABLE_KINDS, Recording, backward
-from tapegrad._core.tensor import Tensor, apply, apply1, apply2, state, wrap
+from tapegrad._core.tensor import Tensor, apply, apply1, apply2, array_of, state, wrap
 from tapegrad.autodiff.function import program as _program
 from tapegrad.autodiff.function import symbolic
-from tapegrad.autodiff.function.symbolic import Untraceable, _slot_get
+from tapegrad.autodiff.function.symbolic import Untraceable, _slot_get, array_in_trace
 from tapegrad.autodiff.function.tracer import Graph, Tracer
 
 
@@ -89,8 +89,8 @@ class CompiledTrace:
             self._first_results = None
             return [None if value is None else wrap(value) for value in first]
         replay = self.replay
-        values = [a._value for a in flat_args]
-        values += [variable._value for variable in self._read_variables]
+        values = list(map(array_in_trace, flat_args))
+        values += map(array_of, self._read_variables)
         if self._in_order:
             return [wrap(value) for value in replay(*values)]
         flat = [None] * self.n_outputs
@@ -310,11 +310,11 @@ def _replayed_backward(output, attrs, upstream, needs):
     replay, saved_values = compiled
     if type(upstream) is np.ndarray or isinstance(upstream, np.generic):
         # one output, its gradient an array (raw mode): arrays out, nothing wrapped
-        return tuple(g._value if type(g) is Tensor else g
+        return tuple(array_in_trace(g) if type(g) is Tensor else g
                      for g in replay(*saved_values(registers), upstream))
     upstreams = upstream if type(upstream) is tuple else (upstream,)
     outputs = output if type(output) is tuple else (output,)
-    arrays = [_dense(u)._value if isinstance(u, (Tensor, IndexedSlices)) else u
+    arrays = [array_in_trace(_dense(u)) if isinstance(u, (Tensor, IndexedSlices)) else u
               for u, o in zip(upstreams, outputs)
               if _slot_get(o).dtype.kind in TRAINABLE_KINDS]
     return tuple(None if g is None or isinstance(g, Tensor) else wrap(g)
@@ -358,7 +358,7 @@ def eager_replay(trace: CompiledTrace, inputs, saved: dict | None) -> list:
         elif step.kind == "read":
             register = step.outs[0]
             array = registers[saved_index[register]] if registers is not None and \
-                register in saved_index else step.op._value
+                register in saved_index else array_of(step.op)
             env[register] = wrap(array)
     return [value(r) for r in trace.returns]
 
@@ -381,7 +381,7 @@ def _call_vjp(inputs, output, attrs, upstream, needs):
     upstreams = upstream if type(upstream) is tuple else (upstream,)
     pairs = [(o, u) for o, u in zip(outputs, upstreams)
              if o is not None and isinstance(o, Tensor) and
-             o._value.dtype.kind in TRAINABLE_KINDS]
+             array_in_trace(o).dtype.kind in TRAINABLE_KINDS]
     if not pairs:
         return tuple(None for _ in inputs)
     grads = tape.gradient([o for o, _ in pairs], sources,
@@ -401,7 +401,7 @@ def _call_jvp_1(inputs, output, attrs, tangents):
     """The one output's tangent; an array when the forward engine gave arrays."""
     raw = type(output) is not Tensor
     (tangent,) = _call_jvp(_tensors(inputs), output, attrs, _tensors(tangents))
-    return tangent._value if raw and tangent is not None else tangent
+    return array_in_trace(tangent) if raw and tangent is not None else tangent
 
 
 def _call_jvp(inputs, output, attrs, tangents):
@@ -415,7 +415,8 @@ def _call_jvp(inputs, output, attrs, tangents):
     for out in outputs:
         tangent = accumulator.jvp(out) if isinstance(out, Tensor) else None
         result.append(tangent if tangent is not None or not isinstance(out, Tensor) or
-                      out._value.dtype.kind not in TRAINABLE_KINDS else hooks.zeros_like(out))
+                      array_in_trace(out).dtype.kind not in TRAINABLE_KINDS
+                      else hooks.zeros_like(out))
     return tuple(result)
 
 

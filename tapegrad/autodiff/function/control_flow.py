@@ -31,6 +31,7 @@ from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
     Untraceable,
     _slot_get,
+    array_in_trace,
     user_location,
 )
 from tapegrad.autodiff.function.tracer import Tracer, active_tracer
@@ -81,7 +82,7 @@ def _trace_part(parent: Tracer, function, arguments: list, name: str):
     """(compiled sub-graph, its tracer, its flat outputs' structure) of ``function(*arguments)``
     where ``arguments`` are values for new placeholders (loop variables) of the part."""
     tracer = BranchTracer(parent, name)
-    placeholders = [tracer.placeholder(a._value, f"{name}_{k}", tuple(a.shape))
+    placeholders = [tracer.placeholder(array_in_trace(a), f"{name}_{k}", tuple(a.shape))
                     for k, a in enumerate(arguments)]
     stack = state.recorders
     saved = stack[:]
@@ -138,7 +139,8 @@ def _if_vjp(inputs, output, attrs, upstream, needs):
     pred, captures = inputs[0], inputs[1:]
     upstreams = _from_op_order(upstream if type(upstream) is tuple else (upstream,),
                                attrs["order"])
-    floating = [k for k, c in enumerate(captures) if c._value.dtype.kind in TRAINABLE_KINDS]
+    floating = [k for k, c in enumerate(captures)
+                if array_in_trace(c).dtype.kind in TRAINABLE_KINDS]
     if not floating:
         return tuple(None for _ in inputs)
 
@@ -149,10 +151,11 @@ def _if_vjp(inputs, output, attrs, upstream, needs):
             trace = attrs["branches"][taken].compile()
             sub_inputs = [captures[p] for p in attrs["positions"][taken]]
             with GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch([s for s in sub_inputs if s._value.dtype.kind in TRAINABLE_KINDS])
+                tape.watch([s for s in sub_inputs
+                            if array_in_trace(s).dtype.kind in TRAINABLE_KINDS])
                 outputs = _in_order(trace, eager_replay(trace, sub_inputs, None))
             pairs = [(o, u) for o, u in zip(outputs, upstreams)
-                     if o._value.dtype.kind in TRAINABLE_KINDS]
+                     if array_in_trace(o).dtype.kind in TRAINABLE_KINDS]
             grads = tape.gradient([o for o, _ in pairs], sub_inputs,
                                   output_gradients=[u for _, u in pairs],
                                   unconnected_gradients="zero") if pairs else \
@@ -176,7 +179,7 @@ def _if_jvp(inputs, output, attrs, tangents):
     from tapegrad.autodiff.forward import ForwardAccumulator
 
     pred, captures = inputs[0], inputs[1:]
-    taken = 0 if bool(pred._value) else 1
+    taken = 0 if bool(array_in_trace(pred)) else 1
     trace = attrs["branches"][taken].compile()
     positions = attrs["positions"][taken]
     sub_inputs = [captures[p] for p in positions]
@@ -261,14 +264,14 @@ def _loop_vjp(run_eagerly):
 
         # One source per distinct input (a tensor both a loop variable and a capture is one
         # source: its whole gradient goes to its first position).
-        sources = {id(x): x for x in inputs if x._value.dtype.kind in TRAINABLE_KINDS}
+        sources = {id(x): x for x in inputs if array_in_trace(x).dtype.kind in TRAINABLE_KINDS}
         with GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(list(sources.values()))
             state_values = run_eagerly(inputs, attrs)
         upstreams = _from_op_order(upstream if type(upstream) is tuple else (upstream,),
                                    attrs["order"])
         pairs = [(o, u) for o, u in zip(state_values, upstreams)
-                 if o._value.dtype.kind in TRAINABLE_KINDS]
+                 if array_in_trace(o).dtype.kind in TRAINABLE_KINDS]
         if not pairs:
             return tuple(None for _ in inputs)
         grads = dict(zip(sources, tape.gradient([o for o, _ in pairs], list(sources.values()),
@@ -377,7 +380,7 @@ def _element_arrays(dataset):
             element = next(elements, _END)
         if element is _END:
             return
-        yield [convert_to_tensor(leaf)._value for leaf in nest.flatten(element)]
+        yield [array_in_trace(convert_to_tensor(leaf)) for leaf in nest.flatten(element)]
 
 
 _END = object()
@@ -502,7 +505,7 @@ def _next_forward(*, iterator, element, traced, effects):
             item = next(iterator)
         except StopIteration:
             raise OutOfRangeError("End of sequence") from None
-    arrays = [convert_to_tensor(leaf)._value for leaf in nest.flatten(item)]
+    arrays = [array_in_trace(convert_to_tensor(leaf)) for leaf in nest.flatten(item)]
     if _shapes(arrays) != element:
         raise InvalidArgumentError(
             f"the iterator's element has shapes and dtypes {_shapes(arrays)}, the traced "
@@ -540,7 +543,7 @@ class TracedIterator:
             item = next(iter(dataset), _END)
         if item is _END:
             raise OutOfRangeError("End of sequence")
-        arrays = [convert_to_tensor(leaf)._value for leaf in nest.flatten(item)]
+        arrays = [array_in_trace(convert_to_tensor(leaf)) for leaf in nest.flatten(item)]
         outputs = apply(ITERATOR_NEXT, [], {"iterator": self._iterator, "traced": arrays,
                                             "element": _shapes(arrays), "effects": True})
         return nest.pack_sequence_as(item, list(outputs))

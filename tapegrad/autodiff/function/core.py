@@ -29,12 +29,13 @@ from tapegrad._core.tape import get_logger
 from tapegrad._core.tensor import (
     Tensor,
     TensorShape,
+    array_of,
     convert_to_tensor,
     next_uid,
     state,
     to_array,
 )
-from tapegrad._core.variable import Variable
+from tapegrad._core.variable import Variable, replace_array
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace, output_packer
 from tapegrad.autodiff.function.control_flow import TracedIterator
@@ -43,6 +44,7 @@ from tapegrad.autodiff.function.symbolic import (
     SymbolicTensor,
     Untraceable,
     _slot_get,
+    array_in_trace,
     zeros_like_spec,
 )
 from tapegrad.autodiff.function.tracer import Tracer
@@ -240,7 +242,7 @@ def _fast_key(args: tuple):
     for arg in args:
         if type(arg) is not Tensor:
             return None
-        value = arg._value
+        value = _slot_get(arg)
         key.append((value.dtype, value.shape))
     return tuple(key)
 
@@ -754,14 +756,15 @@ class Function:
             if _is_spec(value):
                 spec = _as_spec(value)
                 shape = spec.shape
-                return tracer.placeholder(zeros_like_spec(shape, spec.dtype._np), name, shape)
+                return tracer.placeholder(zeros_like_spec(shape, spec.dtype.as_numpy_dtype),
+                                          name, shape)
             if isinstance(value, np.ndarray):
                 value = convert_to_tensor(value)
             shape = key[2] if isinstance(key, tuple) and len(key) == 3 and key[0] == "T" \
                 else tuple(value.shape)
             if shape is None:  # a spec of unknown rank: this call's rank, every size unknown
                 shape = (None,) * value.ndim
-            return tracer.placeholder(value._value, name, shape)
+            return tracer.placeholder(array_in_trace(value), name, shape)
 
         if bound is not None:
             new_arguments = {}
@@ -811,7 +814,7 @@ class Function:
             stack[:] = saved
             tracer.open = False
             for variable, value in tracer.original.values():
-                variable._value = value
+                replace_array(variable, value)
             _restore_random(random_state)
         created = _created_between(marker, _uid_mark())
         if created and quiet:
@@ -909,7 +912,7 @@ def _unknown_output_dims(trace: CompiledTrace, structure):
     values = [np.zeros(tuple(3 if d is None else d for d in info.shape),
                        _slot_get(graph.values[r]).dtype)
               for info, r in zip(inputs, graph.arguments)]
-    values += [trace.variables[i]._value for i in trace.input_variables]
+    values += [array_of(trace.variables[i]) for i in trace.input_variables]
     try:
         with np.errstate(all="ignore"):
             results = trace.compile().replay(*values)

@@ -14,6 +14,7 @@ from tapegrad._core.tape import TRAINABLE_KINDS
 from tapegrad._core.tensor import Tensor, apply, convert_to_tensor, state, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
+from tapegrad.autodiff.function.symbolic import array_in_trace
 from tapegrad.autodiff.function.tracer import active_tracer
 
 
@@ -57,7 +58,8 @@ def _py_forward(*values, function, dtypes, structure, name):
     with outside_traces():
         result = function(*[wrap(v) for v in values])
     flat = nest.flatten(result) if structure else [result]
-    arrays = [convert_to_tensor(item, dtype=dtype)._value for item, dtype in zip(flat, dtypes)]
+    arrays = [array_in_trace(convert_to_tensor(item, dtype=dtype))
+              for item, dtype in zip(flat, dtypes)]
     if len(arrays) != len(dtypes):
         raise ValueError(f"py_function: the function returned {len(arrays)} values, Tout "
                          f"declares {len(dtypes)}.")
@@ -71,14 +73,14 @@ def _py_vjp(inputs, output, attrs, upstream, needs):
         # a Python function's gradient needs its inputs' values: never part of a trace
         raise symbolic.Untraceable("the gradient of a tf.py_function", attrs["name"])
     sources = [x for x, need in zip(inputs, needs)
-               if need and x._value.dtype.kind in TRAINABLE_KINDS]
+               if need and array_in_trace(x).dtype.kind in TRAINABLE_KINDS]
     with GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(sources)
         result = attrs["function"](*inputs)
     flat = nest.flatten(result) if attrs["structure"] else [result]
     upstreams = upstream if type(upstream) is tuple else (upstream,)
     pairs = [(o, u) for o, u in zip(flat, upstreams)
-             if isinstance(o, Tensor) and o._value.dtype.kind in TRAINABLE_KINDS]
+             if isinstance(o, Tensor) and array_in_trace(o).dtype.kind in TRAINABLE_KINDS]
     grads = iter(tape.gradient([o for o, _ in pairs], sources,
                                output_gradients=[u for _, u in pairs]) if pairs else
                  [None] * len(sources))
@@ -101,7 +103,7 @@ def py_function(func, inp, Tout, name=None):
     structure = isinstance(Tout, (list, tuple))
     dtypes = [as_dtype(d) for d in (Tout if structure else [Tout])]
     outputs = apply(PY_FUNCTION, [convert_to_tensor(x) for x in inp],
-                    {"function": func, "dtypes": [d._np for d in dtypes],
+                    {"function": func, "dtypes": [d.as_numpy_dtype for d in dtypes],
                      "structure": structure, "name": getattr(func, "__name__", "py_function")})
     return list(outputs) if structure else outputs[0]
 

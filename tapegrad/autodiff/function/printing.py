@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Tensor
+from tapegrad._core.tensor import Tensor, array_of
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.tracer import active_tracer
@@ -53,7 +53,7 @@ def _format_rows(array, summarize: int, depth: int) -> str:
 
 def _text(item, summarize: int) -> str:
     if isinstance(item, (Tensor, Variable)):
-        return format_array(item._value, summarize)
+        return format_array(array_of(item), summarize)
     if isinstance(item, np.ndarray):
         return format_array(item, summarize)
     return str(item)

@@ -29,6 +29,7 @@ import threading
 from typing import NamedTuple
 
 from tapegrad._core.backend import np
+from tapegrad._core.tensor import array_of
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import fusion
 from tapegrad.autodiff.function.symbolic import _slot_get
@@ -53,7 +54,7 @@ def trace_value(graph: Graph, register: int):
     if register in graph.constants:
         return graph.constants[register]
     value = graph.values[register]
-    return value._value if isinstance(value, Variable) else _slot_get(value)
+    return array_of(value) if isinstance(value, Variable) else _slot_get(value)
 
 
 #: Ops that draw random values: a trace draws from copies of the generators (see
@@ -695,7 +696,7 @@ def _expanded_lines(env: dict, calls, inputs: list, out: str, given: bool,
 
 def _assigned_value(graph: Graph, env: dict, index: int, step: Step, args: str) -> str:
     """The assigned register, converted to the variable's dtype where the trace's was not."""
-    target = np.dtype(step.op.dtype._np)
+    target = np.dtype(step.op.dtype.as_numpy_dtype)
     if np.asarray(trace_value(graph, step.ins[0])).dtype != target:
         env[f"t{index}"] = target
         return f"np.asarray({args}, dtype=t{index})"

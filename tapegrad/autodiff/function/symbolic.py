@@ -80,6 +80,13 @@ def info_of(tensor) -> _Info:
     return _info_get(tensor)
 
 
+def array_in_trace(tensor):
+    """The array of ``tensor``, a symbolic one's included (its trace value): the compiler's
+    read, as the dispatcher's, for code that hands it only to recorded forwards and rules (a
+    tensor kept after its trace raises TensorFlow's TypeError)."""
+    return tensor._raw
+
+
 def user_location(depth: int = 2) -> str:
     """``file:line`` of the innermost frame outside tapegrad (the user's code)."""
     frame = sys._getframe(depth)

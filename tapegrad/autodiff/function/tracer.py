@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import Op
-from tapegrad._core.tensor import Recorder, Tensor, state, to_array
+from tapegrad._core.tensor import Recorder, Tensor, array_of, state, to_array, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.symbolic import (
@@ -95,8 +95,7 @@ class Tracer(Recorder):
 
     def placeholder(self, value: np.ndarray, name: str, shape: tuple) -> Tensor:
         """A new argument tensor of the trace."""
-        tensor = Tensor.__new__(Tensor)
-        tensor._value = value
+        tensor = wrap(value)
         make_symbolic(tensor, self.unique_name(name), self, shape)
         register = self.graph.new_register(tensor)
         self.graph.arguments.append(register)
@@ -114,8 +113,7 @@ class Tracer(Recorder):
         graph = self.graph
         if isinstance(value, Tensor):
             register = graph.new_register(value)
-            graph.constants[register] = _slot_get(value) if type(value) is not Tensor \
-                else value._value
+            graph.constants[register] = _slot_get(value)
             self.refs[id(value)] = register
             return register
         if isinstance(value, Variable):
@@ -188,8 +186,7 @@ class Tracer(Recorder):
         read the dispatcher made, else one is made here)."""
         index = self._variable(variable)
         if tensor is None:
-            tensor = Tensor.__new__(Tensor)
-            tensor._value = variable._value
+            tensor = wrap(array_of(variable))
         first = id(variable) not in self.assigned
         register = self.graph.variable_inputs.get(index) if first else None
         self.keep.append(tensor)
@@ -213,7 +210,7 @@ class Tracer(Recorder):
             index = len(self.graph.variables)
             self.variable_index[id(variable)] = index
             self.graph.variables.append(variable)
-            self.original[id(variable)] = (variable, variable._value)
+            self.original[id(variable)] = (variable, array_of(variable))
         return index
 
     def _read_variable(self, variable, tensor):
@@ -227,7 +224,7 @@ class Tracer(Recorder):
             raise Untraceable(f"Variable.{method} inside a tf.function", user_location(3))
         value = _pick(caller.f_locals)
         if isinstance(value, Variable):
-            value = value._read_for_op()
+            value = value.read_value()
         self._variable(variable)
         if isinstance(value, Tensor):
             register = self.ref(value)
