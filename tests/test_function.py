@@ -209,6 +209,33 @@ def test_an_eager_fallback_returns_tensors_as_a_compiled_call(caplog):
     assert isinstance(result, tf.Tensor) and result.dtype == tf.int32 and int(result) == 0
 
 
+def test_custom_gradient_compiles_with_its_own_gradient(caplog):
+    @tf.custom_gradient
+    def doubled(x):
+        return tf.identity(x) * 2.0, lambda dy: dy * 3.0  # (not the true derivative, 2)
+
+    @tf.function
+    def inside(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = doubled(x)
+        return y, tape.gradient(y, x)
+
+    outside = tf.function(doubled)
+    with caplog.at_level(logging.WARNING):
+        for value in (1.5, 2.5):
+            y, dy_dx = inside(tf.constant(value))
+            assert (float(y), float(dy_dx)) == (2 * value, 3.0)
+            x = tf.constant(value)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = outside(x)
+            assert (float(y), float(tape.gradient(y, x))) == (2 * value, 3.0)
+    assert not caplog.records  # compiled, no eager fallback
+    assert inside.experimental_get_tracing_count() == 1
+    _only_trace(inside)
+
+
 def test_random_ops_are_not_frozen_into_a_trace():
     @tf.function
     def f():

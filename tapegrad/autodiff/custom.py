@@ -8,7 +8,15 @@ import inspect
 from tapegrad._core import nest
 from tapegrad._core.registry import register
 from tapegrad._core.tape import Recording
-from tapegrad._core.tensor import Recorder, Tensor, array_of, convert_to_tensor, state, wrap
+from tapegrad._core.tensor import (
+    Recorder,
+    Tensor,
+    array_of,
+    convert_to_tensor,
+    op_input,
+    state,
+    wrap,
+)
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.tape import GradientTape
 
@@ -132,7 +140,9 @@ def custom_gradient(f=None):
                 "add `variables=None` to grad_fn and return (input_grads, variable_grads)).")
         flat_outputs = [o if isinstance(o, Tensor) else convert_to_tensor(o)
                         for o in nest.flatten(outputs)]
-        new_outputs = [wrap(array_of(o)) for o in flat_outputs]
+        # the dispatcher's read (CUSTOM_GRADIENT is a recorded op): inside tf.function, the
+        # traced tensors' arrays, where array_of gives a guard
+        new_outputs = [wrap(op_input(o, None)[1]) for o in flat_outputs]
         if recorders:
             for variable in variables:
                 for recorder in recorders:

@@ -104,6 +104,9 @@ class CompiledTrace:
         tapegrad ops: the backward program is derived when a second call needs it."""
         self.compile()
         first, self._first_results = self._first_results, None
+        if first is not None and any(step.kind == "op" and step.op.name == "CustomGradient"
+                                     for step in self.graph.steps):
+            first = None  # (its gradient needs the backward program: eager_replay skips grad_fn)
         inputs = (*flat_args, *self._read_variables)
         # (a list emptied by the forward: an enclosing trace replays this op with new values)
         attrs = {"trace": self, "saved": {},
