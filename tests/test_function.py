@@ -236,6 +236,24 @@ def test_custom_gradient_compiles_with_its_own_gradient(caplog):
     _only_trace(inside)
 
 
+def test_custom_gradient_closing_over_forward_tensors_compiles():
+    @tf.custom_gradient
+    def softplus(x):
+        e = tf.exp(x)
+        return tf.math.log(1 + e), lambda dy: dy * 0.5 * (1 - 1 / (1 + e))  # half the true one
+
+    compiled = tf.function(softplus)
+    for value in (0.5, 1.0, -2.0):  # (the first call gives the trace's results)
+        x = tf.constant([value])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = compiled(x)
+        np.testing.assert_allclose(y.numpy(), np.log1p(np.exp([value])), rtol=1e-6)
+        np.testing.assert_allclose(tape.gradient(y, x).numpy(),
+                                   0.5 / (1 + np.exp(-np.float32([value]))), rtol=1e-6)
+    assert compiled.experimental_get_tracing_count() == 1
+
+
 def test_random_ops_are_not_frozen_into_a_trace():
     @tf.function
     def f():
