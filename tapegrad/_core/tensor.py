@@ -408,6 +408,9 @@ def op_input(value, like):
 
     ``like`` is the NumPy dtype of a tensor operand of the same op (or None): Python scalars and
     arrays adopt it, as TensorFlow converts the other operands to the first tensor's dtype.
+
+    >>> op_input([1, 2], np.dtype(np.float64))[1]
+    array([1., 2.])
     """
     kind = type(value)
     if kind is float or kind is int:
