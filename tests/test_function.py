@@ -254,6 +254,26 @@ def test_custom_gradient_closing_over_forward_tensors_compiles():
     assert compiled.experimental_get_tracing_count() == 1
 
 
+def test_a_custom_gradient_under_a_recording_tape_raises_instead_of_a_wrong_gradient():
+    @tf.custom_gradient
+    def doubled(x):
+        return tf.identity(x) * 2.0, lambda dy: dy * 3.0
+
+    compiled = tf.function(doubled)
+    x = tf.constant(1.5)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = compiled(x) * x
+        with pytest.raises(NotImplementedError, match="custom_gradient"):
+            inner.gradient(y, x)  # (eagerly: 3 * 1.5 + 3.0 = 7.5; the replay gave 6.0)
+    with tf.GradientTape() as tape:  # without the outer tape: the compiled backward program
+        tape.watch(x)
+        y = compiled(x) * x
+    assert float(tape.gradient(y, x)) == 7.5
+
+
 def test_random_ops_are_not_frozen_into_a_trace():
     @tf.function
     def f():

@@ -98,14 +98,19 @@ class CompiledTrace:
             flat[position] = wrap(value)
         return flat
 
+    @property
+    def has_custom_gradient(self) -> bool:
+        """Whether the trace holds a tf.custom_gradient call."""
+        return any(step.kind == "op" and step.op.name == "CustomGradient"
+                   for step in self.graph.steps)
+
     def call_recorded(self, flat_args: list) -> list:
         """The call as one recorded op (a tape, an accumulator or an outer trace is active).
         The first call's results are the trace's, and its gradient replays the trace with
         tapegrad ops: the backward program is derived when a second call needs it."""
         self.compile()
         first, self._first_results = self._first_results, None
-        if first is not None and any(step.kind == "op" and step.op.name == "CustomGradient"
-                                     for step in self.graph.steps):
+        if first is not None and self.has_custom_gradient:
             first = None  # (its gradient needs the backward program: eager_replay skips grad_fn)
         inputs = (*flat_args, *self._read_variables)
         # (a list emptied by the forward: an enclosing trace replays this op with new values)
@@ -374,6 +379,13 @@ def _call_vjp(inputs, output, attrs, upstream, needs):
     from tapegrad.autodiff.tape import GradientTape
 
     trace = attrs["trace"]
+    if trace.has_custom_gradient:
+        # (the replay below records the function's own ops, not the grad_fn: a wrong gradient)
+        raise NotImplementedError(
+            "tf.function: the gradient of a call whose function uses tf.custom_gradient cannot "
+            "be recorded (an enclosing tape, an accumulator or a diagnostic is recording the "
+            "backward pass); compute it outside the enclosing tape, or run this function "
+            "eagerly (tf.config.run_functions_eagerly(True)).")
     inputs = _tensors(inputs)  # (arrays in the engine's raw mode: FUNCTION_CALL_1)
     upstream = _tensors(upstream) if type(upstream) is tuple else _tensors((upstream,))[0]
     sources = [x for x, need in zip(inputs, needs) if need]
