@@ -15,6 +15,7 @@ from tapegrad._core.variable import Variable
 
 _ndarray_type = np.ndarray
 _np_generic = np.generic
+_NUMPY_VALUES = frozenset({_ndarray_type, np.float16, np.float32, np.float64, np.longdouble})
 
 TRAINABLE_KINDS = "fc"
 
@@ -362,9 +363,10 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
     through the general :meth:`_Sweep.step`. (A multi-output call's own slot never holds a
     gradient: its outputs have others.)"""
     calls, grads, free, step = sweep.calls, sweep.grads, sweep.free, sweep.step
+    sum_like = hooks.sum_like
     for index in range(count - 1, -1, -1):
         upstream = grads[index]
-        if type(upstream) is not _ndarray_type and not isinstance(upstream, _np_generic):
+        if type(upstream) not in _NUMPY_VALUES:
             step(index)  # no upstream, or a Tensor or IndexedSlices one
             continue
         op, inputs, output, attrs, parents, keys = calls[index]
@@ -388,29 +390,19 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             input_grads = op.vjp(arrays, value, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
-        if op.broadcasting:
-            input_grads = _summed_to_inputs(input_grads, arrays, value)
-        slot, grad = parents[0], input_grads[0]
+        slot, grad = parents[0], input_grads[0]  # (a broadcasting op's: the output's shape)
         if slot is not None and grad is not None:
+            if grad.shape != arrays[0].shape:
+                grad = sum_like(grad, arrays[0], value)
             old = grads[slot]
             grads[slot] = grad if old is None else _sum_gradients(old, grad)
         if arity == 2:
             slot, grad = parents[1], input_grads[1]
             if slot is not None and grad is not None:
+                if grad.shape != arrays[1].shape:
+                    grad = sum_like(grad, arrays[1], value)
                 old = grads[slot]
                 grads[slot] = grad if old is None else _sum_gradients(old, grad)
-
-
-def _summed_to_inputs(input_grads, inputs, output) -> tuple:
-    """A broadcasting op's input gradients (in the output's shape; None where not needed), each
-    summed over the axes broadcasting added to its input (arrays or tensors)."""
-    first, second = input_grads
-    x, y = inputs
-    if first is not None and first.shape != x.shape:
-        first = hooks.sum_like(first, x, output)
-    if second is not None and second.shape != y.shape:
-        second = hooks.sum_like(second, y, output)
-    return first, second
 
 
 class _Sweep:
@@ -446,8 +438,9 @@ class _Sweep:
         input_grads = self._run_rule(op, inputs, output, attrs, upstream, needs)
         if input_grads is None:
             return
-        if op.broadcasting:
-            input_grads = _summed_to_inputs(input_grads, inputs, output)
+        if op.broadcasting:  # (gradients in the output's shape, None where not needed)
+            input_grads = [None if grad is None else hooks.sum_like(grad, operand, output)
+                           for grad, operand in zip(input_grads, inputs)]
         if self.observer is not None:
             self.observer(op, inputs, output, upstream, input_grads, needs)
         grads = self.grads
