@@ -121,9 +121,6 @@ def test_an_op_cannot_be_changed_after_its_declaration():
 LOWER = ("tapegrad._core", "tapegrad.ops")
 # a tensor's or variable's array, a DType's NumPy dtype, the dispatcher's variable-read hooks
 PRIVATE_FIELDS = ("_value", "_np", "_read_for_op", "_read_for_conversion", "_tensor_conversion")
-# Still converting: tf.function and the distributed training are being changed on other branches;
-# their folders wait here until the merge converts them (then this list is emptied).
-NOT_YET_CONVERTED = ("tapegrad.distribute",)
 # tf.function's SymbolicTensor overrides the Tensor's `_value` slot with a guard (TensorFlow's
 # error when a trace reads a value), which no public hook can express without slowing every
 # op's dispatch: symbolic.py alone takes the slot, and the rest of the compiler reads traced
@@ -166,17 +163,14 @@ def upper_modules() -> dict:
 
 def test_upper_layers_use_only_the_cores_public_names():
     problems = [f"{name}:{use}" for name, path in upper_modules().items()
-                if not under(name, NOT_YET_CONVERTED) for use in private_core_uses(path)
+                for use in private_core_uses(path)
                 if use.split(": ", 1)[1] not in EXEMPT.get(name, ())]
     assert not problems, ("private core names used above the op layer (use wrap, to_array, "
                           "array_of, as_value, replace_array, a Variable's or a DType's public "
                           "API):\n" + "\n".join(problems))
 
 
-def test_the_waiting_list_is_still_needed():
-    waiting_uses = [use for name, path in upper_modules().items()
-                    if under(name, NOT_YET_CONVERTED) for use in private_core_uses(path)]
-    assert waiting_uses, "every module is converted: empty NOT_YET_CONVERTED"
+def test_every_exemption_is_still_needed():
     modules = upper_modules()
     for name, exempt in EXEMPT.items():
         found = {use.split(": ", 1)[1] for use in private_core_uses(modules[name])}

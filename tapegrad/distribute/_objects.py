@@ -12,6 +12,7 @@ import json
 
 from tapegrad._core.backend import np
 from tapegrad._core.tensor import Tensor, to_array
+from tapegrad._core.variable import Variable
 
 
 def encode(value) -> bytes:
@@ -46,7 +47,7 @@ def _to_json(value):
         return {"scalar": _array_json(np.asarray(value))["ndarray"]}
     if isinstance(value, np.ndarray):
         return _array_json(value)
-    if isinstance(value, Tensor) or hasattr(value, "_read_for_conversion"):
+    if isinstance(value, (Tensor, Variable)):
         return _array_json(np.asarray(to_array(value)))
     raise TypeError(
         f"broadcast_object/allgather_object send JSON-like values (None, bool, int, float, str, "

@@ -6,7 +6,7 @@ import enum
 
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Tensor, to_array, wrap
+from tapegrad._core.tensor import Tensor, array_of, to_array, wrap
 from tapegrad.distribute import _engine, _objects
 from tapegrad.distribute._engine import require_init
 
@@ -312,7 +312,7 @@ def allreduce(tensor, average=None, device_dense="", device_sparse="",
     """
     key = None
     if type(tensor) is Tensor:    # the usual call, kept short: every training step makes it
-        value = tensor._value
+        value = array_of(tensor)
         key = (_ALONE, op, average, process_set, compression, prescale_factor, postscale_factor,
                value.dtype, value.shape)
         try:
