@@ -383,16 +383,16 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             arrays, needs = (inputs[0]._value,), _ONLY  # (a one-input op's input is a Tensor)
         else:
             x, y = inputs
-            arrays = (x._value if type(x) is Tensor else array_of(x),
-                      y._value if type(y) is Tensor else array_of(y))
-            needs = _NEEDS[parents[0] is None, parents[1] is None]
+            arrays = getattr(x, "_value", x), getattr(y, "_value", y)  # (a number: itself)
+            needs = _NEEDS[parents[0] is None][parents[1] is None]
         try:
             input_grads = op.vjp(arrays, value, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
-        slot, grad = parents[0], input_grads[0]  # (a broadcasting op's: the output's shape)
+        # (a two-input op's gradients may come in the output's shape: its inputs broadcast)
+        slot, grad = parents[0], input_grads[0]
         if slot is not None and grad is not None:
-            if grad.shape != arrays[0].shape:
+            if arity == 2 and grad.shape != arrays[0].shape:
                 grad = sum_like(grad, arrays[0], value)
             old = grads[slot]
             grads[slot] = grad if old is None else _sum_gradients(old, grad)
@@ -541,10 +541,9 @@ def _as_gradient(grad):
 
 
 _ONLY = (True,)
-# What a two-input call's inputs need, by (first is None, second is None) (a recorded call has
+# What a two-input call's inputs need, by [first is None][second is None] (a recorded call has
 # at least one tracked input).
-_NEEDS = {(False, False): (True, True), (False, True): (True, False),
-          (True, False): (False, True)}
+_NEEDS = (((True, True), (True, False)), ((False, True), None))
 
 
 def _multi_upstream(call, grads, tracked, keep, batch_dims):

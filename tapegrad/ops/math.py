@@ -283,13 +283,13 @@ def _fused_samples():
 
 
 def _one_minus_square_times(y, t):
-    if t.shape != y.shape:  # batched rows (a jacobian's): find 1 - y^2 once, on y's shape
+    if t.ndim != y.ndim:  # batched rows (a jacobian's): find 1 - y^2 once, on y's shape
         return t * (1 - y * y)
     return t - (t * y) * y  # (1 - y * y) t without a Python scalar
 
 
 def _itself_one_minus_itself_times(y, t):
-    if t.shape != y.shape:  # batched rows (a jacobian's): find y (1 - y) once, on y's shape
+    if t.ndim != y.ndim:  # batched rows (a jacobian's): find y (1 - y) once, on y's shape
         return t * (y - y * y)
     scaled = t * y
     return scaled - scaled * y  # y (1 - y) t
