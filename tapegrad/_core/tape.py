@@ -389,7 +389,7 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             input_grads = op.vjp(arrays, value, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
-        # (a two-input op's gradients may come in the output's shape: its inputs broadcast)
+        # (a broadcasting op's come in the output's shape; other ops' match their inputs)
         slot, grad = parents[0], input_grads[0]
         if slot is not None and grad is not None:
             if arity == 2 and grad.shape != arrays[0].shape:

@@ -121,9 +121,8 @@ def _count(x_shape, axes) -> int:
 
 def _mean_vjp(inputs, output, attrs, upstream, needs):
     x_shape = shape_of(inputs[0])
-    axis = attrs.get("axis")
-    count = math.prod(x_shape) if axis is None else _count(x_shape, axis)
-    return (_spread(divide_by(upstream, max(count, 1)), output, x_shape, attrs),)
+    count = max(_count(x_shape, attrs.get("axis")), 1)
+    return (_spread(divide_by(upstream, count), output, x_shape, attrs),)
 
 
 def _mean_jvp(inputs, output, attrs, tangents):
