@@ -215,6 +215,53 @@ def test_threads_have_their_own_tape_stacks():
     assert results["worker"] == 12.0 and float(tape.gradient(y, x)) == 5.0
 
 
+def test_a_thread_records_while_another_records_nothing():
+    # The dispatcher skips the thread-local stack while no thread records; once one does,
+    # each thread still sees only its own stack.
+    from tapegrad._core.tensor import recording_threads, state
+    x = tf.constant(2.0)
+    started, release, seen = threading.Event(), threading.Event(), {}
+
+    def recording_worker():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            started.set()
+            release.wait(10)
+            y = tf.sin(x) * x
+        seen["gradient"] = float(tape.gradient(y, x))
+
+    thread = threading.Thread(target=recording_worker)
+    thread.start()
+    started.wait(10)
+    assert recording_threads and state.recorders == ()
+    z = tf.sin(x) * x + 1.0  # this thread has no tape: nothing of it reaches the worker's
+    release.set()
+    thread.join()
+    expected = np.cos(np.float32(2.0)) * 2.0 + np.sin(np.float32(2.0))
+    assert seen["gradient"] == pytest.approx(float(expected), rel=1e-6)
+    assert float(z) == pytest.approx(float(np.sin(np.float32(2.0)) * 2.0 + 1.0))
+    assert not recording_threads  # every stack is empty again
+
+
+def test_recorder_stack_changes_only_through_the_core():
+    from tapegrad._core.tensor import recording_threads, state
+    with tf.GradientTape() as outer:
+        with tf.GradientTape(persistent=True) as inner:
+            assert type(state.recorders) is tuple and len(state.recorders) == 2
+            with inner.stop_recording():
+                assert state.recorders == (outer._recording,)
+            inner.reset()
+            assert state.recorders == (outer._recording, inner._recording)
+        assert state.recorders == (outer._recording,) and recording_threads
+    assert state.recorders == () and not recording_threads
+    tf.debugging.enable_check_numerics()
+    try:
+        assert recording_threads  # a global recorder: every thread starts with it
+    finally:
+        tf.debugging.disable_check_numerics()
+    assert state.recorders == () and not recording_threads
+
+
 def test_integer_source_warns_and_gives_none(caplog):
     x = tf.constant(3)
     with tf.GradientTape() as tape:

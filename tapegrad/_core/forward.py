@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Recorder, Tensor, array_of, state, wrap
+from tapegrad._core.tensor import Recorder, Tensor, array_of, set_recorders, state, wrap
 
 
-def _hide_from(accumulator) -> list:
+def _hide_from(accumulator) -> tuple:
     """Take the recorders from ``accumulator`` on (inclusive) off the stack and return them, so
     the accumulator does not see its own work while outer recorders do (nesting)."""
     stack = state.recorders
-    if stack and stack[-1] is accumulator:  # the usual case: the innermost recorder
-        return [stack.pop()]
     for position, recorder in enumerate(stack):
         if recorder is accumulator:
-            hidden = stack[position:]
-            del stack[position:]
-            return hidden
-    return []
+            # (set directly: a shorter stack keeps `recording_threads` true, as it may be)
+            state.recorders = stack[:position]
+            return stack[position:]
+    return ()
 
 
 class TangentRecorder(Recorder):
@@ -67,7 +65,8 @@ class TangentRecorder(Recorder):
                              f"not combine the tangents with inputs of shapes {shapes} ({error}); "
                              "give each ForwardAccumulator tangent its primal's shape.") from None
         finally:
-            state.recorders.extend(hidden)
+            if hidden:
+                set_recorders(state.recorders + hidden)
         tangents = self._tangents
         if type(output) is tuple:
             for item, tangent in zip(output, output_tangent):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from threading import get_ident
 
 from tapegrad._core import dtypes as _dt
 from tapegrad._core import hooks
@@ -16,13 +17,57 @@ _from_numpy = _dt.from_numpy
 
 
 class _ThreadState(threading.local):
-    """Per-thread list of active recorders (tapes and forward accumulators), outermost first."""
+    """Per-thread stack of active recorders (tapes and forward accumulators), outermost first:
+    a tuple, replaced only through :func:`set_recorders`."""
 
     def __init__(self):
-        self.recorders: list = list(hooks.global_recorders)
+        self.recorders: tuple = tuple(hooks.global_recorders)
 
 
 state = _ThreadState()
+#: The idents of the threads whose recorder stack is not empty, plus 0 while a global recorder
+#: is on (every new thread starts with those). The dispatcher tests this set before it reads its
+#: thread's stack: a thread-local read costs about 35 ns, 7% of a small op nothing records.
+recording_threads: set = set()
+
+
+def set_recorders(stack: tuple) -> None:
+    """Make ``stack`` (outermost first) this thread's recorder stack: the one way it changes."""
+    state.recorders = stack
+    if stack:
+        recording_threads.add(get_ident())
+    elif recording_threads:
+        recording_threads.discard(get_ident())
+
+
+def push_recorder(recorder) -> None:
+    """Put ``recorder`` innermost on this thread's stack."""
+    set_recorders(state.recorders + (recorder,))
+
+
+def remove_recorder(recorder) -> None:
+    """Take the innermost occurrence of ``recorder`` off this thread's stack (if it is there)."""
+    stack = state.recorders
+    for position in range(len(stack) - 1, -1, -1):
+        if stack[position] is recorder:
+            set_recorders(stack[:position] + stack[position + 1:])
+            return
+
+
+def set_global_recorder(recorder, on: bool) -> None:
+    """Turn a recorder that sees every thread's work (provenance, check_numerics) on or off: it
+    goes outermost on this thread's stack, and every new thread starts with it."""
+    if on:
+        hooks.global_recorders.append(recorder)
+        recording_threads.add(0)
+        set_recorders((recorder,) + state.recorders)
+    else:
+        hooks.global_recorders.remove(recorder)
+        if not hooks.global_recorders:
+            recording_threads.discard(0)
+        stack = state.recorders
+        if recorder in stack:
+            set_recorders(tuple(r for r in stack if r is not recorder))
 
 
 class Recorder:
@@ -500,9 +545,8 @@ def apply1(op: Op, x, attrs: dict | None = None):
         _numpy_error(op, error)
     result = _new(Tensor)
     result._value = out
-    recorders = state.recorders
-    if recorders:
-        for recorder in recorders:
+    if recording_threads:
+        for recorder in state.recorders:
             recorder._record1(op, x, result, attrs)
     return result
 
@@ -535,9 +579,8 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
         out = _as_array_result(out)
     result = _new(Tensor)
     result._value = out
-    recorders = state.recorders
-    if recorders:
-        for recorder in recorders:
+    if recording_threads:
+        for recorder in state.recorders:
             recorder._record2(op, x, y, result, attrs)
     return result
 
@@ -597,10 +640,9 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
         result._value = as_value(out)
     else:
         result = tuple(wrap(as_value(o)) for o in out)
-    recorders = state.recorders
-    if recorders:
+    if recording_threads and state.recorders:
         inputs = tuple(saved)
-        for recorder in recorders:
+        for recorder in state.recorders:
             recorder._record(op, inputs, result, attrs)
     return result
 

@@ -12,6 +12,7 @@ from tapegrad._core.tensor import (
     TensorShape,
     _value_text,
     next_uid,
+    recording_threads,
     state,
     to_array,
     wrap,
@@ -89,9 +90,8 @@ class Variable:
     # -- reads --------------------------------------------------------------------------------
     def _read_for_op(self) -> Tensor:
         tensor = wrap(self._value)
-        recorders = state.recorders
-        if recorders:
-            for recorder in recorders:
+        if recording_threads:
+            for recorder in state.recorders:
                 recorder._read_variable(self, tensor)
         return tensor
 

@@ -14,6 +14,8 @@ from tapegrad._core.tensor import (
     array_of,
     convert_to_tensor,
     op_input,
+    remove_recorder,
+    set_recorders,
     state,
     wrap,
 )
@@ -122,15 +124,16 @@ def custom_gradient(f=None):
         arg_tensors = [a for a in inputs if isinstance(a, Tensor)]
         watcher = _VariableWatcher()
         positions = [i for i, r in enumerate(recorders) if isinstance(r, Recording)]
-        for i in reversed(positions):
-            del recorders[i]
-        recorders.append(watcher)
+        set_recorders(tuple(r for r in recorders if not isinstance(r, Recording)) + (watcher,))
         try:
             outputs, grad_fn = f(*args, **kwargs)
         finally:
-            recorders.remove(watcher)
+            remove_recorder(watcher)
+            restored = list(state.recorders)
             for i, tape in zip(positions, tapes):
-                recorders.insert(i, tape)
+                restored.insert(i, tape)
+            set_recorders(tuple(restored))
+            recorders = state.recorders
         argument_ids = {id(a) for a in args if isinstance(a, Variable)}
         variables = [v for key, v in watcher.variables.items() if key not in argument_ids]
         if variables and not _accepts_variables(grad_fn):
@@ -151,7 +154,7 @@ def custom_gradient(f=None):
             attrs = {"grad_fn": grad_fn, "n_args": len(arg_tensors), "variables": variables,
                      "name": _name_of(f)}
             op_inputs = (*arg_tensors, *variables, *flat_outputs)
-            for recorder in list(recorders):
+            for recorder in recorders:
                 recorder._record(CUSTOM_GRADIENT, op_inputs, recorded, attrs)
         return nest.pack_sequence_as(outputs, new_outputs)
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 from tapegrad._core import hooks, nest
 from tapegrad._core.forward import TangentRecorder
 from tapegrad._core.tape import UnconnectedGradients, parse_unconnected
-from tapegrad._core.tensor import Tensor, array_of, convert_to_tensor, state
+from tapegrad._core.tensor import (
+    Tensor,
+    array_of,
+    convert_to_tensor,
+    push_recorder,
+    remove_recorder,
+)
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.log import warn_once_per_line
 
@@ -53,17 +59,13 @@ class ForwardAccumulator(TangentRecorder):
     def __enter__(self) -> ForwardAccumulator:
         if self._recording:
             raise ValueError("Accumulator is already recording.")
-        self._stack = state.recorders
-        self._stack.append(self)
+        push_recorder(self)
         self._recording = True
         return self
 
     def __exit__(self, *exc):
         if self._recording:
-            for i in range(len(self._stack) - 1, -1, -1):
-                if self._stack[i] is self:
-                    del self._stack[i]
-                    break
+            remove_recorder(self)
             self._recording = False
         return False
 

@@ -13,7 +13,14 @@ from tapegrad._core.tape import (
     backward,
     parse_unconnected,
 )
-from tapegrad._core.tensor import Tensor, array_of, state
+from tapegrad._core.tensor import (
+    Tensor,
+    array_of,
+    push_recorder,
+    remove_recorder,
+    set_recorders,
+    state,
+)
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff import jacobian
 from tapegrad.autodiff.arguments import (
@@ -41,7 +48,6 @@ class GradientTape:
         self._persistent = persistent
         self._watch_accessed_variables = watch_accessed_variables
         self._recording: Recording | None = None
-        self._stack: list | None = None  # the recorder list of the thread that entered us
         self._in_block = False
         self._used = False
         self._last_recording: Recording | None = None  # shape of the graph after gradient()
@@ -54,8 +60,7 @@ class GradientTape:
         if self._recording is None:
             self._recording = Recording(self._watch_accessed_variables)
             self._used = False
-        self._stack = state.recorders
-        self._stack.append(self._recording)
+        push_recorder(self._recording)
         self._in_block = True
         return self
 
@@ -65,15 +70,11 @@ class GradientTape:
         return False
 
     def _pop(self):
-        stack = self._stack
-        if stack is not None and self._recording is not None:
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i] is self._recording:
-                    del stack[i]
-                    break
+        if self._recording is not None:
+            remove_recorder(self._recording)
 
     def _is_active(self) -> bool:
-        return self._stack is not None and any(r is self._recording for r in self._stack)
+        return any(r is self._recording for r in state.recorders)
 
     # -- watching -------------------------------------------------------------------------
     def watch(self, tensor) -> None:
@@ -120,14 +121,16 @@ class GradientTape:
             if self._in_block:
                 raise RuntimeError("Trying to stop recording a tape which is not recording.")
             raise ValueError("Tape is not recording.")
-        stack = self._stack
+        stack = state.recorders
         position = next(i for i, r in enumerate(stack) if r is self._recording)
-        recording = stack.pop(position)
+        recording = stack[position]
+        set_recorders(stack[:position] + stack[position + 1:])
         try:
             yield
         finally:
             if self._recording is recording and self._in_block:
-                stack.insert(min(position, len(stack)), recording)
+                stack = state.recorders
+                set_recorders(stack[:position] + (recording,) + stack[position:])
 
     def reset(self) -> None:
         """Forget everything recorded so far and keep recording."""
@@ -135,10 +138,7 @@ class GradientTape:
             raise ValueError("Tape is not recording.")
         old = self._recording
         self._recording = Recording(self._watch_accessed_variables)
-        stack = self._stack
-        for i, recorder in enumerate(stack):
-            if recorder is old:
-                stack[i] = self._recording
+        set_recorders(tuple(self._recording if r is old else r for r in state.recorders))
 
     # -- gradients --------------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,

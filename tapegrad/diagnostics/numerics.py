@@ -8,7 +8,7 @@ from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Recorder, Tensor, array_of, state
+from tapegrad._core.tensor import Recorder, Tensor, array_of, set_global_recorder
 from tapegrad.diagnostics.provenance import user_location
 
 
@@ -114,8 +114,7 @@ def enable_check_numerics(stack_height_limit: int = 30, path_length_limit: int =
     if _checker is not None:
         return
     _checker = NumericsChecker()
-    state.recorders.insert(0, _checker)
-    hooks.global_recorders.append(_checker)
+    set_global_recorder(_checker, True)
     hooks.backward_observer = _checker.observe
 
 
@@ -124,8 +123,6 @@ def disable_check_numerics() -> None:
     global _checker
     if _checker is None:
         return
-    if _checker in state.recorders:
-        state.recorders.remove(_checker)
-    hooks.global_recorders.remove(_checker)
+    set_global_recorder(_checker, False)
     hooks.backward_observer = None
     _checker = None

@@ -15,7 +15,7 @@ import weakref
 
 from tapegrad._core import hooks
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Recorder, Tensor, state
+from tapegrad._core.tensor import Recorder, Tensor, set_global_recorder
 from tapegrad._core.variable import Variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -332,17 +332,14 @@ def enable() -> None:
     global _recorder
     if _recorder is None:
         _recorder = ProvenanceRecorder()
-        state.recorders.insert(0, _recorder)
         hooks.provenance = _recorder
-        hooks.global_recorders.append(_recorder)
+        set_global_recorder(_recorder, True)
 
 
 def disable() -> None:
     global _recorder
     if _recorder is not None:
-        if _recorder in state.recorders:
-            state.recorders.remove(_recorder)
-        hooks.global_recorders.remove(_recorder)
+        set_global_recorder(_recorder, False)
         hooks.provenance = None
         _recorder = None
 

@@ -14,6 +14,7 @@ from tapegrad._core.tensor import (
     _new,
     _shape_error,
     apply2,
+    recording_threads,
     state,
 )
 
@@ -50,9 +51,8 @@ def fast_unary(op: Op):
                 return function(x, name)  # (apply1 raises for the dtype)
             result = _new(Tensor)
             result._value = forward(value)
-            recorders = state.recorders
-            if recorders:
-                for recorder in recorders:
+            if recording_threads:
+                for recorder in state.recorders:
                     recorder._record1(op, x, result, None)
             return result
 
@@ -110,9 +110,8 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None, on_string=N
             _shape_error(op, (xv, yv), error)
         result = _new(Tensor)
         result._value = out if type(out) is _ndarray else _as_array_result(out)
-        recorders = state.recorders
-        if recorders:
-            for recorder in recorders:
+        if recording_threads:
+            for recorder in state.recorders:
                 recorder._record2(op, self, other, result, None)
         return result
 

@@ -19,7 +19,16 @@ from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
 from tapegrad._core.tape import TRAINABLE_KINDS, Recording, backward
-from tapegrad._core.tensor import Tensor, apply, apply1, apply2, array_of, state, wrap
+from tapegrad._core.tensor import (
+    Tensor,
+    apply,
+    apply1,
+    apply2,
+    array_of,
+    set_recorders,
+    state,
+    wrap,
+)
 from tapegrad.autodiff.function import program as _program
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.symbolic import Untraceable, _slot_get, array_in_trace
@@ -205,9 +214,8 @@ def _derive_backward(trace: CompiledTrace, needs: tuple):
     targets = [values[r] for r in trace.returns if trace._floating(r)]
     upstreams = [tracer.placeholder(_slot_get(t), "upstream", tuple(_slot_get(t).shape))
                  for t in targets]
-    stack = state.recorders
-    saved_recorders = stack[:]
-    stack[:] = [tracer]
+    saved_recorders = state.recorders
+    set_recorders((tracer,))
     symbolic.tracing.stack.append(tracer)
     trace.tracer.open = True
     try:
@@ -216,7 +224,7 @@ def _derive_backward(trace: CompiledTrace, needs: tuple):
     finally:
         trace.tracer.open = False
         symbolic.tracing.stack.pop()
-        stack[:] = saved_recorders
+        set_recorders(saved_recorders)
     tracer.open = False
     backward_graph = tracer.graph
     backward_graph.outputs = [None if g is None else tracer.ref(g) for g in grads]

@@ -23,7 +23,7 @@ from tapegrad._core import hooks, nest
 from tapegrad._core.errors import InvalidArgumentError, OutOfRangeError
 from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.tape import TRAINABLE_KINDS
-from tapegrad._core.tensor import apply, convert_to_tensor, state
+from tapegrad._core.tensor import apply, convert_to_tensor, set_recorders, state
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.compiled import CompiledTrace, eager_replay
 from tapegrad.autodiff.function.program import has_effect
@@ -84,9 +84,8 @@ def _trace_part(parent: Tracer, function, arguments: list, name: str):
     tracer = BranchTracer(parent, name)
     placeholders = [tracer.placeholder(array_in_trace(a), f"{name}_{k}", tuple(a.shape))
                     for k, a in enumerate(arguments)]
-    stack = state.recorders
-    saved = stack[:]
-    stack[:] = [tracer]
+    saved = state.recorders
+    set_recorders((tracer,))
     symbolic.tracing.stack.append(tracer)
     try:
         result = function(*placeholders)
@@ -94,7 +93,7 @@ def _trace_part(parent: Tracer, function, arguments: list, name: str):
         tracer.graph.outputs = [tracer.ref(item) for item in flat]
     finally:
         symbolic.tracing.stack.pop()
-        stack[:] = saved
+        set_recorders(saved)
     tracer.open = False
     values = [tracer.graph.values[r] for r in tracer.graph.outputs]
     return CompiledTrace(tracer.graph, tracer, None), tracer, result, values

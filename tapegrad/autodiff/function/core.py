@@ -32,6 +32,7 @@ from tapegrad._core.tensor import (
     array_of,
     convert_to_tensor,
     next_uid,
+    set_recorders,
     state,
     to_array,
 )
@@ -782,9 +783,8 @@ class Function:
         from tapegrad.autodiff.function import autograph
         if self._autograph:
             function = autograph.convert(function)
-        stack = state.recorders
-        saved = stack[:]
-        stack[:] = [tracer]
+        saved = state.recorders
+        set_recorders((tracer,))
         symbolic.tracing.stack.append(tracer)
         marker = _uid_mark()
         random_state = _random_state()
@@ -811,7 +811,7 @@ class Function:
             raise
         finally:
             symbolic.tracing.stack.pop()
-            stack[:] = saved
+            set_recorders(saved)
             tracer.open = False
             for variable, value in tracer.original.values():
                 replace_array(variable, value)

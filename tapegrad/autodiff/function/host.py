@@ -11,7 +11,7 @@ from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import register
 from tapegrad._core.tape import TRAINABLE_KINDS
-from tapegrad._core.tensor import Tensor, apply, convert_to_tensor, state, wrap
+from tapegrad._core.tensor import Tensor, apply, convert_to_tensor, set_recorders, state, wrap
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import symbolic
 from tapegrad.autodiff.function.symbolic import array_in_trace
@@ -21,10 +21,9 @@ from tapegrad.autodiff.function.tracer import active_tracer
 @contextlib.contextmanager
 def outside_traces():
     """Nothing records and every trace is closed (its tensors raise if used) meanwhile."""
-    stack = state.recorders
-    saved = stack[:]
+    saved = state.recorders
     traces = list(symbolic.tracing.stack)
-    stack[:] = []
+    set_recorders(())
     symbolic.tracing.stack[:] = []
     opened = [t for t in traces if t.open]
     for tracer in opened:
@@ -35,7 +34,7 @@ def outside_traces():
         for tracer in opened:
             tracer.open = True
         symbolic.tracing.stack[:] = traces
-        stack[:] = saved
+        set_recorders(saved)
 
 
 def init_scope():
