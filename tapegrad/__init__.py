@@ -43,9 +43,10 @@ from tapegrad._core.dtypes import (
     uint64,
 )
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tape import UnconnectedGradients, get_logger
+from tapegrad._core.tape import get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.arguments import UnconnectedGradients
 from tapegrad.autodiff.control import cond, device, is_tensor, map_fn, while_loop
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
 from tapegrad.autodiff.tape import GradientTape

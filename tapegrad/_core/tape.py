@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from typing import NamedTuple
 
 from tapegrad._core import hooks
@@ -15,7 +14,6 @@ from tapegrad._core.variable import Variable
 
 _ndarray_type = np.ndarray
 _np_generic = np.generic
-_NUMPY_VALUES = frozenset({_ndarray_type, np.float16, np.float32, np.float64, np.longdouble})
 
 TRAINABLE_KINDS = "fc"
 
@@ -25,13 +23,6 @@ def get_logger():
     first use, keeping ``import tapegrad`` light)."""
     import logging
     return logging.getLogger("tapegrad")
-
-
-class UnconnectedGradients(enum.Enum):
-    """What ``gradient()`` returns for a source the target does not depend on."""
-
-    NONE = "none"
-    ZERO = "zero"
 
 
 def _read_vjp(inputs, output, attrs, upstream, needs):
@@ -191,16 +182,6 @@ class Recording(Recorder):
             if len(call) == 6:
                 calls[index] = _ghost(call)
         self.freed = True
-
-
-def parse_unconnected(value) -> UnconnectedGradients:
-    if isinstance(value, UnconnectedGradients):
-        return value
-    try:
-        return UnconnectedGradients(value)
-    except ValueError:
-        raise ValueError(f"Unknown value for unconnected_gradients: {value!r}; use "
-                         "'none', 'zero' or tapegrad.UnconnectedGradients.") from None
 
 
 def _sum_gradients(old, new):
@@ -366,8 +347,8 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
     sum_like = hooks.sum_like
     for index in range(count - 1, -1, -1):
         upstream = grads[index]
-        if type(upstream) not in _NUMPY_VALUES:
-            step(index)  # no upstream, or a Tensor or IndexedSlices one
+        if type(upstream) is not _ndarray_type:
+            step(index)  # no upstream, a NumPy scalar (a scalar's), a Tensor or IndexedSlices
             continue
         op, inputs, output, attrs, parents, keys = calls[index]
         value = output._value
@@ -383,10 +364,14 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             arrays, needs = (inputs[0]._value,), _ONLY  # (a one-input op's input is a Tensor)
         else:
             x, y = inputs
-            arrays = getattr(x, "_value", x), getattr(y, "_value", y)  # (a number: itself)
+            try:
+                arrays = x._value, y._value
+            except AttributeError:  # (a Python number operand is its own value)
+                arrays = getattr(x, "_value", x), getattr(y, "_value", y)
             needs = _NEEDS[parents[0] is None][parents[1] is None]
         try:
-            input_grads = op.vjp(arrays, value, attrs, upstream, needs)
+            rule = op.vjp  # (read first: a call of `op.vjp(...)` looks the name up on Op)
+            input_grads = rule(arrays, value, attrs, upstream, needs)
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
         # (a broadcasting op's come in the output's shape; other ops' match their inputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from tapegrad._core import nest
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.tensor import Tensor, convert_to_tensor
@@ -11,6 +13,22 @@ CONSUMED = ("A non-persistent GradientTape can only be used to compute one set o
              "(or jacobians); create a new tape for each gradient() call, or use "
              "GradientTape(persistent=True).")
 
+
+class UnconnectedGradients(enum.Enum):
+    """What ``gradient()`` returns for a source the target does not depend on."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def parse_unconnected(value) -> UnconnectedGradients:
+    if isinstance(value, UnconnectedGradients):
+        return value
+    try:
+        return UnconnectedGradients(value)
+    except ValueError:
+        raise ValueError(f"Unknown value for unconnected_gradients: {value!r}; use "
+                         "'none', 'zero' or tapegrad.UnconnectedGradients.") from None
 
 
 DIFFERENTIABLE = (Tensor, Variable, IndexedSlices)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from tapegrad._core import hooks, nest
 from tapegrad._core.forward import TangentRecorder
-from tapegrad._core.tape import UnconnectedGradients, parse_unconnected
 from tapegrad._core.tensor import (
     Tensor,
     array_of,
@@ -14,6 +13,7 @@ from tapegrad._core.tensor import (
     remove_recorder,
 )
 from tapegrad._core.variable import Variable
+from tapegrad.autodiff.arguments import UnconnectedGradients, parse_unconnected
 from tapegrad.autodiff.log import warn_once_per_line
 
 

@@ -7,10 +7,15 @@ import math
 from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tape import UnconnectedGradients, backward, parse_unconnected
+from tapegrad._core.tape import backward
 from tapegrad._core.tensor import Tensor, array_of, wrap
 from tapegrad._core.variable import Variable
-from tapegrad.autodiff.arguments import CONSUMED, check_differentiable_value
+from tapegrad.autodiff.arguments import (
+    CONSUMED,
+    UnconnectedGradients,
+    check_differentiable_value,
+    parse_unconnected,
+)
 
 
 def _check_pfor(tape, parallel_iterations, use_pfor: bool, what: str, rows: int):

@@ -9,9 +9,7 @@ from tapegrad._core import hooks, nest
 from tapegrad._core.tape import (
     TRAINABLE_KINDS,
     Recording,
-    UnconnectedGradients,
     backward,
-    parse_unconnected,
 )
 from tapegrad._core.tensor import (
     Tensor,
@@ -26,7 +24,9 @@ from tapegrad.autodiff import jacobian
 from tapegrad.autodiff.arguments import (
     CONSUMED,
     DIFFERENTIABLE,
+    UnconnectedGradients,
     check_differentiable_value,
+    parse_unconnected,
     seeds_for,
 )
 from tapegrad.autodiff.log import warn_once_per_line

@@ -8,8 +8,8 @@ from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Recorder, Tensor, array_of, set_global_recorder
-from tapegrad.diagnostics.provenance import user_location
+from tapegrad._core.tensor import Recorder, Tensor, array_of
+from tapegrad.diagnostics.provenance import set_global_recorder, user_location
 
 
 def _summary(value) -> str:

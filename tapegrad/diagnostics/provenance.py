@@ -15,7 +15,7 @@ import weakref
 
 from tapegrad._core import hooks
 from tapegrad._core.backend import np
-from tapegrad._core.tensor import Recorder, Tensor, set_global_recorder
+from tapegrad._core.tensor import Recorder, Tensor, recording_threads, set_recorders, state
 from tapegrad._core.variable import Variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -325,6 +325,20 @@ def ancestry_of(start) -> dict:
 
 
 _recorder: ProvenanceRecorder | None = None
+
+
+def set_global_recorder(recorder, on: bool) -> None:
+    """Turn a recorder that sees every thread's work (provenance, check_numerics) on or off: it
+    goes outermost on this thread's stack, and every new thread starts with it."""
+    if on:
+        hooks.global_recorders.append(recorder)
+        recording_threads.add(0)  # (new threads' stacks start with it)
+        set_recorders((recorder,) + state.recorders)
+    else:
+        hooks.global_recorders.remove(recorder)
+        if not hooks.global_recorders:
+            recording_threads.discard(0)
+        set_recorders(tuple(r for r in state.recorders if r is not recorder))
 
 
 def enable() -> None:

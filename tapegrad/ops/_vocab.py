@@ -47,7 +47,6 @@ def _elementwise(name: str):
 
 
 sin = _elementwise("Sin")
-cos = _elementwise("Cos")
 
 
 def shape_of(value) -> tuple:

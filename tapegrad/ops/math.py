@@ -33,13 +33,13 @@ from tapegrad.ops._util import (
 from tapegrad.ops._vocab import (
     broadcast_tangent,
     doubled,
+    run,
     select,
     shape_of,
     sum_like,
     sum_tangents,
 )
 from tapegrad.ops._vocab import conj as rule_conj
-from tapegrad.ops._vocab import cos as rule_cos
 from tapegrad.ops._vocab import sin as rule_sin
 
 _ndarray = np.ndarray
@@ -137,7 +137,7 @@ def _analytic(name: str, forward, samples, *, derivative=None, times_derivative=
     rules take arrays and batched cotangents. Its derivative is given in one of three forms,
     in the rule vocabulary:
 
-    * ``derivative(x)``, ``f'(x)`` (e.g. ``cos`` for Sin);
+    * ``derivative``, the op computing ``f'(x)`` from ``x`` (Cos for Sin);
     * ``times_derivative(g, x, y)``, ``g * f'(x)`` for ``y = f(x)`` (e.g. ``g * y`` for Exp);
     * ``fused``, an op computing ``f'(x) * g`` from ``(y, g)`` in one dispatch (TensorFlow's
       TanhGrad).
@@ -148,11 +148,15 @@ def _analytic(name: str, forward, samples, *, derivative=None, times_derivative=
     # (each form's reverse rule is written out: one call less on the hottest rules)
     if derivative is not None:
         def times_derivative(g, x, y):
-            return g * derivative(x)
+            return g * run(derivative, x)
+
+        derivative_of_array = derivative.forward
 
         def vjp(inputs, output, attrs, upstream, needs):
-            x = inputs[0]  # (arrays hold real values: nothing to conjugate)
-            return (upstream * derivative(x if type(upstream) is _ndarray else rule_conj(x)),)
+            x = inputs[0]
+            if type(x) is _ndarray or isinstance(x, np.generic):  # (real: nothing to conjugate)
+                return (upstream * derivative_of_array(x),)
+            return (upstream * apply1(derivative, rule_conj(x)),)
     elif fused is not None:
         local_times = fused.forward
 
@@ -231,10 +235,9 @@ LOG = _analytic("Log", np.log,
                 times_derivative=lambda g, x, y: g / x)
 LOG1P = _unary("Log1p", np.log1p, lambda x, y: reciprocal(1.0 + x),
                _standard_unary_samples(low=-0.5, complex_=True, complex_small=True))
-SIN = _analytic("Sin", np.sin, _standard_unary_samples(complex_=True),
-                derivative=rule_cos)
 COS = _analytic("Cos", np.cos, _standard_unary_samples(complex_=True),
                 times_derivative=lambda g, x, y: -(g * rule_sin(x)))
+SIN = _analytic("Sin", np.sin, _standard_unary_samples(complex_=True), derivative=COS)
 TAN = _unary("Tan", np.tan, lambda x, y: square(reciprocal(cos(x))),
              _standard_unary_samples(low=-1.0, complex_=True, complex_small=True))
 
