@@ -14,6 +14,7 @@ from tapegrad._core.variable import Variable
 
 _ndarray_type = np.ndarray
 _np_generic = np.generic
+_NUMPY_VALUES = frozenset({_ndarray_type, np.float16, np.float32, np.float64, np.longdouble})
 
 TRAINABLE_KINDS = "fc"
 
@@ -347,8 +348,8 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
     sum_like = hooks.sum_like
     for index in range(count - 1, -1, -1):
         upstream = grads[index]
-        if type(upstream) is not _ndarray_type:
-            step(index)  # no upstream, a NumPy scalar (a scalar's), a Tensor or IndexedSlices
+        if type(upstream) not in _NUMPY_VALUES:
+            step(index)  # no upstream, or a Tensor or IndexedSlices one
             continue
         op, inputs, output, attrs, parents, keys = calls[index]
         value = output._value
