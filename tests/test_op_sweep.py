@@ -175,6 +175,11 @@ def test_array_rules_agree_on_arrays_and_tensors(case):
         if e is not None:
             assert not isinstance(g, tf.Tensor), f"{name}: an array rule returned a tensor"
             np.testing.assert_allclose(_as_arrays(g), e.numpy(), rtol=1e-12, atol=1e-12)
+    for position in range(len(arrays) if len(arrays) > 1 else 0):  # None for an input that
+        # needs no gradient (the engine's first-order pass relies on it)
+        only_others = tuple(n and i != position for i, n in enumerate(needs))
+        got = op.vjp(arrays, out._value, sample.attrs or None, upstream, only_others)
+        assert got[position] is None, f"{name}: a gradient for input {position}, not needed"
     floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     for chosen in [[i] for i in floats] + [floats]:
         tangents = [rng.standard_normal(a.shape) if i in chosen else None

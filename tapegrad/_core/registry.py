@@ -26,7 +26,8 @@ Rules are written with tapegrad ops, so an enclosing tape records them (higher o
 whose rules use only Python operators and the rule vocabulary (``tapegrad.ops._vocab``, whose
 words run NumPy on arrays and the registered ops on tensors) declares ``array_rules=True``: the
 engines then hand its rules NumPy arrays (real values) when nothing would record the rules' own
-work, so one rule serves both (the op sweep checks that both agree). Every field is given to
+work, so one rule serves both (the op sweep checks that both agree); such a rule of several
+inputs returns None for each input whose ``needs`` is False. Every field is given to
 :func:`register`; the op cannot be changed afterwards.
 """
 

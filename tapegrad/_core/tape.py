@@ -353,42 +353,46 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             continue
         op, inputs, output, attrs, parents, keys = calls[index]
         value = output._value
-        dtype = value.dtype
-        arity = len(parents)
-        if not op.array_rules or dtype.kind != "f" or arity > 2:
+        if not op.array_rules or value.dtype.kind != "f" or len(parents) > 2:
             step(index)
             continue
         if free:
-            calls[index] = (op, keys, dtype)
+            calls[index] = (op, keys, value.dtype)
         grads[index] = None
-        if arity == 1:
-            arrays, needs = (inputs[0]._value,), _ONLY  # (a one-input op's input is a Tensor)
-        else:
-            x, y = inputs
+        rule = op.vjp  # (read first: a call of `op.vjp(...)` looks the name up on Op)
+        if len(parents) == 1:  # (its input is a Tensor, and its gradient has the input's shape)
             try:
-                arrays = x._value, y._value
-            except AttributeError:  # (a Python number operand is its own value)
-                arrays = getattr(x, "_value", x), getattr(y, "_value", y)
-            needs = _NEEDS[parents[0] is None][parents[1] is None]
-        try:
-            rule = op.vjp  # (read first: a call of `op.vjp(...)` looks the name up on Op)
-            input_grads = rule(arrays, value, attrs, upstream, needs)
-        except ValueError as error:
-            raise _shape_error(op, upstream, output, error) from None
-        # (a broadcasting op's come in the output's shape; other ops' match their inputs)
-        slot, grad = parents[0], input_grads[0]
-        if slot is not None and grad is not None:
-            if arity == 2 and grad.shape != arrays[0].shape:
-                grad = sum_like(grad, arrays[0], value)
-            old = grads[slot]
-            grads[slot] = grad if old is None else _sum_gradients(old, grad)
-        if arity == 2:
-            slot, grad = parents[1], input_grads[1]
-            if slot is not None and grad is not None:
-                if grad.shape != arrays[1].shape:
-                    grad = sum_like(grad, arrays[1], value)
+                grad = rule((inputs[0]._value,), value, attrs, upstream, _ONLY)[0]
+            except ValueError as error:
+                raise _shape_error(op, upstream, output, error) from None
+            if grad is not None:
+                slot = parents[0]
                 old = grads[slot]
                 grads[slot] = grad if old is None else _sum_gradients(old, grad)
+            continue
+        x, y = inputs
+        try:
+            x, y = x._value, y._value
+        except AttributeError:  # (a Python number operand is its own value)
+            x, y = getattr(x, "_value", x), getattr(y, "_value", y)
+        first, second = parents
+        try:
+            grad_x, grad_y = rule((x, y), value, attrs, upstream,
+                                  _NEEDS[first is None][second is None])
+        except ValueError as error:
+            raise _shape_error(op, upstream, output, error) from None
+        # (None for an input that needs none, as array rules promise; a broadcasting op's in the
+        # output's shape: summed to the input's)
+        if grad_x is not None:
+            if grad_x.shape != x.shape:
+                grad_x = sum_like(grad_x, x, value)
+            old = grads[first]
+            grads[first] = grad_x if old is None else _sum_gradients(old, grad_x)
+        if grad_y is not None:
+            if grad_y.shape != y.shape:
+                grad_y = sum_like(grad_y, y, value)
+            old = grads[second]
+            grads[second] = grad_y if old is None else _sum_gradients(old, grad_y)
 
 
 class _Sweep:

@@ -523,7 +523,8 @@ def apply1(op: Op, x, attrs: dict | None = None):
     if accepted is not None and value.dtype not in accepted:
         _unsupported_dtype(op, value.dtype)
     try:
-        out = op.forward(value, **attrs) if attrs else op.forward(value)
+        forward = op.forward  # (a call of `op.forward(...)` would look the name up on Op)
+        out = forward(value, **attrs) if attrs else forward(value)
     except (ValueError, IndexError) as error:
         _numpy_error(op, error)
     result = _new(Tensor)
@@ -555,7 +556,8 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
         if dtype not in accepted:
             _unsupported_dtype(op, dtype)
     try:
-        out = op.forward(xv, yv, **attrs) if attrs else op.forward(xv, yv)
+        forward = op.forward
+        out = forward(xv, yv, **attrs) if attrs else forward(xv, yv)
     except ValueError as error:
         _shape_error(op, (xv, yv), error)
     if type(out) is not _ndarray:
