@@ -353,14 +353,15 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             continue
         op, inputs, output, attrs, parents, keys = calls[index]
         value = output._value
-        if not op.array_rules or value.dtype.kind != "f" or len(parents) > 2:
+        arity = len(parents)
+        if not op.array_rules or value.dtype.kind != "f" or arity > 2:
             step(index)
             continue
         if free:
             calls[index] = (op, keys, value.dtype)
         grads[index] = None
         rule = op.vjp  # (read first: a call of `op.vjp(...)` looks the name up on Op)
-        if len(parents) == 1:  # (its input is a Tensor, and its gradient has the input's shape)
+        if arity == 1:  # (its input is a Tensor, and its gradient has the input's shape)
             try:
                 grad = rule((inputs[0]._value,), value, attrs, upstream, _ONLY)[0]
             except ValueError as error:
