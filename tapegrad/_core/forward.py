@@ -11,9 +11,8 @@ def _hide_from(accumulator) -> tuple:
     the accumulator does not see its own work while outer recorders do (nesting)."""
     stack = state.recorders
     for position, recorder in enumerate(stack):
-        if recorder is accumulator:
-            # (set directly: a shorter stack keeps `recording_threads` true, as it may be)
-            state.recorders = stack[:position]
+        if recorder is accumulator:  # (set directly: a shorter stack keeps the invariant of
+            state.recorders = stack[:position]  # recording_threads, which only grows here)
             return stack[position:]
     return ()
 
@@ -65,8 +64,11 @@ class TangentRecorder(Recorder):
                              f"not combine the tangents with inputs of shapes {shapes} ({error}); "
                              "give each ForwardAccumulator tangent its primal's shape.") from None
         finally:
-            if hidden:
-                set_recorders(state.recorders + hidden)
+            current = state.recorders
+            if current:  # (this thread is in recording_threads: its stack was not empty)
+                state.recorders = current + hidden
+            elif hidden:
+                set_recorders(hidden)
         tangents = self._tangents
         if type(output) is tuple:
             for item, tangent in zip(output, output_tangent):

@@ -247,8 +247,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     grads: list = [None] * (len(calls) + recording.extra)  # by slot (negative: from the end)
     loose = _place_seeds(grads, tracked, targets, seeds, batch_dims)
     keep, source_slots = _source_slots(tracked, sources)
-    # Calls to visit: none when no float source is tracked (nothing can receive a gradient).
-    count = len(calls) if source_slots else 0
+    count = len(calls) if source_slots else 0  # (no float source: no rule to run)
     live = _depends_on_sources(recording, source_slots, len(grads)) if source_slots else None
     # Sources made by single-output calls keep their slot's gradient once it is complete
     # (watched values belong to no call: their slots are negative).
@@ -367,9 +366,8 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
             except ValueError as error:
                 raise _shape_error(op, upstream, output, error) from None
             if grad is not None:
-                slot = parents[0]
-                old = grads[slot]
-                grads[slot] = grad if old is None else _sum_gradients(old, grad)
+                old = grads[parents[0]]
+                grads[parents[0]] = grad if old is None else _sum_gradients(old, grad)
             continue
         x, y = inputs
         try:
@@ -382,8 +380,7 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
                                   _NEEDS[first is None][second is None])
         except ValueError as error:
             raise _shape_error(op, upstream, output, error) from None
-        # (None for an input that needs none, as array rules promise; a broadcasting op's in the
-        # output's shape: summed to the input's)
+        # (None where none is needed, as array rules promise; a broadcasting op's, summed here)
         if grad_x is not None:
             if grad_x.shape != x.shape:
                 grad_x = sum_like(grad_x, x, value)

@@ -47,7 +47,12 @@ def push_recorder(recorder) -> None:
 def remove_recorder(recorder) -> None:
     """Take the innermost occurrence of ``recorder`` off this thread's stack (if it is there)."""
     stack = state.recorders
-    for position in range(len(stack) - 1, -1, -1):
+    if stack and stack[-1] is recorder:  # (the usual case: a tape leaving its block)
+        state.recorders = stack = stack[:-1]
+        if not stack:
+            recording_threads.discard(get_ident())
+        return
+    for position in range(len(stack) - 2, -1, -1):
         if stack[position] is recorder:
             set_recorders(stack[:position] + stack[position + 1:])
             return

@@ -21,35 +21,6 @@ from tapegrad._core.tensor import (
 _name_counts: dict[str, int] = {}
 
 
-def check_nd_range(indices: np.ndarray, shape, what: str):
-    """Every row of ``indices`` (coordinates on its last axis) lies inside ``shape``: negative
-    or too large coordinates raise InvalidArgumentError, as TensorFlow's scatter/gather_nd."""
-    k = indices.shape[-1]
-    if k > len(shape):
-        raise InvalidArgumentError(f"index innermost dimension length must be <= params rank; "
-                                   f"saw: {k} vs. {len(shape)} ({what}).")
-    if indices.size and k:
-        limits = np.asarray(shape[:k])
-        bad = np.any((indices < 0) | (indices >= limits), axis=-1)
-        if bad.any():
-            at = np.argwhere(bad)[0]
-            position = ",".join(str(int(i)) for i in at)
-            raise InvalidArgumentError(
-                f"indices[{position}] = {indices[tuple(at)].tolist()} does not index into "
-                f"param shape {list(shape)} ({what}).")
-
-
-def check_nd_updates(indices: np.ndarray, updates_shape, shape, what: str):
-    """``updates`` has the shape scattering ``indices`` into ``shape`` needs."""
-    k = indices.shape[-1]
-    expected = tuple(indices.shape[:-1]) + tuple(shape[k:])
-    if tuple(updates_shape) != expected:
-        raise InvalidArgumentError(
-            f"{what}: updates has shape {list(updates_shape)} but indices of shape "
-            f"{list(indices.shape)} into a tensor of shape {list(shape)} need updates of shape "
-            f"{list(expected)} (indices.shape[:-1] + shape[indices.shape[-1]:]).")
-
-
 class Variable:
     """A mutable tensor-valued slot, as ``tf.Variable``.
 
@@ -184,16 +155,8 @@ class Variable:
     def scatter_nd_update(self, indices, updates):
         """Write ``updates`` at ``indices`` (as ``tf.Variable.scatter_nd_update``); negative or
         out-of-range indices raise InvalidArgumentError."""
-        what = "ResourceScatterNdUpdate"
-        indices = np.asarray(to_array(indices))
-        if indices.dtype.kind not in "iu" or indices.ndim == 0:
-            raise InvalidArgumentError(f"{what}: indices must be an integer tensor of rank >= 1 "
-                                       f"(got {indices.dtype} of shape {list(indices.shape)}).")
-        check_nd_range(indices, self._value.shape, what)
-        values = self._converted(updates)
-        check_nd_updates(indices, values.shape, self._value.shape, what)
-        updated = np.array(self._value, copy=True)
-        updated[tuple(np.moveaxis(indices, -1, 0))] = values
+        updated = hooks.scattered_copy(self._value, indices, updates, self._converted,
+                                       "ResourceScatterNdUpdate")
         self._accessed()
         self._value = updated
         return self

@@ -27,3 +27,4 @@ hooks.stack = array.stack
 hooks.scatter_rows = array.scatter_rows
 hooks.concat_rows = array.concat_rows
 hooks.sum_like = _vocab.sum_like
+hooks.scattered_copy = array.scattered_copy

@@ -160,10 +160,9 @@ def sum_like(grad, operand, output):
         return grad
     batch = len(grad_shape) - len(output.shape if type(output) is _ndarray else
                                   shape_of(output))
-    if batch <= 0:
-        return _unbroadcast(grad, grad_shape, shape, 0)
-    # (a vectorised pass's rows: nothing to sum when the rest is the operand's shape)
-    return grad if grad_shape[batch:] == shape else _unbroadcast(grad, grad_shape, shape, batch)
+    if batch > 0 and grad_shape[batch:] == shape:
+        return grad  # (a vectorised pass's rows: nothing to sum, the rest is the operand's)
+    return _unbroadcast(grad, grad_shape, shape, batch if batch > 0 else 0)
 
 
 def _unbroadcast(grad, grad_shape: tuple, shape: tuple, batch: int):

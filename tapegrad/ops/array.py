@@ -14,8 +14,6 @@ from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, register
 from tapegrad._core.tensor import Tensor, apply, apply1, convert_to_tensor, to_array, wrap
-from tapegrad._core.variable import check_nd_range as _check_nd_range
-from tapegrad._core.variable import check_nd_updates as _check_updates
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
@@ -663,6 +661,51 @@ def concat_rows(first: IndexedSlices, second: IndexedSlices) -> IndexedSlices:
 
 
 # -- gather_nd / scatter_nd ------------------------------------------------------------------
+
+def _check_nd_range(indices: np.ndarray, shape, what: str):
+    """Every row of ``indices`` (coordinates on its last axis) lies inside ``shape``: negative
+    or too large coordinates raise InvalidArgumentError, as TensorFlow's scatter/gather_nd."""
+    k = indices.shape[-1]
+    if k > len(shape):
+        raise InvalidArgumentError(f"index innermost dimension length must be <= params rank; "
+                                   f"saw: {k} vs. {len(shape)} ({what}).")
+    if indices.size and k:
+        limits = np.asarray(shape[:k])
+        bad = np.any((indices < 0) | (indices >= limits), axis=-1)
+        if bad.any():
+            at = np.argwhere(bad)[0]
+            position = ",".join(str(int(i)) for i in at)
+            raise InvalidArgumentError(
+                f"indices[{position}] = {indices[tuple(at)].tolist()} does not index into "
+                f"param shape {list(shape)} ({what}).")
+
+
+def _check_updates(indices: np.ndarray, updates_shape, shape, what: str):
+    """``updates`` has the shape scattering ``indices`` into ``shape`` needs."""
+    k = indices.shape[-1]
+    expected = tuple(indices.shape[:-1]) + tuple(shape[k:])
+    if tuple(updates_shape) != expected:
+        raise InvalidArgumentError(
+            f"{what}: updates has shape {list(updates_shape)} but indices of shape "
+            f"{list(indices.shape)} into a tensor of shape {list(shape)} need updates of shape "
+            f"{list(expected)} (indices.shape[:-1] + shape[indices.shape[-1]:]).")
+
+
+def scattered_copy(array, indices, updates, convert, what: str):
+    """A copy of ``array`` with ``convert(updates)`` written at ``indices`` (coordinates on the
+    last axis), after TensorFlow's checks (a variable's ``scatter_nd_update``; ``what`` names
+    the kernel in errors)."""
+    indices = np.asarray(to_array(indices))
+    if indices.dtype.kind not in "iu" or indices.ndim == 0:
+        raise InvalidArgumentError(f"{what}: indices must be an integer tensor of rank >= 1 "
+                                   f"(got {indices.dtype} of shape {list(indices.shape)}).")
+    _check_nd_range(indices, array.shape, what)
+    values = convert(updates)
+    _check_updates(indices, values.shape, array.shape, what)
+    updated = np.array(array, copy=True)
+    updated[nd_key(indices)] = values
+    return updated
+
 
 def nd_key(indices):
     """The NumPy index of an indices array whose last axis holds coordinates (gather_nd's)."""

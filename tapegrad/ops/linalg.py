@@ -81,8 +81,9 @@ def _matmul_forward(a, b):
 
 def _matmul_vjp(inputs, output, attrs, upstream, needs):
     a, b = inputs
-    return (rule_matmul(upstream, b, adjoint_b=True) if needs[0] else None,
-            rule_matmul(a, upstream, adjoint_a=True) if needs[1] else None)
+    # (adjoints passed by position: keyword arguments take the interpreter's slower call)
+    return (rule_matmul(upstream, b, False, True) if needs[0] else None,
+            rule_matmul(a, upstream, True, False) if needs[1] else None)
 
 
 def _matmul_jvp(inputs, output, attrs, tangents):
