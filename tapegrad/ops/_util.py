@@ -1,9 +1,7 @@
-"""Small helpers the op families share: TensorFlow's dtype sets, the direct paths of hot public
-ops and Python operators, sample builders."""
+"""Small helpers the op families share: TensorFlow's dtype sets, the direct path of Python
+operators, sample builders."""
 
 from __future__ import annotations
-
-import functools
 
 from tapegrad._core.backend import np
 from tapegrad._core.registry import Op
@@ -27,40 +25,6 @@ REAL = "iuf"  # TensorFlow's "realnumbertypes": no bool, no complex
 NUMBERS = "iufc"  # no bool
 SIGNED = "ifc"  # numbers without unsigned integers
 FLOAT32_64 = frozenset({"float32", "float64"})
-
-
-def fast_unary(op: Op):
-    """Decorator for the public function ``f(x, name=None)`` of a hot one-input op, whose work
-    is ``apply1(op, x)``: a Tensor of an accepted dtype runs the forward and is recorded here,
-    without the call to :func:`apply1` (about 70 ns, 7% of the overhead benchmark's no-tape
-    chain); anything else goes through ``f``."""
-
-    def decorate(function):
-        forward = op.forward
-        # (an identity test for float32 stands for the set lookup of the input's dtype)
-        accepted = op.dtypes
-        usual = _usual_dtype(accepted)
-
-        @functools.wraps(function)
-        def fast(x, name=None):
-            if type(x) is not Tensor:
-                return function(x, name)
-            value = x._value
-            dtype = value.dtype
-            if dtype is not usual and accepted is not None and dtype not in accepted:
-                return function(x, name)  # (apply1 raises for the dtype)
-            result = _new(Tensor)
-            result._value = forward(value)
-            if recording_threads:
-                for recorder in state.recorders:
-                    recorder._record1(op, x, result, None)
-            return result
-
-        return fast
-
-    return decorate
-
-
 _FLOAT32 = np.dtype(np.float32)
 
 

@@ -27,7 +27,6 @@ from tapegrad.ops._util import (
     NUMBERS,
     REAL,
     SIGNED,
-    fast_unary,
     randn,
 )
 from tapegrad.ops._vocab import (
@@ -1525,7 +1524,6 @@ def sign(x, name=None) -> Tensor:
     return apply1(SIGN, x)
 
 
-@fast_unary(SQUARE)
 def square(x, name=None) -> Tensor:
     """``x * x``.
 
@@ -1536,7 +1534,6 @@ def square(x, name=None) -> Tensor:
     return apply1(SQUARE, x)
 
 
-@fast_unary(SQRT)
 def sqrt(x, name=None) -> Tensor:
     """Square root; the gradient at 0 is inf (0 where the upstream gradient is 0).
 
@@ -1567,7 +1564,6 @@ def reciprocal(x, name=None) -> Tensor:
     return apply1(RECIPROCAL, x)
 
 
-@fast_unary(EXP)
 def exp(x, name=None) -> Tensor:
     """``e ** x``.
 
@@ -1588,7 +1584,6 @@ def expm1(x, name=None) -> Tensor:
     return apply1(EXPM1, x)
 
 
-@fast_unary(LOG)
 def log(x, name=None) -> Tensor:
     """Natural logarithm.
 
@@ -1609,7 +1604,6 @@ def log1p(x, name=None) -> Tensor:
     return apply1(LOG1P, x)
 
 
-@fast_unary(SIN)
 def sin(x, name=None) -> Tensor:
     """Sine.
 
@@ -1620,7 +1614,6 @@ def sin(x, name=None) -> Tensor:
     return apply1(SIN, x)
 
 
-@fast_unary(COS)
 def cos(x, name=None) -> Tensor:
     """Cosine.
 
@@ -1691,7 +1684,6 @@ def cosh(x, name=None) -> Tensor:
     return apply1(COSH, x)
 
 
-@fast_unary(TANH)
 def tanh(x, name=None) -> Tensor:
     """Hyperbolic tangent.
 
@@ -1732,7 +1724,6 @@ def atanh(x, name=None) -> Tensor:
     return apply1(ATANH, x)
 
 
-@fast_unary(SIGMOID)
 def sigmoid(x, name=None) -> Tensor:
     """``1 / (1 + exp(-x))``, computed without overflow.
 
