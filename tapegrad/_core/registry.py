@@ -46,7 +46,7 @@ class Op:
 
     __slots__ = ("name", "forward", "vjp", "jvp", "samples", "n_outputs", "differentiable",
                  "batchable", "sample_note", "array_rules", "elementwise", "broadcasting",
-                 "dtypes", "__weakref__")
+                 "dtypes", "usual_dtype", "__weakref__")
 
     def __init__(self, name: str, forward: Callable | None, vjp=None, jvp=None, samples=None,
                  n_outputs: int = 1, differentiable: bool = True, batchable: bool = False,
@@ -65,6 +65,10 @@ class Op:
             # declare theirs; the dispatcher raises InvalidArgumentError for any other.
             "dtypes": _dtype_set(dtypes),
         }
+        # float32 when the op takes it: the dispatcher's identity test then stands for the set
+        # lookup (most tensors are float32)
+        accepts_float32 = fields["dtypes"] is None or _FLOAT32 in fields["dtypes"]
+        fields["usual_dtype"] = _FLOAT32 if accepts_float32 else None
         for field, value in fields.items():
             object.__setattr__(self, field, value)
 
@@ -76,6 +80,7 @@ class Op:
         return f"<Op {self.name}>"
 
 
+_FLOAT32 = np.dtype("float32")
 #: Every dtype an op can declare, by NumPy kind ("b" bool, "i"/"u" (un)signed integers,
 #: "f" floats, "c" complex).
 _KNOWN_DTYPES = tuple(map(np.dtype, (

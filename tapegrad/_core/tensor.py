@@ -524,9 +524,9 @@ def apply1(op: Op, x, attrs: dict | None = None):
         if op.elementwise and hasattr(x, "__tapegrad_elementwise__"):  # (tf.ragged)
             return _map_over_values(op, x, attrs)
         x, value = op_input(x, None)
-    accepted = op.dtypes
-    if accepted is not None and value.dtype not in accepted:
-        _unsupported_dtype(op, value.dtype)
+    dtype = value.dtype
+    if dtype is not op.usual_dtype and op.dtypes is not None and dtype not in op.dtypes:
+        _unsupported_dtype(op, dtype)
     try:
         forward = op.forward  # (a call of `op.forward(...)` would look the name up on Op)
         out = forward(value, **attrs) if attrs else forward(value)
@@ -558,7 +558,7 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
     accepted = op.dtypes
     if accepted is not None:
         dtype = xv.dtype if type(xv) is _ndarray else np.result_type(xv, yv)
-        if dtype not in accepted:
+        if dtype is not op.usual_dtype and dtype not in accepted:
             _unsupported_dtype(op, dtype)
     try:
         forward = op.forward

@@ -25,13 +25,6 @@ REAL = "iuf"  # TensorFlow's "realnumbertypes": no bool, no complex
 NUMBERS = "iufc"  # no bool
 SIGNED = "ifc"  # numbers without unsigned integers
 FLOAT32_64 = frozenset({"float32", "float64"})
-_FLOAT32 = np.dtype(np.float32)
-
-
-def _usual_dtype(accepted):
-    """float32 when the op takes it: an identity test then stands for the set lookup on the
-    hot path (most tensors are float32)."""
-    return _FLOAT32 if accepted is None or _FLOAT32 in accepted else None
 
 
 def binary_operator(op: Op, refused_operand=TypeError, on_bool=None, on_string=None):
@@ -43,7 +36,7 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None, on_string=N
     logical_and there); ``on_string(x, y)`` likewise for a string tensor (``+`` concatenates)."""
     forward = op.forward
     accepted = op.dtypes
-    usual = _usual_dtype(accepted)
+    usual = op.usual_dtype
 
     def general(self, other):
         """Every case but two Tensors of one accepted dtype (off the hot path)."""
