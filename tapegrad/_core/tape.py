@@ -251,7 +251,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     live = _depends_on_sources(recording, source_slots, len(grads)) if source_slots else None
     # Sources made by single-output calls keep their slot's gradient once it is complete
     # (watched values belong to no call: their slots are negative).
-    keep_single = {slot for slot in keep if slot >= 0} or None
+    keep_single = {slot for slot in keep if slot >= 0} if max(keep, default=-1) >= 0 else None
     # Raw mode: nothing records this backward pass, so rules that take arrays (ops declared
     # with `array_rules`) run on them directly; gradients are then arrays until wrapped.
     raw_mode = not state.recorders and observer is None
