@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Recorder, Tensor, array_of, set_recorders, state, wrap
 
@@ -11,8 +13,8 @@ def _hide_from(accumulator) -> tuple:
     the accumulator does not see its own work while outer recorders do (nesting)."""
     stack = state.recorders
     for position, recorder in enumerate(stack):
-        if recorder is accumulator:  # (set directly: a shorter stack keeps the invariant of
-            state.recorders = stack[:position]  # recording_threads, which only grows here)
+        if recorder is accumulator:  # (a shorter stack keeps recording_threads' invariant)
+            state.recorders = stack[:position]
             return stack[position:]
     return ()
 
@@ -48,28 +50,24 @@ class TangentRecorder(Recorder):
 
     def _push(self, op, inputs, output, attrs, input_tangents):
         """Run ``op``'s forward rule and remember the tangent of its output(s)."""
-        hidden = _hide_from(self)
-        try:
-            if op.array_rules and not state.recorders and type(output) is Tensor and \
-                    output._value.dtype.kind == "f":
-                # nothing outside records the tangents' computation: the rule runs on arrays
-                raw = op.jvp(array_of(inputs), output._value, attrs,
-                             [None if t is None else t._value for t in input_tangents])
-                output_tangent = None if raw is None else wrap(raw)
-            else:
-                output_tangent = op.jvp(inputs, output, attrs, input_tangents)
-        except (InvalidArgumentError, ValueError) as error:  # (an array rule's shape error)
-            shapes = [tuple(v._value.shape) if hasattr(v, "_value") else () for v in inputs]
-            raise ValueError(f"Dimensions must be equal: the forward rule of {op.name} could "
-                             f"not combine the tangents with inputs of shapes {shapes} ({error}); "
-                             "give each ForwardAccumulator tangent its primal's shape.") from None
-        finally:
-            current = state.recorders
-            if current:  # (this thread is in recording_threads: its stack was not empty)
-                state.recorders = current + hidden
-            elif hidden:
-                set_recorders(hidden)
-        tangents = self._tangents
+        if len(state.recorders) == 1:  # (only this one records: blind to its rule's own ops)
+            tangents, self._tangents = self._tangents, _NO_TANGENTS
+            try:
+                output_tangent = _forward_rule(op, inputs, output, attrs, input_tangents, True)
+            finally:
+                self._tangents = tangents
+        else:
+            hidden = _hide_from(self)
+            try:
+                output_tangent = _forward_rule(op, inputs, output, attrs, input_tangents,
+                                               not state.recorders)
+            finally:
+                current = state.recorders
+                if current:  # (this thread is in recording_threads: its stack was not empty)
+                    state.recorders = current + hidden
+                else:
+                    set_recorders(hidden)
+            tangents = self._tangents
         if type(output) is tuple:
             for item, tangent in zip(output, output_tangent):
                 if tangent is not None and item._value.dtype.kind in "fc":
@@ -80,3 +78,22 @@ class TangentRecorder(Recorder):
     def _read_variable(self, variable, tensor):
         if tensor is not None and id(variable) in self._tangents:
             self._tangents[id(tensor)] = (tensor, self._tangents[id(variable)][1])
+
+
+_NO_TANGENTS = MappingProxyType({})  # (read-only: a busy accumulator's view)
+
+
+def _forward_rule(op, inputs, output, attrs, input_tangents, on_arrays: bool):
+    """The output tangent by ``op``'s forward rule: on arrays if it takes them, else tensors."""
+    try:
+        if on_arrays and op.array_rules and type(output) is Tensor and \
+                output._value.dtype.kind == "f":
+            raw = op.jvp(array_of(inputs), output._value, attrs,
+                         [None if t is None else t._value for t in input_tangents])
+            return None if raw is None else wrap(raw)
+        return op.jvp(inputs, output, attrs, input_tangents)
+    except (InvalidArgumentError, ValueError) as error:  # (an array rule's shape error)
+        shapes = [tuple(v._value.shape) if hasattr(v, "_value") else () for v in inputs]
+        raise ValueError(f"Dimensions must be equal: the forward rule of {op.name} could "
+                         f"not combine the tangents with inputs of shapes {shapes} ({error}); "
+                         "give each ForwardAccumulator tangent its primal's shape.") from None
