@@ -66,10 +66,9 @@ class Recording(Recorder):
     the output of ``calls[i]`` has slot ``i``; watched values and the outputs of multi-output
     calls get negative slots (counted by ``extra``). ``tracked`` maps ``id(value)`` to its slot.
 
-    ``calls`` is the engine's own storage: plain tuples in the layout of :class:`Call` (tuples
-    are several times cheaper to build on the hot path), shortened to ``(op, input ids, output
-    dtype[, output ids])`` once freed. Everything outside the engine reads
-    :meth:`records`, which decodes them as :class:`Call` and :class:`Ghost`.
+    ``calls`` is the engine's own storage: plain tuples (cheap to build) in :class:`Call`'s
+    layout, shortened to ``(op, input ids, output dtype[, output ids])`` once freed; the rest
+    of tapegrad reads :meth:`records`, which decodes them as :class:`Call` and :class:`Ghost`.
     """
 
     __slots__ = ("tracked", "calls", "watched", "watched_tensors", "watched_slots",
@@ -464,6 +463,8 @@ class _Sweep:
         live = self.live
         if len(parents) == 1:
             return _ONLY if live is None or live[parents[0]] else None
+        if live is None and len(parents) == 2:
+            return _NEEDS[parents[0] is None][parents[1] is None]
         needs = tuple([p is not None and (live is None or live[p]) for p in parents])
         return needs if True in needs else None
 

@@ -22,7 +22,6 @@ from tapegrad.ops import (  # noqa: F401
 
 hooks.add = math.add
 hooks.zeros_like = math.zeros_like
-hooks.ones_like = math.ones_like
 hooks.stack = array.stack
 hooks.scatter_rows = array.scatter_rows
 hooks.concat_rows = array.concat_rows

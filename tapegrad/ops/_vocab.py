@@ -66,6 +66,8 @@ def shape_of(value) -> tuple:
 def conj(value):
     """The complex conjugate (the value itself when it is real)."""
     kind = type(value)
+    if kind is Tensor:  # (the usual caller: a rule on tensors; arrays hold real values)
+        return apply1(REGISTRY["Conj"], value) if value._value.dtype.kind == "c" else value
     if kind is _ndarray or isinstance(value, _generic):
         return value.conjugate() if value.dtype.kind == "c" else value
     if kind is float or kind is int:
