@@ -374,3 +374,11 @@ def test_an_output_gradient_with_more_axes_than_its_target_is_refused():
         y = x * 2.0
     with pytest.raises(tf.errors.InvalidArgumentError, match="target's shape"):
         tape.gradient(y, x, output_gradients=tf.ones([2, 3]))
+
+
+def test_tensor_is_not_a_constructor():
+    # As TensorFlow 2.21: `tf.Tensor([1, 2])` raises "TypeError: Tensor() takes no arguments"
+    # (tensors come from tf.constant and ops); the dispatcher makes results with `Tensor()`.
+    with pytest.raises(TypeError, match="takes no arguments"):
+        tf.Tensor([1.0, 2.0])
+    assert type(tf.sin(tf.constant([0.5]))) is tf.Tensor

@@ -139,12 +139,11 @@ class Tensor:
     array([1., 4.], dtype=float32)
     """
 
-    # `_origin` is set only while provenance is on (tapegrad.debugging.enable_provenance)
+    # `_origin` is set only while provenance is on (tapegrad.debugging.enable_provenance).
+    # No __init__ (as TensorFlow's, users make tensors with tf.constant): `Tensor()` is then
+    # the cheapest way to create one, which the dispatcher does for every op's result.
     __slots__ = ("_value", "_origin", "__weakref__")
     __array_priority__ = 100
-
-    def __init__(self, value, dtype=None):
-        self._value = to_array(value, dtype)
 
     # -- metadata -------------------------------------------------------------------------
     @property
@@ -301,12 +300,11 @@ def array_of(value):
 def wrap(value) -> Tensor:
     """A Tensor around the NumPy value ``value``, as it is (no conversion, no copy): the one
     way the layers above make Tensors of arrays they computed."""
-    t = _new(Tensor)
+    t = Tensor()
     t._value = value
     return t
 
 
-_new = object.__new__
 
 
 # -- conversion -------------------------------------------------------------------------------
@@ -532,7 +530,7 @@ def apply1(op: Op, x, attrs: dict | None = None):
         out = forward(value, **attrs) if attrs else forward(value)
     except (ValueError, IndexError) as error:
         _numpy_error(op, error)
-    result = _new(Tensor)
+    result = Tensor()
     result._value = out
     if recording_threads:
         for recorder in state.recorders:
@@ -567,7 +565,7 @@ def apply2(op: Op, x, y, attrs: dict | None = None):
         _shape_error(op, (xv, yv), error)
     if type(out) is not _ndarray:
         out = _as_array_result(out)
-    result = _new(Tensor)
+    result = Tensor()
     result._value = out
     if recording_threads:
         for recorder in state.recorders:
@@ -626,7 +624,7 @@ def apply(op: Op, inputs, attrs: dict | None = None, *, same_dtype: bool = False
     except (ValueError, IndexError) as error:
         _numpy_error(op, error)
     if op.n_outputs == 1:
-        result = _new(Tensor)
+        result = Tensor()
         result._value = as_value(out)
     else:
         result = tuple(wrap(as_value(o)) for o in out)

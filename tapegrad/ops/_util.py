@@ -9,7 +9,6 @@ from tapegrad._core.tensor import (
     RefusedScalar,
     Tensor,
     _as_array_result,
-    _new,
     _shape_error,
     apply2,
     recording_threads,
@@ -65,7 +64,7 @@ def binary_operator(op: Op, refused_operand=TypeError, on_bool=None, on_string=N
             out = forward(xv, yv)
         except ValueError as error:
             _shape_error(op, (xv, yv), error)
-        result = _new(Tensor)
+        result = Tensor()
         result._value = out if type(out) is _ndarray else _as_array_result(out)
         if recording_threads:
             for recorder in state.recorders:

@@ -230,7 +230,7 @@ class Tracer(Recorder):
             register = self.ref(value)
             self.converting = value
         else:  # a Python value or array: converted once, a constant of the variable's dtype
-            register = self.ref(Tensor(to_array(value, variable.dtype)))
+            register = self.ref(wrap(to_array(value, variable.dtype)))
         self.graph.steps.append(Step("assign", variable, (register,), {"mode": method}, (),
                                      "1", False))
         self.assigned.add(id(variable))
