@@ -9,7 +9,7 @@ from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
 from tapegrad._core.registry import NO_GRADIENT, Op, register
-from tapegrad._core.tensor import Recorder, Tensor, array_of, state, wrap
+from tapegrad._core.tensor import Recorder, Tensor, array_of, recording_threads, state, wrap
 from tapegrad._core.variable import Variable
 
 _ndarray_type = np.ndarray
@@ -253,7 +253,7 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     keep_single = {slot for slot in keep if slot >= 0} if max(keep, default=-1) >= 0 else None
     # Raw mode: nothing records this backward pass, so rules that take arrays (ops declared
     # with `array_rules`) run on them directly; gradients are then arrays until wrapped.
-    raw_mode = not state.recorders and observer is None
+    raw_mode = not (recording_threads and state.recorders) and observer is None
     sweep = _Sweep(calls, grads, tracked, keep, keep_single, live, free, raw_mode, batch_dims,
                    observer)
     if raw_mode and not batch_dims and live is None and keep_single is None:
