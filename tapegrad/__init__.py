@@ -96,6 +96,8 @@ from tapegrad.ops.array import (
     zeros,
 )
 from tapegrad.ops.array import slice_ as slice
+from tapegrad.ops.composite.ragged import RaggedTensor
+from tapegrad.ops.composite.sparse import SparseTensor
 from tapegrad.ops.linalg import matmul, norm
 from tapegrad.ops.math import (
     abs,
@@ -149,7 +151,6 @@ from tapegrad.ops.math import (
     zeros_like,
 )
 from tapegrad.ops.math import complex_ as complex
-from tapegrad.ops.ragged import RaggedTensor
 from tapegrad.ops.reduction import (
     argmax,
     argmin,
@@ -165,7 +166,6 @@ from tapegrad.ops.reduction import (
     reduce_sum,
 )
 from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
-from tapegrad.ops.sparse import SparseTensor
 from tapegrad.training.module import Module, name_scope
 
 __version__ = "0.1.0"

@@ -1,3 +1,3 @@
 """``tapegrad.io``: the ``tf.io`` names tapegrad provides."""
 
-from tapegrad.ops.strings import decode_raw  # noqa: F401
+from tapegrad.ops.composite.strings import decode_raw  # noqa: F401

@@ -1,6 +1,6 @@
 """``tapegrad.sparse``: sparse tensors under TensorFlow's ``tf.sparse`` names."""
 
-from tapegrad.ops.sparse import (  # noqa: F401
+from tapegrad.ops.composite.sparse import (  # noqa: F401
     SparseTensor,
     add,
     from_dense,

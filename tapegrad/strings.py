@@ -1,6 +1,6 @@
 """``tapegrad.strings``: string ops under TensorFlow's ``tf.strings`` names."""
 
-from tapegrad.ops.strings import (  # noqa: F401
+from tapegrad.ops.composite.strings import (  # noqa: F401
     as_string,
     bytes_split,
     join,

@@ -12,13 +12,11 @@ from tapegrad.ops import (  # noqa: F401
     linalg,
     math,
     nn,
-    operators,
-    ragged,
+    random,
     reduction,
     scatter,
-    sparse,
-    strings,
 )
+from tapegrad.ops.composite import operators, ragged, sparse, strings  # noqa: F401
 
 hooks.add = math.add
 hooks.zeros_like = math.zeros_like

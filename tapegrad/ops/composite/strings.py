@@ -10,7 +10,7 @@ from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import convert_to_tensor, wrap
-from tapegrad.ops.ragged import RaggedTensor
+from tapegrad.ops.composite.ragged import RaggedTensor
 
 
 def _strings(input, what: str, error=InvalidArgumentError):
