@@ -55,7 +55,6 @@ from tapegrad.ops.array import (
     argsort,
     boolean_mask,
     broadcast_to,
-    clip_by_value,
     concat,
     constant,
     cumprod,
@@ -85,6 +84,8 @@ from tapegrad.ops.array import (
     squeeze,
     stack,
     tensor_scatter_nd_add,
+    tensor_scatter_nd_max,
+    tensor_scatter_nd_min,
     tensor_scatter_nd_sub,
     tensor_scatter_nd_update,
     tensordot,
@@ -96,6 +97,7 @@ from tapegrad.ops.array import (
     zeros,
 )
 from tapegrad.ops.array import slice_ as slice
+from tapegrad.ops.composite.clip import clip_by_global_norm, clip_by_norm, clip_by_value
 from tapegrad.ops.composite.ragged import RaggedTensor
 from tapegrad.ops.composite.sparse import SparseTensor
 from tapegrad.ops.linalg import matmul, norm
@@ -154,8 +156,6 @@ from tapegrad.ops.math import complex_ as complex
 from tapegrad.ops.reduction import (
     argmax,
     argmin,
-    clip_by_global_norm,
-    clip_by_norm,
     reduce_all,
     reduce_any,
     reduce_logsumexp,
@@ -165,7 +165,6 @@ from tapegrad.ops.reduction import (
     reduce_prod,
     reduce_sum,
 )
-from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
 from tapegrad.training.module import Module, name_scope
 
 __version__ = "0.1.0"

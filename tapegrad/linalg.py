@@ -5,6 +5,7 @@ from tapegrad.ops.array import (
     eye,  # noqa: F401
     tensordot,
 )
+from tapegrad.ops.composite.clip import global_norm
 from tapegrad.ops.linalg import (  # noqa: F401
     adjoint,
     band_part,
@@ -33,4 +34,3 @@ from tapegrad.ops.linalg import (  # noqa: F401
     triangular_solve,
 )
 from tapegrad.ops.nn import l2_normalize  # noqa: F401
-from tapegrad.ops.reduction import global_norm

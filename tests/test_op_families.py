@@ -17,10 +17,10 @@ import ast
 import pathlib
 
 SHARED = ("_vocab", "_util", "_sample")
-COMPOSITE_ORDER = ["operators", "sparse", "ragged", "strings", "math", "nn", "image"]
+COMPOSITE_ORDER = ["operators", "clip", "sparse", "ragged", "strings", "math", "nn", "image"]
 OPS = pathlib.Path(__file__).resolve().parent.parent / "tapegrad" / "ops"
 # Families still importing other families (being moved to the vocabulary, issue #10).
-PENDING = {"array", "image", "linalg", "nn", "reduction", "scatter"}
+PENDING = {"image", "linalg", "nn", "reduction"}
 
 
 def op_package_imports(source: str) -> list:

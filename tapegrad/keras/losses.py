@@ -26,6 +26,7 @@ from tapegrad.ops import array as array_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import reduction as reduction_ops
+from tapegrad.ops.composite import clip as clip_ops
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Huber",
@@ -66,7 +67,7 @@ def _squeeze_or_expand(y_true, y_pred):
 
 
 def _clip(x, low, high):
-    return array_ops.clip_by_value(x, low, high)
+    return clip_ops.clip_by_value(x, low, high)
 
 
 # -- functional forms ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tapegrad.ops import linalg as linalg_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import reduction as reduction_ops
+from tapegrad.ops.composite import clip as clip_ops
 
 __all__ = [
     "abs", "absolute", "add", "all", "any", "arange", "argmax", "argmin", "argsort", "cast",
@@ -269,7 +270,7 @@ def where(condition, x1=None, x2=None):
 
 
 def clip(x, x_min, x_max):
-    return array_ops.clip_by_value(_tensor(x), x_min, x_max)
+    return clip_ops.clip_by_value(_tensor(x), x_min, x_max)
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None):

@@ -14,9 +14,8 @@ from tapegrad.ops import (  # noqa: F401
     nn,
     random,
     reduction,
-    scatter,
 )
-from tapegrad.ops.composite import operators, ragged, sparse, strings  # noqa: F401
+from tapegrad.ops.composite import clip, operators, ragged, sparse, strings  # noqa: F401
 
 hooks.add = math.add
 hooks.zeros_like = math.zeros_like

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tapegrad._core.backend import np, ones
 from tapegrad._core.registry import REGISTRY, Op
-from tapegrad._core.tensor import Tensor, apply, apply1, apply2
+from tapegrad._core.tensor import Tensor, apply, apply1, apply2, wrap
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -76,6 +76,20 @@ def conj(value):
         return value.conjugate()
     array = value._raw if isinstance(value, Tensor) else value._value
     return apply1(REGISTRY["Conj"], value) if array.dtype.kind == "c" else value
+
+
+def zeros_like(x):
+    """Zeros of ``x``'s shape and dtype (not connected to ``x``)."""
+    if type(x) is _ndarray or isinstance(x, _generic):
+        return np.zeros_like(x)
+    return wrap(np.zeros(shape_of(x), x.dtype.as_numpy_dtype))
+
+
+def cast(x, dtype):
+    """``x`` in the NumPy ``dtype`` (a bool mask as the dtype of the values it weighs)."""
+    if type(x) is _ndarray or isinstance(x, _generic):
+        return x.astype(dtype)
+    return apply1(REGISTRY["Cast"], x, {"dtype": np.dtype(dtype)})
 
 
 def doubled(value):

@@ -12,10 +12,9 @@ from tapegrad._core import hooks
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.registry import NO_GRADIENT, register
+from tapegrad._core.registry import NO_GRADIENT, REGISTRY, register
 from tapegrad._core.tensor import Tensor, apply, apply1, convert_to_tensor, to_array, wrap
 from tapegrad.ops import _vocab as vocab
-from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import NUMBERS, randn
 from tapegrad.ops._vocab import batch_shape, run, shape_of, sum_like, sum_tangents
@@ -176,7 +175,7 @@ def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
                                    f"{ndim} axes of a tensor of shape {list(shape_of(x))}; "
                                    f"give each axis in [0, {ndim}) exactly once.")
     result = apply1(TRANSPOSE, x, {"perm": perm})
-    return _math.conj(result) if conjugate else result
+    return vocab.conj(result) if conjugate else result
 
 
 def _broadcast_forward(x, shape):
@@ -269,7 +268,7 @@ def _select_forward(condition, x, y):
 
 def _select_vjp(inputs, output, attrs, upstream, needs):
     condition, x, y = inputs
-    zeros = _math.zeros_like(upstream)
+    zeros = vocab.zeros_like(upstream)
     return (None,
             sum_like(apply(SELECT, (condition, upstream, zeros)), x, output)
             if needs[1] else None,
@@ -280,8 +279,8 @@ def _select_vjp(inputs, output, attrs, upstream, needs):
 def _select_jvp(inputs, output, attrs, tangents):
     condition, x, y = inputs
     shape = output._value.shape
-    tx = _math.zeros_like(output) if tangents[1] is None else tangents[1]
-    ty = _math.zeros_like(output) if tangents[2] is None else tangents[2]
+    tx = vocab.zeros_like(output) if tangents[1] is None else tangents[1]
+    ty = vocab.zeros_like(output) if tangents[2] is None else tangents[2]
     return apply(SELECT, (condition, broadcast_to(tx, shape), broadcast_to(ty, shape)))
 
 
@@ -803,20 +802,24 @@ def _tensor_scatter_update_forward(tensor, indices, updates):
     return result
 
 
-def _tensor_scatter_add_forward(tensor, indices, updates):
-    result = np.array(tensor, copy=True)
-    np.add.at(result, nd_key(indices), updates)
-    return result
+def _tensor_scatter_forward(reduce):
+    """The forward of a tensor_scatter_nd op whose updates combine with the entries by the
+    ufunc ``reduce`` (duplicates apply in turn)."""
+    def forward(tensor, indices, updates):
+        result = np.array(tensor, copy=True)
+        reduce.at(result, nd_key(indices), updates)
+        return result
+    return forward
 
 
 def _tangent_or_zeros(tangent, like):
-    return _math.zeros_like(like) if tangent is None else tangent
+    return vocab.zeros_like(like) if tangent is None else tangent
 
 
 TENSOR_SCATTER_UPDATE = register(
     "TensorScatterUpdate", _tensor_scatter_update_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        apply(TENSOR_SCATTER_UPDATE, (upstream, inputs[1], _math.zeros_like(inputs[2])))
+        apply(TENSOR_SCATTER_UPDATE, (upstream, inputs[1], vocab.zeros_like(inputs[2])))
         if needs[0] else None,
         None,
         apply(GATHER_ND, (upstream, inputs[1])) if needs[2] else None),
@@ -826,7 +829,7 @@ TENSOR_SCATTER_UPDATE = register(
     lambda: [Sample((randn(4, 2), np.array([[0], [2]]), randn(2, 2, seed=1)), wrt=(0, 2)),
              Sample((randn(2, 3), np.array([[0, 1], [1, 2]]), randn(2, seed=1)), wrt=(0, 2))])
 TENSOR_SCATTER_ADD = register(
-    "TensorScatterAdd", _tensor_scatter_add_forward,
+    "TensorScatterAdd", _tensor_scatter_forward(np.add),
     lambda inputs, output, attrs, upstream, needs: (
         upstream if needs[0] else None, None,
         apply(GATHER_ND, (upstream, inputs[1])) if needs[2] else None),
@@ -881,7 +884,78 @@ def tensor_scatter_nd_sub(tensor, indices, updates, name=None) -> Tensor:
     [1, 2, 0]
     """
     tensor = _operand(tensor)
-    return tensor_scatter_nd_add(tensor, indices, _math.negative(_like(updates, tensor)))
+    return tensor_scatter_nd_add(tensor, indices, -_like(updates, tensor))
+
+
+# tensor_scatter_nd_min / _max: gradients follow TensorFlow's rule: the upstream gradient of an
+# output entry goes to every operand (the tensor's entry and the updates scattered there) equal
+# to the result, shared equally among ties.
+
+def _hits(inputs, output):
+    """(tensor entries equal to the result, updates equal to theirs, hits per output entry)."""
+    tensor, indices, updates = inputs
+    equal = REGISTRY["Equal"]
+    dtype = output._value.dtype
+    tensor_hits = vocab.cast(run(equal, tensor, output), dtype)
+    update_hits = vocab.cast(run(equal, updates, apply(GATHER_ND, (output, indices))), dtype)
+    hits = tensor_hits + apply(SCATTER_ND, (indices, update_hits), {"shape": shape_of(tensor)})
+    return tensor_hits, update_hits, hits  # every entry has at least one hit
+
+
+def _scatter_min_max_vjp(inputs, output, attrs, upstream, needs):
+    tensor_hits, update_hits, hits = _hits(inputs, output)
+    shared = upstream / hits
+    indices = inputs[1]
+    return (shared * tensor_hits if needs[0] else None, None,
+            apply(GATHER_ND, (shared, indices)) * update_hits if needs[2] else None)
+
+
+def _scatter_min_max_jvp(inputs, output, attrs, tangents):
+    tensor_hits, update_hits, hits = _hits(inputs, output)
+    total = vocab.zeros_like(output) if tangents[0] is None else tangents[0] * tensor_hits
+    if tangents[2] is not None:
+        total = total + apply(SCATTER_ND, (inputs[1], tangents[2] * update_hits),
+                              {"shape": shape_of(output)})
+    return total / hits
+
+
+def _scatter_min_max_samples():
+    # values far apart, so that no entry ties within the finite-difference step (a tie has no
+    # derivative to check); row 0 receives two updates
+    tensor = np.array([[0.1, -0.7], [1.3, 0.4], [-1.1, 0.9], [0.6, -0.2]])
+    updates = np.array([[0.5, -1.4], [2.0, 0.2], [-0.3, 1.1]])
+    return [Sample((tensor, np.array([[0], [2], [0]]), updates), wrt=(0, 2)),
+            Sample((randn(2, 3), np.array([[0, 1], [1, 2]]), randn(2, seed=1)), wrt=(0, 2))]
+
+
+TENSOR_SCATTER_MAX = register("TensorScatterMax", _tensor_scatter_forward(np.maximum),
+                              _scatter_min_max_vjp, _scatter_min_max_jvp,
+                              _scatter_min_max_samples)
+TENSOR_SCATTER_MIN = register("TensorScatterMin", _tensor_scatter_forward(np.minimum),
+                              _scatter_min_max_vjp, _scatter_min_max_jvp,
+                              _scatter_min_max_samples)
+
+
+def tensor_scatter_nd_max(tensor, indices, updates, name=None) -> Tensor:
+    """A copy of ``tensor`` where each entry at ``indices`` becomes the max of itself and the
+    updates scattered there.
+
+    >>> import tapegrad as tf
+    >>> tf.tensor_scatter_nd_max([1, 5, 3], [[0], [1], [0]], [4, 2, 7]).numpy().tolist()
+    [7, 5, 3]
+    """
+    return scatter_into(TENSOR_SCATTER_MAX, tensor, indices, updates, "tensor_scatter_nd_max")
+
+
+def tensor_scatter_nd_min(tensor, indices, updates, name=None) -> Tensor:
+    """A copy of ``tensor`` where each entry at ``indices`` becomes the min of itself and the
+    updates scattered there.
+
+    >>> import tapegrad as tf
+    >>> tf.tensor_scatter_nd_min([1, 5, 3], [[0], [1], [0]], [4, 2, 7]).numpy().tolist()
+    [1, 2, 3]
+    """
+    return scatter_into(TENSOR_SCATTER_MIN, tensor, indices, updates, "tensor_scatter_nd_min")
 
 
 def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
@@ -933,7 +1007,7 @@ def _concat_vjp(inputs, output, attrs, upstream, needs):
 
 
 def _concat_jvp(inputs, output, attrs, tangents):
-    parts = [_math.zeros_like(x) if t is None else t for x, t in zip(inputs, tangents)]
+    parts = [vocab.zeros_like(x) if t is None else t for x, t in zip(inputs, tangents)]
     return apply(CONCAT, parts, attrs)
 
 
@@ -1305,15 +1379,14 @@ CUMSUM = register("Cumsum", _cumulative(np.cumsum, 0), _cumsum_vjp,
 def _cumprod_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow's rule: reverse cumsum of (output * upstream), divided by x.
     flipped = dict(attrs, reverse=not attrs.get("reverse", False))
-    summed = apply1(CUMSUM, _math.multiply(output, upstream), flipped)
+    summed = apply1(CUMSUM, output * upstream, flipped)
     # divide_no_nan, as TensorFlow: finite (0) where x is 0, though not the exact derivative
-    return (_math.divide_no_nan(summed, inputs[0]),)
+    return (run(REGISTRY["DivNoNan"], summed, inputs[0]),)
 
 
 CUMPROD = register("Cumprod", _cumulative(np.cumprod, 1), _cumprod_vjp,
-                   lambda inputs, output, attrs, tangents: _math.multiply(
-                       output, apply1(CUMSUM, _math.divide_no_nan(tangents[0], inputs[0]),
-                                      attrs)),
+                   lambda inputs, output, attrs, tangents: output * apply1(
+                       CUMSUM, run(REGISTRY["DivNoNan"], tangents[0], inputs[0]), attrs),
                    lambda: [Sample((randn(4, low=0.5),), {"axis": 0}),
                             Sample((randn(2, 3, low=0.5),), {"axis": 1, "exclusive": True,
                                                              "reverse": True})], dtypes=NUMBERS)
@@ -1572,31 +1645,6 @@ def repeat(input, repeats, axis=None, name=None) -> Tensor:  # noqa: A002
     return _take_dense(x, index, axis, 0)
 
 
-# -- clipping --------------------------------------------------------------------------------
-
-def clip_by_value(t, clip_value_min, clip_value_max, name=None):
-    """``t`` limited to ``[clip_value_min, clip_value_max]``; the gradient is 1 inside and at
-    the bounds, 0 outside (TensorFlow's minimum/maximum tie rule).
-
-    >>> import tapegrad as tf
-    >>> tf.clip_by_value(tf.constant([-1.0, 0.5, 2.0]), 0.0, 1.0).numpy().tolist()
-    [0.0, 0.5, 1.0]
-    """
-    if isinstance(t, IndexedSlices):
-        return IndexedSlices(clip_by_value(t.values, clip_value_min, clip_value_max),
-                             t.indices, t.dense_shape)
-    values = _operand(t)
-    upper = _math.minimum(values, clip_value_max)
-    if tuple(shape_of(upper)) != tuple(shape_of(values)):
-        raise ValueError(f"Shapes {tuple(shape_of(values))} and {tuple(shape_of(upper))} are "
-                         "incompatible: the clip bounds must broadcast to the shape of t.")
-    result = _math.maximum(upper, clip_value_min)
-    if tuple(shape_of(result)) != tuple(shape_of(values)):
-        raise ValueError(f"Shapes {tuple(shape_of(values))} and {tuple(shape_of(result))} are "
-                         "incompatible: the clip bounds must broadcast to the shape of t.")
-    return result
-
-
 # -- einsum / tensordot / meshgrid -----------------------------------------------------------
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1649,7 +1697,7 @@ def _einsum_vjp(inputs, output, attrs, upstream, needs):
         target = "".join(c for c in unique if c in elsewhere and
                          not (sizes[c] == 1 and elsewhere[c] > 1))
         spec = ",".join([out] + [t for t, _ in others]) + "->" + target
-        grad = apply(EINSUM, [upstream] + [_math.conj(o) for _, o in others],
+        grad = apply(EINSUM, [upstream] + [vocab.conj(o) for _, o in others],
                      {"equation": spec})
         kept_shape = tuple(shape_of(grad)[target.index(c)] if c in target else 1 for c in unique)
         if kept_shape != tuple(shape_of(grad)):
@@ -1993,13 +2041,13 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
     """
     start_t = _operand(start)
     if start_t._value.dtype.kind not in "fc":  # (complex endpoints stay complex, as TF)
-        start_t = _math.cast(start_t, _dt.float64)
+        start_t = vocab.cast(start_t, np.float64)
     stop_t = _operand(stop) if isinstance(stop, Tensor) or hasattr(stop, "_read_for_op") else \
         convert_to_tensor(stop, dtype=start_t.dtype) if not isinstance(stop, (int, float)) \
         else wrap(to_array(stop, start_t.dtype))
     if stop_t.dtype != start_t.dtype:
-        stop_t = _math.cast(stop_t, start_t.dtype) if stop_t.dtype.name.startswith("int") \
-            else stop_t
+        stop_t = vocab.cast(stop_t, start_t.dtype.as_numpy_dtype) \
+            if stop_t.dtype.name.startswith("int") else stop_t
     num = _int_scalar(num, "linspace: num")
     if num < 0:
         raise InvalidArgumentError(f"Requires num > 0: {num}")

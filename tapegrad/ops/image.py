@@ -17,6 +17,7 @@ from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import randn
+from tapegrad.ops.composite import clip as clip_ops
 
 
 def _resize_forward(images, rows, cols):
@@ -190,7 +191,8 @@ def convert_image_dtype(image, dtype, saturate=False, name=None) -> Tensor:
 def _saturated(value: Tensor, dtype) -> Tensor:
     low = max(value.dtype.min, dtype.min) if value.dtype.is_integer else dtype.min
     high = min(value.dtype.max, dtype.max) if value.dtype.is_integer else dtype.max
-    return _array.clip_by_value(value, _math.cast(low, value.dtype), _math.cast(high, value.dtype))
+    return clip_ops.clip_by_value(value, _math.cast(low, value.dtype),
+                                  _math.cast(high, value.dtype))
 
 
 _GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)

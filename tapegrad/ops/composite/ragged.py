@@ -15,8 +15,7 @@ from tapegrad._core.tensor import Tensor, TensorShape, apply, convert_to_tensor,
 from tapegrad.ops import array as _array
 from tapegrad.ops import math as _math
 from tapegrad.ops import reduction as _reduction
-from tapegrad.ops.array import SCATTER_ND
-from tapegrad.ops.scatter import tensor_scatter_nd_max, tensor_scatter_nd_min
+from tapegrad.ops.array import SCATTER_ND, tensor_scatter_nd_max, tensor_scatter_nd_min
 
 
 def _int64(value) -> np.ndarray:
