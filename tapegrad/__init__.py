@@ -99,6 +99,7 @@ from tapegrad.ops.array import (
 from tapegrad.ops.array import slice_ as slice
 from tapegrad.ops.composite.clip import clip_by_global_norm, clip_by_norm, clip_by_value
 from tapegrad.ops.composite.ragged import RaggedTensor
+from tapegrad.ops.composite.reduction import reduce_logsumexp
 from tapegrad.ops.composite.sparse import SparseTensor
 from tapegrad.ops.linalg import matmul, norm
 from tapegrad.ops.math import (
@@ -158,7 +159,6 @@ from tapegrad.ops.reduction import (
     argmin,
     reduce_all,
     reduce_any,
-    reduce_logsumexp,
     reduce_max,
     reduce_mean,
     reduce_min,

@@ -1,6 +1,12 @@
 """``tapegrad.math``: the elementwise and reduction ops under TensorFlow's ``tf.math`` names."""
 
 from tapegrad.ops.array import cumprod, cumsum, top_k  # noqa: F401
+from tapegrad.ops.composite.reduction import (  # noqa: F401
+    reduce_euclidean_norm,
+    reduce_logsumexp,
+    reduce_std,
+    reduce_variance,
+)
 from tapegrad.ops.math import (  # noqa: F401
     abs,
     acos,
@@ -86,13 +92,9 @@ from tapegrad.ops.reduction import (  # noqa: F401
     count_nonzero,
     reduce_all,
     reduce_any,
-    reduce_euclidean_norm,
-    reduce_logsumexp,
     reduce_max,
     reduce_mean,
     reduce_min,
     reduce_prod,
-    reduce_std,
     reduce_sum,
-    reduce_variance,
 )

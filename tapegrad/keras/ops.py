@@ -25,6 +25,7 @@ from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import reduction as reduction_ops
 from tapegrad.ops.composite import clip as clip_ops
+from tapegrad.ops.composite import reduction as reduction_composites
 
 __all__ = [
     "abs", "absolute", "add", "all", "any", "arange", "argmax", "argmin", "argsort", "cast",
@@ -82,24 +83,22 @@ def cast(x, dtype):
     return math_ops.cast(_tensor(x), _dt.as_dtype(dtype))
 
 
-def _reduction(name, keras_name):
-    function = getattr(reduction_ops, name)
-
+def _reduction(function, keras_name):
     def reduce(x, axis=None, keepdims=False):
         return function(_tensor(x), axis=_axis(axis), keepdims=keepdims)
     reduce.__name__ = keras_name
     return reduce
 
 
-mean = _reduction("reduce_mean", "mean")
-sum = _reduction("reduce_sum", "sum")  # noqa: A001 - Keras' name
-max = _reduction("reduce_max", "max")  # noqa: A001
-min = _reduction("reduce_min", "min")  # noqa: A001
-prod = _reduction("reduce_prod", "prod")
-all = _reduction("reduce_all", "all")  # noqa: A001
-any = _reduction("reduce_any", "any")  # noqa: A001
-var = _reduction("reduce_variance", "var")
-std = _reduction("reduce_std", "std")
+mean = _reduction(reduction_ops.reduce_mean, "mean")
+sum = _reduction(reduction_ops.reduce_sum, "sum")  # noqa: A001 - Keras' name
+max = _reduction(reduction_ops.reduce_max, "max")  # noqa: A001
+min = _reduction(reduction_ops.reduce_min, "min")  # noqa: A001
+prod = _reduction(reduction_ops.reduce_prod, "prod")
+all = _reduction(reduction_ops.reduce_all, "all")  # noqa: A001
+any = _reduction(reduction_ops.reduce_any, "any")  # noqa: A001
+var = _reduction(reduction_composites.reduce_variance, "var")
+std = _reduction(reduction_composites.reduce_std, "std")
 
 
 def _arg(function):

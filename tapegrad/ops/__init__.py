@@ -8,6 +8,7 @@ from tapegrad._core import hooks
 from tapegrad.ops import (  # noqa: F401
     _vocab,
     array,
+    composite,  # noqa: F401  (after the families it builds on)
     image,
     linalg,
     math,
@@ -15,7 +16,6 @@ from tapegrad.ops import (  # noqa: F401
     random,
     reduction,
 )
-from tapegrad.ops.composite import clip, operators, ragged, sparse, strings  # noqa: F401
 
 hooks.add = math.add
 hooks.zeros_like = math.zeros_like

@@ -9,13 +9,20 @@ import warnings
 from tapegrad._core import dtypes as _dt
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.registry import register
-from tapegrad._core.tensor import Tensor, apply1, apply2, convert_to_tensor, wrap
-from tapegrad.ops import array as _array
-from tapegrad.ops import math as _math
+from tapegrad._core.registry import REGISTRY, register
+from tapegrad._core.tensor import Tensor, apply1, convert_to_tensor, wrap
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import NUMBERS, REAL, randn
-from tapegrad.ops._vocab import batch_shape, broadcast_to, divide_by, reshape, run, shape_of
+from tapegrad.ops._vocab import (
+    batch_shape,
+    broadcast_to,
+    cast,
+    conj,
+    divide_by,
+    reshape,
+    run,
+    shape_of,
+)
 
 _ARG_DTYPES = "biuf"  # argmax/argmin: real numbers and bool
 
@@ -136,7 +143,7 @@ MEAN = register("Mean", _mean_forward, _mean_vjp, _mean_jvp,
 def _extreme_weights(x, output, attrs):
     """1/k at the k entries that attain the extreme of their slice, 0 elsewhere."""
     kept = _kept_shape(x._value.shape, attrs.get("axis"))
-    chosen = _math.cast(apply2(_math.EQUAL, x, _array.reshape(output, kept)), x.dtype)
+    chosen = cast(run(REGISTRY["Equal"], x, reshape(output, kept)), x._value.dtype)
     counts = apply1(SUM, chosen, {"axis": attrs.get("axis"), "keepdims": True})
     return chosen, counts
 
@@ -145,14 +152,15 @@ def _extreme_vjp(inputs, output, attrs, upstream, needs):
     # Ties share the gradient equally, as TensorFlow's reduce_max/reduce_min.
     x = inputs[0]
     chosen, counts = _extreme_weights(x, output, attrs)
-    share = apply2(_math.DIV, _expand_back(upstream, output, x._value.shape, attrs), counts)
-    return (apply2(_math.MUL, chosen, share),)
+    share = run(REGISTRY["RealDiv"], _expand_back(upstream, output, x._value.shape, attrs),
+                counts)
+    return (chosen * share,)
 
 
 def _extreme_jvp(inputs, output, attrs, tangents):
     chosen, counts = _extreme_weights(inputs[0], output, attrs)
-    weights = apply2(_math.DIV, chosen, counts)
-    return apply1(SUM, apply2(_math.MUL, weights, tangents[0]), attrs)
+    weights = run(REGISTRY["RealDiv"], chosen, counts)
+    return apply1(SUM, weights * tangents[0], attrs)
 
 
 def _lowest(dtype):
@@ -199,16 +207,18 @@ def _others_product(x, axes):
     axes = tuple(range(ndim)) if axes is None else axes
     kept = [a for a in range(ndim) if a not in axes]
     perm = kept + list(axes)
-    moved = _array.transpose(x, perm) if perm != list(range(ndim)) else x
+    transpose = REGISTRY["Transpose"]
+    moved = run(transpose, x, perm=tuple(perm)) if perm != list(range(ndim)) else x
     moved_shape = moved._value.shape
     # (the reduced size spelled out: -1 cannot be inferred when a kept axis is empty)
-    flat = _array.reshape(moved, (*moved_shape[:len(kept)],
-                                  int(np.prod(moved_shape[len(kept):], dtype=np.int64))))
-    left = _array.cumprod(flat, axis=-1, exclusive=True)
-    right = _array.cumprod(flat, axis=-1, exclusive=True, reverse=True)
-    others = _array.reshape(apply2(_math.MUL, left, right), moved_shape)
-    inverse = list(np.argsort(perm))
-    return _array.transpose(others, inverse) if perm != list(range(ndim)) else others
+    flat = reshape(moved, (*moved_shape[:len(kept)],
+                           int(np.prod(moved_shape[len(kept):], dtype=np.int64))))
+    cumprod = REGISTRY["Cumprod"]
+    left = run(cumprod, flat, axis=len(kept), exclusive=True, reverse=False)
+    right = run(cumprod, flat, axis=len(kept), exclusive=True, reverse=True)
+    others = reshape(left * right, moved_shape)
+    inverse = tuple(int(axis) for axis in np.argsort(perm))
+    return run(transpose, others, perm=inverse) if perm != list(range(ndim)) else others
 
 
 def _prod_vjp(inputs, output, attrs, upstream, needs):
@@ -216,12 +226,12 @@ def _prod_vjp(inputs, output, attrs, upstream, needs):
     x_shape = x._value.shape
     others = _others_product(x, attrs.get("axis"))
     spread = _spread(upstream, output, x_shape, attrs)
-    return (apply2(_math.MUL, spread, _math.conj(others)),)
+    return (spread * conj(others),)
 
 
 def _prod_jvp(inputs, output, attrs, tangents):
     others = _others_product(inputs[0], attrs.get("axis"))
-    return apply1(SUM, apply2(_math.MUL, others, tangents[0]), attrs)
+    return apply1(SUM, others * tangents[0], attrs)
 
 
 PROD = register("Prod", _prod_forward, _prod_vjp, _prod_jvp,
@@ -308,85 +318,6 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
     24.0
     """
     return _reduce(PROD, input_tensor, axis, keepdims)
-
-
-def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
-    """``log(sum(exp(x)))`` computed stably (shifted by the maximum).
-
-    >>> import tapegrad as tf
-    >>> round(float(tf.reduce_logsumexp(tf.constant([0.0, 0.0]))), 4)
-    0.6931
-    """
-    x = _tensor(input_tensor)
-    shift = _math.stop_gradient(reduce_max(x, axis, keepdims=True))
-    shift = _array.where(_math.is_finite(shift), shift, _math.zeros_like(shift))
-    summed = reduce_sum(_math.exp(x - shift), axis, keepdims=True)
-    result = _math.log(summed) + shift
-    if not keepdims:
-        result = _array.squeeze(result, normalize_axis(axis, x._value.ndim)
-                                if axis is not None else None)
-    return result
-
-
-def _floating(x, what: str):
-    x = _tensor(x)
-    if x._value.dtype.kind == "b":  # (TensorFlow's kernel refuses it; integers are refused
-        # earlier, in Python)
-        raise InvalidArgumentError(f"{what}: Value for attr 'T' of bool is not in the list of "
-                                   "allowed values; cast it with tapegrad.cast(x, "
-                                   "tapegrad.float32).")
-    if x._value.dtype.kind not in "fc":
-        raise TypeError(f"Input must be either real or complex. Received integer type "
-                        f"{x.dtype.name} ({what}); cast it with tapegrad.cast(x, "
-                        "tapegrad.float32).")
-    return x
-
-
-def reduce_variance(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
-    """Variance over ``axis`` (the mean of squared deviations; real for complex input).
-
-    >>> import tapegrad as tf
-    >>> float(tf.math.reduce_variance(tf.constant([1.0, 2.0, 3.0, 4.0])))
-    1.25
-    """
-    x = _floating(input_tensor, "reduce_variance")
-    means = reduce_mean(x, axis, keepdims=True)
-    deviations = x - means
-    if x._value.dtype.kind == "c":
-        squared = _math.real(deviations * _math.conj(deviations))
-    else:
-        squared = _math.square(deviations)
-    return reduce_mean(squared, axis, keepdims)
-
-
-def reduce_std(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
-    """Standard deviation over ``axis`` (square root of ``reduce_variance``).
-
-    >>> import tapegrad as tf
-    >>> float(tf.math.reduce_std(tf.constant([1.0, 3.0])))
-    1.0
-    """
-    return _math.sqrt(reduce_variance(input_tensor, axis, keepdims))
-
-
-def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
-    """``sqrt(sum(|x|**2))`` over ``axis`` (the gradient at an all-zero slice is NaN, as
-    TensorFlow).
-
-    >>> import tapegrad as tf
-    >>> float(tf.math.reduce_euclidean_norm(tf.constant([3.0, 4.0])))
-    5.0
-    """
-    x = _tensor(input_tensor)
-    if x._value.dtype.kind == "b":
-        raise InvalidArgumentError("reduce_euclidean_norm: Value for attr 'T' of bool is not in "
-                                   "the list of allowed values (numbers); cast it first.")
-    if x._value.dtype.kind in "iu":
-        axes = normalize_axis(axis, x._value.ndim)
-        value = np.asarray(x._value).astype(np.float64)
-        norm_ = np.sqrt(np.sum(value * value, axis=axes, keepdims=bool(keepdims)))
-        return wrap(np.asarray(norm_).astype(x._value.dtype))
-    return _math.sqrt(reduce_sum(x * _math.conj(x), axis, keepdims))
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:

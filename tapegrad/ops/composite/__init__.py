@@ -6,3 +6,12 @@ the shared rule vocabulary; the functions that combine ops of several families (
 ``SparseTensor``), string functions and the Python operators on tensors live here, one layer
 up, and import the families.
 """
+
+from tapegrad.ops.composite import (  # noqa: F401
+    clip,
+    operators,
+    ragged,
+    reduction,
+    sparse,
+    strings,
+)
