@@ -1,6 +1,6 @@
 """``tapegrad.image``: image ops under TensorFlow's ``tf.image`` names."""
 
-from tapegrad.ops.image import (  # noqa: F401
+from tapegrad.ops.composite.image import (  # noqa: F401
     ResizeMethod,
     adjust_contrast,
     convert_image_dtype,

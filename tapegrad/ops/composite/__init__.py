@@ -9,6 +9,7 @@ up, and import the families.
 
 from tapegrad.ops.composite import (  # noqa: F401
     clip,
+    image,
     operators,
     ragged,
     reduction,
