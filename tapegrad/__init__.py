@@ -98,10 +98,11 @@ from tapegrad.ops.array import (
 )
 from tapegrad.ops.array import slice_ as slice
 from tapegrad.ops.composite.clip import clip_by_global_norm, clip_by_norm, clip_by_value
+from tapegrad.ops.composite.linalg import norm
 from tapegrad.ops.composite.ragged import RaggedTensor
 from tapegrad.ops.composite.reduction import reduce_logsumexp
 from tapegrad.ops.composite.sparse import SparseTensor
-from tapegrad.ops.linalg import matmul, norm
+from tapegrad.ops.linalg import matmul
 from tapegrad.ops.math import (
     abs,
     acos,

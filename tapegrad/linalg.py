@@ -6,6 +6,14 @@ from tapegrad.ops.array import (
     tensordot,
 )
 from tapegrad.ops.composite.clip import global_norm
+from tapegrad.ops.composite.linalg import (  # noqa: F401
+    logdet,
+    lstsq,
+    matvec,
+    norm,
+    pinv,
+    trace,
+)
 from tapegrad.ops.linalg import (  # noqa: F401
     adjoint,
     band_part,
@@ -18,19 +26,13 @@ from tapegrad.ops.linalg import (  # noqa: F401
     eigvalsh,
     expm,
     inv,
-    logdet,
-    lstsq,
     matmul,
     matrix_transpose,
-    matvec,
-    norm,
-    pinv,
     qr,
     set_diag,
     slogdet,
     solve,
     svd,
-    trace,
     triangular_solve,
 )
 from tapegrad.ops.nn import l2_normalize  # noqa: F401

@@ -21,7 +21,7 @@ COMPOSITE_ORDER = ["operators", "reduction", "clip", "sparse", "ragged", "string
                    "image"]
 OPS = pathlib.Path(__file__).resolve().parent.parent / "tapegrad" / "ops"
 # Families still importing other families (being moved to the vocabulary, issue #10).
-PENDING = {"linalg", "nn"}
+PENDING = {"nn"}
 
 
 def op_package_imports(source: str) -> list:

@@ -25,6 +25,7 @@ from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import reduction as reduction_ops
 from tapegrad.ops.composite import clip as clip_ops
+from tapegrad.ops.composite import linalg as linalg_composites
 from tapegrad.ops.composite import reduction as reduction_composites
 
 __all__ = [
@@ -340,8 +341,8 @@ def top_k(x, k, sorted=True):  # noqa: A002 - Keras' argument name
 
 
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
-    return reduction_ops.norm(_tensor(x), ord="euclidean" if ord is None else ord,
-                              axis=_axis(axis), keepdims=keepdims)
+    return linalg_composites.norm(_tensor(x), ord="euclidean" if ord is None else ord,
+                                  axis=_axis(axis), keepdims=keepdims)
 
 
 def average(x, axis=None, weights=None):

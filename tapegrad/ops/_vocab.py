@@ -143,14 +143,24 @@ def matmul(a, b, adjoint_a: bool = False, adjoint_b: bool = False):
                   matrix_adjoint(b) if adjoint_b else b)
 
 
+def matrix_transpose(x):
+    """The last two axes swapped."""
+    if type(x) is _ndarray:
+        return x.swapaxes(-1, -2)
+    rank = x._value.ndim
+    return apply1(REGISTRY["Transpose"], x, {"perm": (*range(rank - 2), rank - 1, rank - 2)})
+
+
 def matrix_adjoint(x):
     """The conjugate transpose of the last two axes."""
-    if type(x) is _ndarray:
-        swapped = x.swapaxes(-1, -2)
-        return swapped.conjugate() if x.dtype.kind == "c" else swapped
-    rank = x._value.ndim
-    swapped = apply1(REGISTRY["Transpose"], x, {"perm": (*range(rank - 2), rank - 1, rank - 2)})
-    return conj(swapped)
+    return conj(matrix_transpose(x))
+
+
+def expand_dims(x, axis: int):
+    """``x`` with a new size-1 axis at ``axis`` (negative counts from the end of the result)."""
+    shape = list(shape_of(x))
+    shape.insert(axis % (len(shape) + 1), 1)
+    return reshape(x, shape)
 
 
 def select(condition, x, y):

@@ -10,15 +10,13 @@ from collections import namedtuple
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.registry import register
+from tapegrad._core.registry import REGISTRY, register
 from tapegrad._core.tensor import Tensor, apply, apply1, apply2, convert_to_tensor, wrap
-from tapegrad.ops import array as _array
-from tapegrad.ops import math as _math
-from tapegrad.ops import reduction as _reduction
+from tapegrad.ops import _vocab as vocab
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import INEXACT, randn
 from tapegrad.ops._vocab import matmul as rule_matmul
-from tapegrad.ops._vocab import shape_of, sum_like, sum_tangents
+from tapegrad.ops._vocab import run, shape_of, sum_like, sum_tangents
 
 #: The dtypes of TensorFlow's CPU kernels for det, slogdet, solve, cholesky, eigh and svd (no
 #: float16; inv and qr take it).
@@ -44,8 +42,8 @@ def matrix_transpose(a, name=None, conjugate=False):
     if ndim < 2:
         raise InvalidArgumentError(f"matrix_transpose needs rank >= 2, got shape "
                                    f"{list(shape_of(a))}.")
-    perm = list(range(ndim - 2)) + [ndim - 1, ndim - 2]
-    return _array.transpose(a, perm, conjugate=conjugate)
+    x = _tensor(a)
+    return vocab.matrix_adjoint(x) if conjugate else vocab.matrix_transpose(x)
 
 
 def adjoint(matrix, name=None):
@@ -129,29 +127,6 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
     return apply2(MATMUL, a, b)
 
 
-def matvec(a, b, transpose_a=False, adjoint_a=False, a_is_sparse=False, b_is_sparse=False,
-           name=None):
-    """Matrix-vector product ``a @ b`` over the last axes, batched.
-
-    >>> import tapegrad as tf
-    >>> tf.linalg.matvec(tf.eye(2), tf.constant([1.0, 2.0])).numpy().tolist()
-    [1.0, 2.0]
-    """
-    product = matmul(a, _array.expand_dims(b, -1), transpose_a=transpose_a, adjoint_a=adjoint_a)
-    return _array.squeeze(product, -1)
-
-
-def trace(x, name=None):
-    """Sum of the main diagonal of each matrix (over the last two axes).
-
-    >>> import tapegrad as tf
-    >>> float(tf.linalg.trace(tf.eye(3)))
-    3.0
-    """
-    # (the diagonal of a non-square matrix too, as TensorFlow's sum of matrix_diag_part)
-    return _reduction.reduce_sum(diag_part(_tensor(x)), axis=-1)
-
-
 # -- small helpers for the rules -------------------------------------------------------------
 
 def _check_square(x, op: str, fix: str = "") -> None:
@@ -175,13 +150,44 @@ def _safe_reciprocal(x):
 def _as_dtype_of(x, like):
     """``x`` cast to ``like``'s dtype (real to complex where needed)."""
     target = like._value.dtype
-    return x if x._value.dtype == target else _math.cast(x, target)
+    return x if x._value.dtype == target else vocab.cast(x, target)
+
+
+def _real(x):
+    """The real part of a complex tensor."""
+    return run(REGISTRY["Real"], x)
+
+
+def _imag(x):
+    """The imaginary part of a complex tensor."""
+    return run(REGISTRY["Imag"], x)
+
+
+def _imaginary_unit_times(x):
+    """``1j * x`` for a real tensor ``x`` (the complex dtype of its precision)."""
+    return run(REGISTRY["Complex"], vocab.zeros_like(x), x)
+
+
+def _concat(first, second, axis: int):
+    """``first`` and ``second`` joined along ``axis`` (negative: from the end)."""
+    return run(REGISTRY["ConcatV2"], first, second, axis=axis % len(shape_of(first)))
+
+
+def _as_matrices(x):
+    """``x`` with two size-1 axes appended (a scalar per matrix, to scale matrices)."""
+    return vocab.reshape(x, (*shape_of(x), 1, 1))
+
+
+def _sum_matrices(x):
+    """The sum of each matrix of ``x`` (over its last two axes)."""
+    rank = len(shape_of(x))
+    return vocab.reduce_sum(x, (rank - 2, rank - 1))
 
 
 def _reciprocal_gaps(values):
     """``f[..., i, j] = 1 / (values[j] - values[i])`` off the diagonal, 0 on it."""
-    gaps = _array.expand_dims(values, -2) - _array.expand_dims(values, -1)
-    return set_diag(_safe_reciprocal(gaps), _math.zeros_like(values))
+    gaps = vocab.expand_dims(values, -2) - vocab.expand_dims(values, -1)
+    return set_diag(_safe_reciprocal(gaps), vocab.zeros_like(values))
 
 
 def _hermitian_lower(t):
@@ -224,7 +230,7 @@ def band_part(input, num_lower, num_upper, name=None):  # noqa: A002 - TensorFlo
             f"and num_upper ({num_upper}) at most the number of columns ({cols}); use -1 to "
             "keep a whole triangle.")
     mask = wrap(_band_mask(rows, cols, num_lower, num_upper))
-    return _array.where(mask, x, _math.zeros_like(x))
+    return vocab.select(mask, x, vocab.zeros_like(x))
 
 
 def _diag_length(rows: int, cols: int, k: int) -> int:
@@ -349,7 +355,7 @@ def set_diag(input, diagonal, name="set_diag", k=0, align="RIGHT_LEFT"):  # noqa
     idx = np.arange(length)
     mask[idx + max(-k, 0), idx + max(k, 0)] = True
     placed = apply1(MATRIX_DIAG, d, {"k": k, "num_rows": rows, "num_cols": cols})
-    return _array.where(wrap(mask), placed, x)
+    return vocab.select(wrap(mask), placed, x)
 
 
 # -- inverse, determinants --------------------------------------------------------------------
@@ -456,13 +462,13 @@ def _det_vjp(inputs, output, attrs, upstream, needs):
     # d det = det * tr(A^-1 dA); the gradient is upstream * conj(det) * A^-H (TensorFlow's
     # convention for complex values; TF's own rule leaves out the conj, see the report)
     a = inputs[0]
-    multiplier = _array.expand_dims(_array.expand_dims(upstream * _math.conj(output), -1), -1)
+    multiplier = _as_matrices(upstream * vocab.conj(output))
     return (multiplier * apply1(INV, a, {"adjoint": True}),)
 
 
 def _det_jvp(inputs, output, attrs, tangents):
     a_inv_t = matrix_transpose(apply1(INV, inputs[0]))
-    return output * _reduction.reduce_sum(a_inv_t * tangents[0], axis=[-2, -1])
+    return output * _sum_matrices(a_inv_t * tangents[0])
 
 
 DET = register("MatrixDeterminant", _det_forward, _det_vjp, _det_jvp,
@@ -492,18 +498,18 @@ def _slogdet_vjp(inputs, output, attrs, upstream, needs):
     # TensorFlow's rule: no gradient through the sign; d log|det| = Re tr(A^-1 dA)
     grad = upstream[1]
     if grad._value.dtype.kind == "c":
-        grad = _as_dtype_of(_math.real(grad), grad)
-    multiplier = _array.expand_dims(_array.expand_dims(grad, -1), -1)
+        grad = _as_dtype_of(_real(grad), grad)
+    multiplier = _as_matrices(grad)
     return (multiplier * apply1(INV, inputs[0], {"adjoint": True}),)
 
 
 def _slogdet_jvp(inputs, output, attrs, tangents):
     sign, log_abs = output
     a_inv_t = matrix_transpose(apply1(INV, inputs[0]))
-    change = _reduction.reduce_sum(a_inv_t * tangents[0], axis=[-2, -1])
+    change = _sum_matrices(a_inv_t * tangents[0])
     if change._value.dtype.kind == "c":
-        change = _as_dtype_of(_math.real(change), change)
-    return _math.zeros_like(sign), change
+        change = _as_dtype_of(_real(change), change)
+    return vocab.zeros_like(sign), change
 
 
 SLOGDET = register("LogMatrixDeterminant", _slogdet_forward, _slogdet_vjp, _slogdet_jvp,
@@ -525,17 +531,6 @@ def slogdet(input, name=None):  # noqa: A002
     (-1.0, 0.6931)
     """
     return LogMatrixDeterminant(*apply(SLOGDET, (input,)))
-
-
-def logdet(matrix, name=None):
-    """Log-determinant of Hermitian positive definite matrices, through their Cholesky factor.
-
-    >>> import tapegrad as tf
-    >>> round(float(tf.linalg.logdet(tf.constant([[4.0, 0.0], [0.0, 1.0]]))), 4)
-    1.3863
-    """
-    chol = cholesky(matrix)
-    return 2.0 * _reduction.reduce_sum(_math.log(_math.real(diag_part(chol))), axis=[-1])
 
 
 # -- solvers ----------------------------------------------------------------------------------
@@ -845,9 +840,9 @@ def _eigh_jvp(inputs, output, attrs, tangents):
     projected = matmul(v, matmul(_hermitian_lower(tangents[0]), v), adjoint_a=True)
     de = diag_part(projected)
     if de._value.dtype.kind == "c":
-        de = _as_dtype_of(_math.real(de), de)
+        de = _as_dtype_of(_real(de), de)
     if not compute_v:
-        return de, _math.zeros_like(output[1])
+        return de, vocab.zeros_like(output[1])
     return de, matmul(v, _reciprocal_gaps(e) * projected)
 
 
@@ -990,16 +985,16 @@ def _svd_jvp(inputs, output, attrs, tangents):
     dp = matmul(u, matmul(t, v), adjoint_a=True)          # U^H dA V, [k, k]
     ds = diag_part(dp)
     if ds._value.dtype.kind == "c":
-        ds = _math.real(ds)
+        ds = _real(ds)
     if not compute_uv:
-        return ds, _math.zeros_like(output[1]), _math.zeros_like(output[2])
+        return ds, vocab.zeros_like(output[1]), vocab.zeros_like(output[2])
     sc = _as_dtype_of(s, a)
-    s_row = _array.expand_dims(sc, -2)                     # s_j across columns
-    s_col = _array.expand_dims(sc, -1)                     # s_i down rows
+    s_row = vocab.expand_dims(sc, -2)                      # s_j across columns
+    s_col = vocab.expand_dims(sc, -1)                      # s_i down rows
     f = _reciprocal_gaps(s * s)
     f = _as_dtype_of(f, a)
     dp_h = adjoint(dp)
-    s_inv_row = _array.expand_dims(_as_dtype_of(_safe_reciprocal(s), a), -2)
+    s_inv_row = vocab.expand_dims(_as_dtype_of(_safe_reciprocal(s), a), -2)
     du = matmul(u, f * (dp * s_row + s_col * dp_h))
     dv = matmul(v, f * (s_col * dp + dp_h * s_row))
     if m > k:
@@ -1008,12 +1003,11 @@ def _svd_jvp(inputs, output, attrs, tangents):
         th_u = matmul(t, u, adjoint_a=True)
         dv = dv + (th_u - matmul(v, matmul(v, th_u, adjoint_a=True))) * s_inv_row
     if a._value.dtype.kind == "c":
-        phase = _as_dtype_of(_math.imag(diag_part(dp)) * _safe_reciprocal(s), a)
-        phase = _math.complex_(_math.zeros_like(_math.real(phase)), _math.real(phase))
+        phase = _imaginary_unit_times(_imag(diag_part(dp)) * _safe_reciprocal(s))
         if m > n:
-            du = du + u * _array.expand_dims(phase, -2)
+            du = du + u * vocab.expand_dims(phase, -2)
         else:
-            dv = dv - v * _array.expand_dims(phase, -2)
+            dv = dv - v * vocab.expand_dims(phase, -2)
     return ds, du, dv
 
 
@@ -1089,7 +1083,7 @@ def _qr_grad_deep(q, r, dq, dr):
     if q._value.dtype.kind == "c":
         m = rdr - adjoint(qdq)
         eyem = diag(diag_part(m))
-        correction = eyem - _as_dtype_of(_math.real(eyem), eyem)
+        correction = eyem - _as_dtype_of(_real(eyem), eyem)
         grad = grad + _upper_solve_right(matmul(q, adjoint(correction)), r)
     return grad
 
@@ -1110,7 +1104,7 @@ def _qr_vjp(inputs, output, attrs, upstream, needs):
     du = dr[..., :, :rows]
     dy = matmul(q, dv)
     dx = _qr_grad_deep(q, u, dq + matmul(y, dv, adjoint_b=True), du)
-    return (_array.concat([dx, dy], axis=-1),)
+    return (_concat(dx, dy, -1),)
 
 
 def _qr_jvp_deep(q, r, t):
@@ -1120,8 +1114,7 @@ def _qr_jvp_deep(q, r, t):
     lower = band_part(c, -1, -1) - band_part(c, 0, -1)                  # strictly lower part
     omega = lower - adjoint(lower)
     if c._value.dtype.kind == "c":
-        imag_diag = _math.imag(diag_part(c))
-        omega = omega + diag(_math.complex_(_math.zeros_like(imag_diag), imag_diag))
+        omega = omega + diag(_imaginary_unit_times(_imag(diag_part(c))))
     dr = matmul(c - omega, r)
     dq = matmul(q, omega) + t_r_inv - matmul(q, matmul(q, t_r_inv, adjoint_a=True))
     return dq, dr
@@ -1140,7 +1133,7 @@ def _qr_jvp(inputs, output, attrs, tangents):
     y = a[..., :, rows:]
     dq, du = _qr_jvp_deep(q, r[..., :, :rows], t[..., :, :rows])
     dv = matmul(dq, y, adjoint_a=True) + matmul(q, t[..., :, rows:], adjoint_a=True)
-    return dq, _array.concat([du, dv], axis=-1)
+    return dq, _concat(du, dv, -1)
 
 
 QR = register("Qr", _qr_forward, _qr_vjp, _qr_jvp,
@@ -1167,68 +1160,6 @@ def qr(input, full_matrices=False, name=None):  # noqa: A002
     5.0
     """
     return Qr(*apply(QR, (input,), {"full_matrices": bool(full_matrices)}))
-
-
-# -- pseudo-inverse and least squares (composites) -------------------------------------------
-
-def pinv(a, rcond=None, validate_args=False, name=None):
-    """Moore-Penrose pseudo-inverse through the SVD (singular values below
-    ``rcond * max(s)`` are dropped; default ``rcond = 10 * max(m, n) * eps``).
-
-    >>> import tapegrad as tf
-    >>> tf.linalg.pinv(tf.constant([[2.0, 0.0], [0.0, 0.0]])).numpy().tolist()
-    [[0.5, 0.0], [0.0, 0.0]]
-    """
-    a = _tensor(a)
-    shape = shape_of(a)
-    if len(shape) < 2:
-        raise InvalidArgumentError(f"pinv: input must be at least rank 2, got shape "
-                                   f"{list(shape)}.")
-    real_dtype = np.zeros((), a._value.dtype).real.dtype
-    if rcond is None:
-        rcond = 10.0 * max(shape[-2:]) * float(np.finfo(real_dtype).eps)
-    s, u, v = svd(a, full_matrices=False, compute_uv=True)
-    cutoff = _array.expand_dims(rcond * _reduction.reduce_max(s, axis=-1), -1)
-    s = _array.where(_math.greater(s, cutoff), s,
-                     wrap(np.full(shape_of(s), np.inf, dtype=real_dtype)))
-    scaled = v / _as_dtype_of(_array.expand_dims(s, -2), v)
-    return matmul(scaled, u, adjoint_b=True)
-
-
-def lstsq(matrix, rhs, l2_regularizer=0.0, fast=True, name=None):
-    """Least-squares solution of ``matrix @ x = rhs`` (with an optional L2 penalty).
-
-    ``fast=True`` solves the (regularized) normal equations through a Cholesky factor, as
-    TensorFlow; ``fast=False`` uses the pseudo-inverse (minimum-norm solution; ``l2_regularizer``
-    must then be 0).
-
-    >>> import tapegrad as tf
-    >>> x = tf.linalg.lstsq(tf.constant([[1.0], [1.0]]), tf.constant([[1.0], [3.0]]))
-    >>> x.numpy().tolist()
-    [[2.0]]
-    """
-    a = _tensor(matrix)
-    b = _tensor(rhs)
-    shape = shape_of(a)
-    if len(shape) < 2 or len(shape_of(b)) < 2 or shape_of(b)[-2] != shape[-2]:
-        raise InvalidArgumentError(
-            f"lstsq: matrix shape {list(shape)} and rhs shape {list(shape_of(b))} are "
-            "incompatible; matrix is [..., m, n] and rhs [..., m, k].")
-    l2 = float(getattr(l2_regularizer, "_value", l2_regularizer))
-    if not fast:
-        if l2 != 0.0:
-            raise NotImplementedError("lstsq: fast=False supports only l2_regularizer=0.")
-        return matmul(pinv(a), b)
-    m, n = shape[-2:]
-    if m >= n:
-        gram = matmul(a, a, adjoint_a=True)
-        if l2:
-            gram = gram + l2 * _array.eye(n, dtype=a.dtype)
-        return cholesky_solve(cholesky(gram), matmul(a, b, adjoint_a=True))
-    gram = matmul(a, a, adjoint_b=True)
-    if l2:
-        gram = gram + l2 * _array.eye(m, dtype=a.dtype)
-    return matmul(a, cholesky_solve(cholesky(gram), b), adjoint_a=True)
 
 
 # -- matrix exponential -----------------------------------------------------------------------
@@ -1272,10 +1203,9 @@ def _expm_block(a, t):
     """The top-right block of ``expm([[a, t], [0, a]])``: the Frechet derivative of expm at
     ``a`` in direction ``t``."""
     n = shape_of(a)[-1]
-    zeros = _math.zeros_like(a)
-    top = _array.concat([a, t], axis=-1)
-    bottom = _array.concat([zeros, a], axis=-1)
-    block = apply1(EXPM, _array.concat([top, bottom], axis=-2))
+    top = _concat(a, t, -1)
+    bottom = _concat(vocab.zeros_like(a), a, -1)
+    block = apply1(EXPM, _concat(top, bottom, -2))
     return block[..., :n, n:]
 
 
@@ -1301,63 +1231,3 @@ def expm(input, name=None):  # noqa: A002
     return apply1(EXPM, input)
 
 
-def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
-    """Vector norm (``ord`` 'euclidean', 1, 2, inf or any p > 0) over ``axis``, or matrix norm
-    ('euclidean'/'fro', 1, 2, inf) over a pair of axes. The gradient at the zero vector is NaN,
-    as TensorFlow.
-
-    >>> import tapegrad as tf
-    >>> float(tf.norm(tf.constant([3.0, 4.0])))
-    5.0
-    """
-    x = _tensor(tensor)
-    ndim = x._value.ndim
-    is_matrix = isinstance(axis, (tuple, list)) and len(axis) == 2
-    if is_matrix:
-        axes = tuple(int(a) for a in axis)
-        if axes[0] % max(ndim, 1) == axes[1] % max(ndim, 1):
-            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
-                             f"integers, got {axis}")
-        for a in axes:
-            if not -ndim <= a < ndim:
-                raise InvalidArgumentError(f"norm: axis {a} is out of range for a tensor of "
-                                           f"rank {ndim}.")
-        if ord not in ("euclidean", "fro", 1, 2, np.inf):
-            raise ValueError(f"'ord' must be a supported matrix norm in ['euclidean', 'fro', 1, "
-                             f"2, inf], got {ord}")
-    else:
-        if isinstance(axis, (tuple, list)) and len(axis) == 1:
-            axis = axis[0]
-        if isinstance(axis, Tensor):
-            axis = int(axis._value)
-        if not (axis is None or isinstance(axis, (int, np.integer))):
-            raise ValueError(f"'axis' must be None, an integer, or a tuple of 2 unique "
-                             f"integers, got {axis}")
-        if ord != "euclidean" and (isinstance(ord, str) or not ord > 0):
-            raise ValueError(f"'ord' must be a supported vector norm, got {ord}")
-        axes = None if axis is None else (int(axis),)
-    if ord in ("euclidean", "fro") or (ord == 2 and not is_matrix):
-        result = _math.sqrt(_reduction.reduce_sum(x * _math.conj(x), axes, keepdims=True))
-    elif ord == 2:
-        pair = tuple(a % ndim for a in axes)
-        perm = [i for i in range(ndim) if i not in pair] + list(pair)
-        moved = _array.transpose(x, perm)
-        largest = _reduction.reduce_max(_math.abs(svd(moved, compute_uv=False)), -1, keepdims=True)
-        result = _array.transpose(_array.expand_dims(largest, -1),
-                                  [int(i) for i in np.argsort(perm)])
-    else:
-        result = _math.abs(x)
-        if ord == 1:
-            result = _reduction.reduce_sum(result, None if axes is None else axes[0], keepdims=True)
-            if is_matrix:
-                result = _reduction.reduce_max(result, axes[-1], keepdims=True)
-        elif ord == np.inf:
-            if is_matrix:
-                result = _reduction.reduce_sum(result, axes[1], keepdims=True)
-            result = _reduction.reduce_max(result, None if axes is None else axes[0], keepdims=True)
-        else:
-            result = _math.pow(_reduction.reduce_sum(_math.pow(result, ord), axes, keepdims=True),
-                               1.0 / ord)
-    if not keepdims:
-        result = _array.squeeze(result, None if axes is None else list(axes))
-    return result

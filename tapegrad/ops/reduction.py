@@ -1,5 +1,6 @@
-"""Reductions over axes: sum, mean, max, min, prod, arg-extremes, norms, statistics and norm
-clipping."""
+"""Reductions over axes: sum, mean, max, min, prod, all/any, count, arg-extremes (the ones
+built from several families, such as logsumexp and variance, are in
+:mod:`tapegrad.ops.composite.reduction`; norm clipping in :mod:`tapegrad.ops.composite.clip`)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ up, and import the families.
 from tapegrad.ops.composite import (  # noqa: F401
     clip,
     image,
+    linalg,
     operators,
     ragged,
     reduction,
