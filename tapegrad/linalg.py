@@ -14,6 +14,7 @@ from tapegrad.ops.composite.linalg import (  # noqa: F401
     pinv,
     trace,
 )
+from tapegrad.ops.composite.nn import l2_normalize  # noqa: F401
 from tapegrad.ops.linalg import (  # noqa: F401
     adjoint,
     band_part,
@@ -35,4 +36,3 @@ from tapegrad.ops.linalg import (  # noqa: F401
     svd,
     triangular_solve,
 )
-from tapegrad.ops.nn import l2_normalize  # noqa: F401

@@ -1,6 +1,7 @@
 """``tapegrad.math``: the elementwise and reduction ops under TensorFlow's ``tf.math`` names."""
 
 from tapegrad.ops.array import cumprod, cumsum, top_k  # noqa: F401
+from tapegrad.ops.composite.nn import l2_normalize
 from tapegrad.ops.composite.reduction import (  # noqa: F401
     reduce_euclidean_norm,
     reduce_logsumexp,
@@ -85,7 +86,7 @@ from tapegrad.ops.math import (  # noqa: F401
     xlogy,
     zeta,
 )
-from tapegrad.ops.nn import l2_normalize, log_softmax, softmax
+from tapegrad.ops.nn import log_softmax, softmax
 from tapegrad.ops.reduction import (  # noqa: F401
     argmax,
     argmin,

@@ -7,13 +7,21 @@ from tapegrad.keras import object_registry
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
+from tapegrad.ops.composite import nn as nn_composites
 
 __all__ = ["get", "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "gelu", "softplus",
            "swish", "silu", "leaky_relu", "relu6", "selu", "log_softmax", "serialize"]
 
 
-def _nn(name: str):
-    return getattr(nn_ops, name)
+def nn_function(name: str):
+    """The ``tf.nn`` function ``name``: an op of the nn family, a composite, or one of the
+    math functions ``tf.nn`` re-exports (sigmoid, tanh, softplus)."""
+    for module in (nn_ops, nn_composites, math_ops):
+        function = getattr(module, name, None)
+        if function is not None:
+            return function
+    raise AttributeError(f"tf.nn has no function {name!r}.")
+
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -24,15 +32,15 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     [0.0, 2.0]
     """
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
-        return _nn("relu")(x)
+        return nn_function("relu")(x)
     x = convert_to_tensor(x)
     if threshold != 0.0:
         out = array_ops.where(x > threshold, x, math_ops.zeros_like(x))
         negative = array_ops.where(x > threshold, math_ops.zeros_like(x),
                                    (x - threshold) * negative_slope)
     else:
-        out = _nn("relu")(x)
-        negative = _nn("relu")(-x) * (-negative_slope) if negative_slope else None
+        out = nn_function("relu")(x)
+        negative = nn_function("relu")(-x) * (-negative_slope) if negative_slope else None
     if max_value is not None:
         out = math_ops.minimum(out, max_value)
     if negative_slope and negative is not None:
@@ -45,53 +53,53 @@ def linear(x):
 
 
 def sigmoid(x):
-    return _nn("sigmoid")(x)
+    return nn_function("sigmoid")(x)
 
 
 def tanh(x):
-    return _nn("tanh")(x)
+    return nn_function("tanh")(x)
 
 
 def softmax(x, axis=-1):
-    return _nn("softmax")(x, axis=axis)
+    return nn_function("softmax")(x, axis=axis)
 
 
 def log_softmax(x, axis=-1):
-    return _nn("log_softmax")(x, axis=axis)
+    return nn_function("log_softmax")(x, axis=axis)
 
 
 def elu(x, alpha=1.0):
-    out = _nn("elu")(x)
+    out = nn_function("elu")(x)
     if alpha != 1.0:
         out = array_ops.where(x > 0, out, out * alpha)
     return out
 
 
 def selu(x):
-    return _nn("selu")(x)
+    return nn_function("selu")(x)
 
 
 def gelu(x, approximate=False):
-    return _nn("gelu")(x, approximate=approximate)
+    return nn_function("gelu")(x, approximate=approximate)
 
 
 def softplus(x):
-    return nn_ops.softplus(x)
+    return math_ops.softplus(x)
 
 
 def silu(x):
-    return _nn("silu")(x)
+    return nn_function("silu")(x)
 
 
 swish = silu
 
 
 def leaky_relu(x, negative_slope=0.2):
-    return _nn("leaky_relu")(x, alpha=negative_slope)
+    return nn_function("leaky_relu")(x, alpha=negative_slope)
 
 
 def relu6(x):
-    return _nn("relu6")(x)
+    return nn_function("relu6")(x)
 
 
 _BY_NAME = {f.__name__: f for f in (relu, linear, sigmoid, tanh, softmax, log_softmax, elu,

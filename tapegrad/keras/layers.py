@@ -27,7 +27,6 @@ from tapegrad.keras.functional import KerasTensor, _leaves, symbolic_call
 from tapegrad.ops import array as array_ops
 from tapegrad.ops import linalg as linalg_ops
 from tapegrad.ops import math as math_ops
-from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import random
 from tapegrad.ops import reduction as reduction_ops
 from tapegrad.training.module import Module, _camel_to_snake
@@ -546,8 +545,7 @@ def _pair(value, what: str) -> tuple:
     return value
 
 
-def _nn(name: str):
-    return getattr(nn_ops, name)
+_nn = activations.nn_function
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tapegrad.ops import math as math_ops
 from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import reduction as reduction_ops
 from tapegrad.ops.composite import clip as clip_ops
+from tapegrad.ops.composite import nn as nn_composites
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Huber",
@@ -113,7 +114,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     y_true, y_pred = _pair(y_true, y_pred)
     y_true = _smooth_binary(y_true, label_smoothing)
     if from_logits:
-        values = nn_ops.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred)
+        values = nn_composites.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred)
     else:
         output = _clip(y_pred, EPSILON, 1.0 - EPSILON)
         values = -(y_true * math_ops.log(output) + (1.0 - y_true) * math_ops.log(1.0 - output))
@@ -132,7 +133,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         classes = y_pred.shape[axis]
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
     if from_logits:
-        return nn_ops.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
+        return nn_composites.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred,
+                                                               axis=axis)
     output = y_pred / reduction_ops.reduce_sum(y_pred, axis=axis, keepdims=True)
     output = _clip(output, EPSILON, 1.0 - EPSILON)
     return -reduction_ops.reduce_sum(y_true * math_ops.log(output), axis=axis)
@@ -234,7 +236,7 @@ def log_cosh(y_true, y_pred):
     y_true, y_pred = _pair(y_true, y_pred)
     error = y_pred - y_true
     log_2 = math_ops.cast(np.log(2.0), error.dtype)
-    return reduction_ops.reduce_mean(error + nn_ops.softplus(-2.0 * error) - log_2, axis=-1)
+    return reduction_ops.reduce_mean(error + math_ops.softplus(-2.0 * error) - log_2, axis=-1)
 
 
 mse = MSE = mean_squared_error

@@ -26,6 +26,7 @@ from tapegrad.ops import nn as nn_ops
 from tapegrad.ops import reduction as reduction_ops
 from tapegrad.ops.composite import clip as clip_ops
 from tapegrad.ops.composite import linalg as linalg_composites
+from tapegrad.ops.composite import nn as nn_composites
 from tapegrad.ops.composite import reduction as reduction_composites
 
 __all__ = [
@@ -176,9 +177,9 @@ logical_not = _unary(math_ops.logical_not)
 stop_gradient = _unary(math_ops.stop_gradient)
 identity = _unary(math_ops.identity)
 relu = _unary(nn_ops.relu)
-softplus = _unary(nn_ops.softplus)
-gelu = _unary(nn_ops.gelu)
-silu = _unary(nn_ops.silu)
+softplus = _unary(math_ops.softplus)
+gelu = _unary(nn_composites.gelu)
+silu = _unary(nn_composites.silu)
 elu = _unary(nn_ops.elu)
 selu = _unary(nn_ops.selu)
 
@@ -370,7 +371,7 @@ def binary_crossentropy(target, output, from_logits=False):
     """Elementwise binary cross-entropy (no mean over the last axis), as ``keras.ops``."""
     target, output = _tensor(target), _tensor(output)
     if from_logits:
-        return nn_ops.sigmoid_cross_entropy_with_logits(labels=cast(target, output.dtype),
+        return nn_composites.sigmoid_cross_entropy_with_logits(labels=cast(target, output.dtype),
                                                         logits=output)
     output = clip(output, 1e-7, 1.0 - 1e-7)
     target = cast(target, output.dtype)

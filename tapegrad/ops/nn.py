@@ -1,4 +1,7 @@
-"""Neural-network ops (``tf.nn``): activations, softmax and losses, convolutions, pooling.
+"""Neural-network ops (``tf.nn``): activations, softmax and the cross-entropy ops, bias_add,
+2-D convolutions and pooling. The ``tf.nn`` functions built from several families (gelu, the
+losses, moments, dropout, 1-D convolution and pooling, ...) are in
+:mod:`tapegrad.ops.composite.nn`.
 
 Layout is NHWC (``NCHW`` is accepted and transposed). Convolutions and pooling are vectorised:
 an im2col view (``as_strided``) times a matrix product forward, and loops over the few kernel
@@ -9,28 +12,22 @@ whose own rules are convolutions or pools again, so derivatives of any order wor
 
 from __future__ import annotations
 
-import numbers
-
 from tapegrad._core.backend import np, ones
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.registry import register
+from tapegrad._core.registry import REGISTRY, register
 from tapegrad._core.tensor import (
     Tensor,
     apply,
     apply1,
-    apply2,
     convert_to_tensor,
     wrap,
 )
-from tapegrad.ops import array as _array
-from tapegrad.ops import math as _math
-from tapegrad.ops import reduction as _reduction
+from tapegrad.ops import _vocab as vocab
 from tapegrad.ops._sample import Sample
 from tapegrad.ops._util import FLOATS, REAL, randn
 from tapegrad.ops._vocab import reduce_sum, reshape, run, shape_of, sum_tangents
 
 _as_strided = np.lib.stride_tricks.as_strided
-MUL, SUB, ADD = _math.MUL, _math.SUB, _math.ADD
 
 
 def _tensor(x):
@@ -41,16 +38,13 @@ def _tensor(x):
     return convert_to_tensor(x)
 
 
-def _float_tensor(x, what: str):
+def floating_operand(x, what: str) -> Tensor:
+    """``x`` as a float tensor (a Variable read), else InvalidArgumentError naming ``what``."""
     x = _tensor(x)
     if x._value.dtype.kind != "f":
         raise InvalidArgumentError(f"{what} expects a floating-point tensor (float16/32/64), got "
                         f"{x.dtype.name}; convert it with tapegrad.cast(x, tapegrad.float32).")
     return x
-
-
-def _zeros(x):
-    return _math.zeros_like(x)
 
 
 # =============================================================================================
@@ -71,7 +65,7 @@ def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samp
         dg = apply(GRAD, (upstream, s), attrs) if needs[0] else None
         ds = None
         if needs[1]:
-            ds = wrt_saved(g, s, upstream) if wrt_saved is not None else _zeros(s)
+            ds = wrt_saved(g, s, upstream) if wrt_saved is not None else vocab.zeros_like(s)
         return dg, ds
 
     def grad_jvp(inputs, output, attrs, tangents):
@@ -81,7 +75,7 @@ def _activation(name: str, forward, grad_forward, saved: str, samples, grad_samp
         if ts is not None and wrt_saved is not None:
             terms.append(wrt_saved(g, s, ts))
         total = sum_tangents(*terms)
-        return _zeros(output) if total is None else total
+        return vocab.zeros_like(output) if total is None else total
 
     GRAD = register(name + "Grad", grad_forward, grad_vjp, grad_jvp, grad_samples)
 
@@ -162,7 +156,7 @@ LEAKY_RELU, LEAKY_RELU_GRAD = _activation(
 def _select_where_negative(s, value):
     """``value`` where ``s < 0``, else 0 (an op, so it is differentiable in ``value``)."""
     negative = wrap(np.asarray(s._value < 0))
-    return apply(_array.SELECT, (negative, value, _zeros(value)))
+    return vocab.select(negative, value, vocab.zeros_like(value))
 
 
 def _elu_forward(x):
@@ -176,7 +170,7 @@ def _elu_grad_forward(g, y):
 ELU, ELU_GRAD = _activation(
     "Elu", _elu_forward, _elu_grad_forward, "output", _act_samples(),
     _grad_samples(_elu_forward),
-    wrt_saved=lambda g, y, v: _select_where_negative(y, apply2(MUL, v, g)), dtypes=FLOATS)
+    wrt_saved=lambda g, y, v: _select_where_negative(y, v * g), dtypes=FLOATS)
 
 _SELU_SCALE = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -196,7 +190,7 @@ def _selu_grad_forward(g, y):
 SELU, SELU_GRAD = _activation(
     "Selu", _selu_forward, _selu_grad_forward, "output", _act_samples(),
     _grad_samples(_selu_forward),
-    wrt_saved=lambda g, y, v: _select_where_negative(y, apply2(MUL, v, g)), dtypes=FLOATS)
+    wrt_saved=lambda g, y, v: _select_where_negative(y, v * g), dtypes=FLOATS)
 
 
 def relu(features, name=None) -> Tensor:
@@ -231,7 +225,7 @@ def leaky_relu(features, alpha: float = 0.2, name=None) -> Tensor:
         raise InvalidArgumentError("leaky_relu: Value for attr 'T' of bool is not in the list "
                                    "of allowed values (numbers); cast it first.")
     if x._value.dtype.kind in "iu":
-        x = _math.cast(x, "float32")
+        x = vocab.cast(x, np.float32)
     return apply1(LEAKY_RELU, x, {"alpha": float(alpha)})
 
 
@@ -253,59 +247,6 @@ def selu(features, name=None) -> Tensor:
     1.0507
     """
     return apply1(SELU, features)
-
-
-# -- re-exported from tf.math ---------------------------------------------------------------
-
-softplus = _math.softplus
-softsign = _math.softsign
-sigmoid = _math.sigmoid
-tanh = _math.tanh
-_erf = _math.erf
-
-
-def gelu(features, approximate: bool = False, name=None) -> Tensor:
-    """Gaussian error linear unit, ``x * Phi(x)`` (``approximate=True``: the tanh form).
-
-    >>> import tapegrad as tf
-    >>> round(float(tf.nn.gelu(tf.constant(1.0))), 4)
-    0.8413
-    """
-    x = _float_tensor(features, "gelu")
-    if approximate:
-        cubic = apply2(MUL, apply2(_math.POW, x, 3.0), 0.044715)
-        inner = apply2(MUL, apply2(ADD, x, cubic), 0.7978845608028654)
-        return apply2(MUL, apply2(MUL, x, 0.5), apply2(ADD, _math.tanh(inner), 1.0))
-    scaled = apply2(_math.DIV, x, 1.4142135623730951)
-    return apply2(MUL, apply2(MUL, x, 0.5), apply2(ADD, _erf(scaled), 1.0))
-
-
-def silu(features, beta: float = 1.0) -> Tensor:
-    """``features * sigmoid(beta * features)`` (also ``tf.nn.swish``).
-
-    >>> import tapegrad as tf
-    >>> round(float(tf.nn.silu(tf.constant(1.0))), 4)
-    0.7311
-    """
-    x = _tensor(features)
-    if x._value.dtype.kind not in "fc":  # (TensorFlow's silu takes complex values too)
-        _float_tensor(x, "silu")
-    inner = x if isinstance(beta, (int, float)) and beta == 1.0 else apply2(MUL, x, beta)
-    return apply2(MUL, x, _math.sigmoid(inner))
-
-
-swish = silu
-
-
-def crelu(features, axis: int = -1, name=None) -> Tensor:
-    """``concat([relu(features), relu(-features)], axis)``.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.crelu(tf.constant([1.0, -2.0])).numpy().tolist()
-    [1.0, 0.0, 0.0, 2.0]
-    """
-    x = _tensor(features)
-    return _array.concat([relu(x), relu(_math.negative(x))], axis)
 
 
 # =============================================================================================
@@ -352,12 +293,12 @@ def _log_softmax_forward(x, axis):
 
 
 def _sum_keep(x, axis):
-    return apply1(_reduction.SUM, x, {"axis": (axis,), "keepdims": True})
+    return reduce_sum(x, (axis,), keepdims=True)
 
 
 def _softmax_vjp(inputs, output, attrs, upstream, needs):
-    gy = apply2(MUL, upstream, output)
-    return (apply2(SUB, gy, apply2(MUL, _sum_keep(gy, attrs["axis"]), output)),)
+    gy = upstream * output
+    return (gy - _sum_keep(gy, attrs["axis"]) * output,)
 
 
 def _softmax_jvp(inputs, output, attrs, tangents):
@@ -365,13 +306,13 @@ def _softmax_jvp(inputs, output, attrs, tangents):
 
 
 def _log_softmax_vjp(inputs, output, attrs, upstream, needs):
-    softmax_ = _math.exp(output)
-    return (apply2(SUB, upstream, apply2(MUL, _sum_keep(upstream, attrs["axis"]), softmax_)),)
+    softmax_ = run(REGISTRY["Exp"], output)
+    return (upstream - _sum_keep(upstream, attrs["axis"]) * softmax_,)
 
 
 def _log_softmax_jvp(inputs, output, attrs, tangents):
     t = tangents[0]
-    return apply2(SUB, t, _sum_keep(apply2(MUL, t, _math.exp(output)), attrs["axis"]))
+    return t - _sum_keep(t * run(REGISTRY["Exp"], output), attrs["axis"])
 
 
 def _softmax_samples():
@@ -387,7 +328,8 @@ LOG_SOFTMAX = register("LogSoftmax", _log_softmax_forward, _log_softmax_vjp, _lo
                        _softmax_samples, dtypes=FLOATS)
 
 
-def _axis_of(x, axis, what: str) -> int:
+def checked_axis(x, axis, what: str) -> int:
+    """The class axis ``axis`` (None: the last) of ``x`` as a non-negative int."""
     ndim = x._value.ndim
     axis = -1 if axis is None else int(axis)
     if ndim == 0 or not -ndim <= axis < ndim:
@@ -403,8 +345,8 @@ def softmax(logits, axis: int | None = None, name=None) -> Tensor:
     >>> tf.nn.softmax(tf.constant([0.0, 0.0])).numpy().tolist()
     [0.5, 0.5]
     """
-    x = _float_tensor(logits, "softmax")
-    return apply1(SOFTMAX, x, {"axis": _axis_of(x, axis, "softmax")})
+    x = floating_operand(logits, "softmax")
+    return apply1(SOFTMAX, x, {"axis": checked_axis(x, axis, "softmax")})
 
 
 def log_softmax(logits, axis: int | None = None, name=None) -> Tensor:
@@ -414,12 +356,12 @@ def log_softmax(logits, axis: int | None = None, name=None) -> Tensor:
     >>> round(float(tf.nn.log_softmax(tf.constant([0.0, 0.0]))[0]), 5)
     -0.69315
     """
-    x = _float_tensor(logits, "log_softmax")
-    return apply1(LOG_SOFTMAX, x, {"axis": _axis_of(x, axis, "log_softmax")})
+    x = floating_operand(logits, "log_softmax")
+    return apply1(LOG_SOFTMAX, x, {"axis": checked_axis(x, axis, "log_softmax")})
 
 
 def _expand_last(t):
-    return apply1(_array.RESHAPE, t, {"shape": t._value.shape + (1,)})
+    return reshape(t, t._value.shape + (1,))
 
 
 def _softmax_parts(logits) -> tuple:
@@ -511,23 +453,23 @@ def _one_hot_like(logits, labels):
     """One-hot rows of ``labels`` in ``logits``' dtype, from ops (a compiled program
     replays it for new labels)."""
     classes = logits._value.shape[-1]
-    hot = apply2(_math.EQUAL, _expand_last(labels),
-                 wrap(np.arange(classes, dtype=labels._value.dtype)))
-    return _math.cast(hot, logits._value.dtype)
+    hot = run(REGISTRY["Equal"], _expand_last(labels),
+              wrap(np.arange(classes, dtype=labels._value.dtype)))
+    return vocab.cast(hot, logits._value.dtype)
 
 
 def _sparse_xent_vjp(inputs, output, attrs, upstream, needs):
     logits, labels = inputs
     last = logits._value.ndim - 1
-    diff = apply2(SUB, apply1(SOFTMAX, logits, {"axis": last}), _one_hot_like(logits, labels))
-    return apply2(MUL, _expand_last(upstream), diff), None
+    diff = apply1(SOFTMAX, logits, {"axis": last}) - _one_hot_like(logits, labels)
+    return _expand_last(upstream) * diff, None
 
 
 def _sparse_xent_jvp(inputs, output, attrs, tangents):
     logits, labels = inputs
     last = logits._value.ndim - 1
-    diff = apply2(SUB, apply1(SOFTMAX, logits, {"axis": last}), _one_hot_like(logits, labels))
-    return apply1(_reduction.SUM, apply2(MUL, tangents[0], diff), {"axis": (last,)})
+    diff = apply1(SOFTMAX, logits, {"axis": last}) - _one_hot_like(logits, labels)
+    return reduce_sum(tangents[0] * diff, (last,))
 
 
 SPARSE_SOFTMAX_XENT = register(
@@ -537,71 +479,6 @@ SPARSE_SOFTMAX_XENT = register(
              Sample((randn(2, 2, 3), np.array([[0, 2], [1, 1]]))),
              Sample((np.array([[2.0, 2.0, 1.0]]), np.array([1]))),
              Sample((np.zeros((0, 3)), np.zeros((0,), np.int32)))])
-
-
-def _move_last(x, axis: int):
-    ndim = x._value.ndim
-    if axis == ndim - 1:
-        return x
-    perm = [i for i in range(ndim) if i != axis] + [axis]
-    return _array.transpose(x, perm)
-
-
-def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, name=None) -> Tensor:
-    """Cross-entropy between ``labels`` (a distribution per row) and ``softmax(logits)``.
-
-    The gradient for ``logits`` is ``softmax(logits) - labels``; ``labels`` get one too,
-    ``-log_softmax(logits)`` (wrap them in ``stop_gradient`` to avoid it), as TensorFlow.
-
-    >>> import tapegrad as tf
-    >>> loss = tf.nn.softmax_cross_entropy_with_logits([[0.0, 1.0]], [[0.0, 0.0]])
-    >>> round(float(loss[0]), 5)
-    0.69315
-    """
-    if labels is None or logits is None:
-        raise ValueError("softmax_cross_entropy_with_logits needs both labels= and logits=.")
-    logits = _float_tensor(logits, "softmax_cross_entropy_with_logits")
-    if not isinstance(labels, Tensor) and not hasattr(labels, "_read_for_op"):
-        labels = convert_to_tensor(labels, dtype=logits.dtype)
-    labels = _tensor(labels)
-    if labels._value.dtype != logits._value.dtype:
-        raise InvalidArgumentError(
-            f"softmax_cross_entropy_with_logits: labels are {labels.dtype.name} but logits are "
-            f"{logits.dtype.name}; cast the labels with tapegrad.cast(labels, logits.dtype).")
-    axis = _axis_of(logits, axis, "softmax_cross_entropy_with_logits")
-    if shape_of(labels) != shape_of(logits) and axis == len(shape_of(logits)) - 1:
-        logits, labels = _broadcast_rows_and_classes(logits, labels)
-    return apply2(SOFTMAX_XENT, _move_last(logits, axis), _move_last(labels, axis),
-                  {"saved": [None]})
-
-
-def _as_matrix_shape(shape) -> tuple:
-    return int(np.prod(shape[:-1], dtype=np.int64)), shape[-1]
-
-
-def _broadcast_rows_and_classes(logits, labels):
-    """Logits and labels as TensorFlow's kernel broadcasts them: both as (rows, classes)
-    matrices, a row or column of size 1 repeated ([2] labels for [4, 2] logits)."""
-    logits_shape, labels_shape = tuple(shape_of(logits)), tuple(shape_of(labels))
-    if not labels_shape:
-        raise InvalidArgumentError("softmax_cross_entropy_with_logits: labels must have rank "
-                                   ">= 1 (one distribution per row).")
-    try:
-        rows, classes = np.broadcast_shapes(_as_matrix_shape(logits_shape),
-                                            _as_matrix_shape(labels_shape))
-    except ValueError:
-        raise InvalidArgumentError(
-            f"softmax_cross_entropy_with_logits: logits of shape {list(logits_shape)} and "
-            f"labels of shape {list(labels_shape)} do not broadcast (as [rows, classes] "
-            "matrices); give labels the logits' shape.") from None
-    longer = logits_shape if _as_matrix_shape(logits_shape)[0] == rows else labels_shape
-    shape = longer[:-1] + (classes,)
-
-    def spread(tensor, original):
-        matrix = _array.reshape(tensor, _as_matrix_shape(original))
-        return _array.reshape(_array.broadcast_to(matrix, (rows, classes)), shape)
-
-    return spread(logits, logits_shape), spread(labels, labels_shape)
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tensor:
@@ -615,7 +492,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
     if labels is None or logits is None:
         raise ValueError("sparse_softmax_cross_entropy_with_logits needs both labels= and "
                          "logits=.")
-    logits = _float_tensor(logits, "sparse_softmax_cross_entropy_with_logits")
+    logits = floating_operand(logits, "sparse_softmax_cross_entropy_with_logits")
     labels = _tensor(labels)
     if labels._value.dtype.kind not in "iu":
         raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be int32 or "
@@ -633,34 +510,8 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
     return apply(SPARSE_SOFTMAX_XENT, (logits, labels))
 
 
-def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Tensor:
-    """Elementwise logistic loss ``max(x, 0) - x * z + log(1 + exp(-|x|))``.
-
-    >>> import tapegrad as tf
-    >>> round(float(tf.nn.sigmoid_cross_entropy_with_logits(1.0, 0.0)), 5)
-    0.69315
-    """
-    if labels is None or logits is None:
-        raise ValueError("sigmoid_cross_entropy_with_logits needs both labels= and logits=.")
-    logits = _float_tensor(logits, "sigmoid_cross_entropy_with_logits")
-    if not isinstance(labels, Tensor) and not hasattr(labels, "_read_for_op"):
-        labels = convert_to_tensor(labels, dtype=logits.dtype)
-    labels = _tensor(labels)
-    if labels._value.shape != logits._value.shape:
-        raise ValueError(f"logits and labels must have the same shape ({list(logits.shape)} "
-                         f"vs {list(labels.shape)}).")
-    zeros = _zeros(logits)
-    cond = _math.greater_equal(logits, zeros)
-    relu_logits = _array.where(cond, logits, zeros)
-    neg_abs_logits = _array.where(cond, _math.negative(logits), logits)
-    log1p = getattr(_math, "log1p", None)
-    soft = log1p(_math.exp(neg_abs_logits)) if log1p is not None else _math.log(
-        apply2(ADD, _math.exp(neg_abs_logits), 1.0))
-    return apply2(ADD, apply2(SUB, relu_logits, apply2(MUL, logits, labels)), soft)
-
-
 # =============================================================================================
-# Small composites: bias_add, l2_loss, l2_normalize, moments, batch_normalization
+# bias_add
 # =============================================================================================
 
 def _bias_add_grad_forward(g):
@@ -681,7 +532,7 @@ def _bias_add_jvp(inputs, output, attrs, tangents):
     if tb is None:
         return tv
     if tv is None:
-        return _array.broadcast_to(tb, output._value.shape)
+        return vocab.broadcast_to(tb, output._value.shape)
     return apply(BIAS_ADD, (tv, tb))
 
 
@@ -692,7 +543,7 @@ BIAS_ADD = register("BiasAdd", np.add, _bias_add_vjp, _bias_add_jvp,
 BIAS_ADD_GRAD = register(
     "BiasAddGrad", _bias_add_grad_forward,
     lambda inputs, output, attrs, upstream, needs: (
-        _array.broadcast_to(upstream, shape_of(inputs[0])),),
+        vocab.broadcast_to(upstream, shape_of(inputs[0])),),
     lambda inputs, output, attrs, tangents: apply1(BIAS_ADD_GRAD, tangents[0]),
     lambda: [Sample((randn(2, 3),)), Sample((randn(70, 2, 3),)), Sample((randn(0, 2),))])
 
@@ -720,152 +571,8 @@ def bias_add(value, bias, data_format: str | None = None, name=None) -> Tensor:
             f"Must provide as many biases as the channel dimension of the input tensor: "
             f"{list(bias.shape)} vs. {list(value.shape)}.")
     if channels_first:
-        return apply2(ADD, value, _array.reshape(bias, (-1,) + (1,) * (ndim - 2)))
+        return value + reshape(bias, shape_of(bias) + (1,) * (ndim - 2))
     return apply(BIAS_ADD, (value, bias), same_dtype=True)
-
-
-def l2_loss(t, name=None) -> Tensor:
-    """``sum(t ** 2) / 2``.
-
-    >>> import tapegrad as tf
-    >>> float(tf.nn.l2_loss(tf.constant([1.0, 2.0])))
-    2.5
-    """
-    t = _float_tensor(t, "l2_loss")
-    return apply2(MUL, _reduction.reduce_sum(apply2(MUL, t, t)), 0.5)
-
-
-def l2_normalize(x, axis=None, epsilon: float = 1e-12, name=None, dim=None) -> Tensor:
-    """``x / sqrt(max(sum(x ** 2, axis), epsilon))``.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.l2_normalize(tf.constant([3.0, 4.0])).numpy().tolist()
-    [0.6000000238418579, 0.800000011920929]
-    """
-    if dim is not None:
-        axis = dim
-    x = _tensor(x)
-    if x._value.dtype.kind == "c":  # the norm of the moduli, applied to the complex values
-        magnitude = _math.abs(x)
-        square_sum = _reduction.reduce_sum(_math.square(magnitude), axis, keepdims=True)
-        inv_norm = _math.reciprocal(_math.sqrt(_math.maximum(square_sum, epsilon)))
-        return apply2(MUL, x, _math.complex_(inv_norm, _math.zeros_like(inv_norm)))
-    if x._value.dtype.kind == "b":
-        _float_tensor(x, "l2_normalize")  # (InvalidArgumentError, as TensorFlow's Square)
-    if x._value.dtype.kind != "f":
-        raise TypeError(f"Cannot convert {epsilon!r} to EagerTensor of dtype {x.dtype.name}: "
-                        "l2_normalize needs a float or complex tensor; cast it first "
-                        "(tapegrad.cast(x, tapegrad.float32)).")
-    square_sum = _reduction.reduce_sum(_math.square(x), axis, keepdims=True)
-    inv_norm = _math.reciprocal(_math.sqrt(_math.maximum(square_sum, epsilon)))
-    return apply2(MUL, x, inv_norm)
-
-
-def moments(x, axes, shift=None, keepdims: bool = False, name=None) -> tuple:
-    """Mean and variance of ``x`` over ``axes`` (the variance sees the mean as a constant,
-    as TensorFlow).
-
-    >>> import tapegrad as tf
-    >>> mean, var = tf.nn.moments(tf.constant([1.0, 3.0]), axes=[0])
-    >>> float(mean), float(var)
-    (2.0, 1.0)
-    """
-    x = _float_tensor(x, "moments")
-    mean = _reduction.reduce_mean(x, axes, keepdims=True)
-    centered = apply2(SUB, x, _math.stop_gradient(mean))
-    variance = _reduction.reduce_mean(_math.square(centered), axes, keepdims=True)
-    if not keepdims:
-        axes = _reduction.normalize_axis(axes, x._value.ndim)
-        mean = _array.squeeze(mean, axes)
-        variance = _array.squeeze(variance, axes)
-    return mean, variance
-
-
-def batch_normalization(x, mean, variance, offset, scale, variance_epsilon,
-                        name=None) -> Tensor:
-    """``(x - mean) * scale / sqrt(variance + variance_epsilon) + offset``.
-
-    >>> import tapegrad as tf
-    >>> y = tf.nn.batch_normalization(tf.constant([1.0, 3.0]), 2.0, 1.0, None, None, 0.0)
-    >>> y.numpy().tolist()
-    [-1.0, 1.0]
-    """
-    x = _float_tensor(x, "batch_normalization")
-    inv = _math.reciprocal(_math.sqrt(apply2(ADD, variance, variance_epsilon)))
-    if scale is not None:
-        inv = apply2(MUL, inv, scale)
-    shift = _math.negative(apply2(MUL, mean, inv)) if offset is None else apply2(
-        SUB, offset, apply2(MUL, mean, inv))
-    return apply2(ADD, apply2(MUL, x, inv), shift)
-
-
-# =============================================================================================
-# dropout and embedding_lookup
-# =============================================================================================
-
-def _uniform(shape, dtype, seed) -> Tensor:
-    """Uniform [0, 1) draws from ``tapegrad.random`` (reproducible under ``set_seed`` and an
-    op ``seed``, as TensorFlow's stateful random ops), as an op a compiled function replays."""
-    from tapegrad.ops import random
-    return random.uniform_unit(shape, dtype, seed)
-
-
-def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
-    """Zero each element with probability ``rate`` and scale the kept ones by
-    ``1 / (1 - rate)``. Masks come from ``tapegrad.random``: reproducible after
-    ``tf.random.set_seed`` (and an op ``seed``), as TensorFlow.
-
-    >>> import tapegrad as tf
-    >>> y = tf.nn.dropout(tf.ones([4]), rate=0.5, seed=1)
-    >>> sorted(set(y.numpy().tolist())) in ([0.0, 2.0], [0.0], [2.0])
-    True
-    """
-    if isinstance(rate, Tensor):
-        rate = float(rate._value)
-    if not isinstance(rate, numbers.Real):
-        raise ValueError(f"`rate` must be a scalar or scalar tensor. Received: rate={rate}")
-    if rate < 0 or rate >= 1:
-        raise ValueError(f"`rate` must be a scalar tensor or a float in the range [0, 1). "
-                         f"Received: rate={rate}")
-    x = _tensor(x)
-    if x._value.dtype.kind != "f":
-        raise ValueError(f"`x.dtype` must be a floating point tensor as `x` will be scaled. "
-                         f"Received: x_dtype={x.dtype.name}")
-    if rate == 0:
-        return x
-    shape = x._value.shape
-    if noise_shape is not None:
-        noise = [int(d) if d is not None else shape[i] for i, d in enumerate(
-            noise_shape._value.tolist() if isinstance(noise_shape, Tensor) else noise_shape)]
-        shape = tuple(noise)
-    dtype = x._value.dtype
-    keep = apply2(_math.GREATER_EQUAL, _uniform(shape, dtype, seed),
-                  wrap(np.asarray(rate, dtype)))
-    factor = apply2(MUL, _math.cast(keep, dtype), wrap(np.asarray(1.0 / (1.0 - rate), dtype)))
-    return apply2(MUL, x, factor)
-
-
-def embedding_lookup(params, ids, max_norm=None, name=None) -> Tensor:
-    """Rows of ``params`` picked by ``ids`` (a ``gather`` on axis 0: its gradient is an
-    ``IndexedSlices``). A list of shards is split by the "div" strategy, as TensorFlow 2.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.embedding_lookup(tf.constant([[1.0], [2.0]]), [1, 1]).numpy().ravel().tolist()
-    [2.0, 2.0]
-    """
-    if isinstance(params, (list, tuple)):
-        if not params:
-            raise ValueError("embedding_lookup needs at least one params tensor.")
-        params = params[0] if len(params) == 1 else _array.concat(list(params), 0)
-    result = _array.gather(params, ids)
-    if max_norm is not None:
-        ndim = result._value.ndim
-        ids_ndim = _tensor(ids)._value.ndim
-        axes = list(range(ids_ndim, ndim)) or None
-        norm = _math.sqrt(_reduction.reduce_sum(_math.square(result), axes, keepdims=True))
-        scale = apply2(_math.DIV, max_norm, _math.maximum(norm, max_norm))
-        result = apply2(MUL, result, scale)
-    return result
 
 
 # =============================================================================================
@@ -1127,7 +834,7 @@ DEPTHWISE, DEPTHWISE_INPUT, DEPTHWISE_FILTER = _conv_family(
     _conv_samples("input", _depthwise_out), _conv_samples("filter", _depthwise_out))
 
 
-def _spatial(value, n: int, what: str, default=1) -> tuple:
+def spatial_ints(value, n: int, what: str, default=1) -> tuple:
     """``strides`` / ``dilations`` / ``ksize`` as ``n`` spatial ints (TF's 1, n or n+2 forms)."""
     if value is None:
         return (default,) * n
@@ -1180,7 +887,7 @@ def _nhwc(x, data_format, what: str):
         return x, False
     if data_format in ("NCHW", "NCW"):
         perm = [0] + list(range(2, x._value.ndim)) + [1]
-        return _array.transpose(x, perm), True
+        return run(REGISTRY["Transpose"], x, perm=tuple(perm)), True
     raise ValueError(f"{what}: data_format must be 'NHWC' or 'NCHW', got {data_format!r}.")
 
 
@@ -1188,11 +895,11 @@ def _back_to_nchw(y, channels_first: bool):
     if not channels_first:
         return y
     ndim = y._value.ndim
-    return _array.transpose(y, [0, ndim - 1] + list(range(1, ndim - 1)))
+    return run(REGISTRY["Transpose"], y, perm=(0, ndim - 1, *range(1, ndim - 1)))
 
 
 def _conv_inputs(input, filters, what: str):  # noqa: A002 - TensorFlow's argument name
-    x = _float_tensor(input, what)
+    x = floating_operand(input, what)
     if not isinstance(filters, Tensor) and not hasattr(filters, "_read_for_op"):
         filters = convert_to_tensor(filters, dtype=x.dtype)
     w = _tensor(filters)
@@ -1219,60 +926,13 @@ def conv2d(input, filters, strides, padding, data_format: str = "NHWC",  # noqa:
     x, channels_first = _nhwc(x, data_format, "conv2d")
     if channels_first and not isinstance(padding, str):
         padding = [padding[0], padding[2], padding[3], padding[1]]
-    strides = _spatial(strides, 2, "strides")
-    dilations = _spatial(dilations, 2, "dilations")
+    strides = spatial_ints(strides, 2, "strides")
+    dilations = spatial_ints(dilations, 2, "dilations")
     kernel = shape_of(w)[:2]
     pads = _pads(padding, shape_of(x)[1:3], kernel, strides, dilations, "conv2d")
     _check_channels(x._value, w._value)
     y = apply(CONV2D, (x, w), {"strides": strides, "dilations": dilations, "pads": pads})
     return _back_to_nchw(y, channels_first)
-
-
-def convolution(input, filters, strides=None, padding: str = "VALID",  # noqa: A002
-                data_format=None, dilations=None, name=None) -> Tensor:
-    """N-D convolution for 1-D (NWC) and 2-D (NHWC) inputs, as ``tf.nn.convolution``.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.convolution(tf.ones([1, 5, 1]), tf.ones([2, 1, 1])).shape.as_list()
-    [1, 4, 1]
-    """
-    ndim = len(shape_of(_tensor(input)))
-    if ndim == 3:
-        return conv1d(input, filters, 1 if strides is None else strides, padding,
-                      data_format or "NWC", dilations)
-    return conv2d(input, filters, 1 if strides is None else strides, padding,
-                  data_format or "NHWC", dilations)
-
-
-def conv1d(input, filters, stride, padding, data_format: str = "NWC",  # noqa: A002
-           dilations=None, name=None) -> Tensor:
-    """1-D convolution of an NWC ``input`` with ``filters`` of shape [w, in, out].
-
-    >>> import tapegrad as tf
-    >>> tf.nn.conv1d(tf.ones([1, 5, 1]), tf.ones([3, 1, 1]), 1, "VALID").numpy().ravel().tolist()
-    [3.0, 3.0, 3.0]
-    """
-    x = _float_tensor(input, "conv1d")
-    if not isinstance(filters, Tensor) and not hasattr(filters, "_read_for_op"):
-        filters = convert_to_tensor(filters, dtype=x.dtype)
-    w = _tensor(filters)
-    if x._value.ndim != 3 or w._value.ndim != 3:
-        raise ValueError(f"conv1d expects a 3-D input and a 3-D filter, got shapes "
-                         f"{list(x.shape)} and {list(w.shape)}.")
-    channels_first = data_format == "NCW"
-    if data_format not in ("NWC", "NCW", None):
-        raise ValueError(f"conv1d: data_format must be 'NWC' or 'NCW', got {data_format!r}.")
-    if channels_first:
-        x = _array.transpose(x, [0, 2, 1])
-    stride = _spatial(stride, 1, "stride")[0]
-    dilation = _spatial(dilations, 1, "dilations")[0]
-    if not isinstance(padding, str):
-        pairs = [tuple(p) for p in padding]
-        padding = [[0, 0]] + [list(p) for p in (pairs[1:-1] if len(pairs) == 3 else pairs)]
-    y = conv2d(_array.expand_dims(x, 1), _array.expand_dims(w, 0), [1, stride],
-               padding, "NHWC", [1, dilation])
-    y = _array.squeeze(y, [1])
-    return _array.transpose(y, [0, 2, 1]) if channels_first else y
 
 
 def conv2d_transpose(input, filters, output_shape, strides, padding: str = "SAME",  # noqa: A002
@@ -1295,8 +955,8 @@ def conv2d_transpose(input, filters, output_shape, strides, padding: str = "SAME
         shape = [shape[0], shape[2], shape[3], shape[1]]
         if not isinstance(padding, str):
             padding = [padding[0], padding[2], padding[3], padding[1]]
-    strides = _spatial(strides, 2, "strides")
-    dilations = _spatial(dilations, 2, "dilations")
+    strides = spatial_ints(strides, 2, "strides")
+    dilations = spatial_ints(dilations, 2, "dilations")
     kernel = shape_of(w)[:2]
     if shape[3] != shape_of(w)[2] or shape_of(g)[3] != shape_of(w)[3]:
         raise InvalidArgumentError(
@@ -1326,8 +986,8 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None,  # noqa:
     """
     x, w = _conv_inputs(input, filter, "depthwise_conv2d")
     x, channels_first = _nhwc(x, data_format, "depthwise_conv2d")
-    strides = _spatial(strides, 2, "strides")
-    dilations = _spatial(dilations, 2, "dilations")
+    strides = spatial_ints(strides, 2, "strides")
+    dilations = spatial_ints(dilations, 2, "dilations")
     kernel = shape_of(w)[:2]
     pads = _pads(padding, shape_of(x)[1:3], kernel, strides, dilations, "depthwise_conv2d")
     _check_channels(x._value, w._value)
@@ -1453,7 +1113,8 @@ def _routing_vjp(other):
     other op as adjoint; the routing is locally constant in x and y (zeros, as TensorFlow)."""
     def vjp(inputs, output, attrs, upstream, needs):
         x, y, _ = inputs
-        return (_zeros(x) if needs[0] else None, _zeros(y) if needs[1] else None,
+        return (vocab.zeros_like(x) if needs[0] else None,
+                vocab.zeros_like(y) if needs[1] else None,
                 apply(other(), (x, y, upstream), attrs) if needs[2] else None)
     return vjp
 
@@ -1461,7 +1122,7 @@ def _routing_vjp(other):
 def _routing_jvp(same):
     def jvp(inputs, output, attrs, tangents):
         if tangents[2] is None:
-            return _zeros(output)
+            return vocab.zeros_like(output)
         return apply(same(), (inputs[0], inputs[1], tangents[2]), attrs)
     return jvp
 
@@ -1529,7 +1190,8 @@ AVG_POOL_GRAD = register(
     _pool_samples("avg_grad"))
 
 
-def _pool2d(op, input, ksize, strides, padding, data_format, what):  # noqa: A002
+def pool_windows(op, input, ksize, strides, padding, data_format, what):  # noqa: A002
+    """The 2-D pooling op ``op`` (MAX_POOL or AVG_POOL) on a checked rank-4 ``input``."""
     x = _tensor(input)
     if x._value.ndim != 4:
         raise ValueError(f"{what} expects a 4-D input (batch, height, width, channels), got "
@@ -1537,8 +1199,8 @@ def _pool2d(op, input, ksize, strides, padding, data_format, what):  # noqa: A00
     if op is AVG_POOL and x._value.dtype.kind != "f":
         raise TypeError(f"{what} expects a floating-point input, got {x.dtype.name}.")
     x, channels_first = _nhwc(x, data_format, what)
-    ksize = _spatial(ksize, 2, "ksize")
-    strides = _spatial(strides, 2, "strides")
+    ksize = spatial_ints(ksize, 2, "ksize")
+    strides = spatial_ints(strides, 2, "strides")
     if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
         raise InvalidArgumentError(f"{what}: padding must be 'SAME' or 'VALID', got "
                                    f"{padding!r}.")
@@ -1562,7 +1224,7 @@ def max_pool2d(input, ksize, strides, padding, data_format: str = "NHWC",  # noq
     ...                  ).numpy().ravel().tolist()
     [5.0, 7.0, 13.0, 15.0]
     """
-    return _pool2d(MAX_POOL, input, ksize, strides, padding, data_format, "max_pool2d")
+    return pool_windows(MAX_POOL, input, ksize, strides, padding, data_format, "max_pool2d")
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format: str = "NHWC",  # noqa: A002
@@ -1574,77 +1236,6 @@ def avg_pool2d(input, ksize, strides, padding, data_format: str = "NHWC",  # noq
     ...                  ).numpy().ravel().tolist()
     [2.5, 4.5, 10.5, 12.5]
     """
-    return _pool2d(AVG_POOL, input, ksize, strides, padding, data_format, "avg_pool2d")
+    return pool_windows(AVG_POOL, input, ksize, strides, padding, data_format, "avg_pool2d")
 
 
-def _pool1d(op, input, ksize, strides, padding, data_format, what):  # noqa: A002
-    x = _tensor(input)
-    if x._value.ndim != 3:
-        raise ValueError(f"{what} expects a 3-D input (batch, width, channels), got shape "
-                         f"{list(x.shape)}.")
-    channels_first = data_format == "NCW"
-    if channels_first:
-        x = _array.transpose(x, [0, 2, 1])
-    ksize = _spatial(ksize, 1, "ksize")
-    strides = _spatial(strides, 1, "strides")
-    if not isinstance(padding, str):
-        pairs = [tuple(p) for p in padding]
-        padding = [[0, 0]] + [list(p) for p in (pairs[1:-1] if len(pairs) == 3 else pairs)]
-    y = _pool2d(op, _array.expand_dims(x, 1), (1,) + ksize, (1,) + strides, padding, "NHWC",
-                what)
-    y = _array.squeeze(y, [1])
-    return _array.transpose(y, [0, 2, 1]) if channels_first else y
-
-
-def max_pool1d(input, ksize, strides, padding, data_format: str = "NWC",  # noqa: A002
-               name=None) -> Tensor:
-    """Max over windows of an NWC ``input``.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.max_pool1d(tf.constant([[[1.0], [3.0], [2.0], [0.0]]]), 2, 2, "VALID"
-    ...                  ).numpy().ravel().tolist()
-    [3.0, 2.0]
-    """
-    return _pool1d(MAX_POOL, input, ksize, strides, padding, data_format, "max_pool1d")
-
-
-def avg_pool1d(input, ksize, strides, padding, data_format: str = "NWC",  # noqa: A002
-               name=None) -> Tensor:
-    """Mean over windows of an NWC ``input``.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.avg_pool1d(tf.constant([[[1.0], [3.0], [2.0], [0.0]]]), 2, 2, "VALID"
-    ...                  ).numpy().ravel().tolist()
-    [2.0, 1.0]
-    """
-    return _pool1d(AVG_POOL, input, ksize, strides, padding, data_format, "avg_pool1d")
-
-
-def _pool_nd(op, input, ksize, strides, padding, data_format, what):  # noqa: A002
-    ndim = len(shape_of(_tensor(input)))
-    if ndim == 3:
-        return _pool1d(op, input, ksize, strides, padding, data_format or "NWC", what)
-    if ndim == 4:
-        return _pool2d(op, input, ksize, strides, padding, data_format or "NHWC", what)
-    raise ValueError(f"{what}: only 1-D (rank 3) and 2-D (rank 4) pooling are supported, got an "
-                     f"input of rank {ndim}.")
-
-
-def max_pool(input, ksize, strides, padding, data_format=None, name=None) -> Tensor:  # noqa: A002
-    """Max pooling over a rank-3 (NWC) or rank-4 (NHWC) input.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.max_pool(tf.ones([1, 4, 4, 1]), 2, 2, "SAME").shape.as_list()
-    [1, 2, 2, 1]
-    """
-    return _pool_nd(MAX_POOL, input, ksize, strides, padding, data_format, "max_pool")
-
-
-def avg_pool(input, ksize, strides, padding, data_format=None, name=None) -> Tensor:  # noqa: A002
-    """Average pooling over a rank-3 (NWC) or rank-4 (NHWC) input.
-
-    >>> import tapegrad as tf
-    >>> tf.nn.avg_pool(tf.ones([1, 4, 4, 1]), 2, 2, "SAME").shape.as_list()
-    [1, 2, 2, 1]
-    """
-    return _pool_nd(AVG_POOL, input, ksize, strides, padding, data_format, "avg_pool")

@@ -11,6 +11,7 @@ from tapegrad.ops.composite import (  # noqa: F401
     clip,
     image,
     linalg,
+    nn,
     operators,
     ragged,
     reduction,
