@@ -13,7 +13,6 @@ from tapegrad.ops import (  # noqa: F401
     linalg,
     math,
     nn,
-    random,
     reduction,
 )
 

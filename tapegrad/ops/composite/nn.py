@@ -10,7 +10,7 @@ import numbers
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, apply2, convert_to_tensor, wrap
-from tapegrad.ops import array, math, nn, random, reduction
+from tapegrad.ops import array, math, nn, reduction
 from tapegrad.ops._vocab import shape_of
 
 
@@ -227,6 +227,7 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon,
 def _uniform(shape, dtype, seed) -> Tensor:
     """Uniform [0, 1) draws from ``tapegrad.random`` (reproducible under ``set_seed`` and an
     op ``seed``, as TensorFlow's stateful random ops), as an op a compiled function replays."""
+    from tapegrad.ops import random
     return random.uniform_unit(shape, dtype, seed)
 
 
