@@ -86,10 +86,17 @@ def zeros_like(x):
 
 
 def cast(x, dtype):
-    """``x`` in the NumPy ``dtype`` (a bool mask as the dtype of the values it weighs)."""
-    if type(x) is _ndarray or isinstance(x, _generic):
-        return x.astype(dtype)
-    return apply1(REGISTRY["Cast"], x, {"dtype": np.dtype(dtype)})
+    """``x`` in the NumPy ``dtype`` (a bool mask as the dtype of the values it weighs, a real
+    value as a complex one); complex values are refused a real dtype (that would drop their
+    imaginary part: take the real part first)."""
+    dtype = np.dtype(dtype)
+    array = x if type(x) is _ndarray or isinstance(x, _generic) else None
+    if dtype.kind != "c" and (x.dtype.kind == "c" if array is not None else x.dtype.is_complex):
+        raise TypeError(f"cast: casting complex values to {dtype.name} would drop their "
+                        "imaginary part; take the real part (the Real op) first.")
+    if array is not None:
+        return array.astype(dtype)
+    return apply1(REGISTRY["Cast"], x, {"dtype": dtype})
 
 
 def doubled(value):
