@@ -15,7 +15,12 @@ __all__ = ["get", "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "gelu",
 
 def nn_function(name: str):
     """The ``tf.nn`` function ``name``: an op of the nn family, a composite, or one of the
-    math functions ``tf.nn`` re-exports (sigmoid, tanh, softplus)."""
+    math functions ``tf.nn`` re-exports (sigmoid, tanh, softplus).
+
+    >>> from tapegrad.keras.activations import nn_function
+    >>> [nn_function(name).__name__ for name in ("relu", "gelu", "sigmoid")]
+    ['relu', 'gelu', 'sigmoid']
+    """
     for module in (nn_ops, nn_composites, math_ops):
         function = getattr(module, name, None)
         if function is not None:
