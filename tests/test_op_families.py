@@ -16,6 +16,10 @@ Imports inside functions count too.
 import ast
 import pathlib
 
+import numpy as np
+
+import tapegrad as tf
+
 SHARED = ("_vocab", "_util", "_sample")
 COMPOSITE_ORDER = ["operators", "reduction", "clip", "sparse", "ragged", "strings", "linalg", "nn",
                    "image"]
@@ -144,3 +148,26 @@ def test_the_checks_find_a_crossing_import_and_a_private_name(tmp_path):
         "composite ragged imports composite.image"]
     assert private_crossings(tmp_path / "nn.py") == ["nn: _private from math"]
     assert private_crossings(tmp_path / "composite" / "ragged.py") == ["ragged: _hidden of math"]
+
+
+def test_composites_keep_the_tape_of_a_sliced_variable_read():
+    # ``v[0:2]`` is a Tensor subclass (it can assign into v); composites take it as it is
+    # (tensor_of), where a conversion would copy it off the tape. Gradients: NumPy formulas.
+    start = np.array([0.5, 2.0, -1.0], np.float32)
+    v = tf.Variable(start)
+    head = start[:2]
+    softmax = np.exp(head) / np.exp(head).sum()
+    cases = {
+        "reduce_logsumexp": (tf.math.reduce_logsumexp, softmax),
+        "l2_loss": (tf.nn.l2_loss, head),
+        "clip_by_value": (lambda s: tf.reduce_sum(tf.clip_by_value(s, 0.0, 1.0)),
+                          np.array([1.0, 0.0])),
+        "norm": (tf.norm, head / np.sqrt((head * head).sum())),
+    }
+    for name, (function, expected) in cases.items():
+        with tf.GradientTape() as tape:
+            y = function(v[0:2])
+        grad = tape.gradient(y, v)
+        assert grad is not None, name
+        np.testing.assert_allclose(tf.convert_to_tensor(grad).numpy(),
+                                   np.append(expected, 0.0), rtol=1e-6, err_msg=name)

@@ -11,6 +11,7 @@ from tapegrad._core.tensor import (
     _as_array_result,
     _shape_error,
     apply2,
+    convert_to_tensor,
     recording_threads,
     state,
 )
@@ -84,3 +85,11 @@ def randn(*shape, seed: int = 0, low=None):
     if low is not None:
         return generator.uniform(low, low + 1.5, size=shape)
     return generator.standard_normal(shape)
+
+
+def tensor_of(value) -> Tensor:
+    """``value`` as a Tensor: a Tensor (a subclass too) as it is, a Variable read (a recorded
+    read), anything else converted by TensorFlow's rules."""
+    if isinstance(value, Tensor):
+        return value
+    return convert_to_tensor(value)

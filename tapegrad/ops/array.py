@@ -16,16 +16,12 @@ from tapegrad._core.registry import NO_GRADIENT, REGISTRY, register
 from tapegrad._core.tensor import Tensor, apply, apply1, convert_to_tensor, to_array, wrap
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import NUMBERS, randn
+from tapegrad.ops._util import NUMBERS, randn, tensor_of
 from tapegrad.ops._vocab import batch_shape, run, shape_of, sum_like, sum_tangents
 from tapegrad.ops._vocab import reshape as vocab_reshape
 
 # This module defines a public `range` (tf.range); internal code uses the builtin by this name.
 _range = builtins.range
-
-
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else convert_to_tensor(x)
 
 
 def _operand(x):
@@ -302,7 +298,7 @@ def where(condition, x=None, y=None, name=None) -> Tensor:
     >>> tf.where([0.0, 3.0]).numpy().tolist()
     [[1]]
     """
-    condition = _as_tensor(condition)
+    condition = tensor_of(condition)
     if x is None and y is None:
         return wrap(np.argwhere(condition._value).astype(np.int64))
     if x is None or y is None:
@@ -602,7 +598,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     >>> tf.gather(tf.constant([10, 20, 30]), [2, 0]).numpy().tolist()
     [30, 10]
     """
-    indices = _as_tensor(indices)
+    indices = tensor_of(indices)
     _check_int_indices(indices, "gather")
     params = _operand(params)
     shape = shape_of(params)
@@ -744,7 +740,7 @@ SCATTER_ND = register(
 
 
 def _nd_indices(indices, what: str) -> np.ndarray:
-    indices = _as_tensor(indices)
+    indices = tensor_of(indices)
     _check_int_indices(indices, what)
     value = indices._value
     if value.ndim == 0:
@@ -966,7 +962,7 @@ def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
     [1, 3]
     """
     x = _operand(tensor)
-    mask = np.asarray(_as_tensor(mask)._value)
+    mask = np.asarray(tensor_of(mask)._value)
     if mask.dtype.kind in "iu":
         mask = mask != 0
     elif mask.dtype != np.bool_:
@@ -1483,7 +1479,7 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None) -> 
     [1, 2, 0]
     """
     descending = _direction(direction)
-    x = _as_tensor(values)
+    x = tensor_of(values)
     _check_sortable(x, "argsort")
     ndim = x._value.ndim
     axis = _axis(axis, ndim, "argsort")
@@ -1582,15 +1578,15 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     >>> tf.one_hot([0, 2], 3).numpy().tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    index_tensor = _as_tensor(indices)
+    index_tensor = tensor_of(indices)
     _check_int_indices(index_tensor, "one_hot")
     index_values = np.asarray(index_tensor._value)
     depth = _int_scalar(depth, "one_hot: depth")
     if depth < 0:
         raise InvalidArgumentError(f"depth must be non-negative, got: {depth}")
-    on = None if on_value is None else _as_tensor(on_value) if dtype is None else \
+    on = None if on_value is None else tensor_of(on_value) if dtype is None else \
         convert_to_tensor(on_value, dtype=dtype)
-    off = None if off_value is None else _as_tensor(off_value) if dtype is None else \
+    off = None if off_value is None else tensor_of(off_value) if dtype is None else \
         convert_to_tensor(off_value, dtype=dtype)
     if on is not None and off is not None and on.dtype != off.dtype:
         raise TypeError(f"dtype {on.dtype} of on_value does not match dtype {off.dtype} of "
@@ -1631,7 +1627,7 @@ def repeat(input, repeats, axis=None, name=None) -> Tensor:  # noqa: A002
         axis = 0
     shape = shape_of(x)
     axis = _axis(axis, len(shape), "repeat")
-    counts = np.asarray(_as_tensor(repeats)._value)
+    counts = np.asarray(tensor_of(repeats)._value)
     if counts.dtype.kind not in "iu":
         raise TypeError(f"repeat: repeats must be integers, got {counts.dtype}.")
     if counts.ndim > 1 or (counts.ndim == 1 and counts.size not in (1, shape[axis])):

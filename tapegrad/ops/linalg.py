@@ -11,24 +11,16 @@ from collections import namedtuple
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import REGISTRY, register
-from tapegrad._core.tensor import Tensor, apply, apply1, apply2, convert_to_tensor, wrap
+from tapegrad._core.tensor import Tensor, apply, apply1, apply2, wrap
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import INEXACT, randn
+from tapegrad.ops._util import INEXACT, randn, tensor_of
 from tapegrad.ops._vocab import matmul as rule_matmul
 from tapegrad.ops._vocab import run, shape_of, sum_like, sum_tangents
 
 #: The dtypes of TensorFlow's CPU kernels for det, slogdet, solve, cholesky, eigh and svd (no
 #: float16; inv and qr take it).
 _NO_HALF = frozenset({"float32", "float64", "c"})
-
-
-def _tensor(x):
-    """A Tensor for ``x`` (a Variable is read, and the read is recorded)."""
-    if isinstance(x, Tensor):
-        return x
-    read = getattr(x, "_read_for_op", None)
-    return read() if read is not None else convert_to_tensor(x)
 
 
 def matrix_transpose(a, name=None, conjugate=False):
@@ -42,7 +34,7 @@ def matrix_transpose(a, name=None, conjugate=False):
     if ndim < 2:
         raise InvalidArgumentError(f"matrix_transpose needs rank >= 2, got shape "
                                    f"{list(shape_of(a))}.")
-    x = _tensor(a)
+    x = tensor_of(a)
     return vocab.matrix_adjoint(x) if conjugate else vocab.matrix_transpose(x)
 
 
@@ -217,7 +209,7 @@ def band_part(input, num_lower, num_upper, name=None):  # noqa: A002 - TensorFlo
     >>> tf.linalg.band_part(tf.ones([3, 3]), 0, -1).numpy().tolist()
     [[1.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
     """
-    x = _tensor(input)
+    x = tensor_of(input)
     shape = shape_of(x)
     if len(shape) < 2:
         raise InvalidArgumentError(f"band_part: input must be at least rank 2, got shape "
@@ -307,7 +299,7 @@ def diag(diagonal, name="diag", k=0, num_rows=-1, num_cols=-1, padding_value=0,
     >>> tf.linalg.diag(tf.constant([1.0, 2.0])).numpy().tolist()
     [[1.0, 0.0], [0.0, 2.0]]
     """
-    d = _tensor(diagonal)
+    d = tensor_of(diagonal)
     if len(shape_of(d)) < 1:
         raise InvalidArgumentError("diag: diagonal must be at least rank 1, got a scalar; "
                                    "wrap it in a list.")
@@ -324,7 +316,7 @@ def diag_part(input, name="diag_part", k=0, padding_value=0,  # noqa: A002
     >>> tf.linalg.diag_part(tf.eye(2)).numpy().tolist()
     [1.0, 1.0]
     """
-    x = _tensor(input)
+    x = tensor_of(input)
     if len(shape_of(x)) < 2:
         raise InvalidArgumentError(f"diag_part: input must be at least rank 2, got shape "
                                    f"{list(shape_of(x))}.")
@@ -338,8 +330,8 @@ def set_diag(input, diagonal, name="set_diag", k=0, align="RIGHT_LEFT"):  # noqa
     >>> tf.linalg.set_diag(tf.ones([2, 2]), tf.zeros([2])).numpy().tolist()
     [[0.0, 1.0], [1.0, 0.0]]
     """
-    x = _tensor(input)
-    d = _tensor(diagonal)
+    x = tensor_of(input)
+    d = tensor_of(diagonal)
     shape = shape_of(x)
     if len(shape) < 2:
         raise InvalidArgumentError(f"set_diag: input must be at least rank 2, got shape "

@@ -24,23 +24,15 @@ from tapegrad._core.tensor import (
 )
 from tapegrad.ops import _vocab as vocab
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import FLOATS, REAL, randn
+from tapegrad.ops._util import FLOATS, REAL, randn, tensor_of
 from tapegrad.ops._vocab import reduce_sum, reshape, run, shape_of, sum_tangents
 
 _as_strided = np.lib.stride_tricks.as_strided
 
 
-def _tensor(x):
-    if isinstance(x, Tensor):
-        return x
-    if hasattr(x, "_read_for_op"):
-        return x._read_for_op()
-    return convert_to_tensor(x)
-
-
 def floating_operand(x, what: str) -> Tensor:
     """``x`` as a float tensor (a Variable read), else InvalidArgumentError naming ``what``."""
-    x = _tensor(x)
+    x = tensor_of(x)
     if x._value.dtype.kind != "f":
         raise InvalidArgumentError(f"{what} expects a floating-point tensor (float16/32/64), got "
                         f"{x.dtype.name}; convert it with tapegrad.cast(x, tapegrad.float32).")
@@ -220,7 +212,7 @@ def leaky_relu(features, alpha: float = 0.2, name=None) -> Tensor:
     >>> tf.nn.leaky_relu(tf.constant([-1.0, 2.0])).numpy().tolist()
     [-0.20000000298023224, 2.0]
     """
-    x = _tensor(features)
+    x = tensor_of(features)
     if x._value.dtype.kind == "b":
         raise InvalidArgumentError("leaky_relu: Value for attr 'T' of bool is not in the list "
                                    "of allowed values (numbers); cast it first.")
@@ -493,7 +485,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
         raise ValueError("sparse_softmax_cross_entropy_with_logits needs both labels= and "
                          "logits=.")
     logits = floating_operand(logits, "sparse_softmax_cross_entropy_with_logits")
-    labels = _tensor(labels)
+    labels = tensor_of(labels)
     if labels._value.dtype.kind not in "iu":
         raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be int32 or "
                         f"int64, got {labels.dtype.name}; use "
@@ -555,8 +547,8 @@ def bias_add(value, bias, data_format: str | None = None, name=None) -> Tensor:
     >>> tf.nn.bias_add(tf.zeros([2, 3]), tf.constant([1.0, 2.0, 3.0])).numpy()[0].tolist()
     [1.0, 2.0, 3.0]
     """
-    value = _tensor(value)
-    bias = _tensor(bias) if isinstance(bias, Tensor) or hasattr(bias, "_read_for_op") else \
+    value = tensor_of(value)
+    bias = tensor_of(bias) if isinstance(bias, Tensor) or hasattr(bias, "_read_for_op") else \
         convert_to_tensor(bias, dtype=value.dtype)
     if bias._value.ndim != 1:
         raise ValueError(f"bias_add: bias must be 1-D, got shape {list(bias.shape)}.")
@@ -902,7 +894,7 @@ def _conv_inputs(input, filters, what: str):  # noqa: A002 - TensorFlow's argume
     x = floating_operand(input, what)
     if not isinstance(filters, Tensor) and not hasattr(filters, "_read_for_op"):
         filters = convert_to_tensor(filters, dtype=x.dtype)
-    w = _tensor(filters)
+    w = tensor_of(filters)
     if x._value.ndim != 4 or w._value.ndim != 4:
         raise ValueError(f"{what} expects a 4-D input and a 4-D filter, got shapes "
                          f"{list(x.shape)} and {list(w.shape)}.")
@@ -1192,7 +1184,7 @@ AVG_POOL_GRAD = register(
 
 def pool_windows(op, input, ksize, strides, padding, data_format, what):  # noqa: A002
     """The 2-D pooling op ``op`` (MAX_POOL or AVG_POOL) on a checked rank-4 ``input``."""
-    x = _tensor(input)
+    x = tensor_of(input)
     if x._value.ndim != 4:
         raise ValueError(f"{what} expects a 4-D input (batch, height, width, channels), got "
                          f"shape {list(x.shape)}.")

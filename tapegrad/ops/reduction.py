@@ -13,7 +13,7 @@ from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.registry import REGISTRY, register
 from tapegrad._core.tensor import Tensor, apply1, convert_to_tensor, wrap
 from tapegrad.ops._sample import Sample
-from tapegrad.ops._util import NUMBERS, REAL, randn
+from tapegrad.ops._util import NUMBERS, REAL, randn, tensor_of
 from tapegrad.ops._vocab import (
     batch_shape,
     broadcast_to,
@@ -248,10 +248,6 @@ PROD = register("Prod", _prod_forward, _prod_vjp, _prod_jvp,
                 dtypes=NUMBERS)
 
 
-def _tensor(x):
-    return x if isinstance(x, Tensor) else convert_to_tensor(x)
-
-
 _NO_BOOL = {"Sum": "reduce_sum", "Mean": "reduce_mean", "Prod": "reduce_prod",
             "Max": "reduce_max", "Min": "reduce_min"}
 
@@ -361,7 +357,7 @@ def count_nonzero(input, axis=None, keepdims=None, dtype=_dt.int64, name=None): 
     >>> tf.math.count_nonzero([[0, 1], [2, 0]], axis=1).numpy().tolist()
     [1, 1]
     """
-    x = _tensor(input)
+    x = tensor_of(input)
     value = np.asarray(x._value)
     nonzero = (value != b"") if value.dtype.kind in "OSU" else (value != 0)
     axes = normalize_axis(axis, value.ndim)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from tapegrad._core.backend import np
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tensor import Tensor, convert_to_tensor, wrap
+from tapegrad._core.tensor import Tensor, wrap
 from tapegrad.ops import array, math, reduction
+from tapegrad.ops._util import tensor_of
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
@@ -19,7 +20,7 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     if isinstance(t, IndexedSlices):
         return IndexedSlices(clip_by_value(t.values, clip_value_min, clip_value_max),
                              t.indices, t.dense_shape)
-    values = convert_to_tensor(t)
+    values = tensor_of(t)
     upper = math.minimum(values, clip_value_max)
     if tuple(upper.shape) != tuple(values.shape):
         raise ValueError(f"Shapes {tuple(values.shape)} and {tuple(upper.shape)} are "
@@ -40,7 +41,7 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     """
     if isinstance(t, IndexedSlices):
         return IndexedSlices(clip_by_norm(t.values, clip_norm, axes), t.indices, t.dense_shape)
-    values = t if hasattr(t, "_read_for_op") else convert_to_tensor(t)
+    values = t if hasattr(t, "_read_for_op") else tensor_of(t)
     l2sum = reduction.reduce_sum(values * values, axes, keepdims=True)
     positive = l2sum > 0
     # The two-`where` trick keeps the gradient finite at a zero tensor (as TensorFlow).
@@ -90,7 +91,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     (5.0, 0.8)
     """
     items = _check_list(t_list)
-    use_norm = global_norm(items) if use_norm is None else convert_to_tensor(use_norm)
+    use_norm = global_norm(items) if use_norm is None else tensor_of(use_norm)
     one = wrap(np.asarray(1.0, dtype=use_norm._value.dtype))
     scale = clip_norm * math.minimum(1.0 / use_norm, one / clip_norm)
     scale = scale + (use_norm - use_norm)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, convert_to_tensor, wrap
+from tapegrad._core.tensor import Tensor, wrap
 from tapegrad.ops import array, linalg, math, reduction
+from tapegrad.ops._util import tensor_of
 from tapegrad.ops._vocab import shape_of
 
 
@@ -31,7 +32,7 @@ def trace(x, name=None):
     3.0
     """
     # (the diagonal of a non-square matrix too, as TensorFlow's sum of matrix_diag_part)
-    return reduction.reduce_sum(linalg.diag_part(convert_to_tensor(x)), axis=-1)
+    return reduction.reduce_sum(linalg.diag_part(tensor_of(x)), axis=-1)
 
 
 
@@ -55,7 +56,7 @@ def pinv(a, rcond=None, validate_args=False, name=None):
     >>> tf.linalg.pinv(tf.constant([[2.0, 0.0], [0.0, 0.0]])).numpy().tolist()
     [[0.5, 0.0], [0.0, 0.0]]
     """
-    a = convert_to_tensor(a)
+    a = tensor_of(a)
     shape = shape_of(a)
     if len(shape) < 2:
         raise InvalidArgumentError(f"pinv: input must be at least rank 2, got shape "
@@ -83,8 +84,8 @@ def lstsq(matrix, rhs, l2_regularizer=0.0, fast=True, name=None):
     >>> x.numpy().tolist()
     [[2.0]]
     """
-    a = convert_to_tensor(matrix)
-    b = convert_to_tensor(rhs)
+    a = tensor_of(matrix)
+    b = tensor_of(rhs)
     shape = shape_of(a)
     if len(shape) < 2 or len(shape_of(b)) < 2 or shape_of(b)[-2] != shape[-2]:
         raise InvalidArgumentError(
@@ -117,7 +118,7 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
     >>> float(tf.norm(tf.constant([3.0, 4.0])))
     5.0
     """
-    x = convert_to_tensor(tensor)
+    x = tensor_of(tensor)
     ndim = x._value.ndim
     is_matrix = isinstance(axis, (tuple, list)) and len(axis) == 2
     if is_matrix:

@@ -11,6 +11,7 @@ from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
 from tapegrad._core.tensor import Tensor, apply2, convert_to_tensor, wrap
 from tapegrad.ops import array, math, nn, reduction
+from tapegrad.ops._util import tensor_of
 from tapegrad.ops._vocab import shape_of
 
 
@@ -37,7 +38,7 @@ def silu(features, beta: float = 1.0) -> Tensor:
     >>> round(float(tf.nn.silu(tf.constant(1.0))), 4)
     0.7311
     """
-    x = convert_to_tensor(features)
+    x = tensor_of(features)
     if x._value.dtype.kind not in "fc":  # (TensorFlow's silu takes complex values too)
         nn.floating_operand(x, "silu")
     inner = x if isinstance(beta, (int, float)) and beta == 1.0 else apply2(math.MUL, x, beta)
@@ -54,7 +55,7 @@ def crelu(features, axis: int = -1, name=None) -> Tensor:
     >>> tf.nn.crelu(tf.constant([1.0, -2.0])).numpy().tolist()
     [1.0, 0.0, 0.0, 2.0]
     """
-    x = convert_to_tensor(features)
+    x = tensor_of(features)
     return array.concat([nn.relu(x), nn.relu(math.negative(x))], axis)
 
 
@@ -82,7 +83,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, name=None)
     logits = nn.floating_operand(logits, "softmax_cross_entropy_with_logits")
     if not isinstance(labels, Tensor) and not hasattr(labels, "_read_for_op"):
         labels = convert_to_tensor(labels, dtype=logits.dtype)
-    labels = convert_to_tensor(labels)
+    labels = tensor_of(labels)
     if labels._value.dtype != logits._value.dtype:
         raise InvalidArgumentError(
             f"softmax_cross_entropy_with_logits: labels are {labels.dtype.name} but logits are "
@@ -135,7 +136,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Te
     logits = nn.floating_operand(logits, "sigmoid_cross_entropy_with_logits")
     if not isinstance(labels, Tensor) and not hasattr(labels, "_read_for_op"):
         labels = convert_to_tensor(labels, dtype=logits.dtype)
-    labels = convert_to_tensor(labels)
+    labels = tensor_of(labels)
     if labels._value.shape != logits._value.shape:
         raise ValueError(f"logits and labels must have the same shape ({list(logits.shape)} "
                          f"vs {list(labels.shape)}).")
@@ -169,7 +170,7 @@ def l2_normalize(x, axis=None, epsilon: float = 1e-12, name=None, dim=None) -> T
     """
     if dim is not None:
         axis = dim
-    x = convert_to_tensor(x)
+    x = tensor_of(x)
     if x._value.dtype.kind == "c":  # the norm of the moduli, applied to the complex values
         magnitude = math.abs(x)
         square_sum = reduction.reduce_sum(math.square(magnitude), axis, keepdims=True)
@@ -248,7 +249,7 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
     if rate < 0 or rate >= 1:
         raise ValueError(f"`rate` must be a scalar tensor or a float in the range [0, 1). "
                          f"Received: rate={rate}")
-    x = convert_to_tensor(x)
+    x = tensor_of(x)
     if x._value.dtype.kind != "f":
         raise ValueError(f"`x.dtype` must be a floating point tensor as `x` will be scaled. "
                          f"Received: x_dtype={x.dtype.name}")
@@ -281,7 +282,7 @@ def embedding_lookup(params, ids, max_norm=None, name=None) -> Tensor:
     result = array.gather(params, ids)
     if max_norm is not None:
         ndim = result._value.ndim
-        ids_ndim = convert_to_tensor(ids)._value.ndim
+        ids_ndim = tensor_of(ids)._value.ndim
         axes = list(range(ids_ndim, ndim)) or None
         norm = math.sqrt(reduction.reduce_sum(math.square(result), axes, keepdims=True))
         scale = apply2(math.DIV, max_norm, math.maximum(norm, max_norm))
@@ -297,7 +298,7 @@ def convolution(input, filters, strides=None, padding: str = "VALID",  # noqa: A
     >>> tf.nn.convolution(tf.ones([1, 5, 1]), tf.ones([2, 1, 1])).shape.as_list()
     [1, 4, 1]
     """
-    ndim = len(shape_of(convert_to_tensor(input)))
+    ndim = len(shape_of(tensor_of(input)))
     if ndim == 3:
         return conv1d(input, filters, 1 if strides is None else strides, padding,
                       data_format or "NWC", dilations)
@@ -316,7 +317,7 @@ def conv1d(input, filters, stride, padding, data_format: str = "NWC",  # noqa: A
     x = nn.floating_operand(input, "conv1d")
     if not isinstance(filters, Tensor) and not hasattr(filters, "_read_for_op"):
         filters = convert_to_tensor(filters, dtype=x.dtype)
-    w = convert_to_tensor(filters)
+    w = tensor_of(filters)
     if x._value.ndim != 3 or w._value.ndim != 3:
         raise ValueError(f"conv1d expects a 3-D input and a 3-D filter, got shapes "
                          f"{list(x.shape)} and {list(w.shape)}.")
@@ -337,7 +338,7 @@ def conv1d(input, filters, stride, padding, data_format: str = "NWC",  # noqa: A
 
 
 def _pool1d(op, input, ksize, strides, padding, data_format, what):  # noqa: A002
-    x = convert_to_tensor(input)
+    x = tensor_of(input)
     if x._value.ndim != 3:
         raise ValueError(f"{what} expects a 3-D input (batch, width, channels), got shape "
                          f"{list(x.shape)}.")
@@ -380,7 +381,7 @@ def avg_pool1d(input, ksize, strides, padding, data_format: str = "NWC",  # noqa
 
 
 def _pool_nd(op, input, ksize, strides, padding, data_format, what):  # noqa: A002
-    ndim = len(shape_of(convert_to_tensor(input)))
+    ndim = len(shape_of(tensor_of(input)))
     if ndim == 3:
         return _pool1d(op, input, ksize, strides, padding, data_format or "NWC", what)
     if ndim == 4:

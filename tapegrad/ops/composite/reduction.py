@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from tapegrad._core.backend import np
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tensor import Tensor, convert_to_tensor, wrap
+from tapegrad._core.tensor import Tensor, wrap
 from tapegrad.ops import array, math, reduction
+from tapegrad.ops._util import tensor_of
 
 
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None) -> Tensor:
@@ -16,7 +17,7 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None) -> Tens
     >>> round(float(tf.reduce_logsumexp(tf.constant([0.0, 0.0]))), 4)
     0.6931
     """
-    x = convert_to_tensor(input_tensor)
+    x = tensor_of(input_tensor)
     shift = math.stop_gradient(reduction.reduce_max(x, axis, keepdims=True))
     shift = array.where(math.is_finite(shift), shift, math.zeros_like(shift))
     summed = reduction.reduce_sum(math.exp(x - shift), axis, keepdims=True)
@@ -28,7 +29,7 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None) -> Tens
 
 
 def _floating(x, what: str):
-    x = convert_to_tensor(x)
+    x = tensor_of(x)
     if x._value.dtype.kind == "b":  # (TensorFlow's kernel refuses it; integers are refused
         # earlier, in Python)
         raise InvalidArgumentError(f"{what}: Value for attr 'T' of bool is not in the list of "
@@ -76,7 +77,7 @@ def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None) ->
     >>> float(tf.math.reduce_euclidean_norm(tf.constant([3.0, 4.0])))
     5.0
     """
-    x = convert_to_tensor(input_tensor)
+    x = tensor_of(input_tensor)
     if x._value.dtype.kind == "b":
         raise InvalidArgumentError("reduce_euclidean_norm: Value for attr 'T' of bool is not in "
                                    "the list of allowed values (numbers); cast it first.")
