@@ -890,13 +890,15 @@ def _back_to_nchw(y, channels_first: bool):
     return run(REGISTRY["Transpose"], y, perm=(0, ndim - 1, *range(1, ndim - 1)))
 
 
-def _conv_inputs(input, filters, what: str):  # noqa: A002 - TensorFlow's argument name
+def conv_operands(input, filters, what: str, rank: int = 4):  # noqa: A002 - TF's name
+    """``(input, filters)`` of a convolution as float tensors of one dtype and of ``rank``
+    (errors name the function ``what``)."""
     x = floating_operand(input, what)
     if not isinstance(filters, Tensor) and not hasattr(filters, "_read_for_op"):
         filters = convert_to_tensor(filters, dtype=x.dtype)
     w = tensor_of(filters)
-    if x._value.ndim != 4 or w._value.ndim != 4:
-        raise ValueError(f"{what} expects a 4-D input and a 4-D filter, got shapes "
+    if x._value.ndim != rank or w._value.ndim != rank:
+        raise ValueError(f"{what} expects a {rank}-D input and a {rank}-D filter, got shapes "
                          f"{list(x.shape)} and {list(w.shape)}.")
     if w._value.dtype != x._value.dtype:
         raise InvalidArgumentError(f"{what}: input is {x.dtype.name} but the filter is "
@@ -914,7 +916,7 @@ def conv2d(input, filters, strides, padding, data_format: str = "NHWC",  # noqa:
     >>> tf.nn.conv2d(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 2]), 1, "SAME").shape.as_list()
     [1, 4, 4, 2]
     """
-    x, w = _conv_inputs(input, filters, "conv2d")
+    x, w = conv_operands(input, filters, "conv2d")
     x, channels_first = _nhwc(x, data_format, "conv2d")
     if channels_first and not isinstance(padding, str):
         padding = [padding[0], padding[2], padding[3], padding[1]]
@@ -937,7 +939,7 @@ def conv2d_transpose(input, filters, output_shape, strides, padding: str = "SAME
     >>> y.shape.as_list()
     [1, 4, 4, 1]
     """
-    g, w = _conv_inputs(input, filters, "conv2d_transpose")
+    g, w = conv_operands(input, filters, "conv2d_transpose")
     g, channels_first = _nhwc(g, data_format, "conv2d_transpose")
     shape = [int(d) for d in (output_shape._value.tolist() if isinstance(output_shape, Tensor)
                               else output_shape)]
@@ -976,7 +978,7 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None,  # noqa:
     >>> y.shape.as_list()
     [1, 2, 2, 6]
     """
-    x, w = _conv_inputs(input, filter, "depthwise_conv2d")
+    x, w = conv_operands(input, filter, "depthwise_conv2d")
     x, channels_first = _nhwc(x, data_format, "depthwise_conv2d")
     strides = spatial_ints(strides, 2, "strides")
     dilations = spatial_ints(dilations, 2, "dilations")

@@ -314,13 +314,7 @@ def conv1d(input, filters, stride, padding, data_format: str = "NWC",  # noqa: A
     >>> tf.nn.conv1d(tf.ones([1, 5, 1]), tf.ones([3, 1, 1]), 1, "VALID").numpy().ravel().tolist()
     [3.0, 3.0, 3.0]
     """
-    x = nn.floating_operand(input, "conv1d")
-    if not isinstance(filters, Tensor) and not hasattr(filters, "_read_for_op"):
-        filters = convert_to_tensor(filters, dtype=x.dtype)
-    w = tensor_of(filters)
-    if x._value.ndim != 3 or w._value.ndim != 3:
-        raise ValueError(f"conv1d expects a 3-D input and a 3-D filter, got shapes "
-                         f"{list(x.shape)} and {list(w.shape)}.")
+    x, w = nn.conv_operands(input, filters, "conv1d", rank=3)
     channels_first = data_format == "NCW"
     if data_format not in ("NWC", "NCW", None):
         raise ValueError(f"conv1d: data_format must be 'NWC' or 'NCW', got {data_format!r}.")
