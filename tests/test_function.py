@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
+from tapegrad._core.registry import REGISTRY
 from tapegrad.autodiff.function import program
 from tapegrad.autodiff.function.compiled import CompiledTrace
 
@@ -637,7 +638,7 @@ def _expansion_inputs(forward, dtype):
     first, second = (rng.standard_normal((3, 5)).astype(dtype) for _ in range(2))
     first[0, :3] = [0.0, 1.0, -1.0]
     second[1, :2] = [np.inf, -0.0]
-    if forward is program._linalg._matmul_forward:
+    if forward is REGISTRY["MatMul"].forward:
         return first, second.T.copy()
     return first, second
 

@@ -60,6 +60,12 @@ def global_seed() -> int | None:
     return _state.seed
 
 
+def op_seeded_streams() -> dict:
+    """The generators of the op-seeded streams, by key (the live table: a trace that drew from
+    one undoes it here)."""
+    return _state.op_streams
+
+
 def _rng(seed, keep: bool = True) -> np.random.Generator:
     """The NumPy generator an op with op-level ``seed`` draws from (``keep=False``: a new
     stream is not stored)."""

@@ -1056,15 +1056,16 @@ def _created_between(start: tuple, end: tuple) -> int:
 def _random_state() -> dict:
     """The global random stream's state and each op-seeded stream's (a trace must not draw)."""
     streams = {None: _random.global_rng()}
-    streams.update(_random._state.op_streams)
+    streams.update(_random.op_seeded_streams())
     return {key: (generator, generator.bit_generator.state)
             for key, generator in streams.items()}
 
 
 def _restore_random(snapshot: dict) -> None:
     """Undo what a trace drew: its draws are replayed by the eager run instead."""
-    for key in [k for k in _random._state.op_streams if k not in snapshot]:
-        del _random._state.op_streams[key]
+    streams = _random.op_seeded_streams()
+    for key in [k for k in streams if k not in snapshot]:
+        del streams[key]
     for generator, state_before in snapshot.values():
         if generator.bit_generator.state != state_before:
             generator.bit_generator.state = state_before

@@ -23,7 +23,7 @@ import re
 from typing import NamedTuple
 
 from tapegrad._core.backend import np
-from tapegrad.ops import math as _math
+from tapegrad._core.registry import REGISTRY
 
 _UNSET = object()
 numexpr = _UNSET  # the optional extra, imported on first use (None when missing)
@@ -44,11 +44,11 @@ _TEMPLATES = {
     # TanhGrad(y, t) = t - (t y) y and SigmoidGrad(y, t) = t y - (t y) y, reordered as
     # t (1 - y y) and t (y (1 - y)): t, the upstream gradient, read once, so the kernel takes in
     # the ops computing it (the backward pass fuses across these ops instead of stopping)
-    _math._one_minus_square_times: ("({1} * ({one} - ({0} * {0})))", (0,)),
-    _math._itself_one_minus_itself_times: ("({1} * ({0} * ({one} - {0})))", (0,)),
+    REGISTRY["TanhGrad"].forward: ("({1} * ({one} - ({0} * {0})))", (0,)),
+    REGISTRY["SigmoidGrad"].forward: ("({1} * ({0} * ({one} - {0})))", (0,)),
 }
 #: The templates above whose arithmetic differs in order from their op's forward.
-REORDERED = frozenset({_math._one_minus_square_times, _math._itself_one_minus_itself_times})
+REORDERED = frozenset({REGISTRY["TanhGrad"].forward, REGISTRY["SigmoidGrad"].forward})
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_OPS = 24  # per kernel: keeps numexpr's compile time (quadratic in size) small
 MAX_INPUTS = 24  # below NumPy's iterator limit on operands

@@ -29,14 +29,12 @@ import threading
 from typing import NamedTuple
 
 from tapegrad._core.backend import np
+from tapegrad._core.registry import REGISTRY
 from tapegrad._core.tensor import array_of
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.function import fusion
 from tapegrad.autodiff.function.symbolic import _slot_get
 from tapegrad.autodiff.function.tracer import Graph, Step
-from tapegrad.ops import linalg as _linalg
-from tapegrad.ops import math as _math
-from tapegrad.ops import nn as _nn
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -224,18 +222,18 @@ def _matrix_product_case(inputs, result) -> bool:
 #: write into the program's buffers (the same calls in the same order: the same bits).
 EXPANSIONS = {
     # TanhGrad(y, t) = t - (t y) y
-    _math._one_minus_square_times: (_elementwise, ((np.multiply, (1, 0), "out"),
+    REGISTRY["TanhGrad"].forward: (_elementwise, ((np.multiply, (1, 0), "out"),
                                                     (np.multiply, ("out", 0), "out"),
                                                     (np.subtract, (1, "out"), "out"))),
     # SigmoidGrad(y, t) = t y - (t y) y
-    _math._itself_one_minus_itself_times: (_elementwise, (
+    REGISTRY["SigmoidGrad"].forward: (_elementwise, (
         (np.multiply, (1, 0), "tmp"), (np.multiply, ("tmp", 0), "out"),
         (np.subtract, ("tmp", "out"), "out"))),
     # ReluGrad(g, y) = (y > 0 as g's dtype) g
-    _nn._relu_grad_forward: (_relu_gradient_case, (
+    REGISTRY["ReluGrad"].forward: (_relu_gradient_case, (
         (np.greater, (1, ("literal", 0)), "tmp"), (np.multiply, ("tmp", 0), "out"))),
     # MatMul of two matrices
-    _linalg._matmul_forward: (_matrix_product_case, ((np.matmul, (0, 1), "out"),)),
+    REGISTRY["MatMul"].forward: (_matrix_product_case, ((np.matmul, (0, 1), "out"),)),
 }
 #: Most bytes of buffers one program keeps between its calls (beyond it, results are
 #: allocated on each call as NumPy does).
@@ -403,9 +401,9 @@ def _loss_and_softmax(logits, labels):
     """Softmax cross-entropy and the softmax of the same logits, sharing their exponentials:
     the bits of the two ops' forwards."""
     parts = [None]
-    loss = _nn._xent_forward(logits, labels, saved=parts)
+    loss = REGISTRY["SoftmaxCrossEntropyWithLogits"].forward(logits, labels, saved=parts)
     if parts[0] is None:  # (no rows: nothing shared)
-        return loss, _nn._softmax_forward(logits, -1)
+        return loss, REGISTRY["Softmax"].forward(logits, -1)
     _, exp, total = parts[0]
     exp /= total  # (the softmax's own `e /= sum(e)`)
     return loss, exp
