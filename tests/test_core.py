@@ -382,3 +382,11 @@ def test_tensor_is_not_a_constructor():
     with pytest.raises(TypeError, match="takes no arguments"):
         tf.Tensor([1.0, 2.0])
     assert type(tf.sin(tf.constant([0.5]))) is tf.Tensor
+
+
+def test_convert_to_tensor_keeps_a_sliced_variable_read_on_the_tape():
+    v = tf.Variable([1.0, 2.0, 3.0])
+    with tf.GradientTape() as tape:
+        part = tf.convert_to_tensor(v[0:2])
+        y = tf.reduce_sum(part * 3.0)
+    assert part is not None and tape.gradient(y, v).numpy().tolist() == [3.0, 3.0, 0.0]

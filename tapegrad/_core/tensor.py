@@ -402,8 +402,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
     >>> tf.convert_to_tensor([1.0, 2.0]).dtype
     tf.float32
     """
-    if type(value) is Tensor:
-        if dtype is not None and _dt.as_dtype(dtype)._np != value._value.dtype:
+    if isinstance(value, Tensor):  # (a subclass too: v[0:2] stays on the tape)
+        if dtype is not None and _dt.as_dtype(dtype)._np != value._raw.dtype:
             raise ValueError(f"Tensor conversion requested dtype {_dt.as_dtype(dtype).name} "
                              f"for Tensor with dtype {value.dtype.name}; use tapegrad.cast.")
         return value
