@@ -192,8 +192,9 @@ class ProvenanceRecorder(Recorder):
                 parent = self.raw_origin_of(x)
         else:
             parent = self.raw_origin_of(x)
-        # _record1 <- apply1 <- the op <- (maybe) the user
-        output._origin = (op.name, id(output), (parent,), _user_position(sys._getframe(2)),
+        # _record1 <- apply1 <- the op's function (tapegrad's own) <- (maybe) the user: the walk
+        # starts past the op's function (each frame it steps through costs a frame object)
+        output._origin = (op.name, id(output), (parent,), _user_position(sys._getframe(3)),
                           None, None)
 
     def _record2(self, op, x, y, output, attrs):
