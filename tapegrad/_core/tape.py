@@ -256,7 +256,8 @@ def _backward(recording, targets, seeds, sources, free, batch_dims, observer) ->
     raw_mode = not (recording_threads and state.recorders) and observer is None
     sweep = _Sweep(calls, grads, tracked, keep, keep_single, live, free, raw_mode, batch_dims,
                    observer)
-    if raw_mode and not batch_dims and live is None and keep_single is None:
+    if raw_mode and live is None and keep_single is None and \
+            (not batch_dims or all(call[0].batchable for call in calls)):
         _first_order_numpy_pass(sweep, count)  # an optimisation of the loop below
     else:
         for index in range(count - 1, -1, -1):
@@ -338,10 +339,10 @@ def _depends_on_sources(recording: Recording, source_slots: set, size: int) -> l
 
 
 def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
-    """The common first-order pass, with the step inlined for the usual call: one or two
-    inputs, a real output, rules that take arrays and an array upstream. Anything else goes
-    through the general :meth:`_Sweep.step`. (A multi-output call's own slot never holds a
-    gradient: its outputs have others.)"""
+    """The common unrecorded pass (a gradient, or a vectorised jacobian's when every op
+    batches), with the step inlined for the usual call: one or two inputs, a real output,
+    rules that take arrays and an array upstream. Anything else goes through the general
+    :meth:`_Sweep.step`. (A multi-output call's own slot never holds a gradient.)"""
     calls, grads, free, step = sweep.calls, sweep.grads, sweep.free, sweep.step
     sum_like = hooks.sum_like
     for index in range(count - 1, -1, -1):
@@ -473,17 +474,17 @@ class _Sweep:
         them (real values: complex ones take tensors) and on tensors otherwise (per row when it
         cannot take a vectorised jacobian's batch axes)."""
         batch_dims = self.batch_dims
+        rule = op.vjp
         if self.raw_mode and op.array_rules and \
                 (output[0] if type(output) is tuple else output)._raw.dtype.kind == "f" and \
                 (not batch_dims or op.batchable):
             if type(upstream) is not _ndarray_type:
                 upstream = _raw_upstream(upstream, op)
             try:
-                return op.vjp(array_of(inputs), output._value if type(output) is Tensor
-                              else array_of(output), attrs, upstream, needs)
+                return rule(array_of(inputs), output._value if type(output) is Tensor
+                            else array_of(output), attrs, upstream, needs)
             except ValueError as error:
                 raise _shape_error(op, upstream, output, error) from None
-        rule = op.vjp
         if rule is None:
             return None
         if rule is NO_GRADIENT:
