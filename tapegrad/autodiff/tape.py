@@ -88,22 +88,17 @@ class GradientTape:
                     "one)" if self._used else ""))
         for item in (tensor,) if type(tensor) is Tensor else nest.flatten(tensor):
             if isinstance(item, Variable):
-                self._warn_if_not_float(item, "watched tensor")
                 recording.watch_variable(item)
             elif isinstance(item, Tensor):
-                self._warn_if_not_float(item, "watched tensor")
                 recording.watch_tensor(item)
             else:
                 raise ValueError(
                     f"Passed in object {item!r} of type {type(item).__name__!r}, not tf.Tensor "
                     "or tf.Variable or ExtensionType. Convert it first with "
                     "tapegrad.constant(...) or watch a tapegrad.Variable.")
-
-    @staticmethod
-    def _warn_if_not_float(item, what: str):
-        if array_of(item).dtype.kind not in TRAINABLE_KINDS:
-            warn_once_per_line(f"The dtype of the {what} must be floating (e.g. tf.float32), "
-                                f"got tf.{item.dtype.name}", depth=3)
+            if array_of(item).dtype.kind not in TRAINABLE_KINDS:
+                warn_once_per_line(f"The dtype of the watched tensor must be floating (e.g. "
+                                   f"tf.float32), got tf.{item.dtype.name}", depth=2)
 
     def watched_variables(self) -> tuple:
         """The variables this tape watches, in creation order."""
