@@ -40,7 +40,7 @@ def set_recorders(stack: tuple) -> None:
 
 def push_recorder(recorder) -> None:
     """Put ``recorder`` innermost on this thread's stack."""
-    state.recorders = state.recorders + (recorder,)  # (set_recorders inlined: every tape's)
+    state.recorders = state.recorders + (recorder,)  # (set_recorders inlined: every tape entry)
     recording_threads.add(get_ident())
 
 
@@ -303,8 +303,6 @@ def wrap(value) -> Tensor:
     t = Tensor()
     t._value = value
     return t
-
-
 
 
 # -- conversion -------------------------------------------------------------------------------
