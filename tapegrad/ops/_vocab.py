@@ -187,22 +187,23 @@ def sum_like(grad, operand, output):
     """``grad`` (shaped as ``output``, behind any leading batch axes of a vectorised backward
     pass) summed over the axes broadcasting added to ``operand`` (an array, a tensor or a
     Python number), so it has ``operand``'s shape behind the batch axes."""
-    if type(grad) is _ndarray and type(operand) is _ndarray and grad.ndim == 2 and \
-            operand.shape == grad.shape[1:] and type(output) is _ndarray and output.ndim == 2:
-        # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
-        return ones(grad.shape[:1], grad.dtype) @ grad
     grad_shape = grad.shape if type(grad) is _ndarray else shape_of(grad)
     shape = operand.shape if type(operand) is _ndarray else shape_of(operand)
     if grad_shape == shape:
         return grad
     batch = len(grad_shape) - len(output.shape if type(output) is _ndarray else
                                   shape_of(output))
-    if batch > 0 and grad_shape[batch:] == shape:
-        return grad  # (a vectorised pass's rows: nothing to sum, the rest is the operand's)
-    return _unbroadcast(grad, grad_shape, shape, batch if batch > 0 else 0)
+    if batch <= 0:
+        return _unbroadcast(grad, grad_shape, shape, 0)
+    # (a vectorised pass's rows: nothing to sum when the rest is the operand's shape)
+    return grad if grad_shape[batch:] == shape else _unbroadcast(grad, grad_shape, shape, batch)
 
 
 def _unbroadcast(grad, grad_shape: tuple, shape: tuple, batch: int):
+    if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
+            and type(grad) is _ndarray:
+        # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
+        return ones((grad_shape[0],), grad.dtype) @ grad
     if batch:  # keep the leading batch axes of a vectorised backward pass
         shape = grad_shape[:batch] + tuple(shape)
     lead = len(grad_shape) - len(shape)
