@@ -43,7 +43,6 @@ from tapegrad._core.dtypes import (
     uint64,
 )
 from tapegrad._core.indexed_slices import IndexedSlices
-from tapegrad._core.tape import get_logger
 from tapegrad._core.tensor import Tensor, TensorShape, convert_to_tensor
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.arguments import UnconnectedGradients
@@ -51,6 +50,7 @@ from tapegrad.autodiff.control import cond, device, is_tensor, map_fn, while_loo
 from tapegrad.autodiff.custom import custom_gradient, grad_pass_through, recompute_grad
 from tapegrad.autodiff.tape import GradientTape
 from tapegrad.autodiff.tensor_spec import TensorSpec
+from tapegrad.diagnostics.log import get_logger
 from tapegrad.ops.array import (
     argsort,
     boolean_mask,

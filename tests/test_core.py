@@ -390,3 +390,25 @@ def test_convert_to_tensor_keeps_a_sliced_variable_read_on_the_tape():
         part = tf.convert_to_tensor(v[0:2])
         y = tf.reduce_sum(part * 3.0)
     assert part is not None and tape.gradient(y, v).numpy().tolist() == [3.0, 3.0, 0.0]
+
+
+def test_watch_checks_every_item_before_watching_any():
+    # (TensorFlow watches the items before a bad one, then raises; see
+    # docs/differences-from-tensorflow.md)
+    x = tf.constant(2.0)
+    with tf.GradientTape() as tape:
+        with pytest.raises(ValueError, match="not tf.Tensor or tf.Variable"):
+            tape.watch([x, "not a tensor"])
+        y = x * x
+    assert tape.gradient(y, x) is None
+
+
+def test_watch_warns_once_for_each_non_floating_item(caplog):
+    x, n = tf.constant(2.0), tf.constant(3)
+    with caplog.at_level("WARNING", logger="tapegrad"):
+        with tf.GradientTape() as tape:
+            tape.watch([x, n])
+            y = x * x
+    assert [r.getMessage() for r in caplog.records] == [
+        "The dtype of the watched tensor must be floating (e.g. tf.float32), got tf.int32"]
+    assert float(tape.gradient(y, x)) == 4.0

@@ -66,3 +66,30 @@ def test_zeros_like_is_not_connected():
         tape.watch(x)
         y = tf.reduce_sum(vocab.zeros_like(x))
     assert tape.gradient(y, x) is None
+
+
+G = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4) / 7.0
+
+# (gradient, operand's shape, batch axes, NumPy's own sum back to that shape)
+SUMS = {
+    "a bias (rows of a matrix)": (G[0], (4,), 0, lambda g: g.sum(axis=0)),
+    "a leading axis": (G, (3, 4), 0, lambda g: g.sum(axis=0)),
+    "a size-1 axis": (G, (2, 1, 4), 0, lambda g: g.sum(axis=1, keepdims=True)),
+    "to a scalar": (G, (), 0, lambda g: g.sum()),
+    "nothing to sum": (G, (2, 3, 4), 0, lambda g: g),
+    "batch rows kept": (G, (4,), 1, lambda g: g.sum(axis=1)),
+    "batch rows, a size-1 axis": (G, (1, 4), 1, lambda g: g.sum(axis=1, keepdims=True)),
+    "batch rows, nothing to sum": (G, (3, 4), 1, lambda g: g),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUMS))
+def test_sum_to_shape_undoes_broadcasting_on_arrays_and_tensors(name):
+    grad, shape, batch, expected_of = SUMS[name]
+    expected = expected_of(grad)
+    on_array = vocab.sum_to_shape(grad, shape, batch)
+    on_tensor = vocab.sum_to_shape(tf.constant(grad), shape, batch)
+    assert isinstance(on_tensor, tf.Tensor)
+    for result in (np.asarray(on_array), on_tensor.numpy()):
+        assert result.shape == expected.shape
+        np.testing.assert_allclose(result, expected, rtol=1e-12)

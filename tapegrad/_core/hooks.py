@@ -18,6 +18,8 @@ stack = _not_loaded
 #: ``sum_like(grad, operand, output)``: a gradient in ``output``'s shape summed over the axes
 #: broadcasting added to ``operand`` (the rule vocabulary's word; arrays or tensors).
 sum_like = _not_loaded
+#: ``sum_to_shape(grad, shape, batch)``: the same for a known shape and number of batch axes.
+sum_to_shape = _not_loaded
 #: ``scattered_copy(array, indices, updates, convert, what)``: a variable's scatter_nd_update.
 scattered_copy = _not_loaded
 

@@ -31,8 +31,8 @@ def _is_flat_sequence(structure) -> bool:
     kind = type(structure)
     if kind is not list and kind is not tuple:
         return False
-    for item in structure:
-        if isinstance(item, _NESTS):
+    for item_kind in set(map(type, structure)):  # (each kind once: usually only Tensor)
+        if issubclass(item_kind, _NESTS):
             return False
     return True
 

@@ -19,13 +19,6 @@ _NUMPY_VALUES = frozenset({_ndarray_type, np.float16, np.float32, np.float64, np
 TRAINABLE_KINDS = "fc"
 
 
-def get_logger():
-    """The logger tapegrad warns through (as ``tf.get_logger()``; ``logging`` is imported on
-    first use, keeping ``import tapegrad`` light)."""
-    import logging
-    return logging.getLogger("tapegrad")
-
-
 def _read_vjp(inputs, output, attrs, upstream, needs):
     return (upstream,)
 
@@ -88,15 +81,13 @@ class Recording(Recorder):
     def records(self) -> list:
         """Every recorded call, in execution order, as a :class:`Call` or :class:`Ghost`."""
         records = []
-        id_of_slot = None
+        id_of_slot = {slot: key for key, slot in self.tracked.items()}
         for index, call in enumerate(self.calls):
             if len(call) == 6:
                 records.append(Call(*call))
             elif len(call) == 4:
                 records.append(Ghost(*call))
             else:  # a freed single-output call: its output's id is found from its slot
-                if id_of_slot is None:
-                    id_of_slot = {slot: key for key, slot in self.tracked.items()}
                 records.append(Ghost(call[0], call[1], call[2], (id_of_slot.get(index),)))
         return records
 
@@ -131,14 +122,11 @@ class Recording(Recorder):
         calls = self.calls
         if type(output) is tuple:
             for item in output:
-                tracked[id(item)] = self._new_slot()
+                self.extra += 1
+                tracked[id(item)] = -self.extra
         else:
             tracked[id(output)] = len(calls)
         calls.append((op, inputs, output, attrs, parents, keys))
-
-    def _new_slot(self) -> int:
-        self.extra += 1
-        return -self.extra
 
     def _read_variable(self, variable, tensor):
         if id(variable) not in self.tracked:
@@ -151,12 +139,14 @@ class Recording(Recorder):
     def _track_leaf(self, value):
         """Track a watched value (a new slot unless an earlier call made it)."""
         key = id(value)
-        if key not in self.tracked:
-            self.tracked[key] = self._new_slot()
+        slot = self.tracked.get(key)
+        if slot is None:
+            self.extra += 1
+            slot = self.tracked[key] = -self.extra
             if self.calls and type(value) is not Variable:
                 # (a variable is only ever an input once tracked: ops read it first)
                 self._adopt_late_input(key)
-        self.watched_slots.add(self.tracked[key])
+        self.watched_slots.add(slot)
 
     def _adopt_late_input(self, key):
         """A value watched after calls already used it: those calls now pass it a gradient."""
@@ -174,6 +164,19 @@ class Recording(Recorder):
     def watch_tensor(self, tensor):
         self.watched_tensors[id(tensor)] = tensor
         self._track_leaf(tensor)
+
+    def watch_values(self, values) -> list:
+        """Watch each of ``values`` (Tensors and Variables); return those that are not floating
+        (no gradient reaches them: the tape warns)."""
+        not_floating = []
+        for value in values:
+            if isinstance(value, Variable):
+                self.watch_variable(value)
+            else:
+                self.watch_tensor(value)
+            if value._value.dtype.kind not in TRAINABLE_KINDS:
+                not_floating.append(value)
+        return not_floating
 
     def free(self):
         """Drop every saved value; keep the graph's shape (for explain) as ghost records."""
@@ -344,7 +347,7 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
     rules that take arrays and an array upstream. Anything else goes through the general
     :meth:`_Sweep.step`. (A multi-output call's own slot never holds a gradient.)"""
     calls, grads, free, step = sweep.calls, sweep.grads, sweep.free, sweep.step
-    sum_like = hooks.sum_like
+    sum_to_shape = hooks.sum_to_shape
     for index in range(count - 1, -1, -1):
         upstream = grads[index]
         if type(upstream) not in _NUMPY_VALUES:
@@ -383,12 +386,12 @@ def _first_order_numpy_pass(sweep: _Sweep, count: int) -> None:
         # (None where none is needed, as array rules promise; a broadcasting op's, summed here)
         if grad_x is not None:
             if grad_x.shape != x.shape:
-                grad_x = sum_like(grad_x, x, value)
+                grad_x = sum_to_shape(grad_x, x.shape, grad_x.ndim - value.ndim)
             old = grads[first]
             grads[first] = grad_x if old is None else _sum_gradients(old, grad_x)
         if grad_y is not None:
             if grad_y.shape != y.shape:
-                grad_y = sum_like(grad_y, y, value)
+                grad_y = sum_to_shape(grad_y, y.shape, grad_y.ndim - value.ndim)
             old = grads[second]
             grads[second] = grad_y if old is None else _sum_gradients(old, grad_y)
 
@@ -526,7 +529,9 @@ def _ones_seed(value):
 def _as_gradient(grad):
     """Gradients leave the engine as Tensors (raw-mode arrays are wrapped)."""
     if type(grad) is _ndarray_type or isinstance(grad, _np_generic):
-        return wrap(grad)
+        tensor = Tensor()  # (wrap's body: a call less for each source)
+        tensor._value = grad
+        return tensor
     return grad
 
 

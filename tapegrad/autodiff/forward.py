@@ -14,7 +14,7 @@ from tapegrad._core.tensor import (
 )
 from tapegrad._core.variable import Variable
 from tapegrad.autodiff.arguments import UnconnectedGradients, parse_unconnected
-from tapegrad.autodiff.log import warn_once_per_line
+from tapegrad.diagnostics.log import warn_once_per_line
 
 
 class ForwardAccumulator(TangentRecorder):

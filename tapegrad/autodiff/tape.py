@@ -7,13 +7,11 @@ import weakref
 
 from tapegrad._core import hooks, nest
 from tapegrad._core.tape import (
-    TRAINABLE_KINDS,
     Recording,
     backward,
 )
 from tapegrad._core.tensor import (
     Tensor,
-    array_of,
     push_recorder,
     remove_recorder,
     set_recorders,
@@ -29,7 +27,7 @@ from tapegrad.autodiff.arguments import (
     parse_unconnected,
     seeds_for,
 )
-from tapegrad.autodiff.log import warn_once_per_line
+from tapegrad.diagnostics.log import warn_once_per_line
 
 
 class GradientTape:
@@ -86,19 +84,16 @@ class GradientTape:
                 "`with tapegrad.GradientTape() as tape:`" + (
                     " (this non-persistent tape was already used by gradient(); create a new "
                     "one)" if self._used else ""))
-        for item in (tensor,) if type(tensor) is Tensor else nest.flatten(tensor):
-            if isinstance(item, Variable):
-                recording.watch_variable(item)
-            elif isinstance(item, Tensor):
-                recording.watch_tensor(item)
-            else:
+        items = (tensor,) if type(tensor) is Tensor else nest.flatten(tensor)
+        for item in items:
+            if not isinstance(item, (Tensor, Variable)):
                 raise ValueError(
                     f"Passed in object {item!r} of type {type(item).__name__!r}, not tf.Tensor "
                     "or tf.Variable or ExtensionType. Convert it first with "
                     "tapegrad.constant(...) or watch a tapegrad.Variable.")
-            if array_of(item).dtype.kind not in TRAINABLE_KINDS:
-                warn_once_per_line(f"The dtype of the watched tensor must be floating (e.g. "
-                                   f"tf.float32), got tf.{item.dtype.name}", depth=2)
+        for item in recording.watch_values(items):
+            warn_once_per_line(f"The dtype of the watched tensor must be floating (e.g. "
+                               f"tf.float32), got tf.{item.dtype.name}", depth=2)
 
     def watched_variables(self) -> tuple:
         """The variables this tape watches, in creation order."""

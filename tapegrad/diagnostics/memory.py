@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tapegrad._core.tape import Call, Recording, get_logger
+from tapegrad._core.tape import Call, Recording
 from tapegrad._core.tensor import Tensor, array_of
+from tapegrad.diagnostics.log import get_logger
 
 _logger = get_logger()
 

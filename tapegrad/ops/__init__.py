@@ -22,4 +22,5 @@ hooks.stack = array.stack
 hooks.scatter_rows = array.scatter_rows
 hooks.concat_rows = array.concat_rows
 hooks.sum_like = _vocab.sum_like
+hooks.sum_to_shape = _vocab.sum_to_shape
 hooks.scattered_copy = array.scattered_copy

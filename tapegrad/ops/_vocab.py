@@ -193,19 +193,21 @@ def sum_like(grad, operand, output):
         return grad
     batch = len(grad_shape) - len(output.shape if type(output) is _ndarray else
                                   shape_of(output))
-    if batch <= 0:
-        return _unbroadcast(grad, grad_shape, shape, 0)
-    # (a vectorised pass's rows: nothing to sum when the rest is the operand's shape)
-    return grad if grad_shape[batch:] == shape else _unbroadcast(grad, grad_shape, shape, batch)
+    return sum_to_shape(grad, shape, batch if batch > 0 else 0)
 
 
-def _unbroadcast(grad, grad_shape: tuple, shape: tuple, batch: int):
-    if not batch and len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] \
-            and type(grad) is _ndarray:
+def sum_to_shape(grad, shape: tuple, batch: int = 0):
+    """``grad`` summed over the axes broadcasting added to ``shape`` (the reverse of
+    broadcasting), keeping ``batch`` leading axes (a vectorised backward pass's rows)."""
+    grad_shape = grad.shape if type(grad) is _ndarray else shape_of(grad)
+    if batch:
+        if grad_shape[batch:] == shape:
+            return grad
+        shape = grad_shape[:batch] + tuple(shape)
+    elif len(grad_shape) == 2 and len(shape) == 1 and shape[0] == grad_shape[1] and \
+            type(grad) is _ndarray:
         # a bias's gradient, the rows' sum: a matrix-vector product is much faster than np.sum
         return ones((grad_shape[0],), grad.dtype) @ grad
-    if batch:  # keep the leading batch axes of a vectorised backward pass
-        shape = grad_shape[:batch] + tuple(shape)
     lead = len(grad_shape) - len(shape)
     axes = list(range(batch, batch + lead))
     axes.extend(i + lead for i, d in enumerate(shape)

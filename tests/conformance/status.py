@@ -21,6 +21,10 @@ DIFFERENCES = {
         {"raises": "RuntimeError"},
         "TF raises AttributeError from its internal tape being None; tapegrad raises "
         "RuntimeError saying to call watch inside the `with` block."),
+    "watch_list_with_a_bad_item": (
+        {"gradient": None},
+        "TF watches the items before the bad one, then raises; tapegrad checks every item "
+        "before it watches any, so a failed watch() leaves the tape as it was."),
     "error_target_python_float": (
         _TYPE_ERROR, "TF's AttributeError ('float' has no attribute 'dtype') is an accident; "
                      "tapegrad raises TypeError naming the bad target."),

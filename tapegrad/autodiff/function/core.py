@@ -25,7 +25,6 @@ from tapegrad._core import nest
 from tapegrad._core.backend import np
 from tapegrad._core.dtypes import as_dtype
 from tapegrad._core.errors import InvalidArgumentError
-from tapegrad._core.tape import get_logger
 from tapegrad._core.tensor import (
     Tensor,
     TensorShape,
@@ -50,6 +49,7 @@ from tapegrad.autodiff.function.symbolic import (
 )
 from tapegrad.autodiff.function.tracer import Tracer
 from tapegrad.autodiff.tensor_spec import TensorSpec, UnknownShape
+from tapegrad.diagnostics.log import get_logger
 from tapegrad.ops import random as _random
 
 _RUN_EAGERLY = [False]

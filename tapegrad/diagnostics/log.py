@@ -1,12 +1,23 @@
-"""Warnings limited per line of user code (a loop warns a few times, not every iteration)."""
+"""How tapegrad warns: its logger, and warnings limited per line of user code (a loop warns a
+few times, not every iteration)."""
 
 from __future__ import annotations
 
 import sys
 
-from tapegrad._core.tape import get_logger
-
 _warned_at: dict = {}
+
+
+def get_logger():
+    """The logger tapegrad warns through (as ``tf.get_logger()``; ``logging`` is imported on
+    first use, keeping ``import tapegrad`` light).
+
+    >>> import tapegrad as tf
+    >>> tf.get_logger().name
+    'tapegrad'
+    """
+    import logging
+    return logging.getLogger("tapegrad")
 
 
 def warn_once_per_line(message: str, limit: int = 5, depth: int = 3) -> None:
