@@ -19,16 +19,11 @@ _NUMPY_VALUES = frozenset({_ndarray_type, np.float16, np.float32, np.float64, np
 TRAINABLE_KINDS = "fc"
 
 
-def _read_vjp(inputs, output, attrs, upstream, needs):
-    return (upstream,)
-
-
-def _read_jvp(inputs, output, attrs, tangents):
-    return tangents[0]
-
-
-READ_VARIABLE = register("ReadVariableOp", None, _read_vjp, _read_jvp, samples=(),
-                         batchable=True, array_rules=True)
+# A variable read passes its gradient and its tangent through unchanged.
+READ_VARIABLE = register("ReadVariableOp", None,
+                         lambda inputs, output, attrs, upstream, needs: (upstream,),
+                         lambda inputs, output, attrs, tangents: tangents[0],
+                         samples=(), batchable=True, array_rules=True)
 
 
 class Call(NamedTuple):
@@ -166,8 +161,7 @@ class Recording(Recorder):
         self._track_leaf(tensor)
 
     def watch_values(self, values) -> list:
-        """Watch each of ``values`` (Tensors and Variables); return those that are not floating
-        (no gradient reaches them: the tape warns)."""
+        """Watch each of ``values`` (Tensors, Variables); return those that are not floating."""
         not_floating = []
         for value in values:
             if isinstance(value, Variable):

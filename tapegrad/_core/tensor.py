@@ -287,7 +287,12 @@ Tensor._raw = Tensor.__dict__["_value"]
 
 def array_of(value):
     """A tensor's or variable's array (an unrecorded read), a number as it is, a tuple item-wise."""
-    if type(value) is tuple:
+    if type(value) is tuple:  # (one or two values, the usual, without a comprehension)
+        if len(value) == 1:
+            return (getattr(value[0], "_value", value[0]),)
+        if len(value) == 2:
+            first, second = value
+            return getattr(first, "_value", first), getattr(second, "_value", second)
         return tuple([getattr(item, "_value", item) for item in value])
     return getattr(value, "_value", value)
 
