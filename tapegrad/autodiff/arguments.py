@@ -45,8 +45,7 @@ def check_differentiable_value(item, role: str):
 
 
 def seeds_for(flat_targets, output_gradients) -> list:
-    if output_gradients is None:
-        return [None] * len(flat_targets)
+    """One seed per target from ``output_gradients`` (None past its end: the default, ones)."""
     flat = nest.flatten(output_gradients)
     seeds = []
     for i in range(len(flat_targets)):

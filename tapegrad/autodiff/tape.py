@@ -29,6 +29,8 @@ from tapegrad.autodiff.arguments import (
 )
 from tapegrad.diagnostics.log import warn_once_per_line
 
+_WATCHABLE = (Tensor, Variable)
+
 
 class GradientTape:
     """Record operations for automatic differentiation, as ``tf.GradientTape``.
@@ -64,12 +66,9 @@ class GradientTape:
 
     def __exit__(self, exc_type, exc, tb):
         self._in_block = False
-        self._pop()
-        return False
-
-    def _pop(self):
-        if self._recording is not None:
+        if self._recording is not None:  # (None: gradient() inside the block consumed it)
             remove_recorder(self._recording)
+        return False
 
     def _is_active(self) -> bool:
         return any(r is self._recording for r in state.recorders)
@@ -86,7 +85,7 @@ class GradientTape:
                     "one)" if self._used else ""))
         items = (tensor,) if type(tensor) is Tensor else nest.flatten(tensor)
         for item in items:
-            if not isinstance(item, (Tensor, Variable)):
+            if not isinstance(item, _WATCHABLE):
                 raise ValueError(
                     f"Passed in object {item!r} of type {type(item).__name__!r}, not tf.Tensor "
                     "or tf.Variable or ExtensionType. Convert it first with "
@@ -158,7 +157,8 @@ class GradientTape:
                 if not isinstance(item, DIFFERENTIABLE):
                     check_differentiable_value(item, "source")
         recording = self._consume()
-        seeds = seeds_for(flat_targets, output_gradients)
+        seeds = [None] * len(flat_targets) if output_gradients is None else \
+            seeds_for(flat_targets, output_gradients)
         flat = backward(recording, flat_targets, seeds, flat_sources,
                         free=not self._persistent, observer=hooks.backward_observer)
         recording.last_gradients = {id(s): weakref.ref(g) for s, g in zip(flat_sources, flat)
@@ -183,7 +183,7 @@ class GradientTape:
                     "if you actually want to trace the gradient in order to compute higher "
                     "order derivatives.", limit=1, depth=4)
             return recording
-        self._pop()
+        remove_recorder(recording)
         self._last_recording = recording
         self._recording = None
         self._used = True
